@@ -1,0 +1,32 @@
+# Every target builds its own virtualenv from pyproject.toml, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint typecheck check clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## demo: preview the next fires of every schedule in examples/celeryconfig.py
+demo: $(VENV)/.installed
+	$(PY) examples/preview.py
+
+## test: the whole test suite (Redis/PostgreSQL suites skip loudly when their server is down)
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy celery_stembeat
+
+check: test lint typecheck
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

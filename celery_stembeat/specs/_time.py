@@ -1,0 +1,72 @@
+"""Instants and time zones shared by every spec kind: aware UTC inside, ISO 8601 outside."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from celery_stembeat.specs.errors import SpecError
+
+UTC = timezone.utc
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Return ``value`` converted to UTC; a naive datetime is an error naming ``what``."""
+    if not isinstance(value, datetime):
+        raise SpecError(f"{what}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise SpecError(f"{what}: {value.isoformat()} has no time zone")
+    return value.astimezone(UTC)
+
+
+def parse_instant(value: object, what: str) -> datetime:
+    """Read an aware instant from a datetime or ISO 8601 text (``Z`` or an offset required)."""
+    if isinstance(value, datetime):
+        return require_aware(value, what)
+    if not isinstance(value, str):
+        raise SpecError(f"{what}: expected an ISO 8601 instant, got {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise SpecError(f"{what}: {value!r} is not an ISO 8601 instant") from None
+    return require_aware(parsed, what)
+
+
+def format_instant(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, milliseconds only when there are any."""
+    utc = value.astimezone(UTC)
+    spec = "milliseconds" if utc.microsecond else "seconds"
+    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+@functools.lru_cache(maxsize=512)
+def load_zone(name: str) -> tzinfo:
+    """The IANA zone called ``name``; an unknown name raises :class:`SpecError`."""
+    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise SpecError(f"unknown time zone {name!r}", field="timezone") from None
+
+
+def zone_name(value: object) -> str:
+    """The IANA name of a tzinfo or a name, validated."""
+    if isinstance(value, str):
+        name = value.strip() or "UTC"
+    elif value is UTC:
+        name = "UTC"
+    elif isinstance(value, ZoneInfo) and value.key:
+        name = value.key
+    elif isinstance(value, tzinfo):
+        name = str(value)
+    else:
+        raise SpecError(f"timezone: expected an IANA zone name, got {value!r}", field="timezone")
+    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return "UTC"
+    load_zone(name)
+    return name

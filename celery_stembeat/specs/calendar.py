@@ -1,0 +1,134 @@
+"""Calendar schedules: month, weekday, day-of-month, hour and minute filters, combined with AND."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from celery_stembeat.specs._time import UTC, load_zone, require_aware, zone_name
+from celery_stembeat.specs._wallclock import WallClockSchedule
+from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs.cron import WEEKDAY_NAMES, compile_wallclock, field_value, find_field
+from celery_stembeat.specs.errors import SpecError
+
+#: Filter name → the cron field it compiles to, in cron's field order.
+FILTERS = {
+    "minutes": "minute",
+    "hours": "hour",
+    "monthdays": "day-of-month",
+    "months": "month",
+    "weekdays": "day-of-week",
+}
+
+
+def _expand(name: str, values: object) -> tuple[int, ...]:
+    field = find_field(FILTERS[name])
+    if values is None:
+        return ()
+    if isinstance(values, (str, int)):
+        values = [values]
+    if not isinstance(values, Iterable):
+        raise SpecError(f"calendar {name!r}: expected a list, got {values!r}", name)
+    chosen: set[int] = set()
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise SpecError(f"calendar {name!r}: {item!r} is not a number or name", name)
+        text = str(item).strip()
+        low, dash, high = text.partition("-")
+        label = f"calendar {name!r}"
+        try:
+            start = field_value(field, low, label)
+            end = field_value(field, high, label) if dash else start
+        except SpecError as exc:
+            raise SpecError(str(exc), name) from None
+        if end < start:
+            raise SpecError(f"calendar {name!r}: range {text!r} runs backwards", name)
+        chosen.update(range(start, end + 1))
+    if name == "weekdays" and 7 in chosen:
+        chosen.discard(7)
+        chosen.add(0)
+    return tuple(sorted(chosen))
+
+
+def compress(values: Iterable[int]) -> str:
+    """``[1, 2, 3, 5]`` → ``1-3,5``."""
+    runs: list[list[int]] = []
+    for value in sorted(values):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+
+
+@dataclass(frozen=True)
+class CalendarSpec(Spec):
+    """Fires at each minute whose local time passes every non-empty filter (empty = any)."""
+
+    months: tuple[int, ...] = ()
+    weekdays: tuple[int, ...] = ()
+    monthdays: tuple[int, ...] = ()
+    hours: tuple[int, ...] = ()
+    minutes: tuple[int, ...] = ()
+    timezone: str = "UTC"
+
+    kind: ClassVar[str] = "calendar"
+
+    def __post_init__(self) -> None:
+        for name in FILTERS:
+            object.__setattr__(self, name, _expand(name, getattr(self, name)))
+        object.__setattr__(self, "timezone", zone_name(self.timezone))
+        fields = [compress(getattr(self, name)) or "*" for name in FILTERS]
+        schedule = compile_wallclock(
+            " ".join(fields), fields[1], False, False, load_zone(self.timezone)
+        )
+        object.__setattr__(self, "_schedule", schedule)
+        if schedule.next_after(datetime(2000, 1, 1, tzinfo=UTC)) is None:
+            raise SpecError(f"calendar {self.describe()!r}: never matches a date", "monthdays")
+
+    @property
+    def expression(self) -> str:
+        """The cron expression the filters compile to (evaluated with day AND, not OR)."""
+        schedule: WallClockSchedule = self.__dict__["_schedule"]
+        return schedule.expression
+
+    def next_after(self, after: datetime) -> datetime | None:
+        schedule: WallClockSchedule = self.__dict__["_schedule"]
+        return schedule.next_after(require_aware(after, "next_after"))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.kind}
+        for name in ("months", "weekdays", "monthdays", "hours", "minutes"):
+            data[name] = list(getattr(self, name))
+        data["timezone"] = self.timezone
+        return data
+
+    def describe(self) -> str:
+        parts = []
+        for name in ("months", "weekdays", "monthdays", "hours", "minutes"):
+            values = getattr(self, name)
+            if not values:
+                continue
+            if name == "weekdays":
+                text = ",".join(WEEKDAY_NAMES[day] for day in values)
+            else:
+                text = compress(values)
+            parts.append(f"{name}={text}")
+        return f"calendar {' '.join(parts) or 'every minute'} ({self.timezone})"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CalendarSpec:
+        """Build from the dict form; unknown keys are an error."""
+        unknown = set(data) - set(FILTERS) - {"type", "timezone"}
+        if unknown:
+            raise SpecError(f"calendar: unknown field {sorted(unknown)[0]!r}", sorted(unknown)[0])
+        return cls(
+            months=data.get("months") or (),
+            weekdays=data.get("weekdays") or (),
+            monthdays=data.get("monthdays") or (),
+            hours=data.get("hours") or (),
+            minutes=data.get("minutes") or (),
+            timezone=data.get("timezone") or "UTC",
+        )

@@ -1,0 +1,188 @@
+"""Cron expressions: five fields, or six with leading seconds, in a per-entry time zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar
+
+from celery_stembeat.specs._time import load_zone, require_aware, zone_name
+from celery_stembeat.specs._wallclock import CroniterError, WallClockSchedule, compile_expression
+from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs.errors import SpecError
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
+class CronField:
+    name: str
+    low: int
+    high: int
+    names: dict[str, int]
+
+
+_SECOND_FIELD = CronField("second", 0, 59, {})
+_FIVE_FIELDS = (
+    CronField("minute", 0, 59, {}),
+    CronField("hour", 0, 23, {}),
+    CronField("day-of-month", 1, 31, {}),
+    CronField("month", 1, 12, {name: i + 1 for i, name in enumerate(MONTH_NAMES)}),
+    CronField("day-of-week", 0, 7, {name: i for i, name in enumerate(WEEKDAY_NAMES)}),
+)
+_ITEM = re.compile(r"^(?P<base>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>[^/]*))?$")
+_NTH_WEEKDAY = re.compile(r"^(?P<day>[^#]+)#(?P<nth>\d+)$")
+
+
+def find_field(name: str) -> CronField:
+    """The cron field called ``name`` (``minute`` … ``day-of-week``)."""
+    return next(field for field in _FIVE_FIELDS if field.name == name)
+
+
+def field_value(field: CronField, token: str, label: str | None = None) -> int:
+    """The number ``token`` stands for in ``field``; errors name ``label`` (the field)."""
+    label = label or f"cron field {field.name!r}"
+    text = token.strip().lower()
+    if text in field.names:
+        return field.names[text]
+    if not text.isdigit():
+        raise SpecError(f"{label}: {token!r} is not a number or name", field.name)
+    number = int(text)
+    if not field.low <= number <= field.high:
+        raise SpecError(f"{label}: {number} is outside {field.low}-{field.high}", field.name)
+    return number
+
+
+def _check_item(field: CronField, item: str) -> None:
+    if field.name == "day-of-month" and item.upper() == "L":
+        return
+    if field.name == "day-of-week":
+        nth = _NTH_WEEKDAY.match(item)
+        if nth:
+            field_value(field, nth["day"])
+            if not 1 <= int(nth["nth"]) <= 5:
+                raise SpecError(
+                    f"cron field 'day-of-week': {item!r}: the week must be 1-5", field.name
+                )
+            return
+        if len(item) > 1 and item[-1] in "lL":
+            field_value(field, item[:-1])
+            return
+    match = _ITEM.match(item)
+    if not match:
+        raise SpecError(f"cron field {field.name!r}: {item!r} is not valid", field.name)
+    base, step = match["base"], match["step"]
+    if step is not None and (not step.isdigit() or int(step) == 0):
+        raise SpecError(
+            f"cron field {field.name!r}: step {step!r} must be a positive number", field.name
+        )
+    if base == "?" and field.name not in ("day-of-month", "day-of-week"):
+        raise SpecError(f"cron field {field.name!r}: '?' is only for day fields", field.name)
+    if base in ("*", "?"):
+        return
+    low, _, high = base.partition("-")
+    start = field_value(field, low)
+    if high:
+        end = field_value(field, high)
+        if end < start:
+            raise SpecError(f"cron field {field.name!r}: range {base!r} runs backwards", field.name)
+
+
+def split_fields(expression: str) -> tuple[str, list[str], bool]:
+    """Validate ``expression``; return it expanded, its fields, and whether it has seconds."""
+    text = " ".join(expression.split())
+    if not text:
+        raise SpecError("cron expression: empty", "expression")
+    if text.startswith("@"):
+        if text.lower() not in MACROS:
+            known = ", ".join(sorted(MACROS))
+            raise SpecError(f"cron expression: unknown macro {text!r} (use {known})", "expression")
+        text = MACROS[text.lower()]
+    parts = text.split(" ")
+    if len(parts) not in (5, 6):
+        raise SpecError(
+            f"cron expression {expression!r}: expected 5 fields (6 with leading seconds), "
+            f"got {len(parts)}",
+            "expression",
+        )
+    fields = (_SECOND_FIELD, *_FIVE_FIELDS) if len(parts) == 6 else _FIVE_FIELDS
+    for field, part in zip(fields, parts, strict=True):
+        for item in part.split(","):
+            _check_item(field, item)
+    return text, parts, len(parts) == 6
+
+
+def compile_wallclock(
+    text: str, hour: str, seconds: bool, day_or: bool, zone: tzinfo
+) -> WallClockSchedule:
+    """A DST-aware evaluator for a validated expression; ``hour`` decides the DST rule."""
+    try:
+        compile_expression(text, day_or, seconds)
+    except (CroniterError, ValueError) as exc:
+        raise SpecError(f"cron expression {text!r}: {exc}", "expression") from None
+    fixed = not hour.startswith("*")
+    return WallClockSchedule(text, zone, day_or, seconds, fixed)
+
+
+@dataclass(frozen=True)
+class CronSpec(Spec):
+    """A cron expression (Vixie syntax and day-of-month/day-of-week OR) in ``timezone``."""
+
+    expression: str
+    timezone: str = "UTC"
+
+    kind: ClassVar[str] = "cron"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.expression, str):
+            raise SpecError(
+                f"cron expression: expected text, got {self.expression!r}", "expression"
+            )
+        object.__setattr__(self, "expression", " ".join(self.expression.split()))
+        object.__setattr__(self, "timezone", zone_name(self.timezone))
+        text, parts, seconds = split_fields(self.expression)
+        hour = parts[2] if seconds else parts[1]
+        schedule = compile_wallclock(text, hour, seconds, True, load_zone(self.timezone))
+        object.__setattr__(self, "_schedule", schedule)
+        if schedule.next_after(datetime(2000, 1, 1, tzinfo=load_zone("UTC"))) is None:
+            raise SpecError(
+                f"cron expression {self.expression!r}: never matches a date", "expression"
+            )
+
+    @property
+    def has_seconds(self) -> bool:
+        """Whether the expression has a leading seconds field."""
+        return self._wallclock.seconds
+
+    @property
+    def _wallclock(self) -> WallClockSchedule:
+        schedule: WallClockSchedule = self.__dict__["_schedule"]
+        return schedule
+
+    def next_after(self, after: datetime) -> datetime | None:
+        return self._wallclock.next_after(require_aware(after, "next_after"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, "expression": self.expression, "timezone": self.timezone}
+
+    def describe(self) -> str:
+        return f"cron {self.expression} ({self.timezone})"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CronSpec:
+        """Build from the dict form."""
+        if "expression" not in data:
+            raise SpecError("cron 'expression': missing", "expression")
+        return cls(expression=data["expression"], timezone=data.get("timezone") or "UTC")

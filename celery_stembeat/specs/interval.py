@@ -1,0 +1,127 @@
+"""Fixed-period schedules: every N seconds, millisecond resolution, optionally anchored."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from celery_stembeat.specs._time import format_instant, parse_instant, require_aware
+from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs.errors import SpecError
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
+_MS = timedelta(milliseconds=1)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30s``, ``5m``, ``1h30m``, ``250ms``, ``every:5m`` or a bare number."""
+    raw = text.strip().lower()
+    for prefix in ("every:", "every "):
+        if raw.startswith(prefix):
+            raw = raw[len(prefix) :].strip()
+    compact = raw.replace(" ", "")
+    try:
+        return float(compact)
+    except ValueError:
+        pass
+    if not compact or not _WHOLE.fullmatch(compact):
+        raise SpecError(
+            f"interval 'every': {text!r} is not a duration (use e.g. 30s, 5m, 1h30m)",
+            field="every",
+        )
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
+
+
+def format_duration(seconds: float) -> str:
+    """``5400`` → ``1h30m``; ``1.5`` → ``1.5s``; ``0.25`` → ``250ms``."""
+    total_ms = round(seconds * 1000)
+    if total_ms < 1000:
+        return f"{total_ms}ms"
+    parts = []
+    whole, ms = divmod(total_ms, 1000)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if whole or ms:
+        parts.append(f"{whole}.{ms:03d}".rstrip("0").rstrip(".") + "s")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class IntervalSpec(Spec):
+    """Every ``every`` seconds; with ``start_at`` the occurrences are ``start_at + k·every``."""
+
+    every: float
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+    kind: ClassVar[str] = "interval"
+
+    def __post_init__(self) -> None:
+        every = self.every
+        if isinstance(every, bool) or not isinstance(every, (int, float)):
+            raise SpecError(f"interval 'every': {every!r} is not a number of seconds", "every")
+        if every != every or every in (float("inf"), float("-inf")):
+            raise SpecError(f"interval 'every': {every!r} is not a finite number", "every")
+        rounded = round(float(every), 3)
+        if rounded <= 0:
+            raise SpecError(f"interval 'every': {every!r} must be at least 0.001 s", "every")
+        object.__setattr__(self, "every", rounded)
+        for name in ("start_at", "end_at"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, parse_instant(value, f"interval {name!r}"))
+        if self.start_at and self.end_at and self.end_at < self.start_at:
+            raise SpecError(
+                f"interval 'end_at': {format_instant(self.end_at)} is before 'start_at'", "end_at"
+            )
+
+    @property
+    def period(self) -> timedelta:
+        """``every`` as a timedelta (whole milliseconds)."""
+        return round(self.every * 1000) * _MS
+
+    def next_after(self, after: datetime) -> datetime | None:
+        after = require_aware(after, "next_after")
+        period = self.period
+        if self.start_at is None:
+            found = after + period
+        elif after < self.start_at:
+            found = self.start_at
+        else:
+            steps = (after - self.start_at) // period + 1
+            found = self.start_at + steps * period
+        if self.end_at is not None and found > self.end_at:
+            return None
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "every": self.every,
+            "start_at": format_instant(self.start_at) if self.start_at else None,
+            "end_at": format_instant(self.end_at) if self.end_at else None,
+        }
+
+    def describe(self) -> str:
+        text = f"every {format_duration(self.every)}"
+        if self.start_at:
+            text += f" from {format_instant(self.start_at)}"
+        if self.end_at:
+            text += f" until {format_instant(self.end_at)}"
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IntervalSpec:
+        """Build from the dict form; ``every`` may also be a duration string."""
+        if "every" not in data:
+            raise SpecError("interval 'every': missing", "every")
+        every = data["every"]
+        if isinstance(every, str):
+            every = parse_duration(every)
+        return cls(every=every, start_at=data.get("start_at"), end_at=data.get("end_at"))

@@ -1,0 +1,76 @@
+"""``parse_spec``: every accepted way of writing a schedule, turned into a Spec."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs.calendar import CalendarSpec
+from celery_stembeat.specs.clocked import ClockedSpec
+from celery_stembeat.specs.cron import CronSpec
+from celery_stembeat.specs.errors import SpecError
+from celery_stembeat.specs.interval import IntervalSpec, parse_duration
+from celery_stembeat.specs.solar import SolarSpec
+
+SPEC_TYPES: dict[str, Any] = {
+    cls.kind: cls for cls in (IntervalSpec, CronSpec, SolarSpec, ClockedSpec, CalendarSpec)
+}
+
+
+def _from_dict(data: Mapping[str, Any], timezone: str | None) -> Spec:
+    kind = data.get("type")
+    if kind not in SPEC_TYPES:
+        known = ", ".join(SPEC_TYPES)
+        raise SpecError(f"spec 'type': {kind!r} is not one of {known}", "type")
+    fields = dict(data)
+    if timezone and kind in ("cron", "calendar") and not fields.get("timezone"):
+        fields["timezone"] = timezone
+    spec: Spec = SPEC_TYPES[kind].from_dict(fields)
+    return spec
+
+
+def _from_text(text: str, timezone: str | None) -> Spec:
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                f"spec JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        if not isinstance(data, dict):
+            raise SpecError("spec JSON: expected an object with a 'type'", "type")
+        return _from_dict(data, timezone)
+    if stripped.startswith("@") or len(stripped.split()) >= 5:
+        return CronSpec(stripped, timezone or "UTC")
+    return IntervalSpec(parse_duration(stripped))
+
+
+def parse_spec(value: object, *, timezone: str | None = None) -> Spec:
+    """Turn any accepted schedule form into a Spec.
+
+    Accepts a Spec, a spec dict (``{"type": ...}``) or its JSON text, a cron string (five
+    fields, six with leading seconds, or ``@daily``…), an interval string (``30s``, ``5m``,
+    ``1h30m``, ``every:5m``), a number of seconds, a ``timedelta``, and celery's
+    ``schedule``/``crontab``/``solar`` objects. ``timezone`` is the zone for cron text and
+    celery crontabs that do not name one.
+    """
+    if isinstance(value, Spec):
+        return value
+    if isinstance(value, Mapping):
+        return _from_dict(value, timezone)
+    if isinstance(value, str):
+        return _from_text(value, timezone)
+    if isinstance(value, timedelta):
+        return IntervalSpec(value.total_seconds())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return IntervalSpec(value)
+    from celery_stembeat.specs.celery_compat import from_celery
+
+    converted = from_celery(value, timezone=timezone)
+    if converted is None:
+        raise SpecError(f"spec: cannot read a schedule from {type(value).__name__} {value!r}")
+    return converted
