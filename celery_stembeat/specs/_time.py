@@ -11,29 +11,29 @@ from celery_stembeat.specs.errors import SpecError
 UTC = timezone.utc
 
 
-def require_aware(value: datetime, what: str) -> datetime:
+def require_aware(value: datetime, what: str, field: str | None = None) -> datetime:
     """Return ``value`` converted to UTC; a naive datetime is an error naming ``what``."""
     if not isinstance(value, datetime):
-        raise SpecError(f"{what}: expected a datetime, got {type(value).__name__}")
+        raise SpecError(f"{what}: expected a datetime, got {type(value).__name__}", field)
     if value.tzinfo is None or value.utcoffset() is None:
-        raise SpecError(f"{what}: {value.isoformat()} has no time zone")
+        raise SpecError(f"{what}: {value.isoformat()} has no time zone", field)
     return value.astimezone(UTC)
 
 
-def parse_instant(value: object, what: str) -> datetime:
+def parse_instant(value: object, what: str, field: str | None = None) -> datetime:
     """Read an aware instant from a datetime or ISO 8601 text (``Z`` or an offset required)."""
     if isinstance(value, datetime):
-        return require_aware(value, what)
+        return require_aware(value, what, field)
     if not isinstance(value, str):
-        raise SpecError(f"{what}: expected an ISO 8601 instant, got {value!r}")
+        raise SpecError(f"{what}: expected an ISO 8601 instant, got {value!r}", field)
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise SpecError(f"{what}: {value!r} is not an ISO 8601 instant") from None
-    return require_aware(parsed, what)
+        raise SpecError(f"{what}: {value!r} is not an ISO 8601 instant", field) from None
+    return require_aware(parsed, what, field)
 
 
 def format_instant(value: datetime) -> str:

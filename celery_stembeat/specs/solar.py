@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from astral import Observer
@@ -16,25 +15,19 @@ from celery_stembeat.specs.base import Spec
 from celery_stembeat.specs.errors import SpecError
 from celery_stembeat.specs.interval import format_duration
 
-EventFunction = Callable[[Observer, date], datetime]
-
-
-def _depression(kind: Callable[..., datetime], degrees: float) -> EventFunction:
-    return functools.partial(kind, depression=degrees, tzinfo=UTC)
-
-
-#: celery's event names, each with the astral function that computes it in UTC.
-EVENTS: dict[str, EventFunction] = {
-    "dawn_astronomical": _depression(astral_sun.dawn, 18),
-    "dawn_nautical": _depression(astral_sun.dawn, 12),
-    "dawn_civil": _depression(astral_sun.dawn, 6),
-    "sunrise": functools.partial(astral_sun.sunrise, tzinfo=UTC),
-    "solar_noon": functools.partial(astral_sun.noon, tzinfo=UTC),
-    "sunset": functools.partial(astral_sun.sunset, tzinfo=UTC),
-    "dusk_civil": _depression(astral_sun.dusk, 6),
-    "dusk_nautical": _depression(astral_sun.dusk, 12),
-    "dusk_astronomical": _depression(astral_sun.dusk, 18),
+#: celery's event names → the astral function, its arguments, and whether it is an evening event.
+_EVENTS: dict[str, tuple[Callable[..., datetime], dict[str, float], bool]] = {
+    "dawn_astronomical": (astral_sun.dawn, {"depression": 18}, False),
+    "dawn_nautical": (astral_sun.dawn, {"depression": 12}, False),
+    "dawn_civil": (astral_sun.dawn, {"depression": 6}, False),
+    "sunrise": (astral_sun.sunrise, {}, False),
+    "solar_noon": (astral_sun.noon, {}, False),
+    "sunset": (astral_sun.sunset, {}, True),
+    "dusk_civil": (astral_sun.dusk, {"depression": 6}, True),
+    "dusk_nautical": (astral_sun.dusk, {"depression": 12}, True),
+    "dusk_astronomical": (astral_sun.dusk, {"depression": 18}, True),
 }
+EVENTS = tuple(_EVENTS)
 #: How far ahead to look for an event that polar day or night suppresses.
 SEARCH_DAYS = 370
 MAX_OFFSET = 86400.0
@@ -68,7 +61,7 @@ class SolarSpec(Spec):
     kind: ClassVar[str] = "solar"
 
     def __post_init__(self) -> None:
-        if self.event not in EVENTS:
+        if self.event not in _EVENTS:
             known = ", ".join(EVENTS)
             raise SpecError(f"solar event {self.event!r} is not one of {known}", "event")
         object.__setattr__(self, "latitude", _coordinate("latitude", self.latitude, 90))
@@ -80,30 +73,35 @@ class SolarSpec(Spec):
             raise SpecError(f"solar offset {offset} is outside ±{MAX_OFFSET:g} s", "offset")
         object.__setattr__(self, "offset", round(float(offset), 3))
 
+    @property
+    def solar_day(self) -> timezone:
+        """The fixed-offset zone whose dates each hold exactly one of this event.
+
+        Local mean solar time (longitude/15 hours); for evening events the day starts at solar
+        noon instead of midnight, so a dusk near midnight never lands twice on one date.
+        """
+        minutes = round(self.longitude * 4) + (720 if _EVENTS[self.event][2] else 0)
+        return timezone(timedelta(minutes=(minutes + 720) % 1440 - 720))
+
     def event_on(self, day: date) -> datetime | None:
-        """The event (no offset) on UTC date ``day``, to the second; ``None`` if none occurs."""
+        """The event (no offset) on ``day`` of :attr:`solar_day`, to the second, or ``None``."""
+        function, arguments, _ = _EVENTS[self.event]
         observer = Observer(latitude=self.latitude, longitude=self.longitude)
         try:
-            moment = EVENTS[self.event](observer, day).astimezone(UTC)
+            moment = function(observer, day, tzinfo=self.solar_day, **arguments)
         except ValueError:
             return None
-        return (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
+        return (moment.astimezone(UTC) + timedelta(microseconds=500_000)).replace(microsecond=0)
 
     def next_after(self, after: datetime) -> datetime | None:
         after = require_aware(after, "next_after")
         shift = timedelta(seconds=self.offset)
-        start = (after - shift).date() - timedelta(days=1)
-        best: datetime | None = None
+        start = (after - shift).astimezone(self.solar_day).date() - timedelta(days=1)
         for days in range(SEARCH_DAYS):
             found = self.event_on(start + timedelta(days=days))
-            if found is not None:
-                found += shift
-            if best is not None:
-                # Successive days' events are about a day apart; one more day settles the order.
-                return best if found is None or found <= after else min(best, found)
-            if found is not None and found > after:
-                best = found
-        return best
+            if found is not None and found + shift > after:
+                return found + shift
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {

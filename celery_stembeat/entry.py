@@ -1,0 +1,303 @@
+"""Entries: a schedule's definition (what to run, when) and its run state, as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from celery_stembeat.specs import ClockedSpec, Spec, SpecError, format_instant, parse_instant
+from celery_stembeat.specs import parse_spec as _parse_spec
+
+CATCH_UP_POLICIES = ("skip", "fire_one", "fire_all")
+SOURCES = ("config", "store")
+#: Message options an entry may carry, as celery's ``apply_async`` names them.
+OPTION_KEYS = ("queue", "exchange", "routing_key", "priority", "headers", "expires")
+MAX_ID_LENGTH = 200
+
+
+class EntryError(ValueError):
+    """An entry is invalid; the message names the entry, the field and the bad value."""
+
+    def __init__(self, message: str, entry_id: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.entry_id = entry_id
+        self.field = field
+
+
+def _instant_or_none(value: object, name: str) -> datetime | None:
+    return None if value is None else parse_instant(value, repr(name), name)
+
+
+def _text_instant(value: datetime | None) -> str | None:
+    return None if value is None else format_instant(value)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What has happened to an entry so far; the store keeps it, the engine advances it."""
+
+    next_run_at: datetime | None = None
+    last_scheduled_for: datetime | None = None
+    last_run_at: datetime | None = None
+    total_run_count: int = 0
+    failure_count: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_drift: float | None = None
+    drift_mean: float | None = None
+    drift_max: float | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    _INSTANTS = (
+        "next_run_at",
+        "last_scheduled_for",
+        "last_run_at",
+        "created_at",
+        "updated_at",
+    )
+    _COUNTS = ("total_run_count", "failure_count", "consecutive_failures")
+    _DRIFTS = ("last_drift", "drift_mean", "drift_max")
+
+    def __post_init__(self) -> None:
+        for name in self._INSTANTS:
+            object.__setattr__(self, name, _instant_or_none(getattr(self, name), name))
+        for name in self._COUNTS:
+            _count(getattr(self, name), name)
+        for name in self._DRIFTS:
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else _number(value, name))
+        if self.last_error is not None and not isinstance(self.last_error, str):
+            raise SpecError(f"'last_error': expected text, got {self.last_error!r}", "last_error")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form; instants as ISO 8601 UTC text."""
+        data: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            data[item.name] = _text_instant(value) if item.name in self._INSTANTS else value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], entry_id: str | None = None) -> RunState:
+        """Read the JSON form; unknown keys are an error."""
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise EntryError(
+                f"entry {entry_id!r}: unknown state field {unknown[0]!r}", entry_id, unknown[0]
+            )
+        try:
+            return cls(**data)
+        except SpecError as exc:
+            raise EntryError(f"entry {entry_id!r}: state {exc}", entry_id, exc.field) from None
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SpecError(f"{name!r}: {value!r} is not a count", name)
+    return value
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{name!r}: {value!r} is not a finite number", name)
+    return float(value)
+
+
+def _check_json(value: object, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{what} is not JSON: {exc}") from None
+
+
+def _options(value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"'options': expected an object, got {value!r}")
+    options = dict(value)
+    for key, item in options.items():
+        if key not in OPTION_KEYS:
+            raise SpecError(f"'options': unknown option {key!r} (use {', '.join(OPTION_KEYS)})")
+        if key in ("queue", "exchange", "routing_key") and not isinstance(item, str):
+            raise SpecError(f"'options.{key}': expected text, got {item!r}")
+        if key == "priority" and (
+            isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 255
+        ):
+            raise SpecError(f"'options.priority': {item!r} is not an integer 0-255")
+        if key == "headers" and not isinstance(item, Mapping):
+            raise SpecError(f"'options.headers': expected an object, got {item!r}")
+        if key == "expires" and (
+            isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0
+        ):
+            raise SpecError(f"'options.expires': {item!r} is not a positive number of seconds")
+    _check_json(options, "'options'")
+    return options
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One schedule: the task to send, when, how, and its run state."""
+
+    id: str
+    task: str
+    spec: Spec
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    run_once: bool = False
+    expire_at: datetime | None = None
+    catch_up: str = "fire_one"
+    jitter: float = 0.0
+    description: str = ""
+    source: str = "store"
+    version: int = 0
+    state: RunState = field(default_factory=RunState)
+
+    def __post_init__(self) -> None:
+        try:
+            self._validate()
+        except SpecError as exc:
+            raise EntryError(f"entry {self.id!r}: {exc}", self.id, exc.field) from None
+
+    def _validate(self) -> None:
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise SpecError(f"'id': {self.id!r} must be non-empty text", "id")
+        if len(self.id) > MAX_ID_LENGTH or any(ord(char) < 32 for char in self.id):
+            raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
+        if not isinstance(self.task, str) or not self.task.strip():
+            raise SpecError(f"'task': {self.task!r} must be a task name", "task")
+        object.__setattr__(self, "spec", _parse_spec(self.spec))
+        args: object = self.args
+        if not isinstance(args, (list, tuple)):
+            raise SpecError(f"'args': expected a list, got {args!r}", "args")
+        object.__setattr__(self, "args", tuple(args))
+        if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
+            raise SpecError(f"'kwargs': expected an object, got {self.kwargs!r}", "kwargs")
+        _check_json(list(self.args), "'args'")
+        _check_json(dict(self.kwargs), "'kwargs'")
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+        object.__setattr__(self, "options", _options(self.options))
+        for name in ("enabled", "run_once"):
+            if not isinstance(getattr(self, name), bool):
+                raise SpecError(f"{name!r}: expected true or false", name)
+        if self.spec.run_once:
+            object.__setattr__(self, "run_once", True)
+        object.__setattr__(self, "expire_at", _instant_or_none(self.expire_at, "expire_at"))
+        if self.catch_up not in CATCH_UP_POLICIES:
+            raise SpecError(
+                f"'catch_up': {self.catch_up!r} is not one of {', '.join(CATCH_UP_POLICIES)}",
+                "catch_up",
+            )
+        jitter = self.jitter
+        if (
+            isinstance(jitter, bool)
+            or not isinstance(jitter, (int, float))
+            or not (math.isfinite(jitter) and jitter >= 0)
+        ):
+            raise SpecError(f"'jitter': {jitter!r} is not a number of seconds >= 0", "jitter")
+        object.__setattr__(self, "jitter", float(jitter))
+        if not isinstance(self.description, str):
+            raise SpecError(
+                f"'description': expected text, got {self.description!r}", "description"
+            )
+        if self.source not in SOURCES:
+            raise SpecError(
+                f"'source': {self.source!r} is not one of {', '.join(SOURCES)}", "source"
+            )
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
+            raise SpecError(f"'version': {self.version!r} is not a version number", "version")
+        if not isinstance(self.state, RunState):
+            raise SpecError("'state': expected a RunState", "state")
+
+    # -- JSON -------------------------------------------------------------------------------
+
+    def definition(self) -> dict[str, Any]:
+        """The definition alone, as entry files hold it (what ``apply`` reads)."""
+        return {
+            "id": self.id,
+            "task": self.task,
+            "spec": self.spec.to_dict(),
+            "args": list(self.args),
+            "kwargs": dict(self.kwargs),
+            "options": dict(self.options),
+            "enabled": self.enabled,
+            "run_once": self.run_once,
+            "expire_at": _text_instant(self.expire_at),
+            "catch_up": self.catch_up,
+            "jitter": self.jitter,
+            "description": self.description,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Definition, provenance, version and run state: everything a store keeps."""
+        data = self.definition()
+        data["source"] = self.source
+        data["version"] = self.version
+        data["state"] = self.state.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object) -> Entry:
+        """Read an entry from its JSON form (a definition, optionally with state)."""
+        if not isinstance(data, Mapping):
+            raise EntryError(f"entry: expected an object, got {data!r}")
+        entry_id = data.get("id")
+        label = entry_id if isinstance(entry_id, str) else None
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise EntryError(f"entry {label!r}: unknown field {unknown[0]!r}", label, unknown[0])
+        for required in ("id", "task", "spec"):
+            if required not in data:
+                raise EntryError(f"entry {label!r}: {required!r} is missing", label, required)
+        values = dict(data)
+        try:
+            values["spec"] = _parse_spec(values["spec"])
+        except SpecError as exc:
+            raise EntryError(f"entry {label!r}: 'spec': {exc}", label, "spec") from None
+        state = values.get("state")
+        if state is not None and not isinstance(state, RunState):
+            if not isinstance(state, Mapping):
+                raise EntryError(f"entry {label!r}: 'state': expected an object", label, "state")
+            values["state"] = RunState.from_dict(state, label)
+        elif state is None:
+            values.pop("state", None)
+        for key, default in (("args", ()), ("kwargs", {}), ("options", {}), ("description", "")):
+            if values.get(key) is None:
+                values[key] = default
+        return cls(**values)
+
+    def to_json(self) -> str:
+        """Compact JSON of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Entry:
+        """Read :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def first_run_after(self, now: datetime, *, resume: bool = True) -> datetime | None:
+        """When a newly stored (or re-enabled) entry should first fire.
+
+        A one-off that has never run fires even if its instant has passed. With ``resume``, an
+        entry that has run continues after its last scheduled time (so a missed occurrence is
+        caught up); otherwise it starts afresh with the first occurrence after ``now``.
+        """
+        if isinstance(self.spec, ClockedSpec) and self.state.total_run_count == 0:
+            return self.spec.at
+        reference = self.state.last_scheduled_for or self.state.last_run_at
+        if resume and reference is not None and reference < now:
+            return self.spec.next_after(reference)
+        return self.spec.next_after(now)
+
+    def with_state(self, **changes: Any) -> Entry:
+        """A copy whose run state has ``changes``."""
+        return replace(self, state=replace(self.state, **changes))

@@ -1,0 +1,83 @@
+"""Stores: where entries live. ``open_store(url)`` picks the backend from the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from celery_stembeat.stores.base import (
+    DEFAULT_HISTORY_LIMIT,
+    FAILED,
+    PUBLISHED,
+    ChangeFeed,
+    Claim,
+    EntryNotFound,
+    Outcome,
+    RunRecord,
+    Store,
+    StoreError,
+    VersionConflict,
+)
+
+#: Query parameters of a store URL that are ours, not the database driver's.
+STORE_OPTIONS = ("prefix", "history_limit")
+
+
+def _split_options(url: str) -> tuple[str, dict[str, Any]]:
+    # Only the query is rebuilt: re-joining the parsed URL would turn ``sqlite:///x`` into
+    # ``sqlite:/x``.
+    base, _, query_text = url.partition("?")
+    query = parse_qsl(query_text, keep_blank_values=True)
+    options: dict[str, Any] = {key: value for key, value in query if key in STORE_OPTIONS}
+    rest = urlencode([(key, value) for key, value in query if key not in STORE_OPTIONS])
+    if "history_limit" in options:
+        try:
+            options["history_limit"] = int(options["history_limit"])
+        except ValueError:
+            raise StoreError(
+                f"store URL: history_limit {options['history_limit']!r} is not a number"
+            ) from None
+    return (f"{base}?{rest}" if rest else base), options
+
+
+def open_store(url: str, **options: Any) -> Store:
+    """Open the store at ``url``.
+
+    ``memory://[NAME]``, ``sqlite:///PATH``, ``postgresql://…`` (or ``postgresql+psycopg://…``),
+    ``redis://…`` / ``rediss://…``. The query parameters ``prefix`` (key or table prefix) and
+    ``history_limit`` (runs kept per entry) may also be given as keyword arguments.
+    """
+    base, from_url = _split_options(url)
+    settings = {**from_url, **options}
+    scheme = urlsplit(base).scheme.lower()
+    if scheme == "memory":
+        from celery_stembeat.stores.memory import MemoryStore
+
+        return MemoryStore(urlsplit(base).netloc, **settings)
+    if scheme == "sqlite" or scheme.startswith(("postgresql", "postgres")):
+        from celery_stembeat.stores.sql import SQLStore
+
+        return SQLStore(base, **settings)
+    if scheme in ("redis", "rediss", "unix"):
+        from celery_stembeat.stores.redis import RedisStore
+
+        return RedisStore(base, **settings)
+    raise StoreError(
+        f"store URL: unknown scheme {scheme!r} (use memory://, sqlite:///, postgresql://, redis://)"
+    )
+
+
+__all__ = [
+    "DEFAULT_HISTORY_LIMIT",
+    "FAILED",
+    "PUBLISHED",
+    "ChangeFeed",
+    "Claim",
+    "EntryNotFound",
+    "Outcome",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "VersionConflict",
+    "open_store",
+]

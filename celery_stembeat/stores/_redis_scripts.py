@@ -1,0 +1,296 @@
+"""The Lua scripts behind :class:`~celery_stembeat.stores.redis.RedisStore`.
+
+Each script is one atomic step of the store contract. Keys a script knows in advance come in
+``KEYS``; entry hashes found through an index (``claim_due``, ``recover``) are built from the
+entry-key prefix in ``ARGV``. Every key shares one hash tag, so all of them live in one cluster
+slot. Hash fields are described in :mod:`celery_stembeat.stores.redis`.
+
+Entries travel to Python as one JSON text per call (``cjson.encode``), a row per entry with the
+fields at fixed positions and the chunked values (``d*``, ``s*``, ``le*``) joined again: one
+bulk reply is much cheaper for redis-py to read than dozens. Every value in these JSON texts,
+both ways, is a string (or ``false`` for absent), so no number passes through Lua's doubles.
+"""
+
+from __future__ import annotations
+
+#: Longest hash value Redis keeps in a listpack by default (``hash-max-listpack-value``).
+CHUNK_BYTES = 64
+#: The hash fields a script returns for an entry, in this order, as a JSON row
+#: ``[id, *ROW_FIELDS, definition, spec, last error]`` (``false`` where a field is absent).
+ROW_FIELDS = ("e", "v", "n", "ls", "lr", "ca", "ua", "tc", "fc", "cf", "ld", "dm", "dx")
+#: The chunked values at the end of a row, each with the number of chunks read up front.
+ROW_CHUNKED = (("d", 8), ("s", 2), ("le", 2))
+
+_HELPERS = """
+local CHUNK = @CHUNK@
+
+local function hset_many(key, values)
+  for first = 1, #values, 1000 do
+    redis.call('HSET', key, unpack(values, first, math.min(first + 999, #values)))
+  end
+end
+
+local function hdel_many(key, names)
+  for first = 1, #names, 1000 do
+    redis.call('HDEL', key, unpack(names, first, math.min(first + 999, #names)))
+  end
+end
+
+-- Write value as fields name0, name1, ... of at most CHUNK bytes each and remove chunks left
+-- over from a longer value; a nil value removes them all ('' is one empty chunk).
+local function put_chunked(key, name, value)
+  local count = 0
+  if value then
+    local values = {}
+    local position = 1
+    repeat
+      values[#values + 1] = name .. count
+      values[#values + 1] = string.sub(value, position, position + CHUNK - 1)
+      count = count + 1
+      position = position + CHUNK
+    until position > #value
+    hset_many(key, values)
+  end
+  while redis.call('HDEL', key, name .. count) == 1 do count = count + 1 end
+end
+
+local ROW_FIELDS = {@ROW_FIELDS@}
+-- Chunked values a row carries after ROW_FIELDS, with how many chunks HMGET prefetches.
+local CHUNKED = {@CHUNKED@}
+-- ROW_FIELDS, then each chunked value's prefetched chunks
+local READ_FIELDS = {@READ_FIELDS@}
+
+-- Chunks name0, name1, ... joined (false if there are none); the first `count` of them come
+-- prefetched in values from index `first`.
+local function joined(key, name, values, first, count)
+  local parts = {}
+  for i = 0, count - 1 do
+    local part = values[first + i]
+    if not part then break end
+    parts[#parts + 1] = part
+  end
+  if #parts == count then
+    local part = redis.call('HGET', key, name .. #parts)
+    while part do
+      parts[#parts + 1] = part
+      part = redis.call('HGET', key, name .. #parts)
+    end
+  end
+  if #parts == 0 then return false end
+  return table.concat(parts)
+end
+
+-- The entry as a row {id, ROW_FIELDS..., definition, spec, last error} (false = absent),
+-- or nil when there is no entry.
+local function read_entry(key, id)
+  local values = redis.call('HMGET', key, unpack(READ_FIELDS))
+  if not values[2] then return nil end
+  local row = {id}
+  for i = 1, #ROW_FIELDS do row[i + 1] = values[i] end
+  local first = #ROW_FIELDS + 1
+  for _, chunked in ipairs(CHUNKED) do
+    row[#row + 1] = joined(key, chunked[1], values, first, chunked[2])
+    first = first + chunked[2]
+  end
+  return row
+end
+
+local function encode_list(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+
+-- Put the entry into the due index when it is enabled, unclaimed and has a next run.
+local function reindex(key, due, id)
+  local n = redis.call('HGET', key, 'n')
+  if n and redis.call('HGET', key, 'e') == '1' and redis.call('HEXISTS', key, 'ct') == 0 then
+    redis.call('ZADD', due, n, id)
+  else
+    redis.call('ZREM', due, id)
+  end
+end
+
+local function set_or_del(key, field, value)
+  if value == '' then
+    redis.call('HDEL', key, field)
+  else
+    redis.call('HSET', key, field, value)
+  end
+end
+"""
+for _name, _value in {
+    "CHUNK": str(CHUNK_BYTES),
+    "ROW_FIELDS": ", ".join(f"'{name}'" for name in ROW_FIELDS),
+    "CHUNKED": ", ".join(f"{{'{name}', {count}}}" for name, count in ROW_CHUNKED),
+    "READ_FIELDS": ", ".join(
+        f"'{name}'"
+        for name in (
+            *ROW_FIELDS,
+            *(f"{name}{i}" for name, count in ROW_CHUNKED for i in range(count)),
+        )
+    ),
+}.items():
+    _HELPERS = _HELPERS.replace(f"@{_name}@", _value)
+
+#: KEYS: the entry hashes. ARGV: enabled filter ('1', '0' or ''), then the ids, as KEYS.
+#: Returns a JSON list of the rows of the entries that exist (and pass the filter).
+READ = (
+    _HELPERS
+    + """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local row = read_entry(key, ARGV[i + 1])
+  if row and (ARGV[1] == '' or row[2] == ARGV[1]) then out[#out + 1] = row end
+end
+return encode_list(out)
+"""
+)
+
+#: KEYS: due, leases. ARGV: now ms, limit, lease deadline ms, token, owner, entry-key prefix.
+#: Returns a JSON list of the claimed entries' rows, earliest first.
+CLAIM_DUE = (
+    _HELPERS
+    + """
+local due, leases = KEYS[1], KEYS[2]
+local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', due, id)
+  local key = ARGV[6] .. id
+  local n = redis.call('HGET', key, 'n')
+  if n and redis.call('HGET', key, 'e') == '1' and redis.call('HEXISTS', key, 'ct') == 0 then
+    redis.call('ZADD', leases, ARGV[3], id)
+    redis.call('HSET', key, 'ct', ARGV[4], 'co', ARGV[5], 'cs', n,
+               'cv', redis.call('HGET', key, 'v'))
+    out[#out + 1] = read_entry(key, id)
+  end
+end
+return encode_list(out)
+"""
+)
+
+#: KEYS: entry, due, leases, runs. ARGV: token, claim version, id, next run ms ('' = none),
+#: disable ('1'/'0'), history limit, state JSON {"s": {field: value}, "x": [fields to remove],
+#: "le": new last error, "lx": true to remove it} (the fields that change), runs JSON
+#: [[field, value, ...], ...].
+#: Returns 1, or 0 when the token no longer holds the entry's claim.
+COMPLETE = (
+    _HELPERS
+    + """
+local key, due, leases, runs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id = ARGV[3]
+if redis.call('HGET', key, 'ct') ~= ARGV[1] then return 0 end
+if redis.call('HGET', key, 'v') == ARGV[2] then set_or_del(key, 'n', ARGV[4]) end
+if ARGV[5] == '1' then redis.call('HSET', key, 'e', '0') end
+local state = cjson.decode(ARGV[7])
+local values = {}
+for name, value in pairs(state.s) do
+  values[#values + 1] = name
+  values[#values + 1] = value
+end
+if #values > 0 then hset_many(key, values) end
+if #state.x > 0 then hdel_many(key, state.x) end
+if state.le or state.lx then put_chunked(key, 'le', state.le) end
+redis.call('HDEL', key, 'ct', 'co', 'cs', 'cv')
+redis.call('ZREM', leases, id)
+reindex(key, due, id)
+for _, run in ipairs(cjson.decode(ARGV[8])) do
+  redis.call('XADD', runs, 'MAXLEN', ARGV[6], '*', unpack(run))
+end
+return 1
+"""
+)
+
+#: KEYS: entry, due, ids. ARGV: id, expected version ('' = unchecked), spec canonical JSON,
+#: enabled ('1'/'0'), next run ms, created ms, updated ms ('' = none), channel, definition JSON,
+#: the rest of a new entry's run state as JSON {"s": {field: value}, "le": last error}.
+#: Returns JSON: {"conflict": stored version or ""}, or the entry's row without the definition.
+UPSERT = (
+    _HELPERS
+    + """
+local key, due, ids = KEYS[1], KEYS[2], KEYS[3]
+local id = ARGV[1]
+local stored = redis.call('HGET', key, 'v')
+local actual = stored and tonumber(stored) or 0
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= actual then
+  return cjson.encode({conflict = stored or ''})
+end
+if stored then
+  local rescheduled = joined(key, 's', {}, 1, 0) ~= ARGV[3]
+    or (ARGV[4] == '1' and redis.call('HGET', key, 'e') ~= '1')
+  if rescheduled then set_or_del(key, 'n', ARGV[5]) end
+  if redis.call('HEXISTS', key, 'ca') == 0 and ARGV[6] ~= '' then
+    redis.call('HSET', key, 'ca', ARGV[6])
+  end
+else
+  local state = cjson.decode(ARGV[10])
+  local values = {}
+  for name, value in pairs(state.s) do
+    values[#values + 1] = name
+    values[#values + 1] = value
+  end
+  if #values > 0 then hset_many(key, values) end
+  put_chunked(key, 'le', state.le)
+  set_or_del(key, 'n', ARGV[5])
+  set_or_del(key, 'ca', ARGV[6])
+end
+set_or_del(key, 'ua', ARGV[7])
+put_chunked(key, 'd', ARGV[9])
+put_chunked(key, 's', ARGV[3])
+redis.call('HSET', key, 'e', ARGV[4], 'v', string.format('%d', actual + 1))
+redis.call('ZADD', ids, 0, id)
+reindex(key, due, id)
+redis.call('PUBLISH', ARGV[8], id)
+local row = read_entry(key, id)
+row[#ROW_FIELDS + 2] = false  -- the caller has the definition
+return cjson.encode(row)
+"""
+)
+
+#: KEYS: entry, due, leases, ids, runs. ARGV: id, channel. Returns 1 if the entry existed.
+DELETE = """
+local existed = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('DEL', KEYS[5])
+if existed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
+return existed
+"""
+
+#: KEYS: entry, due. ARGV: id, expected version, enabled ('1'/'0'), next run ms ('' = none,
+#: '-' = keep), updated ms, channel. Returns the new version, 0 when the entry is gone, -1 when
+#: the version moved.
+SET_ENABLED = (
+    _HELPERS
+    + """
+local key, due = KEYS[1], KEYS[2]
+local stored = redis.call('HGET', key, 'v')
+if not stored then return 0 end
+if stored ~= ARGV[2] then return -1 end
+local version = tonumber(stored) + 1
+redis.call('HSET', key, 'e', ARGV[3], 'v', string.format('%d', version), 'ua', ARGV[5])
+if ARGV[4] ~= '-' then set_or_del(key, 'n', ARGV[4]) end
+reindex(key, due, ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
+return version
+"""
+)
+
+#: KEYS: leases, due. ARGV: now ms, entry-key prefix. Returns the ids put back in the index.
+RECOVER = """
+local leases, due = KEYS[1], KEYS[2]
+local ids = redis.call('ZRANGEBYSCORE', leases, '-inf', ARGV[1])
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', leases, id)
+  local key = ARGV[2] .. id
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HDEL', key, 'ct', 'co', 'cs', 'cv')
+    local n = redis.call('HGET', key, 'n')
+    if n and redis.call('HGET', key, 'e') == '1' then redis.call('ZADD', due, n, id) end
+    out[#out + 1] = id
+  end
+end
+return out
+"""

@@ -1,0 +1,204 @@
+"""Tables, column types and schema migrations of the SQL store (see ``sql.py`` for the layout)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+#: Meta-table keys.
+SCHEMA_VERSION_KEY = "schema_version"
+CHANGES_KEY = "changes"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """An aware instant: stored as UTC, read back as aware UTC on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: instants must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        # SQLite keeps text without an offset: naive UTC sorts and compares correctly there.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def _id() -> sa.types.TypeEngine[str]:
+    # Byte order (= code point order) on PostgreSQL too, as list() and the memory store sort.
+    return sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
+
+def _serial() -> sa.types.TypeEngine[int]:
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables of one prefix."""
+
+    prefix: str
+    metadata: sa.MetaData
+    entries: sa.Table
+    runs: sa.Table
+    meta: sa.Table
+    changes: sa.Table
+
+    def tables(self, dialect: str) -> list[sa.Table]:
+        """The tables this dialect uses (only SQLite needs the change log)."""
+        tables = [self.meta, self.entries, self.runs]
+        return [*tables, self.changes] if dialect == "sqlite" else tables
+
+    @property
+    def channel(self) -> str:
+        """The PostgreSQL NOTIFY channel of this prefix."""
+        return f"{self.prefix}changes"
+
+    @property
+    def lock_key(self) -> int:
+        """A PostgreSQL advisory-lock key for schema changes of this prefix."""
+        digest = hashlib.sha256(f"celery_stembeat:{self.prefix}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def build_schema(prefix: str) -> Schema:
+    """Describe the tables named with ``prefix``."""
+    metadata = sa.MetaData()
+    entries = sa.Table(
+        f"{prefix}entries",
+        metadata,
+        sa.Column("id", _id(), primary_key=True),
+        # -- definition
+        sa.Column("task", sa.Text, nullable=False),
+        sa.Column("spec", _json(), nullable=False),
+        sa.Column("spec_key", sa.Text, nullable=False),
+        sa.Column("args", _json(), nullable=False),
+        sa.Column("kwargs", _json(), nullable=False),
+        sa.Column("options", _json(), nullable=False),
+        sa.Column("enabled", sa.Boolean, nullable=False),
+        sa.Column("run_once", sa.Boolean, nullable=False),
+        sa.Column("expire_at", UTCDateTime),
+        sa.Column("catch_up", sa.Text, nullable=False),
+        sa.Column("jitter", sa.Double, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        # -- run state
+        sa.Column("next_run_at", UTCDateTime),
+        sa.Column("last_scheduled_for", UTCDateTime),
+        sa.Column("last_run_at", UTCDateTime),
+        sa.Column("total_run_count", sa.BigInteger, nullable=False),
+        sa.Column("failure_count", sa.BigInteger, nullable=False),
+        sa.Column("consecutive_failures", sa.BigInteger, nullable=False),
+        sa.Column("last_error", sa.Text),
+        sa.Column("last_drift", sa.Double),
+        sa.Column("drift_mean", sa.Double),
+        sa.Column("drift_max", sa.Double),
+        sa.Column("created_at", UTCDateTime),
+        sa.Column("updated_at", UTCDateTime),
+        # -- claim (all NULL while unclaimed)
+        sa.Column("claim_token", sa.Text),
+        sa.Column("claim_owner", sa.Text),
+        sa.Column("lease_until", UTCDateTime),
+        sa.Column("claimed_for", UTCDateTime),
+        sa.Column("claim_version", sa.BigInteger),
+        sa.Index(f"{prefix}entries_due", "enabled", "next_run_at", "id"),
+        sa.Index(f"{prefix}entries_lease", "lease_until"),
+    )
+    runs = sa.Table(
+        f"{prefix}runs",
+        metadata,
+        sa.Column("id", _serial(), primary_key=True, autoincrement=True),
+        sa.Column("entry_id", _id(), nullable=False),
+        sa.Column("scheduled_for", UTCDateTime, nullable=False),
+        sa.Column("published_at", UTCDateTime),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("drift", sa.Double),
+        sa.Column("jitter", sa.Double, nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("task_id", sa.Text),
+        sa.Index(f"{prefix}runs_entry", "entry_id", "id"),
+        sqlite_autoincrement=True,
+    )
+    meta = sa.Table(
+        f"{prefix}meta",
+        metadata,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+    changes = sa.Table(
+        f"{prefix}changes",
+        metadata,
+        sa.Column("seq", _serial(), primary_key=True, autoincrement=False),
+        sa.Column("entry_id", _id(), nullable=False),
+    )
+    return Schema(prefix, metadata, entries, runs, meta, changes)
+
+
+# -- migrations ----------------------------------------------------------------------------------
+#
+# MIGRATIONS[n] takes the schema from version n to n + 1. Append, never edit or reorder, and
+# never drop rows. A later migration that adds a column must also add it to build_schema() and
+# check that the column is missing before adding it, because migration 0 creates the tables from
+# build_schema() as they are today.
+
+Migration = Callable[[sa.Connection, Schema], None]
+
+
+def _create_tables(conn: sa.Connection, schema: Schema) -> None:
+    schema.metadata.create_all(conn, tables=schema.tables(conn.dialect.name), checkfirst=True)
+    conn.execute(sa.insert(schema.meta).values(key=CHANGES_KEY, value=0))
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_tables,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def stored_version(conn: sa.Connection, schema: Schema) -> int:
+    """The schema version the database holds for this prefix; 0 when there are no tables."""
+    if not sa.inspect(conn).has_table(schema.meta.name):
+        return 0
+    meta = schema.meta
+    value = conn.scalar(sa.select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY))
+    return int(value or 0)
+
+
+def migrate(conn: sa.Connection, schema: Schema) -> tuple[int, int]:
+    """Bring the schema up to date inside the caller's write transaction: (from, to)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(schema.lock_key)))
+    if not sa.inspect(conn).has_table(schema.meta.name):
+        schema.meta.create(conn)
+    current = stored_version(conn, schema)
+    if current > SCHEMA_VERSION:
+        return current, current
+    for migration in MIGRATIONS[current:]:
+        migration(conn, schema)
+    meta = schema.meta
+    if current == 0:
+        conn.execute(sa.insert(meta).values(key=SCHEMA_VERSION_KEY, value=SCHEMA_VERSION))
+    elif current < SCHEMA_VERSION:
+        conn.execute(
+            sa.update(meta).where(meta.c.key == SCHEMA_VERSION_KEY).values(value=SCHEMA_VERSION)
+        )
+    return current, SCHEMA_VERSION

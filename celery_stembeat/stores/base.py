@@ -1,0 +1,252 @@
+"""The store contract: where entries live, and how beats claim their occurrences.
+
+Every backend implements :class:`Store` with the same semantics; ``tests/contract/`` runs one
+suite against all of them.
+
+Run state moves in three steps:
+
+1. :meth:`Store.claim_due` atomically takes due entries out of the due index and leases them
+   to one beat: the entry's stored ``next_run_at`` becomes the claim's ``scheduled_for``. A
+   leased entry cannot be claimed again, by this or any other beat.
+2. The beat publishes, then :meth:`Store.complete` records the runs, advances the counters,
+   stores the next occurrence the beat computed, and puts the entry back in the index.
+3. A beat that dies between 1 and 2 leaves a lease that runs out;
+   :meth:`Store.recover_expired_claims` puts such entries back in the index with the same
+   ``next_run_at``, so the occurrence is claimed again (by any beat) instead of being lost.
+
+``version`` counts *definition* changes (upsert, enable/disable); claims and completions change
+run state only and leave it alone, so editing an entry never conflicts with a running beat.
+When the definition changes while a claim is out, :meth:`Store.complete` records the runs but
+keeps the ``next_run_at`` the edit set.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.specs import format_instant, parse_instant
+
+#: Run outcomes recorded in history.
+PUBLISHED = "published"
+FAILED = "failed"
+OUTCOMES = (PUBLISHED, FAILED)
+DEFAULT_HISTORY_LIMIT = 1000
+
+
+class StoreError(Exception):
+    """A store operation failed."""
+
+
+class EntryNotFound(StoreError, KeyError):
+    """No entry has that id."""
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(entry_id)
+        self.entry_id = entry_id
+
+    def __str__(self) -> str:
+        return f"no entry {self.entry_id!r}"
+
+
+class VersionConflict(StoreError):
+    """An upsert named a version that is no longer the stored one."""
+
+    def __init__(self, entry_id: str, expected: int | None, actual: int | None) -> None:
+        super().__init__(f"entry {entry_id!r}: expected version {expected}, store has {actual}")
+        self.entry_id = entry_id
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One entry leased to one beat for the occurrence ``scheduled_for``."""
+
+    entry: Entry
+    scheduled_for: datetime
+    owner: str
+    token: str
+    lease_until: datetime
+
+    @property
+    def entry_id(self) -> str:
+        """The claimed entry's id."""
+        return self.entry.id
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One attempt to publish an occurrence, as history keeps it."""
+
+    entry_id: str
+    scheduled_for: datetime
+    outcome: str
+    published_at: datetime | None = None
+    drift: float | None = None
+    jitter: float = 0.0
+    error: str | None = None
+    owner: str = ""
+    task_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "entry_id": self.entry_id,
+            "scheduled_for": format_instant(self.scheduled_for),
+            "outcome": self.outcome,
+            "published_at": format_instant(self.published_at) if self.published_at else None,
+            "drift": self.drift,
+            "jitter": self.jitter,
+            "error": self.error,
+            "owner": self.owner,
+            "task_id": self.task_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """Read :meth:`to_dict` output."""
+        published = data.get("published_at")
+        return cls(
+            entry_id=data["entry_id"],
+            scheduled_for=parse_instant(data["scheduled_for"], "scheduled_for"),
+            outcome=data["outcome"],
+            published_at=parse_instant(published, "published_at") if published else None,
+            drift=data.get("drift"),
+            jitter=data.get("jitter") or 0.0,
+            error=data.get("error"),
+            owner=data.get("owner") or "",
+            task_id=data.get("task_id"),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a beat did with a claim: the runs it attempted and where the entry goes next.
+
+    ``runs`` may be empty (catch-up ``skip``) or hold several runs (``fire_all``);
+    ``next_run_at`` is ``None`` when the schedule has no further occurrence; ``missed`` counts
+    occurrences discarded by catch-up.
+    """
+
+    finished_at: datetime
+    next_run_at: datetime | None
+    runs: Sequence[RunRecord] = field(default_factory=tuple)
+    missed: int = 0
+
+
+class ChangeFeed(abc.ABC):
+    """Announcements of definition changes (ids only) made by any process."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> list[str]:
+        """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop listening and release the connection; safe to call twice."""
+
+
+class Store(abc.ABC):
+    """Where entries, their run state and their history live."""
+
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+    # -- definitions ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with that id, or ``None``."""
+
+    @abc.abstractmethod
+    def list(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> builtins.list[Entry]:
+        """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
+
+    @abc.abstractmethod
+    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+        """Create or update ``entry``'s definition; return what is stored now.
+
+        ``expected_version`` guards against lost updates: ``0`` means "must not exist yet", a
+        positive number must equal the stored version, ``None`` skips the check. Raises
+        :class:`VersionConflict` otherwise, and writes nothing.
+
+        A new entry is stored with ``entry.state`` as given. For an existing entry the stored
+        run state is kept, except that ``next_run_at`` takes ``entry.state.next_run_at`` when
+        the schedule changed (its spec, or enabled going from false to true). The version goes
+        up by one; ``created_at``/``updated_at`` come from the entry's state.
+        """
+
+    @abc.abstractmethod
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry and its history; ``False`` if it did not exist."""
+
+    @abc.abstractmethod
+    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+        """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired).
+
+        Bumps the version when the flag changes. Raises :class:`EntryNotFound`.
+        """
+
+    # -- claims --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def claim_due(
+        self, now: datetime, limit: int, owner: str, lease: timedelta
+    ) -> builtins.list[Claim]:
+        """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first.
+
+        Atomic in the store: concurrent callers never receive the same occurrence.
+        """
+
+    @abc.abstractmethod
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """Record ``outcome`` for ``claim`` in one atomic write; ``False`` if the lease was lost.
+
+        Appends ``outcome.runs`` to history (trimmed to the newest ``history_limit``), adds
+        published runs to ``total_run_count`` and failed ones to ``failure_count``, updates
+        ``consecutive_failures``, ``last_error``, ``last_run_at``, ``last_scheduled_for`` and
+        the drift summary; stores ``next_run_at`` (unless the definition changed since the
+        claim); disables the entry when it is run-once and a run was published, when it has no
+        next occurrence, or when the next occurrence is past ``expire_at``; releases the lease.
+        """
+
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+        """:meth:`complete` for several claims; backends batch it into one round trip."""
+        return [self.complete(claim, outcome) for claim, outcome in pairs]
+
+    @abc.abstractmethod
+    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+        """Return leases that ran out before ``now`` to the due index; the ids recovered."""
+
+    # -- reading run state ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+        """The newest ``limit`` runs of the entry, newest first."""
+
+    @abc.abstractmethod
+    def next_due_at(self) -> datetime | None:
+        """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def watch(self) -> ChangeFeed:
+        """A feed of definition changes made through any store on the same backend."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,253 @@
+"""An in-process store with the full contract, for users' own unit tests.
+
+``memory://`` gives a private store; ``memory://NAME`` shares one store per name (and prefix)
+within the process, so a scheduler and a CLI call in the same test see the same entries.
+"""
+
+from __future__ import annotations
+
+import builtins
+import heapq
+import queue
+import threading
+import uuid
+import weakref
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores.base import (
+    DEFAULT_HISTORY_LIMIT,
+    ChangeFeed,
+    Claim,
+    EntryNotFound,
+    Outcome,
+    RunRecord,
+    Store,
+    VersionConflict,
+)
+
+
+@dataclass
+class _Lease:
+    token: str
+    owner: str
+    until: datetime
+    scheduled_for: datetime
+    version: int
+
+
+class _Backend:
+    """The shared state behind every MemoryStore opened on one name."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.entries: dict[str, Entry] = {}
+        self.leases: dict[str, _Lease] = {}
+        self.history: dict[str, deque[RunRecord]] = {}
+        self.due: list[tuple[datetime, str]] = []
+        self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
+
+    def index(self, entry: Entry) -> None:
+        if entry.enabled and entry.state.next_run_at is not None and entry.id not in self.leases:
+            heapq.heappush(self.due, (entry.state.next_run_at, entry.id))
+
+    def is_due_head(self, at: datetime, entry_id: str) -> bool:
+        entry = self.entries.get(entry_id)
+        return (
+            entry is not None
+            and entry.enabled
+            and entry_id not in self.leases
+            and entry.state.next_run_at == at
+        )
+
+    def announce(self, entry_id: str) -> None:
+        for feed in builtins.list(self.feeds):
+            feed.queue.put(entry_id)
+
+
+_NAMED: dict[str, _Backend] = {}
+_NAMED_LOCK = threading.Lock()
+
+
+class _MemoryFeed(ChangeFeed):
+    def __init__(self, backend: _Backend) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        self._backend = backend
+        backend.feeds.add(self)
+
+    def wait(self, timeout: float) -> builtins.list[str]:
+        try:
+            ids = [self.queue.get(timeout=max(timeout, 0))]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                ids.append(self.queue.get_nowait())
+            except queue.Empty:
+                return builtins.list(dict.fromkeys(ids))
+
+    def close(self) -> None:
+        self._backend.feeds.discard(self)
+
+
+class MemoryStore(Store):
+    """Entries in a dict, the due index in a heap; thread-safe."""
+
+    def __init__(
+        self, name: str = "", history_limit: int = DEFAULT_HISTORY_LIMIT, prefix: str = ""
+    ) -> None:
+        self.history_limit = history_limit
+        if name:
+            with _NAMED_LOCK:
+                key = f"{name}/{prefix}"
+                self._backend = _NAMED.setdefault(key, _Backend())
+        else:
+            self._backend = _Backend()
+
+    def get(self, entry_id: str) -> Entry | None:
+        with self._backend.lock:
+            return self._backend.entries.get(entry_id)
+
+    def list(self, *, enabled: bool | None = None, prefix: str | None = None) -> list[Entry]:
+        with self._backend.lock:
+            entries = builtins.list(self._backend.entries.values())
+        return sorted(
+            (
+                entry
+                for entry in entries
+                if (enabled is None or entry.enabled == enabled)
+                and (prefix is None or entry.id.startswith(prefix))
+            ),
+            key=lambda entry: entry.id,
+        )
+
+    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+        backend = self._backend
+        with backend.lock:
+            stored = backend.entries.get(entry.id)
+            actual = stored.version if stored else 0
+            if expected_version is not None and expected_version != actual:
+                raise VersionConflict(entry.id, expected_version, actual if stored else None)
+            if stored is None:
+                new = replace(entry, version=1)
+            else:
+                rescheduled = entry.spec != stored.spec or (entry.enabled and not stored.enabled)
+                state = replace(
+                    stored.state,
+                    next_run_at=(
+                        entry.state.next_run_at if rescheduled else stored.state.next_run_at
+                    ),
+                    created_at=stored.state.created_at or entry.state.created_at,
+                    updated_at=entry.state.updated_at,
+                )
+                new = replace(entry, version=stored.version + 1, state=state)
+            backend.entries[entry.id] = new
+            backend.index(new)
+            backend.announce(entry.id)
+            return new
+
+    def delete(self, entry_id: str) -> bool:
+        backend = self._backend
+        with backend.lock:
+            existed = backend.entries.pop(entry_id, None) is not None
+            backend.leases.pop(entry_id, None)
+            backend.history.pop(entry_id, None)
+            if existed:
+                backend.announce(entry_id)
+            return existed
+
+    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+        backend = self._backend
+        with backend.lock:
+            stored = backend.entries.get(entry_id)
+            if stored is None:
+                raise EntryNotFound(entry_id)
+            if stored.enabled == enabled:
+                return stored
+            next_run_at = (
+                stored.first_run_after(now, resume=False) if enabled else stored.state.next_run_at
+            )
+            new = replace(
+                stored,
+                enabled=enabled,
+                version=stored.version + 1,
+                state=replace(stored.state, next_run_at=next_run_at, updated_at=now),
+            )
+            backend.entries[entry_id] = new
+            backend.index(new)
+            backend.announce(entry_id)
+            return new
+
+    def claim_due(
+        self, now: datetime, limit: int, owner: str, lease: timedelta
+    ) -> builtins.list[Claim]:
+        backend = self._backend
+        token = f"{owner}:{uuid.uuid4().hex}"
+        claims: builtins.list[Claim] = []
+        with backend.lock:
+            while backend.due and len(claims) < limit and backend.due[0][0] <= now:
+                at, entry_id = heapq.heappop(backend.due)
+                if not backend.is_due_head(at, entry_id):
+                    continue  # a stale index slot: the entry moved, was leased or disabled
+                entry = backend.entries[entry_id]
+                until = now + lease
+                backend.leases[entry_id] = _Lease(token, owner, until, at, entry.version)
+                claims.append(Claim(entry, at, owner, token, until))
+        return claims
+
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        backend = self._backend
+        with backend.lock:
+            held = backend.leases.get(claim.entry_id)
+            stored = backend.entries.get(claim.entry_id)
+            if held is None or held.token != claim.token or stored is None:
+                return False
+            del backend.leases[claim.entry_id]
+            result = advance(claim, outcome)
+            next_run_at = (
+                result.state.next_run_at
+                if stored.version == claim.entry.version
+                else stored.state.next_run_at
+            )
+            new = replace(
+                stored,
+                enabled=stored.enabled and not result.disable,
+                state=replace(result.state, next_run_at=next_run_at),
+            )
+            backend.entries[claim.entry_id] = new
+            runs = backend.history.setdefault(claim.entry_id, deque())
+            runs.extend(outcome.runs)
+            while len(runs) > self.history_limit:
+                runs.popleft()
+            backend.index(new)
+            return True
+
+    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+        backend = self._backend
+        with backend.lock:
+            expired = [entry_id for entry_id, lease in backend.leases.items() if lease.until <= now]
+            for entry_id in expired:
+                del backend.leases[entry_id]
+                backend.index(backend.entries[entry_id])
+            return expired
+
+    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+        with self._backend.lock:
+            runs = builtins.list(self._backend.history.get(entry_id, ()))
+        return runs[::-1][:limit]
+
+    def next_due_at(self) -> datetime | None:
+        backend = self._backend
+        with backend.lock:
+            while backend.due and not backend.is_due_head(*backend.due[0]):
+                heapq.heappop(backend.due)
+            return backend.due[0][0] if backend.due else None
+
+    def watch(self) -> ChangeFeed:
+        return _MemoryFeed(self._backend)
+
+    def close(self) -> None:
+        """Nothing to release: the entries stay for other stores opened on the same name."""

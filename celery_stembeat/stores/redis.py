@@ -1,0 +1,722 @@
+"""The Redis store: entries in hashes, the due index in a sorted set, claims in Lua scripts.
+
+``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS) or ``unix:///path.sock``;
+the query parameters ``prefix`` (default ``stembeat``) and ``history_limit`` (default 1000)
+belong to the store, any others go to redis-py (e.g. ``ssl_ca_certs``). Passwords never appear
+in reprs or error messages: the URL is shown with ``***`` in their place.
+
+Key layout
+----------
+
+Every key of one prefix ``P`` carries the hash tag ``{P}``, so all of them hash to one Redis
+Cluster slot and every script can touch them atomically:
+
+``{P}:entry:<id>`` (hash)
+    One entry. Fields (all but ``d0``, ``s0``, ``e`` and ``v`` only while they hold a value):
+
+    - ``d0``, ``d1``, … the definition without id, spec and enabled (task, args, kwargs,
+      options, flags, source) as compact JSON, defaults left out;
+    - ``s0``, ``s1``, … the spec as canonical JSON (sorted keys): "the schedule changed" is a
+      string compare inside Lua;
+    - ``e`` enabled (``1``/``0``), ``v`` the version;
+    - run state, each field absent while empty (``None`` or zero): ``n`` next run, ``ls`` last
+      scheduled for, ``lr`` last run, ``ca`` created, ``ua`` updated (all epoch
+      milliseconds); ``tc`` total runs, ``fc`` failures, ``cf`` consecutive failures;
+      ``ld``/``dm``/``dx`` last/mean/max drift (seconds, the float's ``repr``: exact);
+      ``le0``, ``le1``, … the last error;
+    - while claimed: ``ct`` claim token, ``co`` owner, ``cs`` the claimed occurrence (ms),
+      ``cv`` the version the claim saw.
+
+    Long text (definition, spec, last error) is cut into chunks ``name0``, ``name1``, … of at
+    most 64 bytes, so that every value stays within ``hash-max-listpack-value`` (64 by
+    default) and Redis keeps the hash in its compact *listpack* encoding: a typical entry
+    takes about 450-500 bytes in its hash, where a single long field would switch it to a
+    hashtable at roughly twice that. Hashes with more than 128 fields (definitions over ~7 KB)
+    are hashtables anyway, and Redis never converts a hash back, even when it shrinks.
+
+``{P}:due`` (sorted set)
+    Ids of enabled, unclaimed entries with a next run, scored by ``next_run_at`` in epoch ms.
+``{P}:leases`` (sorted set)
+    Ids of claimed entries, scored by lease deadline in epoch ms.
+``{P}:ids`` (sorted set, every score 0)
+    Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
+    ``ZRANGEBYLEX``.
+``{P}:runs:<id>`` (stream)
+    Run history, one stream entry per run, trimmed exactly to ``history_limit`` by ``XADD
+    MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
+    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``). Redis 7
+    allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
+    costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run.
+``{P}:changes`` (pub/sub channel)
+    The id of every entry whose definition changed (upsert, enable/disable, delete).
+
+Instants are kept at millisecond resolution (sub-millisecond parts are truncated); a claim's
+``scheduled_for`` is the stored ``next_run_at`` exactly.
+
+Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
+number of entries, plus the entries returned); :meth:`RedisStore.complete_many` sends all its
+completions in one pipelined round trip; ``list`` reads every matching hash.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import dataclasses
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import redis
+from redis.client import PubSub
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.specs import Spec, parse_spec
+from celery_stembeat.stores import _redis_scripts as scripts
+from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores.base import (
+    DEFAULT_HISTORY_LIMIT,
+    ChangeFeed,
+    Claim,
+    EntryNotFound,
+    Outcome,
+    RunRecord,
+    Store,
+    StoreError,
+    VersionConflict,
+)
+
+DEFAULT_PREFIX = "stembeat"
+_LIST_BATCH = 200
+_SUBSCRIBE_TIMEOUT = 10.0
+_HEALTH_CHECK_INTERVAL = 30
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+#: Definition keys left out of the stored JSON when they hold these defaults.
+_DEFAULTS: dict[str, Any] = {
+    "args": [],
+    "kwargs": {},
+    "options": {},
+    "run_once": False,
+    "expire_at": None,
+    "catch_up": "fire_one",
+    "jitter": 0.0,
+    "description": "",
+    "source": "store",
+}
+#: Run-state fields that only Python reads and only ``complete`` (or a new entry) writes.
+_INSTANT_FIELDS = (("last_scheduled_for", "ls"), ("last_run_at", "lr"))
+_COUNT_FIELDS = (
+    ("total_run_count", "tc"),
+    ("failure_count", "fc"),
+    ("consecutive_failures", "cf"),
+)
+_DRIFT_FIELDS = (("last_drift", "ld"), ("drift_mean", "dm"), ("drift_max", "dx"))
+_STAMPED_INSTANTS = (*_INSTANT_FIELDS, ("created_at", "ca"), ("updated_at", "ua"))
+_READ_INSTANTS = (("next_run_at", "n"), *_STAMPED_INSTANTS)
+
+
+# -- encoding ------------------------------------------------------------------------------------
+
+
+def _to_ms(value: datetime) -> int:
+    """Epoch milliseconds, truncated (floor) like ISO text with millisecond precision."""
+    return (value - _EPOCH) // _MS
+
+
+def _from_ms(value: bytes | str | int | float) -> datetime:
+    return _EPOCH + timedelta(milliseconds=int(value))
+
+
+def _ms_text(value: datetime | None) -> str:
+    return "" if value is None else str(_to_ms(value))
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _spec_json(entry: Entry) -> str:
+    """The spec's canonical JSON: equal specs give equal text, so Lua can compare them."""
+    return json.dumps(entry.spec.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def _definition_json(entry: Entry) -> str:
+    """The definition without id, spec and enabled (kept apart), defaults left out."""
+    data = entry.definition()
+    del data["id"], data["spec"], data["enabled"]
+    data["source"] = entry.source
+    for key, default in _DEFAULTS.items():
+        if data[key] == default and type(data[key]) is type(default):
+            del data[key]
+    return _json(data)
+
+
+def _state_fields(state: RunState, *, stamps: bool = False) -> dict[str, str | None]:
+    """Run-state hash fields (``None`` = absent), except next_run_at (and the stamps)."""
+    fields: dict[str, str | None] = {}
+    for name, field in _STAMPED_INSTANTS if stamps else _INSTANT_FIELDS:
+        instant = getattr(state, name)
+        fields[field] = None if instant is None else str(_to_ms(instant))
+    for name, field in _COUNT_FIELDS:
+        count = getattr(state, name)
+        fields[field] = str(count) if count else None
+    for name, field in _DRIFT_FIELDS:
+        drift = getattr(state, name)
+        fields[field] = None if drift is None else repr(drift)
+    return fields
+
+
+def _state_json(state: RunState, before: RunState | None = None) -> str:
+    """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
+
+    Without ``before`` (a new entry): every field but next_run_at, created_at and updated_at,
+    which the upsert script handles. With it (a completion): the fields that differ, plus
+    created_at and updated_at, which MemoryStore also takes from the claim's snapshot.
+    """
+    fields = _state_fields(state, stamps=before is not None)
+    old = {} if before is None else _state_fields(before)
+    changed = {field: value for field, value in fields.items() if old.get(field, "") != value}
+    data: dict[str, Any] = {
+        "s": {field: value for field, value in changed.items() if value is not None},
+        "x": [] if before is None else [f for f, value in changed.items() if value is None],
+    }
+    if before is None or state.last_error != before.last_error:
+        if state.last_error is not None:
+            data["le"] = state.last_error
+        elif before is not None:
+            data["lx"] = True
+    return _json(data)
+
+
+#: A row's positions: [id, *ROW_FIELDS, definition, spec, last error].
+_ROW = {field: index + 1 for index, field in enumerate(scripts.ROW_FIELDS)}
+_ROW_DEFINITION, _ROW_SPEC, _ROW_ERROR = (len(_ROW) + 1 + i for i in range(3))
+_ROW_INSTANTS = tuple((name, _ROW[field]) for name, field in _READ_INSTANTS)
+_ROW_COUNTS = tuple((name, _ROW[field]) for name, field in _COUNT_FIELDS)
+_ROW_DRIFTS = tuple((name, _ROW[field]) for name, field in _DRIFT_FIELDS)
+_STATE_DEFAULTS = {field.name: field.default for field in dataclasses.fields(RunState)}
+#: Definitions up to this size are parsed once per process and reused.
+_CACHED_DEFINITION = 2048
+
+
+def _decode_state(row: Sequence[Any]) -> RunState:
+    values: dict[str, Any] = {}
+    for name, index in _ROW_INSTANTS:
+        if (raw := row[index]) is not False:
+            values[name] = _from_ms(raw)
+    for name, index in _ROW_COUNTS:
+        if (raw := row[index]) is not False:
+            values[name] = int(raw)
+    for name, index in _ROW_DRIFTS:
+        if (raw := row[index]) is not False:
+            values[name] = float(raw)
+    if (error := row[_ROW_ERROR]) is not False:
+        values["last_error"] = error
+    # Every value already has its final type (aware UTC instants, ints, floats, text): skip
+    # RunState's validation, as _decode_entry does for the entry.
+    state: RunState = object.__new__(RunState)
+    state.__dict__.update(_STATE_DEFAULTS, **values)
+    return state
+
+
+@functools.lru_cache(maxsize=1024)
+def _spec(text: str) -> Spec:
+    """A stored spec, parsed once per process (a cron spec takes ~0.1 ms to parse)."""
+    return parse_spec(json.loads(text))
+
+
+def _parse_definition(entry_id: str, definition: str, spec: str) -> Entry:
+    data = json.loads(definition)
+    data["id"] = entry_id
+    data["spec"] = _spec(spec)
+    return Entry.from_dict(data)
+
+
+_cached_definition = functools.lru_cache(maxsize=8192)(_parse_definition)
+
+
+def _definition(entry_id: str, definition: str, spec: str) -> Entry:
+    """The entry a stored definition describes (enabled, version 0, empty run state).
+
+    Parsing and validating a definition costs more than the rest of a claim, and beats read
+    the same definitions over and over: small ones are parsed once per process.
+    """
+    if len(definition) <= _CACHED_DEFINITION:
+        return _cached_definition(entry_id, definition, spec)
+    return _parse_definition(entry_id, definition, spec)
+
+
+def _decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
+    """The entry in a script's row; ``definition`` stands in for a row without one."""
+    entry_id, spec = row[0], row[_ROW_SPEC]
+    text = row[_ROW_DEFINITION] or definition
+    if not (isinstance(entry_id, str) and isinstance(text, str) and isinstance(spec, str)):
+        raise StoreError(f"entry {entry_id!r}: the stored hash has no definition")
+    template = _definition(entry_id, text, spec)
+    # Copy the validated template and set the three fields the row holds (values of the right
+    # types by construction): going through __init__ would validate the definition again.
+    entry: Entry = object.__new__(Entry)
+    entry.__dict__.update(template.__dict__)
+    entry.__dict__.update(
+        enabled=row[_ROW["e"]] == "1", version=int(row[_ROW["v"]]), state=_decode_state(row)
+    )
+    return entry
+
+
+def _rows(reply: bytes) -> builtins.list[builtins.list[Any]]:
+    return cast(builtins.list[builtins.list[Any]], json.loads(reply))
+
+
+def _run_fields(run: RunRecord) -> builtins.list[str]:
+    fields: builtins.list[str] = ["s", str(_to_ms(run.scheduled_for)), "o", run.outcome]
+    if run.published_at is not None:
+        fields += ["p", str(_to_ms(run.published_at))]
+    if run.drift is not None:
+        fields += ["d", repr(float(run.drift))]
+    fields += ["j", repr(float(run.jitter))]
+    if run.error is not None:
+        fields += ["e", run.error]
+    fields += ["w", run.owner]
+    if run.task_id is not None:
+        fields += ["t", run.task_id]
+    return fields
+
+
+def _decode_run(entry_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
+    published = fields.get(b"p")
+    drift = fields.get(b"d")
+    error = fields.get(b"e")
+    task_id = fields.get(b"t")
+    return RunRecord(
+        entry_id=entry_id,
+        scheduled_for=_from_ms(fields[b"s"]),
+        outcome=fields[b"o"].decode(),
+        published_at=None if published is None else _from_ms(published),
+        drift=None if drift is None else float(drift),
+        jitter=float(fields.get(b"j", b"0")),
+        error=None if error is None else error.decode(),
+        owner=fields.get(b"w", b"").decode(),
+        task_id=None if task_id is None else task_id.decode(),
+    )
+
+
+# -- URLs ----------------------------------------------------------------------------------------
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password (in the authority or the query) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    scheme, slashes, after = url.partition("://")
+    if "@" in url and "@" not in parts.netloc and slashes:
+        # A password with an unquoted '?', '#' or '/' breaks the URL apart: hide all of it.
+        return f"{scheme}://***@{after.rsplit('@', 1)[1]}"
+    head, question, rest = url.partition("?")
+    if "@" in parts.netloc:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        user, colon, _password = userinfo.partition(":")
+        head = head.replace(parts.netloc, f"{user}:***@{host}" if colon else f"***@{host}", 1)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.lower() == "password" for key, _ in pairs):
+        masked = [(key, "***" if key.lower() == "password" else value) for key, value in pairs]
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        rest = urlencode(masked, safe="*/") + fragment
+    return head + question + rest
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + char if char in "*?[]^\\{}-" else char for char in text)
+
+
+# -- the store -----------------------------------------------------------------------------------
+
+
+class RedisStore(Store):
+    """The store on Redis (or a Redis-compatible server), via redis-py."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        **redis_options: Any,
+    ) -> None:
+        self.display_url = mask_url(url)
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
+            raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
+        if (
+            isinstance(history_limit, bool)
+            or not isinstance(history_limit, int)
+            or history_limit < 0
+        ):
+            raise StoreError(f"Redis store: history_limit {history_limit!r} is not a count >= 0")
+        self.prefix = prefix
+        self.history_limit = history_limit
+        redis_options["decode_responses"] = False
+        # Ping connections idle this long before use: a feed then notices a dead connection
+        # (and raises) instead of waiting on it forever.
+        redis_options.setdefault("health_check_interval", _HEALTH_CHECK_INTERVAL)
+        try:
+            self._client: redis.Redis = redis.Redis.from_url(url, **redis_options)
+        except (ValueError, TypeError) as exc:
+            # The message may quote parts of the URL: show only the masked form.
+            kind = type(exc).__name__
+            raise StoreError(f"Redis store: invalid URL {self.display_url} ({kind})") from None
+        if self._client.get_encoder().decode_responses:
+            raise StoreError(f"Redis store {self.display_url}: decode_responses is not supported")
+        self._closed = False
+        tag = "{" + prefix + "}"
+        self._entry_prefix = f"{tag}:entry:"
+        self._runs_prefix = f"{tag}:runs:"
+        self._due = f"{tag}:due"
+        self._leases = f"{tag}:leases"
+        self._ids = f"{tag}:ids"
+        self.channel = f"{tag}:changes"
+        self._claim_due = self._client.register_script(scripts.CLAIM_DUE)
+        self._complete = self._client.register_script(scripts.COMPLETE)
+        self._upsert = self._client.register_script(scripts.UPSERT)
+        self._delete = self._client.register_script(scripts.DELETE)
+        self._set_enabled = self._client.register_script(scripts.SET_ENABLED)
+        self._recover = self._client.register_script(scripts.RECOVER)
+        self._read = self._client.register_script(scripts.READ)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self.display_url}: {exc}") from exc
+
+    def _entry_key(self, entry_id: str) -> str:
+        return self._entry_prefix + entry_id
+
+    def _runs_key(self, entry_id: str) -> str:
+        return self._runs_prefix + entry_id
+
+    @staticmethod
+    def _run(script: Script, keys: Sequence[str], args: Iterable[str | bytes | int]) -> Any:
+        return script(keys=keys, args=args)
+
+    # -- definitions -----------------------------------------------------------------------------
+
+    def _read_entries(
+        self, entry_ids: Sequence[str], enabled: bool | None = None
+    ) -> builtins.list[Entry]:
+        keys = [self._entry_key(entry_id) for entry_id in entry_ids]
+        flag = "" if enabled is None else ("1" if enabled else "0")
+        with self._errors():
+            reply = self._run(self._read, keys, [flag, *entry_ids])
+        return [_decode_entry(row) for row in _rows(reply)]
+
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with that id, or ``None``."""
+        found = self._read_entries([entry_id])
+        return found[0] if found else None
+
+    def list(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> builtins.list[Entry]:
+        """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
+        with self._errors():
+            if prefix:
+                start = b"[" + prefix.encode()
+                stop = b"(" + prefix.encode() + b"\xff"
+                raw = cast(builtins.list[bytes], self._client.zrangebylex(self._ids, start, stop))
+            else:
+                raw = cast(builtins.list[bytes], self._client.zrange(self._ids, 0, -1))
+        ids = [entry_id.decode() for entry_id in raw]
+        entries: builtins.list[Entry] = []
+        for first in range(0, len(ids), _LIST_BATCH):
+            entries += self._read_entries(ids[first : first + _LIST_BATCH], enabled)
+        return entries
+
+    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+        """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
+        state = entry.state
+        definition = _definition_json(entry)
+        args = [
+            entry.id,
+            "" if expected_version is None else str(expected_version),
+            _spec_json(entry),
+            "1" if entry.enabled else "0",
+            _ms_text(state.next_run_at),
+            _ms_text(state.created_at),
+            _ms_text(state.updated_at),
+            self.channel,
+            definition,
+            _state_json(state),
+        ]
+        keys = [self._entry_key(entry.id), self._due, self._ids]
+        with self._errors():
+            reply = json.loads(self._run(self._upsert, keys, args))
+        if isinstance(reply, dict):
+            actual = int(reply["conflict"]) if reply["conflict"] else None
+            raise VersionConflict(entry.id, expected_version, actual)
+        return _decode_entry(reply, definition)
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry, its index slots and its history; ``False`` if it did not exist."""
+        keys = [
+            self._entry_key(entry_id),
+            self._due,
+            self._leases,
+            self._ids,
+            self._runs_key(entry_id),
+        ]
+        with self._errors():
+            return bool(self._run(self._delete, keys, [entry_id, self.channel]))
+
+    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+        """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""
+        updated_at = _from_ms(_to_ms(now))
+        while True:
+            stored = self.get(entry_id)
+            if stored is None:
+                raise EntryNotFound(entry_id)
+            if stored.enabled == enabled:
+                return stored
+            if enabled:
+                next_run_at = stored.first_run_after(now, resume=False)
+                next_arg = _ms_text(next_run_at)
+                if next_run_at is not None:
+                    next_run_at = _from_ms(_to_ms(next_run_at))
+            else:
+                next_run_at, next_arg = stored.state.next_run_at, "-"
+            args = [
+                entry_id,
+                str(stored.version),
+                "1" if enabled else "0",
+                next_arg,
+                str(_to_ms(updated_at)),
+                self.channel,
+            ]
+            with self._errors():
+                version = int(
+                    self._run(self._set_enabled, [self._entry_key(entry_id), self._due], args)
+                )
+            if version == 0:
+                raise EntryNotFound(entry_id)
+            if version > 0:
+                state = dataclasses.replace(
+                    stored.state, next_run_at=next_run_at, updated_at=updated_at
+                )
+                return dataclasses.replace(stored, enabled=enabled, version=version, state=state)
+            # The version moved between the read and the write: read again.
+
+    # -- claims ----------------------------------------------------------------------------------
+
+    def claim_due(
+        self, now: datetime, limit: int, owner: str, lease: timedelta
+    ) -> builtins.list[Claim]:
+        """Lease up to ``limit`` due entries, earliest first, in one atomic script call."""
+        if limit <= 0:
+            return []
+        token = f"{owner}:{uuid.uuid4().hex}"
+        until = now + lease
+        args = [str(_to_ms(now)), str(limit), str(_to_ms(until)), token, owner, self._entry_prefix]
+        with self._errors():
+            reply = self._run(self._claim_due, [self._due, self._leases], args)
+        claims: builtins.list[Claim] = []
+        for row in _rows(reply):
+            entry = _decode_entry(row)
+            scheduled_for = entry.state.next_run_at
+            assert scheduled_for is not None  # the script claims only entries with one
+            claims.append(Claim(entry, scheduled_for, owner, token, until))
+        return claims
+
+    def _complete_call(
+        self, claim: Claim, outcome: Outcome
+    ) -> tuple[builtins.list[str], builtins.list[str]]:
+        result = advance(claim, outcome)
+        state = result.state
+        # Like MemoryStore, the whole run state comes from the claim's snapshot, advanced;
+        # only next_run_at yields to an edit made while the claim was out (in the script).
+        entry_id = claim.entry_id
+        args = [
+            claim.token,
+            str(claim.entry.version),
+            entry_id,
+            _ms_text(state.next_run_at),
+            "1" if result.disable else "0",
+            str(self.history_limit),
+            _state_json(state, claim.entry.state),
+            _json([_run_fields(run) for run in outcome.runs]),
+        ]
+        keys = [self._entry_key(entry_id), self._due, self._leases, self._runs_key(entry_id)]
+        return keys, args
+
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """Record ``outcome`` for ``claim`` atomically; ``False`` if the lease was lost."""
+        keys, args = self._complete_call(claim, outcome)
+        with self._errors():
+            return bool(self._run(self._complete, keys, args))
+
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+        """:meth:`complete` for several claims, pipelined in one round trip."""
+        calls = [self._complete_call(claim, outcome) for claim, outcome in pairs]
+        if not calls:
+            return []
+        script = self._complete
+        with self._errors():
+            with self._client.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results = pipe.execute(raise_on_error=False)
+            done: builtins.list[bool] = []
+            for (keys, args), result in zip(calls, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    # The server lost its script cache (restart, SCRIPT FLUSH): this call never
+                    # ran, so running it again now is safe. Script() reloads the script.
+                    result = self._run(script, keys, args)
+                elif isinstance(result, Exception):
+                    raise result
+                done.append(bool(result))
+        return done
+
+    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+        """Put entries whose lease ran out before ``now`` back in the due index."""
+        with self._errors():
+            raw = cast(
+                builtins.list[bytes],
+                self._run(
+                    self._recover, [self._leases, self._due], [str(_to_ms(now)), self._entry_prefix]
+                ),
+            )
+        return [entry_id.decode() for entry_id in raw]
+
+    # -- reading run state -----------------------------------------------------------------------
+
+    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+        """The newest ``limit`` runs of the entry, newest first."""
+        if limit <= 0:
+            return []
+        with self._errors():
+            rows = cast(
+                builtins.list[tuple[bytes, dict[bytes, bytes]]],
+                self._client.xrevrange(self._runs_key(entry_id), count=limit),
+            )
+        return [_decode_run(entry_id, fields) for _, fields in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+        with self._errors():
+            head = cast(
+                builtins.list[tuple[bytes, float]],
+                self._client.zrange(self._due, 0, 0, withscores=True),
+            )
+        return _from_ms(head[0][1]) if head else None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def watch(self) -> ChangeFeed:
+        """A feed of definition changes, on its own pub/sub connection."""
+        with self._errors():
+            return _RedisFeed(self._client, self.channel, self.display_url)
+
+    def drop(self) -> int:
+        """Delete every key of this prefix (entries, indexes, history); the number deleted."""
+        pattern = _glob_escape("{" + self.prefix + "}:") + "*"
+        deleted = 0
+        with self._errors():
+            batch: builtins.list[bytes] = []
+            for key in self._client.scan_iter(match=pattern, count=1000):
+                batch.append(cast(bytes, key))
+                if len(batch) >= 1000:
+                    deleted += self._client.unlink(*batch)
+                    batch = []
+            if batch:
+                deleted += self._client.unlink(*batch)
+        return deleted
+
+    def close(self) -> None:
+        """Close the connection pool; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(redis.RedisError, OSError):
+            self._client.close()
+        with contextlib.suppress(redis.RedisError, OSError):
+            self._client.connection_pool.disconnect()
+
+
+class _RedisFeed(ChangeFeed):
+    """Change notifications from the prefix's pub/sub channel."""
+
+    def __init__(self, client: redis.Redis, channel: str, display_url: str) -> None:
+        self._display_url = display_url
+        # redis-py leaves pubsub() unannotated; it returns a PubSub.
+        self._pubsub = cast(Callable[[], PubSub], client.pubsub)()
+        self._pending: list[str] = []
+        self._closed = False
+        try:
+            self._subscribe(channel)
+        except BaseException:
+            self.close()
+            raise
+
+    def _subscribe(self, channel: str) -> None:
+        self._pubsub.subscribe(channel)
+        # Wait for the confirmation: from then on, no change can slip past the feed.
+        deadline = time.monotonic() + _SUBSCRIBE_TIMEOUT
+        while True:
+            message = self._pubsub.get_message(timeout=max(deadline - time.monotonic(), 0.0))
+            if message is not None and message["type"] == "subscribe":
+                return
+            self._take(message)
+            if time.monotonic() >= deadline:
+                raise StoreError(f"Redis store {self._display_url}: no reply to SUBSCRIBE")
+
+    def _take(self, message: Mapping[str, Any] | None) -> bool:
+        if message is None or message["type"] != "message":
+            return False
+        data = message["data"]
+        self._pending.append(data.decode() if isinstance(data, bytes) else str(data))
+        return True
+
+    def wait(self, timeout: float) -> builtins.list[str]:
+        """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
+
+        Raises :class:`StoreError` when the connection was lost, since changes may have been
+        missed meanwhile; the next call reconnects and subscribes again.
+        """
+        if self._closed:
+            return []
+        try:
+            deadline = time.monotonic() + max(timeout, 0.0)
+            while not self._pending:
+                remaining = deadline - time.monotonic()
+                if not self._take(self._pubsub.get_message(timeout=max(remaining, 0.0))) and (
+                    remaining <= 0
+                ):
+                    break
+            while (message := self._pubsub.get_message(timeout=0.0)) is not None:
+                self._take(message)
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis store {self._display_url}: {exc}") from exc
+        ids, self._pending = builtins.list(dict.fromkeys(self._pending)), []
+        return ids
+
+    def close(self) -> None:
+        """Unsubscribe and release the connection; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(redis.RedisError, OSError):
+            cast(Callable[[], object], self._pubsub.unsubscribe)()  # unannotated in redis-py
+        with contextlib.suppress(redis.RedisError, OSError):
+            self._pubsub.close()

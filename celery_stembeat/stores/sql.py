@@ -1,0 +1,848 @@
+"""The SQL store: SQLite (the embedded default) and PostgreSQL, on SQLAlchemy Core.
+
+``sqlite:///PATH`` or ``postgresql://…`` (``postgres://`` and ``postgresql+psycopg://`` too; the
+driver is always psycopg 3). The store's own options, ``prefix`` (default ``stembeat_``) and
+``history_limit``, are keyword arguments (``open_store`` takes them from the URL's query).
+
+Tables (named with the prefix)
+------------------------------
+
+``{prefix}entries``
+    One row per entry: the definition (``task``; ``spec``, ``args``, ``kwargs``, ``options`` as
+    JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so "the schedule
+    changed" is an exact text compare; the flags and ``version``), one column per
+    :class:`~celery_stembeat.entry.RunState` field, and the claim: ``claim_token``,
+    ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``.
+
+    The due index is ``(enabled, next_run_at, id)`` and the due query is just ``enabled AND
+    next_run_at <= now ORDER BY next_run_at, id``: a claim moves ``next_run_at`` into
+    ``claimed_for`` and sets it to NULL, so leased entries are not in the index at all. While
+    claimed, ``claimed_for`` *is* the entry's ``next_run_at`` (an edit during the claim writes
+    its new next run there); completion or lease recovery moves it back. The edit's next run
+    wins at completion when ``version`` moved since the claim (``claim_version``).
+    ``lease_until`` is indexed for recovery.
+``{prefix}runs``
+    History, one row per run, oldest first by the autoincrement ``id``; indexed on
+    ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.
+``{prefix}meta``
+    ``schema_version`` and ``changes``, a counter every definition change increments.
+    Migrations (``_sql_schema.MIGRATIONS``) take the schema up from ``schema_version``.
+``{prefix}changes`` (SQLite only)
+    The change log: ``seq`` (the counter's value) and the changed ``entry_id``; the newest
+    10 000 rows are kept. SQLite feeds poll it; PostgreSQL uses ``NOTIFY`` on the channel
+    ``{prefix}changes`` with the entry id as payload.
+
+Instants are stored as UTC with microsecond resolution and read back as aware UTC. Floats in
+JSON are written so that JSONB (which keeps a number's digits, not its notation) gives back the
+same float. PostgreSQL cannot hold NUL characters: a definition with one is refused
+(:class:`StoreError`, nothing written); in run errors it is replaced by U+FFFD.
+
+Concurrency: SQLite runs in WAL mode with a 30 s busy timeout, and every write is one ``BEGIN
+IMMEDIATE`` transaction, so several processes can share the file. On PostgreSQL a claim is one
+``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement; completions lock their rows in id
+order. Schema creation and upgrades run on open, under an advisory lock (PostgreSQL) or a write
+transaction (SQLite); an upgrade never drops rows.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import functools
+import json
+import math
+import os
+import re
+import uuid
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.specs import Spec, parse_spec
+from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores._sql_feed import (
+    ANY_CHANGE,
+    CHANGE_LOG_SIZE,
+    ListenFeed,
+    PollingFeed,
+    notify_payload,
+)
+from celery_stembeat.stores._sql_schema import (
+    CHANGES_KEY,
+    SCHEMA_VERSION,
+    Schema,
+    build_schema,
+    migrate,
+    stored_version,
+)
+from celery_stembeat.stores.base import (
+    DEFAULT_HISTORY_LIMIT,
+    ChangeFeed,
+    Claim,
+    EntryNotFound,
+    Outcome,
+    RunRecord,
+    Store,
+    StoreError,
+    VersionConflict,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["ANY_CHANGE", "DEFAULT_PREFIX", "SQLStore"]
+
+DEFAULT_PREFIX = "stembeat_"
+_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
+_SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite")
+_POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg")
+_BUSY_TIMEOUT = 30.0
+_CHUNK = 500  # ids per IN (…) list
+_WRITE = "stembeat_write"
+
+_RUN_STATE_FIELDS = (
+    "next_run_at",
+    "last_scheduled_for",
+    "last_run_at",
+    "total_run_count",
+    "failure_count",
+    "consecutive_failures",
+    "last_error",
+    "last_drift",
+    "drift_mean",
+    "drift_max",
+    "created_at",
+    "updated_at",
+)
+_RUN_TEXTS = ("last_error", "error", "owner", "task_id")
+_CLEARED_CLAIM: dict[str, Any] = {
+    "claim_token": None,
+    "claim_owner": None,
+    "lease_until": None,
+    "claimed_for": None,
+    "claim_version": None,
+}
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON whose floats survive JSONB (which keeps a number's digits, not its form)."""
+    if isinstance(value, float):
+        text = repr(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{text} is not JSON")
+        if "e" in text:
+            # JSONB would print 1e+300 as a bare integer; 1000…0.0 reads back as the same float.
+            text = format(Decimal(text), "f")
+            return text if "." in text else f"{text}.0"
+        return text
+    if isinstance(value, dict):
+        items = (f"{_dumps(str(key))}:{_dumps(item)}" for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_dumps(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _spec_key(spec: Spec) -> str:
+    return json.dumps(
+        spec.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _spec(key: str) -> Spec:
+    # Specs are immutable values: one parse per distinct schedule serves every read.
+    return parse_spec(json.loads(key))
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(f"{name}: {value!r} is a naive datetime; pass an aware one")
+    return value
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _definition(entry: Entry) -> dict[str, Any]:
+    return {
+        "task": entry.task,
+        "spec": entry.spec.to_dict(),
+        "spec_key": _spec_key(entry.spec),
+        "args": list(entry.args),
+        "kwargs": dict(entry.kwargs),
+        "options": dict(entry.options),
+        "enabled": entry.enabled,
+        "run_once": entry.run_once,
+        "expire_at": entry.expire_at,
+        "catch_up": entry.catch_up,
+        "jitter": entry.jitter,
+        "description": entry.description,
+        "source": entry.source,
+    }
+
+
+def _state_values(state: RunState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in _RUN_STATE_FIELDS}
+
+
+def _run_values(run: RunRecord) -> dict[str, Any]:
+    return {
+        "entry_id": run.entry_id,
+        "scheduled_for": run.scheduled_for,
+        "published_at": run.published_at,
+        "outcome": run.outcome,
+        "drift": run.drift,
+        "jitter": run.jitter,
+        "error": run.error,
+        "owner": run.owner,
+        "task_id": run.task_id,
+    }
+
+
+def _describe(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's message without the statement (and so without any parameters)."""
+    origin: BaseException = exc
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        origin = exc.orig
+    text = str(origin).strip().splitlines()
+    return f"{type(origin).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+_LIVE: weakref.WeakSet[SQLStore] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # A forked child must not share the parent's pooled connections (SQLAlchemy's advice).
+    for store in builtins.list(_LIVE):
+        store._engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+class SQLStore(Store):
+    """The store on SQLite or PostgreSQL."""
+
+    def __init__(
+        self,
+        url: str | sa.URL = "sqlite:///stembeat.db",
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        poll_interval: float = 0.05,
+        **engine_options: Any,
+    ) -> None:
+        """Open (and create or upgrade the tables of) the store at ``url``.
+
+        ``poll_interval`` is how often a SQLite change feed looks for changes; other keyword
+        arguments go to :func:`sqlalchemy.create_engine`.
+        """
+        try:
+            parsed = make_url(url)
+        except (sa.exc.ArgumentError, ValueError):
+            # The parser's message quotes the URL, password included.
+            raise StoreError("SQL store: cannot parse the URL") from None
+        self._secrets = [str(secret) for secret in (parsed.password, parsed.query.get("password"))]
+        self._secrets = [secret for secret in self._secrets if secret and secret != "None"]
+        shown = parsed
+        if "password" in parsed.query:
+            shown = parsed.update_query_dict({"password": "***"})
+        self.display_url = shown.render_as_string(hide_password=True)
+        if not isinstance(prefix, str) or not _PREFIX_PATTERN.fullmatch(prefix):
+            raise StoreError(
+                f"SQL store: prefix {prefix!r} must be at most 40 letters, digits or underscores"
+            )
+        if (
+            isinstance(history_limit, bool)
+            or not isinstance(history_limit, int)
+            or history_limit < 0
+        ):
+            raise StoreError(f"SQL store: history_limit {history_limit!r} is not a count >= 0")
+        self.prefix = prefix
+        self.history_limit = history_limit
+        self.poll_interval = poll_interval
+        self._closed = False
+        self._feeds: weakref.WeakSet[ChangeFeed] = weakref.WeakSet()
+        self._engine = self._create_engine(parsed, engine_options)
+        self._is_postgres = self._engine.dialect.name == "postgresql"
+        self._writer = self._engine.execution_options(**{_WRITE: True})
+        self._schema: Schema = build_schema(prefix)
+        entries = self._schema.entries
+        # Every column but the spec JSON: the entry is rebuilt from ``spec_key``.
+        self._columns = [column for column in entries.c if column.name != "spec"]
+        self._upgrade()
+        _LIVE.add(self)
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def _create_engine(self, url: sa.URL, options: dict[str, Any]) -> sa.Engine:
+        driver = url.drivername
+        settings: dict[str, Any] = {"hide_parameters": True, "json_serializer": _dumps}
+        if driver in _POSTGRES_DRIVERS:
+            url = url.set(drivername="postgresql+psycopg")
+            settings["pool_pre_ping"] = True
+        elif driver in _SQLITE_DRIVERS:
+            connect_args: dict[str, Any] = {"timeout": _BUSY_TIMEOUT}
+            if url.database in (None, "", ":memory:"):
+                # One private in-memory database, shared by this store's connections.
+                settings["poolclass"] = StaticPool
+                connect_args["check_same_thread"] = False
+            settings["connect_args"] = {**connect_args, **options.pop("connect_args", {})}
+        else:
+            raise StoreError(
+                f"SQL store {self.display_url}: unsupported driver {driver!r} "
+                "(use sqlite:/// or postgresql://, which uses psycopg 3)"
+            )
+        try:
+            engine = sa.create_engine(url, **{**settings, **options})
+        except (sa.exc.SQLAlchemyError, ImportError, TypeError, ValueError) as exc:
+            message = f"{type(exc).__name__}: {exc}".split("\n")[0]
+            raise StoreError(f"SQL store {self.display_url}: {self._scrub(message)}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+        return engine
+
+    def _upgrade(self) -> None:
+        try:
+            with self._errors():
+                with self._engine.connect() as conn:
+                    current = stored_version(conn, self._schema)
+                if current < SCHEMA_VERSION:
+                    with self._writer.begin() as conn:
+                        current, _ = migrate(conn, self._schema)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        if current > SCHEMA_VERSION:
+            self._engine.dispose()
+            raise StoreError(
+                f"SQL store {self.display_url}: tables {self.prefix!r} are at schema version "
+                f"{current}, newer than this celery-stembeat understands ({SCHEMA_VERSION}); "
+                "upgrade celery-stembeat"
+            )
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.display_url!r}, prefix={self.prefix!r})"
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            message = self._scrub(_describe(exc))
+            raise StoreError(f"SQL store {self.display_url}: {message}") from exc
+
+    def _scrub(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return message
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self._errors(), self._writer.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            yield conn
+
+    def _entry(self, row: sa.RowMapping) -> Entry:
+        claimed = row["claim_token"] is not None
+        state = RunState(
+            next_run_at=row["claimed_for"] if claimed else row["next_run_at"],
+            last_scheduled_for=row["last_scheduled_for"],
+            last_run_at=row["last_run_at"],
+            total_run_count=int(row["total_run_count"]),
+            failure_count=int(row["failure_count"]),
+            consecutive_failures=int(row["consecutive_failures"]),
+            last_error=row["last_error"],
+            last_drift=row["last_drift"],
+            drift_mean=row["drift_mean"],
+            drift_max=row["drift_max"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+        return Entry(
+            id=row["id"],
+            task=row["task"],
+            spec=_spec(row["spec_key"]),
+            args=tuple(row["args"]),
+            kwargs=row["kwargs"],
+            options=row["options"],
+            enabled=bool(row["enabled"]),
+            run_once=bool(row["run_once"]),
+            expire_at=row["expire_at"],
+            catch_up=row["catch_up"],
+            jitter=float(row["jitter"]),
+            description=row["description"],
+            source=row["source"],
+            version=int(row["version"]),
+            state=state,
+        )
+
+    def _announce(self, conn: sa.Connection, entry_id: str) -> None:
+        """Record a definition change, inside the transaction that made it."""
+        meta = self._schema.meta
+        counter = conn.execute(
+            sa.update(meta)
+            .where(meta.c.key == CHANGES_KEY)
+            .values(value=meta.c.value + 1)
+            .returning(meta.c.value)
+        ).scalar_one()
+        if self._is_postgres:
+            # Delivered at commit, to every LISTENing connection.
+            payload = notify_payload(entry_id)
+            conn.execute(sa.select(sa.func.pg_notify(self._schema.channel, payload)))
+        else:
+            log = self._schema.changes
+            conn.execute(sa.insert(log).values(seq=counter, entry_id=entry_id))
+            conn.execute(sa.delete(log).where(log.c.seq <= counter - CHANGE_LOG_SIZE))
+
+    def _version_of(self, conn: sa.Connection, entry_id: str) -> int | None:
+        entries = self._schema.entries
+        version = conn.scalar(sa.select(entries.c.version).where(entries.c.id == entry_id))
+        return None if version is None else int(version)
+
+    def _insert(self) -> Any:
+        dialect = postgresql if self._is_postgres else sqlite
+        return dialect.insert(self._schema.entries)
+
+    # -- definitions -----------------------------------------------------------------------------
+
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with that id, or ``None``."""
+        entries = self._schema.entries
+        with self._read() as conn:
+            row = (
+                conn.execute(sa.select(*self._columns).where(entries.c.id == entry_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else self._entry(row)
+
+    def list(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> builtins.list[Entry]:
+        """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
+        entries = self._schema.entries
+        query = sa.select(*self._columns)
+        if enabled is not None:
+            query = query.where(entries.c.enabled == enabled)
+        if prefix:
+            query = query.where(entries.c.id.startswith(prefix, autoescape=True))
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        # SQLite's LIKE ignores ASCII case: the exact test is Python's.
+        found = [self._entry(row) for row in rows if prefix is None or row["id"].startswith(prefix)]
+        return sorted(found, key=lambda entry: entry.id)
+
+    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+        """Create or update ``entry``'s definition; return what is stored now.
+
+        See :meth:`Store.upsert`. Each attempt is one statement, so of several writers holding
+        the same ``expected_version`` exactly one wins.
+        """
+        definition = _definition(entry)
+        while True:
+            row: sa.RowMapping | None = None
+            with self._write() as conn:
+                if expected_version != 0:
+                    row = (
+                        conn.execute(self._update_stmt(entry, definition, expected_version))
+                        .mappings()
+                        .first()
+                    )
+                    if row is None and expected_version is not None:
+                        actual = self._version_of(conn, entry.id)
+                        raise VersionConflict(entry.id, expected_version, actual)
+                if row is None:
+                    insert = (
+                        self._insert()
+                        .values(
+                            id=entry.id,
+                            version=1,
+                            **definition,
+                            **_state_values(entry.state),
+                            **_CLEARED_CLAIM,
+                        )
+                        .on_conflict_do_nothing(index_elements=["id"])
+                        .returning(*self._columns)
+                    )
+                    row = conn.execute(insert).mappings().first()
+                    if row is None and expected_version == 0:
+                        actual = self._version_of(conn, entry.id)
+                        raise VersionConflict(entry.id, expected_version, actual)
+                if row is not None:
+                    self._announce(conn, entry.id)
+            if row is not None:
+                return self._entry(row)
+            # No check asked for, and another writer created the entry between our UPDATE and
+            # INSERT: update it now.
+
+    def _update_stmt(
+        self, entry: Entry, definition: Mapping[str, Any], expected_version: int | None
+    ) -> Any:
+        entries = self._schema.entries
+        c = entries.c
+        rescheduled = c.spec_key != definition["spec_key"]
+        if entry.enabled:
+            rescheduled = sa.or_(rescheduled, c.enabled == sa.false())
+        next_run = sa.literal(entry.state.next_run_at, entries.c.next_run_at.type)
+        claimed = c.claim_token.is_not(None)
+        stmt = (
+            sa.update(entries)
+            .where(c.id == entry.id)
+            .values(
+                **definition,
+                version=c.version + 1,
+                created_at=sa.func.coalesce(
+                    c.created_at, sa.literal(entry.state.created_at, c.created_at.type)
+                ),
+                updated_at=entry.state.updated_at,
+                next_run_at=sa.case(
+                    (sa.and_(sa.not_(claimed), rescheduled), next_run), else_=c.next_run_at
+                ),
+                claimed_for=sa.case((sa.and_(claimed, rescheduled), next_run), else_=c.claimed_for),
+            )
+            .returning(*self._columns)
+        )
+        if expected_version is not None:
+            stmt = stmt.where(c.version == expected_version)
+        return stmt
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry and its history; ``False`` if it did not exist."""
+        entries, runs = self._schema.entries, self._schema.runs
+        with self._write() as conn:
+            gone = conn.execute(
+                sa.delete(entries).where(entries.c.id == entry_id).returning(entries.c.id)
+            ).first()
+            conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
+            if gone is not None:
+                self._announce(conn, entry_id)
+        return gone is not None
+
+    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+        """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired).
+
+        Bumps the version when the flag changes. Raises :class:`EntryNotFound`.
+        """
+        _aware(now, "now")
+        entries = self._schema.entries
+        c = entries.c
+        while True:
+            row: sa.RowMapping | None
+            with self._write() as conn:
+                current = (
+                    conn.execute(
+                        sa.select(*self._columns).where(c.id == entry_id).with_for_update()
+                    )
+                    .mappings()
+                    .first()
+                )
+                if current is None:
+                    raise EntryNotFound(entry_id)
+                stored = self._entry(current)
+                if stored.enabled == enabled:
+                    return stored
+                values: dict[str, Any] = {
+                    "enabled": enabled,
+                    "version": c.version + 1,
+                    "updated_at": now,
+                }
+                if enabled:
+                    fresh = sa.literal(
+                        stored.first_run_after(now, resume=False), c.next_run_at.type
+                    )
+                    claimed = c.claim_token.is_not(None)
+                    values["next_run_at"] = sa.case((claimed, c.next_run_at), else_=fresh)
+                    values["claimed_for"] = sa.case((claimed, fresh), else_=c.claimed_for)
+                row = (
+                    conn.execute(
+                        sa.update(entries)
+                        .where(
+                            c.id == entry_id,
+                            c.version == stored.version,
+                            # first_run_after() reads the run count (for one-offs)
+                            c.total_run_count == stored.state.total_run_count,
+                        )
+                        .values(values)
+                        .returning(*self._columns)
+                    )
+                    .mappings()
+                    .first()
+                )
+                if row is not None:
+                    self._announce(conn, entry_id)
+            if row is not None:
+                return self._entry(row)
+
+    # -- claims ----------------------------------------------------------------------------------
+
+    def claim_due(
+        self, now: datetime, limit: int, owner: str, lease: timedelta
+    ) -> builtins.list[Claim]:
+        """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first.
+
+        One statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a ``BEGIN IMMEDIATE``
+        transaction on SQLite.
+        """
+        _aware(now, "now")
+        if limit <= 0:
+            return []
+        entries = self._schema.entries
+        c = entries.c
+        token = f"{owner}:{uuid.uuid4().hex}"
+        until = now + lease
+        due = entries.alias("due")
+        picked = (
+            sa.select(due.c.id)
+            .where(due.c.enabled == sa.true(), due.c.next_run_at <= now)
+            .order_by(due.c.next_run_at, due.c.id)
+            .limit(limit)
+        )
+        stmt = sa.update(entries).values(
+            claimed_for=c.next_run_at,
+            next_run_at=None,
+            claim_token=token,
+            claim_owner=owner,
+            lease_until=until,
+            claim_version=c.version,
+        )
+        if self._is_postgres:
+            chosen = picked.with_for_update(skip_locked=True).subquery("picked")
+            stmt = stmt.where(c.id == chosen.c.id)
+        else:
+            stmt = stmt.where(c.id.in_(picked))
+        with self._write() as conn:
+            rows = conn.execute(stmt.returning(*self._columns)).mappings().all()
+        claims = [Claim(self._entry(row), row["claimed_for"], owner, token, until) for row in rows]
+        claims.sort(key=lambda claim: (claim.scheduled_for, claim.entry_id))
+        return claims
+
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """Record ``outcome`` for ``claim`` in one transaction; ``False`` if the lease was lost.
+
+        See :meth:`Store.complete`.
+        """
+        return self.complete_many([(claim, outcome)])[0]
+
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+        """:meth:`complete` for several claims, all in one transaction."""
+        pairs = builtins.list(pairs)
+        results = [False] * len(pairs)
+        if not pairs:
+            return results
+        entries, runs = self._schema.entries, self._schema.runs
+        c = entries.c
+        ids = sorted({claim.entry_id for claim, _ in pairs})
+        with self._write() as conn:
+            # Lock the rows (in id order, so concurrent batches cannot deadlock) and see which
+            # claims still hold their lease.
+            held: dict[str, Any] = {}
+            for chunk in _chunks(ids):
+                query = (
+                    sa.select(c.id, c.claim_token, c.version, c.claimed_for, c.enabled)
+                    .where(c.id.in_(chunk))
+                    .order_by(c.id)
+                    .with_for_update()
+                )
+                held.update((row.id, row) for row in conn.execute(query))
+            updates: builtins.list[dict[str, Any]] = []
+            new_runs: builtins.list[dict[str, Any]] = []
+            for index, (claim, outcome) in enumerate(pairs):
+                row = held.get(claim.entry_id)
+                if row is None or row.claim_token is None or row.claim_token != claim.token:
+                    continue
+                del held[claim.entry_id]  # released: the same claim cannot complete twice
+                result = advance(claim, outcome)
+                if row.version == claim.entry.version:
+                    next_run_at = result.state.next_run_at
+                else:
+                    next_run_at = row.claimed_for  # the edit's next run wins
+                values = _state_values(result.state)
+                values.update(
+                    _CLEARED_CLAIM,
+                    b_id=claim.entry_id,
+                    next_run_at=next_run_at,
+                    enabled=bool(row.enabled) and not result.disable,
+                )
+                updates.append(self._storable(values))
+                new_runs.extend(self._storable(_run_values(run)) for run in outcome.runs)
+                results[index] = True
+            if updates:
+                conn.execute(sa.update(entries).where(c.id == sa.bindparam("b_id")), updates)
+            if new_runs:
+                conn.execute(sa.insert(runs), new_runs)
+                self._trim(conn, sorted({run["entry_id"] for run in new_runs}))
+        return results
+
+    def _storable(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Run-state texts PostgreSQL can hold: NUL becomes U+FFFD there.
+
+        Error messages come from brokers and exceptions; refusing one would fail the completion
+        for good (and re-publish the occurrence after every lease), so it is mended instead.
+        """
+        if self._is_postgres:
+            for name in _RUN_TEXTS:
+                text = values.get(name)
+                if isinstance(text, str) and "\x00" in text:
+                    values[name] = text.replace("\x00", "\ufffd")
+        return values
+
+    def _trim(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
+        runs = self._schema.runs
+        newest: sa.BindParameter[str] = sa.bindparam("b_entry", type_=runs.c.entry_id.type)
+        oldest_kept = (
+            sa.select(runs.c.id)
+            .where(runs.c.entry_id == newest)
+            .order_by(runs.c.id.desc())
+            .limit(1)
+            .offset(self.history_limit)
+            .scalar_subquery()
+        )
+        conn.execute(
+            sa.delete(runs).where(runs.c.entry_id == newest, runs.c.id <= oldest_kept),
+            [{"b_entry": entry_id} for entry_id in entry_ids],
+        )
+
+    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+        """Return leases that ran out before ``now`` to the due index; the ids recovered."""
+        _aware(now, "now")
+        entries = self._schema.entries
+        c = entries.c
+        stmt = sa.update(entries).values(next_run_at=c.claimed_for, **_CLEARED_CLAIM)
+        if self._is_postgres:
+            lapsed = entries.alias("lapsed")
+            chosen = (
+                sa.select(lapsed.c.id)
+                .where(lapsed.c.lease_until <= now)
+                .order_by(lapsed.c.id)
+                .with_for_update(skip_locked=True)
+                .subquery("chosen")
+            )
+            stmt = stmt.where(c.id == chosen.c.id)
+        else:
+            stmt = stmt.where(c.lease_until <= now)
+        with self._write() as conn:
+            recovered = conn.execute(stmt.returning(c.id)).scalars().all()
+        return sorted(recovered)
+
+    # -- reading run state -----------------------------------------------------------------------
+
+    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+        """The newest ``limit`` runs of the entry, newest first."""
+        if limit <= 0:
+            return []
+        runs = self._schema.runs
+        query = (
+            sa.select(runs)
+            .where(runs.c.entry_id == entry_id)
+            .order_by(runs.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            RunRecord(
+                entry_id=row["entry_id"],
+                scheduled_for=row["scheduled_for"],
+                outcome=row["outcome"],
+                published_at=row["published_at"],
+                drift=row["drift"],
+                jitter=row["jitter"],
+                error=row["error"],
+                owner=row["owner"],
+                task_id=row["task_id"],
+            )
+            for row in rows
+        ]
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+        c = self._schema.entries.c
+        query = (
+            sa.select(c.next_run_at)
+            .where(c.enabled == sa.true(), c.next_run_at.is_not(None))
+            .order_by(c.next_run_at)
+            .limit(1)
+        )
+        with self._read() as conn:
+            value: datetime | None = conn.scalar(query)
+        return value
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def watch(self) -> ChangeFeed:
+        """A feed of definition changes made through any store on the same tables.
+
+        PostgreSQL: ``LISTEN`` on a connection of the feed's own. SQLite: polls the change log
+        every ``poll_interval`` seconds. Besides entry ids, ``wait()`` may return
+        :data:`ANY_CHANGE` (``""``), meaning "changes may have been missed: reload everything".
+        """
+        feed: ChangeFeed
+        if self._is_postgres:
+            feed = ListenFeed(self._listen_connection, self._schema.channel, self.display_url)
+        else:
+            feed = PollingFeed(self._engine, self._schema, self.poll_interval, self._errors)
+        self._feeds.add(feed)
+        return feed
+
+    def _listen_connection(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        args, kwargs = self._engine.dialect.create_connect_args(self._engine.url)
+        return psycopg.connect(*args, **{**kwargs, "autocommit": True})
+
+    def drop_schema(self) -> None:
+        """Drop this prefix's tables, entries and history included (for tests and uninstall)."""
+        schema = self._schema
+        with self._write() as conn:
+            if self._is_postgres:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(schema.lock_key)))
+            schema.metadata.drop_all(conn, checkfirst=True)
+
+    def close(self) -> None:
+        """Close this store's change feeds and connections; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for feed in builtins.list(self._feeds):
+            feed.close()
+        _LIVE.discard(self)
+        self._engine.dispose()
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin); the driver must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # a no-op for in-memory databases
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Writers take the write lock up front: no deadlock-prone lock upgrade mid-transaction.
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

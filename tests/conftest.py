@@ -1,0 +1,61 @@
+"""Shared fixtures: the real services, found by URL, required in CI."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+REDIS_URL = os.environ.get("STEMBEAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "STEMBEAT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_SERVICES = os.environ.get("STEMBEAT_REQUIRE_SERVICES", "") not in ("", "0")
+
+
+def _unavailable(service: str, url: str, error: Exception) -> None:
+    message = (
+        f"{service} UNREACHABLE at {url}: {error}. "
+        "Start it (see ../shared/services.md) or point STEMBEAT_TEST_* at one."
+    )
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (STEMBEAT_REQUIRE_SERVICES is set)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis URL, after checking the server answers."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _unavailable("Redis", REDIS_URL, exc)
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL URL, after checking the server answers."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("select 1"))
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        _unavailable("PostgreSQL", POSTGRES_URL, exc)
+    finally:
+        engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def unique_prefix() -> str:
+    """A key/table prefix no other test run uses."""
+    return f"t{uuid.uuid4().hex[:10]}_"

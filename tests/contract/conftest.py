@@ -1,0 +1,59 @@
+"""One store per backend, each test on its own prefix, cleaned up afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from celery_stembeat.stores import Store, open_store
+
+BACKENDS = ("memory", "sqlite", "postgres", "redis")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str
+) -> str:
+    """A URL that opens a fresh, private store on ``backend``."""
+    if backend == "memory":
+        return f"memory://{unique_prefix}"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'stembeat.db'}"
+    base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}prefix={unique_prefix}"
+
+
+@pytest.fixture
+def open_more(store_url: str) -> Iterator[Callable[..., Store]]:
+    """Open further stores on the same backend and prefix; all closed at the end."""
+    opened: list[Store] = []
+
+    def opener(**options: object) -> Store:
+        store = open_store(store_url, **options)
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(store_url: str, backend: str) -> Iterator[Store]:
+    """A fresh store on the backend under test, dropped afterwards."""
+    opened = open_store(store_url)
+    yield opened
+    if backend == "postgres":
+        opened.drop_schema()  # type: ignore[attr-defined]
+    elif backend == "redis":
+        opened.drop()  # type: ignore[attr-defined]
+    opened.close()

@@ -1,0 +1,85 @@
+"""Building blocks for the contract suite: entries, instants and completions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.specs import ClockedSpec, IntervalSpec, Spec
+from celery_stembeat.stores import PUBLISHED, Claim, Outcome, RunRecord
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+LEASE = timedelta(seconds=30)
+
+
+def at(seconds: float) -> datetime:
+    """``T0`` plus ``seconds``."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def make_entry(
+    entry_id: str,
+    *,
+    next_run_at: datetime | None = T0,
+    spec: Spec | None = None,
+    **fields: object,
+) -> Entry:
+    """An enabled entry due at ``next_run_at`` (every 60 s unless ``spec`` says otherwise)."""
+    return Entry(
+        id=entry_id,
+        task="tasks.ping",
+        spec=spec or IntervalSpec(60),
+        state=RunState(next_run_at=next_run_at, created_at=T0, updated_at=T0),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def one_off(entry_id: str, when: datetime) -> Entry:
+    """A clocked entry that fires once at ``when``."""
+    return make_entry(entry_id, next_run_at=when, spec=ClockedSpec(when))
+
+
+def published(claim: Claim, *, drift: float = 0.0, owner: str = "beat-1") -> Outcome:
+    """The outcome of publishing ``claim`` on time plus ``drift``, moving to the next slot."""
+    scheduled = claim.scheduled_for
+    run = RunRecord(
+        entry_id=claim.entry_id,
+        scheduled_for=scheduled,
+        outcome=PUBLISHED,
+        published_at=scheduled + timedelta(seconds=drift),
+        drift=drift,
+        owner=owner,
+        task_id=f"{claim.entry_id}@{scheduled.isoformat()}",
+    )
+    return Outcome(
+        finished_at=scheduled + timedelta(seconds=drift),
+        next_run_at=claim.entry.spec.next_after(scheduled),
+        runs=(run,),
+    )
+
+
+def drain(store: object, owner: str, now: datetime, start: object) -> list[tuple[str, str]]:
+    """Claim and complete everything due at ``now``; the occurrences this caller got."""
+    from celery_stembeat.stores import Store
+
+    assert isinstance(store, Store)
+    start.wait()  # type: ignore[attr-defined]
+    got: list[tuple[str, str]] = []
+    while True:
+        claims = store.claim_due(now, limit=7, owner=owner, lease=timedelta(minutes=5))
+        if not claims:
+            return got
+        for claim in claims:
+            got.append((claim.entry_id, claim.scheduled_for.isoformat()))
+        assert all(store.complete_many((claim, published(claim)) for claim in claims))
+
+
+def drain_in_process(url: str, owner: str, now: datetime, start: object, results: object) -> None:
+    """:func:`drain` in a child process on its own store connection."""
+    from celery_stembeat.stores import open_store
+
+    store = open_store(url)
+    try:
+        results.put(drain(store, owner, now, start))  # type: ignore[attr-defined]
+    finally:
+        store.close()

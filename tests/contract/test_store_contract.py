@@ -1,0 +1,471 @@
+"""The store contract, run identically on memory, SQLite, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from celery_stembeat.entry import Entry, EntryError, RunState
+from celery_stembeat.specs import CronSpec, IntervalSpec
+from celery_stembeat.stores import (
+    FAILED,
+    EntryNotFound,
+    Outcome,
+    RunRecord,
+    Store,
+    VersionConflict,
+)
+from tests.contract.helpers import (
+    LEASE,
+    T0,
+    at,
+    drain,
+    drain_in_process,
+    make_entry,
+    one_off,
+    published,
+)
+
+# -- definitions ---------------------------------------------------------------------------------
+
+
+def test_upsert_creates_version_one_and_round_trips(store: Store) -> None:
+    """A new entry is stored whole, at version 1, and reads back equal."""
+    entry = make_entry(
+        "report",
+        args=(1, "two", [3]),
+        kwargs={"nested": {"list": [1, 2], "none": None}},
+        options={"queue": "reports", "priority": 5, "headers": {"x": "y"}, "expires": 30},
+        expire_at=at(86400),
+        catch_up="fire_all",
+        jitter=2.5,
+        description="daily report",
+    )
+    stored = store.upsert(entry)
+    assert stored.version == 1
+    assert store.get("report") == replace(entry, version=1)
+
+
+def test_get_unknown_is_none_and_delete_reports_absence(store: Store) -> None:
+    """Unknown ids read as None; deleting twice says whether anything was there."""
+    assert store.get("nope") is None
+    store.upsert(make_entry("gone"))
+    assert store.delete("gone") is True
+    assert store.delete("gone") is False
+    assert store.get("gone") is None
+    assert store.list() == []
+
+
+def test_list_filters_and_sorts(store: Store) -> None:
+    """list() sorts by id and filters by enabled and by a literal prefix."""
+    for entry_id in ("b.two", "a.one", "a_x", "a%y", "c"):
+        store.upsert(make_entry(entry_id))
+    store.set_enabled("c", False, now=T0)
+    assert [e.id for e in store.list()] == ["a%y", "a.one", "a_x", "b.two", "c"]
+    assert [e.id for e in store.list(enabled=False)] == ["c"]
+    assert [e.id for e in store.list(enabled=True, prefix="a")] == ["a%y", "a.one", "a_x"]
+    assert [e.id for e in store.list(prefix="a_")] == ["a_x"]
+    assert [e.id for e in store.list(prefix="a%")] == ["a%y"]
+
+
+def test_versions_guard_against_lost_updates(store: Store) -> None:
+    """expected_version 0 means new; a stale version conflicts and writes nothing."""
+    store.upsert(make_entry("job"), expected_version=0)
+    with pytest.raises(VersionConflict) as conflict:
+        store.upsert(make_entry("job", description="again"), expected_version=0)
+    assert conflict.value.actual == 1
+    second = store.upsert(make_entry("job", description="v2"), expected_version=1)
+    assert second.version == 2
+    with pytest.raises(VersionConflict):
+        store.upsert(make_entry("job", description="stale"), expected_version=1)
+    assert store.get("job") == second
+    with pytest.raises(VersionConflict):
+        store.upsert(make_entry("new"), expected_version=3)
+    assert store.get("new") is None
+    assert store.upsert(make_entry("job", description="forced")).version == 3
+
+
+def test_concurrent_upserts_with_one_version_have_one_winner(
+    store: Store, open_more: Callable[..., Store]
+) -> None:
+    """Of several writers holding version 1, exactly one succeeds."""
+    store.upsert(make_entry("contested"))
+    writers = [open_more() for _ in range(4)]
+    outcomes: list[str] = []
+    gate = threading.Barrier(len(writers))
+
+    def write(index: int, writer: Store) -> None:
+        gate.wait()
+        try:
+            writer.upsert(make_entry("contested", description=f"w{index}"), expected_version=1)
+            outcomes.append("won")
+        except VersionConflict:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
+    stored = store.get("contested")
+    assert stored is not None
+    assert stored.version == 2
+
+
+def test_upsert_keeps_run_state_and_reschedules_only_on_spec_change(store: Store) -> None:
+    """Editing a definition keeps counters; next_run_at follows only a new spec."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    assert store.complete(claim, published(claim, drift=0.5))
+    ran = store.get("job")
+    assert ran is not None
+    assert ran.state.total_run_count == 1
+
+    edited = make_entry("job", next_run_at=at(5), description="edited")
+    kept = store.upsert(edited)
+    assert kept.description == "edited"
+    assert kept.state.total_run_count == 1
+    assert kept.state.last_drift == 0.5
+    assert kept.state.next_run_at == at(60)
+
+    moved = store.upsert(make_entry("job", next_run_at=at(5), spec=IntervalSpec(5)))
+    assert moved.state.next_run_at == at(5)
+    assert moved.state.total_run_count == 1
+    assert store.next_due_at() == at(5)
+
+
+def test_set_enabled_disables_and_restarts_from_now(store: Store) -> None:
+    """A disabled entry is never claimed; re-enabling fires from now, not the backlog."""
+    store.upsert(make_entry("job", next_run_at=at(0)))
+    disabled = store.set_enabled("job", False, now=at(1))
+    assert disabled.enabled is False
+    assert disabled.version == 2
+    assert store.claim_due(at(600), 10, "beat-1", LEASE) == []
+    assert store.next_due_at() is None
+    enabled = store.set_enabled("job", True, now=at(1000))
+    assert enabled.enabled is True
+    assert enabled.version == 3
+    assert enabled.state.next_run_at == at(1060)
+    assert store.set_enabled("job", True, now=at(2000)).version == 3
+    with pytest.raises(EntryNotFound):
+        store.set_enabled("missing", True, now=T0)
+
+
+# -- claims --------------------------------------------------------------------------------------
+
+
+def test_claim_due_takes_only_due_entries_earliest_first(store: Store) -> None:
+    """Claims honour now, the limit and the order; claimed entries leave the index."""
+    for index, entry_id in enumerate(["c", "a", "b", "later"]):
+        when = at(100) if entry_id == "later" else at(index)
+        store.upsert(make_entry(entry_id, next_run_at=when))
+    store.upsert(make_entry("off", next_run_at=at(0), enabled=False))
+    first = store.claim_due(at(50), 2, "beat-1", LEASE)
+    assert [(c.entry_id, c.scheduled_for) for c in first] == [("c", at(0)), ("a", at(1))]
+    assert all(c.owner == "beat-1" and c.lease_until == at(50) + LEASE for c in first)
+    assert first[0].entry.id == "c"
+    assert store.next_due_at() == at(2)
+    second = store.claim_due(at(50), 10, "beat-2", LEASE)
+    assert [c.entry_id for c in second] == ["b"]
+    assert store.claim_due(at(50), 10, "beat-2", LEASE) == []
+    assert store.next_due_at() == at(100)
+
+
+def test_complete_records_run_and_advances(store: Store) -> None:
+    """complete() writes history, counters, drift summary and the next slot."""
+    store.upsert(make_entry("job"))
+    for drift in (0.1, 0.3, 0.2):
+        (claim,) = store.claim_due(at(3600), 10, "beat-1", LEASE)
+        assert store.complete(claim, published(claim, drift=drift))
+    entry = store.get("job")
+    assert entry is not None
+    state = entry.state
+    assert state.total_run_count == 3
+    assert state.failure_count == 0
+    assert state.next_run_at == at(180)
+    assert state.last_scheduled_for == at(120)
+    assert state.last_run_at == at(120.2)
+    assert state.last_drift == pytest.approx(0.2)
+    assert state.drift_mean == pytest.approx(0.2)
+    assert state.drift_max == pytest.approx(0.3)
+    assert entry.version == 1
+    runs = store.history("job")
+    assert [r.scheduled_for for r in runs] == [at(120), at(60), at(0)]
+    assert runs[0].drift == pytest.approx(0.2)
+    assert runs[0].owner == "beat-1"
+    assert runs[0].task_id == f"job@{at(120).isoformat()}"
+    assert store.history("job", limit=1) == runs[:1]
+
+
+def test_failed_runs_count_separately(store: Store) -> None:
+    """Failures raise failure counters and last_error; a success resets the streak."""
+    store.upsert(make_entry("job"))
+
+    def fail(error: str) -> None:
+        (claim,) = store.claim_due(at(3600), 10, "beat-1", LEASE)
+        run = RunRecord("job", claim.scheduled_for, FAILED, error=error, owner="beat-1")
+        outcome = Outcome(claim.scheduled_for, claim.scheduled_for + timedelta(seconds=60), (run,))
+        assert store.complete(claim, outcome)
+
+    fail("broker down")
+    fail("still down")
+    entry = store.get("job")
+    assert entry is not None
+    assert (entry.state.failure_count, entry.state.consecutive_failures) == (2, 2)
+    assert entry.state.last_error == "still down"
+    assert entry.state.total_run_count == 0
+    (claim,) = store.claim_due(at(3600), 10, "beat-1", LEASE)
+    store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert (entry.state.failure_count, entry.state.consecutive_failures) == (2, 0)
+    assert [r.outcome for r in store.history("job")] == ["published", "failed", "failed"]
+    assert store.history("job")[1].error == "still down"
+
+
+def test_complete_with_a_lost_claim_changes_nothing(store: Store) -> None:
+    """A completion whose token no longer holds the lease is refused."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    forged = replace(claim, token="someone-else")
+    assert store.complete(forged, published(forged)) is False
+    assert store.history("job") == []
+    assert store.complete(claim, published(claim)) is True
+    assert store.complete(claim, published(claim)) is False
+    entry = store.get("job")
+    assert entry is not None
+    assert entry.state.total_run_count == 1
+
+
+def test_run_once_entries_are_disabled_after_their_run(store: Store) -> None:
+    """A clocked entry fires once, then is disabled with no next run."""
+    store.upsert(one_off("once", at(10)))
+    (claim,) = store.claim_due(at(10), 10, "beat-1", LEASE)
+    assert claim.entry.run_once is True
+    store.complete(claim, published(claim))
+    entry = store.get("once")
+    assert entry is not None
+    assert entry.enabled is False
+    assert entry.state.next_run_at is None
+    assert entry.state.total_run_count == 1
+    assert store.claim_due(at(10**6), 10, "beat-1", LEASE) == []
+
+
+def test_entries_past_expire_at_are_disabled(store: Store) -> None:
+    """When the next occurrence lies past expire_at, the entry stops."""
+    store.upsert(make_entry("job", expire_at=at(90)))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert entry.enabled is True
+    (claim,) = store.claim_due(at(60), 10, "beat-1", LEASE)
+    store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert entry.enabled is False
+    assert store.next_due_at() is None
+
+
+def test_edit_during_claim_keeps_the_edits_next_run(store: Store) -> None:
+    """A definition change while a claim is out wins over the claim's next slot."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    store.upsert(make_entry("job", next_run_at=at(7), spec=IntervalSpec(7)))
+    assert store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert entry.spec == IntervalSpec(7)
+    assert entry.state.next_run_at == at(7)
+    assert entry.state.total_run_count == 1
+    assert store.next_due_at() == at(7)
+
+
+def test_disable_during_claim_stays_disabled(store: Store) -> None:
+    """Completing a claim does not re-enable an entry disabled meanwhile."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    store.set_enabled("job", False, now=T0)
+    assert store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert entry.enabled is False
+    assert store.claim_due(at(10**5), 10, "beat-1", LEASE) == []
+
+
+def test_expired_leases_are_recovered_with_the_same_occurrence(store: Store) -> None:
+    """A claim never completed comes back after its lease, for the same scheduled time."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-dead", LEASE)
+    assert store.recover_expired_claims(T0 + LEASE - timedelta(seconds=1)) == []
+    assert store.claim_due(at(10), 10, "beat-2", LEASE) == []
+    assert store.recover_expired_claims(T0 + LEASE) == ["job"]
+    assert store.next_due_at() == T0
+    (again,) = store.claim_due(T0 + LEASE, 10, "beat-2", LEASE)
+    assert again.scheduled_for == T0
+    assert again.token != claim.token
+    assert store.complete(claim, published(claim)) is False
+    assert store.complete(again, published(again, owner="beat-2")) is True
+    assert [r.owner for r in store.history("job")] == ["beat-2"]
+
+
+def test_history_is_trimmed_per_entry(open_more: Callable[..., Store], store: Store) -> None:
+    """Only the newest history_limit runs are kept, per entry."""
+    small = open_more(history_limit=5)
+    small.upsert(make_entry("busy"))
+    small.upsert(make_entry("quiet"))
+    for _ in range(8):
+        for claim in small.claim_due(at(10**6), 10, "beat-1", LEASE):
+            small.complete(claim, published(claim))
+    runs = small.history("busy", limit=100)
+    assert [r.scheduled_for for r in runs] == [at(60 * k) for k in range(7, 2, -1)]
+    assert len(small.history("quiet", limit=100)) == 5
+    entry = small.get("busy")
+    assert entry is not None
+    assert entry.state.total_run_count == 8
+
+
+def test_complete_many_matches_complete(store: Store) -> None:
+    """Batch completion records every claim, and refuses only the stale one."""
+    for index in range(5):
+        store.upsert(make_entry(f"job{index}"))
+    claims = store.claim_due(T0, 10, "beat-1", LEASE)
+    stale = replace(claims[0], token="stale")
+    results = store.complete_many(
+        [(stale, published(stale))] + [(c, published(c)) for c in claims[1:]]
+    )
+    assert results == [False, True, True, True, True]
+    counts = {e.id: e.state.total_run_count for e in store.list()}
+    assert counts == {"job0": 0, "job1": 1, "job2": 1, "job3": 1, "job4": 1}
+
+
+def test_contention_claims_each_occurrence_exactly_once(
+    store: Store, store_url: str, backend: str, open_more: Callable[..., Store]
+) -> None:
+    """Several beats claiming at once: every occurrence is claimed once, none lost."""
+    entries, slots, workers = 60, 11, 4
+    for index in range(entries):
+        store.upsert(make_entry(f"e{index:03d}", spec=IntervalSpec(1)))
+    now = at(slots - 1)
+    if backend == "memory":
+        gate = threading.Barrier(workers)
+        collected: list[list[tuple[str, str]]] = []
+        threads = [
+            threading.Thread(
+                target=lambda n=n: collected.append(drain(open_more(), f"beat-{n}", now, gate))
+            )
+            for n in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    else:
+        context = multiprocessing.get_context("spawn")
+        start = context.Barrier(workers)
+        results = context.Queue()
+        processes = [
+            context.Process(
+                target=drain_in_process, args=(store_url, f"beat-{n}", now, start, results)
+            )
+            for n in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        collected = [results.get(timeout=120) for _ in processes]
+        for process in processes:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+    claimed = Counter(item for part in collected for item in part)
+    expected = {
+        (f"e{index:03d}", at(slot).isoformat()) for index in range(entries) for slot in range(slots)
+    }
+    assert set(claimed) == expected
+    assert max(claimed.values()) == 1
+    assert sum(1 for part in collected if part) >= 2, "contention needs several claimers"
+    assert all(e.state.total_run_count == slots for e in store.list())
+
+
+# -- change feed ---------------------------------------------------------------------------------
+
+
+def test_changes_reach_a_feed_opened_elsewhere(
+    store: Store, open_more: Callable[..., Store]
+) -> None:
+    """Upsert, enable/disable and delete made through another store are announced."""
+    feed = store.watch()
+    try:
+        other = open_more()
+        other.upsert(make_entry("job"))
+        other.set_enabled("job", False, now=T0)
+        other.delete("job")
+        seen: set[str] = set()
+        deadline = time.monotonic() + 10
+        while "job" not in seen and time.monotonic() < deadline:
+            seen.update(feed.wait(0.5))
+        assert "job" in seen
+        assert feed.wait(0.05) in ([], ["job"])
+    finally:
+        feed.close()
+        feed.close()
+
+
+# -- data fidelity -------------------------------------------------------------------------------
+
+
+def test_instants_round_trip_as_aware_utc(store: Store) -> None:
+    """Instants given in any zone come back as the same instants, in UTC."""
+    london = ZoneInfo("Europe/London")
+    state = RunState(
+        next_run_at=T0.astimezone(ZoneInfo("Asia/Kolkata")),
+        last_run_at=at(-60).astimezone(london),
+        created_at=T0,
+        updated_at=T0,
+    )
+    entry = Entry(
+        id="zoned",
+        task="tasks.ping",
+        spec=CronSpec("0 9 * * 1-5", "Europe/London"),
+        expire_at=at(3600).astimezone(london),
+        state=state,
+    )
+    stored = store.get(store.upsert(entry).id)
+    assert stored is not None
+    assert stored.state.next_run_at == T0
+    assert stored.state.next_run_at.tzinfo == timezone.utc
+    assert stored.expire_at == at(3600)
+    assert stored.spec == CronSpec("0 9 * * 1-5", "Europe/London")
+
+
+def test_unicode_ids_and_large_kwargs(store: Store) -> None:
+    """Non-ASCII ids and a megabyte of kwargs survive unchanged."""
+    big = {"blob": "x" * 1_000_000, "text": "naïve — 東京 📅"}
+    entry = make_entry("tâche:東京/📅 1", kwargs=big)
+    store.upsert(entry)
+    assert store.get("tâche:東京/📅 1") == replace(entry, version=1)
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    assert claim.entry.kwargs == big
+    store.complete(claim, published(claim))
+    assert store.history("tâche:東京/📅 1")[0].entry_id == "tâche:東京/📅 1"
+
+
+def test_bad_input_is_rejected_before_anything_is_written(store: Store) -> None:
+    """Invalid entries never reach the store; a conflicting write leaves it untouched."""
+    with pytest.raises(EntryError, match="'spec'"):
+        Entry.from_dict({"id": "bad", "task": "t", "spec": "0 25 * * *"})
+    with pytest.raises(EntryError, match="'kwargs'"):
+        make_entry("bad", kwargs={"when": object()})
+    stored = store.upsert(make_entry("good"))
+    with pytest.raises(VersionConflict):
+        store.upsert(make_entry("good", description="other"), expected_version=7)
+    assert store.get("good") == stored
+    assert [e.id for e in store.list()] == ["good"]

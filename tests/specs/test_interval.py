@@ -1,0 +1,285 @@
+"""IntervalSpec: duration text, millisecond resolution, start_at anchoring, end_at, errors."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from celery_stembeat.specs import IntervalSpec, SpecError, parse_spec
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("1h 30m", 5400.0),
+        ("every:5m", 300.0),
+        ("every 5m", 300.0),
+        ("EVERY:5M", 300.0),
+        ("250ms", 0.25),
+        ("1.5s", 1.5),
+        ("2d", 172800.0),
+        ("1w", 604800.0),
+        ("30", 30.0),
+        ("1.5", 1.5),
+    ],
+)
+def test_duration_text(text: str, seconds: float) -> None:
+    """Every documented shorthand reads as the right number of seconds."""
+    spec = parse_spec(text)
+    assert isinstance(spec, IntervalSpec)
+    assert spec.every == seconds
+    assert spec.start_at is None
+    assert spec.end_at is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(30, 30.0), (1.5, 1.5), (timedelta(minutes=5), 300.0), (timedelta(milliseconds=250), 0.25)],
+)
+def test_numbers_and_timedelta(value: object, seconds: float) -> None:
+    """Bare numbers are seconds; a timedelta is its total seconds; `every` is stored as float."""
+    spec = parse_spec(value)
+    assert isinstance(spec, IntervalSpec)
+    assert spec.every == seconds
+    assert isinstance(spec.every, float)
+
+
+def test_dict_every_may_be_duration_text() -> None:
+    """The dict form accepts `every` as text too, and equals the numeric form."""
+    assert parse_spec({"type": "interval", "every": "1h30m"}) == IntervalSpec(5400)
+
+
+def test_millisecond_resolution() -> None:
+    """`every` is rounded to whole milliseconds; less than half a millisecond is rejected."""
+    assert IntervalSpec(1.0004).every == 1.0
+    assert IntervalSpec(1.0004) == IntervalSpec(1)
+    assert IntervalSpec(0.001).every == 0.001
+    assert IntervalSpec(2.0006).every == 2.001
+    with pytest.raises(SpecError) as caught:
+        IntervalSpec(0.0004)
+    assert caught.value.field == "every"
+
+
+def test_period_is_whole_milliseconds() -> None:
+    """`period` is `every` as an exact timedelta, so k·period has no float error."""
+    assert IntervalSpec(0.7).period == timedelta(milliseconds=700)
+    assert IntervalSpec(5400).period == timedelta(hours=1, minutes=30)
+
+
+def test_unanchored_next_is_after_plus_every() -> None:
+    """Without start_at the next occurrence is exactly `every` after `after`, to the microsecond."""
+    spec = IntervalSpec(0.25)
+    after = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    assert spec.next_after(after) == after + timedelta(milliseconds=250)
+
+
+def test_next_after_returns_utc_for_other_zones() -> None:
+    """An aware `after` in another zone gives the same instant, returned in UTC."""
+    spec = IntervalSpec(60)
+    after = datetime(2026, 3, 1, 21, 0, tzinfo=timezone(timedelta(hours=9)))
+    found = spec.next_after(after)
+    assert found == datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    assert found is not None
+    assert found.utcoffset() == timedelta(0)
+
+
+def test_naive_after_is_rejected() -> None:
+    """next_after refuses a naive datetime instead of guessing its zone."""
+    with pytest.raises(SpecError, match="no time zone"):
+        IntervalSpec(30).next_after(datetime(2026, 1, 1))
+
+
+def test_anchored_occurrences_never_drift() -> None:
+    """With start_at, 100k successive occurrences are exactly start_at + k·every."""
+    start = datetime(2026, 1, 1, 0, 0, 0, 3000, tzinfo=UTC)
+    spec = IntervalSpec(0.7, start_at=start)
+    step = timedelta(milliseconds=700)
+    current = start - timedelta(seconds=1)
+    for k in range(100_000):
+        found = spec.next_after(current)
+        assert found == start + k * step
+        current = found
+    assert current == start + timedelta(seconds=69_999.3)
+
+
+def test_late_runs_do_not_shift_the_grid() -> None:
+    """Asking after a late publish (anywhere inside the period) still lands on the grid."""
+    spec = IntervalSpec(10, start_at=T0)
+    for k in range(1, 200):
+        late = T0 + timedelta(seconds=10 * k) + timedelta(milliseconds=37 * k % 10_000)
+        assert spec.next_after(late) == T0 + timedelta(seconds=10 * (k + 1))
+
+
+def test_after_before_start_returns_start() -> None:
+    """Any instant before start_at, however far, gives start_at itself."""
+    spec = IntervalSpec(30, start_at=T0)
+    assert spec.next_after(T0 - timedelta(microseconds=1)) == T0
+    assert spec.next_after(T0 - timedelta(days=400)) == T0
+
+
+def test_after_exactly_on_an_occurrence_returns_the_next() -> None:
+    """next_after is strict: on start_at or any later occurrence it moves one step on."""
+    spec = IntervalSpec(30, start_at=T0)
+    assert spec.next_after(T0) == T0 + timedelta(seconds=30)
+    assert spec.next_after(T0 + timedelta(seconds=90)) == T0 + timedelta(seconds=120)
+    assert spec.next_after(T0 + timedelta(seconds=89, microseconds=999999)) == T0 + timedelta(
+        seconds=90
+    )
+
+
+def test_end_at_is_inclusive() -> None:
+    """An occurrence exactly at end_at fires; after it there is none."""
+    spec = IntervalSpec(10, start_at=T0, end_at=T0 + timedelta(seconds=30))
+    found = list(spec.occurrences(T0 - timedelta(seconds=1), 10))
+    assert found == [T0 + timedelta(seconds=s) for s in (0, 10, 20, 30)]
+    assert spec.next_after(T0 + timedelta(seconds=30)) is None
+    assert spec.next_after(T0 + timedelta(days=1)) is None
+
+
+def test_end_at_off_grid() -> None:
+    """end_at between grid points: the last occurrence is the grid point before it."""
+    spec = IntervalSpec(10, start_at=T0, end_at=T0 + timedelta(seconds=25))
+    assert spec.next_after(T0 + timedelta(seconds=15)) == T0 + timedelta(seconds=20)
+    assert spec.next_after(T0 + timedelta(seconds=20)) is None
+
+
+def test_end_at_without_start_at() -> None:
+    """Unanchored, the end still bounds the next occurrence (inclusive)."""
+    end = T0 + timedelta(hours=1)
+    spec = IntervalSpec(10, end_at=end)
+    assert spec.next_after(end - timedelta(seconds=10)) == end
+    assert spec.next_after(end - timedelta(seconds=9)) is None
+
+
+def test_end_at_equal_to_start_at_is_a_single_occurrence() -> None:
+    """start_at == end_at is allowed and fires exactly once."""
+    spec = IntervalSpec(10, start_at=T0, end_at=T0)
+    assert list(spec.occurrences(T0 - timedelta(days=1), 5)) == [T0]
+
+
+def test_end_at_before_start_at_is_rejected() -> None:
+    """An end before the start is an error naming end_at."""
+    with pytest.raises(SpecError, match="end_at") as caught:
+        IntervalSpec(10, start_at=T0, end_at=T0 - timedelta(seconds=1))
+    assert caught.value.field == "end_at"
+
+
+def test_start_and_end_accept_iso_text_and_normalise_to_utc() -> None:
+    """start_at/end_at may be ISO text with Z or an offset; they are stored as UTC."""
+    spec = IntervalSpec(60, start_at="2026-01-01T01:00:00+01:00", end_at="2026-01-02T00:00:00Z")
+    assert spec.start_at == T0
+    assert spec.start_at.utcoffset() == timedelta(0)
+    assert spec.end_at == T0 + timedelta(days=1)
+    assert spec == IntervalSpec(60, start_at=T0, end_at=T0 + timedelta(days=1))
+
+
+def test_naive_start_at_is_rejected() -> None:
+    """A start_at without a zone is an error whose message names start_at."""
+    with pytest.raises(SpecError, match="start_at"):
+        IntervalSpec(60, start_at=datetime(2026, 1, 1))
+    with pytest.raises(SpecError, match="start_at"):
+        IntervalSpec(60, start_at="2026-01-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        (IntervalSpec(30), "every 30s"),
+        (IntervalSpec(5400), "every 1h30m"),
+        (IntervalSpec(0.25), "every 250ms"),
+        (IntervalSpec(1.5), "every 1.5s"),
+        (IntervalSpec(300), "every 5m"),
+        (IntervalSpec(86400), "every 1d"),
+        (IntervalSpec(5400, start_at=T0), "every 1h30m from 2026-01-01T00:00:00Z"),
+        (
+            IntervalSpec(30, start_at=T0, end_at=T0 + timedelta(hours=2)),
+            "every 30s from 2026-01-01T00:00:00Z until 2026-01-01T02:00:00Z",
+        ),
+        (IntervalSpec(30, end_at=T0), "every 30s until 2026-01-01T00:00:00Z"),
+    ],
+)
+def test_describe(spec: IntervalSpec, text: str) -> None:
+    """describe() uses the compact duration and ISO instants; str() is the same."""
+    assert spec.describe() == text
+    assert str(spec) == text
+
+
+def test_dict_form() -> None:
+    """to_dict is the documented shape: float seconds and ISO text or null."""
+    assert IntervalSpec(30).to_dict() == {
+        "type": "interval",
+        "every": 30.0,
+        "start_at": None,
+        "end_at": None,
+    }
+    spec = IntervalSpec(0.25, start_at=T0 + timedelta(milliseconds=500))
+    assert spec.to_dict()["start_at"] == "2026-01-01T00:00:00.500Z"
+    assert parse_spec(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    "every",
+    [0, 0.0, -1, -0.5, math.nan, math.inf, -math.inf, True, False, None, "5m", [30]],
+)
+def test_bad_every_is_rejected(every: object) -> None:
+    """Zero, negative, non-finite, bool and non-numbers are SpecErrors naming 'every'."""
+    with pytest.raises(SpecError, match="'every'") as caught:
+        IntervalSpec(every)  # type: ignore[arg-type]
+    assert caught.value.field == "every"
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "abc", "5x", "-5s", "0s", "1h30", "s", "every:", "nan", "inf"]
+)
+def test_bad_duration_text_is_rejected(text: str) -> None:
+    """Text that is not a positive duration is a SpecError naming 'every'."""
+    with pytest.raises(SpecError, match="'every'") as caught:
+        parse_spec(text)
+    assert caught.value.field == "every"
+
+
+def test_missing_every_in_dict() -> None:
+    """A dict without `every` is an error naming it."""
+    with pytest.raises(SpecError, match="'every'") as caught:
+        parse_spec({"type": "interval"})
+    assert caught.value.field == "every"
+
+
+def test_specs_are_frozen_values() -> None:
+    """Specs are immutable and hashable; equal values are equal and hash alike."""
+    spec = IntervalSpec(30, start_at=T0)
+    with pytest.raises(AttributeError):
+        spec.every = 10  # type: ignore[misc]
+    assert spec == IntervalSpec(30.0, start_at="2026-01-01T00:00:00Z")
+    assert hash(spec) == hash(IntervalSpec(30.0, start_at="2026-01-01T00:00:00Z"))
+    assert spec != IntervalSpec(30)
+    assert spec.run_once is False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: parse_duration drops spaces between numbers, so '1 30' reads as 130 s",
+)
+def test_spaces_between_bare_numbers_are_not_concatenated() -> None:
+    """'1 30' is not a duration (it is not 130 seconds)."""
+    with pytest.raises(SpecError):
+        parse_spec("1 30")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a huge `every` is accepted but next_after raises OverflowError",
+)
+def test_every_beyond_timedelta_range_is_a_spec_error() -> None:
+    """An `every` that timedelta cannot hold is rejected when the spec is built."""
+    with pytest.raises(SpecError):
+        IntervalSpec(1e14)
