@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint typecheck check clean
+.PHONY: demo preview test lint typecheck check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,8 +11,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## demo: preview the next fires of every schedule in examples/celeryconfig.py
+## demo: a worker with an embedded stembeat beat firing examples/celeryconfig.py (Ctrl-C stops)
 demo: $(VENV)/.installed
+	$(VENV)/bin/celery -A examples.demo worker -B --scheduler stembeat -P solo -l info
+
+## preview: the next fires of every schedule in examples/celeryconfig.py, without running them
+preview: $(VENV)/.installed
 	$(PY) examples/preview.py
 
 ## test: the whole test suite (Redis/PostgreSQL suites skip loudly when their server is down)
@@ -29,4 +33,4 @@ typecheck: $(VENV)/.installed
 check: test lint typecheck
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

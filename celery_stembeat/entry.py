@@ -109,11 +109,35 @@ def _number(value: object, name: str) -> float:
     return float(value)
 
 
-def _check_json(value: object, what: str) -> None:
+def _has_nul(value: object) -> bool:
+    """Whether any text in a JSON-able value (mapping keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _nul_error(name: str) -> SpecError:
+    # PostgreSQL cannot store NUL in text or JSONB; refusing it everywhere keeps the stores alike.
+    return SpecError(f"{name!r}: contains a NUL character (\\x00), which stores cannot keep", name)
+
+
+def _check_text(text: str, name: str) -> None:
+    if "\x00" in text:
+        raise _nul_error(name)
+
+
+def _check_json(value: object, name: str) -> None:
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise SpecError(f"{what} is not JSON: {exc}") from None
+        raise SpecError(f"{name!r} is not JSON: {exc}", name) from None
+    # JSON escapes NUL as \u0000: only then is the value searched.
+    if "\\u0000" in text and _has_nul(value):
+        raise _nul_error(name)
 
 
 def _options(value: object) -> dict[str, Any]:
@@ -135,7 +159,7 @@ def _options(value: object) -> dict[str, Any]:
             isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0
         ):
             raise SpecError(f"'options.expires': {item!r} is not a positive number of seconds")
-    _check_json(options, "'options'")
+    _check_json(options, "options")
     return options
 
 
@@ -168,10 +192,12 @@ class Entry:
     def _validate(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
             raise SpecError(f"'id': {self.id!r} must be non-empty text", "id")
+        _check_text(self.id, "id")
         if len(self.id) > MAX_ID_LENGTH or any(ord(char) < 32 for char in self.id):
             raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
         if not isinstance(self.task, str) or not self.task.strip():
             raise SpecError(f"'task': {self.task!r} must be a task name", "task")
+        _check_text(self.task, "task")
         object.__setattr__(self, "spec", _parse_spec(self.spec))
         args: object = self.args
         if not isinstance(args, (list, tuple)):
@@ -179,8 +205,8 @@ class Entry:
         object.__setattr__(self, "args", tuple(args))
         if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
             raise SpecError(f"'kwargs': expected an object, got {self.kwargs!r}", "kwargs")
-        _check_json(list(self.args), "'args'")
-        _check_json(dict(self.kwargs), "'kwargs'")
+        _check_json(list(self.args), "args")
+        _check_json(dict(self.kwargs), "kwargs")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
         object.__setattr__(self, "options", _options(self.options))
         for name in ("enabled", "run_once"):
@@ -206,6 +232,7 @@ class Entry:
             raise SpecError(
                 f"'description': expected text, got {self.description!r}", "description"
             )
+        _check_text(self.description, "description")
         if self.source not in SOURCES:
             raise SpecError(
                 f"'source': {self.source!r} is not one of {', '.join(SOURCES)}", "source"

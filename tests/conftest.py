@@ -14,10 +14,10 @@ POSTGRES_URL = os.environ.get(
 REQUIRE_SERVICES = os.environ.get("STEMBEAT_REQUIRE_SERVICES", "") not in ("", "0")
 
 
-def _unavailable(service: str, url: str, error: Exception) -> None:
+def unavailable(service: str, url: str, error: Exception) -> None:
     message = (
         f"{service} UNREACHABLE at {url}: {error}. "
-        "Start it (see ../shared/services.md) or point STEMBEAT_TEST_* at one."
+        "Start it, or point the STEMBEAT_TEST_* variables (see README) at one."
     )
     if REQUIRE_SERVICES:
         pytest.fail(f"{message} (STEMBEAT_REQUIRE_SERVICES is set)", pytrace=False)
@@ -33,7 +33,7 @@ def redis_url() -> str:
     try:
         client.ping()
     except redis.RedisError as exc:
-        _unavailable("Redis", REDIS_URL, exc)
+        unavailable("Redis", REDIS_URL, exc)
     finally:
         client.close()
     return REDIS_URL
@@ -49,7 +49,7 @@ def postgres_url() -> str:
         with engine.connect() as connection:
             connection.execute(sqlalchemy.text("select 1"))
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        _unavailable("PostgreSQL", POSTGRES_URL, exc)
+        unavailable("PostgreSQL", POSTGRES_URL, exc)
     finally:
         engine.dispose()
     return POSTGRES_URL

@@ -125,6 +125,36 @@ def test_bad_input_names_entry_and_field(data: dict[str, object], field: str, me
         assert raised.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"id": "a\x00b"}, "id"),
+        ({"task": "tasks.\x00ping"}, "task"),
+        ({"description": "nightly\x00"}, "description"),
+        ({"args": [1, ["deep", "x\x00"]]}, "args"),
+        ({"kwargs": {"k": {"inner": "\x00"}}}, "kwargs"),
+        ({"kwargs": {"key\x00": 1}}, "kwargs"),
+        ({"options": {"queue": "q\x00"}}, "options"),
+        ({"options": {"headers": {"h": ["\x00"]}}}, "options"),
+        ({"options": {"headers": {"\x00": "v"}}}, "options"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_field(
+    changes: dict[str, object], field: str
+) -> None:
+    """No text of an entry may hold NUL (PostgreSQL cannot store it); the error names the field."""
+    data = {"id": "a", "task": "t", "spec": "5m", **changes}
+    with pytest.raises(EntryError, match="NUL") as raised:
+        Entry.from_dict(data)
+    assert raised.value.field == field
+
+
+def test_text_that_only_looks_like_an_escaped_nul_is_kept() -> None:
+    """A literal backslash-u0000 (no NUL character) is ordinary text."""
+    entry = Entry(id="a", task="t", spec=IntervalSpec(5), kwargs={"pattern": "\\u0000"})
+    assert entry.kwargs == {"pattern": "\\u0000"}
+
+
 def test_first_run_after_resumes_or_starts_afresh() -> None:
     """New entries fire next after now; imported ones continue; one-offs always fire once."""
     every_hour = Entry(id="a", task="t", spec=IntervalSpec(3600, start_at=T0 - timedelta(days=1)))

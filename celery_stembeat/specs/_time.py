@@ -36,6 +36,11 @@ def parse_instant(value: object, what: str, field: str | None = None) -> datetim
     return require_aware(parsed, what, field)
 
 
+def truncate_to_ms(value: datetime) -> datetime:
+    """``value`` without its sub-millisecond part (the resolution of the dict form)."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def format_instant(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, milliseconds only when there are any."""
     utc = value.astimezone(UTC)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from croniter import CroniterBadDateError, CroniterError, croniter
+from croniter import CroniterError, croniter
 
 from celery_stembeat.specs._time import UTC
 
@@ -79,14 +79,23 @@ class WallClockSchedule:
         return lambda: cursor.get_next(datetime)
 
     def next_after(self, after: datetime) -> datetime | None:
-        """The first occurrence strictly after the aware UTC instant ``after``."""
+        """The first occurrence strictly after the aware UTC instant ``after``, or ``None``.
+
+        Near the end of datetime this may raise OverflowError (``Spec.next_after`` maps it to
+        ``None``).
+        """
         offset = after.astimezone(self.zone).utcoffset()
-        later = (after + _SHIFT_HORIZON).astimezone(self.zone).utcoffset()
+        try:
+            later = (after + _SHIFT_HORIZON).astimezone(self.zone).utcoffset()
+        except OverflowError:  # the last hours of 9999: no zone changes its clocks on 31 December
+            later = offset
         try:
             if offset is not None and later is not None and later < offset:
                 return self._across_fold(after, offset, later)
             return self._scan(_wall(after, self.zone), False, after)
-        except CroniterBadDateError:
+        except ValueError:
+            # croniter gave up (CroniterBadDateError), or built a date past year 9999 (datetime's
+            # ValueError): either way there is no occurrence to return.
             return None
 
     def _across_fold(self, after: datetime, offset: timedelta, later: timedelta) -> datetime | None:

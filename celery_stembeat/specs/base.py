@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
+
+from celery_stembeat.specs._time import require_aware
+from celery_stembeat.specs.errors import SpecError
+
+
+def check_keys(kind: str, data: Mapping[Any, Any], known: tuple[str, ...]) -> None:
+    """Reject a key of ``data`` that is neither ``type`` nor in ``known``, naming it."""
+    unknown = sorted(str(key) for key in data if key != "type" and key not in known)
+    if unknown:
+        raise SpecError(
+            f"{kind}: unknown field {unknown[0]!r} (known: {', '.join(known)})", unknown[0]
+        )
 
 
 class Spec(abc.ABC):
@@ -15,9 +27,23 @@ class Spec(abc.ABC):
     #: Whether an entry with this spec runs at most once (clocked specs).
     run_once: ClassVar[bool] = False
 
-    @abc.abstractmethod
     def next_after(self, after: datetime) -> datetime | None:
-        """The first occurrence strictly after ``after`` (aware), as aware UTC, or ``None``."""
+        """The first occurrence strictly after ``after`` (aware), as aware UTC, or ``None``.
+
+        ``None`` also when that occurrence would lie past 9999-12-31 UTC, where datetime ends.
+        An ``after`` in year 1 that cannot be converted to UTC still raises OverflowError: a
+        later occurrence exists there, so ``None`` would be wrong.
+        """
+        try:
+            return self._next_after(require_aware(after, "next_after"))
+        except OverflowError:
+            if after.year == 1:
+                raise
+            return None
+
+    @abc.abstractmethod
+    def _next_after(self, after: datetime) -> datetime | None:
+        """:meth:`next_after` for an ``after`` in UTC; may overflow near the end of datetime."""
 
     @abc.abstractmethod
     def to_dict(self) -> dict[str, Any]:

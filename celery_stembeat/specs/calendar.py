@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from celery_stembeat.specs._time import UTC, load_zone, require_aware, zone_name
+from celery_stembeat.specs._time import UTC, load_zone, zone_name
 from celery_stembeat.specs._wallclock import WallClockSchedule
-from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.cron import WEEKDAY_NAMES, compile_wallclock, field_value, find_field
 from celery_stembeat.specs.errors import SpecError
 
@@ -21,6 +21,8 @@ FILTERS = {
     "months": "month",
     "weekdays": "day-of-week",
 }
+#: The filters in the order of the dict form and of ``describe``.
+FILTER_ORDER = ("months", "weekdays", "monthdays", "hours", "minutes")
 
 
 def _expand(name: str, values: object) -> tuple[int, ...]:
@@ -94,20 +96,20 @@ class CalendarSpec(Spec):
         schedule: WallClockSchedule = self.__dict__["_schedule"]
         return schedule.expression
 
-    def next_after(self, after: datetime) -> datetime | None:
+    def _next_after(self, after: datetime) -> datetime | None:
         schedule: WallClockSchedule = self.__dict__["_schedule"]
-        return schedule.next_after(require_aware(after, "next_after"))
+        return schedule.next_after(after)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.kind}
-        for name in ("months", "weekdays", "monthdays", "hours", "minutes"):
+        for name in FILTER_ORDER:
             data[name] = list(getattr(self, name))
         data["timezone"] = self.timezone
         return data
 
     def describe(self) -> str:
         parts = []
-        for name in ("months", "weekdays", "monthdays", "hours", "minutes"):
+        for name in FILTER_ORDER:
             values = getattr(self, name)
             if not values:
                 continue
@@ -121,9 +123,7 @@ class CalendarSpec(Spec):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CalendarSpec:
         """Build from the dict form; unknown keys are an error."""
-        unknown = set(data) - set(FILTERS) - {"type", "timezone"}
-        if unknown:
-            raise SpecError(f"calendar: unknown field {sorted(unknown)[0]!r}", sorted(unknown)[0])
+        check_keys(cls.kind, data, (*FILTER_ORDER, "timezone"))
         return cls(
             months=data.get("months") or (),
             weekdays=data.get("weekdays") or (),

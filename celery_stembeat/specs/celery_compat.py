@@ -38,12 +38,19 @@ def _is_full(entry: crontab, name: str) -> bool:
 
 
 def _cron_field(entry: crontab, name: str) -> str:
-    """A field of ``entry`` as cron text, keeping ``*``/``*/n`` where the user wrote them."""
+    """A field of ``entry`` as cron text, keeping ``*``/``*/n`` where the user wrote them.
+
+    A field that covers its whole range is ``*`` however it was written, so a day field
+    listing every day leaves the other day field alone (celery's AND, not Vixie's OR). The
+    hour is the exception: hours written out stay fixed-time for the daylight-saving rule.
+    """
     low, high = _FIELD_RANGES[name]
     values = _values(entry, name)
+    if name != "hour" and _is_full(entry, name):
+        return "*"
     original = getattr(entry, f"_orig_{name}", None)
     if isinstance(original, str) and original.strip().startswith("*"):
-        for step in range(1, high - low + 2):
+        for step in range(1, high - low + 1):
             if values == list(range(low, high + 1, step)):
                 return "*" if step == 1 else f"*/{step}"
     return compress(values)
@@ -104,11 +111,15 @@ class SpecSchedule(BaseSchedule):  # type: ignore[misc]
         aware: datetime = self.maybe_make_aware(instant)
         return self.spec.next_after(aware)
 
-    def remaining_estimate(self, last_run_at: datetime) -> timedelta | None:
-        """Time from now to the first occurrence after ``last_run_at``; ``None`` if none."""
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
+        """Time from now to the first occurrence after ``last_run_at``.
+
+        With no occurrence left it is the long :data:`NEVER_CHECK_SECONDS` wait, never
+        ``None``: celery's ``solar`` also answers a positive time when it finds no event.
+        """
         upcoming = self._next_after(last_run_at)
         if upcoming is None:
-            return None
+            return timedelta(seconds=NEVER_CHECK_SECONDS)
         now: datetime = self.maybe_make_aware(self.now())
         return upcoming - now
 

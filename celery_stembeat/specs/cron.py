@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
-from celery_stembeat.specs._time import load_zone, require_aware, zone_name
+from celery_stembeat.specs._time import load_zone, zone_name
 from celery_stembeat.specs._wallclock import CroniterError, WallClockSchedule, compile_expression
-from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.errors import SpecError
 
 MACROS = {
@@ -32,18 +32,22 @@ class CronField:
     low: int
     high: int
     names: dict[str, int]
+    #: The largest useful step: any larger one matches only the first value of the field.
+    max_step: int
 
 
-_SECOND_FIELD = CronField("second", 0, 59, {})
+_SECOND_FIELD = CronField("second", 0, 59, {}, 59)
 _FIVE_FIELDS = (
-    CronField("minute", 0, 59, {}),
-    CronField("hour", 0, 23, {}),
-    CronField("day-of-month", 1, 31, {}),
-    CronField("month", 1, 12, {name: i + 1 for i, name in enumerate(MONTH_NAMES)}),
-    CronField("day-of-week", 0, 7, {name: i for i, name in enumerate(WEEKDAY_NAMES)}),
+    CronField("minute", 0, 59, {}, 59),
+    CronField("hour", 0, 23, {}, 23),
+    CronField("day-of-month", 1, 31, {}, 30),
+    CronField("month", 1, 12, {name: i + 1 for i, name in enumerate(MONTH_NAMES)}, 11),
+    CronField("day-of-week", 0, 7, {name: i for i, name in enumerate(WEEKDAY_NAMES)}, 6),
 )
 _ITEM = re.compile(r"^(?P<base>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>[^/]*))?$")
 _NTH_WEEKDAY = re.compile(r"^(?P<day>[^#]+)#(?P<nth>\d+)$")
+#: The last given weekday of the month: ``5L``/``FRIL`` (Quartz, Spring) or ``L5`` (croniter).
+_LAST_WEEKDAY = re.compile(r"^(?:[lL](?P<number>[0-9]+)|(?P<day>\w+)[lL])$")
 
 
 def find_field(name: str) -> CronField:
@@ -57,7 +61,7 @@ def field_value(field: CronField, token: str, label: str | None = None) -> int:
     text = token.strip().lower()
     if text in field.names:
         return field.names[text]
-    if not text.isdigit():
+    if not text.isdecimal():
         raise SpecError(f"{label}: {token!r} is not a number or name", field.name)
     number = int(text)
     if not field.low <= number <= field.high:
@@ -68,25 +72,19 @@ def field_value(field: CronField, token: str, label: str | None = None) -> int:
 def _check_item(field: CronField, item: str) -> None:
     if field.name == "day-of-month" and item.upper() == "L":
         return
-    if field.name == "day-of-week":
-        nth = _NTH_WEEKDAY.match(item)
-        if nth:
-            field_value(field, nth["day"])
-            if not 1 <= int(nth["nth"]) <= 5:
-                raise SpecError(
-                    f"cron field 'day-of-week': {item!r}: the week must be 1-5", field.name
-                )
-            return
-        if len(item) > 1 and item[-1] in "lL":
-            field_value(field, item[:-1])
-            return
     match = _ITEM.match(item)
     if not match:
         raise SpecError(f"cron field {field.name!r}: {item!r} is not valid", field.name)
     base, step = match["base"], match["step"]
-    if step is not None and (not step.isdigit() or int(step) == 0):
+    if step is not None and (not step.isdecimal() or int(step) == 0):
         raise SpecError(
             f"cron field {field.name!r}: step {step!r} must be a positive number", field.name
+        )
+    if step is not None and int(step) > field.max_step:
+        raise SpecError(
+            f"cron field {field.name!r}: step {step} is more than {field.max_step}, "
+            "so it would only ever match its first value",
+            field.name,
         )
     if base == "?" and field.name not in ("day-of-month", "day-of-week"):
         raise SpecError(f"cron field {field.name!r}: '?' is only for day fields", field.name)
@@ -100,8 +98,53 @@ def _check_item(field: CronField, item: str) -> None:
             raise SpecError(f"cron field {field.name!r}: range {base!r} runs backwards", field.name)
 
 
+def _special_weekday(field: CronField, item: str) -> str | None:
+    """croniter's spelling of an nth (``FRI#2``) or last (``5L``) weekday item, else ``None``."""
+    nth = _NTH_WEEKDAY.match(item)
+    if nth:
+        field_value(field, nth["day"])
+        if not 1 <= int(nth["nth"]) <= 5:
+            raise SpecError(f"cron field 'day-of-week': {item!r}: the week must be 1-5", field.name)
+        return item
+    last = _LAST_WEEKDAY.match(item)
+    if last:
+        return f"L{field_value(field, last['number'] or last['day'])}"
+    return None
+
+
+def _check_weekdays(field: CronField, part: str, day_of_month: str) -> str:
+    """Validate the day-of-week field ``part``; return it as croniter spells it.
+
+    ``#`` and ``L`` items stand alone: croniter cannot mix them with plain days, and with a
+    restricted day-of-month it follows neither Vixie's OR nor an AND.
+    """
+    items = part.split(",")
+    special = []
+    for item in items:
+        spelled = _special_weekday(field, item)
+        if spelled is None:
+            _check_item(field, item)
+        else:
+            special.append(spelled)
+    if not special:
+        return part
+    if len(special) < len(items):
+        raise SpecError(
+            f"cron field 'day-of-week': {part!r} mixes '#' or 'L' items with plain days",
+            field.name,
+        )
+    if day_of_month not in ("*", "?"):
+        raise SpecError(
+            f"cron field 'day-of-week': {part!r} needs '*' or '?' in day-of-month, "
+            f"not {day_of_month!r}",
+            field.name,
+        )
+    return ",".join(special)
+
+
 def split_fields(expression: str) -> tuple[str, list[str], bool]:
-    """Validate ``expression``; return it expanded, its fields, and whether it has seconds."""
+    """Validate ``expression``; return its croniter spelling, its fields, and whether it has
+    seconds (the spelling expands macros and writes last-weekday items as ``L5``)."""
     text = " ".join(expression.split())
     if not text:
         raise SpecError("cron expression: empty", "expression")
@@ -118,10 +161,15 @@ def split_fields(expression: str) -> tuple[str, list[str], bool]:
             "expression",
         )
     fields = (_SECOND_FIELD, *_FIVE_FIELDS) if len(parts) == 6 else _FIVE_FIELDS
+    spelled = []
     for field, part in zip(fields, parts, strict=True):
-        for item in part.split(","):
-            _check_item(field, item)
-    return text, parts, len(parts) == 6
+        if field.name == "day-of-week":
+            part = _check_weekdays(field, part, parts[-3])
+        else:
+            for item in part.split(","):
+                _check_item(field, item)
+        spelled.append(part)
+    return " ".join(spelled), parts, len(parts) == 6
 
 
 def compile_wallclock(
@@ -171,8 +219,8 @@ class CronSpec(Spec):
         schedule: WallClockSchedule = self.__dict__["_schedule"]
         return schedule
 
-    def next_after(self, after: datetime) -> datetime | None:
-        return self._wallclock.next_after(require_aware(after, "next_after"))
+    def _next_after(self, after: datetime) -> datetime | None:
+        return self._wallclock.next_after(after)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "expression": self.expression, "timezone": self.timezone}
@@ -182,7 +230,8 @@ class CronSpec(Spec):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CronSpec:
-        """Build from the dict form."""
+        """Build from the dict form; unknown keys are an error."""
+        check_keys(cls.kind, data, ("expression", "timezone"))
         if "expression" not in data:
             raise SpecError("cron 'expression': missing", "expression")
         return cls(expression=data["expression"], timezone=data.get("timezone") or "UTC")

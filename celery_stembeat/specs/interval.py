@@ -7,33 +7,55 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from celery_stembeat.specs._time import format_instant, parse_instant, require_aware
-from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs._time import format_instant, parse_instant, truncate_to_ms
+from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.errors import SpecError
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
+#: A plain decimal: no sign, exponent, digit separator, nan or inf.
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_BARE = re.compile(_NUMBER)
+_PART = re.compile(rf"({_NUMBER})(ms|s|m|h|d|w)")
+_WHOLE = re.compile(rf"(?:{_NUMBER}(?:ms|s|m|h|d|w))+")
+#: Blanks between two numbers ("1 30"): never read as one number.
+_SPLIT_NUMBER = re.compile(r"[0-9.]\s+[0-9.]")
 _MS = timedelta(milliseconds=1)
+#: The longest `every`: 100 years of 365.25 days.
+MAX_EVERY = 100 * 365.25 * 86400
+
+
+def _duration_error(text: str, raw: str) -> SpecError:
+    if _SPLIT_NUMBER.search(raw):
+        problem = "has a space between two numbers"
+    elif "_" in raw:
+        problem = "has a '_' digit separator"
+    elif raw.lstrip("+-") in ("nan", "inf", "infinity"):
+        problem = "is not a finite number"
+    elif re.fullmatch(r"[+-]?[0-9.]+e[+-]?[0-9]+", raw):
+        problem = "has an exponent (write the number out)"
+    else:
+        problem = "is not a duration"
+    return SpecError(
+        f"interval 'every': {text!r} {problem} (use e.g. 30, 30s, 5m, 1h30m, 250ms)", "every"
+    )
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``30s``, ``5m``, ``1h30m``, ``250ms``, ``every:5m`` or a bare number."""
+    """Seconds in ``30s``, ``5m``, ``1h30m``, ``1h 30m``, ``250ms``, ``every:5m`` or ``30``.
+
+    Numbers are plain decimals; blanks may separate units but never two numbers.
+    """
     raw = text.strip().lower()
     for prefix in ("every:", "every "):
         if raw.startswith(prefix):
             raw = raw[len(prefix) :].strip()
-    compact = raw.replace(" ", "")
-    try:
-        return float(compact)
-    except ValueError:
-        pass
-    if not compact or not _WHOLE.fullmatch(compact):
-        raise SpecError(
-            f"interval 'every': {text!r} is not a duration (use e.g. 30s, 5m, 1h30m)",
-            field="every",
-        )
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
+    compact = "".join(raw.split())
+    if not _SPLIT_NUMBER.search(raw):
+        if _BARE.fullmatch(compact):
+            return float(compact)
+        if _WHOLE.fullmatch(compact):
+            return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
+    raise _duration_error(text, raw)
 
 
 def format_duration(seconds: float) -> str:
@@ -54,7 +76,10 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class IntervalSpec(Spec):
-    """Every ``every`` seconds; with ``start_at`` the occurrences are ``start_at + k·every``."""
+    """Every ``every`` seconds; with ``start_at`` the occurrences are ``start_at + k·every``.
+
+    ``every`` is rounded, and ``start_at``/``end_at`` truncated, to whole milliseconds.
+    """
 
     every: float
     start_at: datetime | None = None
@@ -68,6 +93,10 @@ class IntervalSpec(Spec):
             raise SpecError(f"interval 'every': {every!r} is not a number of seconds", "every")
         if every != every or every in (float("inf"), float("-inf")):
             raise SpecError(f"interval 'every': {every!r} is not a finite number", "every")
+        if every > MAX_EVERY:  # compared before float(), which a huge int would overflow
+            raise SpecError(
+                f"interval 'every': {every!r} is more than 100 years ({MAX_EVERY:.0f} s)", "every"
+            )
         rounded = round(float(every), 3)
         if rounded <= 0:
             raise SpecError(f"interval 'every': {every!r} must be at least 0.001 s", "every")
@@ -75,7 +104,8 @@ class IntervalSpec(Spec):
         for name in ("start_at", "end_at"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, parse_instant(value, f"interval {name!r}"))
+                instant = parse_instant(value, f"interval {name!r}", name)
+                object.__setattr__(self, name, truncate_to_ms(instant))
         if self.start_at and self.end_at and self.end_at < self.start_at:
             raise SpecError(
                 f"interval 'end_at': {format_instant(self.end_at)} is before 'start_at'", "end_at"
@@ -86,8 +116,7 @@ class IntervalSpec(Spec):
         """``every`` as a timedelta (whole milliseconds)."""
         return round(self.every * 1000) * _MS
 
-    def next_after(self, after: datetime) -> datetime | None:
-        after = require_aware(after, "next_after")
+    def _next_after(self, after: datetime) -> datetime | None:
         period = self.period
         if self.start_at is None:
             found = after + period
@@ -118,7 +147,8 @@ class IntervalSpec(Spec):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IntervalSpec:
-        """Build from the dict form; ``every`` may also be a duration string."""
+        """Build from the dict form; ``every`` may also be a duration string; unknown keys fail."""
+        check_keys(cls.kind, data, ("every", "start_at", "end_at"))
         if "every" not in data:
             raise SpecError("interval 'every': missing", "every")
         every = data["every"]

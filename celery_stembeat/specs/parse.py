@@ -34,7 +34,7 @@ def _from_dict(data: Mapping[str, Any], timezone: str | None) -> Spec:
 
 def _from_text(text: str, timezone: str | None) -> Spec:
     stripped = text.strip()
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         try:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:
@@ -42,11 +42,18 @@ def _from_text(text: str, timezone: str | None) -> Spec:
                 f"spec JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             ) from None
         if not isinstance(data, dict):
-            raise SpecError("spec JSON: expected an object with a 'type'", "type")
+            raise SpecError("spec JSON: a spec must be a JSON object with a 'type', not an array")
         return _from_dict(data, timezone)
-    if stripped.startswith("@") or len(stripped.split()) >= 5:
+    fields = len(stripped.split())
+    if stripped.startswith("@") or fields >= 5:
         return CronSpec(stripped, timezone or "UTC")
-    return IntervalSpec(parse_duration(stripped))
+    try:
+        return IntervalSpec(parse_duration(stripped))
+    except SpecError as exc:
+        if fields > 1:
+            hint = "; a cron expression has 5 fields (6 with leading seconds)"
+            raise SpecError(f"{exc}{hint}", exc.field) from None
+        raise
 
 
 def parse_spec(value: object, *, timezone: str | None = None) -> Spec:

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 from astral import Observer
 from astral import sun as astral_sun
 
-from celery_stembeat.specs._time import UTC, require_aware
-from celery_stembeat.specs.base import Spec
+from celery_stembeat.specs._time import UTC
+from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.errors import SpecError
 from celery_stembeat.specs.interval import format_duration
 
@@ -93,8 +93,7 @@ class SolarSpec(Spec):
             return None
         return (moment.astimezone(UTC) + timedelta(microseconds=500_000)).replace(microsecond=0)
 
-    def next_after(self, after: datetime) -> datetime | None:
-        after = require_aware(after, "next_after")
+    def _next_after(self, after: datetime) -> datetime | None:
         shift = timedelta(seconds=self.offset)
         start = (after - shift).astimezone(self.solar_day).date() - timedelta(days=1)
         for days in range(SEARCH_DAYS):
@@ -122,7 +121,8 @@ class SolarSpec(Spec):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SolarSpec:
-        """Build from the dict form."""
+        """Build from the dict form; unknown keys are an error."""
+        check_keys(cls.kind, data, ("event", "latitude", "longitude", "offset"))
         for name in ("event", "latitude", "longitude"):
             if name not in data:
                 raise SpecError(f"solar {name!r}: missing", name)

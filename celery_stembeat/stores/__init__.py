@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
     FAILED,
     PUBLISHED,
@@ -68,6 +69,7 @@ def open_store(url: str, **options: Any) -> Store:
 
 
 __all__ = [
+    "ANY_CHANGE",
     "DEFAULT_HISTORY_LIMIT",
     "FAILED",
     "PUBLISHED",

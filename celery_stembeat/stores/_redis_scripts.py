@@ -169,10 +169,10 @@ return encode_list(out)
 """
 )
 
-#: KEYS: entry, due, leases, runs. ARGV: token, claim version, id, next run ms ('' = none),
-#: disable ('1'/'0'), history limit, state JSON {"s": {field: value}, "x": [fields to remove],
-#: "le": new last error, "lx": true to remove it} (the fields that change), runs JSON
-#: [[field, value, ...], ...].
+#: KEYS: entry, due, leases, runs. ARGV: token, the claimed entry's spec canonical JSON, id,
+#: next run ms ('' = none), disable ('1'/'0'), history limit, state JSON {"s": {field: value},
+#: "x": [fields to remove], "le": new last error, "lx": true to remove it} (the fields that
+#: change), runs JSON [[field, value, ...], ...].
 #: Returns 1, or 0 when the token no longer holds the entry's claim.
 COMPLETE = (
     _HELPERS
@@ -180,7 +180,11 @@ COMPLETE = (
 local key, due, leases, runs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[3]
 if redis.call('HGET', key, 'ct') ~= ARGV[1] then return 0 end
-if redis.call('HGET', key, 'v') == ARGV[2] then set_or_del(key, 'n', ARGV[4]) end
+-- An edit that changed the schedule during the claim (a new spec, or enabling again) has set
+-- the next run it wants; any other edit left 'n' at the claimed occurrence 'cs'.
+local rescheduled = joined(key, 's', {}, 1, 0) ~= ARGV[2]
+  or redis.call('HGET', key, 'n') ~= redis.call('HGET', key, 'cs')
+if not rescheduled then set_or_del(key, 'n', ARGV[4]) end
 if ARGV[5] == '1' then redis.call('HSET', key, 'e', '0') end
 local state = cjson.decode(ARGV[7])
 local values = {}

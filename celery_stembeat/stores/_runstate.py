@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from celery_stembeat.entry import RunState
+from celery_stembeat.specs import Spec
 from celery_stembeat.stores.base import FAILED, PUBLISHED, Claim, Outcome
 
 
@@ -66,3 +68,12 @@ def advance(claim: Claim, outcome: Outcome) -> Advance:
         drift_max=drift_max,
     )
     return Advance(new_state, disable)
+
+
+def rescheduled_during(claim: Claim, spec: Spec, next_run_at: datetime | None) -> bool:
+    """Whether edits made while ``claim`` was out changed the schedule, given what is stored.
+
+    Only a schedule change moves the stored next run away from the claimed occurrence (a new
+    spec, or enabling again after a disable); then the edit's ``next_run_at`` must stand.
+    """
+    return spec != claim.entry.spec or next_run_at != claim.scheduled_for

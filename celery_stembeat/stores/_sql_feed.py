@@ -6,20 +6,16 @@ import builtins
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._sql_schema import CHANGES_KEY, Schema
-from celery_stembeat.stores.base import ChangeFeed, StoreError
+from celery_stembeat.stores.base import ANY_CHANGE, ChangeFeed, StoreError
 
 if TYPE_CHECKING:
     import psycopg
-
-#: Returned by ``wait()`` in place of ids when changes may have been missed (the change log was
-#: trimmed past this feed, its connection was re-established, or a NOTIFY payload could not
-#: carry the id): the caller should treat every entry as changed. Never a valid entry id.
-ANY_CHANGE: Final = ""
 
 #: Largest NOTIFY payload PostgreSQL accepts, in bytes (8000, minus the terminating NUL).
 MAX_PAYLOAD = 7999
@@ -38,7 +34,11 @@ def _unique(ids: Iterable[str]) -> builtins.list[str]:
 
 
 class PollingFeed(ChangeFeed):
-    """Polls the SQLite change log every ``poll_interval`` s for ids newer than its last look."""
+    """Polls the SQLite change log every ``poll_interval`` s for ids newer than its last look.
+
+    The log outlives any connection, so a failed poll misses nothing: the next one that works
+    reads what was logged meanwhile.
+    """
 
     def __init__(
         self,
@@ -78,10 +78,17 @@ class PollingFeed(ChangeFeed):
         return _unique(ids)
 
     def wait(self, timeout: float) -> builtins.list[str]:
-        """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none."""
+        """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
+
+        A poll that fails (the database locked past the busy timeout, the file unreadable) is
+        retried at the next interval, never raised.
+        """
         deadline = time.monotonic() + max(timeout, 0.0)
         while not self._closed:
-            ids = self._poll()
+            try:
+                ids = self._poll()
+            except StoreError:
+                ids = []
             remaining = deadline - time.monotonic()
             if ids or remaining <= 0:
                 return ids
@@ -94,15 +101,25 @@ class PollingFeed(ChangeFeed):
 
 
 class ListenFeed(ChangeFeed):
-    """``LISTEN`` on the prefix's channel, on a psycopg connection of its own."""
+    """``LISTEN`` on the prefix's channel, on a psycopg connection of its own.
+
+    NOTIFYs sent while the connection is down are lost, so after reconnecting ``wait``
+    returns :data:`ANY_CHANGE`.
+    """
 
     def __init__(
-        self, connect: Callable[[], psycopg.Connection[Any]], channel: str, display_url: str
+        self,
+        connect: Callable[[], psycopg.Connection[Any]],
+        channel: str,
+        display_url: str,
+        scrub: Callable[[str], str],
     ) -> None:
         self._connect = connect
         self._channel = channel
         self._display_url = display_url
+        self._scrub = scrub
         self._closed = False
+        self._backoff = Backoff()
         self._conn: psycopg.Connection[Any] | None = self._listen()
 
     def _listen(self) -> psycopg.Connection[Any]:
@@ -112,38 +129,43 @@ class ListenFeed(ChangeFeed):
         try:
             conn = self._connect()
         except psycopg.Error as exc:
-            raise StoreError(f"SQL store {self._display_url}: cannot listen: {exc}") from exc
+            raise self._error(exc) from exc
         try:
             # Once LISTEN has returned, every later commit's NOTIFY reaches this connection.
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except psycopg.Error as exc:
             conn.close()
-            raise StoreError(f"SQL store {self._display_url}: cannot listen: {exc}") from exc
+            raise self._error(exc) from exc
         return conn
+
+    def _error(self, exc: Exception) -> StoreError:
+        text = str(exc).strip().splitlines()
+        message = self._scrub(f"{type(exc).__name__}: {text[0] if text else ''}")
+        return StoreError(f"SQL store {self._display_url}: cannot listen: {message}")
 
     def wait(self, timeout: float) -> builtins.list[str]:
         """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
 
-        After a lost connection the feed reconnects and returns ``[ANY_CHANGE]``.
+        After a lost connection the feed reconnects, pausing between failed attempts, and
+        returns ``[ANY_CHANGE]`` once it listens again.
         """
         import psycopg
 
-        if self._closed:
-            return []
-        if self._conn is None:
-            self._conn = self._listen()
-            return [ANY_CHANGE]
-        try:
-            payloads = [
-                n.payload for n in self._conn.notifies(timeout=max(timeout, 0.0), stop_after=1)
-            ]
-            if payloads:
-                payloads.extend(n.payload for n in self._conn.notifies(timeout=0.0))
-        except psycopg.Error:
-            self._drop()
-            self._conn = self._listen()
-            return [ANY_CHANGE]
-        return _unique(payloads)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while not self._closed:
+            if self._conn is None:
+                self._conn = reconnect(self._listen, self._backoff, deadline, (StoreError,))
+                return [] if self._conn is None else [ANY_CHANGE]
+            try:
+                remaining = max(deadline - time.monotonic(), 0.0)
+                payloads = [n.payload for n in self._conn.notifies(timeout=remaining, stop_after=1)]
+                if payloads:
+                    payloads.extend(n.payload for n in self._conn.notifies(timeout=0.0))
+            except psycopg.Error:
+                self._drop()
+                continue
+            return _unique(payloads)
+        return []
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -16,8 +16,11 @@ Run state moves in three steps:
 
 ``version`` counts *definition* changes (upsert, enable/disable); claims and completions change
 run state only and leave it alone, so editing an entry never conflicts with a running beat.
-When the definition changes while a claim is out, :meth:`Store.complete` records the runs but
-keeps the ``next_run_at`` the edit set.
+An edit made while a claim is out keeps its definition, version and ``updated_at`` through the
+completion. Its ``next_run_at`` wins only if it changed the *schedule*: the spec differs from
+the claimed entry's, or the entry was disabled and enabled again (so its next run no longer is
+the claimed occurrence). Otherwise the completion stores the outcome's ``next_run_at``; keeping
+the stored one would hand the occurrence just published to the next claim.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import format_instant, parse_instant
@@ -37,6 +40,11 @@ PUBLISHED = "published"
 FAILED = "failed"
 OUTCOMES = (PUBLISHED, FAILED)
 DEFAULT_HISTORY_LIMIT = 1000
+
+#: Returned by :meth:`ChangeFeed.wait` among the ids when announcements may have been missed
+#: (the feed lost its connection and made a new one, or fell behind a trimmed change log): the
+#: caller should reload every entry it caches. Never an entry id (ids are non-empty).
+ANY_CHANGE: Final = ""
 
 
 class StoreError(Exception):
@@ -145,7 +153,12 @@ class ChangeFeed(abc.ABC):
 
     @abc.abstractmethod
     def wait(self, timeout: float) -> list[str]:
-        """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none."""
+        """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
+
+        Never raises for a lost connection: the feed reconnects (pausing between attempts, and
+        returning by ``timeout`` while it cannot) and, once reconnected, returns
+        :data:`ANY_CHANGE`, since changes made meanwhile were not announced to it.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -183,6 +196,14 @@ class Store(abc.ABC):
         up by one; ``created_at``/``updated_at`` come from the entry's state.
         """
 
+    def upsert_many(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+        """:meth:`upsert` each entry without a version check; what is stored now, in order.
+
+        For start-up sync: backends write the batch in few round trips (not necessarily in one
+        transaction). An id given twice is upserted twice, in order.
+        """
+        return [self.upsert(entry) for entry in entries]
+
     @abc.abstractmethod
     def delete(self, entry_id: str) -> bool:
         """Remove the entry and its history; ``False`` if it did not exist."""
@@ -212,9 +233,11 @@ class Store(abc.ABC):
         Appends ``outcome.runs`` to history (trimmed to the newest ``history_limit``), adds
         published runs to ``total_run_count`` and failed ones to ``failure_count``, updates
         ``consecutive_failures``, ``last_error``, ``last_run_at``, ``last_scheduled_for`` and
-        the drift summary; stores ``next_run_at`` (unless the definition changed since the
-        claim); disables the entry when it is run-once and a run was published, when it has no
-        next occurrence, or when the next occurrence is past ``expire_at``; releases the lease.
+        the drift summary; stores ``outcome.next_run_at``, unless an edit changed the schedule
+        since the claim (see the module docstring: then the edit's ``next_run_at`` stays);
+        disables the entry when it is run-once and a run was published, when it has no next
+        occurrence, or when the next occurrence is past ``expire_at``; releases the lease.
+        The definition, ``version``, ``created_at`` and ``updated_at`` are left as they are.
         """
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
@@ -35,8 +35,6 @@ class _Lease:
     token: str
     owner: str
     until: datetime
-    scheduled_for: datetime
-    version: int
 
 
 class _Backend:
@@ -194,7 +192,7 @@ class MemoryStore(Store):
                     continue  # a stale index slot: the entry moved, was leased or disabled
                 entry = backend.entries[entry_id]
                 until = now + lease
-                backend.leases[entry_id] = _Lease(token, owner, until, at, entry.version)
+                backend.leases[entry_id] = _Lease(token, owner, until)
                 claims.append(Claim(entry, at, owner, token, until))
         return claims
 
@@ -207,15 +205,21 @@ class MemoryStore(Store):
                 return False
             del backend.leases[claim.entry_id]
             result = advance(claim, outcome)
+            kept = stored.state
             next_run_at = (
-                result.state.next_run_at
-                if stored.version == claim.entry.version
-                else stored.state.next_run_at
+                kept.next_run_at
+                if rescheduled_during(claim, stored.spec, kept.next_run_at)
+                else result.state.next_run_at
             )
             new = replace(
                 stored,
                 enabled=stored.enabled and not result.disable,
-                state=replace(result.state, next_run_at=next_run_at),
+                state=replace(
+                    result.state,
+                    next_run_at=next_run_at,
+                    created_at=kept.created_at,
+                    updated_at=kept.updated_at,
+                ),
             )
             backend.entries[claim.entry_id] = new
             runs = backend.history.setdefault(claim.entry_id, deque())

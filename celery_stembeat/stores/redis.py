@@ -25,7 +25,8 @@ Cluster slot and every script can touch them atomically:
       ``ld``/``dm``/``dx`` last/mean/max drift (seconds, the float's ``repr``: exact);
       ``le0``, ``le1``, … the last error;
     - while claimed: ``ct`` claim token, ``co`` owner, ``cs`` the claimed occurrence (ms),
-      ``cv`` the version the claim saw.
+      ``cv`` the version the claim saw. An edit that changes the schedule meanwhile moves
+      ``n`` away from ``cs`` (or changes ``s*``); only then does ``n`` survive completion.
 
     Long text (definition, spec, last error) is cut into chunks ``name0``, ``name1``, … of at
     most 64 bytes, so that every value stays within ``hash-max-listpack-value`` (64 by
@@ -48,14 +49,20 @@ Cluster slot and every script can touch them atomically:
     allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
     costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run.
 ``{P}:changes`` (pub/sub channel)
-    The id of every entry whose definition changed (upsert, enable/disable, delete).
+    The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
+    that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
 
 Instants are kept at millisecond resolution (sub-millisecond parts are truncated); a claim's
 ``scheduled_for`` is the stored ``next_run_at`` exactly.
 
 Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
 number of entries, plus the entries returned); :meth:`RedisStore.complete_many` sends all its
-completions in one pipelined round trip; ``list`` reads every matching hash.
+completions in one pipelined round trip, :meth:`RedisStore.upsert_many` one per 500 entries;
+``list`` reads every matching hash.
+
+Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
+replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
+the server has closed, so after a restart the next operation normally succeeds.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import redis
 from redis.client import PubSub
@@ -80,8 +87,10 @@ from redis.exceptions import NoScriptError
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import Spec, parse_spec
 from celery_stembeat.stores import _redis_scripts as scripts
+from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
     Claim,
@@ -95,6 +104,10 @@ from celery_stembeat.stores.base import (
 
 DEFAULT_PREFIX = "stembeat"
 _LIST_BATCH = 200
+#: Entries per pipelined round trip in :meth:`RedisStore.upsert_many`.
+_UPSERT_BATCH = 500
+#: The definition JSON's position among the UPSERT script's arguments.
+_UPSERT_DEFINITION = 8
 _SUBSCRIBE_TIMEOUT = 10.0
 _HEALTH_CHECK_INTERVAL = 30
 
@@ -120,8 +133,12 @@ _COUNT_FIELDS = (
     ("consecutive_failures", "cf"),
 )
 _DRIFT_FIELDS = (("last_drift", "ld"), ("drift_mean", "dm"), ("drift_max", "dx"))
-_STAMPED_INSTANTS = (*_INSTANT_FIELDS, ("created_at", "ca"), ("updated_at", "ua"))
-_READ_INSTANTS = (("next_run_at", "n"), *_STAMPED_INSTANTS)
+_READ_INSTANTS = (
+    ("next_run_at", "n"),
+    *_INSTANT_FIELDS,
+    ("created_at", "ca"),
+    ("updated_at", "ua"),
+)
 
 
 # -- encoding ------------------------------------------------------------------------------------
@@ -160,10 +177,10 @@ def _definition_json(entry: Entry) -> str:
     return _json(data)
 
 
-def _state_fields(state: RunState, *, stamps: bool = False) -> dict[str, str | None]:
-    """Run-state hash fields (``None`` = absent), except next_run_at (and the stamps)."""
+def _state_fields(state: RunState) -> dict[str, str | None]:
+    """Run-state hash fields (``None`` = absent), except next_run_at and the stamps."""
     fields: dict[str, str | None] = {}
-    for name, field in _STAMPED_INSTANTS if stamps else _INSTANT_FIELDS:
+    for name, field in _INSTANT_FIELDS:
         instant = getattr(state, name)
         fields[field] = None if instant is None else str(_to_ms(instant))
     for name, field in _COUNT_FIELDS:
@@ -178,11 +195,10 @@ def _state_fields(state: RunState, *, stamps: bool = False) -> dict[str, str | N
 def _state_json(state: RunState, before: RunState | None = None) -> str:
     """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
 
-    Without ``before`` (a new entry): every field but next_run_at, created_at and updated_at,
-    which the upsert script handles. With it (a completion): the fields that differ, plus
-    created_at and updated_at, which MemoryStore also takes from the claim's snapshot.
+    Neither holds next_run_at, created_at and updated_at, which the scripts handle. Without
+    ``before`` (a new entry): every field. With it (a completion): the fields that differ.
     """
-    fields = _state_fields(state, stamps=before is not None)
+    fields = _state_fields(state)
     old = {} if before is None else _state_fields(before)
     changed = {field: value for field, value in fields.items() if old.get(field, "") != value}
     data: dict[str, Any] = {
@@ -335,6 +351,17 @@ def mask_url(url: str) -> str:
     return head + question + rest
 
 
+def _url_secrets(url: str) -> builtins.list[str]:
+    """The passwords in ``url`` (authority and query), as written and percent-decoded."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""]
+    except ValueError:
+        return []
+    found += [value for key, value in parse_qsl(parts.query) if key.lower() == "password"]
+    return [text for secret in found if secret for text in {secret, unquote(secret)}]
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]^\\{}-" else char for char in text)
 
@@ -354,6 +381,7 @@ class RedisStore(Store):
         **redis_options: Any,
     ) -> None:
         self.display_url = mask_url(url)
+        self._secrets = _url_secrets(url)
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
             raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
         if (
@@ -366,7 +394,7 @@ class RedisStore(Store):
         self.history_limit = history_limit
         redis_options["decode_responses"] = False
         # Ping connections idle this long before use: a feed then notices a dead connection
-        # (and raises) instead of waiting on it forever.
+        # (and subscribes again) instead of waiting on it forever.
         redis_options.setdefault("health_check_interval", _HEALTH_CHECK_INTERVAL)
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, **redis_options)
@@ -397,10 +425,14 @@ class RedisStore(Store):
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
+        """Turn redis-py's exceptions (and raw socket errors) into :class:`StoreError`."""
         try:
             yield
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self.display_url}: {exc}") from exc
+        except (redis.RedisError, OSError) as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            raise StoreError(f"Redis store {self.display_url}: {message}") from exc
 
     def _entry_key(self, entry_id: str) -> str:
         return self._entry_prefix + entry_id
@@ -447,8 +479,34 @@ class RedisStore(Store):
 
     def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
+        keys, args = self._upsert_call(entry, expected_version)
+        with self._errors():
+            reply = json.loads(self._run(self._upsert, keys, args))
+        if isinstance(reply, dict):
+            actual = int(reply["conflict"]) if reply["conflict"] else None
+            raise VersionConflict(entry.id, expected_version, actual)
+        return _decode_entry(reply, args[_UPSERT_DEFINITION])
+
+    def upsert_many(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+        """:meth:`upsert` each entry without a version check: one pipelined round trip per
+        :data:`_UPSERT_BATCH` entries, each entry still one atomic script call."""
+        batch = builtins.list(entries)
+        stored: builtins.list[Entry] = []
+        for first in range(0, len(batch), _UPSERT_BATCH):
+            calls = [
+                self._upsert_call(entry, None) for entry in batch[first : first + _UPSERT_BATCH]
+            ]
+            replies = self._pipelined(self._upsert, calls)
+            stored += [
+                _decode_entry(json.loads(reply), args[_UPSERT_DEFINITION])
+                for (_, args), reply in zip(calls, replies, strict=True)
+            ]
+        return stored
+
+    def _upsert_call(
+        self, entry: Entry, expected_version: int | None
+    ) -> tuple[builtins.list[str], builtins.list[str]]:
         state = entry.state
-        definition = _definition_json(entry)
         args = [
             entry.id,
             "" if expected_version is None else str(expected_version),
@@ -458,16 +516,10 @@ class RedisStore(Store):
             _ms_text(state.created_at),
             _ms_text(state.updated_at),
             self.channel,
-            definition,
+            _definition_json(entry),
             _state_json(state),
         ]
-        keys = [self._entry_key(entry.id), self._due, self._ids]
-        with self._errors():
-            reply = json.loads(self._run(self._upsert, keys, args))
-        if isinstance(reply, dict):
-            actual = int(reply["conflict"]) if reply["conflict"] else None
-            raise VersionConflict(entry.id, expected_version, actual)
-        return _decode_entry(reply, definition)
+        return [self._entry_key(entry.id), self._due, self._ids], args
 
     def delete(self, entry_id: str) -> bool:
         """Remove the entry, its index slots and its history; ``False`` if it did not exist."""
@@ -544,12 +596,12 @@ class RedisStore(Store):
     ) -> tuple[builtins.list[str], builtins.list[str]]:
         result = advance(claim, outcome)
         state = result.state
-        # Like MemoryStore, the whole run state comes from the claim's snapshot, advanced;
-        # only next_run_at yields to an edit made while the claim was out (in the script).
+        # Like MemoryStore, the run state comes from the claim's snapshot, advanced; only
+        # next_run_at yields to an edit that changed the schedule meanwhile (in the script).
         entry_id = claim.entry_id
         args = [
             claim.token,
-            str(claim.entry.version),
+            _spec_json(claim.entry),
             entry_id,
             _ms_text(state.next_run_at),
             "1" if result.disable else "0",
@@ -569,15 +621,22 @@ class RedisStore(Store):
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
         """:meth:`complete` for several claims, pipelined in one round trip."""
         calls = [self._complete_call(claim, outcome) for claim, outcome in pairs]
+        return [bool(result) for result in self._pipelined(self._complete, calls)]
+
+    def _pipelined(
+        self,
+        script: Script,
+        calls: Sequence[tuple[builtins.list[str], builtins.list[str]]],
+    ) -> builtins.list[Any]:
+        """Run ``script`` once per (keys, args) in one pipelined round trip; the replies."""
         if not calls:
             return []
-        script = self._complete
         with self._errors():
             with self._client.pipeline(transaction=False) as pipe:
                 for keys, args in calls:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
                 results = pipe.execute(raise_on_error=False)
-            done: builtins.list[bool] = []
+            replies: builtins.list[Any] = []
             for (keys, args), result in zip(calls, results, strict=True):
                 if isinstance(result, NoScriptError):
                     # The server lost its script cache (restart, SCRIPT FLUSH): this call never
@@ -585,8 +644,8 @@ class RedisStore(Store):
                     result = self._run(script, keys, args)
                 elif isinstance(result, Exception):
                     raise result
-                done.append(bool(result))
-        return done
+                replies.append(result)
+        return replies
 
     def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
         """Put entries whose lease ran out before ``now`` back in the due index."""
@@ -655,68 +714,97 @@ class RedisStore(Store):
 
 
 class _RedisFeed(ChangeFeed):
-    """Change notifications from the prefix's pub/sub channel."""
+    """Change notifications from the prefix's pub/sub channel.
+
+    Redis keeps nothing for a subscriber while it is disconnected. After losing its connection
+    the feed subscribes again (redis-py, when configured to retry, may do so by itself inside a
+    read); either way the server confirms the subscription once more, and every confirmation
+    after the first makes :meth:`wait` return :data:`ANY_CHANGE`.
+    """
 
     def __init__(self, client: redis.Redis, channel: str, display_url: str) -> None:
-        self._display_url = display_url
-        # redis-py leaves pubsub() unannotated; it returns a PubSub.
-        self._pubsub = cast(Callable[[], PubSub], client.pubsub)()
-        self._pending: list[str] = []
+        self._client = client
+        self._channel = channel
+        self._pending: builtins.list[str] = []
+        self._confirmed = False
         self._closed = False
+        self._backoff = Backoff()
+        self._pubsub: PubSub | None = None
         try:
-            self._subscribe(channel)
+            self._pubsub = self._subscribe()
+            # Wait for the confirmation: from then on, no change can slip past the feed.
+            deadline = time.monotonic() + _SUBSCRIBE_TIMEOUT
+            while not self._confirmed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreError(f"Redis store {display_url}: no reply to SUBSCRIBE")
+                self._take(self._pubsub.get_message(timeout=remaining))
         except BaseException:
             self.close()
             raise
 
-    def _subscribe(self, channel: str) -> None:
-        self._pubsub.subscribe(channel)
-        # Wait for the confirmation: from then on, no change can slip past the feed.
-        deadline = time.monotonic() + _SUBSCRIBE_TIMEOUT
-        while True:
-            message = self._pubsub.get_message(timeout=max(deadline - time.monotonic(), 0.0))
-            if message is not None and message["type"] == "subscribe":
-                return
-            self._take(message)
-            if time.monotonic() >= deadline:
-                raise StoreError(f"Redis store {self._display_url}: no reply to SUBSCRIBE")
+    def _subscribe(self) -> PubSub:
+        # redis-py leaves pubsub() unannotated; it returns a PubSub.
+        pubsub = cast(Callable[[], PubSub], self._client.pubsub)()
+        try:
+            pubsub.subscribe(self._channel)
+        except BaseException:
+            with contextlib.suppress(redis.RedisError, OSError):
+                pubsub.close()
+            raise
+        return pubsub
 
-    def _take(self, message: Mapping[str, Any] | None) -> bool:
-        if message is None or message["type"] != "message":
-            return False
-        data = message["data"]
-        self._pending.append(data.decode() if isinstance(data, bytes) else str(data))
-        return True
+    def _take(self, message: Mapping[str, Any] | None) -> None:
+        if message is None:
+            return
+        if message["type"] == "subscribe":
+            if self._confirmed:
+                self._pending.append(ANY_CHANGE)
+            self._confirmed = True
+        elif message["type"] == "message":
+            data = message["data"]
+            self._pending.append(data.decode() if isinstance(data, bytes) else str(data))
+
+    def _flush(self) -> builtins.list[str]:
+        ids, self._pending = builtins.list(dict.fromkeys(self._pending)), []
+        return ids
 
     def wait(self, timeout: float) -> builtins.list[str]:
         """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
 
-        Raises :class:`StoreError` when the connection was lost, since changes may have been
-        missed meanwhile; the next call reconnects and subscribes again.
+        After a lost connection the feed subscribes again, pausing between failed attempts,
+        and returns :data:`ANY_CHANGE` once the server confirms.
         """
-        if self._closed:
-            return []
-        try:
-            deadline = time.monotonic() + max(timeout, 0.0)
-            while not self._pending:
-                remaining = deadline - time.monotonic()
-                if not self._take(self._pubsub.get_message(timeout=max(remaining, 0.0))) and (
-                    remaining <= 0
-                ):
-                    break
-            while (message := self._pubsub.get_message(timeout=0.0)) is not None:
-                self._take(message)
-        except redis.RedisError as exc:
-            raise StoreError(f"Redis store {self._display_url}: {exc}") from exc
-        ids, self._pending = builtins.list(dict.fromkeys(self._pending)), []
-        return ids
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while not self._closed:
+            if self._pubsub is None:
+                self._pubsub = reconnect(
+                    self._subscribe, self._backoff, deadline, (redis.RedisError, OSError)
+                )
+                if self._pubsub is None:
+                    return self._flush()
+            try:
+                while not self._pending:
+                    remaining = deadline - time.monotonic()
+                    message = self._pubsub.get_message(timeout=max(remaining, 0.0))
+                    self._take(message)
+                    if message is None and remaining <= 0:
+                        break
+                while (message := self._pubsub.get_message(timeout=0.0)) is not None:
+                    self._take(message)
+            except (redis.RedisError, OSError):
+                self._drop()
+                continue
+            return self._flush()
+        return []
+
+    def _drop(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                pubsub.close()
 
     def close(self) -> None:
-        """Unsubscribe and release the connection; safe to call twice."""
-        if self._closed:
-            return
+        """Release the connection (which ends the subscription); safe to call twice."""
         self._closed = True
-        with contextlib.suppress(redis.RedisError, OSError):
-            cast(Callable[[], object], self._pubsub.unsubscribe)()  # unannotated in redis-py
-        with contextlib.suppress(redis.RedisError, OSError):
-            self._pubsub.close()
+        self._drop()

@@ -19,8 +19,10 @@ Tables (named with the prefix)
     ``claimed_for`` and sets it to NULL, so leased entries are not in the index at all. While
     claimed, ``claimed_for`` *is* the entry's ``next_run_at`` (an edit during the claim writes
     its new next run there); completion or lease recovery moves it back. The edit's next run
-    wins at completion when ``version`` moved since the claim (``claim_version``).
-    ``lease_until`` is indexed for recovery.
+    wins at completion when the schedule changed since the claim: ``spec_key`` differs from
+    the claimed entry's, or ``claimed_for`` no longer is the claimed occurrence (enabled
+    again). ``claim_version`` records the version the claim saw. ``lease_until`` is indexed
+    for recovery.
 ``{prefix}runs``
     History, one row per run, oldest first by the autoincrement ``id``; indexed on
     ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.
@@ -34,8 +36,9 @@ Tables (named with the prefix)
 
 Instants are stored as UTC with microsecond resolution and read back as aware UTC. Floats in
 JSON are written so that JSONB (which keeps a number's digits, not its notation) gives back the
-same float. PostgreSQL cannot hold NUL characters: a definition with one is refused
-(:class:`StoreError`, nothing written); in run errors it is replaced by U+FFFD.
+same float. PostgreSQL cannot hold NUL characters: entries refuse them in their definitions
+(:class:`~celery_stembeat.entry.EntryError`); in run errors (``last_error``, history) they are
+replaced by U+FFFD.
 
 Concurrency: SQLite runs in WAL mode with a 30 s busy timeout, and every write is one ``BEGIN
 IMMEDIATE`` transaction, so several processes can share the file. On PostgreSQL a claim is one
@@ -68,9 +71,8 @@ from sqlalchemy.pool import StaticPool
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import Spec, parse_spec
-from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores._sql_feed import (
-    ANY_CHANGE,
     CHANGE_LOG_SIZE,
     ListenFeed,
     PollingFeed,
@@ -85,6 +87,7 @@ from celery_stembeat.stores._sql_schema import (
     stored_version,
 )
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
     Claim,
@@ -106,10 +109,12 @@ _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
 _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg")
 _BUSY_TIMEOUT = 30.0
+_LISTEN_CONNECT_TIMEOUT = 10
 _CHUNK = 500  # ids per IN (…) list
 _WRITE = "stembeat_write"
 
-_RUN_STATE_FIELDS = (
+#: Run-state columns a completion writes; the stamps below belong to definition changes.
+_OUTCOME_FIELDS = (
     "next_run_at",
     "last_scheduled_for",
     "last_run_at",
@@ -120,9 +125,8 @@ _RUN_STATE_FIELDS = (
     "last_drift",
     "drift_mean",
     "drift_max",
-    "created_at",
-    "updated_at",
 )
+_RUN_STATE_FIELDS = (*_OUTCOME_FIELDS, "created_at", "updated_at")
 _RUN_TEXTS = ("last_error", "error", "owner", "task_id")
 _CLEARED_CLAIM: dict[str, Any] = {
     "claim_token": None,
@@ -175,6 +179,37 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+def _distinct_runs(ids: Sequence[str]) -> Iterator[builtins.list[int]]:
+    """Split the positions of ``ids`` into consecutive runs in which no id appears twice."""
+    run: builtins.list[int] = []
+    seen: set[str] = set()
+    for index, entry_id in enumerate(ids):
+        if entry_id in seen:
+            yield run
+            run, seen = [], set()
+        run.append(index)
+        seen.add(entry_id)
+    yield run
+
+
+#: The columns :func:`_definition` fills.
+_DEFINITION_COLUMNS = (
+    "task",
+    "spec",
+    "spec_key",
+    "args",
+    "kwargs",
+    "options",
+    "enabled",
+    "run_once",
+    "expire_at",
+    "catch_up",
+    "jitter",
+    "description",
+    "source",
+)
+
+
 def _definition(entry: Entry) -> dict[str, Any]:
     return {
         "task": entry.task,
@@ -195,6 +230,11 @@ def _definition(entry: Entry) -> dict[str, Any]:
 
 def _state_values(state: RunState) -> dict[str, Any]:
     return {name: getattr(state, name) for name in _RUN_STATE_FIELDS}
+
+
+def _outcome_values(state: RunState) -> dict[str, Any]:
+    """The run state a completion writes."""
+    return {name: getattr(state, name) for name in _OUTCOME_FIELDS}
 
 
 def _run_values(run: RunRecord) -> dict[str, Any]:
@@ -398,22 +438,37 @@ class SQLStore(Store):
             state=state,
         )
 
-    def _announce(self, conn: sa.Connection, entry_id: str) -> None:
-        """Record a definition change, inside the transaction that made it."""
+    def _announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
+        """Record definition changes, one per id, inside the transaction that made them."""
         meta = self._schema.meta
         counter = conn.execute(
             sa.update(meta)
             .where(meta.c.key == CHANGES_KEY)
-            .values(value=meta.c.value + 1)
+            .values(value=meta.c.value + len(entry_ids))
             .returning(meta.c.value)
         ).scalar_one()
         if self._is_postgres:
             # Delivered at commit, to every LISTENing connection.
-            payload = notify_payload(entry_id)
-            conn.execute(sa.select(sa.func.pg_notify(self._schema.channel, payload)))
+            conn.execute(
+                sa.text(
+                    "SELECT pg_notify(:channel, payload) "
+                    "FROM unnest(CAST(:payloads AS text[])) AS payload"
+                ),
+                {
+                    "channel": self._schema.channel,
+                    "payloads": [notify_payload(entry_id) for entry_id in entry_ids],
+                },
+            )
         else:
             log = self._schema.changes
-            conn.execute(sa.insert(log).values(seq=counter, entry_id=entry_id))
+            first = counter - len(entry_ids) + 1
+            conn.execute(
+                sa.insert(log),
+                [
+                    {"seq": first + index, "entry_id": entry_id}
+                    for index, entry_id in enumerate(entry_ids)
+                ],
+            )
             conn.execute(sa.delete(log).where(log.c.seq <= counter - CHANGE_LOG_SIZE))
 
     def _version_of(self, conn: sa.Connection, entry_id: str) -> int | None:
@@ -491,7 +546,7 @@ class SQLStore(Store):
                         actual = self._version_of(conn, entry.id)
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is not None:
-                    self._announce(conn, entry.id)
+                    self._announce(conn, [entry.id])
             if row is not None:
                 return self._entry(row)
             # No check asked for, and another writer created the entry between our UPDATE and
@@ -528,6 +583,66 @@ class SQLStore(Store):
             stmt = stmt.where(c.version == expected_version)
         return stmt
 
+    def upsert_many(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+        """:meth:`upsert` each entry without a version check, all in one transaction.
+
+        Each run of distinct ids is one ``INSERT … ON CONFLICT (id) DO UPDATE`` executed with
+        many parameter sets (which applies :meth:`upsert`'s rules row by row), then one read of
+        the rows written; an id given again starts a new run, so repeats apply in order.
+        """
+        batch = builtins.list(entries)
+        if not batch:
+            return []
+        statement = self._upsert_many_stmt()
+        c = self._schema.entries.c
+        stored: dict[int, Entry] = {}
+        with self._write() as conn:
+            for indexes in _distinct_runs([entry.id for entry in batch]):
+                conn.execute(statement, [self._new_row(batch[index]) for index in indexes])
+                written: dict[str, Entry] = {}
+                for chunk in _chunks([batch[index].id for index in indexes]):
+                    rows = conn.execute(sa.select(*self._columns).where(c.id.in_(chunk)))
+                    written.update((row["id"], self._entry(row)) for row in rows.mappings())
+                stored.update((index, written[batch[index].id]) for index in indexes)
+            self._announce(conn, [entry.id for entry in batch])
+        return [stored[index] for index in range(len(batch))]
+
+    def _new_row(self, entry: Entry) -> dict[str, Any]:
+        """Every column of ``entry`` as a new, unclaimed row at version 1."""
+        return {
+            "id": entry.id,
+            "version": 1,
+            **_definition(entry),
+            **_state_values(entry.state),
+            **_CLEARED_CLAIM,
+        }
+
+    def _upsert_many_stmt(self) -> Any:
+        entries = self._schema.entries
+        c = entries.c
+        insert = self._insert()
+        new = insert.excluded
+        rescheduled = sa.or_(
+            c.spec_key != new.spec_key, sa.and_(new.enabled == sa.true(), c.enabled == sa.false())
+        )
+        claimed = c.claim_token.is_not(None)
+        return insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                **{name: new[name] for name in _DEFINITION_COLUMNS},
+                "version": c.version + 1,
+                "created_at": sa.func.coalesce(c.created_at, new.created_at),
+                "updated_at": new.updated_at,
+                "next_run_at": sa.case(
+                    (sa.and_(sa.not_(claimed), rescheduled), new.next_run_at),
+                    else_=c.next_run_at,
+                ),
+                "claimed_for": sa.case(
+                    (sa.and_(claimed, rescheduled), new.next_run_at), else_=c.claimed_for
+                ),
+            },
+        )
+
     def delete(self, entry_id: str) -> bool:
         """Remove the entry and its history; ``False`` if it did not exist."""
         entries, runs = self._schema.entries, self._schema.runs
@@ -537,7 +652,7 @@ class SQLStore(Store):
             ).first()
             conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
             if gone is not None:
-                self._announce(conn, entry_id)
+                self._announce(conn, [entry_id])
         return gone is not None
 
     def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
@@ -591,7 +706,7 @@ class SQLStore(Store):
                     .first()
                 )
                 if row is not None:
-                    self._announce(conn, entry_id)
+                    self._announce(conn, [entry_id])
             if row is not None:
                 return self._entry(row)
 
@@ -660,7 +775,7 @@ class SQLStore(Store):
             held: dict[str, Any] = {}
             for chunk in _chunks(ids):
                 query = (
-                    sa.select(c.id, c.claim_token, c.version, c.claimed_for, c.enabled)
+                    sa.select(c.id, c.claim_token, c.spec_key, c.claimed_for, c.enabled)
                     .where(c.id.in_(chunk))
                     .order_by(c.id)
                     .with_for_update()
@@ -674,11 +789,12 @@ class SQLStore(Store):
                     continue
                 del held[claim.entry_id]  # released: the same claim cannot complete twice
                 result = advance(claim, outcome)
-                if row.version == claim.entry.version:
-                    next_run_at = result.state.next_run_at
-                else:
-                    next_run_at = row.claimed_for  # the edit's next run wins
-                values = _state_values(result.state)
+                next_run_at = (
+                    row.claimed_for  # while claimed, the stored next run lives there
+                    if rescheduled_during(claim, _spec(row.spec_key), row.claimed_for)
+                    else result.state.next_run_at
+                )
+                values = _outcome_values(result.state)
                 values.update(
                     _CLEARED_CLAIM,
                     b_id=claim.entry_id,
@@ -800,7 +916,9 @@ class SQLStore(Store):
         """
         feed: ChangeFeed
         if self._is_postgres:
-            feed = ListenFeed(self._listen_connection, self._schema.channel, self.display_url)
+            feed = ListenFeed(
+                self._listen_connection, self._schema.channel, self.display_url, self._scrub
+            )
         else:
             feed = PollingFeed(self._engine, self._schema, self.poll_interval, self._errors)
         self._feeds.add(feed)
@@ -810,6 +928,8 @@ class SQLStore(Store):
         import psycopg
 
         args, kwargs = self._engine.dialect.create_connect_args(self._engine.url)
+        # Without a connect timeout, a feed reconnecting to an unreachable host would hang.
+        kwargs.setdefault("connect_timeout", _LISTEN_CONNECT_TIMEOUT)
         return psycopg.connect(*args, **{**kwargs, "autocommit": True})
 
     def drop_schema(self) -> None:

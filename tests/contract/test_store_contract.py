@@ -5,10 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,13 +19,17 @@ import pytest
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import (
+    ANY_CHANGE,
     FAILED,
     EntryNotFound,
     Outcome,
     RunRecord,
     Store,
+    StoreError,
     VersionConflict,
+    open_store,
 )
+from tests.contract.faults import kill_redis_clients, terminate_postgres_backends, wait_for
 from tests.contract.helpers import (
     LEASE,
     T0,
@@ -74,6 +81,85 @@ def test_list_filters_and_sorts(store: Store) -> None:
     assert [e.id for e in store.list(enabled=True, prefix="a")] == ["a%y", "a.one", "a_x"]
     assert [e.id for e in store.list(prefix="a_")] == ["a_x"]
     assert [e.id for e in store.list(prefix="a%")] == ["a%y"]
+
+
+def _sync_batch(group: str, count: int) -> list[Entry]:
+    """Edits of ``group``/000… of every kind: a new spec, other fields, disabling."""
+    edits = []
+    for index in range(count):
+        entry_id = f"{group}/{index:03d}"
+        if index % 3 == 0:
+            edit = make_entry(entry_id, next_run_at=at(1000 + index), spec=IntervalSpec(30))
+        elif index % 3 == 1:
+            edit = make_entry(entry_id, next_run_at=at(2000), description=f"edit {index}")
+        else:
+            edit = make_entry(entry_id, next_run_at=at(3000), enabled=False)
+        edits.append(edit.with_state(updated_at=at(500)))
+    return edits
+
+
+def _without_id(entries: list[Entry]) -> list[dict[str, object]]:
+    return [{**entry.to_dict(), "id": None} for entry in entries]
+
+
+def test_upsert_many_matches_one_upsert_per_entry(store: Store) -> None:
+    """upsert_many stores, returns and announces what single upserts do, claims out or not."""
+    for group in ("single", "batch"):
+        for index in range(200):
+            store.upsert(make_entry(f"{group}/{index:03d}", next_run_at=at(index)))
+    claims = store.claim_due(at(49), 100, "beat-1", LEASE)
+    assert len(claims) == 100
+    assert store.complete_many((claim, published(claim)) for claim in claims[:50])
+    feed = store.watch()
+    try:
+        single = [store.upsert(entry) for entry in _sync_batch("single", 300)]
+        batch = store.upsert_many(_sync_batch("batch", 300))
+        assert [entry.id for entry in batch] == [f"batch/{index:03d}" for index in range(300)]
+        assert _without_id(batch) == _without_id(single)
+        wanted = {entry.id for entry in batch}
+        wait_for(feed, lambda seen: wanted <= seen)
+    finally:
+        feed.close()
+    kept = store.get("batch/001")
+    assert kept is not None
+    assert (kept.version, kept.state.total_run_count) == (2, 1)
+    assert (kept.description, kept.state.next_run_at) == ("edit 1", at(61))
+    moved = store.get("batch/003")
+    assert moved is not None
+    assert (moved.state.total_run_count, moved.state.next_run_at) == (1, at(1003))
+    assert store.complete_many((claim, published(claim)) for claim in claims[50:])
+    assert _without_id(store.list(prefix="batch/")) == _without_id(store.list(prefix="single/"))
+
+
+def test_upsert_many_applies_a_repeated_id_in_order(store: Store) -> None:
+    """An id given twice is upserted twice; an empty batch writes nothing."""
+    first, second = store.upsert_many(
+        [make_entry("twice", description="one"), make_entry("twice", description="two")]
+    )
+    assert (first.version, first.description) == (1, "one")
+    assert (second.version, second.description) == (2, "two")
+    assert store.get("twice") == second
+    assert store.upsert_many([]) == []
+
+
+def test_upsert_many_of_ten_thousand_entries(
+    store: Store, backend: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A start-up sync of 10,000 entries, new then existing; the times are printed."""
+    entries = [make_entry(f"sync/{index:05d}", next_run_at=at(index)) for index in range(10_000)]
+    started = time.perf_counter()
+    created = store.upsert_many(entries)
+    middle = time.perf_counter()
+    updated = store.upsert_many(entries)
+    finished = time.perf_counter()
+    assert [entry.version for entry in created] == [1] * len(entries)
+    assert [entry.version for entry in updated] == [2] * len(entries)
+    assert len(store.list(prefix="sync/")) == len(entries)
+    with capsys.disabled():
+        print(
+            f"\n{backend}: upsert_many of 10,000 entries: {middle - started:.2f} s new, "
+            f"{finished - middle:.2f} s existing"
+        )
 
 
 def test_versions_guard_against_lost_updates(store: Store) -> None:
@@ -290,6 +376,44 @@ def test_edit_during_claim_keeps_the_edits_next_run(store: Store) -> None:
     assert store.next_due_at() == at(7)
 
 
+def test_edit_leaving_the_schedule_alone_does_not_repeat_the_claimed_occurrence(
+    store: Store,
+) -> None:
+    """An edit of other fields during a claim stays, but the next run is the outcome's."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    edit = make_entry("job", args=(1,), options={"queue": "q"}, description="edited")
+    store.upsert(edit.with_state(created_at=at(1), updated_at=at(5)))
+    assert store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert (entry.description, entry.args, entry.options) == ("edited", (1,), {"queue": "q"})
+    assert entry.version == 2
+    assert entry.state.next_run_at == at(60)
+    assert (entry.state.created_at, entry.state.updated_at) == (T0, at(5))
+    assert entry.state.total_run_count == 1
+    assert store.claim_due(T0, 10, "beat-2", LEASE) == []
+    assert store.next_due_at() == at(60)
+    (following,) = store.claim_due(at(60), 10, "beat-2", LEASE)
+    assert following.scheduled_for == at(60)
+
+
+def test_reenabling_during_claim_keeps_the_fresh_start(store: Store) -> None:
+    """Disabling and enabling again while a claim is out restarts from the enable time."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    store.set_enabled("job", False, now=at(1))
+    store.set_enabled("job", True, now=at(1000))
+    assert store.complete(claim, published(claim))
+    entry = store.get("job")
+    assert entry is not None
+    assert (entry.enabled, entry.version) == (True, 3)
+    assert entry.state.next_run_at == at(1060)
+    assert entry.state.updated_at == at(1000)
+    assert entry.state.total_run_count == 1
+    assert store.next_due_at() == at(1060)
+
+
 def test_disable_during_claim_stays_disabled(store: Store) -> None:
     """Completing a claim does not re-enable an entry disabled meanwhile."""
     store.upsert(make_entry("job"))
@@ -417,6 +541,102 @@ def test_changes_reach_a_feed_opened_elsewhere(
     finally:
         feed.close()
         feed.close()
+
+
+def test_feed_reports_any_change_after_losing_its_connection(
+    store: Store,
+    backend: str,
+    open_more: Callable[..., Store],
+    request: pytest.FixtureRequest,
+    unique_prefix: str,
+) -> None:
+    """A feed whose connection is dropped reconnects, says ANY_CHANGE, then announces ids."""
+    name = f"stembeat-test-{uuid.uuid4().hex[:12]}"
+    watched = open_more(client_name=name) if backend == "redis" else store
+    feed = watched.watch()
+    try:
+        writer = open_more()
+        writer.upsert(make_entry("before"))
+        assert ANY_CHANGE not in wait_for(feed, lambda seen: "before" in seen)
+        if backend in ("memory", "sqlite"):
+            pytest.skip(f"a {backend} feed holds no server connection to lose")
+        if backend == "redis":
+            killed = kill_redis_clients(request.getfixturevalue("redis_url"), name, "pubsub")
+        else:
+            listen = f'LISTEN "{unique_prefix}changes"'
+            url = request.getfixturevalue("postgres_url")
+            killed = terminate_postgres_backends(url, "query", listen)
+        assert killed == 1
+        wait_for(feed, lambda seen: ANY_CHANGE in seen)
+        writer.upsert(make_entry("after"))
+        wait_for(feed, lambda seen: "after" in seen)
+    finally:
+        feed.close()
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+def test_operations_survive_dropped_connections(
+    store: Store, backend: str, open_more: Callable[..., Store], request: pytest.FixtureRequest
+) -> None:
+    """After the server drops every connection, an operation may fail (with StoreError only)
+    and the one after it works."""
+    name = f"stembeat-test-{uuid.uuid4().hex[:12]}"
+    if backend == "redis":
+        url = request.getfixturevalue("redis_url")
+        subject = open_more(client_name=name)
+
+        def drop_connections() -> int:
+            return kill_redis_clients(url, name, "normal")
+
+    elif backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        subject = open_more(connect_args={"application_name": name})
+
+        def drop_connections() -> int:
+            return terminate_postgres_backends(url, "application_name", name)
+
+    else:
+        pytest.skip(f"{backend} has no server connections to drop")
+
+    def survives(operation: Callable[[], Any]) -> Any:
+        assert drop_connections() >= 1
+        try:
+            return operation()
+        except StoreError:
+            return operation()
+
+    subject.upsert(make_entry("job"))
+    assert survives(lambda: subject.get("job")) is not None
+    assert [entry.id for entry in survives(subject.list)] == ["job"]
+    edited = survives(lambda: subject.upsert(make_entry("job", description="again")))
+    assert edited.description == "again"
+    assert survives(subject.next_due_at) == T0
+    (claim,) = survives(lambda: subject.claim_due(T0, 10, "beat-1", LEASE))
+    assert survives(lambda: subject.complete(claim, published(claim))) is True
+    assert len(survives(lambda: subject.history("job"))) == 1
+    assert survives(lambda: subject.recover_expired_claims(T0)) == []
+    assert survives(lambda: subject.set_enabled("job", False, now=T0)).enabled is False
+    assert survives(lambda: subject.delete("job")) is True
+
+
+def test_unreachable_server_raises_store_error_without_the_password(
+    backend: str, tmp_path: Path
+) -> None:
+    """Connection failures surface as StoreError, and never show the password."""
+    secret = "s3cret-pa55"
+    urls = {
+        "sqlite": f"sqlite:///{tmp_path / 'missing' / 'dir' / 'stembeat.db'}",
+        "postgres": f"postgresql+psycopg://postgres:{secret}@127.0.0.1:1/test",
+        "redis": f"redis://:{secret}@127.0.0.1:1/0",
+    }
+    if backend not in urls:
+        pytest.skip("a memory store has no server to miss")
+    with pytest.raises(StoreError) as failure, open_store(urls[backend]) as unreachable:
+        unreachable.get("job")
+    assert secret not in str(failure.value)
+    assert secret not in repr(failure.value)
 
 
 # -- data fidelity -------------------------------------------------------------------------------

@@ -372,3 +372,40 @@ def test_rare_combination_decades_apart() -> None:
     spec = CalendarSpec(monthdays=[29], months=[2], weekdays=["mon"], hours=[0], minutes=[0])
     found = list(spec.occurrences(datetime(2000, 1, 1, tzinfo=UTC), 3))
     assert found == [datetime(year, 2, 29, tzinfo=UTC) for year in (2016, 2044, 2072)]
+
+
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        CalendarSpec(),
+        CalendarSpec(hours=[9], minutes=[0], timezone="Asia/Tokyo"),
+        CalendarSpec(monthdays=[29], months=[2], hours=[0], minutes=[0]),
+        CalendarSpec(weekdays=["mon"], monthdays=["1-7"], timezone="America/New_York"),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize(
+    "after",
+    [
+        END_OF_TIME,
+        datetime(9999, 12, 31, 12, 0, tzinfo=UTC),
+        datetime(9996, 3, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+    ids=str,
+)
+def test_no_occurrence_past_the_end_of_datetime(spec: CalendarSpec, after: datetime) -> None:
+    """An occurrence that would pass 9999-12-31 is None, never an error."""
+    found = spec.next_after(after)
+    assert found is None or after < found <= END_OF_TIME
+
+
+def test_last_occurrence_before_the_end_of_datetime() -> None:
+    """The last minute that fits is still found, then there is none."""
+    spec = CalendarSpec(months=[12], monthdays=[31], hours=[23], minutes=[59])
+    last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    assert spec.next_after(datetime(9999, 1, 1, tzinfo=UTC)) == last
+    assert spec.next_after(last) is None

@@ -68,6 +68,13 @@ def test_schedule_timedelta_is_an_interval() -> None:
         ({"minute": 0, "hour": "0,3,6,9,12,15,18,21"}, "0 0,3,6,9,12,15,18,21 * * *"),
         ({"minute": 0, "hour": 0, "day_of_month": 1, "month_of_year": "*/3"}, "0 0 1 */3 *"),
         ({"minute": 30, "hour": 4, "day_of_month": "1,15"}, "30 4 1,15 * *"),
+        ({"minute": 0, "hour": 9, "day_of_month": "1-31", "day_of_week": "mon"}, "0 9 * * 1"),
+        ({"minute": 0, "hour": 9, "day_of_month": "1", "day_of_week": "0-6"}, "0 9 1 * *"),
+        ({"minute": 0, "hour": 9, "day_of_week": "sun-sat", "day_of_month": "*/1"}, "0 9 * * *"),
+        ({"minute": "0-59", "month_of_year": "1-12"}, "* * * * *"),
+        ({"minute": 0, "hour": "0-23"}, "0 0-23 * * *"),  # hours written out stay fixed-time
+        ({"minute": "*/60"}, "0 * * * *"),  # celery reads */60 as 0; cron would refuse it
+        ({"minute": 0, "hour": "*/24"}, "0 0 * * *"),
     ],
 )
 def test_crontab_with_at_most_one_day_field_is_cron(
@@ -141,6 +148,8 @@ CRONTABS = [
     {"minute": 30, "hour": "*/3"},
     {"minute": 0, "hour": "9,17", "day_of_week": "mon-fri"},
     {"minute": 0, "hour": 0, "day_of_month": "1", "month_of_year": "*/3"},
+    {"minute": 0, "hour": 9, "day_of_month": "1-31", "day_of_week": "mon"},
+    {"minute": 0, "hour": 9, "day_of_month": "1", "day_of_week": "0-6"},
 ]
 
 
@@ -242,11 +251,29 @@ def test_anchored_interval_due_wait_lands_on_the_grid() -> None:
 
 
 def test_past_clocked_spec_is_never_due_again() -> None:
-    """A clocked spec already run is not due, with the long 'never' wait, and no estimate."""
+    """A clocked spec already run is not due: the long 'never' wait, also as the estimate."""
     wrapped = wrap(ClockedSpec(NOW - timedelta(hours=1)))
     assert wrapped.is_due(NOW - timedelta(minutes=1)) == (False, NEVER_CHECK_SECONDS)
     assert NEVER_CHECK_SECONDS >= 365 * 86400
-    assert wrapped.remaining_estimate(NOW - timedelta(minutes=1)) is None
+    never = timedelta(seconds=NEVER_CHECK_SECONDS)
+    assert wrapped.remaining_estimate(NOW - timedelta(minutes=1)) == never
+
+
+def test_remaining_estimate_is_always_a_timedelta_as_in_celery_solar() -> None:
+    """With no occurrence left the estimate is a long positive timedelta, never None.
+
+    celery's own ``solar``, finding no event (the sun does not set at the pole in June),
+    also answers a positive timedelta: the time when it wants to look again.
+    """
+    app = make_app()
+    theirs = solar("sunset", 89.9, 0, app=app, nowfun=lambda: NOW.replace(month=6))
+    their_estimate = theirs.remaining_estimate(NOW.replace(month=6))
+    assert isinstance(their_estimate, timedelta)
+    assert their_estimate > timedelta(days=30)
+    ended = IntervalSpec(10, start_at=NOW - timedelta(hours=2), end_at=NOW - timedelta(hours=1))
+    ours = wrap(ended).remaining_estimate(NOW - timedelta(minutes=30))
+    assert ours == timedelta(seconds=NEVER_CHECK_SECONDS)
+    assert ours.total_seconds() == wrap(ended).is_due(NOW - timedelta(minutes=30)).next
 
 
 def test_clocked_spec_due_once_then_never() -> None:

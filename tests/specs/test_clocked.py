@@ -130,12 +130,44 @@ def test_naive_after_is_rejected() -> None:
         ClockedSpec(AT).next_after(datetime(2024, 1, 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: to_dict keeps milliseconds only, so a microsecond `at` does not round-trip",
-)
 def test_sub_millisecond_at_round_trips() -> None:
     """parse_spec(spec.to_dict()) == spec and pickling hold even for microsecond instants."""
     spec = ClockedSpec(AT + timedelta(microseconds=123_456))
     assert parse_spec(spec.to_dict()) == spec
     assert pickle.loads(pickle.dumps(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    ("micros", "kept"),
+    [(123_456, 123_000), (999_999, 999_000), (999, 0), (5_000, 5_000)],
+)
+def test_at_is_truncated_to_whole_milliseconds(micros: int, kept: int) -> None:
+    """`at` keeps whole milliseconds (truncated, never rounded up into the next second)."""
+    spec = ClockedSpec(AT + timedelta(microseconds=micros))
+    assert spec.at == AT + timedelta(microseconds=kept)
+    assert spec == ClockedSpec(AT + timedelta(microseconds=kept))
+    assert spec.next_after(AT) == (AT + timedelta(microseconds=kept) if kept else None)
+
+
+@pytest.mark.parametrize("value", [datetime(2025, 1, 1, 9, 0), "junk", None])
+def test_bad_at_error_names_the_field(value: object) -> None:
+    """The SpecError for a bad `at` carries field 'at'."""
+    with pytest.raises(SpecError) as caught:
+        ClockedSpec(value)  # type: ignore[arg-type]
+    assert caught.value.field == "at"
+
+
+def test_after_before_the_start_of_datetime_is_not_silently_none() -> None:
+    """An `after` that is before 0001-01-01 in UTC cannot be converted, and says so.
+
+    Near 9999-12-31 an overflow means "no occurrence" and next_after answers None; at the
+    start of datetime a later occurrence does exist, so None would be a wrong answer.
+    """
+    before_utc_begins = datetime(1, 1, 1, 2, 0, tzinfo=timezone(timedelta(hours=5)))
+    with pytest.raises(OverflowError):
+        ClockedSpec(AT).next_after(before_utc_begins)
+    assert ClockedSpec(AT).next_after(datetime(1, 1, 1, tzinfo=UTC)) == AT
+    assert (
+        ClockedSpec(AT).next_after(datetime(9999, 12, 31, 20, tzinfo=timezone(-timedelta(hours=5))))
+        is None
+    )

@@ -239,16 +239,55 @@ def test_star_step_day_field_takes_part_in_the_or() -> None:
     )  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: '5L' (last Friday) passes validation but croniter only knows 'L5', "
-    "which validation rejects; neither spelling of last-weekday works",
-)
 def test_last_weekday_of_month() -> None:
     """``5L`` is the last Friday of the month, as the validator's ``L`` suffix intends."""
     assert upcoming("0 0 * * 5L", "2025-01-01 00:00", 2) == instants(
         "2025-01-31 00:00", "2025-02-28 00:00"
     )
+
+
+@pytest.mark.parametrize("friday", ["5L", "5l", "FRIL", "fril", "L5", "l5"])
+def test_every_spelling_of_last_friday(friday: str) -> None:
+    """Quartz/Spring's ``5L``/``FRIL`` and croniter's ``L5`` are all the last Friday."""
+    expression = f"0 9 * * {friday}"
+    spec = CronSpec(expression, "Europe/London")
+    assert spec.expression == expression  # kept as written; only croniter sees ``L5``
+    assert parse_spec(spec.to_dict()) == spec
+    found = spec.next_after(utc("2025-05-01 00:00"))
+    assert found == utc("2025-05-30 08:00")  # 09:00 BST on the last Friday of May 2025
+    assert list(spec.occurrences(found, 3)) == instants(
+        "2025-06-27 08:00", "2025-07-25 08:00", "2025-08-29 08:00"
+    )
+
+
+@pytest.mark.parametrize("sunday", ["0L", "7L", "SUNL", "L0", "L7"])
+def test_last_sunday_is_zero_or_seven(sunday: str) -> None:
+    """Sunday is 0 or 7 in the last-weekday form too."""
+    assert upcoming(f"0 1 * * {sunday}", "2025-03-01 00:00", 2) == instants(
+        "2025-03-30 01:00", "2025-04-27 01:00"
+    )
+
+
+def test_last_and_nth_weekdays_in_one_list() -> None:
+    """``#`` and ``L`` items combine in a list (croniter's own example: 3rd and last Friday)."""
+    assert upcoming("0 0 * * 5#3,5L", "2025-01-01 00:00", 4) == instants(
+        "2025-01-17 00:00", "2025-01-31 00:00", "2025-02-21 00:00", "2025-02-28 00:00"
+    )
+    assert upcoming("0 9 ? * MON#1,FRIL", "2025-01-01 00:00", 3) == instants(
+        "2025-01-06 09:00", "2025-01-31 09:00", "2025-02-03 09:00"
+    )
+
+
+@pytest.mark.parametrize(
+    ("minute", "expected"),
+    [
+        ("*/59", ["2025-01-01 00:59", "2025-01-01 01:00", "2025-01-01 01:59"]),
+        ("30/29", ["2025-01-01 00:30", "2025-01-01 00:59", "2025-01-01 01:30"]),
+    ],
+)
+def test_largest_useful_step(minute: str, expected: list[str]) -> None:
+    """A step up to the field's span still matches more than its first value."""
+    assert upcoming(f"{minute} * * * *", "2025-01-01 00:00", 3) == instants(*expected)
 
 
 # --- time zones ------------------------------------------------------------------------------
@@ -361,6 +400,49 @@ BAD_EXPRESSIONS = [
     ("1,,2 * * * *", "minute", "cron field 'minute': '' is not valid"),
     ("? * * * *", "minute", "cron field 'minute': '?' is only for day fields"),
     ("* * * * 1#6", "day-of-week", "cron field 'day-of-week': '1#6': the week must be 1-5"),
+    ("* * * * 8L", "day-of-week", "cron field 'day-of-week': 8 is outside 0-7"),
+    ("* * * * L8", "day-of-week", "cron field 'day-of-week': 8 is outside 0-7"),
+    ("* * * * LFRI", "day-of-week", "cron field 'day-of-week': 'LFRI' is not a number or name"),
+    ("* * * * XL", "day-of-week", "cron field 'day-of-week': 'X' is not a number or name"),
+    ("* * * * L", "day-of-week", "cron field 'day-of-week': 'L' is not a number or name"),
+    (
+        "* * * * 5L,1",
+        "day-of-week",
+        "cron field 'day-of-week': '5L,1' mixes '#' or 'L' items with plain days",
+    ),
+    (
+        "* * * * MON,FRI#2",
+        "day-of-week",
+        "cron field 'day-of-week': 'MON,FRI#2' mixes '#' or 'L' items with plain days",
+    ),
+    (
+        "* * 1 * 5L",
+        "day-of-week",
+        "cron field 'day-of-week': '5L' needs '*' or '?' in day-of-month, not '1'",
+    ),
+    (
+        "0 * * 13 * FRI#2",
+        "day-of-week",
+        "cron field 'day-of-week': 'FRI#2' needs '*' or '?' in day-of-month, not '13'",
+    ),
+    *(
+        (
+            expression,
+            field,
+            f"cron field '{field}': step {step} is more than {limit}, "
+            "so it would only ever match its first value",
+        )
+        for expression, field, step, limit in [
+            ("*/60 * * * *", "minute", 60, 59),
+            ("5/60 * * * *", "minute", 60, 59),
+            ("0-30/75 * * * *", "minute", 75, 59),
+            ("0 */24 * * *", "hour", 24, 23),
+            ("0 0 */31 * *", "day-of-month", 31, 30),
+            ("0 0 1 */12 *", "month", 12, 11),
+            ("0 0 * * */7", "day-of-week", 7, 6),
+            ("*/60 * * * * *", "second", 60, 59),
+        ]
+    ),
     (
         "* * * *",
         "expression",
@@ -473,3 +555,49 @@ def test_occurrences_chain_next_after() -> None:
     assert len(times) == 40
     assert all(later > earlier for earlier, later in itertools.pairwise(times))
     assert all(spec.next_after(a) == b for a, b in itertools.pairwise(times))
+
+
+END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
+NEAR_THE_END = [
+    END_OF_TIME,
+    utc("9999-12-31 23:00"),
+    utc("9999-12-31 00:00"),
+    utc("9999-12-01 00:00"),
+    datetime(9999, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5))),  # past the end in UTC
+]
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone"),
+    [
+        ("0 0 1 1 *", "UTC"),  # croniter itself steps into year 10000
+        ("* * * * *", "UTC"),
+        ("* * * * * *", "UTC"),
+        ("0 0 * * 5L", "UTC"),
+        ("0 9 * * *", "Asia/Tokyo"),  # local wall time runs past 9999 before UTC does
+        ("0 9 * * *", "Pacific/Kiritimati"),
+        ("0 9 1 * *", "America/New_York"),
+    ],
+)
+@pytest.mark.parametrize("after", NEAR_THE_END, ids=str)
+def test_no_occurrence_past_the_end_of_datetime(
+    expression: str, zone: str, after: datetime
+) -> None:
+    """Whatever the zone, an occurrence that would pass 9999-12-31 is None, never an error."""
+    found = CronSpec(expression, zone).next_after(after)
+    assert found is None or after < found <= END_OF_TIME
+
+
+def test_last_occurrences_before_the_end_of_datetime() -> None:
+    """Occurrences that still fit are found; the first that does not is None."""
+    assert upcoming("59 23 31 12 *", "9999-12-30 00:00", 2) == instants("9999-12-31 23:59")
+    assert upcoming("0 9 * * *", "9999-12-30 00:00", 2, "Asia/Tokyo") == instants(
+        "9999-12-31 00:00"
+    )
+    assert upcoming("* * * * *", "9999-12-31 23:58:30", 2, "America/New_York") == instants(
+        "9999-12-31 23:59"
+    )
+    assert CronSpec("0 0 29 2 *").next_after(utc("9996-03-01 00:00")) is None
+    assert CronSpec("* * * * *").next_after(utc("9999-12-31 23:58:30")) == END_OF_TIME.replace(
+        second=0, microsecond=0
+    )

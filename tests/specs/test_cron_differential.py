@@ -296,11 +296,6 @@ def test_celery_reads_a_full_day_field_as_any_day() -> None:
     assert celery_next(entry, utc("2025-01-01 00:00")) == utc("2025-01-06 09:00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: celery_compat writes the full day_of_month as '1-31', not '*', so the cron "
-    "spec '0 9 1-31 * 1' uses Vixie OR and fires every day instead of on Mondays",
-)
 def test_converted_crontab_with_a_full_day_field_keeps_celery_meaning() -> None:
     """parse_spec(crontab) fires when celery does, even if a day field lists every day."""
     entry = crontab(**FULL_DAY_FIELD, app=celery_app("UTC"))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from celery_stembeat.specs import IntervalSpec, SpecError, parse_spec
+from celery_stembeat.specs.interval import MAX_EVERY
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -20,6 +21,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
         ("5m", 300.0),
         ("1h30m", 5400.0),
         ("1h 30m", 5400.0),
+        ("1 h 30 m", 5400.0),
+        ("30 s", 30.0),
         ("every:5m", 300.0),
         ("every 5m", 300.0),
         ("EVERY:5M", 300.0),
@@ -265,21 +268,108 @@ def test_specs_are_frozen_values() -> None:
     assert spec.run_once is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_duration drops spaces between numbers, so '1 30' reads as 130 s",
-)
-def test_spaces_between_bare_numbers_are_not_concatenated() -> None:
-    """'1 30' is not a duration (it is not 130 seconds)."""
-    with pytest.raises(SpecError):
-        parse_spec("1 30")
+@pytest.mark.parametrize("text", ["1 30", "1 2 3 4", "every 1 30", "1. 5", "1 .5", "1\t30"])
+def test_spaces_between_bare_numbers_are_not_concatenated(text: str) -> None:
+    """'1 30' is not a duration (it is not 130 seconds): blanks may only sit next to a unit."""
+    with pytest.raises(SpecError, match="space between two numbers") as caught:
+        parse_spec(text)
+    assert caught.value.field == "every"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a huge `every` is accepted but next_after raises OverflowError",
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("1_000", "'_' digit separator"),
+        ("1_000s", "'_' digit separator"),
+        ("nan", "not a finite number"),
+        ("NaN", "not a finite number"),
+        ("inf", "not a finite number"),
+        ("-infinity", "not a finite number"),
+        ("1e3", "exponent"),
+        ("1.5E+3", "exponent"),
+        ("+30", "not a duration"),
+        ("-30", "not a duration"),
+        (".5", "not a duration"),
+        ("5.", "not a duration"),
+        ("\u0663\u0660", "not a duration"),  # Arabic-Indic digits: float() reads them, we do not
+    ],
 )
+def test_odd_numerals_are_rejected_with_the_reason(text: str, problem: str) -> None:
+    """Durations use plain decimals: separators, nan/inf, exponents and signs are refused."""
+    with pytest.raises(SpecError, match=problem) as caught:
+        parse_spec(text)
+    assert caught.value.field == "every"
+
+
+def test_a_number_in_exponent_notation_is_still_a_number() -> None:
+    """Only duration *text* refuses exponents: a JSON number such as 1e3 is 1000 seconds."""
+    assert parse_spec('{"type": "interval", "every": 1e3}') == IntervalSpec(1000)
+    assert parse_spec(1e3) == IntervalSpec(1000)
+
+
 def test_every_beyond_timedelta_range_is_a_spec_error() -> None:
-    """An `every` that timedelta cannot hold is rejected when the spec is built."""
-    with pytest.raises(SpecError):
+    """An `every` longer than 100 years is rejected when the spec is built, naming 'every'."""
+    with pytest.raises(SpecError, match="more than 100 years") as caught:
         IntervalSpec(1e14)
+    assert caught.value.field == "every"
+    for too_long in (MAX_EVERY + 1, 10**400):
+        with pytest.raises(SpecError, match="'every'"):
+            IntervalSpec(too_long)
+    assert IntervalSpec(MAX_EVERY).period == timedelta(days=36525)
+
+
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        IntervalSpec(30),
+        IntervalSpec(MAX_EVERY),
+        IntervalSpec(MAX_EVERY, start_at=T0),
+        IntervalSpec(0.001, start_at=T0),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize(
+    "after",
+    [
+        END_OF_TIME,
+        END_OF_TIME - timedelta(microseconds=1),
+        datetime(9999, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5))),  # past max in UTC
+    ],
+)
+def test_no_occurrence_past_the_end_of_datetime(spec: IntervalSpec, after: datetime) -> None:
+    """When the next occurrence would pass 9999-12-31, next_after is None, never an error."""
+    assert spec.next_after(after) is None
+
+
+def test_occurrence_just_before_the_end_of_datetime() -> None:
+    """An occurrence that still fits in a datetime is found."""
+    after = END_OF_TIME - timedelta(seconds=30)
+    assert IntervalSpec(30).next_after(after) == END_OF_TIME
+    centuries = IntervalSpec(MAX_EVERY, start_at=T0)
+    assert centuries.next_after(datetime(9900, 1, 1, tzinfo=UTC)) == T0 + 79 * centuries.period
+    assert centuries.next_after(datetime(9990, 1, 1, tzinfo=UTC)) is None
+
+
+def test_start_and_end_are_truncated_to_whole_milliseconds() -> None:
+    """Sub-millisecond parts of start_at/end_at are dropped, so the dict form is exact."""
+    spec = IntervalSpec(
+        1,
+        start_at=T0 + timedelta(microseconds=999),
+        end_at=T0 + timedelta(seconds=5, microseconds=123_456),
+    )
+    assert spec.start_at == T0
+    assert spec.end_at == T0 + timedelta(seconds=5, milliseconds=123)
+    assert spec == IntervalSpec(1, start_at=T0, end_at=T0 + timedelta(seconds=5, milliseconds=123))
+    assert parse_spec(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("name", ["start_at", "end_at"])
+@pytest.mark.parametrize("value", [datetime(2026, 1, 1), "2026-01-01T00:00:00", "junk", 5])
+def test_bad_instant_error_names_the_field(name: str, value: object) -> None:
+    """The SpecError for a bad start_at/end_at carries that field's name."""
+    with pytest.raises(SpecError, match=name) as caught:
+        IntervalSpec(30, **{name: value})  # type: ignore[arg-type]
+    assert caught.value.field == name

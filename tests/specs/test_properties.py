@@ -46,15 +46,10 @@ SOLAR_EVENTS = [
 ]
 
 
-def to_ms(value: datetime) -> datetime:
-    """``value`` truncated to whole milliseconds (the resolution of the dict form)."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-#: Instants to the millisecond, in UTC, 1990-2090.
-ms_instants = st.datetimes(
+#: Instants to the microsecond, in UTC, 1990-2090 (specs keep whole milliseconds of them).
+instants = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
-).map(to_ms)
+)
 
 #: Any aware instant 2000-2060, in UTC or an IANA zone, to the microsecond.
 afters = st.datetimes(
@@ -68,10 +63,10 @@ afters = st.datetimes(
 def intervals(draw: st.DrawFn, anchored: bool | None = None) -> IntervalSpec:
     """Interval specs from 1 ms to ~28 h, optionally anchored and bounded."""
     every_ms = draw(st.one_of(st.integers(1, 1000), st.integers(1, 100_000_000)))
-    start = draw(ms_instants) if (anchored or (anchored is None and draw(st.booleans()))) else None
+    start = draw(instants) if (anchored or (anchored is None and draw(st.booleans()))) else None
     end = None
     if draw(st.booleans()):
-        base = start if start is not None else draw(ms_instants)
+        base = start if start is not None else draw(instants)
         end = base + timedelta(milliseconds=draw(st.integers(0, 10**11)))
     return IntervalSpec(every_ms / 1000, start_at=start, end_at=end)
 
@@ -102,7 +97,7 @@ solars = st.builds(
     offset=st.integers(-7200, 7200),
 )
 
-clockeds = st.builds(ClockedSpec, at=ms_instants)
+clockeds = st.builds(ClockedSpec, at=instants)
 
 
 @st.composite

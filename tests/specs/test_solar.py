@@ -211,3 +211,41 @@ def test_tromso_midnight_sun_and_polar_night_have_no_event_that_day(day: str, ev
     found = spec.next_after(midnight)
     assert found is not None
     assert found - midnight > timedelta(days=20)
+
+
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SolarSpec("sunrise", 51.5074, -0.1278),
+        SolarSpec("dusk_civil", -33.87, 151.21, offset=-3600),  # evening event, east
+        SolarSpec("sunset", 21.3, -157.86, offset=86400),  # a day's offset, far west
+        SolarSpec("sunrise", 78.22, 15.65),  # Svalbard: no sunrise for months
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize(
+    "after",
+    [
+        END_OF_TIME,
+        datetime(9999, 12, 31, 0, 0, tzinfo=UTC),
+        datetime(9999, 11, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+    ids=str,
+)
+def test_no_occurrence_past_the_end_of_datetime(spec: SolarSpec, after: datetime) -> None:
+    """An event that would pass 9999-12-31 (or the search for one) is None, never an error."""
+    found = spec.next_after(after)
+    assert found is None or after < found <= END_OF_TIME
+
+
+def test_events_in_the_last_days_of_datetime_are_found() -> None:
+    """Near the end, the events that still fit are found; the one after is None."""
+    spec = SolarSpec("sunrise", 51.5074, -0.1278)
+    last = spec.next_after(datetime(9999, 12, 31, tzinfo=UTC))
+    assert last is not None
+    assert last.date() == date(9999, 12, 31)
+    assert spec.next_after(last) is None

@@ -1,0 +1,140 @@
+"""Reading verbs: ``list``, ``show``, ``history`` and ``dry-run``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from celery.bin.base import CeleryCommand
+
+from celery_stembeat.cli import render
+from celery_stembeat.cli.commands import require
+from celery_stembeat.cli.params import instant_option, json_option, zone_option
+from celery_stembeat.cli.session import current
+from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
+
+
+@click.command("list", cls=CeleryCommand)
+@click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) entries.")
+@click.option("--prefix", help="Only entries whose id starts with PREFIX.")
+@json_option
+@click.pass_context
+def list_entries(
+    ctx: click.Context, enabled: bool | None, prefix: str | None, as_json: bool
+) -> None:
+    """List entries with their next and last run."""
+    session = current(ctx)
+    with session.store() as store:
+        entries = store.list(enabled=enabled, prefix=prefix)
+    if as_json:
+        render.echo_json([entry.to_dict() for entry in entries])
+    else:
+        render.show(session, render.entries_table(entries, session.now()))
+
+
+@click.command("show", cls=CeleryCommand)
+@click.argument("entry_id", metavar="ID")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, entry_id: str, as_json: bool) -> None:
+    """Show everything about one entry.
+
+    Its definition (options included) and its run state.
+    """
+    session = current(ctx)
+    with session.store() as store:
+        entry = require(store, entry_id)
+    if as_json:
+        render.echo_json(entry.to_dict())
+    else:
+        render.show(session, render.entry_table(entry, session.now()))
+
+
+@click.command("history", cls=CeleryCommand)
+@click.argument("entry_id", metavar="ID")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Runs to show."
+)
+@json_option
+@click.pass_context
+def history(ctx: click.Context, entry_id: str, limit: int, as_json: bool) -> None:
+    """Show the recorded runs of one entry.
+
+    Newest first: scheduled time, publish time, drift, jitter, outcome, error, beat.
+    """
+    session = current(ctx)
+    with session.store() as store:
+        entry = require(store, entry_id)
+        runs = store.history(entry_id, limit)
+    if as_json:
+        render.echo_json([run.to_dict() for run in runs])
+    else:
+        render.show(session, render.history_table(entry, runs))
+
+
+def _parse(text: str, zone: str | None) -> Spec:
+    try:
+        return parse_spec(text, timezone=zone)
+    except SpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--spec'") from None
+
+
+@click.command("dry-run", cls=CeleryCommand)
+@click.argument("entry_id", metavar="[ID]", required=False)
+@click.option(
+    "--spec",
+    "spec_text",
+    metavar="SPEC",
+    help="A spec instead of an entry: JSON, cron ('0 9 * * 1-5'), or interval ('5m', 'every:5m').",
+)
+@click.option(
+    "--count", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many."
+)
+@instant_option("--after", help="Start after this instant (default: now).")
+@zone_option(
+    "--tz",
+    "zone",
+    help="Show local times in ZONE (default: the spec's zone, else UTC); also the zone of a "
+    "cron string given to --spec.",
+)
+@json_option
+@click.pass_context
+def dry_run(
+    ctx: click.Context,
+    entry_id: str | None,
+    spec_text: str | None,
+    count: int,
+    after: datetime | None,
+    zone: str | None,
+    as_json: bool,
+) -> None:
+    """Show the next occurrences of an entry or spec.
+
+    Give an entry ID or --spec SPEC. Nothing is run or written.
+    """
+    session = current(ctx)
+    if spec_text is not None and entry_id is None:
+        spec = _parse(spec_text, zone)
+    elif entry_id is not None and spec_text is None:
+        with session.store() as store:
+            spec = require(store, entry_id).spec
+    else:
+        raise click.UsageError("give either an entry ID or --spec SPEC")
+    start = after or session.now().replace(microsecond=0)
+    shown = zone or render.spec_zone(spec)
+    instants = list(spec.occurrences(start, count))
+    if not as_json:
+        render.show(session, render.occurrences_table(spec, start, instants, shown))
+        return
+    render.echo_json(
+        {
+            "spec": spec.to_dict(),
+            "schedule": spec.describe(),
+            "after": format_instant(start),
+            "zone": shown,
+            "occurrences": [
+                {"utc": format_instant(instant), "local": render.local(instant, shown)}
+                for instant in instants
+            ],
+        }
+    )

@@ -1,0 +1,190 @@
+"""Writing verbs: ``apply``, ``enable``, ``disable``, ``remove``, and ``export`` for ``apply``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+from celery.bin.base import CeleryCommand
+
+from celery_stembeat.cli import render
+from celery_stembeat.cli.apply import Plan, apply, plan
+from celery_stembeat.cli.errors import Failed
+from celery_stembeat.cli.files import FORMATS, STDIN, dump_entries, read_entries
+from celery_stembeat.cli.params import json_option
+from celery_stembeat.cli.session import current
+from celery_stembeat.entry import Entry
+from celery_stembeat.stores import EntryNotFound
+
+ENTRY_IDS = click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr; the command still succeeds."""
+    click.echo(f"warning: {message}", err=True)
+
+
+def _missing(entry_ids: Sequence[str]) -> Failed:
+    return Failed(f"no entry {', '.join(repr(entry_id) for entry_id in entry_ids)}")
+
+
+def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool) -> None:
+    rows = [("added", entry_id, "") for entry_id in planned.added]
+    rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.changed.items()]
+    rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
+    rows += [("removed", entry_id, "") for entry_id in removed]
+    for status, entry_id, detail in rows:
+        click.echo(f"{status:<10} {entry_id} {detail}".rstrip())
+    click.echo(
+        f"{len(planned.added)} added, {len(planned.changed)} changed, "
+        f"{len(planned.unchanged)} unchanged, {len(removed)} removed"
+        + (" (dry run: nothing written)" if dry_run else "")
+    )
+
+
+@click.command("apply", cls=CeleryCommand)
+@click.argument(
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also remove entries absent from the files (never those of beat_schedule).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Prune without asking.")
+@json_option
+@click.pass_context
+def apply_files(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    dry_run: bool,
+    prune: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Create or update entries from files.
+
+    FILE is JSON or YAML (a list of entries or {"entries": [...]}); '-' reads stdin.
+
+    Every entry of every file is checked before anything is written. Existing entries keep
+    their run state.
+    """
+    if prune and STDIN in files and not (yes or dry_run):
+        raise click.UsageError("--prune with a file on stdin needs --yes: stdin cannot confirm")
+    session = current(ctx)
+    entries = read_entries(files)
+    with session.store() as store:
+        planned = plan(store, entries)
+        removed = planned.absent if prune else []
+        if not dry_run:
+            if removed and not yes:
+                click.confirm(
+                    f"Remove {render.counted(len(removed), 'entry', 'entries')} absent from the "
+                    f"files ({', '.join(removed)})?",
+                    abort=True,
+                    err=True,
+                )
+            apply(store, entries, session.now())
+            for entry_id in removed:
+                store.delete(entry_id)
+    if as_json:
+        render.echo_json({**planned.to_dict(removed), "dry_run": dry_run})
+    else:
+        _echo_plan(planned, removed, dry_run)
+
+
+def _set_enabled(
+    ctx: click.Context, entry_ids: Sequence[str], enabled: bool, as_json: bool
+) -> None:
+    session = current(ctx)
+    done: list[Entry] = []
+    missing: list[str] = []
+    with session.store() as store:
+        for entry_id in entry_ids:
+            try:
+                done.append(store.set_enabled(entry_id, enabled, session.now()))
+            except EntryNotFound:
+                missing.append(entry_id)
+    for entry in done:
+        if not enabled and entry.source == "config":
+            warn(
+                f"entry {entry.id!r} comes from beat_schedule: beat enables it again at its next "
+                'start unless you remove it from beat_schedule (or set "enabled": False there)'
+            )
+    if as_json:
+        render.echo_json([entry.to_dict() for entry in done])
+    else:
+        for entry in done:
+            click.echo(f"{'enabled' if enabled else 'disabled'} {entry.id}")
+    if missing:
+        raise _missing(missing)
+
+
+@click.command("enable", cls=CeleryCommand)
+@ENTRY_IDS
+@json_option
+@click.pass_context
+def enable(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
+    """Enable entries, starting afresh from now.
+
+    No backlog is fired: the next run is the first occurrence after now.
+    """
+    _set_enabled(ctx, entry_ids, True, as_json)
+
+
+@click.command("disable", cls=CeleryCommand)
+@ENTRY_IDS
+@json_option
+@click.pass_context
+def disable(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
+    """Disable entries (run state and history stay)."""
+    _set_enabled(ctx, entry_ids, False, as_json)
+
+
+@click.command("remove", cls=CeleryCommand)
+@ENTRY_IDS
+@json_option
+@click.pass_context
+def remove(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete entries with their history."""
+    session = current(ctx)
+    removed: list[Entry] = []
+    missing: list[str] = []
+    with session.store() as store:
+        for entry_id in entry_ids:
+            entry = store.get(entry_id)
+            if entry is not None and store.delete(entry_id):
+                removed.append(entry)
+            else:
+                missing.append(entry_id)
+    for entry in removed:
+        if entry.source == "config":
+            warn(
+                f"entry {entry.id!r} comes from beat_schedule: beat adds it again at its next "
+                "start unless you remove it from beat_schedule"
+            )
+    if as_json:
+        render.echo_json([entry.to_dict() for entry in removed])
+    else:
+        for entry in removed:
+            click.echo(f"removed {entry.id}")
+    if missing:
+        raise _missing(missing)
+
+
+@click.command("export", cls=CeleryCommand)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.pass_context
+def export(ctx: click.Context, fmt: str) -> None:
+    """Print the store's entries as a file for apply.
+
+    Definitions only, no run state; entries of beat_schedule (source=config) are left out.
+    """
+    with current(ctx).store() as store:
+        entries = [entry for entry in store.list() if entry.source == "store"]
+    click.echo(dump_entries(entries, fmt), nl=False)

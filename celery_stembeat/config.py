@@ -1,0 +1,86 @@
+"""Every ``stembeat_*`` celery setting, read once in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery_stembeat.engine import EngineSettings, default_owner
+from celery_stembeat.specs._time import zone_name
+
+#: The environment variable naming the store when the app's config does not.
+URL_VARIABLE = "STEMBEAT_URL"
+#: Appended to celery's ``beat_schedule_filename`` to name the embedded SQLite store.
+EMBEDDED_SUFFIX = "-stembeat.db"
+
+
+class ConfigError(ValueError):
+    """A ``stembeat_*`` setting has a value the scheduler cannot use."""
+
+
+def embedded_url(schedule_filename: str) -> str:
+    """The SQLite store that lives beside celery's own schedule file."""
+    path = Path(schedule_filename + EMBEDDED_SUFFIX).expanduser().resolve()
+    return f"sqlite:///{path}"
+
+
+def _seconds(conf: Any, name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = conf.get(name)
+    if value is None:
+        return default
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise ConfigError(f"{name}: {value!r} is not a number of seconds >= {minimum:g}")
+    return float(value)
+
+
+def _count(conf: Any, name: str, default: int) -> int:
+    value = conf.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name}: {value!r} is not a positive whole number")
+    return value
+
+
+@dataclass(frozen=True)
+class StembeatConfig:
+    """The scheduler's settings.
+
+    ``stembeat_url`` (else ``$STEMBEAT_URL``, else SQLite beside ``beat_schedule_filename``),
+    ``stembeat_lease``, ``stembeat_grace``, ``stembeat_catch_up_limit``,
+    ``stembeat_batch_size``, ``stembeat_max_backoff`` (seconds or counts) and
+    ``stembeat_owner`` (this beat's name in claims and history).
+    """
+
+    url: str
+    engine: EngineSettings
+    timezone: str
+
+    @classmethod
+    def from_app(
+        cls, app: Any, schedule_filename: str | None = None, max_interval: float | None = None
+    ) -> StembeatConfig:
+        """Read the settings from a celery app's configuration."""
+        conf = app.conf
+        filename = schedule_filename or conf.get("beat_schedule_filename") or "celerybeat-schedule"
+        url = conf.get("stembeat_url") or os.environ.get(URL_VARIABLE) or embedded_url(filename)
+        defaults = EngineSettings()
+        engine = EngineSettings(
+            lease=timedelta(
+                seconds=_seconds(conf, "stembeat_lease", defaults.lease.total_seconds(), minimum=1)
+            ),
+            grace=timedelta(
+                seconds=_seconds(conf, "stembeat_grace", defaults.grace.total_seconds())
+            ),
+            catch_up_limit=_count(conf, "stembeat_catch_up_limit", defaults.catch_up_limit),
+            batch_size=_count(conf, "stembeat_batch_size", defaults.batch_size),
+            max_interval=float(max_interval or defaults.max_interval),
+            max_backoff=_seconds(conf, "stembeat_max_backoff", defaults.max_backoff, minimum=0.1),
+            owner=str(conf.get("stembeat_owner") or default_owner()),
+        )
+        return cls(url=url, engine=engine, timezone=zone_name(app.timezone))

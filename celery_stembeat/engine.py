@@ -1,0 +1,292 @@
+"""The beat loop without celery: claim due occurrences, publish them, record what happened.
+
+The engine keeps no copy of the schedule. Each :meth:`Engine.tick` asks the store for what is
+due (an index look-up), so its cost grows with the entries due, not the entries stored; between
+ticks :meth:`Engine.wait` sleeps until the next due time or a change announced by the store.
+Time comes from an injected clock (and ``sleep``), randomness from an injected ``random.Random``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from celery_stembeat.catchup import plan
+from celery_stembeat.publisher import Publisher, occurrence_task_id
+from celery_stembeat.stores.base import (
+    ANY_CHANGE,
+    FAILED,
+    PUBLISHED,
+    ChangeFeed,
+    Claim,
+    Outcome,
+    RunRecord,
+    Store,
+)
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current instant, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def default_owner() -> str:
+    """A name for this beat process that other beats and the history can show."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine claims and catches up; every field has a celery setting (``stembeat_*``)."""
+
+    #: How long a claim stays with this beat before another may recover it.
+    lease: timedelta = timedelta(seconds=60)
+    #: An occurrence at most this late is on time; older ones follow ``catch_up``.
+    grace: timedelta = timedelta(seconds=30)
+    #: The most runs one claim may produce (``fire_all`` backlogs); the newest are kept.
+    catch_up_limit: int = 100
+    #: Entries claimed per store round trip.
+    batch_size: int = 500
+    #: The longest sleep between ticks, as celery's ``beat_max_loop_interval``.
+    max_interval: float = 300.0
+    #: Longest pause between retries while the store is unreachable.
+    max_backoff: float = 30.0
+    owner: str = field(default_factory=default_owner)
+
+
+@dataclass
+class TickReport:
+    """What one tick did, for logs and tests."""
+
+    claimed: int = 0
+    published: int = 0
+    failed: int = 0
+    missed: int = 0
+    #: Seconds until the engine wants to tick again.
+    delay: float = 0.0
+
+
+class Engine:
+    """Claims due occurrences from a store and publishes them."""
+
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        settings: EngineSettings | None = None,
+        *,
+        clock: Clock = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.settings = settings or EngineSettings()
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self._feed: ChangeFeed | None = None
+        self._unrecorded: list[tuple[Claim, Outcome]] = []
+        self._next_recovery: datetime | None = None
+        self._outage_since: datetime | None = None
+        self._backoff = 0.0
+        self._closed = False
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        """Publish everything due now and return how long to wait before the next tick.
+
+        Never raises for a store or broker failure: the first failure of an outage is logged,
+        later ones are quiet, and the delay backs off until the store answers again.
+        """
+        try:
+            report = self._tick()
+        except Exception as exc:
+            return self._outage(exc)
+        if self._outage_since is not None:
+            logger.warning(
+                "stembeat: store reachable again after %.1f s",
+                (self.clock() - self._outage_since).total_seconds(),
+            )
+            self._outage_since = None
+            self._backoff = 0.0
+        return report
+
+    def _tick(self) -> TickReport:
+        report = TickReport()
+        self._record()
+        now = self.clock()
+        self._recover(now)
+        while True:
+            claims = self.store.claim_due(
+                now, self.settings.batch_size, self.settings.owner, self.settings.lease
+            )
+            report.claimed += len(claims)
+            for claim in claims:
+                # Pending at once: a run published and then interrupted is still recorded.
+                self._unrecorded.append((claim, self._run(claim, now, report)))
+            self._record()
+            if len(claims) < self.settings.batch_size:
+                break
+            now = self.clock()
+        report.delay = self._delay(self.clock())
+        return report
+
+    def _run(self, claim: Claim, now: datetime, report: TickReport) -> Outcome:
+        entry = claim.entry
+        decided = plan(
+            entry,
+            claim.scheduled_for,
+            now,
+            grace=self.settings.grace,
+            limit=self.settings.catch_up_limit,
+        )
+        if decided.missed:
+            logger.warning(
+                "stembeat: %s missed %s%d occurrence(s) (catch_up=%s)",
+                entry.id,
+                "at least " if decided.missed_at_least else "",
+                decided.missed,
+                entry.catch_up,
+            )
+        runs = [self._publish(claim, scheduled) for scheduled in decided.runs]
+        report.published += sum(run.outcome == PUBLISHED for run in runs)
+        report.failed += sum(run.outcome == FAILED for run in runs)
+        report.missed += decided.missed
+        return Outcome(
+            finished_at=self.clock(),
+            next_run_at=decided.next_run_at,
+            runs=tuple(runs),
+            missed=decided.missed,
+        )
+
+    def _publish(self, claim: Claim, scheduled_for: datetime) -> RunRecord:
+        entry = claim.entry
+        task_id = occurrence_task_id(entry.id, scheduled_for)
+        jitter = round(self.rng.uniform(0, entry.jitter), 3) if entry.jitter else 0.0
+        try:
+            self.publisher.publish(entry, scheduled_for, task_id, jitter)
+        except Exception as exc:
+            logger.error("stembeat: could not send %s (%s): %s", entry.id, entry.task, exc)
+            return RunRecord(
+                entry_id=entry.id,
+                scheduled_for=scheduled_for,
+                outcome=FAILED,
+                jitter=jitter,
+                error=f"{type(exc).__name__}: {exc}"[:1000],
+                owner=self.settings.owner,
+                task_id=task_id,
+            )
+        published_at = self.clock()
+        drift = round((published_at - scheduled_for).total_seconds(), 6)
+        logger.debug(
+            "stembeat: sent %s (%s) for %s, drift %.3f s, id %s",
+            entry.id,
+            entry.task,
+            scheduled_for.isoformat(),
+            drift,
+            task_id,
+        )
+        return RunRecord(
+            entry_id=entry.id,
+            scheduled_for=scheduled_for,
+            outcome=PUBLISHED,
+            published_at=published_at,
+            drift=drift,
+            jitter=jitter,
+            owner=self.settings.owner,
+            task_id=task_id,
+        )
+
+    def _record(self) -> None:
+        """Complete the pending claims; what the store could not take stays pending."""
+        if not self._unrecorded:
+            return
+        pending = list(self._unrecorded)
+        results = self.store.complete_many(pending)
+        del self._unrecorded[: len(pending)]
+        for (claim, _), kept in zip(pending, results, strict=True):
+            if not kept:
+                logger.warning(
+                    "stembeat: lease on %s for %s ran out before its run was recorded",
+                    claim.entry_id,
+                    claim.scheduled_for.isoformat(),
+                )
+
+    def _recover(self, now: datetime) -> None:
+        if self._next_recovery is not None and now < self._next_recovery:
+            return
+        recovered = self.store.recover_expired_claims(now)
+        if recovered:
+            logger.warning("stembeat: recovered expired claims of %s", ", ".join(recovered))
+        self._next_recovery = now + self.settings.lease / 4
+
+    def _delay(self, now: datetime) -> float:
+        candidates = [self.settings.max_interval]
+        due = self.store.next_due_at()
+        if due is not None:
+            candidates.append((due - now).total_seconds())
+        if self._next_recovery is not None:
+            candidates.append((self._next_recovery - now).total_seconds())
+        return max(0.0, min(candidates))
+
+    def _outage(self, exc: Exception) -> TickReport:
+        if self._outage_since is None:
+            self._outage_since = self.clock()
+            logger.error("stembeat: store or broker unavailable, retrying: %s", exc)
+        else:
+            logger.debug("stembeat: still unavailable: %s", exc)
+        self._backoff = min(max(self._backoff * 2, 0.5), self.settings.max_backoff)
+        self._close_feed()
+        return TickReport(delay=min(self._backoff, self.settings.max_interval))
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def wait(self, seconds: float) -> list[str]:
+        """Sleep up to ``seconds``, returning early with the ids of entries changed meanwhile."""
+        if seconds <= 0 or self._closed:
+            return []
+        try:
+            if self._feed is None:
+                self._feed = self.store.watch()
+            return self._feed.wait(seconds)
+        except Exception as exc:
+            return self._feed_failed(exc, seconds)
+
+    def _feed_failed(self, exc: Exception, seconds: float) -> list[str]:
+        if self._closed:  # closed from a signal handler while waiting
+            return []
+        logger.debug("stembeat: change feed unavailable: %s", exc)
+        self._close_feed()
+        self.sleep(seconds)
+        return [ANY_CHANGE]
+
+    def _close_feed(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            try:
+                feed.close()
+            except Exception as exc:
+                logger.debug("stembeat: closing the change feed failed: %s", exc)
+
+    def close(self) -> None:
+        """Record what can still be recorded, then release the feed; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._record()
+        except Exception as exc:
+            logger.warning("stembeat: %d run(s) left unrecorded: %s", len(self._unrecorded), exc)
+        self._close_feed()

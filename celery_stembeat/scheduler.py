@@ -1,0 +1,174 @@
+"""``celery beat -S celery_stembeat.Scheduler``: celery's scheduler API on top of the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+from celery import beat
+from celery.schedules import crontab
+
+from celery_stembeat.config import StembeatConfig
+from celery_stembeat.config_entries import entries_from_config, sync_config
+from celery_stembeat.engine import Engine
+from celery_stembeat.publisher import CeleryPublisher
+from celery_stembeat.specs import to_celery
+from celery_stembeat.stores import Store, open_store
+from celery_stembeat.stores.redis import mask_url
+
+logger = logging.getLogger(__name__)
+
+#: celery's own housekeeping entry, added as celery beat adds it.
+BACKEND_CLEANUP = {
+    "task": "celery.backend_cleanup",
+    "schedule": crontab("0", "4", "*"),
+    "options": {"expires": 12 * 3600},
+}
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT while a pass publishes and records, so a stop never falls between
+    a message sent and its run recorded; a held signal is delivered when the pass ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class Scheduler(beat.Scheduler):  # type: ignore[misc]
+    """A celery beat scheduler whose schedule lives in a stembeat store.
+
+    Each ``tick`` publishes what is due, then waits for the next due time or a change made by
+    another process, whichever comes first. A ``lazy`` instance (celery builds one for its
+    banner) does no I/O.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        schedule_filename: str | None = None,
+        max_interval: float | None = None,
+        lazy: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.stembeat = StembeatConfig.from_app(
+            app,
+            schedule_filename,
+            max_interval or app.conf.beat_max_loop_interval or beat.DEFAULT_MAX_INTERVAL,
+        )
+        self.store: Store | None = None
+        self.engine: Engine | None = None
+        self._closed = False
+        self._in_tick = False
+        self._close_requested = False
+        super().__init__(app, max_interval=max_interval, lazy=lazy, **kwargs)
+
+    # -- celery's hooks ------------------------------------------------------------------------
+
+    def setup_schedule(self) -> None:
+        """Open the store, sync ``beat_schedule`` into it, and start the engine."""
+        self.store = open_store(self.stembeat.url)
+        self.engine = Engine(self.store, CeleryPublisher(self.app), self.stembeat.engine)
+        report = sync_config(self.store, self._config_entries(), self.engine.clock())
+        logger.info(
+            "stembeat: store %s; beat_schedule: %d added, %d changed, %d unchanged, %d disabled",
+            mask_url(self.stembeat.url),
+            len(report.added),
+            len(report.changed),
+            report.unchanged,
+            len(report.disabled),
+        )
+
+    def _config_entries(self) -> list[Any]:
+        schedule = dict(self.app.conf.beat_schedule or {})
+        if (
+            self.app.conf.result_expires
+            and not self.app.backend.supports_autoexpire
+            and "celery.backend_cleanup" not in schedule
+        ):
+            schedule["celery.backend_cleanup"] = BACKEND_CLEANUP
+        return entries_from_config(schedule, self.stembeat.timezone)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """Publish what is due, then wait until something is due or changes; always returns 0.
+
+        celery's SIGTERM handler calls :meth:`close` from inside a tick, then raises
+        SystemExit there: the close is deferred until the tick has unwound, and a closed
+        scheduler ends the beat loop.
+        """
+        if self._closed or self._close_requested:
+            raise SystemExit()
+        if self.engine is None:
+            return float(self.max_interval)
+        self._in_tick = True
+        try:
+            with _stop_signals_held():
+                report = self.engine.tick()
+            if report.delay > 0:
+                self.engine.wait(report.delay)
+        finally:
+            self._in_tick = False
+        return 0.0
+
+    def get_schedule(self) -> dict[str, beat.ScheduleEntry]:
+        """The stored entries as celery schedule entries (read from the store on each call)."""
+        if self.store is None:
+            return {}
+        schedule = {}
+        for entry in self.store.list(enabled=True):
+            schedule[entry.id] = beat.ScheduleEntry(
+                name=entry.id,
+                task=entry.task,
+                last_run_at=entry.state.last_run_at,
+                total_run_count=entry.state.total_run_count,
+                schedule=to_celery(entry.spec, app=self.app),
+                args=entry.args,
+                kwargs=dict(entry.kwargs),
+                options=dict(entry.options),
+                app=self.app,
+            )
+        return schedule
+
+    def set_schedule(self, schedule: Any) -> None:
+        """celery assigns an empty schedule in its constructor; stembeat keeps it in the store."""
+        self.data = schedule
+
+    schedule = property(get_schedule, set_schedule)
+
+    def install_default_entries(self, data: Any) -> None:
+        """celery's default entries are synced with ``beat_schedule`` instead."""
+
+    def sync(self) -> None:
+        """Nothing to flush: every run is recorded as it happens."""
+
+    def close(self) -> None:
+        """Record pending runs, release the store and the broker connection; safe twice.
+
+        Called from a signal handler in the middle of a tick, it only asks for the close:
+        celery calls it again once the loop has ended.
+        """
+        if self._in_tick:
+            self._close_requested = True
+            return
+        self._closed = True
+        engine, self.engine = self.engine, None
+        store, self.store = self.store, None
+        if engine is not None:
+            engine.close()
+        if store is not None:
+            store.close()
+        super().close()
+
+    @property
+    def info(self) -> str:
+        """Shown in celery beat's banner."""
+        return f"    . stembeat store -> {mask_url(self.stembeat.url)}"

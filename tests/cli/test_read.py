@@ -1,0 +1,261 @@
+"""``list``, ``show``, ``history``, ``dry-run`` and ``observe`` on a store with history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from celery_stembeat.cli import stats
+from celery_stembeat.cli.commands import observe as observe_module
+from celery_stembeat.specs import IntervalSpec
+from celery_stembeat.stores import Store, open_store
+from tests.cli.conftest import Invoke
+from tests.cli.scenario import NOW, beat, entry, minutes, seed
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def golden(name: str) -> str:
+    return (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def seeded(sqlite_store: Store) -> Store:
+    seed(sqlite_store)
+    return sqlite_store
+
+
+@pytest.mark.usefixtures("seeded")
+def test_list_matches_the_golden_output(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("list")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == golden("list")
+
+
+@pytest.mark.usefixtures("seeded")
+def test_observe_matches_the_golden_output(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("observe")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == golden("observe")
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(
+    ("options", "ids"),
+    [
+        ((), ["cleanup", "heartbeat", "lights", "new-year", "ping", "report", "sync"]),
+        (("--disabled",), ["new-year"]),
+        (("--enabled", "--prefix", "p"), ["ping"]),
+        (("--prefix", "nothing"), []),
+    ],
+)
+def test_list_filters(sqlite_cli: Invoke, options: tuple[str, ...], ids: list[str]) -> None:
+    result = sqlite_cli("list", "--json", *options)
+    assert result.exit_code == 0, result.output
+    assert [item["id"] for item in json.loads(result.stdout)] == ids
+
+
+def test_list_of_an_empty_store(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("list")
+    assert (result.exit_code, result.stdout) == (0, "no entries\n")
+
+
+@pytest.mark.usefixtures("seeded")
+def test_show_prints_definition_options_and_run_state_in_the_entrys_zone(
+    sqlite_cli: Invoke,
+) -> None:
+    result = sqlite_cli("show", "report")
+    assert result.exit_code == 0, result.output
+    lines = {
+        line.split(None, 1)[0]: line.split(None, 1)[1].strip()
+        for line in result.stdout.splitlines()
+    }
+    assert lines["schedule"] == "cron 0 9 * * 1-5 (America/New_York)"
+    assert lines["options"] == '{"queue": "reports", "priority": 5}'
+    assert lines["kwargs"] == '{"to": "ops@example.com"}'
+    assert lines["next_run_at"] == "2026-03-02 09:00:00 EST (in 5h)"
+    assert lines["last_run_at"] == "2026-02-27 09:00:02 EST (2d18h ago)"
+    assert lines["total_run_count"] == "1"
+    assert lines["source"] == "store"
+
+
+@pytest.mark.usefixtures("seeded")
+def test_show_json_is_the_stored_entry(sqlite_cli: Invoke, seeded: Store) -> None:
+    result = sqlite_cli("show", "sync", "--json")
+    stored = seeded.get("sync")
+    assert stored is not None
+    assert json.loads(result.stdout) == stored.to_dict()
+
+
+@pytest.mark.usefixtures("seeded")
+def test_history_shows_runs_newest_first(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("history", "sync")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "sync: 2 runs, newest first, times in UTC"
+    rows = result.stdout.splitlines()[3:]
+    assert [row.split()[:2] for row in rows] == [
+        ["2026-03-02", "08:51:00"],
+        ["2026-03-02", "08:46:00"],
+    ]
+    assert all("failed" in row and "OperationalError: broker unreachable" in row for row in rows)
+    assert all(row.rstrip().endswith("beat-1:4242") for row in rows)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_history_json_and_limit(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("history", "heartbeat", "--limit", "2", "--json")
+    runs = json.loads(result.stdout)
+    assert [(run["scheduled_for"], run["drift"], run["outcome"]) for run in runs] == [
+        ("2026-03-02T08:55:00Z", 0.008, "published"),
+        ("2026-03-02T08:35:00Z", 0.25, "published"),
+    ]
+
+
+@pytest.mark.usefixtures("seeded")
+def test_dry_run_of_an_entry_in_its_zone(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("dry-run", "report", "--count", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        "cron 0 9 * * 1-5 (America/New_York): 2 occurrences after 2026-03-02T09:00:00Z"
+    )
+    assert result.stdout.splitlines()[3].split() == [
+        "1",
+        "2026-03-02T14:00:00Z",
+        "2026-03-02",
+        "09:00:00",
+        "EST",
+        "Mon",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "options", "local"),
+    [
+        # a cron string takes --tz as its zone: 09:00 London, in BST after 29 March
+        ("0 9 * * *", ("--tz", "Europe/London", "--after", "2026-03-28T12:00:00Z"),
+         ["2026-03-29 09:00:00 BST", "2026-03-30 09:00:00 BST"]),
+        ("every:5m", ("--after", "2026-03-02T09:00:00Z"),
+         ["2026-03-02 09:05:00 UTC", "2026-03-02 09:10:00 UTC"]),
+        ("5m", ("--tz", "Asia/Tokyo"), ["2026-03-02 18:05:00 JST", "2026-03-02 18:10:00 JST"]),
+        ('{"type": "clocked", "at": "2026-03-02T10:00:00Z"}', (), ["2026-03-02 10:00:00 UTC"]),
+        ('{"type": "cron", "expression": "30 2 * * *", "timezone": "America/New_York"}',
+         ("--after", "2026-03-07T12:00:00Z"),
+         ["2026-03-08 03:00:00 EDT", "2026-03-09 02:30:00 EDT"]),
+    ],
+)  # fmt: skip
+def test_dry_run_of_a_spec(
+    sqlite_cli: Invoke, spec: str, options: tuple[str, ...], local: list[str]
+) -> None:
+    result = sqlite_cli("dry-run", "--spec", spec, "--count", "2", "--json", *options)
+    assert result.exit_code == 0, result.output
+    assert [item["local"] for item in json.loads(result.stdout)["occurrences"]] == local
+
+
+def test_dry_run_when_nothing_is_left(sqlite_cli: Invoke) -> None:
+    result = sqlite_cli("dry-run", "--spec", '{"type": "clocked", "at": "2026-01-01T00:00:00Z"}')
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "once 2026-01-01T00:00:00Z: 0 occurrences after 2026-03-02T09:00:00Z\n"
+    )
+
+
+EXPECTED_OBSERVATION = {
+    "now": "2026-03-02T09:00:00Z",
+    "grace": 30.0,
+    "entries": 7,
+    "enabled": 6,
+    "due_now": 2,
+    "overdue": 1,
+    "runs_last_hour": 5,
+    "failing": 1,
+}
+
+
+def test_observe_is_the_same_on_every_store(cli: Invoke, store: Store) -> None:
+    seed(store)
+    result = cli("observe", "--json")
+    assert result.exit_code == 0, result.output
+    seen = json.loads(result.stdout)
+    rows = {row["id"]: row for row in seen.pop("rows")}
+    assert seen == EXPECTED_OBSERVATION
+    assert rows["heartbeat"] == {
+        "id": "heartbeat",
+        "enabled": True,
+        "total_run_count": 4,
+        "last_drift": 0.008,
+        "drift_mean": pytest.approx(0.0685),
+        "drift_max": 0.25,
+        "next_run_at": "2026-03-02T09:15:00Z",
+        "consecutive_failures": 0,
+        "last_error": None,
+    }
+    assert rows["sync"]["last_error"] == "OperationalError: broker unreachable"
+    assert rows["sync"]["consecutive_failures"] == 2
+
+
+@pytest.mark.usefixtures("seeded")
+def test_observe_grace_option_changes_what_is_overdue(sqlite_cli: Invoke) -> None:
+    seen = json.loads(sqlite_cli("observe", "--json", "--grace", "300").stdout)
+    assert (seen["grace"], seen["due_now"], seen["overdue"]) == (300.0, 2, 0)
+    seen = json.loads(sqlite_cli("observe", "--json", "--grace", "5").stdout)
+    assert seen["overdue"] == 2
+
+
+def test_recent_runs_read_history_past_its_first_page(
+    sqlite_cli: Invoke, sqlite_store: Store
+) -> None:
+    sqlite_store.upsert(entry("fast", IntervalSpec(10), minutes(-70)))
+    for step in range(70 * 6):  # one run every 10 s for 70 minutes
+        assert beat(sqlite_store, minutes(-70) + timedelta(seconds=10 * step)) == ["fast"]
+    assert stats.FIRST_PAGE < 360
+    seen = json.loads(sqlite_cli("observe", "--json").stdout)
+    assert seen["runs_last_hour"] == 360
+
+
+def watched(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines if line]
+
+
+def test_observe_watch_refreshes_after_each_change(
+    sqlite_cli: Invoke, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def two_refreshes(store: Store, interval: float) -> Iterator[list[str]]:
+        yield []
+        sqlite_store.upsert(entry("added-live", IntervalSpec(60), NOW))
+        yield ["added-live"]
+
+    monkeypatch.setattr(observe_module, "refreshes", two_refreshes)
+    result = sqlite_cli("observe", "--watch", "--json")
+    assert result.exit_code == 0, result.output
+    first, second = watched(result.stdout.splitlines())
+    assert (first["entries"], second["entries"]) == (0, 1)
+    assert second["rows"][0]["id"] == "added-live"
+
+
+def test_observe_watch_draws_a_live_table_and_stops_on_ctrl_c(
+    sqlite_cli: Invoke, seeded: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(store: Store, interval: float) -> Iterator[list[str]]:
+        yield []
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(observe_module, "refreshes", interrupted)
+    result = sqlite_cli("observe", "--watch")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == golden("observe").strip()
+
+
+def test_refreshes_wake_on_a_change_from_another_process(
+    sqlite_store: Store, sqlite_url: str
+) -> None:
+    with open_store(sqlite_url) as watching:
+        updates = observe_module.refreshes(watching, interval=60)
+        assert next(updates) == []
+        sqlite_store.upsert(entry("changed", IntervalSpec(60), NOW))
+        assert next(updates) == ["changed"]
+        updates.close()

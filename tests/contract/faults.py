@@ -1,0 +1,151 @@
+"""Server faults for tests: dropped connections on the shared servers, restarts of private ones.
+
+On the shared servers only the connections of the store under test are dropped (found by
+client name, application name or LISTEN channel), so that tests running at the same time are
+not disturbed. Restarts happen only on private servers started for the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+import sqlalchemy as sa
+
+from celery_stembeat.stores import ChangeFeed
+
+
+def kill_redis_clients(url: str, name: str, kind: str) -> int:
+    """Close every connection of type ``kind`` (normal, pubsub) named ``name``; how many."""
+    admin = redis.Redis.from_url(url)
+    try:
+        ids = [client["id"] for client in admin.client_list(_type=kind) if client["name"] == name]
+        for client_id in ids:
+            admin.client_kill_filter(_id=client_id, skipme=True)
+        return len(ids)
+    finally:
+        admin.close()
+
+
+def terminate_postgres_backends(url: str, condition: str, value: str) -> int:
+    """Terminate this database's other backends whose ``condition`` column equals ``value``."""
+    assert condition in ("application_name", "query")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    f"AND {condition} = :value"
+                ),
+                {"value": value},
+            ).all()
+        return len(killed)
+    finally:
+        engine.dispose()
+
+
+def wait_for(
+    feed: ChangeFeed, done: Callable[[set[str]], bool], *, timeout: float = 10.0
+) -> set[str]:
+    """Everything ``feed`` announces until ``done(seen)`` holds; fails after ``timeout`` s.
+
+    Each ``wait`` must return by its own timeout (plus slack for one reconnect attempt).
+    """
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while not done(seen):
+        assert time.monotonic() < deadline, f"feed announced only {sorted(seen)}"
+        started = time.monotonic()
+        seen.update(feed.wait(0.5))
+        assert time.monotonic() - started < 0.5 + 2.0, "wait overran its timeout"
+    return seen
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _until(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.05)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free port, keeping nothing on disk."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._workdir = workdir
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _answers(self) -> bool:
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self._workdir)]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _until(self._answers, "redis-server start")
+
+    def stop(self) -> None:
+        """Stop the server; every client connection drops."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+            self._process = None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (``initdb`` in ``workdir``, run with ``pg_ctl``).
+
+    ``workdir`` and its parents must be open to the postgres user when the tests run as root.
+    """
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._data = workdir / "data"
+        self._workdir = workdir
+        # PostgreSQL refuses to run as root: run its tools as the postgres user then.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(workdir, "postgres")
+        self._run("initdb", "-D", str(self._data), "-A", "trust", "-U", "postgres")
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [*self._as, str(self.BIN / tool), *args]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        """Start the cluster and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self._workdir} -c listen_addresses=127.0.0.1"
+        log = str(self._workdir / "server.log")
+        self._run("pg_ctl", "-D", str(self._data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self) -> None:
+        """Stop the cluster if it runs (fast shutdown: every client connection is terminated)."""
+        if (self._data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")

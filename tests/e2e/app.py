@@ -1,0 +1,43 @@
+"""The celery app the end-to-end tests run beat and a worker with; configured by environment.
+
+``E2E_BROKER`` (broker URL), ``E2E_QUEUE`` (the only queue, so parallel runs never meet),
+``E2E_RECORD`` (a Redis list every run appends to), ``E2E_RECORD_URL`` (that Redis),
+``E2E_BEAT_SCHEDULE`` (``beat_schedule`` as JSON: spec strings or dicts) and
+``E2E_SETTINGS`` (more celery settings as JSON, e.g. ``stembeat_url``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import redis
+from celery import Celery
+
+app = Celery("e2e", broker=os.environ.get("E2E_BROKER", "redis://127.0.0.1:6379/0"))
+QUEUE = os.environ.get("E2E_QUEUE", "e2e")
+app.conf.update(
+    task_default_queue=QUEUE,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    beat_schedule=json.loads(os.environ.get("E2E_BEAT_SCHEDULE", "{}")),
+    **json.loads(os.environ.get("E2E_SETTINGS", "{}")),
+)
+_record = redis.Redis.from_url(os.environ.get("E2E_RECORD_URL", "redis://127.0.0.1:6379/0"))
+
+
+@app.task(bind=True, name="e2e.record")
+def record(self: Any, *args: Any, **kwargs: Any) -> None:
+    """Append this run (task id, entry, scheduled time, arguments) to the record list."""
+    headers = self.request.headers or {}
+    row = {
+        "id": self.request.id,
+        "entry": headers.get("stembeat_entry") or getattr(self.request, "stembeat_entry", None),
+        "scheduled_for": headers.get("stembeat_scheduled_for")
+        or getattr(self.request, "stembeat_scheduled_for", None),
+        "args": list(args),
+        "kwargs": kwargs,
+        "queue": (self.request.delivery_info or {}).get("routing_key"),
+    }
+    _record.rpush(os.environ["E2E_RECORD"], json.dumps(row))

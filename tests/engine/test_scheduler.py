@@ -1,0 +1,97 @@
+"""The celery adapter: settings, the lazy banner instance, the alias, close()."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from celery.beat import ScheduleEntry
+
+import celery_stembeat
+from celery_stembeat.config import ConfigError, StembeatConfig, embedded_url
+from celery_stembeat.scheduler import Scheduler
+
+
+def make_app(**settings: object) -> Celery:
+    app = Celery("t", set_as_current=False, broker="memory://")
+    app.conf.update(result_expires=None, **settings)
+    return app
+
+
+def test_lazy_instance_does_no_io(tmp_path: Path) -> None:
+    """celery's banner instance opens nothing: the URL may point at a server that is down."""
+    app = make_app(stembeat_url="redis://:secret@127.0.0.1:1/0")
+    scheduler = Scheduler(app, schedule_filename=str(tmp_path / "s"), lazy=True)
+    assert scheduler.store is None
+    assert scheduler.schedule == {}
+    assert "secret" not in scheduler.info
+    assert "redis://:***@127.0.0.1:1/0" in scheduler.info
+    scheduler.close()
+    scheduler.close()
+
+
+def test_settings_have_celery_names_and_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STEMBEAT_URL", raising=False)
+    config = StembeatConfig.from_app(make_app(), str(tmp_path / "celerybeat-schedule"))
+    assert config.url == embedded_url(str(tmp_path / "celerybeat-schedule"))
+    assert config.url.endswith("celerybeat-schedule-stembeat.db")
+    assert config.engine.lease == timedelta(seconds=60)
+    assert config.engine.grace == timedelta(seconds=30)
+    monkeypatch.setenv("STEMBEAT_URL", "redis://127.0.0.1:6379/3")
+    app = make_app(
+        stembeat_lease=5,
+        stembeat_grace=timedelta(minutes=2),
+        stembeat_catch_up_limit=7,
+        stembeat_owner="beat-a",
+        timezone="Europe/Berlin",
+    )
+    config = StembeatConfig.from_app(app)
+    assert config.url == "redis://127.0.0.1:6379/3"
+    assert config.engine.lease == timedelta(seconds=5)
+    assert config.engine.grace == timedelta(minutes=2)
+    assert (config.engine.catch_up_limit, config.engine.owner) == (7, "beat-a")
+    assert config.timezone == "Europe/Berlin"
+    app.conf.stembeat_url = "postgresql://db/x"
+    assert StembeatConfig.from_app(app).url == "postgresql://db/x"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("stembeat_lease", 0), ("stembeat_grace", "soon"), ("stembeat_batch_size", 0)],
+)
+def test_bad_settings_name_the_setting(setting: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        StembeatConfig.from_app(make_app(**{setting: value}))
+
+
+def test_short_alias_is_registered() -> None:
+    """``celery beat -S stembeat`` finds the scheduler through celery's entry-point group."""
+    (found,) = [ep for ep in entry_points(group="celery.beat_schedulers") if ep.name == "stembeat"]
+    assert found.load() is Scheduler
+    assert celery_stembeat.Scheduler is Scheduler
+
+
+def test_schedule_shows_stored_entries_to_celery(tmp_path: Path) -> None:
+    """``scheduler.schedule`` keeps celery's introspection working."""
+    app = make_app(
+        beat_schedule={"ping": {"task": "tasks.ping", "schedule": 30.0, "args": (1,)}},
+        stembeat_url=f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    scheduler = Scheduler(app, schedule_filename=str(tmp_path / "s"))
+    try:
+        schedule = scheduler.schedule
+        assert list(schedule) == ["ping"]
+        entry = schedule["ping"]
+        assert isinstance(entry, ScheduleEntry)
+        assert (entry.task, entry.args) == ("tasks.ping", (1,))
+        assert entry.schedule.remaining_estimate(entry.default_now()) <= timedelta(seconds=30)
+    finally:
+        scheduler.close()
+        scheduler.close()
+    with pytest.raises(SystemExit):
+        scheduler.tick()
