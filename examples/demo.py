@@ -54,3 +54,9 @@ def report() -> None:
 def lights() -> None:
     """Stand-in for switching the lights at sunrise or sunset."""
     logger.warning("lights")
+
+
+@app.task(name="examples.tasks.say")
+def say(text: str) -> None:
+    """Log ``text``: the task of the entry the README adds with the CLI."""
+    logger.warning("say: %s", text)

@@ -170,14 +170,16 @@ def test_beat_over_rabbitmq(amqp_url: str, redis_url: str, tmp_path: Path) -> No
         assert_exact(harness, "every-second", 1.0)
 
 
-def test_readme_demo_fires_with_no_servers(tmp_path: Path) -> None:
-    """``make demo``'s command: a worker with embedded beat, file-system broker, SQLite store."""
+def test_readme_demo_fires_and_takes_a_schedule_from_the_cli(tmp_path: Path) -> None:
+    """The README's quick start: ``make demo``'s worker with embedded beat on no servers, then
+    ``celery -A examples.demo stembeat apply examples/entries.json`` while it runs."""
     import os
     import subprocess
 
     from tests.e2e.conftest import CELERY, ROOT
 
     env = {**os.environ, "STEMBEAT_DEMO_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("STEMBEAT_URL", None)
     log = tmp_path / "demo.log"
     with log.open("wb") as output:
         demo = subprocess.Popen(
@@ -186,7 +188,13 @@ def test_readme_demo_fires_with_no_servers(tmp_path: Path) -> None:
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for(lambda: "heartbeat for" in log.read_text(), 40, "a heartbeat\n" + log.read_text())
+        wait_for(lambda: "heartbeat for" in log.read_text(), 40, "a heartbeat")
+        applied = subprocess.run(
+            [CELERY, "-A", "examples.demo", "stembeat", "apply", "examples/entries.json"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert applied.returncode == 0, applied.stderr
+        wait_for(lambda: "say: hello from the CLI" in log.read_text(), 30, "the CLI's entry")
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(30)
