@@ -39,5 +39,8 @@ def record(self: Any, *args: Any, **kwargs: Any) -> None:
         "args": list(args),
         "kwargs": kwargs,
         "queue": (self.request.delivery_info or {}).get("routing_key"),
+        "priority": (self.request.delivery_info or {}).get("priority"),
+        "header": headers.get("x-team") or getattr(self.request, "x-team", None),
+        "expires": self.request.expires,
     }
     _record.rpush(os.environ["E2E_RECORD"], json.dumps(row))

@@ -73,6 +73,29 @@ def test_beat_fires_on_time_and_records_runs(harness: Harness) -> None:
     assert "stembeat: sent every-second" in beat.output()
 
 
+def test_message_options_reach_the_worker(harness: Harness) -> None:
+    """queue, routing key, priority, headers and expires travel with the message."""
+    harness.beat_schedule = {
+        "optioned": {
+            "task": "e2e.record",
+            "schedule": "1s",
+            "options": {
+                "queue": harness.queue,
+                "routing_key": harness.queue,
+                "priority": 7,
+                "headers": {"x-team": "ops"},
+                "expires": 120,
+            },
+        }
+    }
+    harness.worker()
+    harness.beat()
+    (row, *_) = wait_for(lambda: harness.runs_of("optioned"), 30, "a run\n" + harness.logs())
+    assert (row["queue"], row["priority"], row["header"]) == (harness.queue, 7, "ops")
+    expires = parse_instant(row["expires"], "expires")
+    assert 100 < (expires - scheduled(row)).total_seconds() <= 121
+
+
 def test_changes_made_while_beat_runs_are_obeyed(harness: Harness) -> None:
     """An entry added through the store fires; one disabled stops; no restart needed."""
     harness.beat_schedule = {"clock": SCHEDULE["every-second"]}
