@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from celery_stembeat.engine import EngineSettings, default_owner
-from celery_stembeat.specs._time import zone_name
+from celery_stembeat.specs import zone_name
 
 #: The environment variable naming the store when the app's config does not.
 URL_VARIABLE = "STEMBEAT_URL"

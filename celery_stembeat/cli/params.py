@@ -8,8 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from celery_stembeat.specs import SpecError, parse_instant
-from celery_stembeat.specs._time import zone_name
+from celery_stembeat.specs import SpecError, parse_instant, zone_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 

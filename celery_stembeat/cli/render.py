@@ -17,9 +17,14 @@ from rich.text import Text
 from celery_stembeat.cli.session import Session
 from celery_stembeat.cli.stats import Observation
 from celery_stembeat.entry import Entry
-from celery_stembeat.specs import CalendarSpec, CronSpec, Spec, format_instant
-from celery_stembeat.specs._time import load_zone
-from celery_stembeat.specs.interval import format_duration
+from celery_stembeat.specs import (
+    CalendarSpec,
+    CronSpec,
+    Spec,
+    format_duration,
+    format_instant,
+    load_zone,
+)
 from celery_stembeat.stores import RunRecord
 
 NOTHING = "-"
