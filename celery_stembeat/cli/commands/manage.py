@@ -110,17 +110,31 @@ def _set_enabled(
                 done.append(store.set_enabled(entry_id, enabled, session.now()))
             except EntryNotFound:
                 missing.append(entry_id)
+    comeback = (
+        None
+        if enabled
+        else "beat enables it again at its next start unless you remove it from beat_schedule "
+        '(or set "enabled": False there)'
+    )
+    _report(done, missing, "enabled" if enabled else "disabled", comeback, as_json)
+
+
+def _report(
+    done: Sequence[Entry],
+    missing: Sequence[str],
+    verb: str,
+    comeback: str | None,
+    as_json: bool,
+) -> None:
+    """Print what a verb did to each entry; warn where beat_schedule will undo it."""
     for entry in done:
-        if not enabled and entry.source == "config":
-            warn(
-                f"entry {entry.id!r} comes from beat_schedule: beat enables it again at its next "
-                'start unless you remove it from beat_schedule (or set "enabled": False there)'
-            )
+        if comeback and entry.source == "config":
+            warn(f"entry {entry.id!r} comes from beat_schedule: {comeback}")
     if as_json:
         render.echo_json([entry.to_dict() for entry in done])
     else:
         for entry in done:
-            click.echo(f"{'enabled' if enabled else 'disabled'} {entry.id}")
+            click.echo(f"{verb} {entry.id}")
     if missing:
         raise _missing(missing)
 
@@ -162,19 +176,8 @@ def remove(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> Non
                 removed.append(entry)
             else:
                 missing.append(entry_id)
-    for entry in removed:
-        if entry.source == "config":
-            warn(
-                f"entry {entry.id!r} comes from beat_schedule: beat adds it again at its next "
-                "start unless you remove it from beat_schedule"
-            )
-    if as_json:
-        render.echo_json([entry.to_dict() for entry in removed])
-    else:
-        for entry in removed:
-            click.echo(f"removed {entry.id}")
-    if missing:
-        raise _missing(missing)
+    comeback = "beat adds it again at its next start unless you remove it from beat_schedule"
+    _report(removed, missing, "removed", comeback, as_json)
 
 
 @click.command("export", cls=CeleryCommand)
