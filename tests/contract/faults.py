@@ -7,12 +7,14 @@ not disturbed. Restarts happen only on private servers started for the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import redis
@@ -149,3 +151,28 @@ class PrivatePostgres:
         """Stop the cluster if it runs (fast shutdown: every client connection is terminated)."""
         if (self._data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")
+
+
+@contextlib.contextmanager
+def private_server(kind: str) -> Iterator[PrivateRedis | PrivatePostgres]:
+    """A running private ``redis`` or ``postgres`` server, stopped and removed at exit.
+
+    A missing server binary fails the test: these servers are part of the test machine.
+    """
+    if kind == "redis":
+        if shutil.which("redis-server") is None:
+            raise AssertionError("redis-server is not installed")
+        workdir = Path(tempfile.mkdtemp(prefix="stembeat-redis-"))
+        server: PrivateRedis | PrivatePostgres = PrivateRedis(workdir)
+    else:
+        if not (PrivatePostgres.BIN / "initdb").exists():
+            raise AssertionError(f"no PostgreSQL binaries in {PrivatePostgres.BIN}")
+        # Not pytest's tmp_path: the postgres user must reach it when the tests run as root.
+        workdir = Path(tempfile.mkdtemp(prefix="stembeat-pg-"))
+        server = PrivatePostgres(workdir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

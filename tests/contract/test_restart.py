@@ -6,17 +6,14 @@ cluster on a free port and restarts that one.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
 from celery_stembeat.stores import ANY_CHANGE, Store, StoreError, open_store
-from tests.contract.faults import PrivatePostgres, PrivateRedis, wait_for
+from tests.contract.faults import private_server, wait_for
 from tests.contract.helpers import make_entry
 
 
@@ -33,23 +30,8 @@ class Server(Protocol):
 @pytest.fixture(params=["postgres", "redis"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """A running private server, stopped and removed afterwards."""
-    if request.param == "redis":
-        if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
-        workdir = Path(tempfile.mkdtemp(prefix="stembeat-redis-"))
-        private: PrivateRedis | PrivatePostgres = PrivateRedis(workdir)
-    else:
-        if not (PrivatePostgres.BIN / "initdb").exists():
-            pytest.skip(f"no PostgreSQL binaries in {PrivatePostgres.BIN}")
-        # Not pytest's tmp_path: the postgres user must reach it when the tests run as root.
-        workdir = Path(tempfile.mkdtemp(prefix="stembeat-pg-"))
-        private = PrivatePostgres(workdir)
-    try:
-        private.start()
+    with private_server(request.param) as private:
         yield private
-    finally:
-        private.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _after_restart(operation: Callable[[], Any]) -> Any:

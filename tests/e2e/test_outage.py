@@ -2,45 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.contract.faults import PrivatePostgres, PrivateRedis
+from tests.contract.faults import PrivatePostgres, PrivateRedis, private_server
 from tests.e2e.conftest import Harness, running, wait_for
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    if not (PrivatePostgres.BIN / "initdb").exists():
-        pytest.fail(f"no PostgreSQL binaries in {PrivatePostgres.BIN}")
-    # Not pytest's tmp_path: the postgres user must reach it when the tests run as root.
-    workdir = Path(tempfile.mkdtemp(prefix="stembeat-pg-"))
-    server = PrivatePostgres(workdir)
-    try:
-        server.start()
+def private_postgres() -> Iterator[PrivatePostgres | PrivateRedis]:
+    with private_server("postgres") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed")
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
+def private_broker() -> Iterator[PrivatePostgres | PrivateRedis]:
+    with private_server("redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def runs_after(harness: Harness, count: int) -> bool:
