@@ -16,7 +16,8 @@ from celery.bin.base import handle_preload_options
 
 from celery_stembeat import __version__
 from celery_stembeat.cli.commands.inspect import dry_run, history, list_entries, show
-from celery_stembeat.cli.commands.manage import apply_files, disable, enable, export, remove
+from celery_stembeat.cli.commands.manage import apply_files, disable, enable, remove
+from celery_stembeat.cli.commands.migrate import export, import_schedules
 from celery_stembeat.cli.commands.observe import observe
 from celery_stembeat.cli.params import F, now_option
 from celery_stembeat.cli.session import Session, install, target_from_app, target_from_url
@@ -36,6 +37,7 @@ VERBS = (
     disable,
     remove,
     export,
+    import_schedules,
 )
 
 

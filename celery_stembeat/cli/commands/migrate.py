@@ -1,0 +1,320 @@
+"""Migration verbs: ``import`` from django-celery-beat, celery or RedBeat (with ``--verify``),
+and ``export --to`` django-celery-beat or a celery module, beside the entry-file export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import click
+from celery.app.utils import find_app
+from celery.bin.base import CeleryCommand
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from celery_stembeat.cli import render
+from celery_stembeat.cli.commands.manage import export as export_file
+from celery_stembeat.cli.errors import BadInput, Failed, translated
+from celery_stembeat.cli.files import FORMATS
+from celery_stembeat.cli.params import F, json_option, zone_option
+from celery_stembeat.cli.session import Session, current
+from celery_stembeat.engine import EngineSettings
+from celery_stembeat.entry import Entry
+from celery_stembeat.migrate.celery_export import beat_schedule_module
+from celery_stembeat.migrate.celery_source import convert_beat_schedule
+from celery_stembeat.migrate.convert import convert_task
+from celery_stembeat.migrate.dcb_export import export_entries
+from celery_stembeat.migrate.dcb_rows import DcbSettings, TaskRow, count_tasks, read_tasks
+from celery_stembeat.migrate.dcb_schema import opened, reflect
+from celery_stembeat.migrate.errors import MigrateError
+from celery_stembeat.migrate.importer import ImportResult, import_conversions
+from celery_stembeat.migrate.oracle import DcbOracle
+from celery_stembeat.migrate.redbeat_source import DEFAULT_PREFIX, convert_record, read_records
+from celery_stembeat.migrate.report import import_lines, verification_dict, verification_lines
+from celery_stembeat.migrate.verify import verify
+from celery_stembeat.specs import SpecError, parse_duration
+
+DCB = "django-celery-beat"
+SOURCES = (DCB, "celery", "redbeat")
+TARGETS = (DCB, "celery")
+#: The longest verification window.
+MAX_WINDOW = timedelta(days=366)
+#: Rows from which an import shows a progress bar (on a terminal).
+PROGRESS_FROM = 1000
+
+T = TypeVar("T")
+
+
+def _window(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    """A window such as ``24h`` or ``7d``."""
+    if value is None:
+        return None
+    try:
+        window = timedelta(seconds=parse_duration(value))
+    except SpecError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    if not timedelta(0) < window <= MAX_WINDOW:
+        raise click.BadParameter(f"{value!r} must be more than 0 and at most 366d", ctx, param)
+    return window
+
+
+def dcb_settings_options(function: F) -> F:
+    """The Django and django-celery-beat settings that live outside the database."""
+    for option in reversed(
+        (
+            click.option(
+                "--use-tz/--no-use-tz",
+                default=True,
+                show_default=True,
+                help="Django's USE_TZ: naive instants in the database are UTC.",
+            ),
+            zone_option(
+                "--time-zone",
+                default="UTC",
+                show_default=True,
+                help="Django's TIME_ZONE: the zone of naive instants with --no-use-tz.",
+            ),
+            zone_option(
+                "--celery-timezone",
+                default="UTC",
+                show_default=True,
+                help="celery's timezone (CELERY_TIMEZONE).",
+            ),
+            click.option(
+                "--tz-aware/--no-tz-aware",
+                default=True,
+                show_default=True,
+                help="DJANGO_CELERY_BEAT_TZ_AWARE: crontabs run in their own zone.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def _dcb_settings(options: dict[str, Any]) -> DcbSettings:
+    return DcbSettings(
+        use_tz=options["use_tz"],
+        time_zone=options["time_zone"],
+        celery_timezone=options["celery_timezone"],
+        tz_aware=options["tz_aware"],
+    )
+
+
+def _progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
+    """``items``, with a progress bar on stderr when it is a terminal and the job is large."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(
+        *columns,
+        console=Console(stderr=True),
+        transient=True,
+        disable=total < PROGRESS_FROM,
+    ) as progress:
+        yield from progress.track(items, total=total)
+
+
+def _celery_app(ctx: click.Context, name: str | None) -> Any:
+    if name:
+        try:
+            return find_app(name)
+        except (ImportError, AttributeError) as exc:
+            raise BadInput(f"--app {name!r}: {exc}") from None
+    app = getattr(ctx.find_root().obj, "app", None)
+    if app is None:
+        raise click.UsageError("--from celery needs --app MODULE (or celery -A MODULE stembeat)")
+    return app
+
+
+def _require(value: str | None, option: str, source: str) -> str:
+    if not value:
+        raise click.UsageError(f"--from {source} needs {option}")
+    return value
+
+
+def _read_dcb(url: str, settings: DcbSettings) -> tuple[str, list[TaskRow]]:
+    with opened(url) as connection:
+        schema = reflect(connection)
+        total = count_tasks(connection, schema)
+        rows = list(_progress(read_tasks(connection, schema, settings), total, "reading"))
+    return schema.describe(), rows
+
+
+def _echo_import(result: ImportResult, dry_run: bool, header: list[str]) -> None:
+    for line in header:
+        click.echo(line)
+    for line in import_lines(result, dry_run):
+        click.echo(line)
+
+
+@click.command("import", cls=CeleryCommand)
+@click.option("--from", "source", type=click.Choice(SOURCES), required=True, help="Where from.")
+@click.option("--db-url", metavar="URL", help=f"The {DCB} database (SQLAlchemy URL).")
+@click.option("--app", "app_name", metavar="MODULE", help="The celery app (--from celery).")
+@click.option("--redis-url", metavar="URL", help="RedBeat's Redis (--from redbeat).")
+@click.option(
+    "--key-prefix",
+    default=DEFAULT_PREFIX,
+    show_default=True,
+    help="RedBeat's redbeat_key_prefix.",
+)
+@dcb_settings_options
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option(
+    "--verify",
+    "window",
+    metavar="WINDOW",
+    callback=_window,
+    help=f"Predict every fire in the next WINDOW (24h, 7d) both ways and compare ({DCB}).",
+)
+@click.option("--allow-skips", is_flag=True, help="Exit 0 even when some rows were skipped.")
+@json_option
+@click.pass_context
+def import_schedules(
+    ctx: click.Context,
+    /,
+    source: str,
+    db_url: str | None,
+    app_name: str | None,
+    redis_url: str | None,
+    key_prefix: str,
+    dry_run: bool,
+    window: timedelta | None,
+    allow_skips: bool,
+    as_json: bool,
+    **dcb_options: Any,
+) -> None:
+    """Import schedules from django-celery-beat, a celery app or RedBeat.
+
+    Idempotent: importing again writes only what changed at the source, keeping run state.
+    Exits 1 when a row was skipped (unless --allow-skips) or --verify found a divergence.
+    """
+    session = current(ctx)
+    now = session.now()
+    settings = _dcb_settings(dcb_options)
+    rows: list[TaskRow] = []
+    header: list[str] = []
+    if window is not None and source != DCB:
+        raise click.UsageError(f"--verify compares with {DCB}: use it with --from {DCB}")
+    with translated():
+        try:
+            if source == DCB:
+                url = _require(db_url, "--db-url", source)
+                described, rows = _read_dcb(url, settings)
+                header.append(f"source: {described}")
+                conversions = [convert_task(row, settings, now) for row in rows]
+            elif source == "celery":
+                app = _celery_app(ctx, app_name)
+                zone = str(app.conf.timezone or "UTC")
+                conversions = convert_beat_schedule(app.conf.beat_schedule or {}, zone, now)
+            else:
+                url = _require(redis_url, "--redis-url", source)
+                conversions = [
+                    convert_record(record, settings.celery_timezone, now)
+                    for record in read_records(url, key_prefix)
+                ]
+        except MigrateError as exc:
+            raise Failed(str(exc)) from None
+        with session.store() as store:
+            result = import_conversions(
+                store, _progress(conversions, len(conversions), "importing"), now, dry_run=dry_run
+            )
+            entries = result.entries if dry_run else {entry.id: entry for entry in store.list()}
+    verification = None
+    if window is not None:
+        engine = EngineSettings(grace=session.target.grace)
+        imported = {name: entries[name] for name in result.entries if name in entries}
+        verification = verify(
+            rows, imported, DcbOracle(settings), now, now + window, engine, result.skipped
+        )
+    if as_json:
+        data: dict[str, Any] = {**result.to_dict(), "dry_run": dry_run}
+        if verification is not None:
+            data["verify"] = verification_dict(verification)
+        render.echo_json(data)
+    else:
+        _echo_import(result, dry_run, header)
+        for line in verification_lines(verification) if verification else ():
+            click.echo(line)
+    if verification is not None and not verification.safe:
+        raise Failed(f"{len(verification.divergences)} divergence(s): not safe to switch")
+    if result.skipped and not allow_skips:
+        raise Failed(
+            f"{len(result.skipped)} task(s) skipped (see above); --allow-skips accepts that"
+        )
+
+
+def _store_entries(session: Session) -> list[Entry]:
+    with session.store() as store:
+        return [entry for entry in store.list() if entry.source == "store"]
+
+
+@click.command("export", cls=CeleryCommand)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(TARGETS),
+    help=f"Write to {DCB}'s tables (--db-url) or print a celery beat_schedule module.",
+)
+@click.option("--db-url", metavar="URL", help=f"The {DCB} database (SQLAlchemy URL).")
+@dcb_settings_options
+@click.option("--dry-run", is_flag=True, help=f"With --to {DCB}: report, write nothing.")
+@click.option("--allow-skips", is_flag=True, help="Exit 0 even when some entries were skipped.")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    /,
+    fmt: str,
+    target: str | None,
+    db_url: str | None,
+    dry_run: bool,
+    allow_skips: bool,
+    **dcb_options: Any,
+) -> None:
+    """Print the store's entries as a file for apply, or export them to another scheduler.
+
+    Without --to: definitions only, no run state; entries of beat_schedule are left out. With
+    --to, run state goes along where the target keeps it, and what it cannot express is
+    named; exit 1 when an entry was left out (unless --allow-skips).
+    """
+    if target is None:
+        ctx.invoke(export_file, fmt=fmt)
+        return
+    session = current(ctx)
+    entries = _store_entries(session)
+    settings = _dcb_settings(dcb_options)
+    if target == "celery":
+        module = beat_schedule_module(entries, settings.celery_timezone, session.now())
+        click.echo(module.text, nl=False)
+        skipped = module.skipped
+    else:
+        url = _require(db_url, "--db-url", f"--to {DCB}")
+        try:
+            with opened(url) as connection, connection.begin():
+                schema = reflect(connection)
+                result = export_entries(
+                    connection, schema, settings, entries, session.now(), dry_run=dry_run
+                )
+        except MigrateError as exc:
+            raise Failed(str(exc)) from None
+        for status, names in (
+            ("added", result.added),
+            ("updated", result.updated),
+            ("unchanged", result.unchanged),
+        ):
+            for name in names:
+                click.echo(f"{status:<10} {name}")
+        skipped = result.skipped
+        for name, why in skipped.items():
+            click.echo(f"{'skipped':<10} {name}: {why}", err=True)
+        click.echo(
+            f"{len(result.added)} added, {len(result.updated)} updated, "
+            f"{len(result.unchanged)} unchanged, {len(skipped)} skipped"
+            + (" (dry run: nothing written)" if dry_run else "")
+        )
+    if target == "celery":
+        for name, why in skipped.items():
+            click.echo(f"skipped    {name}: {why}", err=True)
+    if skipped and not allow_skips:
+        raise Failed(f"{len(skipped)} entr(ies) not exported; --allow-skips accepts that")

@@ -1,0 +1,148 @@
+"""Writing converted entries to a store: idempotent, and keeping run state.
+
+Importing the same source twice writes nothing. After edits at the source, only the entries
+whose definition changed are written. Run state follows one rule: until stembeat has run an
+entry (no run, no failed attempt recorded), the source's run state is the truth and is copied
+again when it moved on (the old scheduler kept running between two imports); once stembeat has
+run it, the store's run state is kept and only the definition changes.
+
+Beat should be stopped while importing: refreshing an entry's run state replaces the entry
+(a delete and an insert, for stores keep run state across every upsert).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.migrate.convert import Conversion
+from celery_stembeat.stores import Store
+
+#: Entries written per store batch.
+BATCH = 500
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, in a dry run, would do), by entry id."""
+
+    added: list[str] = field(default_factory=list)
+    #: id → the definition fields that changed at the source.
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    #: Unchanged definitions whose run state was copied again from the source.
+    refreshed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: id → why it was not imported.
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: id → what the entry expresses differently from the source.
+    changes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The entries as imported (for the verification of a dry run), by id.
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form (without the entries)."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "refreshed": self.refreshed,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "changes": {key: list(value) for key, value in self.changes.items()},
+        }
+
+
+def changed_fields(old: Entry, new: Entry) -> list[str]:
+    """The definition fields whose values differ."""
+    before, after = old.definition(), new.definition()
+    return [name for name in after if before.get(name) != after[name]]
+
+
+def _stembeat_ran(entry: Entry) -> bool:
+    state = entry.state
+    return state.last_scheduled_for is not None or state.failure_count > 0
+
+
+def _same_run_state(old: Entry, new: Entry) -> bool:
+    return (old.state.last_run_at, old.state.total_run_count) == (
+        new.state.last_run_at,
+        new.state.total_run_count,
+    )
+
+
+class _Writer:
+    """Collects writes and sends them to the store in batches."""
+
+    def __init__(self, store: Store, dry_run: bool) -> None:
+        self.store = store
+        self.dry_run = dry_run
+        self.pending: list[Entry] = []
+
+    def replace(self, entry: Entry) -> None:
+        if not self.dry_run:
+            self.flush()
+            self.store.delete(entry.id)
+        self.upsert(entry)
+
+    def upsert(self, entry: Entry) -> None:
+        self.pending.append(entry)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending and not self.dry_run:
+            self.store.upsert_many(self.pending)
+        self.pending = []
+
+
+def import_conversions(
+    store: Store, conversions: Iterable[Conversion], now: datetime, *, dry_run: bool = False
+) -> ImportResult:
+    """Write every converted entry to ``store``; see the module docstring for the rules.
+
+    An id that an entry of ``beat_schedule`` already holds in the store is skipped: beat owns
+    it. With ``dry_run`` nothing is written and the result says what would be.
+    """
+    result = ImportResult()
+    stored = {entry.id: entry for entry in store.list()}
+    writer = _Writer(store, dry_run)
+    for conversion in conversions:
+        name, entry = conversion.name, conversion.entry
+        if entry is None:
+            result.skipped[name] = conversion.skipped or "not converted"
+            continue
+        current = stored.get(name)
+        if current is not None and current.source == "config":
+            result.skipped[name] = "the store's entry of that id comes from beat_schedule"
+            continue
+        if conversion.changes:
+            result.changes[name] = conversion.changes
+        result.entries[name] = entry
+        if current is None:
+            result.added.append(name)
+            writer.upsert(entry)
+        elif not _stembeat_ran(current):
+            fields = changed_fields(current, entry)
+            if fields:
+                result.updated[name] = fields
+            elif _same_run_state(current, entry):
+                result.unchanged.append(name)
+                result.entries[name] = current
+                continue
+            else:
+                result.refreshed.append(name)
+            writer.replace(entry)
+        elif current.definition() == entry.definition():
+            result.unchanged.append(name)
+            result.entries[name] = current
+        else:
+            result.updated[name] = changed_fields(current, entry)
+            kept = replace(entry, state=current.state)
+            fresh = kept.with_state(
+                next_run_at=kept.first_run_after(now, resume=False), updated_at=now
+            )
+            result.entries[name] = fresh
+            writer.upsert(fresh)
+    writer.flush()
+    return result

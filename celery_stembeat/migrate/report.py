@@ -1,0 +1,100 @@
+"""The import report and the verification, as lines for people and as JSON for scripts."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from celery_stembeat.migrate.importer import ImportResult
+from celery_stembeat.migrate.verify import DCB, STEMBEAT, Verification
+from celery_stembeat.specs import format_duration, format_instant
+
+VERDICT_SAFE = "SAFE TO SWITCH"
+VERDICT_UNSAFE = "NOT SAFE TO SWITCH"
+
+
+def _count(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def instants_text(values: Sequence[datetime]) -> str:
+    """Instants in full; a long evenly spaced run as its first, step and last (still exact)."""
+    steps = {later - earlier for earlier, later in itertools.pairwise(values)}
+    if len(values) > 4 and len(steps) == 1:
+        step = format_duration(steps.pop().total_seconds())
+        return (
+            f"{format_instant(values[0])}, then every {step} to {format_instant(values[-1])} "
+            f"({len(values)} fires)"
+        )
+    return ", ".join(format_instant(at) for at in values)
+
+
+def import_lines(result: ImportResult, dry_run: bool) -> Iterator[str]:
+    """One line per entry (with its changes beneath it), then the totals."""
+    rows: list[tuple[str, str]] = [("added", name) for name in result.added]
+    rows += [
+        (("updated", f"{name} ({', '.join(fields)})")) for name, fields in result.updated.items()
+    ]
+    rows += [("refreshed", f"{name} (run state)") for name in result.refreshed]
+    rows += [("unchanged", name) for name in result.unchanged]
+    for status, label in rows:
+        yield f"{status:<10} {label}"
+        name = label.split(" (")[0]
+        for change in result.changes.get(name, ()):
+            yield f"{'':<10}   changed: {change}"
+    for name, why in result.skipped.items():
+        yield f"{'skipped':<10} {name}: {why}"
+    total = len(rows) + len(result.skipped)
+    yield (
+        f"{_count(total, 'task')}: {len(result.added)} added, {len(result.updated)} updated, "
+        f"{len(result.refreshed)} refreshed, {len(result.unchanged)} unchanged, "
+        f"{len(result.skipped)} skipped; {len(result.changes)} imported with changes"
+        + (" (dry run: nothing written)" if dry_run else "")
+    )
+
+
+def verification_lines(verification: Verification) -> Iterator[str]:
+    """The window, every divergence, every intentional difference, then the verdict."""
+    dcb_fires, our_fires = verification.fires
+    yield (
+        f"verify {format_instant(verification.start)} .. {format_instant(verification.end)} "
+        f"(celery {verification.celery_version}): {_count(len(verification.tasks), 'task')}, "
+        f"{DCB} fires {dcb_fires} times, {STEMBEAT} {our_fires} times"
+    )
+    divergences = verification.divergences
+    yield f"divergences: {len(divergences)}"
+    for item in divergences:
+        detail = f" {item.detail}" if item.detail else ""
+        yield f"  {item.task}  {format_instant(item.at)}  only {item.side} fires{detail}"
+    intentional = verification.intentional
+    yield f"intentional differences: {len(intentional)}"
+    for difference in intentional:
+        yield f"  {difference.task}  [{difference.reason}] {difference.explanation}"
+        for side, fires in ((DCB, difference.dcb), (STEMBEAT, difference.stembeat)):
+            if fires:
+                yield f"    {side:<19} {instants_text(fires)}"
+    notes = [task for task in verification.tasks if task.note]
+    for task in notes:
+        yield f"  note: {task.name}: {task.note}"
+    yield (
+        VERDICT_SAFE
+        if verification.safe
+        else f"{VERDICT_UNSAFE}: {_count(len(divergences), 'divergence')}"
+    )
+
+
+def verification_dict(verification: Verification) -> dict[str, Any]:
+    """JSON-able form of the verification."""
+    dcb_fires, our_fires = verification.fires
+    return {
+        "start": format_instant(verification.start),
+        "end": format_instant(verification.end),
+        "celery": verification.celery_version,
+        "fires": {DCB: dcb_fires, STEMBEAT: our_fires},
+        "divergences": [item.to_dict() for item in verification.divergences],
+        "intentional": [item.to_dict() for item in verification.intentional],
+        "notes": {task.name: task.note for task in verification.tasks if task.note},
+        "verdict": VERDICT_SAFE if verification.safe else VERDICT_UNSAFE,
+    }

@@ -1,0 +1,109 @@
+"""``export --to django-celery-beat`` (the back-out plan) and ``export --to celery``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from celery.schedules import crontab, solar
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.specs import CronSpec, IntervalSpec
+from celery_stembeat.stores import Store
+from tests.migrate import django_project, scenario
+from tests.migrate.conftest import NOW, Invoke, invoker
+from tests.migrate.test_dcb_import import import_args
+
+#: Entries django-celery-beat cannot express, and the reason the export gives.
+INEXPRESSIBLE = {
+    "seconds": ("*/10 * * * * *", "has a seconds field"),
+    "vixie-or": ("0 9 1 * mon", "restricts both day fields"),
+}
+
+
+def _add_inexpressible(store: Store) -> None:
+    for name, (expression, _) in INEXPRESSIBLE.items():
+        entry = Entry(id=name, task="proj.x", spec=CronSpec(expression, "UTC"))
+        store.upsert(entry.with_state(next_run_at=entry.spec.next_after(NOW)))
+    jitter = Entry(id="jittery", task="proj.x", spec=IntervalSpec(60), jitter=5.0)
+    store.upsert(jitter.with_state(next_run_at=NOW + timedelta(minutes=1)))
+
+
+def test_export_import_export_is_lossless(
+    sqlite_alias: str, cli: Invoke, store: Store, tmp_path: Path
+) -> None:
+    scenario.build_all_fields(sqlite_alias)
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    _add_inexpressible(store)
+    first = {entry.id: entry for entry in store.list()}
+
+    django_project.fresh(sqlite_alias)
+    url = django_project.url(sqlite_alias)
+    exported = cli("export", "--to", "django-celery-beat", "--db-url", url)
+    assert exported.exit_code == 1
+    assert "13 added, 0 updated, 0 unchanged, 3 skipped" in exported.stdout
+    for name, (_, why) in INEXPRESSIBLE.items():
+        assert f"skipped    {name}: " in exported.stderr
+        assert why in exported.stderr
+    assert "skipped    jittery: jitter=5 s" in exported.stderr
+
+    # Back in a new store, every definition and run state is what it was.
+    second_cli = invoker(f"sqlite:///{tmp_path / 'second.db'}")
+    assert second_cli(*import_args(sqlite_alias)).exit_code == 0
+    from celery_stembeat.stores import open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'second.db'}") as second:
+        back = {entry.id: entry for entry in second.list()}
+    assert sorted(back) == sorted(scenario.ALL_FIELDS)
+    for name, entry in back.items():
+        assert entry.definition() == first[name].definition(), name
+        before, after = first[name].state, entry.state
+        assert (after.last_run_at, after.total_run_count) == (
+            before.last_run_at if first[name].enabled else None,
+            before.total_run_count,
+        ), name
+        assert after.next_run_at == before.next_run_at, name
+
+    again = cli("export", "--to", "django-celery-beat", "--db-url", url, "--allow-skips")
+    assert again.exit_code == 0
+    assert "0 added, 0 updated, 13 unchanged, 3 skipped" in again.stdout
+
+
+def test_export_to_celery_prints_a_beat_schedule_module(
+    sqlite_alias: str, cli: Invoke, store: Store
+) -> None:
+    scenario.build_all_fields(sqlite_alias)
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    result = cli("export", "--to", "celery", "--celery-timezone", "Europe/London")
+    assert result.exit_code == 1
+    namespace: dict[str, object] = {}
+    exec(compile(result.stdout, "exported.py", "exec"), namespace)
+    assert namespace["timezone"] == "Europe/London"
+    schedule = namespace["beat_schedule"]
+    assert isinstance(schedule, dict)
+    assert sorted(schedule) == [
+        "half-hourly-in-microseconds",
+        "overdue-interval",
+        "quarter-hours-london",
+        "sunrise-nyc",
+        "ttl",
+    ]
+    assert schedule["quarter-hours-london"]["schedule"] == crontab(minute="*/15")
+    assert schedule["sunrise-nyc"]["schedule"] == solar("sunrise", 40.7128, -74.006)
+    assert schedule["ttl"]["options"]["expires"] == 600.0
+    assert schedule["half-hourly-in-microseconds"]["schedule"] == timedelta(minutes=30)
+    assert (
+        "skipped    report-ny: runs in America/New_York; the app's timezone is Europe/London"
+        in result.stderr
+    )
+    assert "skipped    launch: run_once" in result.stderr
+    assert "# not exported: disabled: disabled" in result.stdout
+
+
+def test_plain_export_is_unchanged(sqlite_alias: str, cli: Invoke) -> None:
+    scenario.build_all_fields(sqlite_alias)
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    document = json.loads(cli("export").stdout)
+    assert len(document["entries"]) == len(scenario.ALL_FIELDS)
+    assert set(document["entries"][0]) >= {"id", "task", "spec", "options", "catch_up"}
