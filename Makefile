@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo preview test lint typecheck check clean
+.PHONY: demo preview test lint typecheck check bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy celery_stembeat
 
 check: test lint typecheck
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+## bench: every benchmark against celery's schedulers and RedBeat (about an hour); table on
+## stdout, JSON in bench/results/ (see docs/benchmarks.md)
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench
+
+## bench-quick: the same scenarios at small sizes and short durations, in under two minutes
+bench-quick: $(VENV)/.bench-installed
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -7,14 +7,19 @@ config entry that left ``beat_schedule``, and never touches an entry created in 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from celery_stembeat.entry import Entry, EntryError
-from celery_stembeat.specs import SpecError, parse_spec
+from celery_stembeat import __version__
+from celery_stembeat.entry import Entry, EntryError, RunState
+from celery_stembeat.specs import Spec, SpecError, parse_spec
+from celery_stembeat.stores._decode import stored_entry
 from celery_stembeat.stores.base import Store
 
 logger = logging.getLogger(__name__)
@@ -25,8 +30,15 @@ CELERY_KEYS = ("task", "schedule", "args", "kwargs", "options", "relative")
 STEMBEAT_KEYS = ("enabled", "run_once", "expire_at", "catch_up", "jitter", "description")
 
 
-def entry_from_config(name: str, item: Mapping[str, Any], timezone: str) -> Entry:
-    """One ``beat_schedule`` item as an entry (``source="config"``); bad items raise EntryError."""
+def entry_from_config(
+    name: str, item: Mapping[str, Any], timezone: str, specs: dict[bytes, Spec] | None = None
+) -> Entry:
+    """One ``beat_schedule`` item as an entry (``source="config"``); bad items raise EntryError.
+
+    ``specs`` caches converted schedules by their exact (pickled) value: converting a crontab
+    costs more than the rest of an entry, and a large ``beat_schedule`` repeats a few
+    schedules many times.
+    """
     if not isinstance(item, Mapping):
         raise EntryError(f"beat_schedule[{name!r}]: expected a dict, got {item!r}", name)
     unknown = sorted(set(item) - set(CELERY_KEYS) - set(STEMBEAT_KEYS))
@@ -36,7 +48,7 @@ def entry_from_config(name: str, item: Mapping[str, Any], timezone: str) -> Entr
         if required not in item:
             raise EntryError(f"beat_schedule[{name!r}]: {required!r} is missing", name, required)
     try:
-        spec = parse_spec(item["schedule"], timezone=timezone)
+        spec = _spec(item["schedule"], timezone, {} if specs is None else specs)
     except SpecError as exc:
         raise EntryError(f"beat_schedule[{name!r}]: 'schedule': {exc}", name, "schedule") from None
     extra = {key: item[key] for key in STEMBEAT_KEYS if key in item}
@@ -52,9 +64,99 @@ def entry_from_config(name: str, item: Mapping[str, Any], timezone: str) -> Entr
     )
 
 
+def _spec(schedule: object, timezone: str, specs: dict[bytes, Spec]) -> Spec:
+    try:
+        key = pickle.dumps(schedule, protocol=5)
+    except Exception:
+        return parse_spec(schedule, timezone=timezone)
+    spec = specs.get(key)
+    if spec is None:
+        spec = specs[key] = parse_spec(schedule, timezone=timezone)
+    return spec
+
+
+def item_digest(name: str, item: object, timezone: str) -> str:
+    """A digest of everything :func:`entry_from_config` turns into an entry.
+
+    Equal digests mean the same item (pickle writes every value exactly, schedule objects
+    included), the same time zone and the same stembeat release, hence the same entry. Items
+    pickle cannot hold get ``""`` (no digest: compared in full at every start).
+    """
+    try:
+        data = pickle.dumps((__version__, timezone, name, item), protocol=5)
+    except Exception:
+        return ""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class ConfigEntries(list[Entry]):
+    """``beat_schedule`` as entries, each built (and validated) when it is first needed.
+
+    Building and validating an entry costs far more than comparing digests: start-up sync
+    builds only the items whose digest does not match the store. Anything else that reads this
+    list (iteration, indexing, ``len``) gets every entry, built on first use; it is a ``list``
+    so that callers expecting one keep working.
+    """
+
+    def __init__(self, schedule: Mapping[str, Any], timezone: str) -> None:
+        super().__init__()
+        self.items: list[tuple[str, Any]] = list(schedule.items())
+        self.timezone = timezone
+        self._built: dict[int, Entry] = {}
+        self._specs: dict[bytes, Spec] = {}
+
+    def entry(self, index: int) -> Entry:
+        """The entry of item ``index`` (built once); raises EntryError for a bad item."""
+        built = self._built.get(index)
+        if built is None:
+            name, item = self.items[index]
+            built = self._built[index] = entry_from_config(name, item, self.timezone, self._specs)
+        return built
+
+    def digest(self, index: int) -> str:
+        """:func:`item_digest` of item ``index``."""
+        name, item = self.items[index]
+        return item_digest(name, item, self.timezone)
+
+    def enabled(self, index: int) -> object:
+        """What item ``index`` asks ``enabled`` to be (checked when its entry is built)."""
+        item = self.items[index][1]
+        return item.get("enabled", True) if isinstance(item, Mapping) else None
+
+    def _all(self) -> None:
+        if super().__len__() < len(self.items):
+            super().clear()
+            super().extend(self.entry(index) for index in range(len(self.items)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Entry]:
+        self._all()
+        return super().__iter__()
+
+    def __getitem__(self, index: Any) -> Any:
+        self._all()
+        return super().__getitem__(index)
+
+    def __contains__(self, value: object) -> bool:
+        self._all()
+        return super().__contains__(value)
+
+    def __eq__(self, other: object) -> bool:
+        self._all()
+        return super().__eq__(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        self._all()
+        return super().__repr__()
+
+
 def entries_from_config(schedule: Mapping[str, Any], timezone: str) -> list[Entry]:
-    """Every ``beat_schedule`` item as an entry."""
-    return [entry_from_config(name, item, timezone) for name, item in schedule.items()]
+    """Every ``beat_schedule`` item as an entry (a :class:`ConfigEntries`, built lazily)."""
+    return ConfigEntries(schedule, timezone)
 
 
 @dataclass
@@ -69,39 +171,98 @@ class SyncReport:
     shadowed: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Candidate:
+    """One ``beat_schedule`` item on its way through the sync."""
+
+    entry_id: str
+    digest: str
+    enabled: object
+    build: Callable[[], Entry]
+
+
+def _candidates(entries: Iterable[Entry]) -> list[_Candidate]:
+    if isinstance(entries, ConfigEntries):
+        return [
+            _Candidate(
+                name,
+                entries.digest(index),
+                entries.enabled(index),
+                functools.partial(entries.entry, index),
+            )
+            for index, (name, _) in enumerate(entries.items)
+        ]
+    return [_Candidate(entry.id, "", entry.enabled, _given(entry)) for entry in entries]
+
+
+def with_state(entry: Entry, state: RunState) -> Entry:
+    """``entry`` (validated) with ``state`` (validated), without validating both again."""
+    return stored_entry(**{**entry.__dict__, "state": state})
+
+
+def _given(entry: Entry) -> Callable[[], Entry]:
+    return lambda: entry
+
+
 def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncReport:
-    """Make the store's config entries match ``entries``, keeping run state."""
+    """Make the store's config entries match ``entries``, keeping run state.
+
+    One read of the stored config entries' fingerprints (enabled, digest): an item whose
+    digest matches is unchanged without being built or read. The others are built and
+    compared in full with what the store holds under their id (read in batches), then written
+    if they differ; the digests of the entries found or made equal are attached for next time.
+    """
     report = SyncReport()
-    stored = {entry.id: entry for entry in store.list()}
-    wanted: dict[str, Entry] = {}
-    writes: list[Entry] = []
-    for entry in entries:
-        current = stored.get(entry.id)
-        if current is not None and current.source != "config":
-            report.shadowed.append(entry.id)
+    stored = store.fingerprints()
+    candidates = _candidates(entries)
+    unsure = []
+    for candidate in candidates:
+        mark = stored.get(candidate.entry_id)
+        if (
+            mark is not None
+            and candidate.digest
+            and mark.digest == candidate.digest
+            and mark.enabled is candidate.enabled
+        ):
+            report.unchanged += 1
+        else:
+            unsure.append(candidate)
+    current = {entry.id: entry for entry in store.get_many(c.entry_id for c in unsure)}
+    writes: list[tuple[Entry, str]] = []
+    digests: dict[str, tuple[int, str]] = {}
+    first_runs: dict[Spec, datetime | None] = {}
+    for candidate in unsure:
+        existing = current.get(candidate.entry_id)
+        if existing is not None and existing.source != "config":
+            report.shadowed.append(candidate.entry_id)
             continue
-        wanted[entry.id] = entry
-        if current is None:
-            writes.append(
-                entry.with_state(
-                    next_run_at=entry.first_run_after(now), created_at=now, updated_at=now
-                )
-            )
+        entry = candidate.build()
+        if existing is None:
+            # A new entry's first run depends on its spec alone (its state is empty).
+            if entry.spec not in first_runs:
+                first_runs[entry.spec] = entry.first_run_after(now)
+            state = RunState(next_run_at=first_runs[entry.spec], created_at=now, updated_at=now)
+            writes.append((with_state(entry, state), candidate.digest))
             report.added.append(entry.id)
-        elif current.definition() != entry.definition():
+        elif existing.definition() != entry.definition():
             # The store takes next_run_at only if the schedule itself changed.
-            writes.append(
-                replace(entry, state=current.state).with_state(
-                    next_run_at=entry.first_run_after(now, resume=False), updated_at=now
-                )
+            changed = replace(entry, state=existing.state).with_state(
+                next_run_at=entry.first_run_after(now, resume=False), updated_at=now
             )
+            writes.append((changed, candidate.digest))
             report.changed.append(entry.id)
         else:
             report.unchanged += 1
-    if writes:
-        store.upsert_many(writes)
-    for entry_id, current in stored.items():
-        if current.source == "config" and current.enabled and entry_id not in wanted:
+            if candidate.digest:
+                digests[entry.id] = (existing.version, candidate.digest)
+    written = store.upsert_many(entry for entry, _ in writes)
+    for (_, digest), entry in zip(writes, written, strict=True):
+        if digest:
+            digests[entry.id] = (entry.version, digest)
+    store.set_digests(digests)
+    wanted = {candidate.entry_id for candidate in candidates}
+    for entry_id, mark in stored.items():
+        if mark.enabled and entry_id not in wanted:
             store.set_enabled(entry_id, False, now)
             report.disabled.append(entry_id)
     for entry_id in report.shadowed:

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from celery_stembeat.catchup import plan
-from celery_stembeat.publisher import Publisher, occurrence_task_id
+from celery_stembeat.catchup import Plan, plan
+from celery_stembeat.publisher import Message, Publisher, occurrence_task_id
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     FAILED,
@@ -128,22 +128,59 @@ class Engine:
         self._record()
         now = self.clock()
         self._recover(now)
+        settings = self.settings
         while True:
-            claims = self.store.claim_due(
-                now, self.settings.batch_size, self.settings.owner, self.settings.lease
-            )
-            report.claimed += len(claims)
-            for claim in claims:
-                # Pending at once: a run published and then interrupted is still recorded.
-                self._unrecorded.append((claim, self._run(claim, now, report)))
+            batch = self.store.claim_batch(now, settings.batch_size, settings.owner, settings.lease)
+            report.claimed += len(batch.claims)
+            outcomes = self._run(batch.claims, now, report)
+            # Pending at once: runs published and then interrupted are still recorded.
+            self._unrecorded.extend(zip(batch.claims, outcomes, strict=True))
             self._record()
-            if len(claims) < self.settings.batch_size:
+            if len(batch.claims) < settings.batch_size:
                 break
             now = self.clock()
-        report.delay = self._delay(self.clock())
+        # The index head as the claim left it, or an entry this pass just put back earlier.
+        wake_ups = [o.next_run_at for o in outcomes if o.next_run_at is not None]
+        if batch.next_due_at is not None:
+            wake_ups.append(batch.next_due_at)
+        report.delay = self._delay(self.clock(), min(wake_ups, default=None))
         return report
 
-    def _run(self, claim: Claim, now: datetime, report: TickReport) -> Outcome:
+    def _run(self, claims: list[Claim], now: datetime, report: TickReport) -> list[Outcome]:
+        """Plan every claim, publish all their runs as one batch, and say what happened."""
+        plans = [self._plan(claim, now) for claim in claims]
+        messages = [
+            Message(
+                claim.entry,
+                scheduled,
+                occurrence_task_id(claim.entry_id, scheduled),
+                round(self.rng.uniform(0, claim.entry.jitter), 3) if claim.entry.jitter else 0.0,
+            )
+            for claim, decided in zip(claims, plans, strict=True)
+            for scheduled in decided.runs
+        ]
+        errors = iter(self.publisher.publish_many(messages) if messages else [])
+        published_at = self.clock()
+        sent = iter(messages)
+        outcomes = []
+        for decided in plans:
+            runs = tuple(
+                self._record_run(next(sent), next(errors), published_at) for _ in decided.runs
+            )
+            report.published += sum(run.outcome == PUBLISHED for run in runs)
+            report.failed += sum(run.outcome == FAILED for run in runs)
+            report.missed += decided.missed
+            outcomes.append(
+                Outcome(
+                    finished_at=published_at,
+                    next_run_at=decided.next_run_at,
+                    runs=runs,
+                    missed=decided.missed,
+                )
+            )
+        return outcomes
+
+    def _plan(self, claim: Claim, now: datetime) -> Plan:
         entry = claim.entry
         decided = plan(
             entry,
@@ -160,53 +197,43 @@ class Engine:
                 decided.missed,
                 entry.catch_up,
             )
-        runs = [self._publish(claim, scheduled) for scheduled in decided.runs]
-        report.published += sum(run.outcome == PUBLISHED for run in runs)
-        report.failed += sum(run.outcome == FAILED for run in runs)
-        report.missed += decided.missed
-        return Outcome(
-            finished_at=self.clock(),
-            next_run_at=decided.next_run_at,
-            runs=tuple(runs),
-            missed=decided.missed,
-        )
+        return decided
 
-    def _publish(self, claim: Claim, scheduled_for: datetime) -> RunRecord:
-        entry = claim.entry
-        task_id = occurrence_task_id(entry.id, scheduled_for)
-        jitter = round(self.rng.uniform(0, entry.jitter), 3) if entry.jitter else 0.0
-        try:
-            self.publisher.publish(entry, scheduled_for, task_id, jitter)
-        except Exception as exc:
-            logger.error("stembeat: could not send %s (%s): %s", entry.id, entry.task, exc)
+    def _record_run(
+        self, message: Message, error: Exception | None, published_at: datetime
+    ) -> RunRecord:
+        """The history record of one message the publisher sent, or could not send."""
+        entry, scheduled_for = message.entry, message.scheduled_for
+        if error is not None:
+            logger.error("stembeat: could not send %s (%s): %s", entry.id, entry.task, error)
             return RunRecord(
                 entry_id=entry.id,
                 scheduled_for=scheduled_for,
                 outcome=FAILED,
-                jitter=jitter,
-                error=f"{type(exc).__name__}: {exc}"[:1000],
+                jitter=message.countdown,
+                error=f"{type(error).__name__}: {error}"[:1000],
                 owner=self.settings.owner,
-                task_id=task_id,
+                task_id=message.task_id,
             )
-        published_at = self.clock()
         drift = round((published_at - scheduled_for).total_seconds(), 6)
-        logger.debug(
-            "stembeat: sent %s (%s) for %s, drift %.3f s, id %s",
-            entry.id,
-            entry.task,
-            scheduled_for.isoformat(),
-            drift,
-            task_id,
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "stembeat: sent %s (%s) for %s, drift %.3f s, id %s",
+                entry.id,
+                entry.task,
+                scheduled_for.isoformat(),
+                drift,
+                message.task_id,
+            )
         return RunRecord(
             entry_id=entry.id,
             scheduled_for=scheduled_for,
             outcome=PUBLISHED,
             published_at=published_at,
             drift=drift,
-            jitter=jitter,
+            jitter=message.countdown,
             owner=self.settings.owner,
-            task_id=task_id,
+            task_id=message.task_id,
         )
 
     def _record(self) -> None:
@@ -232,11 +259,10 @@ class Engine:
             logger.warning("stembeat: recovered expired claims of %s", ", ".join(recovered))
         self._next_recovery = now + self.settings.lease / 4
 
-    def _delay(self, now: datetime) -> float:
+    def _delay(self, now: datetime, next_due: datetime | None) -> float:
         candidates = [self.settings.max_interval]
-        due = self.store.next_due_at()
-        if due is not None:
-            candidates.append((due - now).total_seconds())
+        if next_due is not None:
+            candidates.append((next_due - now).total_seconds())
         if self._next_recovery is not None:
             candidates.append((self._next_recovery - now).total_seconds())
         return max(0.0, min(candidates))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import format_instant
@@ -18,47 +21,92 @@ def occurrence_task_id(entry_id: str, scheduled_for: datetime) -> str:
     return str(uuid.uuid5(TASK_ID_NAMESPACE, f"{entry_id}@{format_instant(scheduled_for)}"))
 
 
-class Publisher(Protocol):
-    """Sends one task message; raises when it could not be sent."""
+@dataclass(frozen=True)
+class Message:
+    """One occurrence's task message, as the engine hands it to a publisher."""
 
-    def publish(
-        self, entry: Entry, scheduled_for: datetime, task_id: str, countdown: float
-    ) -> None:
-        """Send ``entry``'s task for the occurrence ``scheduled_for`` with id ``task_id``."""
+    entry: Entry
+    scheduled_for: datetime
+    task_id: str
+    #: Seconds the worker should wait before running it (the entry's jitter); 0 for none.
+    countdown: float = 0.0
+
+
+class Publisher(Protocol):
+    """Sends task messages."""
+
+    def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Send ``messages`` in order; for each, ``None`` once it reached the broker, or the
+        error that kept it from there (or left its delivery uncertain)."""
 
 
 class CeleryPublisher:
     """Publishes through a celery app's own producer, as celery beat does.
 
-    ``producer`` is a callable returning the (cached) kombu producer, so a broken connection is
-    replaced by celery's own machinery; publish retries follow the app's
-    ``task_publish_retry``/``task_publish_retry_policy``.
+    One producer (from the app's pool, or ``producer``: a producer or a callable returning
+    one) sends a whole batch. On a transport that can defer publishes (kombu's Redis
+    transport), kombu buffers the batch and pushes it in one pipelined round trip; the
+    messages are the ones kombu would send one by one. Other transports publish each message
+    at once, with retries per the app's ``task_publish_retry``/``task_publish_retry_policy``.
     """
 
     def __init__(self, app: Any, producer: Any = None) -> None:
         self.app = app
         self._producer = producer
 
-    def publish(
-        self, entry: Entry, scheduled_for: datetime, task_id: str, countdown: float
-    ) -> None:
-        """Send the task with the entry's args, kwargs and message options."""
+    def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Send the messages through one producer; a failed batch fails all it held."""
+        errors: list[Exception | None] = []
+        if not messages:
+            return errors
+        given = self._producer() if callable(self._producer) else self._producer
+        with self.app.producer_or_acquire(given) as producer:
+            try:
+                with _batch(producer, len(messages)):
+                    for message in messages:
+                        try:
+                            self._send(producer, message)
+                        except Exception as exc:
+                            errors.append(exc)
+                        else:
+                            errors.append(None)
+            except Exception as exc:
+                # The buffered messages were not sent, or not all of them: none counts as sent.
+                errors = [error or exc for error in errors]
+        return errors
+
+    def _send(self, producer: Any, message: Message) -> None:
+        entry = message.entry
         options: dict[str, Any] = dict(entry.options)
         headers = dict(options.pop("headers", None) or {})
         headers.update(
             celery_beat_task=True,
             stembeat_entry=entry.id,
-            stembeat_scheduled_for=format_instant(scheduled_for),
+            stembeat_scheduled_for=format_instant(message.scheduled_for),
         )
-        if countdown > 0:
-            options["countdown"] = countdown
-        producer = self._producer() if callable(self._producer) else self._producer
+        if message.countdown > 0:
+            options["countdown"] = message.countdown
         self.app.send_task(
             entry.task,
             args=list(entry.args),
             kwargs=dict(entry.kwargs),
-            task_id=task_id,
+            task_id=message.task_id,
             headers=headers,
             producer=producer,
             **options,
         )
+
+
+def _batch(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:
+    """kombu's publish batch holding ``size`` messages in one flush (kombu >= 5.7), else none.
+
+    A message may take several transport commands (a push, and expiry updates for a queue
+    with an expiry), so the batch is sized well above the message count.
+    """
+    if not hasattr(producer, "batch"):
+        return contextlib.nullcontext()
+    return cast(contextlib.AbstractContextManager[Any], producer.batch(max_size=_COMMANDS * size))
+
+
+#: Transport commands one message may take at most (kombu: a push and one expiry per priority).
+_COMMANDS = 16

@@ -147,7 +147,8 @@ return encode_list(out)
 )
 
 #: KEYS: due, leases. ARGV: now ms, limit, lease deadline ms, token, owner, entry-key prefix.
-#: Returns a JSON list of the claimed entries' rows, earliest first.
+#: Returns JSON ``{"rows": [the claimed entries' rows, earliest first], "next": the earliest
+#: score left in the due index (ms) or null}``.
 CLAIM_DUE = (
     _HELPERS
     + """
@@ -165,54 +166,65 @@ for _, id in ipairs(ids) do
     out[#out + 1] = read_entry(key, id)
   end
 end
-return encode_list(out)
+local head = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+return '{"rows":' .. encode_list(out) .. ',"next":' .. (head[2] or 'null') .. '}'
 """
 )
 
-#: KEYS: entry, due, leases, runs. ARGV: token, the claimed entry's spec canonical JSON, id,
-#: next run ms ('' = none), disable ('1'/'0'), history limit, state JSON {"s": {field: value},
-#: "x": [fields to remove], "le": new last error, "lx": true to remove it} (the fields that
-#: change), runs JSON [[field, value, ...], ...].
-#: Returns 1, or 0 when the token no longer holds the entry's claim.
+#: KEYS: due, leases, then for each completion its entry and runs keys. ARGV: history limit,
+#: then JSON ``[[token, the claimed entry's spec canonical JSON, id, next run ms ('' = none),
+#: disable ('1'/'0'), state {"s": {field: value}, "x": [fields to remove], "le": new last
+#: error, "lx": true to remove it} (the fields that change), runs [[field, value, ...], ...]],
+#: ...]``. Returns a list: 1 per completion recorded, 0 where the token no longer holds the
+#: entry's claim. Each completion is atomic (the whole script is).
 COMPLETE = (
     _HELPERS
     + """
-local key, due, leases, runs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id = ARGV[3]
-if redis.call('HGET', key, 'ct') ~= ARGV[1] then return 0 end
--- An edit that changed the schedule during the claim (a new spec, or enabling again) has set
--- the next run it wants; any other edit left 'n' at the claimed occurrence 'cs'.
-local rescheduled = joined(key, 's', {}, 1, 0) ~= ARGV[2]
-  or redis.call('HGET', key, 'n') ~= redis.call('HGET', key, 'cs')
-if not rescheduled then set_or_del(key, 'n', ARGV[4]) end
-if ARGV[5] == '1' then redis.call('HSET', key, 'e', '0') end
-local state = cjson.decode(ARGV[7])
-local values = {}
-for name, value in pairs(state.s) do
-  values[#values + 1] = name
-  values[#values + 1] = value
+local due, leases, limit = KEYS[1], KEYS[2], ARGV[1]
+local results = {}
+for i, c in ipairs(cjson.decode(ARGV[2])) do
+  local key, runs = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  local id, state = c[3], c[6]
+  if redis.call('HGET', key, 'ct') ~= c[1] then
+    results[i] = 0
+  else
+    -- An edit that changed the schedule during the claim (a new spec, or enabling again) has
+    -- set the next run it wants; any other edit left 'n' at the claimed occurrence 'cs'.
+    local rescheduled = joined(key, 's', {}, 1, 0) ~= c[2]
+      or redis.call('HGET', key, 'n') ~= redis.call('HGET', key, 'cs')
+    if not rescheduled then set_or_del(key, 'n', c[4]) end
+    if c[5] == '1' then redis.call('HSET', key, 'e', '0') end
+    local values = {}
+    for name, value in pairs(state.s) do
+      values[#values + 1] = name
+      values[#values + 1] = value
+    end
+    if #values > 0 then hset_many(key, values) end
+    if #state.x > 0 then hdel_many(key, state.x) end
+    if state.le or state.lx then put_chunked(key, 'le', state.le) end
+    redis.call('HDEL', key, 'ct', 'co', 'cs', 'cv')
+    redis.call('ZREM', leases, id)
+    reindex(key, due, id)
+    for _, run in ipairs(c[7]) do
+      redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
+    end
+    results[i] = 1
+  end
 end
-if #values > 0 then hset_many(key, values) end
-if #state.x > 0 then hdel_many(key, state.x) end
-if state.le or state.lx then put_chunked(key, 'le', state.le) end
-redis.call('HDEL', key, 'ct', 'co', 'cs', 'cv')
-redis.call('ZREM', leases, id)
-reindex(key, due, id)
-for _, run in ipairs(cjson.decode(ARGV[8])) do
-  redis.call('XADD', runs, 'MAXLEN', ARGV[6], '*', unpack(run))
-end
-return 1
+return results
 """
 )
 
-#: KEYS: entry, due, ids. ARGV: id, expected version ('' = unchecked), spec canonical JSON,
+#: KEYS: entry, due, ids, config. ARGV: id, expected version ('' = unchecked), spec canonical JSON,
 #: enabled ('1'/'0'), next run ms, created ms, updated ms ('' = none), channel, definition JSON,
-#: the rest of a new entry's run state as JSON {"s": {field: value}, "le": last error}.
+#: the rest of a new entry's run state as JSON {"s": {field: value}, "le": last error}, whether
+#: the entry comes from beat_schedule ('1'/'0': it is then in ``config``, with an empty field
+#: ``g`` for a digest).
 #: Returns JSON: {"conflict": stored version or ""}, or the entry's row without the definition.
 UPSERT = (
     _HELPERS
     + """
-local key, due, ids = KEYS[1], KEYS[2], KEYS[3]
+local key, due, ids, config = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[1]
 local stored = redis.call('HGET', key, 'v')
 local actual = stored and tonumber(stored) or 0
@@ -241,6 +253,13 @@ end
 set_or_del(key, 'ua', ARGV[7])
 put_chunked(key, 'd', ARGV[9])
 put_chunked(key, 's', ARGV[3])
+if ARGV[11] == '1' then
+  redis.call('HSET', key, 'g', '')
+  redis.call('ZADD', config, 0, id)
+else
+  redis.call('HDEL', key, 'g')
+  redis.call('ZREM', config, id)
+end
 redis.call('HSET', key, 'e', ARGV[4], 'v', string.format('%d', actual + 1))
 redis.call('ZADD', ids, 0, id)
 reindex(key, due, id)
@@ -251,13 +270,42 @@ return cjson.encode(row)
 """
 )
 
-#: KEYS: entry, due, leases, ids, runs. ARGV: id, channel. Returns 1 if the entry existed.
+#: KEYS: config. ARGV: the exclusive lower bound of ids (``-`` for none, else ``(`` + id), how
+#: many, entry-key prefix. Returns JSON ``[[id, enabled flag, version, field g or false],
+#: ...]`` for the next beat_schedule entries in byte order of ids.
+FINGERPRINTS = (
+    _HELPERS
+    + """
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local values = redis.call('HMGET', ARGV[3] .. id, 'e', 'v', 'g')
+  if values[1] then out[#out + 1] = {id, values[1], values[2], values[3]} end
+end
+return encode_list(out)
+"""
+)
+
+#: KEYS: entry hashes. ARGV: for each, its version and the ``version:digest`` text to attach.
+#: Attaches each to a beat_schedule entry (one with field ``g``) still at that version.
+SET_DIGESTS = """
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'v') == ARGV[2 * i - 1] and redis.call('HEXISTS', key, 'g') == 1 then
+    redis.call('HSET', key, 'g', ARGV[2 * i])
+  end
+end
+return 0
+"""
+
+#: KEYS: entry, due, leases, ids, runs, config. ARGV: id, channel. Returns 1 if the entry
+#: existed.
 DELETE = """
 local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('DEL', KEYS[5])
+redis.call('ZREM', KEYS[6], ARGV[1])
 if existed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
 return existed
 """

@@ -102,6 +102,8 @@ def build_schema(prefix: str) -> Schema:
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
+        # "version:digest" of the beat_schedule item start-up sync found this definition equal to
+        sa.Column("config_digest", sa.Text),
         # -- run state
         sa.Column("next_run_at", UTCDateTime),
         sa.Column("last_scheduled_for", UTCDateTime),
@@ -170,7 +172,15 @@ def _create_tables(conn: sa.Connection, schema: Schema) -> None:
     conn.execute(sa.insert(schema.meta).values(key=CHANGES_KEY, value=0))
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_tables,)
+def _add_config_digest(conn: sa.Connection, schema: Schema) -> None:
+    entries = schema.entries
+    columns = {column["name"] for column in sa.inspect(conn).get_columns(entries.name)}
+    if "config_digest" not in columns:
+        table = conn.dialect.identifier_preparer.format_table(entries)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN config_digest TEXT"))
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_tables, _add_config_digest)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

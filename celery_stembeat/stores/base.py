@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -148,6 +148,25 @@ class Outcome:
     missed: int = 0
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """A ``beat_schedule`` entry as start-up sync sees it, without reading all of it."""
+
+    enabled: bool
+    #: The digest :meth:`Store.set_digests` attached to the stored definition, ``""`` when none
+    #: is attached or the definition changed since (its version moved on).
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    """What one :meth:`Store.claim_batch` call took, and what it left in the due index."""
+
+    claims: list[Claim]
+    #: The earliest ``next_run_at`` among enabled, unclaimed entries once the claims were taken.
+    next_due_at: datetime | None
+
+
 class ChangeFeed(abc.ABC):
     """Announcements of definition changes (ids only) made by any process."""
 
@@ -204,6 +223,26 @@ class Store(abc.ABC):
         """
         return [self.upsert(entry) for entry in entries]
 
+    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+        """The entries with these ids that exist, in the order given; backends batch the
+        reads."""
+        found = (self.get(entry_id) for entry_id in entry_ids)
+        return [entry for entry in found if entry is not None]
+
+    @abc.abstractmethod
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """The :class:`Fingerprint` of every entry with ``source="config"``: what start-up
+        sync compares with ``beat_schedule`` before reading any entry in full."""
+
+    @abc.abstractmethod
+    def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
+        """Attach a digest to each ``beat_schedule`` entry (id → (version, digest)) whose stored
+        version is still that version; others are left alone.
+
+        Not a definition change: nothing is announced and the version stays. Any later change
+        of the definition moves the version on, which detaches the digest.
+        """
+
     @abc.abstractmethod
     def delete(self, entry_id: str) -> bool:
         """Remove the entry and its history; ``False`` if it did not exist."""
@@ -225,6 +264,14 @@ class Store(abc.ABC):
 
         Atomic in the store: concurrent callers never receive the same occurrence.
         """
+
+    def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
+        """:meth:`claim_due`, and the earliest due time left after it, as one step.
+
+        A beat's idle pass is exactly this call, so backends answer it in one round trip.
+        """
+        claims = self.claim_due(now, limit, owner, lease)
+        return ClaimBatch(claims, self.next_due_at())
 
     @abc.abstractmethod
     def complete(self, claim: Claim, outcome: Outcome) -> bool:

@@ -13,6 +13,7 @@ import threading
 import uuid
 import weakref
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from celery_stembeat.stores.base import (
     ChangeFeed,
     Claim,
     EntryNotFound,
+    Fingerprint,
     Outcome,
     RunRecord,
     Store,
@@ -45,6 +47,7 @@ class _Backend:
         self.entries: dict[str, Entry] = {}
         self.leases: dict[str, _Lease] = {}
         self.history: dict[str, deque[RunRecord]] = {}
+        self.digests: dict[str, tuple[int, str]] = {}
         self.due: list[tuple[datetime, str]] = []
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
@@ -147,12 +150,34 @@ class MemoryStore(Store):
             backend.announce(entry.id)
             return new
 
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        backend = self._backend
+        with backend.lock:
+            return {
+                entry_id: Fingerprint(entry.enabled, self._digest(entry))
+                for entry_id, entry in backend.entries.items()
+                if entry.source == "config"
+            }
+
+    def _digest(self, entry: Entry) -> str:
+        version, digest = self._backend.digests.get(entry.id, (0, ""))
+        return digest if version == entry.version else ""
+
+    def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
+        backend = self._backend
+        with backend.lock:
+            for entry_id, (version, digest) in digests.items():
+                entry = backend.entries.get(entry_id)
+                if entry is not None and entry.version == version:
+                    backend.digests[entry_id] = (version, digest)
+
     def delete(self, entry_id: str) -> bool:
         backend = self._backend
         with backend.lock:
             existed = backend.entries.pop(entry_id, None) is not None
             backend.leases.pop(entry_id, None)
             backend.history.pop(entry_id, None)
+            backend.digests.pop(entry_id, None)
             if existed:
                 backend.announce(entry_id)
             return existed

@@ -85,8 +85,9 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from celery_stembeat.entry import Entry, RunState
-from celery_stembeat.specs import Spec, parse_spec
+from celery_stembeat.specs import Spec, parse_instant, parse_spec
 from celery_stembeat.stores import _redis_scripts as scripts
+from celery_stembeat.stores._decode import attached_digest, stored_entry, stored_state
 from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores.base import (
@@ -94,7 +95,9 @@ from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
     Claim,
+    ClaimBatch,
     EntryNotFound,
+    Fingerprint,
     Outcome,
     RunRecord,
     Store,
@@ -106,6 +109,12 @@ DEFAULT_PREFIX = "stembeat"
 _LIST_BATCH = 200
 #: Entries per pipelined round trip in :meth:`RedisStore.upsert_many`.
 _UPSERT_BATCH = 500
+#: Ids per FINGERPRINTS script call.
+_FINGERPRINT_BATCH = 5000
+#: Entries per SET_DIGESTS script call.
+_DIGEST_BATCH = 1000
+#: Completions per COMPLETE script call.
+_COMPLETE_BATCH = 500
 #: The definition JSON's position among the UPSERT script's arguments.
 _UPSERT_DEFINITION = 8
 _SUBSCRIBE_TIMEOUT = 10.0
@@ -161,9 +170,13 @@ def _json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _spec_json(entry: Entry) -> str:
-    """The spec's canonical JSON: equal specs give equal text, so Lua can compare them."""
-    return json.dumps(entry.spec.to_dict(), sort_keys=True, separators=(",", ":"))
+@functools.lru_cache(maxsize=4096)
+def _spec_json(spec: Spec) -> str:
+    """The spec's canonical JSON: equal specs give equal text, so Lua can compare them.
+
+    Specs are immutable values, and a beat sends the same few over and over.
+    """
+    return json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 def _definition_json(entry: Entry) -> str:
@@ -192,7 +205,7 @@ def _state_fields(state: RunState) -> dict[str, str | None]:
     return fields
 
 
-def _state_json(state: RunState, before: RunState | None = None) -> str:
+def _state_changes(state: RunState, before: RunState | None = None) -> dict[str, Any]:
     """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
 
     Neither holds next_run_at, created_at and updated_at, which the scripts handle. Without
@@ -210,7 +223,7 @@ def _state_json(state: RunState, before: RunState | None = None) -> str:
             data["le"] = state.last_error
         elif before is not None:
             data["lx"] = True
-    return _json(data)
+    return data
 
 
 #: A row's positions: [id, *ROW_FIELDS, definition, spec, last error].
@@ -219,7 +232,6 @@ _ROW_DEFINITION, _ROW_SPEC, _ROW_ERROR = (len(_ROW) + 1 + i for i in range(3))
 _ROW_INSTANTS = tuple((name, _ROW[field]) for name, field in _READ_INSTANTS)
 _ROW_COUNTS = tuple((name, _ROW[field]) for name, field in _COUNT_FIELDS)
 _ROW_DRIFTS = tuple((name, _ROW[field]) for name, field in _DRIFT_FIELDS)
-_STATE_DEFAULTS = {field.name: field.default for field in dataclasses.fields(RunState)}
 #: Definitions up to this size are parsed once per process and reused.
 _CACHED_DEFINITION = 2048
 
@@ -237,11 +249,7 @@ def _decode_state(row: Sequence[Any]) -> RunState:
             values[name] = float(raw)
     if (error := row[_ROW_ERROR]) is not False:
         values["last_error"] = error
-    # Every value already has its final type (aware UTC instants, ints, floats, text): skip
-    # RunState's validation, as _decode_entry does for the entry.
-    state: RunState = object.__new__(RunState)
-    state.__dict__.update(_STATE_DEFAULTS, **values)
-    return state
+    return stored_state(**values)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -254,7 +262,11 @@ def _parse_definition(entry_id: str, definition: str, spec: str) -> Entry:
     data = json.loads(definition)
     data["id"] = entry_id
     data["spec"] = _spec(spec)
-    return Entry.from_dict(data)
+    data["args"] = tuple(data.get("args", ()))
+    data["jitter"] = float(data.get("jitter", 0.0))
+    if (expire_at := data.get("expire_at")) is not None:
+        data["expire_at"] = parse_instant(expire_at, "expire_at")
+    return stored_entry(**data)
 
 
 _cached_definition = functools.lru_cache(maxsize=8192)(_parse_definition)
@@ -263,8 +275,7 @@ _cached_definition = functools.lru_cache(maxsize=8192)(_parse_definition)
 def _definition(entry_id: str, definition: str, spec: str) -> Entry:
     """The entry a stored definition describes (enabled, version 0, empty run state).
 
-    Parsing and validating a definition costs more than the rest of a claim, and beats read
-    the same definitions over and over: small ones are parsed once per process.
+    Beats read the same definitions over and over: small ones are parsed once per process.
     """
     if len(definition) <= _CACHED_DEFINITION:
         return _cached_definition(entry_id, definition, spec)
@@ -278,14 +289,14 @@ def _decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
     if not (isinstance(entry_id, str) and isinstance(text, str) and isinstance(spec, str)):
         raise StoreError(f"entry {entry_id!r}: the stored hash has no definition")
     template = _definition(entry_id, text, spec)
-    # Copy the validated template and set the three fields the row holds (values of the right
-    # types by construction): going through __init__ would validate the definition again.
-    entry: Entry = object.__new__(Entry)
-    entry.__dict__.update(template.__dict__)
-    entry.__dict__.update(
-        enabled=row[_ROW["e"]] == "1", version=int(row[_ROW["v"]]), state=_decode_state(row)
+    return stored_entry(
+        **{
+            **template.__dict__,
+            "enabled": row[_ROW["e"]] == "1",
+            "version": int(row[_ROW["v"]]),
+            "state": _decode_state(row),
+        }
     )
-    return entry
 
 
 def _rows(reply: bytes) -> builtins.list[builtins.list[Any]]:
@@ -411,6 +422,7 @@ class RedisStore(Store):
         self._due = f"{tag}:due"
         self._leases = f"{tag}:leases"
         self._ids = f"{tag}:ids"
+        self._config = f"{tag}:config"
         self.channel = f"{tag}:changes"
         self._claim_due = self._client.register_script(scripts.CLAIM_DUE)
         self._complete = self._client.register_script(scripts.COMPLETE)
@@ -419,6 +431,8 @@ class RedisStore(Store):
         self._set_enabled = self._client.register_script(scripts.SET_ENABLED)
         self._recover = self._client.register_script(scripts.RECOVER)
         self._read = self._client.register_script(scripts.READ)
+        self._fingerprints = self._client.register_script(scripts.FINGERPRINTS)
+        self._set_digests = self._client.register_script(scripts.SET_DIGESTS)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -477,6 +491,41 @@ class RedisStore(Store):
             entries += self._read_entries(ids[first : first + _LIST_BATCH], enabled)
         return entries
 
+    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+        """The entries with these ids that exist, in the order given: one script per 200."""
+        ids = builtins.list(entry_ids)
+        entries: builtins.list[Entry] = []
+        for first in range(0, len(ids), _LIST_BATCH):
+            entries += self._read_entries(ids[first : first + _LIST_BATCH])
+        return entries
+
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """Every beat_schedule entry's :class:`Fingerprint`: one script call per
+        :data:`_FINGERPRINT_BATCH` entries (listed in ``{P}:config``), three fields each."""
+        found: dict[str, Fingerprint] = {}
+        after = "-"
+        while True:
+            args = [after, str(_FINGERPRINT_BATCH), self._entry_prefix]
+            with self._errors():
+                rows = _rows(self._run(self._fingerprints, [self._config], args))
+            for entry_id, enabled, version, mark in rows:
+                found[entry_id] = Fingerprint(enabled == "1", attached_digest(mark or "", version))
+            if len(rows) < _FINGERPRINT_BATCH:
+                return found
+            after = "(" + rows[-1][0]
+
+    def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
+        """Attach the digests where the version still holds: one script per 1000 entries,
+        pipelined."""
+        items = builtins.list(digests.items())
+        calls = []
+        for first in range(0, len(items), _DIGEST_BATCH):
+            chunk = items[first : first + _DIGEST_BATCH]
+            keys = [self._entry_key(entry_id) for entry_id, _ in chunk]
+            args = [text for _, (v, digest) in chunk for text in (str(v), f"{v}:{digest}")]
+            calls.append((keys, args))
+        self._pipelined(self._set_digests, calls)
+
     def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
         keys, args = self._upsert_call(entry, expected_version)
@@ -510,16 +559,17 @@ class RedisStore(Store):
         args = [
             entry.id,
             "" if expected_version is None else str(expected_version),
-            _spec_json(entry),
+            _spec_json(entry.spec),
             "1" if entry.enabled else "0",
             _ms_text(state.next_run_at),
             _ms_text(state.created_at),
             _ms_text(state.updated_at),
             self.channel,
             _definition_json(entry),
-            _state_json(state),
+            _json(_state_changes(state)),
+            "1" if entry.source == "config" else "0",
         ]
-        return [self._entry_key(entry.id), self._due, self._ids], args
+        return [self._entry_key(entry.id), self._due, self._ids, self._config], args
 
     def delete(self, entry_id: str) -> bool:
         """Remove the entry, its index slots and its history; ``False`` if it did not exist."""
@@ -529,6 +579,7 @@ class RedisStore(Store):
             self._leases,
             self._ids,
             self._runs_key(entry_id),
+            self._config,
         ]
         with self._errors():
             return bool(self._run(self._delete, keys, [entry_id, self.channel]))
@@ -576,52 +627,58 @@ class RedisStore(Store):
         self, now: datetime, limit: int, owner: str, lease: timedelta
     ) -> builtins.list[Claim]:
         """Lease up to ``limit`` due entries, earliest first, in one atomic script call."""
+        return self.claim_batch(now, limit, owner, lease).claims
+
+    def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
+        """:meth:`claim_due` and the earliest due time left, in one atomic script call."""
         if limit <= 0:
-            return []
+            return ClaimBatch([], self.next_due_at())
         token = f"{owner}:{uuid.uuid4().hex}"
         until = now + lease
         args = [str(_to_ms(now)), str(limit), str(_to_ms(until)), token, owner, self._entry_prefix]
         with self._errors():
-            reply = self._run(self._claim_due, [self._due, self._leases], args)
+            reply = json.loads(self._run(self._claim_due, [self._due, self._leases], args))
         claims: builtins.list[Claim] = []
-        for row in _rows(reply):
+        for row in reply["rows"]:
             entry = _decode_entry(row)
             scheduled_for = entry.state.next_run_at
             assert scheduled_for is not None  # the script claims only entries with one
             claims.append(Claim(entry, scheduled_for, owner, token, until))
-        return claims
+        head = reply["next"]
+        return ClaimBatch(claims, None if head is None else _from_ms(head))
 
-    def _complete_call(
-        self, claim: Claim, outcome: Outcome
-    ) -> tuple[builtins.list[str], builtins.list[str]]:
+    def _completion(self, claim: Claim, outcome: Outcome) -> builtins.list[Any]:
         result = advance(claim, outcome)
         state = result.state
         # Like MemoryStore, the run state comes from the claim's snapshot, advanced; only
         # next_run_at yields to an edit that changed the schedule meanwhile (in the script).
-        entry_id = claim.entry_id
-        args = [
+        return [
             claim.token,
-            _spec_json(claim.entry),
-            entry_id,
+            _spec_json(claim.entry.spec),
+            claim.entry_id,
             _ms_text(state.next_run_at),
             "1" if result.disable else "0",
-            str(self.history_limit),
-            _state_json(state, claim.entry.state),
-            _json([_run_fields(run) for run in outcome.runs]),
+            _state_changes(state, claim.entry.state),
+            [_run_fields(run) for run in outcome.runs],
         ]
-        keys = [self._entry_key(entry_id), self._due, self._leases, self._runs_key(entry_id)]
-        return keys, args
 
     def complete(self, claim: Claim, outcome: Outcome) -> bool:
         """Record ``outcome`` for ``claim`` atomically; ``False`` if the lease was lost."""
-        keys, args = self._complete_call(claim, outcome)
-        with self._errors():
-            return bool(self._run(self._complete, keys, args))
+        return self.complete_many([(claim, outcome)])[0]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
-        """:meth:`complete` for several claims, pipelined in one round trip."""
-        calls = [self._complete_call(claim, outcome) for claim, outcome in pairs]
-        return [bool(result) for result in self._pipelined(self._complete, calls)]
+        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`,
+        all pipelined in one round trip."""
+        pairs = builtins.list(pairs)
+        calls = []
+        for first in range(0, len(pairs), _COMPLETE_BATCH):
+            chunk = pairs[first : first + _COMPLETE_BATCH]
+            keys = [self._due, self._leases]
+            for claim, _ in chunk:
+                keys += [self._entry_key(claim.entry_id), self._runs_key(claim.entry_id)]
+            completions = [self._completion(claim, outcome) for claim, outcome in chunk]
+            calls.append((keys, [str(self.history_limit), _json(completions)]))
+        return [bool(done) for reply in self._pipelined(self._complete, calls) for done in reply]
 
     def _pipelined(
         self,

@@ -71,6 +71,8 @@ from sqlalchemy.pool import StaticPool
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import Spec, parse_spec
+from celery_stembeat.stores import _sql_complete
+from celery_stembeat.stores._decode import attached_digest, stored_entry, stored_state
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores._sql_feed import (
     CHANGE_LOG_SIZE,
@@ -78,6 +80,7 @@ from celery_stembeat.stores._sql_feed import (
     PollingFeed,
     notify_payload,
 )
+from celery_stembeat.stores._sql_pool import ping_idle_connections
 from celery_stembeat.stores._sql_schema import (
     CHANGES_KEY,
     SCHEMA_VERSION,
@@ -91,7 +94,9 @@ from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
     Claim,
+    ClaimBatch,
     EntryNotFound,
+    Fingerprint,
     Outcome,
     RunRecord,
     Store,
@@ -111,6 +116,7 @@ _POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg", "postgres+p
 _BUSY_TIMEOUT = 30.0
 _LISTEN_CONNECT_TIMEOUT = 10
 _CHUNK = 500  # ids per IN (…) list
+_ID_ARRAY = postgresql.ARRAY(sa.Text)
 _WRITE = "stembeat_write"
 
 #: Run-state columns a completion writes; the stamps below belong to definition changes.
@@ -319,10 +325,22 @@ class SQLStore(Store):
         self._engine = self._create_engine(parsed, engine_options)
         self._is_postgres = self._engine.dialect.name == "postgresql"
         self._writer = self._engine.execution_options(**{_WRITE: True})
+        self._single = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._is_postgres
+            else self._engine
+        )
         self._schema: Schema = build_schema(prefix)
         entries = self._schema.entries
-        # Every column but the spec JSON: the entry is rebuilt from ``spec_key``.
-        self._columns = [column for column in entries.c if column.name != "spec"]
+        # Every column an entry is rebuilt from (``spec_key`` stands for the spec JSON).
+        self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
+        self._claims: dict[int, Any] = {}
+        #: The index head the last claim left: while it is due, the next claim skips the look.
+        self._head_hint: datetime | None = None
+        self._head_statement = self._head_query()
+        self._complete_statement = _sql_complete.statement(
+            self._schema, self._engine.dialect.identifier_preparer
+        )
         self._upgrade()
         _LIVE.add(self)
 
@@ -333,7 +351,6 @@ class SQLStore(Store):
         settings: dict[str, Any] = {"hide_parameters": True, "json_serializer": _dumps}
         if driver in _POSTGRES_DRIVERS:
             url = url.set(drivername="postgresql+psycopg")
-            settings["pool_pre_ping"] = True
         elif driver in _SQLITE_DRIVERS:
             connect_args: dict[str, Any] = {"timeout": _BUSY_TIMEOUT}
             if url.database in (None, "", ":memory:"):
@@ -354,6 +371,8 @@ class SQLStore(Store):
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
+        else:
+            ping_idle_connections(engine)
         return engine
 
     def _upgrade(self) -> None:
@@ -400,13 +419,16 @@ class SQLStore(Store):
             yield conn
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        with self._errors(), self._engine.connect() as conn:
+    def _single_statement(self) -> Iterator[sa.Connection]:
+        """A connection for one statement: outside a transaction block on PostgreSQL (a
+        statement is atomic by itself; BEGIN and COMMIT would triple its round trips)."""
+        with self._errors(), self._single.connect() as conn:
             yield conn
 
     def _entry(self, row: sa.RowMapping) -> Entry:
+        # The row holds what a validated entry wrote, in final types (see _decode).
         claimed = row["claim_token"] is not None
-        state = RunState(
+        state = stored_state(
             next_run_at=row["claimed_for"] if claimed else row["next_run_at"],
             last_scheduled_for=row["last_scheduled_for"],
             last_run_at=row["last_run_at"],
@@ -420,7 +442,7 @@ class SQLStore(Store):
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
-        return Entry(
+        return stored_entry(
             id=row["id"],
             task=row["task"],
             spec=_spec(row["spec_key"]),
@@ -485,7 +507,7 @@ class SQLStore(Store):
     def get(self, entry_id: str) -> Entry | None:
         """The entry with that id, or ``None``."""
         entries = self._schema.entries
-        with self._read() as conn:
+        with self._single_statement() as conn:
             row = (
                 conn.execute(sa.select(*self._columns).where(entries.c.id == entry_id))
                 .mappings()
@@ -503,11 +525,66 @@ class SQLStore(Store):
             query = query.where(entries.c.enabled == enabled)
         if prefix:
             query = query.where(entries.c.id.startswith(prefix, autoescape=True))
-        with self._read() as conn:
+        with self._single_statement() as conn:
             rows = conn.execute(query).mappings().all()
         # SQLite's LIKE ignores ASCII case: the exact test is Python's.
         found = [self._entry(row) for row in rows if prefix is None or row["id"].startswith(prefix)]
         return sorted(found, key=lambda entry: entry.id)
+
+    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+        """The entries with these ids that exist, in the order given, in one query."""
+        with self._single_statement() as conn:
+            return self._read_back(conn, builtins.list(entry_ids))
+
+    def _read_back(self, conn: sa.Connection, ids: Sequence[str]) -> builtins.list[Entry]:
+        """The entries with ``ids`` that exist, in that order.
+
+        PostgreSQL joins the rows with the ids as one array (a hash join: one pass, however
+        many ids); an ``IN`` list per 500 ids would scan a freshly filled table once per list,
+        before statistics know its size. SQLite looks each id up in the primary key.
+        """
+        if not ids:
+            return []
+        c = self._schema.entries.c
+        found: dict[str, Entry] = {}
+        if self._is_postgres:
+            wanted = sa.func.unnest(sa.cast(sa.literal(builtins.list(ids)), _ID_ARRAY))
+            given = wanted.table_valued("id").render_derived(name="given")
+            query = sa.select(*self._columns).join(given, c.id == given.c.id)
+            found.update((row["id"], self._entry(row)) for row in conn.execute(query).mappings())
+        else:
+            for chunk in _chunks(ids):
+                rows = conn.execute(sa.select(*self._columns).where(c.id.in_(chunk)))
+                found.update((row["id"], self._entry(row)) for row in rows.mappings())
+        return [found[entry_id] for entry_id in ids if entry_id in found]
+
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """Every beat_schedule entry's :class:`Fingerprint`, in one query over four columns."""
+        c = self._schema.entries.c
+        query = sa.select(c.id, c.enabled, c.version, c.config_digest).where(c.source == "config")
+        with self._single_statement() as conn:
+            rows = conn.execute(query).all()
+        return {
+            row.id: Fingerprint(bool(row.enabled), attached_digest(row.config_digest, row.version))
+            for row in rows
+        }
+
+    def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
+        """Attach the digests where the version still holds: one statement, many parameters."""
+        if not digests:
+            return
+        c = self._schema.entries.c
+        statement = (
+            sa.update(self._schema.entries)
+            .where(c.id == sa.bindparam("b_id"), c.version == sa.bindparam("b_version"))
+            .values(config_digest=sa.bindparam("b_digest"))
+        )
+        params = [
+            {"b_id": entry_id, "b_version": version, "b_digest": f"{version}:{digest}"}
+            for entry_id, (version, digest) in digests.items()
+        ]
+        with self._write() as conn:
+            conn.execute(statement, params)
 
     def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
         """Create or update ``entry``'s definition; return what is stored now.
@@ -594,18 +671,13 @@ class SQLStore(Store):
         if not batch:
             return []
         statement = self._upsert_many_stmt()
-        c = self._schema.entries.c
-        stored: dict[int, Entry] = {}
+        stored: builtins.list[Entry] = []
         with self._write() as conn:
             for indexes in _distinct_runs([entry.id for entry in batch]):
                 conn.execute(statement, [self._new_row(batch[index]) for index in indexes])
-                written: dict[str, Entry] = {}
-                for chunk in _chunks([batch[index].id for index in indexes]):
-                    rows = conn.execute(sa.select(*self._columns).where(c.id.in_(chunk)))
-                    written.update((row["id"], self._entry(row)) for row in rows.mappings())
-                stored.update((index, written[batch[index].id]) for index in indexes)
+                stored += self._read_back(conn, [batch[index].id for index in indexes])
             self._announce(conn, [entry.id for entry in batch])
-        return [stored[index] for index in range(len(batch))]
+        return stored
 
     def _new_row(self, entry: Entry) -> dict[str, Any]:
         """Every column of ``entry`` as a new, unclaimed row at version 1."""
@@ -720,13 +792,52 @@ class SQLStore(Store):
         One statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a ``BEGIN IMMEDIATE``
         transaction on SQLite.
         """
+        return self.claim_batch(now, limit, owner, lease).claims
+
+    def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
+        """:meth:`claim_due` and the earliest due time left after it.
+
+        Unless the last claim left something due by ``now``, a look at the index head comes
+        first: when nothing is due, that read is all (one round trip, no lock). Otherwise
+        PostgreSQL claims and reads the new head in one statement, run outside a transaction
+        block (a statement is atomic by itself); SQLite claims and reads it in one ``BEGIN
+        IMMEDIATE`` transaction.
+        """
         _aware(now, "now")
-        if limit <= 0:
-            return []
-        entries = self._schema.entries
-        c = entries.c
+        hint = self._head_hint
+        if limit <= 0 or hint is None or hint > now:
+            head = self.next_due_at()
+            if limit <= 0 or head is None or head > now:
+                self._head_hint = head
+                return ClaimBatch([], head)  # nothing due: one read, no write lock
         token = f"{owner}:{uuid.uuid4().hex}"
         until = now + lease
+        params = {"b_now": now, "b_token": token, "b_owner": owner, "b_until": until}
+        statement = self._claim_statement(limit)
+        if self._is_postgres:
+            with self._single_statement() as conn:
+                rows = conn.execute(statement, params).mappings().all()
+            head = rows[0]["b_head"]
+            rows = [row for row in rows if row["id"] is not None]
+        else:
+            with self._write() as conn:
+                rows = conn.execute(statement, params).mappings().all()
+                head = conn.scalar(self._head_statement)
+        claims = [Claim(self._entry(row), row["claimed_for"], owner, token, until) for row in rows]
+        claims.sort(key=lambda claim: (claim.scheduled_for, claim.entry_id))
+        self._head_hint = head
+        return ClaimBatch(claims, head)
+
+    def _claim_statement(self, limit: int) -> Any:
+        """The claim of up to ``limit`` entries (built once per limit: building costs more
+        than running it). On PostgreSQL its first column, ``b_head``, is the index head left
+        after the claim, on a row of its own when nothing was claimed."""
+        statement = self._claims.get(limit)
+        if statement is not None:
+            return statement
+        entries = self._schema.entries
+        c = entries.c
+        now = sa.bindparam("b_now", type_=c.next_run_at.type)
         due = entries.alias("due")
         picked = (
             sa.select(due.c.id)
@@ -734,24 +845,42 @@ class SQLStore(Store):
             .order_by(due.c.next_run_at, due.c.id)
             .limit(limit)
         )
-        stmt = sa.update(entries).values(
+        claim = sa.update(entries).values(
             claimed_for=c.next_run_at,
             next_run_at=None,
-            claim_token=token,
-            claim_owner=owner,
-            lease_until=until,
+            claim_token=sa.bindparam("b_token", type_=c.claim_token.type),
+            claim_owner=sa.bindparam("b_owner", type_=c.claim_owner.type),
+            lease_until=sa.bindparam("b_until", type_=c.lease_until.type),
             claim_version=c.version,
         )
         if self._is_postgres:
-            chosen = picked.with_for_update(skip_locked=True).subquery("picked")
-            stmt = stmt.where(c.id == chosen.c.id)
+            chosen = picked.with_for_update(skip_locked=True).cte("picked")
+            claimed = claim.where(c.id == chosen.c.id).returning(*self._columns).cte("claimed")
+            # The sibling query sees the table as it was before the claim: leave out the
+            # rows just claimed.
+            left = (
+                self._head_query()
+                .where(c.id.not_in(sa.select(chosen.c.id)))
+                .scalar_subquery()
+                .label("b_head")
+            )
+            head = sa.select(left).subquery("head")
+            statement = sa.select(head.c.b_head, claimed).select_from(
+                head.outerjoin(claimed, sa.true())
+            )
         else:
-            stmt = stmt.where(c.id.in_(picked))
-        with self._write() as conn:
-            rows = conn.execute(stmt.returning(*self._columns)).mappings().all()
-        claims = [Claim(self._entry(row), row["claimed_for"], owner, token, until) for row in rows]
-        claims.sort(key=lambda claim: (claim.scheduled_for, claim.entry_id))
-        return claims
+            statement = claim.where(c.id.in_(picked)).returning(*self._columns)
+        self._claims[limit] = statement
+        return statement
+
+    def _head_query(self) -> sa.Select[Any]:
+        c = self._schema.entries.c
+        return (
+            sa.select(c.next_run_at)
+            .where(c.enabled == sa.true(), c.next_run_at.is_not(None))
+            .order_by(c.next_run_at)
+            .limit(1)
+        )
 
     def complete(self, claim: Claim, outcome: Outcome) -> bool:
         """Record ``outcome`` for ``claim`` in one transaction; ``False`` if the lease was lost.
@@ -761,10 +890,21 @@ class SQLStore(Store):
         return self.complete_many([(claim, outcome)])[0]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
-        """:meth:`complete` for several claims, all in one transaction."""
+        """:meth:`complete` for several claims, all in one transaction.
+
+        PostgreSQL: one statement per batch of distinct entries (see ``_sql_complete``), in
+        a transaction only when history needs trimming too. SQLite: locks, checks and writes
+        in one ``BEGIN IMMEDIATE`` transaction.
+        """
         pairs = builtins.list(pairs)
         results = [False] * len(pairs)
         if not pairs:
+            return results
+        if self._is_postgres:
+            for indexes in _distinct_runs([claim.entry_id for claim, _ in pairs]):
+                done = self._complete_postgres([pairs[index] for index in indexes])
+                for index, recorded in zip(indexes, done, strict=True):
+                    results[index] = recorded
             return results
         entries, runs = self._schema.entries, self._schema.runs
         c = entries.c
@@ -783,6 +923,7 @@ class SQLStore(Store):
                 held.update((row.id, row) for row in conn.execute(query))
             updates: builtins.list[dict[str, Any]] = []
             new_runs: builtins.list[dict[str, Any]] = []
+            full: set[str] = set()
             for index, (claim, outcome) in enumerate(pairs):
                 row = held.get(claim.entry_id)
                 if row is None or row.claim_token is None or row.claim_token != claim.token:
@@ -803,13 +944,52 @@ class SQLStore(Store):
                 )
                 updates.append(self._storable(values))
                 new_runs.extend(self._storable(_run_values(run)) for run in outcome.runs)
+                if outcome.runs and self._over_limit(result.state):
+                    full.add(claim.entry_id)
                 results[index] = True
             if updates:
                 conn.execute(sa.update(entries).where(c.id == sa.bindparam("b_id")), updates)
             if new_runs:
                 conn.execute(sa.insert(runs), new_runs)
-                self._trim(conn, sorted({run["entry_id"] for run in new_runs}))
+            if full:
+                self._trim(conn, sorted(full))
         return results
+
+    def _complete_postgres(self, pairs: Sequence[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+        """Complete claims of distinct entries in one statement (plus a trim if needed)."""
+        completions: builtins.list[dict[str, Any]] = []
+        new_runs: builtins.list[dict[str, Any]] = []
+        full: builtins.list[str] = []
+        for claim, outcome in pairs:
+            result = advance(claim, outcome)
+            row: dict[str, Any] = {
+                "id": claim.entry_id,
+                "token": claim.token,
+                "spec_key": _spec_key(claim.entry.spec),
+                "scheduled_for": claim.scheduled_for,
+                "disable": result.disable,
+            }
+            row.update(_outcome_values(result.state))
+            completions.append(self._storable(row))
+            for run in outcome.runs:
+                new_runs.append(self._storable({"seq": len(new_runs), **_run_values(run)}))
+            if outcome.runs and self._over_limit(result.state):
+                full.append(claim.entry_id)
+        params = {
+            "completions": _sql_complete.document(completions),
+            "runs": _sql_complete.document(new_runs),
+        }
+        connection = self._write() if full else self._single_statement()
+        with connection as conn:
+            done = set(conn.execute(self._complete_statement, params).scalars())
+            if full:
+                self._trim(conn, sorted(set(full) & done))
+        return [claim.entry_id in done for claim, _ in pairs]
+
+    def _over_limit(self, state: RunState) -> bool:
+        """Whether history may hold more runs than it keeps: it holds at most one row per
+        run ever counted, so only an entry that counted more runs than the limit can."""
+        return state.total_run_count + state.failure_count > self.history_limit
 
     def _storable(self, values: dict[str, Any]) -> dict[str, Any]:
         """Run-state texts PostgreSQL can hold: NUL becomes U+FFFD there.
@@ -875,7 +1055,7 @@ class SQLStore(Store):
             .order_by(runs.c.id.desc())
             .limit(limit)
         )
-        with self._read() as conn:
+        with self._single_statement() as conn:
             rows = conn.execute(query).mappings().all()
         return [
             RunRecord(
@@ -894,15 +1074,8 @@ class SQLStore(Store):
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
-        c = self._schema.entries.c
-        query = (
-            sa.select(c.next_run_at)
-            .where(c.enabled == sa.true(), c.next_run_at.is_not(None))
-            .order_by(c.next_run_at)
-            .limit(1)
-        )
-        with self._read() as conn:
-            value: datetime | None = conn.scalar(query)
+        with self._single_statement() as conn:
+            value: datetime | None = conn.scalar(self._head_statement)
         return value
 
     # -- lifecycle -------------------------------------------------------------------------------

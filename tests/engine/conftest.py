@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
 
 from celery_stembeat.engine import Engine, EngineSettings
-from celery_stembeat.entry import Entry
+from celery_stembeat.publisher import Message
 from celery_stembeat.stores import Store
 from tests.contract import conftest as contract
 from tests.contract.helpers import T0
@@ -59,16 +59,29 @@ class RecordingPublisher:
     failing: Exception | None = None
     #: Seconds each send takes on the fake clock.
     latency: float = 0.0
+    #: How many messages each publish_many call carried.
+    batches: list[int] = field(default_factory=list)
 
-    def publish(
-        self, entry: Entry, scheduled_for: datetime, task_id: str, countdown: float
-    ) -> None:
-        self.clock.advance(self.latency)
-        if self.failing is not None:
-            raise self.failing
-        self.sent.append(
-            Sent(entry.id, entry.task, scheduled_for, task_id, countdown, self.clock.now)
-        )
+    def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        self.batches.append(len(messages))
+        errors: list[Exception | None] = []
+        for message in messages:
+            self.clock.advance(self.latency)
+            if self.failing is not None:
+                errors.append(self.failing)
+                continue
+            self.sent.append(
+                Sent(
+                    message.entry.id,
+                    message.entry.task,
+                    message.scheduled_for,
+                    message.task_id,
+                    message.countdown,
+                    self.clock.now,
+                )
+            )
+            errors.append(None)
+        return errors
 
     def times(self, entry_id: str) -> list[datetime]:
         return [item.scheduled_for for item in self.sent if item.entry_id == entry_id]
