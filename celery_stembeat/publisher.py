@@ -6,7 +6,7 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, cast
 
 from celery_stembeat.entry import Entry
@@ -86,6 +86,8 @@ class CeleryPublisher:
         )
         if message.countdown > 0:
             options["countdown"] = message.countdown
+        if entry.expire_at is not None:
+            options["expires"] = _deadline(options.get("expires"), entry.expire_at)
         self.app.send_task(
             entry.task,
             args=list(entry.args),
@@ -95,6 +97,14 @@ class CeleryPublisher:
             producer=producer,
             **options,
         )
+
+
+def _deadline(expires: float | None, expire_at: datetime) -> float | datetime:
+    """The message's expiry: ``options.expires`` seconds from now, but never past the entry's
+    ``expire_at`` (a task of an expired schedule must not run late)."""
+    if expires is not None and datetime.now(timezone.utc) + timedelta(seconds=expires) <= expire_at:
+        return expires
+    return expire_at
 
 
 def _batch(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:

@@ -216,10 +216,6 @@ def _options(task: TaskRow, changes: list[str]) -> dict[str, Any]:
                 f"expire_seconds {task.expire_seconds} is not used: expires is set, and "
                 "django-celery-beat then sends expires instead"
             )
-        changes.append(
-            f"expires {format_instant(task.expires)}: the schedule stops there, but messages "
-            "carry no absolute deadline (stembeat's message expiry is relative)"
-        )
     elif task.expire_seconds:
         options["expires"] = float(task.expire_seconds)
     return options

@@ -88,12 +88,22 @@ def test_message_options_reach_the_worker(harness: Harness) -> None:
             },
         }
     }
+    ends = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=45)
+    harness.beat_schedule["ending"] = {
+        "task": "e2e.record",
+        "schedule": "1s",
+        "expire_at": ends.isoformat(),
+        "options": {"expires": 3600},
+    }
     harness.worker()
     harness.beat()
     (row, *_) = wait_for(lambda: harness.runs_of("optioned"), 30, "a run\n" + harness.logs())
     assert (row["queue"], row["priority"], row["header"]) == (harness.queue, 7, "ops")
     expires = parse_instant(row["expires"], "expires")
     assert 100 < (expires - scheduled(row)).total_seconds() <= 121
+    # expire_at is also the message's deadline when it comes before options.expires.
+    (ending, *_) = wait_for(lambda: harness.runs_of("ending"), 30, "a run of 'ending'")
+    assert parse_instant(ending["expires"], "expires") == ends
 
 
 def test_changes_made_while_beat_runs_are_obeyed(harness: Harness) -> None:
