@@ -27,7 +27,9 @@ def embedded_url(schedule_filename: str) -> str:
     return f"sqlite:///{path}"
 
 
-def _seconds(conf: Any, name: str, default: float, *, minimum: float = 0.0) -> float:
+def _seconds(
+    conf: Any, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+) -> float:
     value = conf.get(name)
     if value is None:
         return default
@@ -35,6 +37,8 @@ def _seconds(conf: Any, name: str, default: float, *, minimum: float = 0.0) -> f
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
         raise ConfigError(f"{name}: {value!r} is not a number of seconds >= {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}: {value!r} is more than {maximum:g} s")
     return float(value)
 
 
@@ -79,6 +83,11 @@ class StembeatConfig:
             ),
             catch_up_limit=_count(conf, "stembeat_catch_up_limit", defaults.catch_up_limit),
             batch_size=_count(conf, "stembeat_batch_size", defaults.batch_size),
+            lookahead=timedelta(
+                seconds=_seconds(
+                    conf, "stembeat_lookahead", defaults.lookahead.total_seconds(), maximum=1
+                )
+            ),
             max_interval=float(max_interval or defaults.max_interval),
             max_backoff=_seconds(conf, "stembeat_max_backoff", defaults.max_backoff, minimum=0.1),
             owner=str(conf.get("stembeat_owner") or default_owner()),

@@ -19,7 +19,7 @@ from typing import Any
 from celery_stembeat import __version__
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.specs import Spec, SpecError, parse_spec
-from celery_stembeat.stores._decode import stored_entry
+from celery_stembeat.stores._decode import stored_entry, stored_state
 from celery_stembeat.stores.base import Store
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 CELERY_KEYS = ("task", "schedule", "args", "kwargs", "options", "relative")
 #: Keys stembeat adds to a ``beat_schedule`` item (ignored by nothing: unknown keys are errors).
 STEMBEAT_KEYS = ("enabled", "run_once", "expire_at", "catch_up", "jitter", "description")
+_KNOWN_KEYS = frozenset(CELERY_KEYS + STEMBEAT_KEYS)
 
 
 def entry_from_config(
@@ -41,7 +42,7 @@ def entry_from_config(
     """
     if not isinstance(item, Mapping):
         raise EntryError(f"beat_schedule[{name!r}]: expected a dict, got {item!r}", name)
-    unknown = sorted(set(item) - set(CELERY_KEYS) - set(STEMBEAT_KEYS))
+    unknown = sorted(item.keys() - _KNOWN_KEYS)
     if unknown:
         raise EntryError(f"beat_schedule[{name!r}]: unknown key {unknown[0]!r}", name, unknown[0])
     for required in ("task", "schedule"):
@@ -241,7 +242,7 @@ def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncRe
             # A new entry's first run depends on its spec alone (its state is empty).
             if entry.spec not in first_runs:
                 first_runs[entry.spec] = entry.first_run_after(now)
-            state = RunState(next_run_at=first_runs[entry.spec], created_at=now, updated_at=now)
+            state = stored_state(next_run_at=first_runs[entry.spec], created_at=now, updated_at=now)
             writes.append((with_state(entry, state), candidate.digest))
             report.added.append(entry.id)
         elif existing.definition() != entry.definition():
@@ -255,10 +256,9 @@ def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncRe
             report.unchanged += 1
             if candidate.digest:
                 digests[entry.id] = (existing.version, candidate.digest)
-    written = store.upsert_many(entry for entry, _ in writes)
-    for (_, digest), entry in zip(writes, written, strict=True):
-        if digest:
-            digests[entry.id] = (entry.version, digest)
+    store.write_many(
+        (entry for entry, _ in writes), {entry.id: digest for entry, digest in writes if digest}
+    )
     store.set_digests(digests)
     wanted = {candidate.entry_id for candidate in candidates}
     for entry_id, mark in stored.items():

@@ -57,6 +57,9 @@ class EngineSettings:
     catch_up_limit: int = 100
     #: Entries claimed per store round trip.
     batch_size: int = 500
+    #: How far ahead a tick claims: occurrences due that soon are claimed at once and each
+    #: published at its time, so the claim's round trip does not make them late.
+    lookahead: timedelta = timedelta(milliseconds=20)
     #: The longest sleep between ticks, as celery's ``beat_max_loop_interval``.
     max_interval: float = 300.0
     #: Longest pause between retries while the store is unreachable.
@@ -130,11 +133,14 @@ class Engine:
         self._recover(now)
         settings = self.settings
         while True:
-            batch = self.store.claim_batch(now, settings.batch_size, settings.owner, settings.lease)
+            batch = self.store.claim_batch(
+                now + settings.lookahead, settings.batch_size, settings.owner, settings.lease
+            )
             report.claimed += len(batch.claims)
-            outcomes = self._run(batch.claims, now, report)
+            claims = sorted(batch.claims, key=lambda claim: claim.scheduled_for)
+            outcomes = self._run_when_due(claims, report)
             # Pending at once: runs published and then interrupted are still recorded.
-            self._unrecorded.extend(zip(batch.claims, outcomes, strict=True))
+            self._unrecorded.extend(zip(claims, outcomes, strict=True))
             self._record()
             if len(batch.claims) < settings.batch_size:
                 break
@@ -145,6 +151,32 @@ class Engine:
             wake_ups.append(batch.next_due_at)
         report.delay = self._delay(self.clock(), min(wake_ups, default=None))
         return report
+
+    def _run_when_due(self, claims: list[Claim], report: TickReport) -> list[Outcome]:
+        """Run ``claims`` (earliest first), each group as it falls due.
+
+        A claim made ahead of its time waits here for it, at most ``lookahead`` in all: if the
+        clock says otherwise (it was set back), the rest runs now and the plan, seeing nothing
+        due yet, puts it back untouched. Nothing is ever sent before its time.
+        """
+        outcomes: list[Outcome] = []
+        waited = 0.0
+        limit = self.settings.lookahead.total_seconds()
+        start = 0
+        while start < len(claims):
+            now = self.clock()
+            early = (claims[start].scheduled_for - now).total_seconds()
+            if early > 0 and waited < limit:
+                pause = min(early, limit - waited)
+                self.sleep(pause)
+                waited += pause
+                continue
+            end = start + 1
+            while end < len(claims) and (claims[end].scheduled_for <= now or waited >= limit):
+                end += 1
+            outcomes += self._run(claims[start:end], now, report)
+            start = end
+        return outcomes
 
     def _run(self, claims: list[Claim], now: datetime, report: TickReport) -> list[Outcome]:
         """Plan every claim, publish all their runs as one batch, and say what happened."""
@@ -262,7 +294,7 @@ class Engine:
     def _delay(self, now: datetime, next_due: datetime | None) -> float:
         candidates = [self.settings.max_interval]
         if next_due is not None:
-            candidates.append((next_due - now).total_seconds())
+            candidates.append((next_due - now - self.settings.lookahead).total_seconds())
         if self._next_recovery is not None:
             candidates.append((self._next_recovery - now).total_seconds())
         return max(0.0, min(candidates))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -17,6 +18,7 @@ SOURCES = ("config", "store")
 #: Message options an entry may carry, as celery's ``apply_async`` names them.
 OPTION_KEYS = ("queue", "exchange", "routing_key", "priority", "headers", "expires")
 MAX_ID_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 class EntryError(ValueError):
@@ -140,6 +142,17 @@ def _check_json(value: object, name: str) -> None:
         raise _nul_error(name)
 
 
+def _check_jsons(values: Mapping[str, object]) -> None:
+    """:func:`_check_json` for each of ``values`` (name → value), in one pass when all pass."""
+    try:
+        text: str | None = json.dumps(list(values.values()), allow_nan=False)
+    except (TypeError, ValueError):
+        text = None
+    if text is None or "\\u0000" in text:
+        for name, value in values.items():
+            _check_json(value, name)
+
+
 def _options(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise SpecError(f"'options': expected an object, got {value!r}")
@@ -159,7 +172,6 @@ def _options(value: object) -> dict[str, Any]:
             isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0
         ):
             raise SpecError(f"'options.expires': {item!r} is not a positive number of seconds")
-    _check_json(options, "options")
     return options
 
 
@@ -181,7 +193,7 @@ class Entry:
     description: str = ""
     source: str = "store"
     version: int = 0
-    state: RunState = field(default_factory=RunState)
+    state: RunState = RunState()
 
     def __post_init__(self) -> None:
         try:
@@ -193,7 +205,7 @@ class Entry:
         if not isinstance(self.id, str) or not self.id.strip():
             raise SpecError(f"'id': {self.id!r} must be non-empty text", "id")
         _check_text(self.id, "id")
-        if len(self.id) > MAX_ID_LENGTH or any(ord(char) < 32 for char in self.id):
+        if len(self.id) > MAX_ID_LENGTH or _CONTROL.search(self.id):
             raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
         if not isinstance(self.task, str) or not self.task.strip():
             raise SpecError(f"'task': {self.task!r} must be a task name", "task")
@@ -205,10 +217,9 @@ class Entry:
         object.__setattr__(self, "args", tuple(args))
         if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
             raise SpecError(f"'kwargs': expected an object, got {self.kwargs!r}", "kwargs")
-        _check_json(list(self.args), "args")
-        _check_json(dict(self.kwargs), "kwargs")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
         object.__setattr__(self, "options", _options(self.options))
+        _check_jsons({"args": self.args, "kwargs": self.kwargs, "options": self.options})
         for name in ("enabled", "run_once"):
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"{name!r}: expected true or false", name)

@@ -16,8 +16,7 @@ from celery_stembeat.config_entries import entries_from_config, sync_config
 from celery_stembeat.engine import Engine
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.specs import to_celery
-from celery_stembeat.stores import Store, open_store
-from celery_stembeat.stores.redis import mask_url
+from celery_stembeat.stores import Store, mask_url, open_store
 
 logger = logging.getLogger(__name__)
 

@@ -1,25 +1,24 @@
 """Cron-style matching of local wall-clock times, mapped to UTC instants across DST.
 
-croniter finds the next matching *wall-clock* time (naive, pure calendar arithmetic); this
-module turns wall-clock times into instants in a time zone, following ISC/Vixie cron:
+:mod:`._cronmatch` finds the next matching *wall-clock* time (naive, pure calendar arithmetic);
+this module turns wall-clock times into instants in a time zone, following ISC/Vixie cron:
 
 * ``fixed`` schedules (the hour field names hours) fire once per matching wall-clock time:
   a time inside a spring-forward gap fires once, at the first instant after the gap; a time
   inside an autumn fold fires once, on its first pass.
 * other schedules (hour ``*`` or ``*/n``) fire at every instant whose wall-clock time matches:
   times inside a gap do not exist and are skipped, times inside a fold fire on both passes.
+
+A fixed-offset zone (``datetime.timezone``, which UTC is) has neither gaps nor folds: its
+walls map to instants by subtracting the offset.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
 
-from croniter import CroniterError, croniter
-
+from celery_stembeat.specs._cronmatch import CronMatcher, compile_matcher
 from celery_stembeat.specs._time import UTC
 
 _SECOND = timedelta(seconds=1)
@@ -27,21 +26,6 @@ _SECOND = timedelta(seconds=1)
 _SHIFT_HORIZON = timedelta(hours=3)
 #: How many wall-clock candidates a single search may examine before giving up.
 _CANDIDATE_LIMIT = 1000
-
-
-@functools.lru_cache(maxsize=4096)
-def _template(expression: str, day_or: bool, seconds: bool) -> croniter:
-    return croniter(
-        expression,
-        datetime(2000, 1, 1),
-        day_or=day_or,
-        second_at_beginning=seconds,
-    )
-
-
-def compile_expression(expression: str, day_or: bool, seconds: bool) -> None:
-    """Let croniter parse ``expression``; raises croniter's own error when it cannot."""
-    _template(expression, day_or, seconds)
 
 
 def _transition(zone: tzinfo, before: datetime, after: datetime) -> datetime:
@@ -65,18 +49,21 @@ def _wall(instant: datetime, zone: tzinfo) -> datetime:
 
 @dataclass(frozen=True)
 class WallClockSchedule:
-    """A croniter expression evaluated in ``zone`` with the DST rule of this module."""
+    """A cron expression evaluated in ``zone`` with the DST rule of this module."""
 
     expression: str
     zone: tzinfo
     day_or: bool
     seconds: bool
     fixed: bool
+    matcher: CronMatcher = field(init=False, repr=False, compare=False)
+    #: Whether the zone's offset never changes (a ``datetime.timezone``, as UTC is).
+    constant: bool = field(init=False, repr=False, compare=False)
 
-    def _candidates(self, start: datetime, inclusive: bool) -> Callable[[], datetime]:
-        cursor = copy.copy(_template(self.expression, self.day_or, self.seconds))
-        cursor.set_current(start - _SECOND if inclusive else start, force=True)
-        return lambda: cursor.get_next(datetime)
+    def __post_init__(self) -> None:
+        matcher = compile_matcher(self.expression, self.day_or, self.seconds)
+        object.__setattr__(self, "matcher", matcher)
+        object.__setattr__(self, "constant", isinstance(self.zone, timezone))
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first occurrence strictly after the aware UTC instant ``after``, or ``None``.
@@ -84,56 +71,64 @@ class WallClockSchedule:
         Near the end of datetime this may raise OverflowError (``Spec.next_after`` maps it to
         ``None``).
         """
-        offset = after.astimezone(self.zone).utcoffset()
+        local = after.astimezone(self.zone)
+        if self.constant:
+            wall = self.matcher.next_after(local, self.zone)
+            return None if wall is None else wall.astimezone(UTC)
+        offset = local.utcoffset()
         try:
             later = (after + _SHIFT_HORIZON).astimezone(self.zone).utcoffset()
         except OverflowError:  # the last hours of 9999: no zone changes its clocks on 31 December
             later = offset
-        try:
-            if offset is not None and later is not None and later < offset:
-                return self._across_fold(after, offset, later)
-            return self._scan(_wall(after, self.zone), False, after)
-        except ValueError:
-            # croniter gave up (CroniterBadDateError), or built a date past year 9999 (datetime's
-            # ValueError): either way there is no occurrence to return.
-            return None
+        if offset is not None and later is not None and later < offset:
+            return self._across_fold(after, offset, later)
+        return self._scan(local, False, after)
 
     def _across_fold(self, after: datetime, offset: timedelta, later: timedelta) -> datetime | None:
         """``after`` lies shortly before the clocks go back: walls will repeat."""
         shift_at = _transition(self.zone, after, after + _SHIFT_HORIZON)
         first_pass_end = shift_at.replace(tzinfo=None) + offset
-        wall = self._candidates(_wall(after, self.zone), False)()
+        wall = self.matcher.next_after(_wall(after, self.zone))
+        if wall is None:
+            return None
         if wall < first_pass_end:
             return (wall - offset).replace(tzinfo=UTC)
         resume = first_pass_end if self.fixed else shift_at.replace(tzinfo=None) + later
         return self._scan(resume, True, shift_at - timedelta(microseconds=1))
 
     def _scan(self, start: datetime, inclusive: bool, after: datetime) -> datetime | None:
-        """Walk matching walls from ``start``; valid where walls map monotonically to instants."""
-        candidate = self._candidates(start, inclusive)
+        """Walk matching walls from ``start``; valid where walls map monotonically to instants.
+
+        Only the wall-clock fields of ``start`` count, not its time zone or fold.
+        """
+        zone = self.zone
+        wall = start - _SECOND if inclusive else start
         for _ in range(_CANDIDATE_LIMIT):
-            wall = candidate()
-            first = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
-            second = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
+            found = self.matcher.next_after(wall, zone)
+            if found is None:
+                return None
+            wall = found
+            first = wall.astimezone(UTC)
+            second = wall.replace(fold=1).astimezone(UTC)
             if first == second:
                 if first > after:
                     return first
             elif first > second:  # the wall falls in a spring-forward gap
-                gap_end = _transition(self.zone, second, first)
+                gap_end = _transition(zone, second, first)
                 if self.fixed and gap_end > after:
                     return gap_end
-                candidate = self._candidates(_wall(gap_end, self.zone), True)
+                wall = _wall(gap_end, zone) - _SECOND
             else:  # the wall repeats in an autumn fold
                 if first > after:
                     return first
                 if not self.fixed and second > after:
                     return second
                 if self.fixed:
-                    shift_at = _transition(self.zone, first, second)
-                    first_pass_offset = first.astimezone(self.zone).utcoffset() or timedelta()
+                    shift_at = _transition(zone, first, second)
+                    first_pass_offset = first.astimezone(zone).utcoffset() or timedelta()
                     resume = shift_at.replace(tzinfo=None) + first_pass_offset
-                    candidate = self._candidates(resume, True)
+                    wall = resume - _SECOND
         return None
 
 
-__all__ = ["CroniterError", "WallClockSchedule", "compile_expression"]
+__all__ = ["WallClockSchedule"]

@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 from celery_stembeat.specs._time import load_zone, zone_name
-from celery_stembeat.specs._wallclock import CroniterError, WallClockSchedule, compile_expression
+from celery_stembeat.specs._wallclock import WallClockSchedule
 from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.errors import SpecError
 
@@ -176,12 +176,11 @@ def compile_wallclock(
     text: str, hour: str, seconds: bool, day_or: bool, zone: tzinfo
 ) -> WallClockSchedule:
     """A DST-aware evaluator for a validated expression; ``hour`` decides the DST rule."""
-    try:
-        compile_expression(text, day_or, seconds)
-    except (CroniterError, ValueError) as exc:
-        raise SpecError(f"cron expression {text!r}: {exc}", "expression") from None
     fixed = not hour.startswith("*")
-    return WallClockSchedule(text, zone, day_or, seconds, fixed)
+    try:
+        return WallClockSchedule(text, zone, day_or, seconds, fixed)
+    except ValueError as exc:  # croniter's errors (CroniterError) are ValueErrors
+        raise SpecError(f"cron expression {text!r}: {exc}", "expression") from None
 
 
 @dataclass(frozen=True)

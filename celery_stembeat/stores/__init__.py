@@ -43,6 +43,32 @@ def _split_options(url: str) -> tuple[str, dict[str, Any]]:
     return (f"{base}?{rest}" if rest else base), options
 
 
+def mask_url(url: str) -> str:
+    """``url`` with any password (in the authority or the query) replaced by ``***``.
+
+    It lives here, not with the Redis store, so that naming a store does not import redis-py.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    scheme, slashes, after = url.partition("://")
+    if "@" in url and "@" not in parts.netloc and slashes:
+        # A password with an unquoted '?', '#' or '/' breaks the URL apart: hide all of it.
+        return f"{scheme}://***@{after.rsplit('@', 1)[1]}"
+    head, question, rest = url.partition("?")
+    if "@" in parts.netloc:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        user, colon, _password = userinfo.partition(":")
+        head = head.replace(parts.netloc, f"{user}:***@{host}" if colon else f"***@{host}", 1)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.lower() == "password" for key, _ in pairs):
+        masked = [(key, "***" if key.lower() == "password" else value) for key, value in pairs]
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        rest = urlencode(masked, safe="*/") + fragment
+    return head + question + rest
+
+
 def open_store(url: str, **options: Any) -> Store:
     """Open the store at ``url``.
 
@@ -85,5 +111,6 @@ __all__ = [
     "Store",
     "StoreError",
     "VersionConflict",
+    "mask_url",
     "open_store",
 ]

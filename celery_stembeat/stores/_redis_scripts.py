@@ -36,19 +36,27 @@ local function hdel_many(key, names)
   end
 end
 
--- Write value as fields name0, name1, ... of at most CHUNK bytes each and remove chunks left
--- over from a longer value; a nil value removes them all ('' is one empty chunk).
+-- Append value's chunks to values as fields name0, name1, ... of at most CHUNK bytes each
+-- ('' is one empty chunk); returns how many.
+local function add_chunks(values, name, value)
+  local count = 0
+  local position = 1
+  repeat
+    values[#values + 1] = name .. count
+    values[#values + 1] = string.sub(value, position, position + CHUNK - 1)
+    count = count + 1
+    position = position + CHUNK
+  until position > #value
+  return count
+end
+
+-- Write value as chunks (see add_chunks) and remove chunks left over from a longer value; a
+-- nil value removes them all.
 local function put_chunked(key, name, value)
   local count = 0
   if value then
     local values = {}
-    local position = 1
-    repeat
-      values[#values + 1] = name .. count
-      values[#values + 1] = string.sub(value, position, position + CHUNK - 1)
-      count = count + 1
-      position = position + CHUNK
-    until position > #value
+    count = add_chunks(values, name, value)
     hset_many(key, values)
   end
   while redis.call('HDEL', key, name .. count) == 1 do count = count + 1 end
@@ -215,14 +223,73 @@ return results
 """
 )
 
-#: KEYS: entry, due, ids, config. ARGV: id, expected version ('' = unchecked), spec canonical JSON,
-#: enabled ('1'/'0'), next run ms, created ms, updated ms ('' = none), channel, definition JSON,
-#: the rest of a new entry's run state as JSON {"s": {field: value}, "le": last error}, whether
-#: the entry comes from beat_schedule ('1'/'0': it is then in ``config``, with an empty field
-#: ``g`` for a digest).
+_WRITE_ENTRY = """
+-- Write entry `id` (hash `key`) whose stored version is `actual` (0 = new) as upsert does;
+-- `e` holds its values: spec, enabled, next run, created, updated, definition, the run state
+-- of a new entry {s = {field = value}, le = last error}, and `g`: the value of field g (a
+-- beat_schedule entry's digest, '' for none) or false for an entry created in the store.
+-- Returns the new version.
+local function write_entry(key, due, ids, config, channel, id, actual, e)
+  local version = string.format('%d', actual + 1)
+  local digest = e.g and (e.g == '' and '' or version .. ':' .. e.g)
+  if actual == 0 then
+    -- A new hash: every field in one HSET, and nothing left over to remove.
+    local values = {'e', e.enabled, 'v', version}
+    for name, value in pairs(e.state.s) do
+      values[#values + 1] = name
+      values[#values + 1] = value
+    end
+    for _, name in ipairs({'n', 'ca', 'ua'}) do
+      if e[name] ~= '' then
+        values[#values + 1] = name
+        values[#values + 1] = e[name]
+      end
+    end
+    if e.state.le then add_chunks(values, 'le', e.state.le) end
+    add_chunks(values, 'd', e.d)
+    add_chunks(values, 's', e.spec)
+    if digest then
+      values[#values + 1] = 'g'
+      values[#values + 1] = digest
+      redis.call('ZADD', config, 0, id)
+    end
+    hset_many(key, values)
+    if e.n ~= '' and e.enabled == '1' then redis.call('ZADD', due, e.n, id) end
+  else
+    local rescheduled = joined(key, 's', {}, 1, 0) ~= e.spec
+      or (e.enabled == '1' and redis.call('HGET', key, 'e') ~= '1')
+    if rescheduled then set_or_del(key, 'n', e.n) end
+    if redis.call('HEXISTS', key, 'ca') == 0 and e.ca ~= '' then
+      redis.call('HSET', key, 'ca', e.ca)
+    end
+    set_or_del(key, 'ua', e.ua)
+    put_chunked(key, 'd', e.d)
+    put_chunked(key, 's', e.spec)
+    if digest then
+      redis.call('HSET', key, 'g', digest)
+      redis.call('ZADD', config, 0, id)
+    else
+      redis.call('HDEL', key, 'g')
+      redis.call('ZREM', config, id)
+    end
+    redis.call('HSET', key, 'e', e.enabled, 'v', version)
+    reindex(key, due, id)
+  end
+  redis.call('ZADD', ids, 0, id)
+  redis.call('PUBLISH', channel, id)
+  return actual + 1
+end
+"""
+
+#: KEYS: entry, due, ids, config. ARGV: id, expected version ('' = unchecked), channel, the
+#: entry as JSON {spec: canonical JSON, enabled: '1'/'0', n: next run ms, ca: created ms, ua:
+#: updated ms ('' = none), d: definition JSON, state: the rest of a new entry's run state
+#: {"s": {field: value}, "le": last error}, g: '' for a beat_schedule entry (then listed in
+#: ``config``), absent otherwise}.
 #: Returns JSON: {"conflict": stored version or ""}, or the entry's row without the definition.
 UPSERT = (
     _HELPERS
+    + _WRITE_ENTRY
     + """
 local key, due, ids, config = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[1]
@@ -231,42 +298,37 @@ local actual = stored and tonumber(stored) or 0
 if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= actual then
   return cjson.encode({conflict = stored or ''})
 end
-if stored then
-  local rescheduled = joined(key, 's', {}, 1, 0) ~= ARGV[3]
-    or (ARGV[4] == '1' and redis.call('HGET', key, 'e') ~= '1')
-  if rescheduled then set_or_del(key, 'n', ARGV[5]) end
-  if redis.call('HEXISTS', key, 'ca') == 0 and ARGV[6] ~= '' then
-    redis.call('HSET', key, 'ca', ARGV[6])
-  end
-else
-  local state = cjson.decode(ARGV[10])
-  local values = {}
-  for name, value in pairs(state.s) do
-    values[#values + 1] = name
-    values[#values + 1] = value
-  end
-  if #values > 0 then hset_many(key, values) end
-  put_chunked(key, 'le', state.le)
-  set_or_del(key, 'n', ARGV[5])
-  set_or_del(key, 'ca', ARGV[6])
-end
-set_or_del(key, 'ua', ARGV[7])
-put_chunked(key, 'd', ARGV[9])
-put_chunked(key, 's', ARGV[3])
-if ARGV[11] == '1' then
-  redis.call('HSET', key, 'g', '')
-  redis.call('ZADD', config, 0, id)
-else
-  redis.call('HDEL', key, 'g')
-  redis.call('ZREM', config, id)
-end
-redis.call('HSET', key, 'e', ARGV[4], 'v', string.format('%d', actual + 1))
-redis.call('ZADD', ids, 0, id)
-reindex(key, due, id)
-redis.call('PUBLISH', ARGV[8], id)
+write_entry(key, due, ids, config, ARGV[3], id, actual, cjson.decode(ARGV[4]))
 local row = read_entry(key, id)
 row[#ROW_FIELDS + 2] = false  -- the caller has the definition
 return cjson.encode(row)
+"""
+)
+
+#: KEYS: due, ids, config. ARGV: channel, entry-key prefix, then JSON ``[[id, entry], ...]``
+#: with each entry as UPSERT takes it and ``g`` the digest to attach to the version written.
+#: Upserts each without a version check, in order. Returns JSON ``[[id, new version, row or
+#: false], ...]``: the row (without the definition) of each entry that existed before.
+UPSERT_MANY = (
+    _HELPERS
+    + _WRITE_ENTRY
+    + """
+local due, ids, config, channel, prefix = KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2]
+local out = {}
+for i, item in ipairs(cjson.decode(ARGV[3])) do
+  local id = item[1]
+  local key = prefix .. id
+  local stored = redis.call('HGET', key, 'v')
+  local actual = stored and tonumber(stored) or 0
+  local version = write_entry(key, due, ids, config, channel, id, actual, item[2])
+  local row = false
+  if actual > 0 then
+    row = read_entry(key, id)
+    row[#ROW_FIELDS + 2] = false
+  end
+  out[i] = {string.format('%d', version), row}
+end
+return encode_list(out)
 """
 )
 

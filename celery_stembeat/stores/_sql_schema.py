@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 #: Meta-table keys.
 SCHEMA_VERSION_KEY = "schema_version"
@@ -39,8 +38,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-def _json() -> sa.types.TypeEngine[Any]:
-    return sa.JSON().with_variant(JSONB(), "postgresql")
+def _json(dialect: str) -> sa.types.TypeEngine[Any]:
+    if dialect != "postgresql":
+        return sa.JSON()
+    # Imported here: a SQLite store never loads SQLAlchemy's PostgreSQL dialect.
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return JSONB()
 
 
 def _id() -> sa.types.TypeEngine[str]:
@@ -80,20 +84,22 @@ class Schema:
         return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def build_schema(prefix: str) -> Schema:
-    """Describe the tables named with ``prefix``."""
+def build_schema(prefix: str, dialect: str) -> Schema:
+    """Describe the tables named with ``prefix``, as the ``dialect`` (its name) creates them."""
     metadata = sa.MetaData()
+    # Naming another dialect's option would import that dialect, to check the option exists.
+    runs_options: dict[str, Any] = {"sqlite_autoincrement": True} if dialect == "sqlite" else {}
     entries = sa.Table(
         f"{prefix}entries",
         metadata,
         sa.Column("id", _id(), primary_key=True),
         # -- definition
         sa.Column("task", sa.Text, nullable=False),
-        sa.Column("spec", _json(), nullable=False),
+        sa.Column("spec", _json(dialect), nullable=False),
         sa.Column("spec_key", sa.Text, nullable=False),
-        sa.Column("args", _json(), nullable=False),
-        sa.Column("kwargs", _json(), nullable=False),
-        sa.Column("options", _json(), nullable=False),
+        sa.Column("args", _json(dialect), nullable=False),
+        sa.Column("kwargs", _json(dialect), nullable=False),
+        sa.Column("options", _json(dialect), nullable=False),
         sa.Column("enabled", sa.Boolean, nullable=False),
         sa.Column("run_once", sa.Boolean, nullable=False),
         sa.Column("expire_at", UTCDateTime),
@@ -140,7 +146,7 @@ def build_schema(prefix: str) -> Schema:
         sa.Column("owner", sa.Text, nullable=False),
         sa.Column("task_id", sa.Text),
         sa.Index(f"{prefix}runs_entry", "entry_id", "id"),
-        sqlite_autoincrement=True,
+        **runs_options,
     )
     meta = sa.Table(
         f"{prefix}meta",

@@ -215,13 +215,27 @@ class Store(abc.ABC):
         up by one; ``created_at``/``updated_at`` come from the entry's state.
         """
 
-    def upsert_many(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+    def upsert_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> builtins.list[Entry]:
         """:meth:`upsert` each entry without a version check; what is stored now, in order.
 
         For start-up sync: backends write the batch in few round trips (not necessarily in one
-        transaction). An id given twice is upserted twice, in order.
+        transaction). An id given twice is upserted twice, in order. ``digests`` (id → digest)
+        are attached, as :meth:`set_digests` would, to the versions these writes make.
         """
-        return [self.upsert(entry) for entry in entries]
+        stored = [self.upsert(entry) for entry in entries]
+        if digests:
+            self.set_digests(
+                {e.id: (e.version, digests[e.id]) for e in stored if digests.get(e.id)}
+            )
+        return stored
+
+    def write_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> None:
+        """:meth:`upsert_many` without reading anything back (start-up sync's bulk write)."""
+        self.upsert_many(entries, digests)
 
     def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
         """The entries with these ids that exist, in the order given; backends batch the

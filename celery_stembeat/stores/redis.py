@@ -57,8 +57,8 @@ Instants are kept at millisecond resolution (sub-millisecond parts are truncated
 
 Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
 number of entries, plus the entries returned); :meth:`RedisStore.complete_many` sends all its
-completions in one pipelined round trip, :meth:`RedisStore.upsert_many` one per 500 entries;
-``list`` reads every matching hash.
+completions in one pipelined round trip, :meth:`RedisStore.upsert_many` one script call per
+1,000 entries; ``list`` reads every matching hash.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -75,9 +75,10 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 from redis.client import PubSub
@@ -85,9 +86,15 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from celery_stembeat.entry import Entry, RunState
-from celery_stembeat.specs import Spec, parse_instant, parse_spec
+from celery_stembeat.specs import Spec, format_instant, parse_instant, parse_spec
 from celery_stembeat.stores import _redis_scripts as scripts
-from celery_stembeat.stores._decode import attached_digest, stored_entry, stored_state
+from celery_stembeat.stores import mask_url
+from celery_stembeat.stores._decode import (
+    attached_digest,
+    replace_state,
+    stored_entry,
+    stored_state,
+)
 from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores.base import (
@@ -107,33 +114,19 @@ from celery_stembeat.stores.base import (
 
 DEFAULT_PREFIX = "stembeat"
 _LIST_BATCH = 200
-#: Entries per pipelined round trip in :meth:`RedisStore.upsert_many`.
-_UPSERT_BATCH = 500
+#: Entries per UPSERT_MANY script call.
+_UPSERT_BATCH = 1000
 #: Ids per FINGERPRINTS script call.
 _FINGERPRINT_BATCH = 5000
 #: Entries per SET_DIGESTS script call.
 _DIGEST_BATCH = 1000
 #: Completions per COMPLETE script call.
 _COMPLETE_BATCH = 500
-#: The definition JSON's position among the UPSERT script's arguments.
-_UPSERT_DEFINITION = 8
 _SUBSCRIBE_TIMEOUT = 10.0
 _HEALTH_CHECK_INTERVAL = 30
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
-#: Definition keys left out of the stored JSON when they hold these defaults.
-_DEFAULTS: dict[str, Any] = {
-    "args": [],
-    "kwargs": {},
-    "options": {},
-    "run_once": False,
-    "expire_at": None,
-    "catch_up": "fire_one",
-    "jitter": 0.0,
-    "description": "",
-    "source": "store",
-}
 #: Run-state fields that only Python reads and only ``complete`` (or a new entry) writes.
 _INSTANT_FIELDS = (("last_scheduled_for", "ls"), ("last_run_at", "lr"))
 _COUNT_FIELDS = (
@@ -181,12 +174,25 @@ def _spec_json(spec: Spec) -> str:
 
 def _definition_json(entry: Entry) -> str:
     """The definition without id, spec and enabled (kept apart), defaults left out."""
-    data = entry.definition()
-    del data["id"], data["spec"], data["enabled"]
-    data["source"] = entry.source
-    for key, default in _DEFAULTS.items():
-        if data[key] == default and type(data[key]) is type(default):
-            del data[key]
+    data: dict[str, Any] = {"task": entry.task}
+    if entry.args:
+        data["args"] = entry.args
+    if entry.kwargs:
+        data["kwargs"] = entry.kwargs
+    if entry.options:
+        data["options"] = entry.options
+    if entry.run_once:
+        data["run_once"] = True
+    if entry.expire_at is not None:
+        data["expire_at"] = format_instant(entry.expire_at)
+    if entry.catch_up != "fire_one":
+        data["catch_up"] = entry.catch_up
+    if entry.jitter:
+        data["jitter"] = entry.jitter
+    if entry.description:
+        data["description"] = entry.description
+    if entry.source != "store":
+        data["source"] = entry.source
     return _json(data)
 
 
@@ -299,6 +305,42 @@ def _decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
     )
 
 
+def _entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
+    """``entry`` as the UPSERT scripts take it; a beat_schedule entry gets ``digest`` in ``g``."""
+    state = entry.state
+    fields = {
+        "spec": _spec_json(entry.spec),
+        "enabled": "1" if entry.enabled else "0",
+        "n": _ms_text(state.next_run_at),
+        "ca": _ms_text(state.created_at),
+        "ua": _ms_text(state.updated_at),
+        "d": _definition_json(entry),
+        "state": _state_changes(state),
+    }
+    if entry.source == "config":
+        fields["g"] = digest
+    return fields
+
+
+def _written(entry: Entry, definition: str, version: int) -> Entry:
+    """A new entry as the store now holds it: the definition read back, ``version``, and the
+    run state at millisecond resolution (what a read would return, without the read)."""
+    state = entry.state
+    instants = {
+        name: _from_ms(_to_ms(value))
+        for name, _ in _READ_INSTANTS
+        if (value := getattr(state, name)) is not None
+    }
+    return stored_entry(
+        **{
+            **_definition(entry.id, definition, _spec_json(entry.spec)).__dict__,
+            "enabled": entry.enabled,
+            "version": version,
+            "state": replace_state(state, **instants),
+        }
+    )
+
+
 def _rows(reply: bytes) -> builtins.list[builtins.list[Any]]:
     return cast(builtins.list[builtins.list[Any]], json.loads(reply))
 
@@ -337,29 +379,6 @@ def _decode_run(entry_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
 
 
 # -- URLs ----------------------------------------------------------------------------------------
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password (in the authority or the query) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    scheme, slashes, after = url.partition("://")
-    if "@" in url and "@" not in parts.netloc and slashes:
-        # A password with an unquoted '?', '#' or '/' breaks the URL apart: hide all of it.
-        return f"{scheme}://***@{after.rsplit('@', 1)[1]}"
-    head, question, rest = url.partition("?")
-    if "@" in parts.netloc:
-        userinfo, host = parts.netloc.rsplit("@", 1)
-        user, colon, _password = userinfo.partition(":")
-        head = head.replace(parts.netloc, f"{user}:***@{host}" if colon else f"***@{host}", 1)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key.lower() == "password" for key, _ in pairs):
-        masked = [(key, "***" if key.lower() == "password" else value) for key, value in pairs]
-        fragment = f"#{parts.fragment}" if parts.fragment else ""
-        rest = urlencode(masked, safe="*/") + fragment
-    return head + question + rest
 
 
 def _url_secrets(url: str) -> builtins.list[str]:
@@ -423,10 +442,13 @@ class RedisStore(Store):
         self._leases = f"{tag}:leases"
         self._ids = f"{tag}:ids"
         self._config = f"{tag}:config"
+        #: The indexes an upsert maintains (KEYS of the UPSERT scripts after the entry).
+        self._indexes = [self._due, self._ids, self._config]
         self.channel = f"{tag}:changes"
         self._claim_due = self._client.register_script(scripts.CLAIM_DUE)
         self._complete = self._client.register_script(scripts.COMPLETE)
         self._upsert = self._client.register_script(scripts.UPSERT)
+        self._upsert_many = self._client.register_script(scripts.UPSERT_MANY)
         self._delete = self._client.register_script(scripts.DELETE)
         self._set_enabled = self._client.register_script(scripts.SET_ENABLED)
         self._recover = self._client.register_script(scripts.RECOVER)
@@ -492,12 +514,20 @@ class RedisStore(Store):
         return entries
 
     def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
-        """The entries with these ids that exist, in the order given: one script per 200."""
+        """The entries with these ids that exist, in the order given: one script per 200, all
+        in one pipelined round trip."""
         ids = builtins.list(entry_ids)
-        entries: builtins.list[Entry] = []
-        for first in range(0, len(ids), _LIST_BATCH):
-            entries += self._read_entries(ids[first : first + _LIST_BATCH])
-        return entries
+        calls = [
+            ([self._entry_key(entry_id) for entry_id in chunk], ["", *chunk])
+            for chunk in (
+                ids[first : first + _LIST_BATCH] for first in range(0, len(ids), _LIST_BATCH)
+            )
+        ]
+        return [
+            _decode_entry(row)
+            for reply in self._pipelined(self._read, calls)
+            for row in _rows(reply)
+        ]
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`: one script call per
@@ -528,48 +558,63 @@ class RedisStore(Store):
 
     def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
-        keys, args = self._upsert_call(entry, expected_version)
+        fields = _entry_fields(entry, "")
+        expected = "" if expected_version is None else str(expected_version)
+        args = [entry.id, expected, self.channel, _json(fields)]
         with self._errors():
-            reply = json.loads(self._run(self._upsert, keys, args))
+            reply = json.loads(
+                self._run(self._upsert, [self._entry_key(entry.id), *self._indexes], args)
+            )
         if isinstance(reply, dict):
             actual = int(reply["conflict"]) if reply["conflict"] else None
             raise VersionConflict(entry.id, expected_version, actual)
-        return _decode_entry(reply, args[_UPSERT_DEFINITION])
+        return _decode_entry(reply, fields["d"])
 
-    def upsert_many(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
-        """:meth:`upsert` each entry without a version check: one pipelined round trip per
-        :data:`_UPSERT_BATCH` entries, each entry still one atomic script call."""
+    def upsert_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> builtins.list[Entry]:
+        """:meth:`upsert` each entry without a version check, attaching ``digests``: one script
+        call per :data:`_UPSERT_BATCH` entries, all in one pipelined round trip; each entry's
+        write is atomic."""
         batch = builtins.list(entries)
-        stored: builtins.list[Entry] = []
-        for first in range(0, len(batch), _UPSERT_BATCH):
-            calls = [
-                self._upsert_call(entry, None) for entry in batch[first : first + _UPSERT_BATCH]
-            ]
-            replies = self._pipelined(self._upsert, calls)
-            stored += [
-                _decode_entry(json.loads(reply), args[_UPSERT_DEFINITION])
-                for (_, args), reply in zip(calls, replies, strict=True)
-            ]
-        return stored
-
-    def _upsert_call(
-        self, entry: Entry, expected_version: int | None
-    ) -> tuple[builtins.list[str], builtins.list[str]]:
-        state = entry.state
-        args = [
-            entry.id,
-            "" if expected_version is None else str(expected_version),
-            _spec_json(entry.spec),
-            "1" if entry.enabled else "0",
-            _ms_text(state.next_run_at),
-            _ms_text(state.created_at),
-            _ms_text(state.updated_at),
-            self.channel,
-            _definition_json(entry),
-            _json(_state_changes(state)),
-            "1" if entry.source == "config" else "0",
+        written, replies = self._write(batch, digests or {})
+        return [
+            _decode_entry(row, fields["d"]) if row else _written(entry, fields["d"], int(version))
+            for entry, (_, fields), (version, row) in zip(batch, written, replies, strict=True)
         ]
-        return [self._entry_key(entry.id), self._due, self._ids, self._config], args
+
+    def write_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> None:
+        """:meth:`upsert_many`, without decoding what the scripts return."""
+        self._write(builtins.list(entries), digests or {})
+
+    def _write(
+        self, batch: Sequence[Entry], digests: Mapping[str, str]
+    ) -> tuple[builtins.list[Any], builtins.list[Any]]:
+        """Run UPSERT_MANY over ``batch``: the items it was given, and its replies, in order.
+
+        A thread sends each script call while the next one is encoded, so that Redis runs one
+        batch while Python prepares the next.
+        """
+        written: builtins.list[Any] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="stembeat-upsert") as sender:
+            sent = []
+            for first in range(0, len(batch), _UPSERT_BATCH):
+                items = [
+                    [entry.id, _entry_fields(entry, digests.get(entry.id, ""))]
+                    for entry in batch[first : first + _UPSERT_BATCH]
+                ]
+                written += items
+                sent.append(sender.submit(self._run_upsert_many, _json(items)))
+            replies = [pair for future in sent for pair in json.loads(future.result())]
+        return written, replies
+
+    def _run_upsert_many(self, items: str) -> Any:
+        (reply,) = self._pipelined(
+            self._upsert_many, [(self._indexes, [self.channel, self._entry_prefix, items])]
+        )
+        return reply
 
     def delete(self, entry_id: str) -> bool:
         """Remove the entry, its index slots and its history; ``False`` if it did not exist."""

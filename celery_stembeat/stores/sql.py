@@ -65,7 +65,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -85,6 +84,7 @@ from celery_stembeat.stores._sql_schema import (
     CHANGES_KEY,
     SCHEMA_VERSION,
     Schema,
+    UTCDateTime,
     build_schema,
     migrate,
     stored_version,
@@ -116,8 +116,14 @@ _POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg", "postgres+p
 _BUSY_TIMEOUT = 30.0
 _LISTEN_CONNECT_TIMEOUT = 10
 _CHUNK = 500  # ids per IN (…) list
-_ID_ARRAY = postgresql.ARRAY(sa.Text)
+_ID_ARRAY = sa.ARRAY(sa.Text)  # PostgreSQL's ARRAY once compiled for it
 _WRITE = "stembeat_write"
+#: Columns holding JSON values.
+_JSON_COLUMNS = frozenset(("spec", "args", "kwargs", "options"))
+#: Rows per JSON document PostgreSQL's bulk upsert takes in one statement.
+_JSON_ROWS = 5000
+#: A number in exponent form, as ``json.dumps`` writes large and small floats.
+_EXPONENT = re.compile(r"[0-9][eE]")
 
 #: Run-state columns a completion writes; the stamps below belong to definition changes.
 _OUTCOME_FIELDS = (
@@ -145,6 +151,18 @@ _CLEARED_CLAIM: dict[str, Any] = {
 
 def _dumps(value: object) -> str:
     """Compact JSON whose floats survive JSONB (which keeps a number's digits, not its form)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    # Only a float in exponent form needs spelling out; the pattern may also find one in a
+    # string, which costs the slow path and nothing else.
+    return _exact_dumps(value) if _EXPONENT.search(text) else text
+
+
+def _key(key: object) -> str:
+    """A mapping key as ``json.dumps`` writes it (``True`` → ``true``)."""
+    return key if isinstance(key, str) else json.dumps(key)
+
+
+def _exact_dumps(value: object) -> str:
     if isinstance(value, float):
         text = repr(value)
         if not math.isfinite(value):
@@ -155,14 +173,16 @@ def _dumps(value: object) -> str:
             return text if "." in text else f"{text}.0"
         return text
     if isinstance(value, dict):
-        items = (f"{_dumps(str(key))}:{_dumps(item)}" for key, item in value.items())
+        items = (f"{_exact_dumps(_key(key))}:{_exact_dumps(item)}" for key, item in value.items())
         return "{" + ",".join(items) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_dumps(item) for item in value) + "]"
+        return "[" + ",".join(_exact_dumps(item) for item in value) + "]"
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+@functools.lru_cache(maxsize=4096)
 def _spec_key(spec: Spec) -> str:
+    """The spec's canonical JSON (specs are immutable values: computed once per spec)."""
     return json.dumps(
         spec.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
     )
@@ -232,6 +252,30 @@ def _definition(entry: Entry) -> dict[str, Any]:
         "description": entry.description,
         "source": entry.source,
     }
+
+
+def _plain_type(column: sa.Column[Any]) -> Any:
+    """The type ``column``'s value has in a JSON row document (JSON values come as text)."""
+    if column.name in _JSON_COLUMNS or isinstance(column.type, sa.Text):
+        return sa.Text()
+    if isinstance(column.type, UTCDateTime):
+        return sa.DateTime(timezone=True)
+    return column.type
+
+
+def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of column values for a JSON row document: JSON columns as their text, instants
+    in ISO 8601 with their offset, ``None`` left out."""
+    document: dict[str, Any] = {}
+    for name, value in row.items():
+        if value is None:
+            continue
+        if name in _JSON_COLUMNS:
+            value = _dumps(value) if value else ("{}" if isinstance(value, dict) else "[]")
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        document[name] = value
+    return document
 
 
 def _state_values(state: RunState) -> dict[str, Any]:
@@ -330,11 +374,12 @@ class SQLStore(Store):
             if self._is_postgres
             else self._engine
         )
-        self._schema: Schema = build_schema(prefix)
+        self._schema: Schema = build_schema(prefix, self._engine.dialect.name)
         entries = self._schema.entries
         # Every column an entry is rebuilt from (``spec_key`` stands for the spec JSON).
         self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
         self._claims: dict[int, Any] = {}
+        self._json_upsert: Any = None
         #: The index head the last claim left: while it is due, the next claim skips the look.
         self._head_hint: datetime | None = None
         self._head_statement = self._head_query()
@@ -499,8 +544,14 @@ class SQLStore(Store):
         return None if version is None else int(version)
 
     def _insert(self) -> Any:
-        dialect = postgresql if self._is_postgres else sqlite
-        return dialect.insert(self._schema.entries)
+        # Only the engine's own dialect is imported: a store never loads the other one.
+        if self._is_postgres:
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(self._schema.entries)
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(self._schema.entries)
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -660,39 +711,89 @@ class SQLStore(Store):
             stmt = stmt.where(c.version == expected_version)
         return stmt
 
-    def upsert_many(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+    def upsert_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> builtins.list[Entry]:
         """:meth:`upsert` each entry without a version check, all in one transaction.
 
         Each run of distinct ids is one ``INSERT … ON CONFLICT (id) DO UPDATE`` executed with
         many parameter sets (which applies :meth:`upsert`'s rules row by row), then one read of
         the rows written; an id given again starts a new run, so repeats apply in order.
         """
-        batch = builtins.list(entries)
+        return self._upsert_runs(builtins.list(entries), digests, read_back=True)
+
+    def write_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> None:
+        """:meth:`upsert_many` without reading the rows back."""
+        self._upsert_runs(builtins.list(entries), digests, read_back=False)
+
+    def _upsert_runs(
+        self, batch: Sequence[Entry], digests: Mapping[str, str] | None, read_back: bool
+    ) -> builtins.list[Entry]:
         if not batch:
             return []
-        statement = self._upsert_many_stmt()
         stored: builtins.list[Entry] = []
         with self._write() as conn:
             for indexes in _distinct_runs([entry.id for entry in batch]):
-                conn.execute(statement, [self._new_row(batch[index]) for index in indexes])
-                stored += self._read_back(conn, [batch[index].id for index in indexes])
+                rows = [self._new_row(batch[index], digests) for index in indexes]
+                self._insert_rows(conn, rows)
+                if read_back:
+                    stored += self._read_back(conn, [batch[index].id for index in indexes])
             self._announce(conn, [entry.id for entry in batch])
         return stored
 
-    def _new_row(self, entry: Entry) -> dict[str, Any]:
-        """Every column of ``entry`` as a new, unclaimed row at version 1."""
+    def _new_row(self, entry: Entry, digests: Mapping[str, str] | None) -> dict[str, Any]:
+        """Every column of ``entry`` as a new, unclaimed row at version 1, with its digest."""
+        digest = digests.get(entry.id) if digests else None
         return {
             "id": entry.id,
             "version": 1,
             **_definition(entry),
             **_state_values(entry.state),
             **_CLEARED_CLAIM,
+            "config_digest": f"1:{digest}" if digest else None,
         }
 
-    def _upsert_many_stmt(self) -> Any:
+    def _insert_rows(self, conn: sa.Connection, rows: builtins.list[dict[str, Any]]) -> None:
+        """Upsert ``rows`` (distinct ids) by the rules of :meth:`_upsert_many_stmt`.
+
+        PostgreSQL takes them as JSON documents of :data:`_JSON_ROWS` rows each, one statement
+        apiece (binding 30 parameters per row costs more than the database's whole insert);
+        SQLite runs the statement once per row, inside the driver.
+        """
+        if not self._is_postgres:
+            conn.execute(self._upsert_many_stmt(self._insert()), rows)
+            return
+        statement = self._upsert_json_stmt()
+        for first in range(0, len(rows), _JSON_ROWS):
+            document = [_json_row(row) for row in rows[first : first + _JSON_ROWS]]
+            conn.execute(statement, {"rows": json.dumps(document, ensure_ascii=False)})
+
+    def _upsert_json_stmt(self) -> Any:
+        if self._json_upsert is None:
+            self._json_upsert = self._build_upsert_json_stmt()
+        return self._json_upsert
+
+    def _build_upsert_json_stmt(self) -> Any:
+        from sqlalchemy.dialects.postgresql import JSONB
+
         entries = self._schema.entries
-        c = entries.c
-        insert = self._insert()
+        record = (
+            sa.func.jsonb_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.Text), JSONB))
+            .table_valued(*(sa.column(c.name, _plain_type(c)) for c in entries.c))
+            .render_derived(name="r", with_types=True)
+        )
+        values = [
+            sa.cast(record.c[c.name], JSONB) if c.name in _JSON_COLUMNS else record.c[c.name]
+            for c in entries.c
+        ]
+        insert = self._insert().from_select([c.name for c in entries.c], sa.select(*values))
+        return self._upsert_many_stmt(insert)
+
+    def _upsert_many_stmt(self, insert: Any) -> Any:
+        """``insert`` (of whole rows) made an upsert: :meth:`upsert`'s rules, row by row."""
+        c = self._schema.entries.c
         new = insert.excluded
         rescheduled = sa.or_(
             c.spec_key != new.spec_key, sa.and_(new.enabled == sa.true(), c.enabled == sa.false())
@@ -711,6 +812,11 @@ class SQLStore(Store):
                 ),
                 "claimed_for": sa.case(
                     (sa.and_(claimed, rescheduled), new.next_run_at), else_=c.claimed_for
+                ),
+                # A new row's digest is attached to version 1: move it to the version made here.
+                "config_digest": sa.case(
+                    (new.config_digest.is_(None), None),
+                    else_=sa.cast(c.version + 1, sa.Text) + sa.func.substr(new.config_digest, 2),
                 ),
             },
         )

@@ -108,3 +108,48 @@ def test_deleted_entries_leave_no_fingerprint(
     assert store.delete("job") is True
     store.upsert(make_entry("job"))
     assert open_more().fingerprints() == {}
+
+
+def test_upsert_many_attaches_digests_to_the_versions_it_writes(store: Store) -> None:
+    first = store.upsert_many(
+        [make_entry("new", source="config"), make_entry("plain", source="config")],
+        {"new": "d1", "absent": "ignored"},
+    )
+    assert [entry.version for entry in first] == [1, 1]
+    assert store.fingerprints() == {
+        "new": Fingerprint(enabled=True, digest="d1"),
+        "plain": Fingerprint(enabled=True, digest=""),
+    }
+    # Rewriting an existing entry moves its digest to the new version, or drops it.
+    again = store.upsert_many(
+        [
+            make_entry("new", source="config", description="edited"),
+            make_entry("plain", source="config", description="edited"),
+        ],
+        {"plain": "d2"},
+    )
+    assert [entry.version for entry in again] == [2, 2]
+    assert store.fingerprints() == {
+        "new": Fingerprint(enabled=True, digest=""),
+        "plain": Fingerprint(enabled=True, digest="d2"),
+    }
+    assert again == [store.get("new"), store.get("plain")]
+
+
+def test_values_come_back_exactly_whatever_path_writes_them(store: Store) -> None:
+    """Floats in exponent form, strings that look like them, non-text header keys."""
+    args = (1e300, 2.5e-300, 0.1, -0.0, 10**30, "1e5", [1e22, {"n": 3e-7}])
+    kwargs = {"big": 1e300, "text": "room 4E2"}
+    options = {"headers": {"weight": 1.5e-10, "count": 2}}
+    one = make_entry("one", args=args, kwargs=kwargs, options=options)
+    many = make_entry("many", args=args, kwargs=kwargs, options=options)
+    store.upsert(one)
+    store.upsert_many([many])
+    for entry_id in ("one", "many"):
+        stored = store.get(entry_id)
+        assert stored is not None
+        assert stored.args == (1e300, 2.5e-300, 0.1, -0.0, 10**30, "1e5", [1e22, {"n": 3e-7}])
+        assert [type(value) for value in stored.args[:5]] == [float, float, float, float, int]
+        assert type(stored.args[6][0]) is float
+        assert stored.kwargs == kwargs
+        assert stored.options == options

@@ -13,7 +13,7 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.publisher import occurrence_task_id
 from celery_stembeat.specs import ClockedSpec, CronSpec, IntervalSpec, Spec
 from celery_stembeat.stores import FAILED, PUBLISHED, Store, StoreError
-from tests.contract.helpers import T0, at
+from tests.contract.helpers import LEASE, T0, at
 from tests.engine.conftest import FakeClock, RecordingPublisher
 
 
@@ -64,17 +64,60 @@ def test_interval_fires_on_time_with_drift_and_occurrence_ids(
 def test_delay_is_the_time_to_the_next_due_entry(
     store: Store, engine: Engine, clock: FakeClock
 ) -> None:
-    """The engine sleeps until the earliest next run, waking meanwhile only to recover
-    the claims of beats that died (every quarter lease)."""
+    """The engine sleeps until the lookahead before the earliest next run, waking meanwhile
+    only to recover the claims of beats that died (every quarter lease)."""
+    ahead = engine.settings.lookahead.total_seconds()
     assert engine.tick().delay == engine.settings.lease.total_seconds() / 4
     add(store, "soon", IntervalSpec(7))
     add(store, "later", IntervalSpec(3600))
     report = engine.tick()
-    assert report.delay == pytest.approx(7)
-    clock.advance(7)
+    assert report.delay == pytest.approx(7 - ahead)
+    clock.advance(report.delay)
     report = engine.tick()
     assert report.published == 1
-    assert report.delay == pytest.approx(7)
+    assert clock.now == at(7)
+    assert report.delay == pytest.approx(7 - ahead)
+
+
+def test_a_tick_claims_ahead_and_sends_each_occurrence_at_its_time(
+    store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    """Occurrences due within the lookahead are claimed in the same round trip and each is
+    published when its time comes, not before; later ones wait for a later tick."""
+    add(store, "a", IntervalSpec(60), first=at(10.005))
+    add(store, "b", IntervalSpec(60), first=at(10.005))
+    add(store, "c", IntervalSpec(60), first=at(10.015))
+    add(store, "late", IntervalSpec(60), first=at(10.04))
+    clock.now = at(10)
+    report = engine.tick()
+    assert (report.claimed, report.published) == (3, 3)
+    assert [(sent.entry_id, sent.sent_at) for sent in publisher.sent] == [
+        ("a", at(10.005)),
+        ("b", at(10.005)),
+        ("c", at(10.015)),
+    ]
+    assert publisher.batches == [2, 1]
+    assert report.delay == pytest.approx(0.025 - engine.settings.lookahead.total_seconds())
+    assert stored(store, "c").state.next_run_at == at(70.015)
+
+
+def test_a_clock_set_back_during_the_wait_sends_nothing_early(
+    store: Store, publisher: RecordingPublisher
+) -> None:
+    """The wait for a claimed-ahead occurrence is bounded by the lookahead: if the clock has
+    not reached it by then, the claim goes back untouched and nothing is sent."""
+    frozen = FakeClock(at(10))
+    pauses: list[float] = []
+    engine = Engine(store, publisher, EngineSettings(owner="b"), clock=frozen, sleep=pauses.append)
+    add(store, "soon", IntervalSpec(60), first=at(10.015))
+    report = engine.tick()
+    engine.close()
+    assert (report.claimed, report.published, publisher.sent) == (1, 0, [])
+    assert sum(pauses) == pytest.approx(engine.settings.lookahead.total_seconds())
+    entry = stored(store, "soon")
+    assert entry.state.next_run_at == at(10.015)
+    assert entry.state.total_run_count == 0
+    assert [claim.entry_id for claim in store.claim_due(at(11), 10, "x", LEASE)] == ["soon"]
 
 
 def test_task_ids_are_the_same_on_every_beat() -> None:

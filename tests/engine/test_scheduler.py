@@ -42,11 +42,13 @@ def test_settings_have_celery_names_and_defaults(
     assert config.url.endswith("celerybeat-schedule-stembeat.db")
     assert config.engine.lease == timedelta(seconds=60)
     assert config.engine.grace == timedelta(seconds=30)
+    assert config.engine.lookahead == timedelta(milliseconds=20)
     monkeypatch.setenv("STEMBEAT_URL", "redis://127.0.0.1:6379/3")
     app = make_app(
         stembeat_lease=5,
         stembeat_grace=timedelta(minutes=2),
         stembeat_catch_up_limit=7,
+        stembeat_lookahead=0,
         stembeat_owner="beat-a",
         timezone="Europe/Berlin",
     )
@@ -55,6 +57,7 @@ def test_settings_have_celery_names_and_defaults(
     assert config.engine.lease == timedelta(seconds=5)
     assert config.engine.grace == timedelta(minutes=2)
     assert (config.engine.catch_up_limit, config.engine.owner) == (7, "beat-a")
+    assert config.engine.lookahead == timedelta(0)
     assert config.timezone == "Europe/Berlin"
     app.conf.stembeat_url = "postgresql://db/x"
     assert StembeatConfig.from_app(app).url == "postgresql://db/x"
@@ -62,7 +65,12 @@ def test_settings_have_celery_names_and_defaults(
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("stembeat_lease", 0), ("stembeat_grace", "soon"), ("stembeat_batch_size", 0)],
+    [
+        ("stembeat_lease", 0),
+        ("stembeat_grace", "soon"),
+        ("stembeat_batch_size", 0),
+        ("stembeat_lookahead", 2),
+    ],
 )
 def test_bad_settings_name_the_setting(setting: str, value: object) -> None:
     with pytest.raises(ConfigError, match=setting):
