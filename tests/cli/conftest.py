@@ -12,6 +12,7 @@ from celery_stembeat.cli import main
 from celery_stembeat.specs import format_instant
 from celery_stembeat.stores import Store, open_store
 from tests.cli.scenario import NOW
+from tests.contract.helpers import drop_store
 
 BACKENDS = ("sqlite", "postgres", "redis")
 #: A fixed terminal: 160 columns, no colours, whatever the environment running the tests.
@@ -52,11 +53,7 @@ def opened(url: str, backend: str) -> Iterator[Store]:
     """A store at ``url``; its tables or keys are dropped afterwards."""
     store = open_store(url)
     yield store
-    if backend == "postgres":
-        store.drop_schema()  # type: ignore[attr-defined]
-    elif backend == "redis":
-        store.drop()  # type: ignore[attr-defined]
-    store.close()
+    drop_store(store, backend)
 
 
 @pytest.fixture

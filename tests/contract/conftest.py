@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from celery_stembeat.stores import Store, open_store
+from tests.contract.helpers import drop_store
 
 BACKENDS = ("memory", "sqlite", "postgres", "redis")
 
@@ -52,8 +53,4 @@ def store(store_url: str, backend: str) -> Iterator[Store]:
     """A fresh store on the backend under test, dropped afterwards."""
     opened = open_store(store_url)
     yield opened
-    if backend == "postgres":
-        opened.drop_schema()  # type: ignore[attr-defined]
-    elif backend == "redis":
-        opened.drop()  # type: ignore[attr-defined]
-    opened.close()
+    drop_store(opened, backend)

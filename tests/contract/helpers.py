@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import ClockedSpec, IntervalSpec, Spec
-from celery_stembeat.stores import PUBLISHED, Claim, Outcome, RunRecord
+from celery_stembeat.stores import PUBLISHED, Claim, Outcome, RunRecord, Store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = timedelta(seconds=30)
@@ -83,5 +83,17 @@ def drain_in_process(url: str, owner: str, now: datetime, start: object, results
     store = open_store(url)
     try:
         results.put(drain(store, owner, now, start))  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+def drop_store(store: Store, backend: str) -> None:
+    """Remove what a test store created on a server (PostgreSQL tables, Redis keys), then close
+    it; SQLite and memory stores vanish with their file or process."""
+    try:
+        if backend == "postgres":
+            store.drop_schema()  # type: ignore[attr-defined]
+        elif backend == "redis":
+            store.drop()  # type: ignore[attr-defined]
     finally:
         store.close()

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from celery_stembeat.stores import Store, open_store
+from tests.contract.helpers import drop_store
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -158,11 +159,7 @@ def e2e_store_url(
     base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
     url = f"{base}{'&' if '?' in base else '?'}prefix={unique_prefix}"
     yield url
-    store = open_store(url)
-    try:
-        store.drop_schema() if backend == "postgres" else store.drop()  # type: ignore[attr-defined]
-    finally:
-        store.close()
+    drop_store(open_store(url), backend)
 
 
 @contextlib.contextmanager

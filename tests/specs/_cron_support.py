@@ -134,3 +134,13 @@ def celery_next(entry: crontab, after: datetime) -> datetime:
     local = after.astimezone(entry.tz)
     entry.nowfun = lambda: local
     return after.astimezone(UTC) + entry.remaining_estimate(local)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A cron field for the expression generators: its range, how often it is ``*``, names."""
+
+    low: int
+    high: int
+    star: float  # how often the generator writes ``*``
+    names: tuple[str, ...] = ()

@@ -20,8 +20,10 @@ import pytest
 from celery.schedules import crontab
 
 from celery_stembeat.specs import CalendarSpec, CronSpec, Spec, parse_spec
+from celery_stembeat.specs.cron import MONTH_NAMES, WEEKDAY_NAMES
 from tests.specs._cron_support import (
     UTC,
+    Field,
     celery_app,
     celery_crontab,
     celery_next,
@@ -40,19 +42,9 @@ FIVE_FIELD_EXPRESSIONS = 1500
 SIX_FIELD_EXPRESSIONS = 1000
 AFTERS_PER_EXPRESSION = 2
 
-MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 #: Within this distance of a clock change the DST rules may legitimately differ.
 DST_MARGIN = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Field:
-    low: int
-    high: int
-    star: float  # how often the generator writes ``*``
-    names: tuple[str, ...] = ()
 
 
 MINUTE = Field(0, 59, 0.25)

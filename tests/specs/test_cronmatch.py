@@ -14,7 +14,6 @@ import functools
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,21 +21,12 @@ import pytest
 from croniter import CroniterBadDateError, croniter
 
 from celery_stembeat.specs._cronmatch import compile_matcher
+from celery_stembeat.specs.cron import MONTH_NAMES, WEEKDAY_NAMES
+from tests.specs._cron_support import Field
 
 SEED = 20261205
 EXPRESSIONS = 2500
 STARTS_PER_EXPRESSION = 4
-
-MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-@dataclass(frozen=True)
-class Field:
-    low: int
-    high: int
-    star: float  # how often the generator writes ``*``
-    names: tuple[str, ...] = ()
 
 
 SECOND = Field(0, 59, 0.3)
