@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, cast
 
+from kombu.entity import Queue
+
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import format_instant
 
@@ -48,6 +50,8 @@ class CeleryPublisher:
     transport), kombu buffers the batch and pushes it in one pipelined round trip; the
     messages are the ones kombu would send one by one. Other transports publish each message
     at once, with retries per the app's ``task_publish_retry``/``task_publish_retry_policy``.
+    Each message goes through ``app.send_task``, routed by the app's router (see
+    :class:`_BatchRouter`); what ``send_task`` returns is not kept (beat waits on no result).
     """
 
     def __init__(self, app: Any, producer: Any = None) -> None:
@@ -61,21 +65,23 @@ class CeleryPublisher:
             return errors
         given = self._producer() if callable(self._producer) else self._producer
         with self.app.producer_or_acquire(given) as producer:
+            router = _BatchRouter(self.app.amqp.router, producer)
             try:
                 with _batch(producer, len(messages)):
                     for message in messages:
                         try:
-                            self._send(producer, message)
+                            self._send(producer, router, message)
                         except Exception as exc:
                             errors.append(exc)
                         else:
                             errors.append(None)
+                            router.sent()
             except Exception as exc:
                 # The buffered messages were not sent, or not all of them: none counts as sent.
                 errors = [error or exc for error in errors]
         return errors
 
-    def _send(self, producer: Any, message: Message) -> None:
+    def _send(self, producer: Any, router: _BatchRouter, message: Message) -> None:
         entry = message.entry
         options: dict[str, Any] = dict(entry.options)
         headers = dict(options.pop("headers", None) or {})
@@ -95,8 +101,64 @@ class CeleryPublisher:
             task_id=message.task_id,
             headers=headers,
             producer=producer,
+            router=router,
+            result_cls=_Sent,
+            add_to_parent=False,
             **options,
         )
+
+
+class _BatchRouter:
+    """The app's router for one batch, handing kombu routed queues bound to the producer's
+    channel.
+
+    Celery has kombu declare a message's queue before publishing it (kombu declares an entity
+    once per connection); to look it up, kombu binds a copy of an unbound queue to the
+    producer's channel, for every message. A queue bound to that channel is used as it is, so
+    each queue is bound here once per batch (again if the producer's channel changes). This
+    starts once a message went out (the channel is then open: binding connects nothing) and
+    is only for plain ``Queue`` objects (a subclass's copy might not be the same queue).
+    """
+
+    def __init__(self, router: Any, producer: Any) -> None:
+        self._router = router
+        self._producer = producer
+        self._open = False
+        #: id of an app queue -> that queue (kept alive: its id stays its own), its bound copy.
+        self._bound: dict[int, tuple[Queue, Queue]] = {}
+
+    def sent(self) -> None:
+        """Note that a message went out through the producer's channel."""
+        self._open = True
+
+    def route(
+        self,
+        options: dict[str, Any],
+        name: str,
+        args: Any = (),
+        kwargs: Any = None,
+        task_type: Any = None,
+    ) -> dict[str, Any]:
+        """The app router's options for the task, with the queue bound if it may be."""
+        routed: dict[str, Any] = self._router.route(options, name, args, kwargs, task_type)
+        queue = routed.get("queue")
+        if not self._open or type(queue) is not Queue or queue.is_bound:
+            return routed
+        channel = self._producer.channel
+        known = self._bound.get(id(queue))
+        if known is None or known[1].channel is not channel:
+            bound = queue.bind(channel)  # type: ignore[no-untyped-call]
+            known = self._bound[id(queue)] = (queue, bound)
+        return {**routed, "queue": known[1]}
+
+
+class _Sent:
+    """What ``send_task`` returns for a message here: its id, no result to wait on."""
+
+    __slots__ = ("id", "ignored")
+
+    def __init__(self, task_id: str) -> None:
+        self.id = task_id
 
 
 def _deadline(expires: float | None, expire_at: datetime) -> float | datetime:
