@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +36,12 @@ def _seconds(
         return default
     if isinstance(value, timedelta):
         value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < minimum
+    ):
         raise ConfigError(f"{name}: {value!r} is not a number of seconds >= {minimum:g}")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{name}: {value!r} is more than {maximum:g} s")
@@ -57,8 +63,8 @@ class StembeatConfig:
 
     ``stembeat_url`` (else ``$STEMBEAT_URL``, else SQLite beside ``beat_schedule_filename``),
     ``stembeat_lease``, ``stembeat_grace``, ``stembeat_catch_up_limit``,
-    ``stembeat_batch_size``, ``stembeat_max_backoff`` (seconds or counts) and
-    ``stembeat_owner`` (this beat's name in claims and history).
+    ``stembeat_batch_size``, ``stembeat_lookahead``, ``stembeat_max_backoff`` (seconds or
+    counts) and ``stembeat_owner`` (this beat's name in claims and history).
     """
 
     url: str

@@ -214,6 +214,7 @@ def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncRe
     if they differ; the digests of the entries found or made equal are attached for next time.
     """
     report = SyncReport()
+    stamp = RunState(created_at=now).created_at  # validated: aware, in UTC
     stored = store.fingerprints()
     candidates = _candidates(entries)
     unsure = []
@@ -242,7 +243,9 @@ def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncRe
             # A new entry's first run depends on its spec alone (its state is empty).
             if entry.spec not in first_runs:
                 first_runs[entry.spec] = entry.first_run_after(now)
-            state = stored_state(next_run_at=first_runs[entry.spec], created_at=now, updated_at=now)
+            state = stored_state(
+                next_run_at=first_runs[entry.spec], created_at=stamp, updated_at=stamp
+            )
             writes.append((with_state(entry, state), candidate.digest))
             report.added.append(entry.id)
         elif existing.definition() != entry.definition():

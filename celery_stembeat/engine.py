@@ -139,8 +139,6 @@ class Engine:
             report.claimed += len(batch.claims)
             claims = sorted(batch.claims, key=lambda claim: claim.scheduled_for)
             outcomes = self._run_when_due(claims, report)
-            # Pending at once: runs published and then interrupted are still recorded.
-            self._unrecorded.extend(zip(claims, outcomes, strict=True))
             self._record()
             if len(batch.claims) < settings.batch_size:
                 break
@@ -153,7 +151,8 @@ class Engine:
         return report
 
     def _run_when_due(self, claims: list[Claim], report: TickReport) -> list[Outcome]:
-        """Run ``claims`` (earliest first), each group as it falls due.
+        """Run ``claims`` (earliest first), each group as it falls due; each group's outcomes
+        are pending completion as soon as it has run.
 
         A claim made ahead of its time waits here for it, at most ``lookahead`` in all: if the
         clock says otherwise (it was set back), the rest runs now and the plan, seeing nothing
@@ -174,7 +173,11 @@ class Engine:
             end = start + 1
             while end < len(claims) and (claims[end].scheduled_for <= now or waited >= limit):
                 end += 1
-            outcomes += self._run(claims[start:end], now, report)
+            group = claims[start:end]
+            done = self._run(group, now, report)
+            # Pending at once: runs published and then interrupted are still recorded.
+            self._unrecorded.extend(zip(group, done, strict=True))
+            outcomes += done
             start = end
         return outcomes
 

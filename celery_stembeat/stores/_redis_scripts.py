@@ -1,9 +1,10 @@
 """The Lua scripts behind :class:`~celery_stembeat.stores.redis.RedisStore`.
 
 Each script is one atomic step of the store contract. Keys a script knows in advance come in
-``KEYS``; entry hashes found through an index (``claim_due``, ``recover``) are built from the
-entry-key prefix in ``ARGV``. Every key shares one hash tag, so all of them live in one cluster
-slot. Hash fields are described in :mod:`celery_stembeat.stores.redis`.
+``KEYS``; entry hashes found through an index (``claim_due``, ``recover``) or named in a JSON
+argument (``UPSERT_MANY``) are built from the entry-key prefix in ``ARGV``. Every key shares
+one hash tag, so all of them live in one cluster slot. Hash fields are described in
+:mod:`celery_stembeat.stores.redis`.
 
 Entries travel to Python as one JSON text per call (``cjson.encode``), a row per entry with the
 fields at fixed positions and the chunked values (``d*``, ``s*``, ``le*``) joined again: one
@@ -307,8 +308,8 @@ return cjson.encode(row)
 
 #: KEYS: due, ids, config. ARGV: channel, entry-key prefix, then JSON ``[[id, entry], ...]``
 #: with each entry as UPSERT takes it and ``g`` the digest to attach to the version written.
-#: Upserts each without a version check, in order. Returns JSON ``[[id, new version, row or
-#: false], ...]``: the row (without the definition) of each entry that existed before.
+#: Upserts each without a version check, in order. Returns JSON ``[[new version, row or false],
+#: ...]`` in the same order: the row (without the definition) of each entry that existed before.
 UPSERT_MANY = (
     _HELPERS
     + _WRITE_ENTRY

@@ -97,14 +97,15 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
     )
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A column value as a JSON row document holds it: instants as ISO 8601 with offset."""
     return value.isoformat() if isinstance(value, datetime) else value
 
 
 def document(rows: Sequence[dict[str, Any]]) -> str:
     """``rows`` as the JSON text the statement reads (instants as ISO 8601 with offset)."""
     return json.dumps(
-        [{key: _json_value(value) for key, value in row.items()} for row in rows],
+        [{key: json_value(value) for key, value in row.items()} for row in rows],
         ensure_ascii=False,
         allow_nan=False,
     )

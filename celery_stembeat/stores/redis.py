@@ -574,8 +574,8 @@ class RedisStore(Store):
         self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
     ) -> builtins.list[Entry]:
         """:meth:`upsert` each entry without a version check, attaching ``digests``: one script
-        call per :data:`_UPSERT_BATCH` entries, all in one pipelined round trip; each entry's
-        write is atomic."""
+        call per :data:`_UPSERT_BATCH` entries (see :meth:`_write`); each entry's write is
+        atomic."""
         batch = builtins.list(entries)
         written, replies = self._write(batch, digests or {})
         return [
@@ -595,7 +595,8 @@ class RedisStore(Store):
         """Run UPSERT_MANY over ``batch``: the items it was given, and its replies, in order.
 
         A thread sends each script call while the next one is encoded, so that Redis runs one
-        batch while Python prepares the next.
+        batch while Python prepares the next. After a failed call the calls not yet sent are
+        dropped and the error raised (the batches before it stay written).
         """
         written: builtins.list[Any] = []
         with ThreadPoolExecutor(1, thread_name_prefix="stembeat-upsert") as sender:
@@ -607,7 +608,12 @@ class RedisStore(Store):
                 ]
                 written += items
                 sent.append(sender.submit(self._run_upsert_many, _json(items)))
-            replies = [pair for future in sent for pair in json.loads(future.result())]
+            try:
+                replies = [pair for future in sent for pair in json.loads(future.result())]
+            except BaseException:
+                for future in sent:
+                    future.cancel()
+                raise
         return written, replies
 
     def _run_upsert_many(self, items: str) -> Any:

@@ -51,14 +51,16 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import functools
 import json
 import math
+import operator
 import os
 import re
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -254,6 +256,18 @@ def _definition(entry: Entry) -> dict[str, Any]:
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class _DriverStatement:
+    """A statement compiled for the driver: its SQL, how to take a row's column values in
+    parameter order, the bind processors by position, and the statement's own constants (which
+    come after the columns)."""
+
+    sql: str
+    columns: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    processors: builtins.list[tuple[int, Callable[[Any], Any]]]
+    constants: tuple[Any, ...]
+
+
 def _plain_type(column: sa.Column[Any]) -> Any:
     """The type ``column``'s value has in a JSON row document (JSON values come as text)."""
     if column.name in _JSON_COLUMNS or isinstance(column.type, sa.Text):
@@ -272,9 +286,7 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if name in _JSON_COLUMNS:
             value = _dumps(value) if value else ("{}" if isinstance(value, dict) else "[]")
-        elif isinstance(value, datetime):
-            value = value.isoformat()
-        document[name] = value
+        document[name] = _sql_complete.json_value(value)
     return document
 
 
@@ -380,6 +392,7 @@ class SQLStore(Store):
         self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
         self._claims: dict[int, Any] = {}
         self._json_upsert: Any = None
+        self._sqlite_upsert: _DriverStatement | None = None
         #: The index head the last claim left: while it is due, the next claim skips the look.
         self._head_hint: datetime | None = None
         self._head_statement = self._head_query()
@@ -758,17 +771,50 @@ class SQLStore(Store):
     def _insert_rows(self, conn: sa.Connection, rows: builtins.list[dict[str, Any]]) -> None:
         """Upsert ``rows`` (distinct ids) by the rules of :meth:`_upsert_many_stmt`.
 
-        PostgreSQL takes them as JSON documents of :data:`_JSON_ROWS` rows each, one statement
-        apiece (binding 30 parameters per row costs more than the database's whole insert);
-        SQLite runs the statement once per row, inside the driver.
+        Binding 30 parameters per row through SQLAlchemy costs more than the database's whole
+        insert. PostgreSQL takes the rows as JSON documents of :data:`_JSON_ROWS` rows each,
+        one statement apiece; SQLite gets the statement compiled once and the rows as tuples of
+        driver values (made by the columns' own bind processors), and runs it once per row
+        inside the driver.
         """
         if not self._is_postgres:
-            conn.execute(self._upsert_many_stmt(self._insert()), rows)
+            driver = self._driver_upsert()
+            values = []
+            for row in rows:
+                items = list(driver.columns(row))
+                for index, process in driver.processors:
+                    if items[index] is not None:  # NULL whatever the type (JSON is NOT NULL)
+                        items[index] = process(items[index])
+                values.append((*items, *driver.constants))
+            conn.exec_driver_sql(driver.sql, values)
             return
         statement = self._upsert_json_stmt()
         for first in range(0, len(rows), _JSON_ROWS):
             document = [_json_row(row) for row in rows[first : first + _JSON_ROWS]]
             conn.execute(statement, {"rows": json.dumps(document, ensure_ascii=False)})
+
+    def _driver_upsert(self) -> _DriverStatement:
+        """SQLite's upsert statement compiled once, for rows of driver values."""
+        if self._sqlite_upsert is None:
+            dialect = self._engine.dialect
+            compiled = self._upsert_many_stmt(self._insert()).compile(dialect=dialect)
+            columns = self._schema.entries.c
+            names = [name for name in compiled.positiontup or () if name in columns]
+            constants = (compiled.positiontup or ())[len(names) :]
+            if any(name in columns for name in constants):
+                raise StoreError("the upsert statement binds its constants before its columns")
+            processors = []
+            for index, name in enumerate(names):
+                process = columns[name].type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors.append((index, process))
+            self._sqlite_upsert = _DriverStatement(
+                compiled.string,
+                operator.itemgetter(*names),
+                processors,
+                tuple(compiled.params[name] for name in constants),
+            )
+        return self._sqlite_upsert
 
     def _upsert_json_stmt(self) -> Any:
         if self._json_upsert is None:

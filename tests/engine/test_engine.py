@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 
 from celery_stembeat.engine import Engine, EngineSettings
 from celery_stembeat.entry import Entry
-from celery_stembeat.publisher import occurrence_task_id
+from celery_stembeat.publisher import Message, occurrence_task_id
 from celery_stembeat.specs import ClockedSpec, CronSpec, IntervalSpec, Spec
 from celery_stembeat.stores import FAILED, PUBLISHED, Store, StoreError
 from tests.contract.helpers import LEASE, T0, at
@@ -99,6 +100,59 @@ def test_a_tick_claims_ahead_and_sends_each_occurrence_at_its_time(
     assert publisher.batches == [2, 1]
     assert report.delay == pytest.approx(0.025 - engine.settings.lookahead.total_seconds())
     assert stored(store, "c").state.next_run_at == at(70.015)
+
+
+def test_a_group_sent_before_a_later_group_fails_is_recorded_once(
+    store: Store, clock: FakeClock
+) -> None:
+    """Groups of one claim go out one by one: when a later group cannot be sent at all (the
+    publisher raises), what went out before is recorded, and never sent again."""
+    calls: list[int] = []
+    sent = RecordingPublisher(clock)
+
+    class SecondCallFails:
+        def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+            calls.append(len(messages))
+            if len(calls) == 2:
+                raise ConnectionResetError("broker gone between groups")
+            return sent.publish_many(messages)
+
+    engine = Engine(
+        store, SecondCallFails(), EngineSettings(owner="b"), clock=clock, sleep=clock.sleep
+    )
+    add(store, "first", IntervalSpec(3600), first=at(10.005))
+    add(store, "second", IntervalSpec(3600), first=at(10.015))
+    clock.now = at(10)
+    engine.tick()  # the broker error is an outage: logged, not raised
+    assert [item.entry_id for item in sent.sent] == ["first"]
+    engine.tick()
+    assert stored(store, "first").state.total_run_count == 1
+    assert stored(store, "first").state.next_run_at == at(3610.005)
+    # The second claim's lease runs out and another pass takes it over; the first is done.
+    clock.advance(engine.settings.lease.total_seconds() + 1)
+    engine.tick()
+    engine.close()
+    assert [item.entry_id for item in sent.sent] == ["first", "second"]
+
+
+def test_no_lookahead_claims_only_what_is_due(
+    store: Store, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    engine = Engine(
+        store,
+        publisher,
+        EngineSettings(owner="b", lookahead=timedelta(0)),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    add(store, "now", IntervalSpec(60), first=at(10))
+    add(store, "soon", IntervalSpec(60), first=at(10.005))
+    clock.now = at(10)
+    report = engine.tick()
+    engine.close()
+    assert (report.claimed, publisher.batches) == (1, [1])
+    assert report.delay == pytest.approx(0.005)
+    assert clock.now == at(10)
 
 
 def test_a_clock_set_back_during_the_wait_sends_nothing_early(

@@ -70,6 +70,7 @@ def test_settings_have_celery_names_and_defaults(
         ("stembeat_grace", "soon"),
         ("stembeat_batch_size", 0),
         ("stembeat_lookahead", 2),
+        ("stembeat_lookahead", float("nan")),
     ],
 )
 def test_bad_settings_name_the_setting(setting: str, value: object) -> None:
