@@ -328,7 +328,7 @@ _LIVE: weakref.WeakSet[SQLStore] = weakref.WeakSet()
 def _after_fork() -> None:
     # A forked child must not share the parent's pooled connections (SQLAlchemy's advice).
     for store in builtins.list(_LIVE):
-        store._engine.dispose(close=False)
+        store._dispose(close=False)
 
 
 if hasattr(os, "register_at_fork"):
@@ -378,11 +378,13 @@ class SQLStore(Store):
         self.poll_interval = poll_interval
         self._closed = False
         self._feeds: weakref.WeakSet[ChangeFeed] = weakref.WeakSet()
-        self._engine = self._create_engine(parsed, engine_options)
+        self._engine = self._create_engine(parsed, dict(engine_options))
         self._is_postgres = self._engine.dialect.name == "postgresql"
         self._writer = self._engine.execution_options(**{_WRITE: True})
+        # PostgreSQL runs single statements on a pool of its own whose connections stay in
+        # autocommit: switching a pooled connection there and back costs a tenth of a pass.
         self._single = (
-            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._create_engine(parsed, {**engine_options, "isolation_level": "AUTOCOMMIT"})
             if self._is_postgres
             else self._engine
         )
@@ -442,10 +444,10 @@ class SQLStore(Store):
                     with self._writer.begin() as conn:
                         current, _ = migrate(conn, self._schema)
         except BaseException:
-            self._engine.dispose()
+            self._dispose()
             raise
         if current > SCHEMA_VERSION:
-            self._engine.dispose()
+            self._dispose()
             raise StoreError(
                 f"SQL store {self.display_url}: tables {self.prefix!r} are at schema version "
                 f"{current}, newer than this celery-stembeat understands ({SCHEMA_VERSION}); "
@@ -1273,7 +1275,14 @@ class SQLStore(Store):
         for feed in builtins.list(self._feeds):
             feed.close()
         _LIVE.discard(self)
-        self._engine.dispose()
+        self._dispose()
+
+    def _dispose(self, close: bool = True) -> None:
+        """Let go of every pooled connection (``close=False``: without closing them, in a
+        forked child that must not use them)."""
+        self._engine.dispose(close=close)
+        if self._single is not self._engine:
+            self._single.dispose(close=close)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
