@@ -137,8 +137,7 @@ class Engine:
                 now + settings.lookahead, settings.batch_size, settings.owner, settings.lease
             )
             report.claimed += len(batch.claims)
-            claims = sorted(batch.claims, key=lambda claim: claim.scheduled_for)
-            outcomes = self._run_when_due(claims, report)
+            outcomes = self._run_when_due(batch.claims, report)
             self._record()
             if len(batch.claims) < settings.batch_size:
                 break
@@ -151,7 +150,8 @@ class Engine:
         return report
 
     def _run_when_due(self, claims: list[Claim], report: TickReport) -> list[Outcome]:
-        """Run ``claims`` (earliest first), each group as it falls due; each group's outcomes
+        """Run ``claims`` (earliest first, as stores claim them), each group as it falls due; each
+        group's outcomes
         are pending completion as soon as it has run.
 
         A claim made ahead of its time waits here for it, at most ``lookahead`` in all: if the
