@@ -19,7 +19,7 @@ from typing import Any
 from celery_stembeat import __version__
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.specs import Spec, SpecError, parse_spec
-from celery_stembeat.stores._decode import stored_entry, stored_state
+from celery_stembeat.stores._decode import replace_entry, stored_state
 from celery_stembeat.stores.base import Store
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _candidates(entries: Iterable[Entry]) -> list[_Candidate]:
 
 def with_state(entry: Entry, state: RunState) -> Entry:
     """``entry`` (validated) with ``state`` (validated), without validating both again."""
-    return stored_entry(**{**entry.__dict__, "state": state})
+    return replace_entry(entry, state=state)
 
 
 def _given(entry: Entry) -> Callable[[], Entry]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from celery_stembeat._collector import collector_paused
 from celery_stembeat.catchup import Plan, plan
 from celery_stembeat.publisher import Message, Publisher, occurrence_task_id
 from celery_stembeat.stores.base import (
@@ -114,7 +115,11 @@ class Engine:
         later ones are quiet, and the delay backs off until the store answers again.
         """
         try:
-            report = self._tick()
+            # A busy tick allocates many short-lived objects per fire (claims, messages,
+            # records), all freed by reference counting; collecting meanwhile cost about 4% of
+            # a burst, full collections included. Cycles wait until the tick ends.
+            with collector_paused():
+                report = self._tick()
         except Exception as exc:
             return self._outage(exc)
         if self._outage_since is not None:
@@ -196,14 +201,14 @@ class Engine:
         ]
         errors = iter(self.publisher.publish_many(messages) if messages else [])
         published_at = self.clock()
-        sent = iter(messages)
+        records = [self._record_run(message, next(errors), published_at) for message in messages]
+        report.published += sum(record.outcome == PUBLISHED for record in records)
+        report.failed += sum(record.outcome == FAILED for record in records)
+        first = 0
         outcomes = []
         for decided in plans:
-            runs = tuple(
-                self._record_run(next(sent), next(errors), published_at) for _ in decided.runs
-            )
-            report.published += sum(run.outcome == PUBLISHED for run in runs)
-            report.failed += sum(run.outcome == FAILED for run in runs)
+            runs = tuple(records[first : first + len(decided.runs)])
+            first += len(runs)
             report.missed += decided.missed
             outcomes.append(
                 Outcome(

@@ -19,6 +19,8 @@ SOURCES = ("config", "store")
 OPTION_KEYS = ("queue", "exchange", "routing_key", "priority", "headers", "expires")
 MAX_ID_LENGTH = 200
 _CONTROL = re.compile(r"[\x00-\x1f]")
+#: ``json.dumps(value, allow_nan=False)`` without building an encoder on every call.
+_strict_json = json.JSONEncoder(allow_nan=False).encode
 
 
 class EntryError(ValueError):
@@ -134,7 +136,7 @@ def _check_text(text: str, name: str) -> None:
 
 def _check_json(value: object, name: str) -> None:
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = _strict_json(value)
     except (TypeError, ValueError) as exc:
         raise SpecError(f"{name!r} is not JSON: {exc}", name) from None
     # JSON escapes NUL as \u0000: only then is the value searched.
@@ -145,7 +147,7 @@ def _check_json(value: object, name: str) -> None:
 def _check_jsons(values: Mapping[str, object]) -> None:
     """:func:`_check_json` for each of ``values`` (name → value), in one pass when all pass."""
     try:
-        text: str | None = json.dumps(list(values.values()), allow_nan=False)
+        text: str | None = _strict_json(list(values.values()))
     except (TypeError, ValueError):
         text = None
     if text is None or "\\u0000" in text:

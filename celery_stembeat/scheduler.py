@@ -11,6 +11,7 @@ from typing import Any
 from celery import beat
 from celery.schedules import crontab
 
+from celery_stembeat._collector import collector_paused
 from celery_stembeat.config import StembeatConfig
 from celery_stembeat.config_entries import entries_from_config, sync_config
 from celery_stembeat.engine import Engine
@@ -77,7 +78,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """Open the store, sync ``beat_schedule`` into it, and start the engine."""
         self.store = open_store(self.stembeat.url)
         self.engine = Engine(self.store, CeleryPublisher(self.app), self.stembeat.engine)
-        report = sync_config(self.store, self._config_entries(), self.engine.clock())
+        with collector_paused():
+            report = sync_config(self.store, self._config_entries(), self.engine.clock())
         logger.info(
             "stembeat: store %s; beat_schedule: %d added, %d changed, %d unchanged, %d disabled",
             mask_url(self.stembeat.url),

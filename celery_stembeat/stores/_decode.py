@@ -40,9 +40,18 @@ def stored_entry(**values: Any) -> Entry:
     return entry
 
 
+def replace_entry(entry: Entry, **changes: Any) -> Entry:
+    """``entry`` with ``changes`` (final types), like :func:`dataclasses.replace`."""
+    changed: Entry = object.__new__(Entry)
+    changed.__dict__.update(entry.__dict__, **changes)
+    return changed
+
+
 def replace_state(state: RunState, **changes: Any) -> RunState:
     """``state`` with ``changes`` (final types), like :func:`dataclasses.replace`."""
-    return stored_state(**{**state.__dict__, **changes})
+    changed: RunState = object.__new__(RunState)
+    changed.__dict__.update(state.__dict__, **changes)
+    return changed
 
 
 def attached_digest(mark: str | None, version: int | str) -> str:

@@ -37,6 +37,14 @@ local function hdel_many(key, names)
   end
 end
 
+-- One command over key with args, in as few calls as Lua's stack allows (args: an even count
+-- per call, so that score/member pairs stay together).
+local function call_many(command, key, args)
+  for first = 1, #args, 1000 do
+    redis.call(command, key, unpack(args, first, math.min(first + 999, #args)))
+  end
+end
+
 -- Append value's chunks to values as fields name0, name1, ... of at most CHUNK bytes each
 -- ('' is one empty chunk); returns how many.
 local function add_chunks(values, name, value)
@@ -89,11 +97,9 @@ local function joined(key, name, values, first, count)
   return table.concat(parts)
 end
 
--- The entry as a row {id, ROW_FIELDS..., definition, spec, last error} (false = absent),
--- or nil when there is no entry.
-local function read_entry(key, id)
-  local values = redis.call('HMGET', key, unpack(READ_FIELDS))
-  if not values[2] then return nil end
+-- The row {id, ROW_FIELDS..., definition, spec, last error} of the entry whose READ_FIELDS
+-- (HMGET) are values.
+local function entry_row(key, id, values)
   local row = {id}
   for i = 1, #ROW_FIELDS do row[i + 1] = values[i] end
   local first = #ROW_FIELDS + 1
@@ -102,6 +108,13 @@ local function read_entry(key, id)
     first = first + chunked[2]
   end
   return row
+end
+
+-- The entry as a row (see entry_row), or nil when there is no entry.
+local function read_entry(key, id)
+  local values = redis.call('HMGET', key, unpack(READ_FIELDS))
+  if not values[2] then return nil end
+  return entry_row(key, id, values)
 end
 
 local function encode_list(list)
@@ -141,14 +154,14 @@ for _name, _value in {
 }.items():
     _HELPERS = _HELPERS.replace(f"@{_name}@", _value)
 
-#: KEYS: the entry hashes. ARGV: enabled filter ('1', '0' or ''), then the ids, as KEYS.
-#: Returns a JSON list of the rows of the entries that exist (and pass the filter).
+#: ARGV: enabled filter ('1', '0' or ''), entry-key prefix, the ids as a JSON list. Returns a
+#: JSON list of the rows of the entries that exist (and pass the filter), in the ids' order.
 READ = (
     _HELPERS
     + """
 local out = {}
-for i, key in ipairs(KEYS) do
-  local row = read_entry(key, ARGV[i + 1])
+for _, id in ipairs(cjson.decode(ARGV[3])) do
+  local row = read_entry(ARGV[2] .. id, id)
   if row and (ARGV[1] == '' or row[2] == ARGV[1]) then out[#out + 1] = row end
 end
 return encode_list(out)
@@ -163,18 +176,25 @@ CLAIM_DUE = (
     + """
 local due, leases = KEYS[1], KEYS[2]
 local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local out = {}
+call_many('ZREM', due, ids)
+-- READ_FIELDS, then the claim token
+local fields = {unpack(READ_FIELDS)}
+fields[#fields + 1] = 'ct'
+local at = {}
+for i, name in ipairs(ROW_FIELDS) do at[name] = i end
+local out, leased = {}, {}
 for _, id in ipairs(ids) do
-  redis.call('ZREM', due, id)
   local key = ARGV[6] .. id
-  local n = redis.call('HGET', key, 'n')
-  if n and redis.call('HGET', key, 'e') == '1' and redis.call('HEXISTS', key, 'ct') == 0 then
-    redis.call('ZADD', leases, ARGV[3], id)
-    redis.call('HSET', key, 'ct', ARGV[4], 'co', ARGV[5], 'cs', n,
-               'cv', redis.call('HGET', key, 'v'))
-    out[#out + 1] = read_entry(key, id)
+  local values = redis.call('HMGET', key, unpack(fields))
+  local n = values[at.n]
+  if n and values[at.e] == '1' and not values[#fields] then
+    leased[#leased + 1] = ARGV[3]
+    leased[#leased + 1] = id
+    redis.call('HSET', key, 'ct', ARGV[4], 'co', ARGV[5], 'cs', n, 'cv', values[at.v])
+    out[#out + 1] = entry_row(key, id, values)
   end
 end
+call_many('ZADD', leases, leased)
 local head = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
 return '{"rows":' .. encode_list(out) .. ',"next":' .. (head[2] or 'null') .. '}'
 """
@@ -191,35 +211,61 @@ COMPLETE = (
     + """
 local due, leases, limit = KEYS[1], KEYS[2], ARGV[1]
 local results = {}
+-- Index writes for the completions recorded, made once at the end (an id completes at most
+-- once per call: its first completion removes the claim token).
+local ended, indexed, unindexed = {}, {}, {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
   local key, runs = KEYS[2 * i + 1], KEYS[2 * i + 2]
   local id, state = c[3], c[6]
-  if redis.call('HGET', key, 'ct') ~= c[1] then
+  -- The claim token and occurrence, next run, enabled flag, then the spec's first chunks.
+  local stored = redis.call('HMGET', key, 'ct', 'cs', 'n', 'e', 's0', 's1')
+  if stored[1] ~= c[1] then
     results[i] = 0
   else
+    local values, removed = {}, {'ct', 'co', 'cs', 'cv'}
     -- An edit that changed the schedule during the claim (a new spec, or enabling again) has
     -- set the next run it wants; any other edit left 'n' at the claimed occurrence 'cs'.
-    local rescheduled = joined(key, 's', {}, 1, 0) ~= c[2]
-      or redis.call('HGET', key, 'n') ~= redis.call('HGET', key, 'cs')
-    if not rescheduled then set_or_del(key, 'n', c[4]) end
-    if c[5] == '1' then redis.call('HSET', key, 'e', '0') end
-    local values = {}
+    local n = stored[3]
+    if joined(key, 's', stored, 5, 2) == c[2] and n == stored[2] then
+      if c[4] == '' then
+        n = false
+        removed[#removed + 1] = 'n'
+      else
+        n = c[4]
+        values[1], values[2] = 'n', n
+      end
+    end
+    local enabled = stored[4]
+    if c[5] == '1' then
+      enabled = '0'
+      values[#values + 1] = 'e'
+      values[#values + 1] = '0'
+    end
     for name, value in pairs(state.s) do
       values[#values + 1] = name
       values[#values + 1] = value
     end
-    if #values > 0 then hset_many(key, values) end
-    if #state.x > 0 then hdel_many(key, state.x) end
+    for _, name in ipairs(state.x) do removed[#removed + 1] = name end
     if state.le or state.lx then put_chunked(key, 'le', state.le) end
-    redis.call('HDEL', key, 'ct', 'co', 'cs', 'cv')
-    redis.call('ZREM', leases, id)
-    reindex(key, due, id)
+    if #values > 0 then hset_many(key, values) end
+    hdel_many(key, removed)
+    ended[#ended + 1] = id
+    -- Enabled, with a next run, and (just now) unclaimed: due.
+    if n and enabled == '1' then
+      indexed[#indexed + 1] = n
+      indexed[#indexed + 1] = id
+    else
+      unindexed[#unindexed + 1] = id
+    end
     for _, run in ipairs(c[7]) do
       redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
     end
     results[i] = 1
   end
 end
+call_many('ZREM', leases, ended)
+call_many('ZADD', due, indexed)
+call_many('ZREM', due, unindexed)
 return results
 """
 )

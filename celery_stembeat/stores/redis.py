@@ -75,7 +75,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -91,10 +90,12 @@ from celery_stembeat.stores import _redis_scripts as scripts
 from celery_stembeat.stores import mask_url
 from celery_stembeat.stores._decode import (
     attached_digest,
+    replace_entry,
     replace_state,
     stored_entry,
     stored_state,
 )
+from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores.base import (
@@ -113,15 +114,16 @@ from celery_stembeat.stores.base import (
 )
 
 DEFAULT_PREFIX = "stembeat"
-_LIST_BATCH = 200
+_LIST_BATCH = 500
 #: Entries per UPSERT_MANY script call.
 _UPSERT_BATCH = 1000
 #: Ids per FINGERPRINTS script call.
 _FINGERPRINT_BATCH = 5000
 #: Entries per SET_DIGESTS script call.
 _DIGEST_BATCH = 1000
-#: Completions per COMPLETE script call.
-_COMPLETE_BATCH = 500
+#: Completions per COMPLETE script call: small enough that Redis runs one call while Python
+#: encodes the next, large enough that the per-call overhead stays small.
+_COMPLETE_BATCH = 100
 _SUBSCRIBE_TIMEOUT = 10.0
 _HEALTH_CHECK_INTERVAL = 30
 
@@ -159,8 +161,13 @@ def _ms_text(value: datetime | None) -> str:
     return "" if value is None else str(_to_ms(value))
 
 
+#: ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)`` without building an
+#: encoder per call.
+_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _json_encode(value)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -196,34 +203,58 @@ def _definition_json(entry: Entry) -> str:
     return _json(data)
 
 
+def _instant_text(instant: datetime | None) -> str | None:
+    return None if instant is None else str(_to_ms(instant))
+
+
+def _count_text(count: int) -> str | None:
+    return str(count) if count else None
+
+
+def _drift_text(drift: float | None) -> str | None:
+    return None if drift is None else repr(drift)
+
+
+#: (attribute, hash field, its text or ``None`` = absent) of the run state the scripts write
+#: as given: all but next_run_at and the stamps.
+_STATE_TEXTS: tuple[tuple[str, str, Callable[[Any], str | None]], ...] = (
+    *((name, field, _instant_text) for name, field in _INSTANT_FIELDS),
+    *((name, field, _count_text) for name, field in _COUNT_FIELDS),
+    *((name, field, _drift_text) for name, field in _DRIFT_FIELDS),
+)
+
+
 def _state_fields(state: RunState) -> dict[str, str | None]:
     """Run-state hash fields (``None`` = absent), except next_run_at and the stamps."""
-    fields: dict[str, str | None] = {}
-    for name, field in _INSTANT_FIELDS:
-        instant = getattr(state, name)
-        fields[field] = None if instant is None else str(_to_ms(instant))
-    for name, field in _COUNT_FIELDS:
-        count = getattr(state, name)
-        fields[field] = str(count) if count else None
-    for name, field in _DRIFT_FIELDS:
-        drift = getattr(state, name)
-        fields[field] = None if drift is None else repr(drift)
-    return fields
+    values = state.__dict__
+    return {field: text(values[name]) for name, field, text in _STATE_TEXTS}
 
 
 def _state_changes(state: RunState, before: RunState | None = None) -> dict[str, Any]:
     """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
 
     Neither holds next_run_at, created_at and updated_at, which the scripts handle. Without
-    ``before`` (a new entry): every field. With it (a completion): the fields that differ.
+    ``before`` (a new entry): every field. With it (a completion): the fields whose stored
+    text differs.
     """
-    fields = _state_fields(state)
-    old = {} if before is None else _state_fields(before)
-    changed = {field: value for field, value in fields.items() if old.get(field, "") != value}
-    data: dict[str, Any] = {
-        "s": {field: value for field, value in changed.items() if value is not None},
-        "x": [] if before is None else [f for f, value in changed.items() if value is None],
-    }
+    written: dict[str, str] = {}
+    removed: builtins.list[str] = []
+    if before is None:
+        for field, value in _state_fields(state).items():
+            if value is not None:
+                written[field] = value
+    else:
+        new, old = state.__dict__, before.__dict__
+        for name, field, text in _STATE_TEXTS:
+            # A value carried over unchanged is the same object, with the same text.
+            if (value := new[name]) is not (previous := old[name]) and (
+                value_text := text(value)
+            ) != text(previous):
+                if value_text is None:
+                    removed.append(field)
+                else:
+                    written[field] = value_text
+    data: dict[str, Any] = {"s": written, "x": removed}
     if before is None or state.last_error != before.last_error:
         if state.last_error is not None:
             data["le"] = state.last_error
@@ -235,6 +266,7 @@ def _state_changes(state: RunState, before: RunState | None = None) -> dict[str,
 #: A row's positions: [id, *ROW_FIELDS, definition, spec, last error].
 _ROW = {field: index + 1 for index, field in enumerate(scripts.ROW_FIELDS)}
 _ROW_DEFINITION, _ROW_SPEC, _ROW_ERROR = (len(_ROW) + 1 + i for i in range(3))
+_ROW_ENABLED, _ROW_VERSION = _ROW["e"], _ROW["v"]
 _ROW_INSTANTS = tuple((name, _ROW[field]) for name, field in _READ_INSTANTS)
 _ROW_COUNTS = tuple((name, _ROW[field]) for name, field in _COUNT_FIELDS)
 _ROW_DRIFTS = tuple((name, _ROW[field]) for name, field in _DRIFT_FIELDS)
@@ -243,10 +275,11 @@ _CACHED_DEFINITION = 2048
 
 
 def _decode_state(row: Sequence[Any]) -> RunState:
-    values: dict[str, Any] = {}
+    state = stored_state()
+    values = state.__dict__
     for name, index in _ROW_INSTANTS:
         if (raw := row[index]) is not False:
-            values[name] = _from_ms(raw)
+            values[name] = _EPOCH + _MS * int(raw)
     for name, index in _ROW_COUNTS:
         if (raw := row[index]) is not False:
             values[name] = int(raw)
@@ -255,7 +288,7 @@ def _decode_state(row: Sequence[Any]) -> RunState:
             values[name] = float(raw)
     if (error := row[_ROW_ERROR]) is not False:
         values["last_error"] = error
-    return stored_state(**values)
+    return state
 
 
 @functools.lru_cache(maxsize=1024)
@@ -294,14 +327,11 @@ def _decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
     text = row[_ROW_DEFINITION] or definition
     if not (isinstance(entry_id, str) and isinstance(text, str) and isinstance(spec, str)):
         raise StoreError(f"entry {entry_id!r}: the stored hash has no definition")
-    template = _definition(entry_id, text, spec)
-    return stored_entry(
-        **{
-            **template.__dict__,
-            "enabled": row[_ROW["e"]] == "1",
-            "version": int(row[_ROW["v"]]),
-            "state": _decode_state(row),
-        }
+    return replace_entry(
+        _definition(entry_id, text, spec),
+        enabled=row[_ROW_ENABLED] == "1",
+        version=int(row[_ROW_VERSION]),
+        state=_decode_state(row),
     )
 
 
@@ -485,10 +515,9 @@ class RedisStore(Store):
     def _read_entries(
         self, entry_ids: Sequence[str], enabled: bool | None = None
     ) -> builtins.list[Entry]:
-        keys = [self._entry_key(entry_id) for entry_id in entry_ids]
         flag = "" if enabled is None else ("1" if enabled else "0")
         with self._errors():
-            reply = self._run(self._read, keys, [flag, *entry_ids])
+            reply = self._run(self._read, [], [flag, self._entry_prefix, _json(entry_ids)])
         return [_decode_entry(row) for row in _rows(reply)]
 
     def get(self, entry_id: str) -> Entry | None:
@@ -514,14 +543,12 @@ class RedisStore(Store):
         return entries
 
     def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
-        """The entries with these ids that exist, in the order given: one script per 200, all
-        in one pipelined round trip."""
+        """The entries with these ids that exist, in the order given: one script per
+        :data:`_LIST_BATCH`, all in one pipelined round trip."""
         ids = builtins.list(entry_ids)
-        calls = [
-            ([self._entry_key(entry_id) for entry_id in chunk], ["", *chunk])
-            for chunk in (
-                ids[first : first + _LIST_BATCH] for first in range(0, len(ids), _LIST_BATCH)
-            )
+        calls: builtins.list[tuple[builtins.list[str], builtins.list[str]]] = [
+            ([], ["", self._entry_prefix, _json(ids[first : first + _LIST_BATCH])])
+            for first in range(0, len(ids), _LIST_BATCH)
         ]
         return [
             _decode_entry(row)
@@ -594,27 +621,23 @@ class RedisStore(Store):
     ) -> tuple[builtins.list[Any], builtins.list[Any]]:
         """Run UPSERT_MANY over ``batch``: the items it was given, and its replies, in order.
 
-        A thread sends each script call while the next one is encoded, so that Redis runs one
-        batch while Python prepares the next. After a failed call the calls not yet sent are
-        dropped and the error raised (the batches before it stay written).
+        A thread sends each script call while the next one is encoded (see
+        :func:`send_while_encoding`); after a failed call no other is sent and the error is
+        raised (the batches before it stay written).
         """
         written: builtins.list[Any] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="stembeat-upsert") as sender:
-            sent = []
+
+        def encoded() -> Iterator[str]:
             for first in range(0, len(batch), _UPSERT_BATCH):
                 items = [
                     [entry.id, _entry_fields(entry, digests.get(entry.id, ""))]
                     for entry in batch[first : first + _UPSERT_BATCH]
                 ]
-                written += items
-                sent.append(sender.submit(self._run_upsert_many, _json(items)))
-            try:
-                replies = [pair for future in sent for pair in json.loads(future.result())]
-            except BaseException:
-                for future in sent:
-                    future.cancel()
-                raise
-        return written, replies
+                written.extend(items)
+                yield _json(items)
+
+        replies = send_while_encoding(encoded(), self._run_upsert_many, "stembeat-upsert")
+        return written, [pair for reply in replies for pair in json.loads(reply)]
 
     def _run_upsert_many(self, items: str) -> Any:
         (reply,) = self._pipelined(
@@ -700,16 +723,16 @@ class RedisStore(Store):
 
     def _completion(self, claim: Claim, outcome: Outcome) -> builtins.list[Any]:
         result = advance(claim, outcome)
-        state = result.state
+        state, entry = result.state, claim.entry
         # Like MemoryStore, the run state comes from the claim's snapshot, advanced; only
         # next_run_at yields to an edit that changed the schedule meanwhile (in the script).
         return [
             claim.token,
-            _spec_json(claim.entry.spec),
-            claim.entry_id,
+            _spec_json(entry.spec),
+            entry.id,
             _ms_text(state.next_run_at),
             "1" if result.disable else "0",
-            _state_changes(state, claim.entry.state),
+            _state_changes(state, entry.state),
             [_run_fields(run) for run in outcome.runs],
         ]
 
@@ -718,18 +741,58 @@ class RedisStore(Store):
         return self.complete_many([(claim, outcome)])[0]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
-        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`,
-        all pipelined in one round trip."""
+        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`.
+
+        The calls share one connection, each sent as soon as it is encoded and every reply
+        read at the end: Redis runs one call while Python encodes the next.
+        """
         pairs = builtins.list(pairs)
-        calls = []
-        for first in range(0, len(pairs), _COMPLETE_BATCH):
-            chunk = pairs[first : first + _COMPLETE_BATCH]
-            keys = [self._due, self._leases]
-            for claim, _ in chunk:
-                keys += [self._entry_key(claim.entry_id), self._runs_key(claim.entry_id)]
-            completions = [self._completion(claim, outcome) for claim, outcome in chunk]
-            calls.append((keys, [str(self.history_limit), _json(completions)]))
-        return [bool(done) for reply in self._pipelined(self._complete, calls) for done in reply]
+        if not pairs:
+            return []
+        count = -(-len(pairs) // _COMPLETE_BATCH)
+        calls: builtins.list[tuple[builtins.list[str], builtins.list[str]]] = []
+
+        def encoded(index: int) -> tuple[builtins.list[str], builtins.list[str]]:
+            # Once each: a retry sends the same calls again.
+            if index == len(calls):
+                chunk = pairs[index * _COMPLETE_BATCH : (index + 1) * _COMPLETE_BATCH]
+                keys = [self._due, self._leases]
+                for claim, _ in chunk:
+                    keys += [self._entry_key(claim.entry.id), self._runs_key(claim.entry.id)]
+                completions = [self._completion(claim, outcome) for claim, outcome in chunk]
+                calls.append((keys, [str(self.history_limit), _json(completions)]))
+            return calls[index]
+
+        def send(connection: Any) -> builtins.list[Any]:
+            for index in range(count):
+                keys, args = encoded(index)
+                connection.send_command("EVALSHA", self._complete.sha, len(keys), *keys, *args)
+            replies = []
+            for keys, args in calls:
+                try:
+                    replies.append(connection.read_response())
+                except NoScriptError:
+                    # The server lost its script cache (restart, SCRIPT FLUSH): this call never
+                    # ran, so running it again now is safe. Script() reloads the script.
+                    replies.append(self._run(self._complete, keys, args))
+            return replies
+
+        with self._errors():
+            pool = self._client.connection_pool
+            # Any: redis-py leaves the connection's methods unannotated.
+            connection: Any = pool.get_connection()
+            try:
+                # As redis-py's pipelines do: on a lost connection, connect and send again.
+                replies = connection.retry.call_with_retry(
+                    lambda: send(connection), lambda _: connection.disconnect()
+                )
+            except BaseException:
+                # Replies may still be on their way: the connection cannot serve anyone else.
+                connection.disconnect()
+                raise
+            finally:
+                pool.release(connection)
+        return [bool(done) for reply in replies for done in reply]
 
     def _pipelined(
         self,

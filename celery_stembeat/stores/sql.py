@@ -74,6 +74,7 @@ from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import Spec, parse_spec
 from celery_stembeat.stores import _sql_complete
 from celery_stembeat.stores._decode import attached_digest, stored_entry, stored_state
+from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores._sql_feed import (
     CHANGE_LOG_SIZE,
@@ -124,8 +125,11 @@ _WRITE = "stembeat_write"
 _JSON_COLUMNS = frozenset(("spec", "args", "kwargs", "options"))
 #: Rows per JSON document PostgreSQL's bulk upsert takes in one statement.
 _JSON_ROWS = 5000
-#: A number in exponent form, as ``json.dumps`` writes large and small floats.
-_EXPONENT = re.compile(r"[0-9][eE]")
+#: A number in exponent form, as ``json.dumps`` writes large and small floats (``repr``
+#: always signs the exponent: ``1e-05``, ``1e+300``).
+_EXPONENT = re.compile(r"[0-9]e[+-]")
+#: ``json.dumps`` as :func:`_dumps` calls it, without building an encoder on every call.
+_compact_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 #: Run-state columns a completion writes; the stamps below belong to definition changes.
 _OUTCOME_FIELDS = (
@@ -153,7 +157,7 @@ _CLEARED_CLAIM: dict[str, Any] = {
 
 def _dumps(value: object) -> str:
     """Compact JSON whose floats survive JSONB (which keeps a number's digits, not its form)."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = _compact_json(value)
     # Only a float in exponent form needs spelling out; the pattern may also find one in a
     # string, which costs the slow path and nothing else.
     return _exact_dumps(value) if _EXPONENT.search(text) else text
@@ -269,8 +273,8 @@ class _DriverStatement:
 
 
 def _plain_type(column: sa.Column[Any]) -> Any:
-    """The type ``column``'s value has in a JSON row document (JSON values come as text)."""
-    if column.name in _JSON_COLUMNS or isinstance(column.type, sa.Text):
+    """The type a plain (not JSON) ``column``'s value has in a JSON row document."""
+    if isinstance(column.type, sa.Text):
         return sa.Text()
     if isinstance(column.type, UTCDateTime):
         return sa.DateTime(timezone=True)
@@ -278,16 +282,13 @@ def _plain_type(column: sa.Column[Any]) -> Any:
 
 
 def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of column values for a JSON row document: JSON columns as their text, instants
-    in ISO 8601 with their offset, ``None`` left out."""
-    document: dict[str, Any] = {}
-    for name, value in row.items():
-        if value is None:
-            continue
-        if name in _JSON_COLUMNS:
-            value = _dumps(value)
-        document[name] = _sql_complete.json_value(value)
-    return document
+    """A row of column values for a JSON row document: instants in ISO 8601 with their
+    offset, ``None`` left out."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in row.items()
+        if value is not None
+    }
 
 
 def _state_values(state: RunState) -> dict[str, Any]:
@@ -773,25 +774,41 @@ class SQLStore(Store):
 
         Binding 30 parameters per row through SQLAlchemy costs more than the database's whole
         insert. PostgreSQL takes the rows as JSON documents of :data:`_JSON_ROWS` rows each,
-        one statement apiece; SQLite gets the statement compiled once and the rows as tuples of
-        driver values (made by the columns' own bind processors), and runs it once per row
-        inside the driver.
+        one statement apiece, sent on a thread while the next is encoded; SQLite gets the
+        statement compiled once and the rows as tuples of driver values (made by the columns'
+        own bind processors), and runs it once per row inside the driver.
         """
         if not self._is_postgres:
             driver = self._sqlite_upsert
             values = []
+            # Rows written together mostly share their instants (one stamp, a first run per
+            # schedule): each column formats each distinct instant once.
+            instants: dict[tuple[int, datetime], Any] = {}
             for row in rows:
                 items = list(driver.columns(row))
                 for index, process in driver.processors:
-                    if items[index] is not None:  # NULL whatever the type (JSON is NOT NULL)
-                        items[index] = process(items[index])
+                    value = items[index]
+                    if value is None:  # NULL whatever the type (JSON is NOT NULL)
+                        continue
+                    if type(value) is datetime:
+                        key = (index, value)
+                        if (done := instants.get(key)) is None:
+                            done = instants[key] = process(value)
+                        items[index] = done
+                    else:
+                        items[index] = process(value)
                 values.append((*items, *driver.constants))
             conn.exec_driver_sql(driver.sql, values)
             return
         statement = self._json_upsert
-        for first in range(0, len(rows), _JSON_ROWS):
-            document = [_json_row(row) for row in rows[first : first + _JSON_ROWS]]
-            conn.execute(statement, {"rows": json.dumps(document, ensure_ascii=False)})
+
+        def documents() -> Iterator[str]:
+            for first in range(0, len(rows), _JSON_ROWS):
+                yield _dumps([_json_row(row) for row in rows[first : first + _JSON_ROWS]])
+
+        send_while_encoding(
+            documents(), lambda text: conn.execute(statement, {"rows": text}), "stembeat-upsert"
+        )
 
     @functools.cached_property
     def _sqlite_upsert(self) -> _DriverStatement:
@@ -823,14 +840,17 @@ class SQLStore(Store):
         entries = self._schema.entries
         record = (
             sa.func.jsonb_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.Text), JSONB))
-            .table_valued(*(sa.column(c.name, _plain_type(c)) for c in entries.c))
+            .table_valued(
+                *(
+                    sa.column(c.name, JSONB() if c.name in _JSON_COLUMNS else _plain_type(c))
+                    for c in entries.c
+                )
+            )
             .render_derived(name="r", with_types=True)
         )
-        values = [
-            sa.cast(record.c[c.name], JSONB) if c.name in _JSON_COLUMNS else record.c[c.name]
-            for c in entries.c
-        ]
-        insert = self._insert().from_select([c.name for c in entries.c], sa.select(*values))
+        insert = self._insert().from_select(
+            [c.name for c in entries.c], sa.select(*(record.c[c.name] for c in entries.c))
+        )
         return self._upsert_many_stmt(insert)
 
     def _upsert_many_stmt(self, insert: Any) -> Any:

@@ -144,7 +144,8 @@ def test_values_come_back_exactly_whatever_path_writes_them(store: Store) -> Non
     one = make_entry("one", args=args, kwargs=kwargs, options=options)
     many = make_entry("many", args=args, kwargs=kwargs, options=options)
     store.upsert(one)
-    store.upsert_many([many])
+    # With another entry: PostgreSQL writes both rows in one JSON document.
+    store.upsert_many([make_entry("plain", args=(0.5, 2e-3)), many])
     for entry_id in ("one", "many"):
         stored = store.get(entry_id)
         assert stored is not None
@@ -153,6 +154,8 @@ def test_values_come_back_exactly_whatever_path_writes_them(store: Store) -> Non
         assert type(stored.args[6][0]) is float
         assert stored.kwargs == kwargs
         assert stored.options == options
+    plain = store.get("plain")
+    assert plain is not None and plain.args == (0.5, 2e-3)
 
 
 def test_write_many_applies_every_write_in_order_with_its_digest(store: Store) -> None:
