@@ -173,9 +173,10 @@ def _batch(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:
     """kombu's publish batch holding ``size`` messages in one flush (kombu >= 5.7), else none.
 
     A message may take several transport commands (a push, and expiry updates for a queue
-    with an expiry), so the batch is sized well above the message count.
+    with an expiry), so the batch is sized well above the message count. A lone message goes
+    out directly: a batch would only add its own bookkeeping to the send.
     """
-    if not hasattr(producer, "batch"):
+    if size == 1 or not hasattr(producer, "batch"):
         return contextlib.nullcontext()
     return cast(contextlib.AbstractContextManager[Any], producer.batch(max_size=_COMMANDS * size))
 
