@@ -155,7 +155,8 @@ def test_values_come_back_exactly_whatever_path_writes_them(store: Store) -> Non
         assert stored.kwargs == kwargs
         assert stored.options == options
     plain = store.get("plain")
-    assert plain is not None and plain.args == (0.5, 2e-3)
+    assert plain is not None
+    assert plain.args == (0.5, 2e-3)
 
 
 def test_write_many_applies_every_write_in_order_with_its_digest(store: Store) -> None:

@@ -18,7 +18,8 @@ def test_every_payload_is_sent_in_order_on_another_thread() -> None:
         return payload * 10
 
     assert send_while_encoding(iter(range(7)), send, "test-send") == [0, 10, 20, 30, 40, 50, 60]
-    assert threads and threading.get_ident() not in threads
+    assert threads
+    assert threading.get_ident() not in threads
 
 
 def test_nothing_is_sent_after_a_failed_call() -> None:
