@@ -155,9 +155,8 @@ class Engine:
         return report
 
     def _run_when_due(self, claims: list[Claim], report: TickReport) -> list[Outcome]:
-        """Run ``claims`` (earliest first, as stores claim them), each group as it falls due; each
-        group's outcomes
-        are pending completion as soon as it has run.
+        """Run ``claims`` (earliest first, as stores claim them), each group as it falls due;
+        each group's outcomes are pending completion as soon as it has run.
 
         A claim made ahead of its time waits here for it, at most ``lookahead`` in all: if the
         clock says otherwise (it was set back), the rest runs now and the plan, seeing nothing

@@ -56,8 +56,8 @@ Instants are kept at millisecond resolution (sub-millisecond parts are truncated
 ``scheduled_for`` is the stored ``next_run_at`` exactly.
 
 Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
-number of entries, plus the entries returned); :meth:`RedisStore.complete_many` sends all its
-completions in one pipelined round trip, :meth:`RedisStore.upsert_many` one script call per
+number of entries, plus the entries returned); :meth:`RedisStore.complete_many` streams one
+script call per 100 completions on one connection, :meth:`RedisStore.upsert_many` one per
 1,000 entries; ``list`` reads every matching hash.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
@@ -95,7 +95,6 @@ from celery_stembeat.stores._decode import (
     stored_entry,
     stored_state,
 )
-from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores.base import (
@@ -361,13 +360,11 @@ def _written(entry: Entry, definition: str, version: int) -> Entry:
         for name, _ in _READ_INSTANTS
         if (value := getattr(state, name)) is not None
     }
-    return stored_entry(
-        **{
-            **_definition(entry.id, definition, _spec_json(entry.spec)).__dict__,
-            "enabled": entry.enabled,
-            "version": version,
-            "state": replace_state(state, **instants),
-        }
+    return replace_entry(
+        _definition(entry.id, definition, _spec_json(entry.spec)),
+        enabled=entry.enabled,
+        version=version,
+        state=replace_state(state, **instants),
     )
 
 
@@ -619,31 +616,21 @@ class RedisStore(Store):
     def _write(
         self, batch: Sequence[Entry], digests: Mapping[str, str]
     ) -> tuple[builtins.list[Any], builtins.list[Any]]:
-        """Run UPSERT_MANY over ``batch``: the items it was given, and its replies, in order.
-
-        A thread sends each script call while the next one is encoded (see
-        :func:`send_while_encoding`); after a failed call no other is sent and the error is
-        raised (the batches before it stay written).
-        """
+        """Run UPSERT_MANY over ``batch``, streamed (see :meth:`_pipelined`): the items it was
+        given, and its replies, in order."""
         written: builtins.list[Any] = []
 
-        def encoded() -> Iterator[str]:
+        def calls() -> Iterator[tuple[builtins.list[str], builtins.list[str]]]:
             for first in range(0, len(batch), _UPSERT_BATCH):
                 items = [
                     [entry.id, _entry_fields(entry, digests.get(entry.id, ""))]
                     for entry in batch[first : first + _UPSERT_BATCH]
                 ]
                 written.extend(items)
-                yield _json(items)
+                yield self._indexes, [self.channel, self._entry_prefix, _json(items)]
 
-        replies = send_while_encoding(encoded(), self._run_upsert_many, "stembeat-upsert")
+        replies = self._pipelined(self._upsert_many, calls())
         return written, [pair for reply in replies for pair in json.loads(reply)]
-
-    def _run_upsert_many(self, items: str) -> Any:
-        (reply,) = self._pipelined(
-            self._upsert_many, [(self._indexes, [self.channel, self._entry_prefix, items])]
-        )
-        return reply
 
     def delete(self, entry_id: str) -> bool:
         """Remove the entry, its index slots and its history; ``False`` if it did not exist."""
@@ -741,40 +728,51 @@ class RedisStore(Store):
         return self.complete_many([(claim, outcome)])[0]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
-        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`.
-
-        The calls share one connection, each sent as soon as it is encoded and every reply
-        read at the end: Redis runs one call while Python encodes the next.
-        """
+        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`,
+        streamed (see :meth:`_pipelined`)."""
         pairs = builtins.list(pairs)
-        if not pairs:
-            return []
-        count = -(-len(pairs) // _COMPLETE_BATCH)
-        calls: builtins.list[tuple[builtins.list[str], builtins.list[str]]] = []
 
-        def encoded(index: int) -> tuple[builtins.list[str], builtins.list[str]]:
-            # Once each: a retry sends the same calls again.
-            if index == len(calls):
-                chunk = pairs[index * _COMPLETE_BATCH : (index + 1) * _COMPLETE_BATCH]
+        def calls() -> Iterator[tuple[builtins.list[str], builtins.list[str]]]:
+            for first in range(0, len(pairs), _COMPLETE_BATCH):
+                chunk = pairs[first : first + _COMPLETE_BATCH]
                 keys = [self._due, self._leases]
                 for claim, _ in chunk:
                     keys += [self._entry_key(claim.entry.id), self._runs_key(claim.entry.id)]
                 completions = [self._completion(claim, outcome) for claim, outcome in chunk]
-                calls.append((keys, [str(self.history_limit), _json(completions)]))
-            return calls[index]
+                yield keys, [str(self.history_limit), _json(completions)]
 
-        def send(connection: Any) -> builtins.list[Any]:
-            for index in range(count):
-                keys, args = encoded(index)
-                connection.send_command("EVALSHA", self._complete.sha, len(keys), *keys, *args)
+        return [bool(done) for reply in self._pipelined(self._complete, calls()) for done in reply]
+
+    def _pipelined(
+        self, script: Script, calls: Iterable[tuple[builtins.list[str], builtins.list[str]]]
+    ) -> builtins.list[Any]:
+        """Run ``script`` once per (keys, args), in order, on one connection; the replies.
+
+        Each call is sent as soon as ``calls`` yields it and the replies are read at the end:
+        Redis runs one call while Python encodes the next (``calls`` may be a generator that
+        encodes them). As in redis-py's pipelines, a lost connection is opened again and every
+        call sent again; a failed call raises once all were sent.
+        """
+        pending = iter(calls)
+        first = next(pending, None)
+        if first is None:
+            return []
+        made = [first]
+
+        def send_all(connection: Any) -> builtins.list[Any]:
+            for keys, args in made:
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            for keys, args in pending:
+                made.append((keys, args))
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
             replies = []
-            for keys, args in calls:
+            for keys, args in made:
                 try:
                     replies.append(connection.read_response())
                 except NoScriptError:
                     # The server lost its script cache (restart, SCRIPT FLUSH): this call never
                     # ran, so running it again now is safe. Script() reloads the script.
-                    replies.append(self._run(self._complete, keys, args))
+                    replies.append(self._run(script, keys, args))
             return replies
 
         with self._errors():
@@ -782,9 +780,11 @@ class RedisStore(Store):
             # Any: redis-py leaves the connection's methods unannotated.
             connection: Any = pool.get_connection()
             try:
-                # As redis-py's pipelines do: on a lost connection, connect and send again.
-                replies = connection.retry.call_with_retry(
-                    lambda: send(connection), lambda _: connection.disconnect()
+                return cast(
+                    builtins.list[Any],
+                    connection.retry.call_with_retry(
+                        lambda: send_all(connection), lambda _: connection.disconnect()
+                    ),
                 )
             except BaseException:
                 # Replies may still be on their way: the connection cannot serve anyone else.
@@ -792,31 +792,6 @@ class RedisStore(Store):
                 raise
             finally:
                 pool.release(connection)
-        return [bool(done) for reply in replies for done in reply]
-
-    def _pipelined(
-        self,
-        script: Script,
-        calls: Sequence[tuple[builtins.list[str], builtins.list[str]]],
-    ) -> builtins.list[Any]:
-        """Run ``script`` once per (keys, args) in one pipelined round trip; the replies."""
-        if not calls:
-            return []
-        with self._errors():
-            with self._client.pipeline(transaction=False) as pipe:
-                for keys, args in calls:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                results = pipe.execute(raise_on_error=False)
-            replies: builtins.list[Any] = []
-            for (keys, args), result in zip(calls, results, strict=True):
-                if isinstance(result, NoScriptError):
-                    # The server lost its script cache (restart, SCRIPT FLUSH): this call never
-                    # ran, so running it again now is safe. Script() reloads the script.
-                    result = self._run(script, keys, args)
-                elif isinstance(result, Exception):
-                    raise result
-                replies.append(result)
-        return replies
 
     def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
         """Put entries whose lease ran out before ``now`` back in the due index."""

@@ -285,9 +285,7 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of column values for a JSON row document: instants in ISO 8601 with their
     offset, ``None`` left out."""
     return {
-        name: value.isoformat() if isinstance(value, datetime) else value
-        for name, value in row.items()
-        if value is not None
+        name: _sql_complete.json_value(value) for name, value in row.items() if value is not None
     }
 
 

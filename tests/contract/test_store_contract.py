@@ -619,6 +619,11 @@ def test_operations_survive_dropped_connections(
     assert survives(lambda: subject.recover_expired_claims(T0)) == []
     assert survives(lambda: subject.set_enabled("job", False, now=T0)).enabled is False
     assert survives(lambda: subject.delete("job")) is True
+    # Batches of several script calls or statements: sent again on a new connection.
+    bulk = [make_entry(f"bulk{index:04d}") for index in range(1500)]
+    assert len(survives(lambda: subject.upsert_many(bulk))) == 1500
+    found = survives(lambda: subject.get_many(entry.id for entry in bulk))
+    assert [entry.id for entry in found] == [entry.id for entry in bulk]
 
 
 def test_unreachable_server_raises_store_error_without_the_password(
