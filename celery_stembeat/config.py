@@ -16,6 +16,8 @@ from celery_stembeat.specs import zone_name
 URL_VARIABLE = "STEMBEAT_URL"
 #: Appended to celery's ``beat_schedule_filename`` to name the embedded SQLite store.
 EMBEDDED_SUFFIX = "-stembeat.db"
+#: ``stembeat_max_skew`` when not set (seconds).
+DEFAULT_MAX_SKEW = 1.0
 
 
 class ConfigError(ValueError):
@@ -63,13 +65,17 @@ class StembeatConfig:
 
     ``stembeat_url`` (else ``$STEMBEAT_URL``, else SQLite beside ``beat_schedule_filename``),
     ``stembeat_lease``, ``stembeat_grace``, ``stembeat_catch_up_limit``,
-    ``stembeat_batch_size``, ``stembeat_lookahead``, ``stembeat_max_backoff`` (seconds or
-    counts) and ``stembeat_owner`` (this beat's name in claims and history).
+    ``stembeat_batch_size``, ``stembeat_lookahead``, ``stembeat_max_backoff``,
+    ``stembeat_max_skew`` (seconds or counts) and ``stembeat_owner`` (this beat's name in
+    claims and history).
     """
 
     url: str
     engine: EngineSettings
     timezone: str
+    #: The most this host's clock may differ from the store's before beat says so (s); also
+    #: the largest error a reading of the store's time may have.
+    max_skew: float = DEFAULT_MAX_SKEW
 
     @classmethod
     def from_app(
@@ -98,4 +104,9 @@ class StembeatConfig:
             max_backoff=_seconds(conf, "stembeat_max_backoff", defaults.max_backoff, minimum=0.1),
             owner=str(conf.get("stembeat_owner") or default_owner()),
         )
-        return cls(url=url, engine=engine, timezone=zone_name(app.timezone))
+        return cls(
+            url=url,
+            engine=engine,
+            timezone=zone_name(app.timezone),
+            max_skew=_seconds(conf, "stembeat_max_skew", DEFAULT_MAX_SKEW, minimum=0.001),
+        )

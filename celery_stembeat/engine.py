@@ -50,8 +50,9 @@ def default_owner() -> str:
 class EngineSettings:
     """How the engine claims and catches up; every field has a celery setting (``stembeat_*``)."""
 
-    #: How long a claim stays with this beat before another may recover it.
-    lease: timedelta = timedelta(seconds=60)
+    #: How long a claim stays with this beat before another may recover it. A claim older
+    #: than half of it is confirmed with the store (and extended) before anything is sent.
+    lease: timedelta = timedelta(seconds=10)
     #: An occurrence at most this late is on time; older ones follow ``catch_up``.
     grace: timedelta = timedelta(seconds=30)
     #: The most runs one claim may produce (``fire_all`` backlogs); the newest are kept.
@@ -76,6 +77,8 @@ class TickReport:
     published: int = 0
     failed: int = 0
     missed: int = 0
+    #: Claims found lost when confirmed before sending (another beat took them over).
+    taken_over: int = 0
     #: Seconds until the engine wants to tick again.
     delay: float = 0.0
 
@@ -161,6 +164,10 @@ class Engine:
         A claim made ahead of its time waits here for it, at most ``lookahead`` in all: if the
         clock says otherwise (it was set back), the rest runs now and the plan, seeing nothing
         due yet, puts it back untouched. Nothing is ever sent before its time.
+
+        Fencing: a claim past half its lease (this beat was paused, or a publish was slow) is
+        confirmed with the store right before its group is sent; one that another beat may
+        have taken over is dropped, never sent.
         """
         outcomes: list[Outcome] = []
         waited = 0.0
@@ -174,6 +181,9 @@ class Engine:
                 self.sleep(pause)
                 waited += pause
                 continue
+            if now >= claims[start].lease_until - self.settings.lease / 2:
+                claims = claims[:start] + self._renew(claims[start:], now, report)
+                continue  # the clock again: the renewal took time, or this beat paused again
             end = start + 1
             while end < len(claims) and (claims[end].scheduled_for <= now or waited >= limit):
                 end += 1
@@ -184,6 +194,22 @@ class Engine:
             outcomes += done
             start = end
         return outcomes
+
+    def _renew(self, claims: list[Claim], now: datetime, report: TickReport) -> list[Claim]:
+        """The claims still held, each extended by a lease; the others are given up."""
+        renewed = self.store.renew_claims(claims, now, self.settings.lease)
+        held = [claim for claim in renewed if claim is not None]
+        lost = len(claims) - len(held)
+        if lost:
+            report.taken_over += lost
+            logger.warning(
+                "stembeat: %d claim(s) held %.1f s, past their lease, were taken over by "
+                "another beat; not sent here (first: %s)",
+                lost,
+                (now - claims[0].lease_until + self.settings.lease).total_seconds(),
+                next(c.entry_id for c, r in zip(claims, renewed, strict=True) if r is None),
+            )
+        return held
 
     def _run(self, claims: list[Claim], now: datetime, report: TickReport) -> list[Outcome]:
         """Plan every claim, publish all their runs as one batch, and say what happened."""
@@ -282,13 +308,15 @@ class Engine:
         pending = list(self._unrecorded)
         results = self.store.complete_many(pending)
         del self._unrecorded[: len(pending)]
-        for (claim, _), kept in zip(pending, results, strict=True):
-            if not kept:
-                logger.warning(
-                    "stembeat: lease on %s for %s ran out before its run was recorded",
-                    claim.entry_id,
-                    claim.scheduled_for.isoformat(),
-                )
+        lost = [claim for (claim, _), kept in zip(pending, results, strict=True) if not kept]
+        if lost:
+            logger.warning(
+                "stembeat: %d lease(s) ran out before their runs were recorded (first: %s for "
+                "%s); another beat may send them again, with the same task ids",
+                len(lost),
+                lost[0].entry_id,
+                lost[0].scheduled_for.isoformat(),
+            )
 
     def _recover(self, now: datetime) -> None:
         if self._next_recovery is not None and now < self._next_recovery:

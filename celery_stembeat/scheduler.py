@@ -17,6 +17,7 @@ from celery_stembeat.config_entries import entries_from_config, sync_config
 from celery_stembeat.engine import Engine
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.specs import to_celery
+from celery_stembeat.storeclock import StoreClock
 from celery_stembeat.stores import Store, mask_url, open_store
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     def setup_schedule(self) -> None:
         """Open the store, sync ``beat_schedule`` into it, and start the engine."""
         self.store = open_store(self.stembeat.url)
-        self.engine = Engine(self.store, CeleryPublisher(self.app), self.stembeat.engine)
+        clock = StoreClock(self.store, max_skew=self.stembeat.max_skew)
+        self.engine = Engine(
+            self.store, CeleryPublisher(self.app), self.stembeat.engine, clock=clock
+        )
         with collector_paused():
             report = sync_config(self.store, self._config_entries(), self.engine.clock())
         logger.info(

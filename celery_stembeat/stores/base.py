@@ -306,6 +306,17 @@ class Store(abc.ABC):
         return [self.complete(claim, outcome) for claim, outcome in pairs]
 
     @abc.abstractmethod
+    def renew_claims(
+        self, claims: Sequence[Claim], now: datetime, lease: timedelta
+    ) -> builtins.list[Claim | None]:
+        """Extend each claim that still holds its entry to ``now + lease``.
+
+        Returns, in order, the claim with its new ``lease_until``, or ``None`` where the lease
+        was lost: recovered after it ran out, then perhaps claimed by another beat, or already
+        completed. Atomic per claim, like :meth:`complete`: a lost claim is never renewed.
+        """
+
+    @abc.abstractmethod
     def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
         """Return leases that ran out before ``now`` to the due index; the ids recovered."""
 
@@ -318,6 +329,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+
+    def time(self) -> datetime | None:
+        """The store server's clock now (aware UTC), or ``None`` for a store without a clock
+        of its own (memory, SQLite: they live on the beat's host and share its clock)."""
+        return None
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import threading
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -253,6 +253,22 @@ class MemoryStore(Store):
                 runs.popleft()
             backend.index(new)
             return True
+
+    def renew_claims(
+        self, claims: Sequence[Claim], now: datetime, lease: timedelta
+    ) -> builtins.list[Claim | None]:
+        backend = self._backend
+        until = now + lease
+        renewed: builtins.list[Claim | None] = []
+        with backend.lock:
+            for claim in claims:
+                held = backend.leases.get(claim.entry_id)
+                if held is None or held.token != claim.token:
+                    renewed.append(None)
+                    continue
+                held.until = until
+                renewed.append(replace(claim, lease_until=until))
+        return renewed
 
     def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
         backend = self._backend

@@ -479,6 +479,7 @@ class RedisStore(Store):
         self._delete = self._client.register_script(scripts.DELETE)
         self._set_enabled = self._client.register_script(scripts.SET_ENABLED)
         self._recover = self._client.register_script(scripts.RECOVER)
+        self._renew = self._client.register_script(scripts.RENEW)
         self._read = self._client.register_script(scripts.READ)
         self._fingerprints = self._client.register_script(scripts.FINGERPRINTS)
         self._set_digests = self._client.register_script(scripts.SET_DIGESTS)
@@ -793,6 +794,23 @@ class RedisStore(Store):
             finally:
                 pool.release(connection)
 
+    def renew_claims(
+        self, claims: Sequence[Claim], now: datetime, lease: timedelta
+    ) -> builtins.list[Claim | None]:
+        """Extend the claims still held, in one atomic script call."""
+        if not claims:
+            return []
+        until = now + lease
+        held = [[claim.entry_id, claim.token] for claim in claims]
+        with self._errors():
+            reply = self._run(
+                self._renew, [self._leases], [str(_to_ms(until)), self._entry_prefix, _json(held)]
+            )
+        return [
+            dataclasses.replace(claim, lease_until=until) if renewed else None
+            for claim, renewed in zip(claims, reply, strict=True)
+        ]
+
     def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
         """Put entries whose lease ran out before ``now`` back in the due index."""
         with self._errors():
@@ -825,6 +843,12 @@ class RedisStore(Store):
                 self._client.zrange(self._due, 0, 0, withscores=True),
             )
         return _from_ms(head[0][1]) if head else None
+
+    def time(self) -> datetime | None:
+        """The Redis server's clock (``TIME``)."""
+        with self._errors():
+            seconds, micros = self._client.time()
+        return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=micros)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

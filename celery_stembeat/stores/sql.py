@@ -61,7 +61,7 @@ import re
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -1186,6 +1186,35 @@ class SQLStore(Store):
             [{"b_entry": entry_id} for entry_id in entry_ids],
         )
 
+    def renew_claims(
+        self, claims: Sequence[Claim], now: datetime, lease: timedelta
+    ) -> builtins.list[Claim | None]:
+        """Extend the claims still held: one ``UPDATE … WHERE claim_token = …`` per claim
+        batch (a batch's claims share their token)."""
+        until = _aware(now, "now") + lease
+        c = self._schema.entries.c
+        by_token: dict[str, builtins.list[str]] = {}
+        for claim in claims:
+            by_token.setdefault(claim.token, []).append(claim.entry_id)
+        held: set[tuple[str, str]] = set()
+        connection = self._single_statement() if self._is_postgres else self._write()
+        with connection as conn:
+            for token, ids in by_token.items():
+                for chunk in _chunks(ids):
+                    statement = (
+                        sa.update(self._schema.entries)
+                        .where(c.claim_token == token, c.id.in_(chunk))
+                        .values(lease_until=until)
+                        .returning(c.id)
+                    )
+                    held.update((token, entry_id) for entry_id in conn.execute(statement).scalars())
+        return [
+            dataclasses.replace(claim, lease_until=until)
+            if (claim.token, claim.entry_id) in held
+            else None
+            for claim in claims
+        ]
+
     def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
         """Return leases that ran out before ``now`` to the due index; the ids recovered."""
         _aware(now, "now")
@@ -1243,6 +1272,15 @@ class SQLStore(Store):
         with self._single_statement() as conn:
             value: datetime | None = conn.scalar(self._head_statement)
         return value
+
+    def time(self) -> datetime | None:
+        """PostgreSQL's ``clock_timestamp()``; ``None`` on SQLite (the beat's own host)."""
+        if not self._is_postgres:
+            return None
+        with self._single_statement() as conn:
+            now = conn.scalar(sa.select(sa.func.clock_timestamp()))
+        assert isinstance(now, datetime)
+        return now.astimezone(timezone.utc)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -442,6 +442,59 @@ def test_expired_leases_are_recovered_with_the_same_occurrence(store: Store) -> 
     assert [r.owner for r in store.history("job")] == ["beat-2"]
 
 
+def test_a_renewed_claim_outlives_its_first_lease(store: Store) -> None:
+    """Renewal moves the lease on: recovery at the old deadline leaves the claim alone."""
+    store.upsert(make_entry("job"))
+    store.upsert(make_entry("other"))
+    claims = store.claim_due(T0, 10, "beat-1", LEASE)
+    renewed = store.renew_claims(claims, at(20), LEASE)
+    assert [claim.lease_until if claim else None for claim in renewed] == [at(20) + LEASE] * 2
+    assert store.recover_expired_claims(T0 + LEASE) == []
+    assert store.claim_due(T0 + LEASE, 10, "beat-2", LEASE) == []
+    assert store.recover_expired_claims(at(20) + LEASE) == ["job", "other"]
+    first = renewed[0]
+    assert first is not None
+    assert first.token == claims[0].token
+    assert first.scheduled_for == T0
+
+
+def test_a_lost_claim_is_never_renewed(store: Store) -> None:
+    """Recovered, taken by another beat, completed or forged: renewal answers None for each,
+    and the claim that does hold the entry keeps its lease."""
+    for entry_id in ("recovered", "completed", "held"):
+        store.upsert(make_entry(entry_id))
+    completed, held, recovered = store.claim_due(T0, 10, "beat-1", LEASE)  # earliest id first
+    assert store.complete(completed, published(completed)) is True
+    assert store.recover_expired_claims(T0 + LEASE) == ["held", "recovered"]
+    taken = store.claim_due(T0 + LEASE, 1, "beat-2", LEASE)
+    assert [claim.entry_id for claim in taken] == ["held"]
+    forged = replace(recovered, token="someone-else")
+    assert store.renew_claims([recovered, completed, held, forged], at(40), LEASE) == [None] * 4
+    (kept,) = store.renew_claims(taken, at(40), LEASE)
+    assert kept is not None
+    assert kept.lease_until == at(40) + LEASE
+    assert store.complete(held, published(held)) is False
+    assert store.complete(kept, published(kept, owner="beat-2")) is True
+
+
+def test_renewing_nothing_is_a_no_op(store: Store) -> None:
+    assert store.renew_claims([], T0, LEASE) == []
+
+
+def test_store_time_is_the_servers_clock(store: Store, backend: str) -> None:
+    """Redis and PostgreSQL answer with their own clock; memory and SQLite share the host's."""
+    before = time.time()
+    now = store.time()
+    after = time.time()
+    if backend in ("memory", "sqlite"):
+        assert now is None
+        return
+    assert now is not None
+    assert now.tzinfo == timezone.utc
+    # Same host in this suite: the server's clock reads between the two local readings.
+    assert before - 0.01 <= now.timestamp() <= after + 0.01
+
+
 def test_history_is_trimmed_per_entry(open_more: Callable[..., Store], store: Store) -> None:
     """Only the newest history_limit runs are kept, per entry."""
     small = open_more(history_limit=5)

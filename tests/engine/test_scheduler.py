@@ -40,9 +40,10 @@ def test_settings_have_celery_names_and_defaults(
     config = StembeatConfig.from_app(make_app(), str(tmp_path / "celerybeat-schedule"))
     assert config.url == embedded_url(str(tmp_path / "celerybeat-schedule"))
     assert config.url.endswith("celerybeat-schedule-stembeat.db")
-    assert config.engine.lease == timedelta(seconds=60)
+    assert config.engine.lease == timedelta(seconds=10)
     assert config.engine.grace == timedelta(seconds=30)
     assert config.engine.lookahead == timedelta(milliseconds=20)
+    assert config.max_skew == 1.0
     monkeypatch.setenv("STEMBEAT_URL", "redis://127.0.0.1:6379/3")
     app = make_app(
         stembeat_lease=5,
@@ -50,6 +51,7 @@ def test_settings_have_celery_names_and_defaults(
         stembeat_catch_up_limit=7,
         stembeat_lookahead=0,
         stembeat_owner="beat-a",
+        stembeat_max_skew=timedelta(milliseconds=250),
         timezone="Europe/Berlin",
     )
     config = StembeatConfig.from_app(app)
@@ -59,6 +61,7 @@ def test_settings_have_celery_names_and_defaults(
     assert (config.engine.catch_up_limit, config.engine.owner) == (7, "beat-a")
     assert config.engine.lookahead == timedelta(0)
     assert config.timezone == "Europe/Berlin"
+    assert config.max_skew == 0.25
     app.conf.stembeat_url = "postgresql://db/x"
     assert StembeatConfig.from_app(app).url == "postgresql://db/x"
 
@@ -71,6 +74,8 @@ def test_settings_have_celery_names_and_defaults(
         ("stembeat_batch_size", 0),
         ("stembeat_lookahead", 2),
         ("stembeat_lookahead", float("nan")),
+        ("stembeat_max_skew", 0),
+        ("stembeat_max_skew", float("inf")),
     ],
 )
 def test_bad_settings_name_the_setting(setting: str, value: object) -> None:
