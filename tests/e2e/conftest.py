@@ -105,8 +105,11 @@ class Harness:
         )
         return env
 
-    def _start(self, name: str, args: list[str]) -> CeleryProcess:
-        process = CeleryProcess(args, self.env(), self.tmp / f"{name}.log").start()
+    def _start(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> CeleryProcess:
+        process = CeleryProcess(args, {**self.env(), **(env or {})}, self.tmp / f"{name}.log")
+        process.start()
         self.processes.append(process)
         return process
 
@@ -118,12 +121,17 @@ class Harness:
         )  # fmt: skip
 
     def beat(
-        self, name: str = "beat", scheduler: str = "celery_stembeat.Scheduler"
+        self,
+        name: str = "beat",
+        scheduler: str = "celery_stembeat.Scheduler",
+        env: dict[str, str] | None = None,
     ) -> CeleryProcess:
+        """A beat process; ``env`` adds to (or overrides) the harness's environment."""
         return self._start(
             name,
             ["beat", "-S", scheduler, "-s", str(self.tmp / "celerybeat-schedule"), "-l", "debug",
              "--pidfile", str(self.tmp / f"{name}.pid")],
+            env,
         )  # fmt: skip
 
     def runs(self) -> list[dict[str, Any]]:
