@@ -104,6 +104,7 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     StoreError,
+    StoreURLError,
     VersionConflict,
 )
 
@@ -355,7 +356,7 @@ class SQLStore(Store):
             parsed = make_url(url)
         except (sa.exc.ArgumentError, ValueError):
             # The parser's message quotes the URL, password included.
-            raise StoreError("SQL store: cannot parse the URL") from None
+            raise StoreURLError("SQL store: cannot parse the URL") from None
         self._secrets = [str(secret) for secret in (parsed.password, parsed.query.get("password"))]
         self._secrets = [secret for secret in self._secrets if secret and secret != "None"]
         shown = parsed
