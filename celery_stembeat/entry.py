@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from celery_stembeat.limits import (
+    MAX_COUNT,
     MAX_DESCRIPTION_LENGTH,
     MAX_EXPIRES,
     MAX_ID_LENGTH,
-    MAX_INT,
     MAX_JITTER,
     MAX_OPTION_TEXT_LENGTH,
     MAX_TASK_LENGTH,
@@ -118,7 +118,7 @@ class RunState:
 
 
 def _count(value: object, name: str) -> int:
-    if not (_within(value, 0, MAX_INT) and isinstance(value, int)):
+    if not (_within(value, 0, MAX_COUNT) and isinstance(value, int)):
         raise SpecError(f"{name!r}: {shorten(value)} is not a count", name)
     return value
 
@@ -270,7 +270,7 @@ class Entry:
             raise SpecError(
                 f"'source': {shorten(self.source)} is not one of {', '.join(SOURCES)}", "source"
             )
-        if not (_within(self.version, 0, MAX_INT) and isinstance(self.version, int)):
+        if not (_within(self.version, 0, MAX_COUNT) and isinstance(self.version, int)):
             raise SpecError(
                 f"'version': {shorten(self.version)} is not a version number", "version"
             )

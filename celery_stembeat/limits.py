@@ -22,8 +22,11 @@ MAX_OPTION_TEXT_LENGTH = 200
 MAX_VALUE_BYTES = 64 * 1024
 #: Nesting of lists and objects in ``args``, ``kwargs`` and ``options`` (the value itself is 1).
 MAX_DEPTH = 32
-#: Integers anywhere in an entry: a signed 64-bit number.
-MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+#: Digits of an integer anywhere in args, kwargs and options.
+MAX_DIGITS = 40
+MIN_INT, MAX_INT = -(10**MAX_DIGITS - 1), 10**MAX_DIGITS - 1
+#: Run counts and versions: what a signed 64-bit database column holds.
+MAX_COUNT = 2**63 - 1
 #: The largest ``jitter`` (seconds): one day.
 MAX_JITTER = 86_400.0
 #: The largest ``options.expires`` (seconds): 366 days.
@@ -84,7 +87,7 @@ def check_number(value: float, name: str) -> None:
     """An integer within :data:`MIN_INT`..:data:`MAX_INT`, or a finite float."""
     if isinstance(value, int):
         if not MIN_INT <= value <= MAX_INT:
-            raise LimitError(f"{name!r}: {shorten(value)} is outside the 64-bit range", name)
+            raise LimitError(f"{name!r}: {shorten(value)} has more than {MAX_DIGITS} digits", name)
     elif not math.isfinite(value):
         raise LimitError(f"{name!r}: {value!r} is not a finite number", name)
 

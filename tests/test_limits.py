@@ -52,9 +52,9 @@ HOSTILE = "x" * 1_000_000
         ({"options": {"headers": {"h": nested(40)}}}, "options", "nested more than 32"),
         ({"kwargs": {"k": HOSTILE}}, "kwargs", "1000008 bytes of JSON, more than 65536"),
         ({"args": list(range(20_000))}, "args", "bytes of JSON, more than 65536"),
-        ({"args": [MAX_INT + 1]}, "args", "outside the 64-bit range"),
-        ({"args": [MIN_INT - 1]}, "args", "outside the 64-bit range"),
-        ({"kwargs": {"n": 10**5000}}, "kwargs", "<integer of 16610 bits> is outside"),
+        ({"args": [MAX_INT + 1]}, "args", "has more than 40 digits"),
+        ({"args": [MIN_INT - 1]}, "args", "has more than 40 digits"),
+        ({"kwargs": {"n": 10**5000}}, "kwargs", "<integer of 16610 bits> has more than 40"),
         ({"args": [float("nan")]}, "args", "nan is not a finite number"),
         ({"kwargs": {"f": float("inf")}}, "kwargs", "inf is not a finite number"),
         ({"jitter": float("inf")}, "jitter", "'jitter': inf is not a number of seconds 0-86400"),
@@ -102,7 +102,7 @@ def test_values_at_their_bounds_are_accepted() -> None:
 
 def test_run_state_counts_and_drifts_are_bounded() -> None:
     with pytest.raises(EntryError, match="is not a count"):
-        RunState.from_dict({"total_run_count": MAX_INT + 1})
+        RunState.from_dict({"total_run_count": 2**63})
     with pytest.raises(EntryError, match="is not a finite number"):
         RunState.from_dict({"drift_max": 10**400})
 

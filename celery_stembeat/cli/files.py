@@ -16,12 +16,10 @@ from typing import Any
 
 from celery_stembeat.cli.errors import BadInput
 from celery_stembeat.entry import Entry, EntryError
-from celery_stembeat.limits import shorten
+from celery_stembeat.limits import MAX_DIGITS, shorten
 
 STDIN = "-"
 FORMATS = ("json", "yaml")
-#: Digits of the longest integer a file may write (any longer is past every bound anyway).
-MAX_DIGITS = 40
 
 
 class _TooLong(ValueError):
