@@ -18,6 +18,7 @@ from typing import Any
 
 from celery_stembeat import __version__
 from celery_stembeat.entry import Entry, EntryError, RunState
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs import Spec, SpecError, parse_spec
 from celery_stembeat.stores._decode import replace_entry, stored_state
 from celery_stembeat.stores.base import Store
@@ -41,25 +42,33 @@ def entry_from_config(
     schedules many times.
     """
     if not isinstance(item, Mapping):
-        raise EntryError(f"beat_schedule[{name!r}]: expected a dict, got {item!r}", name)
-    unknown = sorted(item.keys() - _KNOWN_KEYS)
+        raise EntryError(
+            f"beat_schedule[{shorten(name)}]: expected a dict, got {shorten(item)}", name
+        )
+    unknown = sorted(item.keys() - _KNOWN_KEYS, key=str)
     if unknown:
-        raise EntryError(f"beat_schedule[{name!r}]: unknown key {unknown[0]!r}", name, unknown[0])
+        raise EntryError(
+            f"beat_schedule[{shorten(name)}]: unknown key {shorten(unknown[0])}", name, unknown[0]
+        )
     for required in ("task", "schedule"):
         if required not in item:
-            raise EntryError(f"beat_schedule[{name!r}]: {required!r} is missing", name, required)
+            raise EntryError(
+                f"beat_schedule[{shorten(name)}]: {required!r} is missing", name, required
+            )
     try:
         spec = _spec(item["schedule"], timezone, {} if specs is None else specs)
     except SpecError as exc:
-        raise EntryError(f"beat_schedule[{name!r}]: 'schedule': {exc}", name, "schedule") from None
+        raise EntryError(
+            f"beat_schedule[{shorten(name)}]: 'schedule': {exc}", name, "schedule"
+        ) from None
     extra = {key: item[key] for key in STEMBEAT_KEYS if key in item}
     return Entry(
         id=name,
         task=item["task"],
         spec=spec,
-        args=tuple(item.get("args") or ()),
-        kwargs=dict(item.get("kwargs") or {}),
-        options=dict(item.get("options") or {}),
+        args=item.get("args") or (),
+        kwargs=item.get("kwargs") or {},
+        options=item.get("options") or {},
         source="config",
         **extra,
     )

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
-import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
+from celery_stembeat.limits import (
+    MAX_COUNT,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_EXPIRES,
+    MAX_ID_LENGTH,
+    MAX_JITTER,
+    MAX_OPTION_TEXT_LENGTH,
+    MAX_TASK_LENGTH,
+    LimitError,
+    check_text,
+    encoded_value,
+    shorten,
+)
 from celery_stembeat.specs import ClockedSpec, Spec, SpecError, format_instant, parse_instant
 from celery_stembeat.specs import parse_spec as _parse_spec
 
@@ -17,10 +30,7 @@ CATCH_UP_POLICIES = ("skip", "fire_one", "fire_all")
 SOURCES = ("config", "store")
 #: Message options an entry may carry, as celery's ``apply_async`` names them.
 OPTION_KEYS = ("queue", "exchange", "routing_key", "priority", "headers", "expires")
-MAX_ID_LENGTH = 200
 _CONTROL = re.compile(r"[\x00-\x1f]")
-#: ``json.dumps(value, allow_nan=False)`` without building an encoder on every call.
-_strict_json = json.JSONEncoder(allow_nan=False).encode
 
 
 class EntryError(ValueError):
@@ -76,7 +86,9 @@ class RunState:
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else _number(value, name))
         if self.last_error is not None and not isinstance(self.last_error, str):
-            raise SpecError(f"'last_error': expected text, got {self.last_error!r}", "last_error")
+            raise SpecError(
+                f"'last_error': expected text, got {shorten(self.last_error)}", "last_error"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form; instants as ISO 8601 UTC text."""
@@ -90,27 +102,31 @@ class RunState:
     def from_dict(cls, data: Mapping[str, Any], entry_id: str | None = None) -> RunState:
         """Read the JSON form; unknown keys are an error."""
         known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=str)
         if unknown:
             raise EntryError(
-                f"entry {entry_id!r}: unknown state field {unknown[0]!r}", entry_id, unknown[0]
+                f"entry {shorten(entry_id)}: unknown state field {shorten(unknown[0])}",
+                entry_id,
+                unknown[0],
             )
         try:
             return cls(**data)
         except SpecError as exc:
-            raise EntryError(f"entry {entry_id!r}: state {exc}", entry_id, exc.field) from None
+            raise EntryError(
+                f"entry {shorten(entry_id)}: state {exc}", entry_id, exc.field
+            ) from None
 
 
 def _count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SpecError(f"{name!r}: {value!r} is not a count", name)
+    if not (_within(value, 0, MAX_COUNT) and isinstance(value, int)):
+        raise SpecError(f"{name!r}: {shorten(value)} is not a count", name)
     return value
 
 
 def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{name!r}: {value!r} is not a finite number", name)
-    return float(value)
+    if not _within(value, -sys.float_info.max, sys.float_info.max):
+        raise SpecError(f"{name!r}: {shorten(value)} is not a finite number", name)
+    return float(value)  # type: ignore[arg-type]
 
 
 def _has_nul(value: object) -> bool:
@@ -129,51 +145,55 @@ def _nul_error(name: str) -> SpecError:
     return SpecError(f"{name!r}: contains a NUL character (\\x00), which stores cannot keep", name)
 
 
-def _check_text(text: str, name: str) -> None:
+def _check_text(text: str, name: str, limit: int) -> None:
+    check_text(text, name, limit)
     if "\x00" in text:
         raise _nul_error(name)
 
 
 def _check_json(value: object, name: str) -> None:
+    """``value`` is JSON within the bounds of :mod:`celery_stembeat.limits`, without NUL."""
     try:
-        text = _strict_json(value)
-    except (TypeError, ValueError) as exc:
+        data = encoded_value(value, name)
+    except LimitError:
+        raise
+    except (RecursionError, TypeError, ValueError) as exc:
         raise SpecError(f"{name!r} is not JSON: {exc}", name) from None
     # JSON escapes NUL as \u0000: only then is the value searched.
-    if "\\u0000" in text and _has_nul(value):
+    if b"\\u0000" in data and _has_nul(value):
         raise _nul_error(name)
 
 
-def _check_jsons(values: Mapping[str, object]) -> None:
-    """:func:`_check_json` for each of ``values`` (name → value), in one pass when all pass."""
-    try:
-        text: str | None = _strict_json(list(values.values()))
-    except (TypeError, ValueError):
-        text = None
-    if text is None or "\\u0000" in text:
-        for name, value in values.items():
-            _check_json(value, name)
+def _within(value: object, low: float, high: float) -> bool:
+    """A number (not a bool) within ``low``..``high`` (NaN is not; huge integers compare)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and low <= value <= high
 
 
 def _options(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise SpecError(f"'options': expected an object, got {value!r}")
+        raise SpecError(f"'options': expected an object, got {shorten(value)}", "options")
     options = dict(value)
     for key, item in options.items():
         if key not in OPTION_KEYS:
-            raise SpecError(f"'options': unknown option {key!r} (use {', '.join(OPTION_KEYS)})")
-        if key in ("queue", "exchange", "routing_key") and not isinstance(item, str):
-            raise SpecError(f"'options.{key}': expected text, got {item!r}")
-        if key == "priority" and (
-            isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 255
-        ):
-            raise SpecError(f"'options.priority': {item!r} is not an integer 0-255")
+            raise SpecError(
+                f"'options': unknown option {shorten(key)} (use {', '.join(OPTION_KEYS)})",
+                "options",
+            )
+        name = f"options.{key}"
+        if key in ("queue", "exchange", "routing_key"):
+            if not isinstance(item, str):
+                raise SpecError(f"{name!r}: expected text, got {shorten(item)}", name)
+            check_text(item, name, MAX_OPTION_TEXT_LENGTH)
+        if key == "priority" and not (_within(item, 0, 255) and isinstance(item, int)):
+            raise SpecError(f"'options.priority': {shorten(item)} is not an integer 0-255", name)
         if key == "headers" and not isinstance(item, Mapping):
-            raise SpecError(f"'options.headers': expected an object, got {item!r}")
-        if key == "expires" and (
-            isinstance(item, bool) or not isinstance(item, (int, float)) or item <= 0
-        ):
-            raise SpecError(f"'options.expires': {item!r} is not a positive number of seconds")
+            raise SpecError(f"'options.headers': expected an object, got {shorten(item)}", name)
+        if key == "expires" and not (_within(item, 0, MAX_EXPIRES) and item > 0):
+            raise SpecError(
+                f"'options.expires': {shorten(item)} is not a number of seconds "
+                f"more than 0 and at most {MAX_EXPIRES:.0f}",
+                name,
+            )
     return options
 
 
@@ -200,58 +220,60 @@ class Entry:
     def __post_init__(self) -> None:
         try:
             self._validate()
-        except SpecError as exc:
-            raise EntryError(f"entry {self.id!r}: {exc}", self.id, exc.field) from None
+        except (SpecError, LimitError) as exc:
+            raise EntryError(f"entry {shorten(self.id)}: {exc}", self.id, exc.field) from None
 
     def _validate(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
-            raise SpecError(f"'id': {self.id!r} must be non-empty text", "id")
-        _check_text(self.id, "id")
-        if len(self.id) > MAX_ID_LENGTH or _CONTROL.search(self.id):
+            raise SpecError(f"'id': {shorten(self.id)} must be non-empty text", "id")
+        _check_text(self.id, "id", MAX_ID_LENGTH)
+        if _CONTROL.search(self.id):
             raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
         if not isinstance(self.task, str) or not self.task.strip():
-            raise SpecError(f"'task': {self.task!r} must be a task name", "task")
-        _check_text(self.task, "task")
+            raise SpecError(f"'task': {shorten(self.task)} must be a task name", "task")
+        _check_text(self.task, "task", MAX_TASK_LENGTH)
         object.__setattr__(self, "spec", _parse_spec(self.spec))
         args: object = self.args
         if not isinstance(args, (list, tuple)):
-            raise SpecError(f"'args': expected a list, got {args!r}", "args")
+            raise SpecError(f"'args': expected a list, got {shorten(args)}", "args")
         object.__setattr__(self, "args", tuple(args))
         if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
-            raise SpecError(f"'kwargs': expected an object, got {self.kwargs!r}", "kwargs")
+            raise SpecError(f"'kwargs': expected an object, got {shorten(self.kwargs)}", "kwargs")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
         object.__setattr__(self, "options", _options(self.options))
-        _check_jsons({"args": self.args, "kwargs": self.kwargs, "options": self.options})
+        for name in ("args", "kwargs", "options"):
+            _check_json(getattr(self, name), name)
         for name in ("enabled", "run_once"):
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"{name!r}: expected true or false", name)
         if self.spec.run_once:
             object.__setattr__(self, "run_once", True)
         object.__setattr__(self, "expire_at", _instant_or_none(self.expire_at, "expire_at"))
-        if self.catch_up not in CATCH_UP_POLICIES:
+        if not isinstance(self.catch_up, str) or self.catch_up not in CATCH_UP_POLICIES:
             raise SpecError(
-                f"'catch_up': {self.catch_up!r} is not one of {', '.join(CATCH_UP_POLICIES)}",
+                f"'catch_up': {shorten(self.catch_up)} is not one of "
+                f"{', '.join(CATCH_UP_POLICIES)}",
                 "catch_up",
             )
-        jitter = self.jitter
-        if (
-            isinstance(jitter, bool)
-            or not isinstance(jitter, (int, float))
-            or not (math.isfinite(jitter) and jitter >= 0)
-        ):
-            raise SpecError(f"'jitter': {jitter!r} is not a number of seconds >= 0", "jitter")
-        object.__setattr__(self, "jitter", float(jitter))
+        if not _within(self.jitter, 0, MAX_JITTER):
+            raise SpecError(
+                f"'jitter': {shorten(self.jitter)} is not a number of seconds 0-{MAX_JITTER:.0f}",
+                "jitter",
+            )
+        object.__setattr__(self, "jitter", float(self.jitter))
         if not isinstance(self.description, str):
             raise SpecError(
-                f"'description': expected text, got {self.description!r}", "description"
+                f"'description': expected text, got {shorten(self.description)}", "description"
             )
-        _check_text(self.description, "description")
-        if self.source not in SOURCES:
+        _check_text(self.description, "description", MAX_DESCRIPTION_LENGTH)
+        if not isinstance(self.source, str) or self.source not in SOURCES:
             raise SpecError(
-                f"'source': {self.source!r} is not one of {', '.join(SOURCES)}", "source"
+                f"'source': {shorten(self.source)} is not one of {', '.join(SOURCES)}", "source"
             )
-        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
-            raise SpecError(f"'version': {self.version!r} is not a version number", "version")
+        if not (_within(self.version, 0, MAX_COUNT) and isinstance(self.version, int)):
+            raise SpecError(
+                f"'version': {shorten(self.version)} is not a version number", "version"
+            )
         if not isinstance(self.state, RunState):
             raise SpecError("'state': expected a RunState", "state")
 
@@ -286,25 +308,31 @@ class Entry:
     def from_dict(cls, data: object) -> Entry:
         """Read an entry from its JSON form (a definition, optionally with state)."""
         if not isinstance(data, Mapping):
-            raise EntryError(f"entry: expected an object, got {data!r}")
+            raise EntryError(f"entry: expected an object, got {shorten(data)}")
         entry_id = data.get("id")
         label = entry_id if isinstance(entry_id, str) else None
         known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=str)
         if unknown:
-            raise EntryError(f"entry {label!r}: unknown field {unknown[0]!r}", label, unknown[0])
+            raise EntryError(
+                f"entry {shorten(label)}: unknown field {shorten(unknown[0])}", label, unknown[0]
+            )
         for required in ("id", "task", "spec"):
             if required not in data:
-                raise EntryError(f"entry {label!r}: {required!r} is missing", label, required)
+                raise EntryError(
+                    f"entry {shorten(label)}: {required!r} is missing", label, required
+                )
         values = dict(data)
         try:
             values["spec"] = _parse_spec(values["spec"])
         except SpecError as exc:
-            raise EntryError(f"entry {label!r}: 'spec': {exc}", label, "spec") from None
+            raise EntryError(f"entry {shorten(label)}: 'spec': {exc}", label, "spec") from None
         state = values.get("state")
         if state is not None and not isinstance(state, RunState):
             if not isinstance(state, Mapping):
-                raise EntryError(f"entry {label!r}: 'state': expected an object", label, "state")
+                raise EntryError(
+                    f"entry {shorten(label)}: 'state': expected an object", label, "state"
+                )
             values["state"] = RunState.from_dict(state, label)
         elif state is None:
             values.pop("state", None)

@@ -14,7 +14,7 @@ import click
 from celery_stembeat.config import ConfigError
 from celery_stembeat.entry import EntryError
 from celery_stembeat.specs import SpecError
-from celery_stembeat.stores import StoreError
+from celery_stembeat.stores import StoreError, StoreURLError
 
 
 class Failed(click.ClickException):
@@ -34,7 +34,7 @@ def translated() -> Iterator[None]:
     """Turn validation errors into :class:`BadInput` and store errors into :class:`Failed`."""
     try:
         yield
-    except (EntryError, SpecError, ConfigError) as exc:
+    except (EntryError, SpecError, ConfigError, StoreURLError) as exc:
         raise BadInput(str(exc)) from None
     except StoreError as exc:
         raise Failed(str(exc)) from None

@@ -6,6 +6,7 @@ other name, text starting with ``[`` or ``{`` is JSON and anything else YAML.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -15,9 +16,21 @@ from typing import Any
 
 from celery_stembeat.cli.errors import BadInput
 from celery_stembeat.entry import Entry, EntryError
+from celery_stembeat.limits import MAX_DIGITS, shorten
 
 STDIN = "-"
 FORMATS = ("json", "yaml")
+
+
+class _TooLong(ValueError):
+    """An integer in a file has more than :data:`MAX_DIGITS` digits."""
+
+
+def _integer(text: str) -> int:
+    # int() of thousands of digits is slow, and refused past 4,300.
+    if len(text.lstrip("-+")) > MAX_DIGITS:
+        raise _TooLong(f"an integer of {len(text)} digits (at most {MAX_DIGITS})")
+    return int(text)
 
 
 def _yaml() -> ModuleType:
@@ -30,6 +43,29 @@ def _yaml() -> ModuleType:
     return yaml
 
 
+@functools.cache
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader without aliases (a few nested ones expand to gigabytes)."""
+    yaml = _yaml()
+
+    class Loader(yaml.SafeLoader):  # type: ignore[name-defined,misc]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not accepted", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+
+        def construct_yaml_int(self, node: Any) -> int:
+            digits = sum(char.isdigit() for char in str(node.value))
+            if digits > MAX_DIGITS:
+                raise _TooLong(f"an integer of {digits} digits (at most {MAX_DIGITS})")
+            return int(super().construct_yaml_int(node))
+
+    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
+    return Loader
+
+
 def _format_of(name: str, text: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix in (".yaml", ".yml"):
@@ -40,20 +76,29 @@ def _format_of(name: str, text: str) -> str:
 
 
 def _parse(name: str, text: str) -> Any:
+    try:
+        return _document(name, text)
+    except RecursionError:
+        raise BadInput(f"{name}: nested too deeply") from None
+    except _TooLong as exc:
+        raise BadInput(f"{name}: {exc}") from None
+
+
+def _document(name: str, text: str) -> Any:
     if _format_of(name, text) == "json":
         try:
-            return json.loads(text)
+            return json.loads(text, parse_int=_integer)
         except json.JSONDecodeError as exc:
             raise BadInput(f"{name}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     yaml = _yaml()
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
         raise BadInput(f"{name}: {where}{exc.problem}") from None
     except yaml.YAMLError as exc:
-        raise BadInput(f"{name}: {exc}") from None
+        raise BadInput(f"{name}: {shorten(str(exc))}") from None
 
 
 def _items(name: str, document: Any) -> Sequence[Any]:
@@ -69,10 +114,10 @@ def _entry(where: str, item: Any) -> Entry:
         entry = Entry.from_dict(item)
     except EntryError as exc:
         raise BadInput(f"{where}: {exc}") from None
-    extra = sorted(set(item) - set(entry.definition()))
+    extra = sorted(set(item) - set(entry.definition()), key=str)
     if extra:
         raise BadInput(
-            f"{where}: entry {entry.id!r}: {extra[0]!r} is not part of a definition "
+            f"{where}: entry {shorten(entry.id)}: {shorten(extra[0])} is not part of a definition "
             "(files hold definitions only; the store keeps source, version and state)"
         )
     return entry
@@ -102,7 +147,7 @@ def read_entries(names: Sequence[str]) -> list[Entry]:
             entry = _entry(where, item)
             if entry.id in seen:
                 raise BadInput(
-                    f"{where}: entry {entry.id!r} is already defined by {seen[entry.id]}"
+                    f"{where}: entry {shorten(entry.id)} is already defined by {seen[entry.id]}"
                 )
             seen[entry.id] = where
             found.append(entry)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from celery_stembeat.migrate.errors import MigrateError
+from celery_stembeat.stores import StoreURLError, check_url, mask_url
 
 APP_LABEL = "django_celery_beat"
 #: Short names of the tables this package reads or writes, and their names in the database.
@@ -49,10 +50,12 @@ _DRIVERS = {
 
 def engine_for(url: str) -> sa.Engine:
     """An engine for a database URL; PostgreSQL goes through psycopg 3, MySQL through PyMySQL."""
+    check_url(url, "database URL")
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise MigrateError(f"database URL {url!r}: {exc}") from None
+    except (sa.exc.ArgumentError, ValueError):
+        # The parser's message quotes the URL, password included.
+        raise StoreURLError(f"database URL {mask_url(url)}: cannot be parsed") from None
     driver = _DRIVERS.get(parsed.drivername)
     if driver is not None:
         parsed = parsed.set(drivername=driver)
@@ -71,7 +74,7 @@ def opened(url: str) -> Iterator[sa.Connection]:
         with engine.connect() as connection:
             yield connection
     except sa.exc.SQLAlchemyError as exc:
-        problem = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).strip()
+        problem = " ".join(str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).split())
         raise MigrateError(f"{engine.url.render_as_string()}: {problem}") from None
     finally:
         engine.dispose()

@@ -22,6 +22,7 @@ from celery_stembeat.entry import OPTION_KEYS, Entry, EntryError, RunState
 from celery_stembeat.migrate.convert import Conversion
 from celery_stembeat.migrate.errors import MigrateError
 from celery_stembeat.specs import IntervalSpec, Spec, SpecError, from_celery, load_zone
+from celery_stembeat.stores import StoreURLError, check_url, mask_url
 
 DEFAULT_PREFIX = "redbeat:"
 
@@ -64,7 +65,12 @@ def decode(text: str | bytes | None) -> dict[str, Any]:
 
 def read_records(url: str, prefix: str = DEFAULT_PREFIX) -> Iterator[RedBeatRecord]:
     """Every entry of the RedBeat schedule at ``url``, in key order."""
-    client = redis.Redis.from_url(url, decode_responses=True)
+    check_url(url, "RedBeat URL")
+    try:
+        client = redis.Redis.from_url(url, decode_responses=True)
+    except (ValueError, TypeError) as exc:
+        # The message may quote parts of the URL: show only the masked form.
+        raise StoreURLError(f"RedBeat URL {mask_url(url)}: {type(exc).__name__}") from None
     try:
         members: list[Any] = client.zrange(f"{prefix}:schedule", 0, -1)
         keys = sorted(str(member) for member in members)
@@ -77,7 +83,7 @@ def read_records(url: str, prefix: str = DEFAULT_PREFIX) -> Iterator[RedBeatReco
             except (ValueError, KeyError, TypeError) as exc:
                 yield RedBeatRecord(key, {"__error__": str(exc)}, {})
     except redis.RedisError as exc:
-        raise MigrateError(f"RedBeat at {url}: {exc}") from None
+        raise MigrateError(f"RedBeat at {mask_url(url)}: {exc}") from None
     finally:
         client.close()
 

@@ -6,6 +6,7 @@ import functools
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs.errors import SpecError
 
 UTC = timezone.utc
@@ -25,14 +26,14 @@ def parse_instant(value: object, what: str, field: str | None = None) -> datetim
     if isinstance(value, datetime):
         return require_aware(value, what, field)
     if not isinstance(value, str):
-        raise SpecError(f"{what}: expected an ISO 8601 instant, got {value!r}", field)
+        raise SpecError(f"{what}: expected an ISO 8601 instant, got {shorten(value)}", field)
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise SpecError(f"{what}: {value!r} is not an ISO 8601 instant", field) from None
+        raise SpecError(f"{what}: {shorten(value)} is not an ISO 8601 instant", field) from None
     return require_aware(parsed, what, field)
 
 
@@ -55,8 +56,8 @@ def load_zone(name: str) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise SpecError(f"unknown time zone {name!r}", field="timezone") from None
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise SpecError(f"unknown time zone {shorten(name)}", field="timezone") from None
 
 
 def zone_name(value: object) -> str:
@@ -70,7 +71,9 @@ def zone_name(value: object) -> str:
     elif isinstance(value, tzinfo):
         name = str(value)
     else:
-        raise SpecError(f"timezone: expected an IANA zone name, got {value!r}", field="timezone")
+        raise SpecError(
+            f"timezone: expected an IANA zone name, got {shorten(value)}", field="timezone"
+        )
     if name.upper() in ("UTC", "Z", "ETC/UTC"):
         return "UTC"
     load_zone(name)

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs._time import require_aware
 from celery_stembeat.specs.errors import SpecError
 
@@ -16,7 +17,7 @@ def check_keys(kind: str, data: Mapping[Any, Any], known: tuple[str, ...]) -> No
     unknown = sorted(str(key) for key in data if key != "type" and key not in known)
     if unknown:
         raise SpecError(
-            f"{kind}: unknown field {unknown[0]!r} (known: {', '.join(known)})", unknown[0]
+            f"{kind}: unknown field {shorten(unknown[0])} (known: {', '.join(known)})", unknown[0]
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs._time import UTC, load_zone, zone_name
 from celery_stembeat.specs._wallclock import WallClockSchedule
 from celery_stembeat.specs.base import Spec, check_keys
@@ -32,21 +33,24 @@ def _expand(name: str, values: object) -> tuple[int, ...]:
     if isinstance(values, (str, int)):
         values = [values]
     if not isinstance(values, Iterable):
-        raise SpecError(f"calendar {name!r}: expected a list, got {values!r}", name)
+        raise SpecError(f"calendar {name!r}: expected a list, got {shorten(values)}", name)
     chosen: set[int] = set()
     for item in values:
         if isinstance(item, bool) or not isinstance(item, (int, str)):
-            raise SpecError(f"calendar {name!r}: {item!r} is not a number or name", name)
+            raise SpecError(f"calendar {name!r}: {shorten(item)} is not a number or name", name)
+        label = f"calendar {name!r}"
+        if isinstance(item, int) and not field.low <= item <= field.high:
+            # Said here: str() refuses integers of 4,300 digits.
+            raise SpecError(f"{label}: {shorten(item)} is outside {field.low}-{field.high}", name)
         text = str(item).strip()
         low, dash, high = text.partition("-")
-        label = f"calendar {name!r}"
         try:
             start = field_value(field, low, label)
             end = field_value(field, high, label) if dash else start
         except SpecError as exc:
             raise SpecError(str(exc), name) from None
         if end < start:
-            raise SpecError(f"calendar {name!r}: range {text!r} runs backwards", name)
+            raise SpecError(f"calendar {name!r}: range {shorten(text)} runs backwards", name)
         chosen.update(range(start, end + 1))
     if name == "weekdays" and 7 in chosen:
         chosen.discard(7)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs._time import load_zone, zone_name
 from celery_stembeat.specs._wallclock import WallClockSchedule
 from celery_stembeat.specs.base import Spec, check_keys
@@ -62,10 +63,12 @@ def field_value(field: CronField, token: str, label: str | None = None) -> int:
     if text in field.names:
         return field.names[text]
     if not text.isdecimal():
-        raise SpecError(f"{label}: {token!r} is not a number or name", field.name)
-    number = int(text)
-    if not field.low <= number <= field.high:
-        raise SpecError(f"{label}: {number} is outside {field.low}-{field.high}", field.name)
+        raise SpecError(f"{label}: {shorten(token)} is not a number or name", field.name)
+    # Ten digits are past every field's range, and int() refuses texts of 4,300 digits.
+    number = int(text) if len(text) <= 10 else None
+    if number is None or not field.low <= number <= field.high:
+        shown = text if number is not None else shorten(text)
+        raise SpecError(f"{label}: {shown} is outside {field.low}-{field.high}", field.name)
     return number
 
 
@@ -74,15 +77,16 @@ def _check_item(field: CronField, item: str) -> None:
         return
     match = _ITEM.match(item)
     if not match:
-        raise SpecError(f"cron field {field.name!r}: {item!r} is not valid", field.name)
+        raise SpecError(f"cron field {field.name!r}: {shorten(item)} is not valid", field.name)
     base, step = match["base"], match["step"]
-    if step is not None and (not step.isdecimal() or int(step) == 0):
+    if step is not None and (not step.isdecimal() or not step.strip("0")):
         raise SpecError(
-            f"cron field {field.name!r}: step {step!r} must be a positive number", field.name
+            f"cron field {field.name!r}: step {shorten(step)} must be a positive number", field.name
         )
-    if step is not None and int(step) > field.max_step:
+    if step is not None and (len(step) > 10 or int(step) > field.max_step):
+        shown = step if len(step) <= 10 else shorten(step)
         raise SpecError(
-            f"cron field {field.name!r}: step {step} is more than {field.max_step}, "
+            f"cron field {field.name!r}: step {shown} is more than {field.max_step}, "
             "so it would only ever match its first value",
             field.name,
         )
@@ -95,7 +99,9 @@ def _check_item(field: CronField, item: str) -> None:
     if high:
         end = field_value(field, high)
         if end < start:
-            raise SpecError(f"cron field {field.name!r}: range {base!r} runs backwards", field.name)
+            raise SpecError(
+                f"cron field {field.name!r}: range {shorten(base)} runs backwards", field.name
+            )
 
 
 def _special_weekday(field: CronField, item: str) -> str | None:
@@ -104,7 +110,9 @@ def _special_weekday(field: CronField, item: str) -> str | None:
     if nth:
         field_value(field, nth["day"])
         if not 1 <= int(nth["nth"]) <= 5:
-            raise SpecError(f"cron field 'day-of-week': {item!r}: the week must be 1-5", field.name)
+            raise SpecError(
+                f"cron field 'day-of-week': {shorten(item)}: the week must be 1-5", field.name
+            )
         return item
     last = _LAST_WEEKDAY.match(item)
     if last:
@@ -130,13 +138,13 @@ def _check_weekdays(field: CronField, part: str, day_of_month: str) -> str:
         return part
     if len(special) < len(items):
         raise SpecError(
-            f"cron field 'day-of-week': {part!r} mixes '#' or 'L' items with plain days",
+            f"cron field 'day-of-week': {shorten(part)} mixes '#' or 'L' items with plain days",
             field.name,
         )
     if day_of_month not in ("*", "?"):
         raise SpecError(
-            f"cron field 'day-of-week': {part!r} needs '*' or '?' in day-of-month, "
-            f"not {day_of_month!r}",
+            f"cron field 'day-of-week': {shorten(part)} needs '*' or '?' in day-of-month, "
+            f"not {shorten(day_of_month)}",
             field.name,
         )
     return ",".join(special)
@@ -151,12 +159,14 @@ def split_fields(expression: str) -> tuple[str, list[str], bool]:
     if text.startswith("@"):
         if text.lower() not in MACROS:
             known = ", ".join(sorted(MACROS))
-            raise SpecError(f"cron expression: unknown macro {text!r} (use {known})", "expression")
+            raise SpecError(
+                f"cron expression: unknown macro {shorten(text)} (use {known})", "expression"
+            )
         text = MACROS[text.lower()]
     parts = text.split(" ")
     if len(parts) not in (5, 6):
         raise SpecError(
-            f"cron expression {expression!r}: expected 5 fields (6 with leading seconds), "
+            f"cron expression {shorten(expression)}: expected 5 fields (6 with leading seconds), "
             f"got {len(parts)}",
             "expression",
         )
@@ -180,7 +190,7 @@ def compile_wallclock(
     try:
         return WallClockSchedule(text, zone, day_or, seconds, fixed)
     except ValueError as exc:  # croniter's errors (CroniterError) are ValueErrors
-        raise SpecError(f"cron expression {text!r}: {exc}", "expression") from None
+        raise SpecError(f"cron expression {shorten(text)}: {exc}", "expression") from None
 
 
 @dataclass(frozen=True)
@@ -195,7 +205,7 @@ class CronSpec(Spec):
     def __post_init__(self) -> None:
         if not isinstance(self.expression, str):
             raise SpecError(
-                f"cron expression: expected text, got {self.expression!r}", "expression"
+                f"cron expression: expected text, got {shorten(self.expression)}", "expression"
             )
         object.__setattr__(self, "expression", " ".join(self.expression.split()))
         object.__setattr__(self, "timezone", zone_name(self.timezone))
@@ -205,7 +215,7 @@ class CronSpec(Spec):
         object.__setattr__(self, "_schedule", schedule)
         if schedule.next_after(datetime(2000, 1, 1, tzinfo=load_zone("UTC"))) is None:
             raise SpecError(
-                f"cron expression {self.expression!r}: never matches a date", "expression"
+                f"cron expression {shorten(self.expression)}: never matches a date", "expression"
             )
 
     @property

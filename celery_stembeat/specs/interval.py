@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs._time import format_instant, parse_instant, truncate_to_ms
 from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.errors import SpecError
@@ -36,7 +37,7 @@ def _duration_error(text: str, raw: str) -> SpecError:
     else:
         problem = "is not a duration"
     return SpecError(
-        f"interval 'every': {text!r} {problem} (use e.g. 30, 30s, 5m, 1h30m, 250ms)", "every"
+        f"interval 'every': {shorten(text)} {problem} (use e.g. 30, 30s, 5m, 1h30m, 250ms)", "every"
     )
 
 
@@ -90,16 +91,19 @@ class IntervalSpec(Spec):
     def __post_init__(self) -> None:
         every = self.every
         if isinstance(every, bool) or not isinstance(every, (int, float)):
-            raise SpecError(f"interval 'every': {every!r} is not a number of seconds", "every")
+            raise SpecError(
+                f"interval 'every': {shorten(every)} is not a number of seconds", "every"
+            )
         if every != every or every in (float("inf"), float("-inf")):
-            raise SpecError(f"interval 'every': {every!r} is not a finite number", "every")
+            raise SpecError(f"interval 'every': {shorten(every)} is not a finite number", "every")
         if every > MAX_EVERY:  # compared before float(), which a huge int would overflow
             raise SpecError(
-                f"interval 'every': {every!r} is more than 100 years ({MAX_EVERY:.0f} s)", "every"
+                f"interval 'every': {shorten(every)} is more than 100 years ({MAX_EVERY:.0f} s)",
+                "every",
             )
         rounded = round(float(every), 3)
         if rounded <= 0:
-            raise SpecError(f"interval 'every': {every!r} must be at least 0.001 s", "every")
+            raise SpecError(f"interval 'every': {shorten(every)} must be at least 0.001 s", "every")
         object.__setattr__(self, "every", rounded)
         for name in ("start_at", "end_at"):
             value = getattr(self, name)

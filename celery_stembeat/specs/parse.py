@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs.base import Spec
 from celery_stembeat.specs.calendar import CalendarSpec
 from celery_stembeat.specs.clocked import ClockedSpec
@@ -22,9 +23,9 @@ SPEC_TYPES: dict[str, Any] = {
 
 def _from_dict(data: Mapping[str, Any], timezone: str | None) -> Spec:
     kind = data.get("type")
-    if kind not in SPEC_TYPES:
+    if not isinstance(kind, str) or kind not in SPEC_TYPES:
         known = ", ".join(SPEC_TYPES)
-        raise SpecError(f"spec 'type': {kind!r} is not one of {known}", "type")
+        raise SpecError(f"spec 'type': {shorten(kind)} is not one of {known}", "type")
     fields = dict(data)
     if timezone and kind in ("cron", "calendar") and not fields.get("timezone"):
         fields["timezone"] = timezone
@@ -79,5 +80,7 @@ def parse_spec(value: object, *, timezone: str | None = None) -> Spec:
 
     converted = from_celery(value, timezone=timezone)
     if converted is None:
-        raise SpecError(f"spec: cannot read a schedule from {type(value).__name__} {value!r}")
+        raise SpecError(
+            f"spec: cannot read a schedule from {type(value).__name__} {shorten(value)}"
+        )
     return converted

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from astral import Observer
 from astral import sun as astral_sun
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs._time import UTC
 from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.errors import SpecError
@@ -35,13 +36,13 @@ MAX_OFFSET = 86400.0
 
 def _coordinate(name: str, value: object, limit: int) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise SpecError(f"{name} {value!r} is not a number", name)
+        raise SpecError(f"{name} {shorten(value)} is not a number", name)
     try:
         number = float(value)
     except ValueError:
-        raise SpecError(f"{name} {value!r} is not a number", name) from None
+        raise SpecError(f"{name} {shorten(value)} is not a number", name) from None
     if not -limit <= number <= limit:
-        raise SpecError(f"{name} {value} is outside -{limit}..{limit}", name)
+        raise SpecError(f"{name} {shorten(value)} is outside -{limit}..{limit}", name)
     return round(number, 6)
 
 
@@ -61,16 +62,18 @@ class SolarSpec(Spec):
     kind: ClassVar[str] = "solar"
 
     def __post_init__(self) -> None:
-        if self.event not in _EVENTS:
+        if not isinstance(self.event, str) or self.event not in _EVENTS:
             known = ", ".join(EVENTS)
-            raise SpecError(f"solar event {self.event!r} is not one of {known}", "event")
+            raise SpecError(f"solar event {shorten(self.event)} is not one of {known}", "event")
         object.__setattr__(self, "latitude", _coordinate("latitude", self.latitude, 90))
         object.__setattr__(self, "longitude", _coordinate("longitude", self.longitude, 180))
         offset = self.offset
         if isinstance(offset, bool) or not isinstance(offset, (int, float)):
-            raise SpecError(f"solar offset {offset!r} is not a number of seconds", "offset")
+            raise SpecError(f"solar offset {shorten(offset)} is not a number of seconds", "offset")
         if not -MAX_OFFSET <= offset <= MAX_OFFSET:
-            raise SpecError(f"solar offset {offset} is outside ±{MAX_OFFSET:g} s", "offset")
+            raise SpecError(
+                f"solar offset {shorten(offset)} is outside ±{MAX_OFFSET:g} s", "offset"
+            )
         object.__setattr__(self, "offset", round(float(offset), 3))
 
     @property

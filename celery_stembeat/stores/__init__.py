@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from celery_stembeat.limits import shorten
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
@@ -19,6 +20,7 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     StoreError,
+    StoreURLError,
     VersionConflict,
 )
 
@@ -37,8 +39,8 @@ def _split_options(url: str) -> tuple[str, dict[str, Any]]:
         try:
             options["history_limit"] = int(options["history_limit"])
         except ValueError:
-            raise StoreError(
-                f"store URL: history_limit {options['history_limit']!r} is not a number"
+            raise StoreURLError(
+                f"store URL: history_limit {shorten(options['history_limit'])} is not a number"
             ) from None
     return (f"{base}?{rest}" if rest else base), options
 
@@ -69,6 +71,15 @@ def mask_url(url: str) -> str:
     return head + question + rest
 
 
+def check_url(url: str, what: str = "store URL") -> None:
+    """Raise :class:`StoreURLError` (naming ``what``, password masked) unless ``url`` splits
+    into its parts and any port is a number 0-65535."""
+    try:
+        urlsplit(url).port  # noqa: B018 - reading the port is the check
+    except ValueError as exc:
+        raise StoreURLError(f"{what} {mask_url(url)}: {exc}") from None
+
+
 def open_store(url: str, **options: Any) -> Store:
     """Open the store at ``url``.
 
@@ -76,6 +87,7 @@ def open_store(url: str, **options: Any) -> Store:
     ``redis://…`` / ``rediss://…``. The query parameters ``prefix`` (key or table prefix) and
     ``history_limit`` (runs kept per entry) may also be given as keyword arguments.
     """
+    check_url(url)
     base, from_url = _split_options(url)
     settings = {**from_url, **options}
     scheme = urlsplit(base).scheme.lower()
@@ -91,8 +103,9 @@ def open_store(url: str, **options: Any) -> Store:
         from celery_stembeat.stores.redis import RedisStore
 
         return RedisStore(base, **settings)
-    raise StoreError(
-        f"store URL: unknown scheme {scheme!r} (use memory://, sqlite:///, postgresql://, redis://)"
+    raise StoreURLError(
+        f"store URL: unknown scheme {shorten(scheme)} "
+        "(use memory://, sqlite:///, postgresql://, redis://)"
     )
 
 
@@ -110,7 +123,9 @@ __all__ = [
     "RunRecord",
     "Store",
     "StoreError",
+    "StoreURLError",
     "VersionConflict",
+    "check_url",
     "mask_url",
     "open_store",
 ]

@@ -51,6 +51,10 @@ class StoreError(Exception):
     """A store operation failed."""
 
 
+class StoreURLError(StoreError):
+    """A store's (or a migration source's) URL cannot be read; the message masks passwords."""
+
+
 class EntryNotFound(StoreError, KeyError):
     """No entry has that id."""
 

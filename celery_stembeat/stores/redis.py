@@ -109,6 +109,7 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     StoreError,
+    StoreURLError,
     VersionConflict,
 )
 
@@ -458,7 +459,7 @@ class RedisStore(Store):
         except (ValueError, TypeError) as exc:
             # The message may quote parts of the URL: show only the masked form.
             kind = type(exc).__name__
-            raise StoreError(f"Redis store: invalid URL {self.display_url} ({kind})") from None
+            raise StoreURLError(f"Redis store: invalid URL {self.display_url} ({kind})") from None
         if self._client.get_encoder().decode_responses:
             raise StoreError(f"Redis store {self.display_url}: decode_responses is not supported")
         self._closed = False

@@ -104,6 +104,7 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     StoreError,
+    StoreURLError,
     VersionConflict,
 )
 
@@ -355,7 +356,7 @@ class SQLStore(Store):
             parsed = make_url(url)
         except (sa.exc.ArgumentError, ValueError):
             # The parser's message quotes the URL, password included.
-            raise StoreError("SQL store: cannot parse the URL") from None
+            raise StoreURLError("SQL store: cannot parse the URL") from None
         self._secrets = [str(secret) for secret in (parsed.password, parsed.query.get("password"))]
         self._secrets = [secret for secret in self._secrets if secret and secret != "None"]
         shown = parsed
@@ -414,6 +415,8 @@ class SQLStore(Store):
                 # One private in-memory database, shared by this store's connections.
                 settings["poolclass"] = StaticPool
                 connect_args["check_same_thread"] = False
+            elif not url.query.get("uri"):
+                _create_private(url.database)
             settings["connect_args"] = {**connect_args, **options.pop("connect_args", {})}
         else:
             raise StoreError(
@@ -1333,6 +1336,17 @@ class SQLStore(Store):
         self._engine.dispose(close=close)
         if self._single is not self._engine:
             self._single.dispose(close=close)
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file ``path`` readable by its owner only, unless it exists.
+
+    Entries' kwargs often carry secrets. SQLite gives its ``-wal`` and ``-shm`` files the
+    database file's permissions, so they are private too.
+    """
+    # If it exists, or its directory is missing or read-only, SQLite carries on or says so.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

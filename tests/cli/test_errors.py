@@ -210,11 +210,6 @@ def test_help_needs_no_store() -> None:
     ("url", "message"),
     [
         (
-            "ftp://example.com/x",
-            "Error: store URL: unknown scheme 'ftp' (use memory://, sqlite:///, postgresql://, "
-            "redis://)",
-        ),
-        (
             "postgresql+psycopg://nobody:secret@127.0.0.1:1/x",
             "Error: SQL store postgresql+psycopg://nobody:***@127.0.0.1:1/x:",
         ),
@@ -225,3 +220,70 @@ def test_a_store_that_cannot_be_opened_fails(url: str, message: str) -> None:
     assert result.exit_code == 1
     assert error_line(result.stderr).startswith(message)
     assert "secret" not in result.stderr
+
+
+MALFORMED_URLS = [
+    (
+        "redis://:secret@127.0.0.1:xx/0",
+        "store URL redis://:***@127.0.0.1:xx/0: Port could not be cast to integer value as 'xx'",
+    ),
+    ("redis://:secret@[::1/0", "store URL <unparsable URL>: Invalid IPv6 URL"),
+    (
+        "postgresql://u:secret@127.0.0.1:99999/test",
+        "store URL postgresql://u:***@127.0.0.1:99999/test: Port out of range 0-65535",
+    ),
+    ("sqlite:///x.db?history_limit=zz", "store URL: history_limit 'zz' is not a number"),
+    (
+        "ftp://example.com/x",
+        "store URL: unknown scheme 'ftp' (use memory://, sqlite:///, postgresql://, redis://)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), MALFORMED_URLS)
+@pytest.mark.parametrize("via", ["--url", "STEMBEAT_URL"])
+def test_a_malformed_store_url_is_a_usage_error(url: str, message: str, via: str) -> None:
+    if via == "--url":
+        result = CliRunner().invoke(main, ["--url", url, "list"], env=ENVIRONMENT)
+    else:
+        result = CliRunner().invoke(main, ["list"], env={**ENVIRONMENT, "STEMBEAT_URL": url})
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("import", "--from", "redbeat", "--redis-url", "redis://:secret@127.0.0.1:xx/0"),
+            "RedBeat URL redis://:***@127.0.0.1:xx/0: Port could not be cast to integer "
+            "value as 'xx'",
+        ),
+        (
+            ("import", "--from", "redbeat", "--redis-url", "redis://:secret@[::1/0"),
+            "RedBeat URL <unparsable URL>: Invalid IPv6 URL",
+        ),
+        (
+            ("import", "--from", "django-celery-beat", "--db-url", "postgresql://u:secret@h:x/d"),
+            "database URL postgresql://u:***@h:x/d: Port could not be cast to integer value as 'x'",
+        ),
+        (
+            ("export", "--to", "django-celery-beat", "--db-url", "postgresql://u:secret@[::1/d"),
+            "database URL <unparsable URL>: Invalid IPv6 URL",
+        ),
+    ],
+)
+def test_a_malformed_source_url_is_a_usage_error(
+    sqlite_cli: Invoke, args: tuple[str, ...], message: str
+) -> None:
+    result = sqlite_cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {message}\n"
+
+
+def test_an_unreachable_redbeat_does_not_show_its_password(sqlite_cli: Invoke) -> None:
+    url = "redis://:secret@127.0.0.1:1/0"
+    result = sqlite_cli("import", "--from", "redbeat", "--redis-url", url)
+    assert result.exit_code == 1
+    assert error_line(result.stderr).startswith("Error: RedBeat at redis://:***@127.0.0.1:1/0: ")
+    assert "secret" not in result.output

@@ -124,3 +124,13 @@ def test_sync_disables_removed_entries_and_leaves_store_entries_alone(store: Sto
     assert delta is not None
     assert delta.enabled is True
     assert delta.state.next_run_at == at(1300)
+
+
+def test_an_item_past_a_bound_stops_the_sync_before_anything_is_written(store: Store) -> None:
+    schedule = {
+        "good": {"task": "tasks.a", "schedule": 30.0},
+        "bad": {"task": "tasks.b", "schedule": 30.0, "kwargs": {"k": "x" * 70_000}},
+    }
+    with pytest.raises(EntryError, match=r"^entry 'bad': 'kwargs': 70008 bytes of JSON"):
+        sync_config(store, entries_from_config(schedule, "UTC"), T0)
+    assert store.list() == []

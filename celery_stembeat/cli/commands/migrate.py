@@ -291,7 +291,7 @@ def export(
     else:
         url = _require(db_url, "--db-url", f"--to {DCB}")
         try:
-            with opened(url) as connection, connection.begin():
+            with translated(), opened(url) as connection, connection.begin():
                 schema = reflect(connection)
                 result = export_entries(
                     connection, schema, settings, entries, session.now(), dry_run=dry_run
