@@ -13,11 +13,12 @@ from celery.schedules import crontab
 
 from celery_stembeat._collector import collector_paused
 from celery_stembeat.config import StembeatConfig
-from celery_stembeat.config_entries import entries_from_config, sync_config
-from celery_stembeat.engine import Engine
+from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
+from celery_stembeat.engine import Engine, utc_now
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.specs import to_celery
-from celery_stembeat.stores import Store, mask_url, open_store
+from celery_stembeat.startup import StoreStart
+from celery_stembeat.stores import Store, mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         )
         self.store: Store | None = None
         self.engine: Engine | None = None
+        self._start: StoreStart | None = None
+        #: The pause the attempt in setup_schedule asked for, waited at the first tick.
+        self._pause = 0.0
         self._closed = False
         self._in_tick = False
         self._close_requested = False
@@ -75,11 +79,34 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     # -- celery's hooks ------------------------------------------------------------------------
 
     def setup_schedule(self) -> None:
-        """Open the store, sync ``beat_schedule`` into it, and start the engine."""
-        self.store = open_store(self.stembeat.url)
-        self.engine = Engine(self.store, CeleryPublisher(self.app), self.stembeat.engine)
+        """Open the store, sync ``beat_schedule`` into it, and start the engine.
+
+        A store that cannot be reached is tried again at each tick (see :class:`StoreStart`)
+        until it answers; beat fires from then on.
+        """
+        entries = self._config_entries()
+        validate = entries.validate if isinstance(entries, ConfigEntries) else lambda: None
+        self._start = StoreStart(
+            self.stembeat.url,
+            lambda store: self._sync(store, entries),
+            validate=validate,
+            max_backoff=self.stembeat.engine.max_backoff,
+        )
+        self._pause = self._connect()
+
+    def _connect(self) -> float:
+        """One attempt to reach the store; the seconds to wait before the next, 0 once there."""
+        assert self._start is not None
+        pause = self._start.attempt()
+        if self._start.done and self.engine is None:
+            self.store = self._start.store
+            assert self.store is not None
+            self.engine = Engine(self.store, CeleryPublisher(self.app), self.stembeat.engine)
+        return pause
+
+    def _sync(self, store: Store, entries: list[Any]) -> None:
         with collector_paused():
-            report = sync_config(self.store, self._config_entries(), self.engine.clock())
+            report = sync_config(store, entries, utc_now())
         logger.info(
             "stembeat: store %s; beat_schedule: %d added, %d changed, %d unchanged, %d disabled",
             mask_url(self.stembeat.url),
@@ -109,7 +136,13 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         if self._closed or self._close_requested:
             raise SystemExit()
         if self.engine is None:
-            return float(self.max_interval)
+            if self._start is None:  # celery's lazy banner instance
+                return float(self.max_interval)
+            pause, self._pause = self._pause, 0.0
+            if not pause:
+                pause = self._connect()
+            if self.engine is None:
+                return pause  # celery's loop sleeps it
         self._in_tick = True
         try:
             with _stop_signals_held():
@@ -167,6 +200,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             engine.close()
         if store is not None:
             store.close()
+        if self._start is not None:
+            self._start.close()
         super().close()
 
     @property
