@@ -211,7 +211,7 @@ class Engine:
         published_at = self.clock()
         records = [self._record_run(message, next(errors), published_at) for message in messages]
         if records:
-            self._broker_outcome(records, published_at)
+            self._broker.sent_batch(messages, records, published_at)
         report.published += sum(record.outcome == PUBLISHED for record in records)
         report.failed += sum(record.outcome == FAILED for record in records)
         first = 0
@@ -288,7 +288,6 @@ class Engine:
         """The history record of one message the publisher sent, or could not send."""
         entry, scheduled_for = message.entry, message.scheduled_for
         if error is not None:
-            self._broker.failed(entry.id, entry.task, error, published_at)
             return RunRecord(
                 entry_id=entry.id,
                 scheduled_for=scheduled_for,
@@ -350,12 +349,6 @@ class Engine:
             candidates.append((self._next_recovery - now).total_seconds())
         return max(0.0, min(candidates))
 
-    def _broker_outcome(self, records: list[RunRecord], now: datetime) -> None:
-        if any(record.outcome == PUBLISHED for record in records):
-            self._broker.sent(now)
-        else:
-            self._broker.still_down(now)
-
     def _outage(self, exc: Exception) -> TickReport:
         if self._outage_since is None:
             self._outage_since = self.clock()
@@ -409,12 +402,15 @@ class Engine:
 
 
 class _BrokerOutage:
-    """The log of a broker outage: its first failed message in full, then a running count.
+    """The log of the messages that could not be sent, short however many there are.
 
-    An outage starts with a message that could not be sent and ends with one that was: one
-    ERROR at the start, each later failure at debug level, a WARNING with the count every
-    :data:`BROKER_REPORT_INTERVAL` seconds of outage, and one line when messages go out again
-    (or beat stops first). Every failed run is recorded in the history all the same.
+    A batch of which some messages went out says the broker is up: each failure is logged as
+    an ERROR (a message the broker refused, or one that could not be encoded). A batch of
+    which none went out is a broker outage: its first failure is an ERROR with the error, the
+    later ones are at debug level, a WARNING gives the running count every
+    :data:`BROKER_REPORT_INTERVAL` seconds, and one line ends the outage when a message goes
+    through again (or beat stops first). Every failed run is recorded in the history all the
+    same.
     """
 
     def __init__(self) -> None:
@@ -422,23 +418,36 @@ class _BrokerOutage:
         self.unsent = 0
         self._reported_at: datetime | None = None
 
-    def failed(self, entry_id: str, task: str, error: Exception, now: datetime) -> None:
-        self.unsent += 1
-        if self.since is None:
-            self.since = self._reported_at = now
-            logger.error(
-                "stembeat: could not send %s (%s): %s; further send failures are counted "
-                "until a message goes through",
-                entry_id,
-                task,
-                error,
-            )
-        else:
-            logger.debug("stembeat: could not send %s (%s): %s", entry_id, task, error)
-
-    def still_down(self, now: datetime) -> None:
-        if self.since is None or self._reported_at is None:
+    def sent_batch(self, messages: list[Message], records: list[RunRecord], now: datetime) -> None:
+        """Log what became of one batch (``records`` in the order of ``messages``)."""
+        failed = [
+            (message, record)
+            for message, record in zip(messages, records, strict=True)
+            if record.outcome == FAILED
+        ]
+        if len(failed) < len(records):
+            self._ended(now)
+            for message, record in failed:
+                entry = message.entry
+                logger.error(
+                    "stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error
+                )
             return
+        if self.since is None or self._reported_at is None:
+            self.since = self._reported_at = now
+            message, record = failed.pop(0)
+            self.unsent += 1
+            logger.error(
+                "stembeat: could not send %s (%s), counting further failures until a message "
+                "goes through: %s",
+                message.entry.id,
+                message.entry.task,
+                record.error,
+            )
+        for message, record in failed:
+            entry = message.entry
+            logger.debug("stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error)
+        self.unsent += len(failed)
         if (now - self._reported_at).total_seconds() >= BROKER_REPORT_INTERVAL:
             self._reported_at = now
             logger.warning(
@@ -447,7 +456,7 @@ class _BrokerOutage:
                 self.unsent,
             )
 
-    def sent(self, now: datetime) -> None:
+    def _ended(self, now: datetime) -> None:
         if self.since is None:
             return
         logger.warning(
@@ -459,6 +468,7 @@ class _BrokerOutage:
         self.unsent = 0
 
     def stopped(self, now: datetime) -> None:
+        """Beat stops: end an outage still going on with its count."""
         if self.since is None:
             return
         logger.warning(

@@ -4,11 +4,12 @@ entries are involved, with the detail at debug level and in the run history."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from celery_stembeat.engine import BROKER_REPORT_INTERVAL, Engine, EngineSettings
+from celery_stembeat.publisher import Message
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import FAILED, PUBLISHED
 from celery_stembeat.stores.memory import MemoryStore
@@ -60,7 +61,10 @@ def test_broker_outage_is_logged_once_with_a_running_count(
         assert beat.tick().published == 1
 
     (error,) = lines(caplog, logging.ERROR)
-    assert error.startswith("stembeat: could not send pulse (tasks.pulse): broker down")
+    assert error == (
+        "stembeat: could not send pulse (tasks.pulse), counting further failures until a "
+        "message goes through: ConnectionRefusedError: broker down"
+    )
     warnings = lines(caplog, logging.WARNING)
     assert warnings == [
         "stembeat: broker still unreachable after 60.0 s; 61 message(s) not sent so far",
@@ -114,6 +118,38 @@ def test_a_broker_still_down_at_stop_is_summed_up(
     assert lines(caplog, logging.WARNING) == [
         "stembeat: broker still unreachable at stop after 2.0 s; 3 message(s) could not be sent"
     ]
+
+
+class PickyPublisher(RecordingPublisher):
+    """A broker that is up but refuses the messages of one entry."""
+
+    def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        good = [m for m in messages if m.entry.id != "bad"]
+        sent = iter(super().publish_many(good))
+        refused = ValueError("cannot encode")
+        return [next(sent) if m.entry.id != "bad" else refused for m in messages]
+
+
+def test_a_message_refused_by_a_broker_that_is_up_is_an_error_each_time(
+    memory: MemoryStore,
+    clock: FakeClock,
+    settings: EngineSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Others went out in the same batch: not an outage, so each failure is an ERROR."""
+    beat = Engine(memory, PickyPublisher(clock), settings, clock=clock, sleep=clock.sleep)
+    add(memory, "bad", IntervalSpec(1))
+    add(memory, "good", IntervalSpec(1))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        for second in (1, 2, 3):
+            clock.now = at(second)
+            assert beat.tick().failed == 1
+        beat.close()
+    assert (
+        lines(caplog, logging.ERROR)
+        == ["stembeat: could not send bad (tasks.bad): ValueError: cannot encode"] * 3
+    )
+    assert lines(caplog, logging.WARNING) == []
 
 
 def test_many_entries_missing_occurrences_give_one_summary_line(
