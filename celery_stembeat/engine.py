@@ -109,7 +109,7 @@ class Engine:
         self._outage_since: datetime | None = None
         self._backoff = 0.0
         self._broker = _BrokerOutage()
-        #: Entries that missed occurrences this pass: catch_up policy -> entries, occurrences.
+        #: This pass's entries that missed occurrences: (id, catch_up, missed, counted in part).
         self._missed: list[tuple[str, str, int, bool]] = []
         self._closed = False
 

@@ -127,7 +127,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         return entries_from_config(schedule, self.stembeat.timezone)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        """Publish what is due, then wait until something is due or changes; always returns 0.
+        """Publish what is due, then wait until something is due or changes; returns 0 (until
+        the store is first reached: the pause before the next attempt, which celery sleeps).
 
         celery's SIGTERM handler calls :meth:`close` from inside a tick, then raises
         SystemExit there: the close is deferred until the tick has unwound, and a closed
@@ -135,16 +136,16 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """
         if self._closed or self._close_requested:
             raise SystemExit()
-        if self.engine is None:
-            if self._start is None:  # celery's lazy banner instance
-                return float(self.max_interval)
-            pause, self._pause = self._pause, 0.0
-            if not pause:
-                pause = self._connect()
-            if self.engine is None:
-                return pause  # celery's loop sleeps it
         self._in_tick = True
         try:
+            if self.engine is None:
+                if self._start is None:  # celery's lazy banner instance
+                    return float(self.max_interval)
+                pause, self._pause = self._pause, 0.0
+                if not pause:
+                    pause = self._connect()
+                if self.engine is None:
+                    return pause  # celery's loop sleeps it
             with _stop_signals_held():
                 report = self.engine.tick()
             if report.delay > 0:
