@@ -133,6 +133,10 @@ class ConfigEntries(list[Entry]):
         item = self.items[index][1]
         return item.get("enabled", True) if isinstance(item, Mapping) else None
 
+    def validate(self) -> None:
+        """Build (and so validate) every entry; EntryError names the first bad item."""
+        self._all()
+
     def _all(self) -> None:
         if super().__len__() < len(self.items):
             super().clear()

@@ -13,6 +13,7 @@ import os
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -34,6 +35,9 @@ from celery_stembeat.stores.base import (
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: While the broker is down, how often (seconds) the count of unsent messages is logged.
+BROKER_REPORT_INTERVAL = 60.0
 
 
 def utc_now() -> datetime:
@@ -107,6 +111,9 @@ class Engine:
         self._next_recovery: datetime | None = None
         self._outage_since: datetime | None = None
         self._backoff = 0.0
+        self._broker = _BrokerOutage()
+        #: This pass's entries that missed occurrences: (id, catch_up, missed, counted in part).
+        self._missed: list[tuple[str, str, int, bool]] = []
         self._closed = False
 
     # -- one pass ------------------------------------------------------------------------------
@@ -124,7 +131,9 @@ class Engine:
             with collector_paused():
                 report = self._tick()
         except Exception as exc:
+            self._log_missed()
             return self._outage(exc)
+        self._log_missed()
         if self._outage_since is not None:
             logger.warning(
                 "stembeat: store reachable again after %.1f s",
@@ -227,6 +236,8 @@ class Engine:
         errors = iter(self.publisher.publish_many(messages) if messages else [])
         published_at = self.clock()
         records = [self._record_run(message, next(errors), published_at) for message in messages]
+        if records:
+            self._broker.sent_batch(messages, records, published_at)
         report.published += sum(record.outcome == PUBLISHED for record in records)
         report.failed += sum(record.outcome == FAILED for record in records)
         first = 0
@@ -255,7 +266,9 @@ class Engine:
             limit=self.settings.catch_up_limit,
         )
         if decided.missed:
-            logger.warning(
+            # One summary per pass (see _log_missed); each entry's detail at debug level.
+            self._missed.append((entry.id, entry.catch_up, decided.missed, decided.missed_at_least))
+            logger.debug(
                 "stembeat: %s missed %s%d occurrence(s) (catch_up=%s)",
                 entry.id,
                 "at least " if decided.missed_at_least else "",
@@ -264,13 +277,43 @@ class Engine:
             )
         return decided
 
+    def _log_missed(self) -> None:
+        """One WARNING for the entries of this pass that missed occurrences (late beyond the
+        grace): a beat back from downtime may find thousands, each detailed at debug level."""
+        missed, self._missed = self._missed, []
+        if not missed:
+            return
+        occurrences = sum(count for _, _, count, _ in missed)
+        at_least = "at least " if any(cut for _, _, _, cut in missed) else ""
+        grace = self.settings.grace.total_seconds()
+        if len(missed) == 1:
+            ((entry_id, policy, _, _),) = missed
+            logger.warning(
+                "stembeat: %s missed %s%s occurrence(s) late by more than the %g s grace "
+                "(catch_up=%s)",
+                entry_id,
+                at_least,
+                f"{occurrences:,}",
+                grace,
+                policy,
+            )
+            return
+        policies = Counter(policy for _, policy, _, _ in missed)
+        logger.warning(
+            "stembeat: %s entries missed %s%s occurrence(s) late by more than the %g s grace (%s)",
+            f"{len(missed):,}",
+            at_least,
+            f"{occurrences:,}",
+            grace,
+            ", ".join(f"{policy}: {count:,}" for policy, count in policies.most_common()),
+        )
+
     def _record_run(
         self, message: Message, error: Exception | None, published_at: datetime
     ) -> RunRecord:
         """The history record of one message the publisher sent, or could not send."""
         entry, scheduled_for = message.entry, message.scheduled_for
         if error is not None:
-            logger.error("stembeat: could not send %s (%s): %s", entry.id, entry.task, error)
             return RunRecord(
                 entry_id=entry.id,
                 scheduled_for=scheduled_for,
@@ -378,8 +421,89 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._broker.stopped(self.clock())
         try:
             self._record()
         except Exception as exc:
             logger.warning("stembeat: %d run(s) left unrecorded: %s", len(self._unrecorded), exc)
         self._close_feed()
+
+
+class _BrokerOutage:
+    """The log of the messages that could not be sent, short however many there are.
+
+    A batch of which some messages went out says the broker is up: each failure is logged as
+    an ERROR (a message the broker refused, or one that could not be encoded). A batch of
+    which none went out is a broker outage: its first failure is an ERROR with the error, the
+    later ones are at debug level, a WARNING gives the running count every
+    :data:`BROKER_REPORT_INTERVAL` seconds, and one line ends the outage when a message goes
+    through again (or beat stops first). Every failed run is recorded in the history all the
+    same.
+    """
+
+    def __init__(self) -> None:
+        self.since: datetime | None = None
+        self.unsent = 0
+        self._reported_at: datetime | None = None
+
+    def sent_batch(self, messages: list[Message], records: list[RunRecord], now: datetime) -> None:
+        """Log what became of one batch (``records`` in the order of ``messages``)."""
+        failed = [
+            (message, record)
+            for message, record in zip(messages, records, strict=True)
+            if record.outcome == FAILED
+        ]
+        if len(failed) < len(records):
+            self._ended(now)
+            for message, record in failed:
+                entry = message.entry
+                logger.error(
+                    "stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error
+                )
+            return
+        if self.since is None or self._reported_at is None:
+            self.since = self._reported_at = now
+            message, record = failed.pop(0)
+            self.unsent += 1
+            logger.error(
+                "stembeat: could not send %s (%s), counting further failures until a message "
+                "goes through: %s",
+                message.entry.id,
+                message.entry.task,
+                record.error,
+            )
+        for message, record in failed:
+            entry = message.entry
+            logger.debug("stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error)
+        self.unsent += len(failed)
+        if (now - self._reported_at).total_seconds() >= BROKER_REPORT_INTERVAL:
+            self._reported_at = now
+            logger.warning(
+                "stembeat: broker still unreachable after %.1f s; %d message(s) not sent so far",
+                (now - self.since).total_seconds(),
+                self.unsent,
+            )
+
+    def _ended(self, now: datetime) -> None:
+        if self.since is None:
+            return
+        logger.warning(
+            "stembeat: broker reachable again after %.1f s; %d message(s) could not be sent",
+            (now - self.since).total_seconds(),
+            self.unsent,
+        )
+        self.since = self._reported_at = None
+        self.unsent = 0
+
+    def stopped(self, now: datetime) -> None:
+        """Beat stops: end an outage still going on with its count."""
+        if self.since is None:
+            return
+        logger.warning(
+            "stembeat: broker still unreachable at stop after %.1f s; %d message(s) could not "
+            "be sent",
+            (now - self.since).total_seconds(),
+            self.unsent,
+        )
+        self.since = self._reported_at = None
+        self.unsent = 0

@@ -13,12 +13,13 @@ from celery.schedules import crontab
 
 from celery_stembeat._collector import collector_paused
 from celery_stembeat.config import StembeatConfig
-from celery_stembeat.config_entries import entries_from_config, sync_config
+from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
 from celery_stembeat.engine import Engine
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.specs import to_celery
+from celery_stembeat.startup import StoreStart
 from celery_stembeat.storeclock import StoreClock
-from celery_stembeat.stores import Store, mask_url, open_store
+from celery_stembeat.stores import Store, mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         )
         self.store: Store | None = None
         self.engine: Engine | None = None
+        self._start: StoreStart | None = None
+        self._clock: StoreClock | None = None
+        #: The pause the attempt in setup_schedule asked for, waited at the first tick.
+        self._pause = 0.0
         self._closed = False
         self._in_tick = False
         self._close_requested = False
@@ -76,14 +81,39 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
     # -- celery's hooks ------------------------------------------------------------------------
 
     def setup_schedule(self) -> None:
-        """Open the store, sync ``beat_schedule`` into it, and start the engine."""
-        self.store = open_store(self.stembeat.url)
-        clock = StoreClock(self.store, max_skew=self.stembeat.max_skew)
-        self.engine = Engine(
-            self.store, CeleryPublisher(self.app), self.stembeat.engine, clock=clock
+        """Open the store, sync ``beat_schedule`` into it, and start the engine.
+
+        A store that cannot be reached is tried again at each tick (see :class:`StoreStart`)
+        until it answers; beat fires from then on.
+        """
+        entries = self._config_entries()
+        validate = entries.validate if isinstance(entries, ConfigEntries) else lambda: None
+        self._start = StoreStart(
+            self.stembeat.url,
+            lambda store: self._sync(store, entries),
+            validate=validate,
+            max_backoff=self.stembeat.engine.max_backoff,
         )
+        self._pause = self._connect()
+
+    def _connect(self) -> float:
+        """One attempt to reach the store; the seconds to wait before the next, 0 once there."""
+        assert self._start is not None
+        pause = self._start.attempt()
+        if self._start.done and self.engine is None:
+            self.store = self._start.store
+            assert self.store is not None
+            assert self._clock is not None
+            self.engine = Engine(
+                self.store, CeleryPublisher(self.app), self.stembeat.engine, clock=self._clock
+            )
+        return pause
+
+    def _sync(self, store: Store, entries: list[Any]) -> None:
+        # Next runs come from the store's time, as every later pass does.
+        self._clock = StoreClock(store, max_skew=self.stembeat.max_skew)
         with collector_paused():
-            report = sync_config(self.store, self._config_entries(), self.engine.clock())
+            report = sync_config(store, entries, self._clock())
         logger.info(
             "stembeat: store %s; beat_schedule: %d added, %d changed, %d unchanged, %d disabled",
             mask_url(self.stembeat.url),
@@ -104,7 +134,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         return entries_from_config(schedule, self.stembeat.timezone)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        """Publish what is due, then wait until something is due or changes; always returns 0.
+        """Publish what is due, then wait until something is due or changes; returns 0 (until
+        the store is first reached: the pause before the next attempt, which celery sleeps).
 
         celery's SIGTERM handler calls :meth:`close` from inside a tick, then raises
         SystemExit there: the close is deferred until the tick has unwound, and a closed
@@ -112,10 +143,16 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         """
         if self._closed or self._close_requested:
             raise SystemExit()
-        if self.engine is None:
-            return float(self.max_interval)
         self._in_tick = True
         try:
+            if self.engine is None:
+                if self._start is None:  # celery's lazy banner instance
+                    return float(self.max_interval)
+                pause, self._pause = self._pause, 0.0
+                if not pause:
+                    pause = self._connect()
+                if self.engine is None:
+                    return pause  # celery's loop sleeps it
             with _stop_signals_held():
                 report = self.engine.tick()
             if report.delay > 0:
@@ -171,6 +208,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             engine.close()
         if store is not None:
             store.close()
+        if self._start is not None:
+            self._start.close()
         super().close()
 
     @property
