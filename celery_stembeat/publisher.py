@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, cast
@@ -54,9 +54,14 @@ class CeleryPublisher:
     :class:`_BatchRouter`); what ``send_task`` returns is not kept (beat waits on no result).
     """
 
-    def __init__(self, app: Any, producer: Any = None) -> None:
+    def __init__(
+        self, app: Any, producer: Any = None, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.app = app
         self._producer = producer
+        #: The beat's clock: a jitter countdown and ``options.expires`` become instants on it
+        #: (celery would take them from this host's clock, which may be wrong).
+        self.clock = clock or _utc_now
 
     def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
         """Send the messages through one producer; a failed batch fails all it held."""
@@ -90,10 +95,12 @@ class CeleryPublisher:
             stembeat_entry=entry.id,
             stembeat_scheduled_for=format_instant(message.scheduled_for),
         )
-        if message.countdown > 0:
-            options["countdown"] = message.countdown
-        if entry.expire_at is not None:
-            options["expires"] = _deadline(options.get("expires"), entry.expire_at)
+        expires = options.get("expires")
+        if message.countdown > 0 or expires is not None or entry.expire_at is not None:
+            now = self.clock()
+            if message.countdown > 0:
+                options["eta"] = now + timedelta(seconds=message.countdown)
+            options["expires"] = _expiry(now, expires, entry.expire_at)
         self.app.send_task(
             entry.task,
             args=list(entry.args),
@@ -161,12 +168,17 @@ class _Sent:
         self.id = task_id
 
 
-def _deadline(expires: float | None, expire_at: datetime) -> float | datetime:
-    """The message's expiry: ``options.expires`` seconds from now, but never past the entry's
-    ``expire_at`` (a task of an expired schedule must not run late)."""
-    if expires is not None and datetime.now(timezone.utc) + timedelta(seconds=expires) <= expire_at:
-        return expires
-    return expire_at
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _expiry(now: datetime, expires: float | None, expire_at: datetime | None) -> datetime | None:
+    """The message's expiry: ``options.expires`` seconds from ``now``, but never past the
+    entry's ``expire_at`` (a task of an expired schedule must not run late)."""
+    deadline = None if expires is None else now + timedelta(seconds=expires)
+    if expire_at is not None and (deadline is None or expire_at < deadline):
+        return expire_at
+    return deadline
 
 
 def _batch(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:

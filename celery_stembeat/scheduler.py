@@ -104,9 +104,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             self.store = self._start.store
             assert self.store is not None
             assert self._clock is not None
-            self.engine = Engine(
-                self.store, CeleryPublisher(self.app), self.stembeat.engine, clock=self._clock
-            )
+            publisher = CeleryPublisher(self.app, clock=self._clock)
+            self.engine = Engine(self.store, publisher, self.stembeat.engine, clock=self._clock)
         return pause
 
     def _sync(self, store: Store, entries: list[Any]) -> None:

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 RESYNC_INTERVAL = 30.0
 #: How soon a failed or too uncertain reading is tried again (seconds).
 RETRY_INTERVAL = 1.0
+#: Round trips per reading; the shortest one is used.
+TRIPS = 3
 
 
 def elapsed_seconds() -> float:
@@ -40,12 +42,14 @@ def _local_now() -> datetime:
 class StoreClock:
     """A clock (call it for the current instant, aware UTC) that keeps the store's time.
 
-    Reading the store's time takes one round trip; the reading is taken as the store's time at
-    the middle of that trip, so its error is at most half the trip. Readings slower than twice
-    ``max_skew`` are not used. Calls never raise: while the store cannot be read, the last
-    reading is carried forward (the host's clock until there is one). ``offset`` is the
-    store's time minus this host's, in seconds, as last measured; an offset beyond ``max_skew``
-    is logged once, and again when it is back within.
+    A reading takes :data:`TRIPS` round trips and keeps the shortest. The store's answer is
+    taken as its time at the *end* of that trip: the store read its clock during the trip, so
+    this clock may lag the store's by up to the trip (a fraction of a millisecond nearby) but is
+    never ahead of it, and nothing is sent before its time by the store's clock. A reading
+    whose shortest trip exceeds ``max_skew`` is not used. Calls never raise: while the store
+    cannot be read, the last reading is carried forward (the host's clock until there is one).
+    ``offset`` is the store's time minus this host's, in seconds, as last measured; an offset
+    beyond ``max_skew`` is logged once, and again when it is back within.
     """
 
     def __init__(
@@ -79,28 +83,32 @@ class StoreClock:
         return self._base + timedelta(seconds=now - self._base_elapsed)
 
     def _read(self) -> None:
-        local = self.local()
-        start = self.elapsed()
-        try:
-            server = self.store.time()
-        except Exception as exc:
-            logger.debug("stembeat: could not read the store's time: %s", exc)
-            self._next_reading = self.elapsed() + RETRY_INTERVAL
-            return
-        end = self.elapsed()
-        if server is None:  # no clock of its own: the host's clock is the store's
-            self._next_reading = float("inf")
-            self.offset = 0.0
-            return
-        trip = end - start
-        if trip / 2 > self.max_skew:
-            logger.debug("stembeat: the store's time took %.3f s to read; not used", trip)
+        best: tuple[float, float, datetime, datetime] | None = None
+        for _ in range(TRIPS):
+            local = self.local()
+            start = self.elapsed()
+            try:
+                server = self.store.time()
+            except Exception as exc:
+                logger.debug("stembeat: could not read the store's time: %s", exc)
+                self._next_reading = self.elapsed() + RETRY_INTERVAL
+                return
+            end = self.elapsed()
+            if server is None:  # no clock of its own: the host's clock is the store's
+                self._next_reading = float("inf")
+                self.offset = 0.0
+                return
+            if best is None or end - start < best[1] - best[0]:
+                best = (start, end, server, local)
+        assert best is not None
+        start, end, server, local = best
+        if end - start > self.max_skew:
+            logger.debug("stembeat: the store's time took %.3f s to read; not used", end - start)
             self._next_reading = end + RETRY_INTERVAL
             return
-        middle = start + trip / 2
-        self._base, self._base_elapsed = server, middle
-        self.offset = (server - local).total_seconds() - trip / 2
-        self._next_reading = end + self.resync
+        self._base, self._base_elapsed = server, end
+        self.offset = (server - local).total_seconds() - (end - start) / 2
+        self._next_reading = self.elapsed() + self.resync
         self._report_skew(self.offset)
 
     def _report_skew(self, offset: float) -> None:

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from celery_stembeat.stores import Store, open_store
+from tests.contract.faults import PrivateRedis, private_server
 from tests.contract.helpers import drop_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,3 +205,45 @@ def amqp_url() -> str:
     except Exception as exc:
         unavailable("RabbitMQ", AMQP_URL, exc)
     return AMQP_URL
+
+
+def at_broker(broker_url: str, queue: str) -> list[dict[str, str]]:
+    """Every message waiting in ``queue`` on a Redis broker that no worker reads: task id,
+    entry and scheduled time, from its headers."""
+    client = redis.Redis.from_url(broker_url)
+    try:
+        raw = client.lrange(queue, 0, -1)
+    finally:
+        client.close()
+    messages = []
+    for item in raw:
+        headers = json.loads(item)["headers"]
+        messages.append(
+            {
+                "id": headers["id"],
+                "entry": headers["stembeat_entry"],
+                "scheduled_for": headers["stembeat_scheduled_for"],
+            }
+        )
+    return messages
+
+
+@pytest.fixture
+def broker() -> Iterator[PrivateRedis]:
+    """A private redis-server as the broker, whose queue the test reads itself."""
+    with private_server("redis") as server:
+        assert isinstance(server, PrivateRedis)
+        yield server
+
+
+@pytest.fixture(params=["redis", "postgres"])
+def broker_store_url(
+    request: pytest.FixtureRequest, broker: PrivateRedis, unique_prefix: str
+) -> Iterator[str]:
+    """The store: on the broker's private Redis (beside its keys), or the shared PostgreSQL;
+    its tables exist before any beat starts."""
+    base = broker.url if request.param == "redis" else request.getfixturevalue("postgres_url")
+    url = f"{base}?prefix={unique_prefix}"
+    store = open_store(url)
+    yield url
+    drop_store(store, request.param)

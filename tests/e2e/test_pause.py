@@ -7,12 +7,10 @@ Messages are counted at the broker: every message left in the queue of a private
 from __future__ import annotations
 
 import itertools
-import json
 import signal
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,9 +20,8 @@ import sqlalchemy as sa
 
 from celery_stembeat.publisher import occurrence_task_id
 from celery_stembeat.specs import parse_instant
-from tests.contract.faults import PrivateRedis, private_server
-from tests.contract.helpers import drop_store
-from tests.e2e.conftest import CeleryProcess, running, wait_for
+from tests.contract.faults import PrivateRedis
+from tests.e2e.conftest import CeleryProcess, at_broker, running, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -73,62 +70,21 @@ def held_by(store_url: str, prefix: str, who: str) -> set[str]:
     return {occurrence_task_id(entry_id, when) for entry_id, when in held}
 
 
-def at_broker(broker_url: str, queue: str) -> list[dict[str, str]]:
-    """Every message in ``queue``: task id, entry and scheduled time from its headers."""
-    client = redis.Redis.from_url(broker_url)
-    try:
-        raw = client.lrange(queue, 0, -1)
-    finally:
-        client.close()
-    messages = []
-    for item in raw:
-        headers = json.loads(item)["headers"]
-        messages.append(
-            {
-                "id": headers["id"],
-                "entry": headers["stembeat_entry"],
-                "scheduled_for": headers["stembeat_scheduled_for"],
-            }
-        )
-    return messages
-
-
-@pytest.fixture
-def broker() -> Iterator[PrivateRedis]:
-    with private_server("redis") as server:
-        assert isinstance(server, PrivateRedis)
-        yield server
-
-
-@pytest.fixture(params=["redis", "postgres"])
-def store_url(
-    request: pytest.FixtureRequest, broker: PrivateRedis, unique_prefix: str
-) -> Iterator[str]:
-    """The store: the private Redis (beside the broker's keys), or the shared PostgreSQL."""
-    from celery_stembeat.stores import open_store
-
-    base = broker.url if request.param == "redis" else request.getfixturevalue("postgres_url")
-    url = f"{base}?prefix={unique_prefix}"
-    store = open_store(url)  # the tables exist before any beat starts
-    yield url
-    drop_store(store, request.param)
-
-
 def test_a_paused_beat_sends_nothing_another_beat_took_over(
-    store_url: str, broker: PrivateRedis, unique_prefix: str, tmp_path: Path
+    broker_store_url: str, broker: PrivateRedis, unique_prefix: str, tmp_path: Path
 ) -> None:
     """A beat is frozen for four leases while it holds claims; the other takes them over
     within the lease and sends them with their backlog (fire_all). When the frozen beat
     resumes, it sends none of them: no occurrence is missed, and none is sent twice except a
     message the frozen beat had already handed to the broker before it froze."""
-    with running(store_url, broker.url, broker.url, tmp_path) as harness:
+    with running(broker_store_url, broker.url, broker.url, tmp_path) as harness:
         harness.beat_schedule = SCHEDULE
         harness.settings = SETTINGS
         beats = [harness.beat("beat-1"), harness.beat("beat-2")]
 
         def holder() -> tuple[CeleryProcess, set[str]] | None:
             for beat in beats:
-                held = held_by(store_url, unique_prefix, owner(beat))
+                held = held_by(broker_store_url, unique_prefix, owner(beat))
                 if held:
                     return beat, held
             return None
@@ -138,7 +94,7 @@ def test_a_paused_beat_sends_nothing_another_beat_took_over(
         assert frozen.process is not None
         frozen.process.send_signal(signal.SIGSTOP)
         frozen_at = time.monotonic()
-        held |= held_by(store_url, unique_prefix, owner(frozen))
+        held |= held_by(broker_store_url, unique_prefix, owner(frozen))
         time.sleep(0.2)  # writes already in the frozen beat's socket reach the broker meanwhile
         before_freeze = {m["id"] for m in at_broker(broker.url, harness.queue)}
 

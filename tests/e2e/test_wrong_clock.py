@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,10 +17,8 @@ import pytest
 from celery_stembeat.specs import parse_instant
 from celery_stembeat.stores import open_store
 from tests.conftest import REQUIRE_SERVICES
-from tests.contract.faults import PrivateRedis, private_server
-from tests.contract.helpers import drop_store
-from tests.e2e.conftest import running, wait_for
-from tests.e2e.test_pause import at_broker
+from tests.contract.faults import PrivateRedis
+from tests.e2e.conftest import at_broker, running, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -42,27 +39,9 @@ def libfaketime() -> Path:
     return LIBFAKETIME
 
 
-@pytest.fixture
-def broker() -> Iterator[PrivateRedis]:
-    with private_server("redis") as server:
-        assert isinstance(server, PrivateRedis)
-        yield server
-
-
-@pytest.fixture(params=["redis", "postgres"])
-def store_url(
-    request: pytest.FixtureRequest, broker: PrivateRedis, unique_prefix: str
-) -> Iterator[str]:
-    base = broker.url if request.param == "redis" else request.getfixturevalue("postgres_url")
-    url = f"{base}?prefix={unique_prefix}"
-    store = open_store(url)
-    yield url
-    drop_store(store, request.param)
-
-
 @pytest.mark.parametrize("offset", ["+1h", "-1h"])
 def test_a_beat_an_hour_off_sends_nothing_early_and_moves_no_next_run(
-    store_url: str, broker: PrivateRedis, libfaketime: Path, offset: str, tmp_path: Path
+    broker_store_url: str, broker: PrivateRedis, libfaketime: Path, offset: str, tmp_path: Path
 ) -> None:
     """The skewed beat says so once and keeps the store's time: nothing reaches the broker
     before its time, no occurrence is missed or sent twice, and when it
@@ -85,7 +64,7 @@ def test_a_beat_an_hour_off_sends_nothing_early_and_moves_no_next_run(
 
         wait_for(check, seconds, what)
 
-    with running(store_url, broker.url, broker.url, tmp_path) as harness:
+    with running(broker_store_url, broker.url, broker.url, tmp_path) as harness:
         harness.beat_schedule = SCHEDULE
         harness.settings = {"stembeat_lease": 3, "result_expires": None}
         healthy = harness.beat("healthy")
@@ -115,7 +94,7 @@ def test_a_beat_an_hour_off_sends_nothing_early_and_moves_no_next_run(
         watch()
         ids = Counter(message["id"] for message in at_broker(broker.url, harness.queue))
         skewed_log = skewed.output()
-        with open_store(store_url) as store:
+        with open_store(broker_store_url) as store:
             next_runs = {entry.id: entry.state.next_run_at for entry in store.list()}
 
     direction = "ahead of" if offset.startswith("+") else "behind"

@@ -4,15 +4,14 @@ entries are involved, with the detail at debug level and in the run history."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from celery_stembeat.engine import BROKER_REPORT_INTERVAL, Engine, EngineSettings
 from celery_stembeat.publisher import Message
 from celery_stembeat.specs import IntervalSpec
-from celery_stembeat.stores import FAILED, PUBLISHED
-from celery_stembeat.stores.memory import MemoryStore
+from celery_stembeat.stores import FAILED, PUBLISHED, Store
 from tests.contract.helpers import at
 from tests.engine.conftest import FakeClock, RecordingPublisher
 from tests.engine.test_engine import add, stored
@@ -20,29 +19,13 @@ from tests.engine.test_engine import add, stored
 LOGGER = "celery_stembeat"
 
 
-@pytest.fixture
-def memory() -> Iterator[MemoryStore]:
-    store = MemoryStore()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def beat(
-    memory: MemoryStore, publisher: RecordingPublisher, clock: FakeClock, settings: EngineSettings
-) -> Iterator[Engine]:
-    built = Engine(memory, publisher, settings, clock=clock, sleep=clock.sleep)
-    yield built
-    built.close()
-
-
 def lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == level]
 
 
 def test_broker_outage_is_logged_once_with_a_running_count(
-    memory: MemoryStore,
-    beat: Engine,
+    store: Store,
+    engine: Engine,
     clock: FakeClock,
     publisher: RecordingPublisher,
     caplog: pytest.LogCaptureFixture,
@@ -50,15 +33,15 @@ def test_broker_outage_is_logged_once_with_a_running_count(
     """A broker down for 150 s while an entry fires every second: one ERROR with the error,
     a count every minute, one line when it is back; every failed run is in the history."""
     assert BROKER_REPORT_INTERVAL == 60
-    add(memory, "pulse", IntervalSpec(1))
+    add(store, "pulse", IntervalSpec(1))
     publisher.failing = ConnectionRefusedError("broker down")
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         for second in range(1, 151):
             clock.now = at(second)
-            assert beat.tick().failed == 1
+            assert engine.tick().failed == 1
         publisher.failing = None
         clock.now = at(151)
-        assert beat.tick().published == 1
+        assert engine.tick().published == 1
 
     (error,) = lines(caplog, logging.ERROR)
     assert error == (
@@ -73,27 +56,27 @@ def test_broker_outage_is_logged_once_with_a_running_count(
     ]
     failures = [m for m in lines(caplog, logging.DEBUG) if m.startswith("stembeat: could not")]
     assert len(failures) == 149
-    history = memory.history("pulse", limit=1000)
+    history = store.history("pulse", limit=1000)
     assert [r.outcome for r in history].count(FAILED) == 150
     assert [r.outcome for r in history].count(PUBLISHED) == 1
-    entry = stored(memory, "pulse")
+    entry = stored(store, "pulse")
     assert entry.state.failure_count == 150
     assert entry.state.consecutive_failures == 0
 
 
 def test_a_second_broker_outage_is_logged_again(
-    memory: MemoryStore,
-    beat: Engine,
+    store: Store,
+    engine: Engine,
     clock: FakeClock,
     publisher: RecordingPublisher,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    add(memory, "pulse", IntervalSpec(1))
+    add(store, "pulse", IntervalSpec(1))
     with caplog.at_level(logging.INFO, logger=LOGGER):
         for second, down in enumerate([True, True, False, True, False], start=1):
             publisher.failing = ConnectionRefusedError("broker down") if down else None
             clock.now = at(second)
-            beat.tick()
+            engine.tick()
     assert len(lines(caplog, logging.ERROR)) == 2
     assert lines(caplog, logging.WARNING) == [
         "stembeat: broker reachable again after 2.0 s; 2 message(s) could not be sent",
@@ -102,19 +85,19 @@ def test_a_second_broker_outage_is_logged_again(
 
 
 def test_a_broker_still_down_at_stop_is_summed_up(
-    memory: MemoryStore,
-    beat: Engine,
+    store: Store,
+    engine: Engine,
     clock: FakeClock,
     publisher: RecordingPublisher,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    add(memory, "pulse", IntervalSpec(1))
+    add(store, "pulse", IntervalSpec(1))
     publisher.failing = ConnectionRefusedError("broker down")
     with caplog.at_level(logging.INFO, logger=LOGGER):
         for second in (1, 2, 3):
             clock.now = at(second)
-            beat.tick()
-        beat.close()
+            engine.tick()
+        engine.close()
     assert lines(caplog, logging.WARNING) == [
         "stembeat: broker still unreachable at stop after 2.0 s; 3 message(s) could not be sent"
     ]
@@ -131,15 +114,15 @@ class PickyPublisher(RecordingPublisher):
 
 
 def test_a_message_refused_by_a_broker_that_is_up_is_an_error_each_time(
-    memory: MemoryStore,
+    store: Store,
     clock: FakeClock,
     settings: EngineSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Others went out in the same batch: not an outage, so each failure is an ERROR."""
-    beat = Engine(memory, PickyPublisher(clock), settings, clock=clock, sleep=clock.sleep)
-    add(memory, "bad", IntervalSpec(1))
-    add(memory, "good", IntervalSpec(1))
+    beat = Engine(store, PickyPublisher(clock), settings, clock=clock, sleep=clock.sleep)
+    add(store, "bad", IntervalSpec(1))
+    add(store, "good", IntervalSpec(1))
     with caplog.at_level(logging.INFO, logger=LOGGER):
         for second in (1, 2, 3):
             clock.now = at(second)
@@ -153,8 +136,8 @@ def test_a_message_refused_by_a_broker_that_is_up_is_an_error_each_time(
 
 
 def test_many_entries_missing_occurrences_give_one_summary_line(
-    memory: MemoryStore,
-    beat: Engine,
+    store: Store,
+    engine: Engine,
     clock: FakeClock,
     publisher: RecordingPublisher,
     caplog: pytest.LogCaptureFixture,
@@ -163,10 +146,10 @@ def test_many_entries_missing_occurrences_give_one_summary_line(
     catch_up policy), one debug line per entry, and the tick report counts every miss."""
     policies = ["fire_one"] * 20 + ["skip"] * 7 + ["fire_all"] * 3
     for number, policy in enumerate(policies):
-        add(memory, f"job{number:02}", IntervalSpec(10), first=at(10), catch_up=policy)
+        add(store, f"job{number:02}", IntervalSpec(10), first=at(10), catch_up=policy)
     clock.now = at(300)
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
-        report = beat.tick()
+        report = engine.tick()
     # 30 occurrences each (10 … 300); within the 30 s grace: 270 … 300 (4 on time).
     missed = {"fire_one": 29, "skip": 26, "fire_all": 0}
     total = sum(missed[policy] for policy in policies)
@@ -180,21 +163,21 @@ def test_many_entries_missing_occurrences_give_one_summary_line(
     detail = [m for m in lines(caplog, logging.DEBUG) if " missed " in m]
     assert len(detail) == 27
     assert "stembeat: job00 missed 29 occurrence(s) (catch_up=fire_one)" in detail
-    assert sum(memory.get(f"job{n:02}").state.total_run_count for n in range(30)) == (  # type: ignore[union-attr]
+    assert sum(store.get(f"job{n:02}").state.total_run_count for n in range(30)) == (  # type: ignore[union-attr]
         report.published
     )
 
 
 def test_one_entry_missing_occurrences_is_named(
-    memory: MemoryStore,
-    beat: Engine,
+    store: Store,
+    engine: Engine,
     clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    add(memory, "job", IntervalSpec(10), first=at(10), catch_up="skip")
+    add(store, "job", IntervalSpec(10), first=at(10), catch_up="skip")
     clock.now = at(300)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        assert beat.tick().missed == 26
+        assert engine.tick().missed == 26
     assert lines(caplog, logging.WARNING) == [
         "stembeat: job missed 26 occurrence(s) late by more than the 30 s grace (catch_up=skip)"
     ]

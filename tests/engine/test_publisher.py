@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import nullcontext
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +161,40 @@ def test_an_unreachable_broker_fails_every_message_without_raising() -> None:
     errors = CeleryPublisher(app).publish_many(messages)
     assert len(errors) == len(messages)
     assert all(isinstance(error, Exception) for error in errors)
+
+
+def test_countdown_and_expiry_are_instants_of_the_beats_clock(
+    redis_url: str, names: tuple[str, str, str], records: redis.Redis
+) -> None:
+    """A beat whose host clock is wrong keeps the store's time: a jitter countdown and
+    ``options.expires`` become instants on that clock, not on the host's (celery would take
+    "now" from the host), and ``expire_at`` still caps the expiry."""
+    queue, _, _ = names
+    now = datetime.now(timezone.utc) - timedelta(hours=1)  # the beat's clock, not the host's
+    expire_at = now + timedelta(seconds=30)
+    entries = [
+        Entry(id="jittered", task=TASK, spec=IntervalSpec(60), jitter=1.0, options={"expires": 60}),
+        Entry(
+            id="capped",
+            task=TASK,
+            spec=IntervalSpec(60),
+            options={"expires": 60},
+            expire_at=expire_at,
+        ),
+    ]
+    countdowns = {"jittered": 0.25, "capped": 0.0}
+    messages = [
+        Message(entry, T0, occurrence_task_id(entry.id, T0), countdowns[entry.id])
+        for entry in entries
+    ]
+    publisher = CeleryPublisher(make_app(redis_url, queue), clock=lambda: now)
+    assert publisher.publish_many(messages) == [None, None]
+    headers = {
+        found["headers"]["stembeat_entry"]: found["headers"]
+        for found in map(json.loads, records.lrange(queue, 0, -1))
+    }
+    jittered, capped = headers["jittered"], headers["capped"]
+    assert datetime.fromisoformat(jittered["eta"]) == now + timedelta(seconds=0.25)
+    assert datetime.fromisoformat(jittered["expires"]) == now + timedelta(seconds=60)
+    assert capped["eta"] is None
+    assert datetime.fromisoformat(capped["expires"]) == expire_at

@@ -123,3 +123,15 @@ def test_a_beat_an_hour_off_claims_nothing_early_and_moves_no_next_run(
     assert stored is not None
     assert stored.state.next_run_at == due
     engine.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "redis"], indirect=True)
+def test_the_clock_is_never_ahead_of_the_stores(store: Store) -> None:
+    """The store's answer is taken as its time at the end of the round trip, so the clock may
+    lag the store by up to a trip but never runs ahead of it: nothing is sent early."""
+    clock = StoreClock(store, max_skew=1.0, resync=0.0)  # a new reading at every call
+    for _ in range(50):
+        now = clock()
+        later = store.time()
+        assert later is not None
+        assert now <= later
