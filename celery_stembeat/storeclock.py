@@ -42,12 +42,13 @@ def _local_now() -> datetime:
 class StoreClock:
     """A clock (call it for the current instant, aware UTC) that keeps the store's time.
 
-    A reading takes :data:`TRIPS` round trips and keeps the shortest. The store's answer is
-    taken as its time at the *end* of that trip: the store read its clock during the trip, so
-    this clock may lag the store's by up to the trip (a fraction of a millisecond nearby) but is
-    never ahead of it, and nothing is sent before its time by the store's clock. A reading
-    whose shortest trip exceeds ``max_skew`` is not used. Calls never raise: while the store
-    cannot be read, the last reading is carried forward (the host's clock until there is one).
+    A reading takes :data:`TRIPS` round trips and keeps the shortest. Where this host's clock
+    agrees with the store's answer to within that trip (the usual case with NTP), the host's
+    reading is kept, as the finer one; otherwise the store's answer is taken as its time at the
+    *end* of the trip, so that this clock may lag the store's by up to the trip but never runs
+    ahead of it. A reading whose shortest trip exceeds ``max_skew`` is not used. Calls never
+    raise: while the store cannot be read, the last reading is carried forward (the host's
+    clock until there is one).
     ``offset`` is the store's time minus this host's, in seconds, as last measured; an offset
     beyond ``max_skew`` is logged once, and again when it is back within.
     """
@@ -83,31 +84,34 @@ class StoreClock:
         return self._base + timedelta(seconds=now - self._base_elapsed)
 
     def _read(self) -> None:
-        best: tuple[float, float, datetime, datetime] | None = None
+        best: tuple[float, float, datetime, datetime, datetime] | None = None
         for _ in range(TRIPS):
-            local = self.local()
-            start = self.elapsed()
+            start, before = self.elapsed(), self.local()
             try:
                 server = self.store.time()
             except Exception as exc:
                 logger.debug("stembeat: could not read the store's time: %s", exc)
                 self._next_reading = self.elapsed() + RETRY_INTERVAL
                 return
-            end = self.elapsed()
+            after, end = self.local(), self.elapsed()
             if server is None:  # no clock of its own: the host's clock is the store's
                 self._next_reading = float("inf")
                 self.offset = 0.0
                 return
             if best is None or end - start < best[1] - best[0]:
-                best = (start, end, server, local)
+                best = (start, end, before, after, server)
         assert best is not None
-        start, end, server, local = best
+        start, end, before, after, server = best
         if end - start > self.max_skew:
             logger.debug("stembeat: the store's time took %.3f s to read; not used", end - start)
             self._next_reading = end + RETRY_INTERVAL
             return
-        self._base, self._base_elapsed = server, end
-        self.offset = (server - local).total_seconds() - (end - start) / 2
+        # The store read its clock during the trip. A host clock that read ``server`` within
+        # the trip agrees with it as closely as can be measured, and is the finer of the two;
+        # otherwise the store's answer counts as its time at the trip's end (never ahead).
+        agrees = before <= server <= after
+        self._base, self._base_elapsed = (after if agrees else server), end
+        self.offset = (server - before).total_seconds() - (end - start) / 2
         self._next_reading = self.elapsed() + self.resync
         self._report_skew(self.offset)
 

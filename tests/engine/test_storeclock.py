@@ -135,3 +135,34 @@ def test_the_clock_is_never_ahead_of_the_stores(store: Store) -> None:
         later = store.time()
         assert later is not None
         assert now <= later
+
+
+class ServerAt:
+    """Only the store's clock, answering ``at`` (the arithmetic of a reading, on its own)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def time(self) -> datetime:
+        return self.at
+
+
+def test_a_host_clock_that_agrees_is_kept_and_one_that_does_not_is_replaced() -> None:
+    """The store answered between the host's two readings: the host's later reading stands (it
+    is the finer clock). Outside them, the store's answer stands, as of the trip's end."""
+    t = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    readings = iter([t, t + timedelta(milliseconds=2)] * 3)
+    agreeing = StoreClock(
+        ServerAt(t + timedelta(milliseconds=1)),  # type: ignore[arg-type]
+        max_skew=1.0,
+        local=lambda: next(readings),
+        elapsed=Elapsed(),
+    )
+    assert agreeing() == t + timedelta(milliseconds=2)
+    ahead = StoreClock(
+        ServerAt(t - HOUR),  # type: ignore[arg-type]
+        max_skew=1.0,
+        local=lambda: t,
+        elapsed=Elapsed(),
+    )
+    assert ahead() == t - HOUR
