@@ -59,8 +59,8 @@ class CeleryPublisher:
     ) -> None:
         self.app = app
         self._producer = producer
-        #: The beat's clock: a jitter countdown and ``options.expires`` become instants on it
-        #: (celery would take them from this host's clock, which may be wrong).
+        #: The beat's clock: a jitter countdown becomes an ``eta`` on it (celery would take
+        #: "now" from this host's clock, which may be wrong).
         self.clock = clock or _utc_now
 
     def publish_many(self, messages: Sequence[Message]) -> list[Exception | None]:
@@ -95,12 +95,10 @@ class CeleryPublisher:
             stembeat_entry=entry.id,
             stembeat_scheduled_for=format_instant(message.scheduled_for),
         )
-        expires = options.get("expires")
-        if message.countdown > 0 or expires is not None or entry.expire_at is not None:
-            now = self.clock()
-            if message.countdown > 0:
-                options["eta"] = now + timedelta(seconds=message.countdown)
-            options["expires"] = _expiry(now, expires, entry.expire_at)
+        if message.countdown > 0:
+            options["eta"] = self.clock() + timedelta(seconds=message.countdown)
+        if entry.expire_at is not None:
+            options["expires"] = _deadline(self.clock(), options.get("expires"), entry.expire_at)
         self.app.send_task(
             entry.task,
             args=list(entry.args),
@@ -172,13 +170,12 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _expiry(now: datetime, expires: float | None, expire_at: datetime | None) -> datetime | None:
+def _deadline(now: datetime, expires: float | None, expire_at: datetime) -> float | datetime:
     """The message's expiry: ``options.expires`` seconds from ``now``, but never past the
     entry's ``expire_at`` (a task of an expired schedule must not run late)."""
-    deadline = None if expires is None else now + timedelta(seconds=expires)
-    if expire_at is not None and (deadline is None or expire_at < deadline):
-        return expire_at
-    return deadline
+    if expires is not None and now + timedelta(seconds=expires) <= expire_at:
+        return expires
+    return expire_at
 
 
 def _batch(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:

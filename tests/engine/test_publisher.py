@@ -163,17 +163,17 @@ def test_an_unreachable_broker_fails_every_message_without_raising() -> None:
     assert all(isinstance(error, Exception) for error in errors)
 
 
-def test_countdown_and_expiry_are_instants_of_the_beats_clock(
+def test_a_jitter_countdown_is_an_eta_on_the_beats_clock(
     redis_url: str, names: tuple[str, str, str], records: redis.Redis
 ) -> None:
-    """A beat whose host clock is wrong keeps the store's time: a jitter countdown and
-    ``options.expires`` become instants on that clock, not on the host's (celery would take
-    "now" from the host), and ``expire_at`` still caps the expiry."""
+    """A beat whose host clock is wrong keeps the store's time: a jitter countdown becomes an
+    ``eta`` on that clock, not on the host's (celery would take "now" from the host), and
+    ``expire_at`` caps ``options.expires`` by that clock too."""
     queue, _, _ = names
     now = datetime.now(timezone.utc) - timedelta(hours=1)  # the beat's clock, not the host's
     expire_at = now + timedelta(seconds=30)
     entries = [
-        Entry(id="jittered", task=TASK, spec=IntervalSpec(60), jitter=1.0, options={"expires": 60}),
+        Entry(id="jittered", task=TASK, spec=IntervalSpec(60), jitter=1.0),
         Entry(
             id="capped",
             task=TASK,
@@ -195,6 +195,6 @@ def test_countdown_and_expiry_are_instants_of_the_beats_clock(
     }
     jittered, capped = headers["jittered"], headers["capped"]
     assert datetime.fromisoformat(jittered["eta"]) == now + timedelta(seconds=0.25)
-    assert datetime.fromisoformat(jittered["expires"]) == now + timedelta(seconds=60)
+    assert jittered["expires"] is None
     assert capped["eta"] is None
     assert datetime.fromisoformat(capped["expires"]) == expire_at
