@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo preview test lint typecheck check bench bench-quick clean
+.PHONY: demo preview test lint typecheck check mutate bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ typecheck: $(VENV)/.installed
 
 check: test lint typecheck
 
+$(VENV)/.mutate-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[mutate]'
+	touch $@
+
+## mutate: mutation run over the engine, catch-up, run state and specs (see README); prints each
+## module's score and the surviving mutants not in mutation/equivalents.txt. ONLY='glob' limits it.
+mutate: $(VENV)/.mutate-installed
+	rm -rf mutants
+	STEMBEAT_TEST_BACKENDS=memory,sqlite $(VENV)/bin/mutmut run --max-children 2 $(ONLY)
+	$(PY) mutation/report.py
+
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[bench]'
 	touch $@
@@ -46,4 +57,4 @@ bench-quick: $(VENV)/.bench-installed
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) mutants .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

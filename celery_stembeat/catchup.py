@@ -15,6 +15,7 @@ from celery_stembeat.entry import Entry
 
 #: How many occurrences a backlog scan walks before it jumps straight to the next future one.
 MAX_BACKLOG_SCAN = 100_000
+_ONE_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def plan(entry: Entry, first: datetime, now: datetime, *, grace: timedelta, limi
         occurrence = entry.spec.next_after(occurrence)
     cut_short = occurrence is not None and occurrence <= now
     if cut_short:
-        # A backlog longer than the scan: resume from now rather than walk it all.
-        occurrence = entry.spec.next_after(now)
+        # A backlog longer than the scan: resume from now rather than walk it all. Specs keep
+        # whole milliseconds, so an occurrence right at now is found, and runs on time.
+        occurrence = entry.spec.next_after(now - _ONE_MS)
 
     due = list(newest_missed) + list(on_time)
     if entry.run_once or (seen_missed and entry.catch_up == "fire_one"):

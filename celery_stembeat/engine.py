@@ -348,9 +348,8 @@ class Engine:
         """Complete the pending claims; what the store could not take stays pending."""
         if not self._unrecorded:
             return
-        pending = list(self._unrecorded)
-        results = self.store.complete_many(pending)
-        del self._unrecorded[: len(pending)]
+        results = self.store.complete_many(self._unrecorded)
+        pending, self._unrecorded = self._unrecorded, []
         lost = [claim for (claim, _), kept in zip(pending, results, strict=True) if not kept]
         if lost:
             logger.warning(
@@ -441,10 +440,12 @@ class _BrokerOutage:
     same.
     """
 
+    #: When the running count was last logged; set with ``since``.
+    _reported_at: datetime
+
     def __init__(self) -> None:
         self.since: datetime | None = None
         self.unsent = 0
-        self._reported_at: datetime | None = None
 
     def sent_batch(self, messages: list[Message], records: list[RunRecord], now: datetime) -> None:
         """Log what became of one batch (``records`` in the order of ``messages``)."""
@@ -461,7 +462,7 @@ class _BrokerOutage:
                     "stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error
                 )
             return
-        if self.since is None or self._reported_at is None:
+        if self.since is None:
             self.since = self._reported_at = now
             message, record = failed.pop(0)
             self.unsent += 1
@@ -492,11 +493,11 @@ class _BrokerOutage:
             (now - self.since).total_seconds(),
             self.unsent,
         )
-        self.since = self._reported_at = None
+        self.since = None
         self.unsent = 0
 
     def stopped(self, now: datetime) -> None:
-        """Beat stops: end an outage still going on with its count."""
+        """Beat stops: sum up an outage still going on (nothing is logged after this)."""
         if self.since is None:
             return
         logger.warning(
@@ -505,5 +506,3 @@ class _BrokerOutage:
             (now - self.since).total_seconds(),
             self.unsent,
         )
-        self.since = self._reported_at = None
-        self.unsent = 0

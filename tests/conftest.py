@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 
 import pytest
@@ -12,6 +13,17 @@ POSTGRES_URL = os.environ.get(
     "STEMBEAT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_SERVICES = os.environ.get("STEMBEAT_REQUIRE_SERVICES", "") not in ("", "0")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start every session with cold caches: a test process forked from one that has already
+    run tests (as each mutant's run is) would otherwise never call the cached functions."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("celery_stembeat"):
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
 
 
 def unavailable(service: str, url: str, error: Exception) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,7 +11,17 @@ import pytest
 from celery_stembeat.stores import Store, open_store
 from tests.contract.helpers import drop_store
 
-BACKENDS = ("memory", "sqlite", "postgres", "redis")
+ALL_BACKENDS = ("memory", "sqlite", "postgres", "redis")
+#: ``STEMBEAT_TEST_BACKENDS=memory,sqlite`` runs the store and engine suites on some only.
+BACKENDS = tuple(
+    name.strip()
+    for name in os.environ.get("STEMBEAT_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",")
+)
+if not BACKENDS or set(BACKENDS) - set(ALL_BACKENDS):
+    raise pytest.UsageError(
+        f"STEMBEAT_TEST_BACKENDS: {os.environ['STEMBEAT_TEST_BACKENDS']!r:.60} is not a list of "
+        f"{', '.join(ALL_BACKENDS)}"
+    )
 
 
 @pytest.fixture(params=BACKENDS)

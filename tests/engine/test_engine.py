@@ -341,10 +341,19 @@ class FlakyStore:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.down = False
+        #: The name of one method whose next call fails, as a connection reset mid-call.
+        self.fail_next: str | None = None
 
     def __getattr__(self, name: str) -> object:
         if self.down:
             raise StoreError("connection refused")
+        if name == self.fail_next:
+            self.fail_next = None
+
+            def reset(*args: object, **kwargs: object) -> object:
+                raise StoreError("connection reset")
+
+            return reset
         return getattr(self.inner, name)
 
 

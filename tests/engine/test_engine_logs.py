@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +15,7 @@ from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import FAILED, PUBLISHED, Store
 from tests.contract.helpers import at
 from tests.engine.conftest import FakeClock, RecordingPublisher
-from tests.engine.test_engine import add, stored
+from tests.engine.test_engine import FlakyStore, add, stored
 
 LOGGER = "celery_stembeat"
 
@@ -181,3 +182,107 @@ def test_one_entry_missing_occurrences_is_named(
     assert lines(caplog, logging.WARNING) == [
         "stembeat: job missed 26 occurrence(s) late by more than the 30 s grace (catch_up=skip)"
     ]
+
+
+def test_a_store_outage_is_one_error_then_one_line_when_it_is_back(
+    store: Store,
+    clock: FakeClock,
+    publisher: RecordingPublisher,
+    settings: EngineSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flaky = FlakyStore(store)
+    beat = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky.down = True
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        for _ in range(3):
+            clock.advance(beat.tick().delay)
+        flaky.down = False
+        beat.tick()
+        beat.tick()
+        beat.close()
+    assert lines(caplog, logging.ERROR) == [
+        "stembeat: store or broker unavailable, retrying: connection refused"
+    ]
+    assert [m for m in lines(caplog, logging.DEBUG) if "unavailable" in m] == [
+        "stembeat: still unavailable: connection refused"
+    ] * 2
+    assert lines(caplog, logging.WARNING) == ["stembeat: store reachable again after 3.5 s"]
+
+
+def test_each_sent_message_is_one_debug_line(
+    store: Store,
+    engine: Engine,
+    clock: FakeClock,
+    publisher: RecordingPublisher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    publisher.latency = 0.0125
+    add(store, "ping", IntervalSpec(10))
+    clock.now = at(10)
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        engine.tick()
+    (sent,) = publisher.sent
+    assert [m for m in lines(caplog, logging.DEBUG) if m.startswith("stembeat: sent")] == [
+        f"stembeat: sent ping (tasks.ping) for {at(10).isoformat()}, drift 0.013 s, "
+        f"id {sent.task_id}"
+    ]
+
+
+def test_runs_left_unrecorded_at_stop_are_counted(
+    store: Store,
+    clock: FakeClock,
+    publisher: RecordingPublisher,
+    settings: EngineSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store went away between sending and recording, and is still away at stop."""
+    flaky = FlakyStore(store)
+    beat = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    add(store, "a", IntervalSpec(10))
+    add(store, "b", IntervalSpec(10))
+    clock.now = at(10)
+    flaky.fail_next = "complete_many"
+    beat.tick()
+    flaky.down = True
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        beat.close()
+    assert lines(caplog, logging.WARNING) == [
+        "stembeat: 2 run(s) left unrecorded: connection refused"
+    ]
+
+
+def test_a_lease_lost_before_recording_and_a_recovery_are_one_line_each(
+    store: Store,
+    clock: FakeClock,
+    publisher: RecordingPublisher,
+    settings: EngineSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Beat "a" sends, cannot record before its lease runs out, and beat "b" recovers the
+    claim: "a" says its record came too late; "b" names what it recovered."""
+    flaky = FlakyStore(store)
+    beat_a = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    beat_b = Engine(
+        store,
+        RecordingPublisher(clock),
+        replace(settings, owner="b"),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    add(store, "job", IntervalSpec(3600))
+    clock.now = at(3600)
+    flaky.fail_next = "complete_many"
+    beat_a.tick()
+    clock.advance(settings.lease.total_seconds() + 1)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        beat_b.tick()
+        beat_a.tick()
+    assert lines(caplog, logging.WARNING) == [
+        "stembeat: recovered expired claims of job",
+        "stembeat: 1 lease(s) ran out before their runs were recorded (first: job for "
+        f"{at(3600).isoformat()}); another beat may send them again, with the same task ids",
+        "stembeat: store reachable again after 61.0 s",
+    ]
+    beat_a.close()
+    beat_b.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import timedelta
 
@@ -41,7 +42,9 @@ def paused_beat(
 
 
 @pytest.mark.parametrize("catch_up", ["fire_one", "fire_all"])
-def test_a_paused_beat_sends_nothing_another_beat_took_over(store: Store, catch_up: str) -> None:
+def test_a_paused_beat_sends_nothing_another_beat_took_over(
+    store: Store, catch_up: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Beat "a" freezes for 30 s holding the claims of one second; beat "b" recovers them after
     the lease and sends them (with the backlog, for fire_all). When "a" wakes, it confirms its
     claims, finds them lost and sends none: every occurrence went out exactly once."""
@@ -52,10 +55,16 @@ def test_a_paused_beat_sends_nothing_another_beat_took_over(store: Store, catch_
     beat_b = Engine(store, sent_b, settings("b"), clock=clock_b, sleep=clock_b.sleep)
     beat_a, sent_a = paused_beat(store, 30, [beat_b])
 
-    report = beat_a.tick()
+    with caplog.at_level(logging.WARNING, logger="celery_stembeat"):
+        report = beat_a.tick()
 
     assert report.claimed == len(ENTRIES)
     assert report.taken_over == len(ENTRIES)
+    # Held since the claim's horizon: claimed at 0.7 s for occurrences up to 0.7 s + lookahead.
+    assert (
+        "stembeat: 5 claim(s) held 29.8 s, past their lease, were taken over by another beat; "
+        "not sent here (first: job0)"
+    ) in [r.getMessage() for r in caplog.records if r.name == "celery_stembeat.engine"]
     assert report.published == 0
     assert sent_a.sent == []
     counts = Counter((sent.entry_id, sent.scheduled_for) for sent in sent_b.sent)
@@ -106,4 +115,23 @@ def test_a_short_pause_keeps_the_claims_without_asking_the_store(store: Store) -
     sent_a.clock.advance(1)  # the next second's batch: claimed and sent at once
     assert beat_a.tick().published == len(ENTRIES)
     assert renewals == []
+    beat_a.close()
+
+
+def test_a_claim_exactly_half_its_lease_old_is_confirmed(store: Store) -> None:
+    """Claimed for occurrences up to 1.2 s with a 10 s lease (until 11.2 s): at 6.2 s it is
+    confirmed before it is sent."""
+    for entry_id in ENTRIES:
+        add(store, entry_id, IntervalSpec(1))
+    beat_a, _ = paused_beat(store, 5.2, [])
+    renewals: list[int] = []
+    renew = store.renew_claims
+
+    def counted(claims, now, lease):  # type: ignore[no-untyped-def]
+        renewals.append(len(claims))
+        return renew(claims, now, lease)
+
+    store.renew_claims = counted  # type: ignore[method-assign]
+    assert beat_a.tick().published == len(ENTRIES)
+    assert renewals == [len(ENTRIES)]
     beat_a.close()

@@ -7,7 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from celery_stembeat.specs import IntervalSpec, SpecError, parse_spec
+from celery_stembeat.specs import (
+    IntervalSpec,
+    SpecError,
+    format_duration,
+    parse_duration,
+    parse_spec,
+)
 from celery_stembeat.specs.interval import MAX_EVERY
 
 UTC = timezone.utc
@@ -213,6 +219,25 @@ def test_describe(spec: IntervalSpec, text: str) -> None:
     """describe() uses the compact duration and ISO instants; str() is the same."""
     assert spec.describe() == text
     assert str(spec) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.001, "1ms"),
+        (0.999, "999ms"),
+        (1, "1s"),
+        (1.5, "1.5s"),
+        (60, "1m"),
+        (61.25, "1m1.25s"),
+        (5400, "1h30m"),
+        (86400 + 0.001, "1d0.001s"),
+    ],
+)
+def test_format_duration_uses_ms_only_below_one_second(seconds: float, text: str) -> None:
+    """The shortest text that parses back to the same duration."""
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == pytest.approx(seconds)
 
 
 def test_dict_form() -> None:

@@ -123,12 +123,26 @@ def is_utc(value: datetime) -> bool:
     return value.tzinfo is UTC or value.tzinfo == UTC
 
 
+def assert_none_missing(spec: Spec, after: datetime, found: list[datetime], asked: int) -> None:
+    """A spec without an end gives every occurrence asked for; one with an end stops only
+    where its next occurrence would pass it."""
+    if isinstance(spec, ClockedSpec):
+        assert len(found) == (1 if spec.at > after else 0)
+    elif isinstance(spec, IntervalSpec) and spec.end_at is not None and len(found) < asked:
+        last = found[-1] if found else after.astimezone(UTC)
+        assert last + spec.period > spec.end_at
+    else:
+        assert len(found) == asked, spec
+
+
 @PROPERTY
 @given(spec=any_spec, after=afters)
 def test_occurrences_strictly_increase_in_utc(spec: Spec, after: datetime) -> None:
     """Each occurrence is after the previous (and after `after`), aware, and in UTC."""
+    occurrences = list(spec.occurrences(after, 6))
+    assert_none_missing(spec, after, occurrences, 6)
     previous = after
-    for found in spec.occurrences(after, 6):
+    for found in occurrences:
         assert is_utc(found), found
         assert found > previous
         previous = found
@@ -140,7 +154,9 @@ def test_no_occurrence_is_skipped(spec: Spec, after: datetime) -> None:
     """Asking just before an occurrence gives that occurrence back (grid-bound kinds)."""
     if isinstance(spec, IntervalSpec) and spec.start_at is None:
         return  # unanchored: the next is `every` after whatever instant is asked
-    for found in spec.occurrences(after, 4):
+    occurrences = list(spec.occurrences(after, 4))
+    assert_none_missing(spec, after, occurrences, 4)
+    for found in occurrences:
         assert spec.next_after(found - timedelta(microseconds=1)) == found
 
 
@@ -202,7 +218,9 @@ def test_calendar_occurrences_pass_every_filter(spec: CalendarSpec, after: datet
     at the end of the gap, whose wall clock is past the filtered hour and minute.
     """
     zone = ZoneInfo(spec.timezone) if spec.timezone != "UTC" else ZoneInfo("UTC")
-    for found in spec.occurrences(after, 5):
+    occurrences = list(spec.occurrences(after, 5))
+    assert len(occurrences) == 5  # every calendar accepted names dates that exist
+    for found in occurrences:
         local = found.astimezone(zone)
         assert (local.second, local.microsecond) == (0, 0)
         assert not spec.months or local.month in spec.months
