@@ -56,7 +56,7 @@ def plan(entry: Entry, first: datetime, now: datetime, *, grace: timedelta, limi
             seen_missed += 1
         scanned += 1
         occurrence = entry.spec.next_after(occurrence)
-    cut_short = occurrence is not None and occurrence <= now
+    cut_short = occurrence is not None and occurrence < now
     if cut_short:
         # A backlog longer than the scan: resume from now rather than walk it all. Specs keep
         # whole milliseconds, so an occurrence right at now is found, and runs on time.

@@ -246,14 +246,7 @@ class Engine:
             runs = tuple(records[first : first + len(decided.runs)])
             first += len(runs)
             report.missed += decided.missed
-            outcomes.append(
-                Outcome(
-                    finished_at=published_at,
-                    next_run_at=decided.next_run_at,
-                    runs=runs,
-                    missed=decided.missed,
-                )
-            )
+            outcomes.append(Outcome(next_run_at=decided.next_run_at, runs=runs))
         return outcomes
 
     def _plan(self, claim: Claim, now: datetime) -> Plan:
@@ -323,7 +316,7 @@ class Engine:
                 owner=self.settings.owner,
                 task_id=message.task_id,
             )
-        drift = round((published_at - scheduled_for).total_seconds(), 6)
+        drift = (published_at - scheduled_for).total_seconds()  # whole microseconds
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "stembeat: sent %s (%s) for %s, drift %.3f s, id %s",
@@ -462,10 +455,10 @@ class _BrokerOutage:
                     "stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error
                 )
             return
+        self.unsent += len(failed)
         if self.since is None:
             self.since = self._reported_at = now
             message, record = failed.pop(0)
-            self.unsent += 1
             logger.error(
                 "stembeat: could not send %s (%s), counting further failures until a message "
                 "goes through: %s",
@@ -476,7 +469,6 @@ class _BrokerOutage:
         for message, record in failed:
             entry = message.entry
             logger.debug("stembeat: could not send %s (%s): %s", entry.id, entry.task, record.error)
-        self.unsent += len(failed)
         if (now - self._reported_at).total_seconds() >= BROKER_REPORT_INTERVAL:
             self._reported_at = now
             logger.warning(

@@ -77,7 +77,7 @@ def main() -> int:
     used: set[Mutant] = set()
     complete: set[str] = set()
     failing = False
-    news: list[tuple[str, Mutant]] = []
+    news: list[tuple[str, str, Mutant]] = []
     print(f"{'module':<42} {'mutants':>7} {'caught':>7} {'equiv.':>6} {'left':>5} {'score':>7}")
     for path in sorted(walk_mutatable_files()):
         data = SourceFileMutationData(path=path)
@@ -101,7 +101,7 @@ def main() -> int:
                 used.add(mutant)
                 equivalent += 1
             else:
-                news.append((status, mutant))
+                news.append((status, name, mutant))
         scored = len(statuses) - equivalent
         score = caught / scored if scored else 1.0
         failing |= score < goal(str(path))
@@ -110,8 +110,8 @@ def main() -> int:
             f"{path!s:<42} {len(statuses):>7} {caught:>7} {equivalent:>6} "
             f"{scored - caught:>5} {score:>7.1%}{unrun}"
         )
-    for status, mutant in news:
-        print(f"\n{status}:\n{mutant.block()}")
+    for status, name, mutant in news:
+        print(f"\n{status} ({name}):\n{mutant.block()}")
     for mutant in equivalents:
         if mutant not in used and mutant.path in complete:
             print(f"\nno longer made (remove it from {EQUIVALENTS.name}):\n{mutant.block()}")

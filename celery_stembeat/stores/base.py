@@ -142,14 +142,11 @@ class Outcome:
     """What a beat did with a claim: the runs it attempted and where the entry goes next.
 
     ``runs`` may be empty (catch-up ``skip``) or hold several runs (``fire_all``);
-    ``next_run_at`` is ``None`` when the schedule has no further occurrence; ``missed`` counts
-    occurrences discarded by catch-up.
+    ``next_run_at`` is ``None`` when the schedule has no further occurrence.
     """
 
-    finished_at: datetime
     next_run_at: datetime | None
     runs: Sequence[RunRecord] = field(default_factory=tuple)
-    missed: int = 0
 
 
 @dataclass(frozen=True)

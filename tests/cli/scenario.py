@@ -65,7 +65,6 @@ def beat(store: Store, at: datetime, drift: float = 0.0, error: str | None = Non
             task_id=f"{claim.entry_id}@{scheduled.isoformat()}",
         )
         outcome = Outcome(
-            finished_at=published_at or at,
             next_run_at=claim.entry.spec.next_after(scheduled),
             runs=(run,),
         )

@@ -53,7 +53,6 @@ def published(claim: Claim, *, drift: float = 0.0, owner: str = "beat-1") -> Out
         task_id=f"{claim.entry_id}@{scheduled.isoformat()}",
     )
     return Outcome(
-        finished_at=scheduled + timedelta(seconds=drift),
         next_run_at=claim.entry.spec.next_after(scheduled),
         runs=(run,),
     )

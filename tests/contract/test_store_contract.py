@@ -299,7 +299,7 @@ def test_failed_runs_count_separately(store: Store) -> None:
     def fail(error: str) -> None:
         (claim,) = store.claim_due(at(3600), 10, "beat-1", LEASE)
         run = RunRecord("job", claim.scheduled_for, FAILED, error=error, owner="beat-1")
-        outcome = Outcome(claim.scheduled_for, claim.scheduled_for + timedelta(seconds=60), (run,))
+        outcome = Outcome(claim.scheduled_for + timedelta(seconds=60), (run,))
         assert store.complete(claim, outcome)
 
     fail("broker down")

@@ -57,6 +57,9 @@ def test_broker_outage_is_logged_once_with_a_running_count(
     ]
     failures = [m for m in lines(caplog, logging.DEBUG) if m.startswith("stembeat: could not")]
     assert len(failures) == 149
+    assert failures[0] == (
+        "stembeat: could not send pulse (tasks.pulse): ConnectionRefusedError: broker down"
+    )
     history = store.history("pulse", limit=1000)
     assert [r.outcome for r in history].count(FAILED) == 150
     assert [r.outcome for r in history].count(PUBLISHED) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -135,3 +136,26 @@ def test_a_claim_exactly_half_its_lease_old_is_confirmed(store: Store) -> None:
     assert beat_a.tick().published == len(ENTRIES)
     assert renewals == [len(ENTRIES)]
     beat_a.close()
+
+
+def test_every_claim_lost_in_one_pass_is_counted(store: Store) -> None:
+    """Beat "a" claims one entry per batch and freezes before sending each; meanwhile another
+    beat takes the claim over. Both losses are counted, and neither is sent by "a"."""
+    add(store, "x", IntervalSpec(60), first=at(1))
+    add(store, "y", IntervalSpec(60), first=at(31.3))
+    clock = FakeClock(at(1) - timedelta(seconds=0.3))
+    publisher = RecordingPublisher(clock)
+    freezes = [30.0, 30.0]
+
+    def frozen(seconds: float) -> None:
+        clock.advance(seconds + (freezes.pop(0) if freezes else 0))
+        store.recover_expired_claims(clock.now)
+        store.claim_due(clock.now, 1, "b", LEASE)
+
+    beat_a = Engine(
+        store, publisher, replace(settings("a"), batch_size=1), clock=clock, sleep=frozen
+    )
+    report = beat_a.tick()
+    beat_a.close()
+    assert report.taken_over == 2
+    assert publisher.times("x") == []

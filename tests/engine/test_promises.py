@@ -51,6 +51,7 @@ def test_a_run_once_entry_put_back_unrun_fires_later(
     add(store, "boot", IntervalSpec(60), first=at(10.015), run_once=True)
     assert engine.tick().published == 0
     assert stored(store, "boot").enabled is True
+    assert publisher.batches == []  # a pass with nothing to send does not call the broker
     frozen.now = at(11)
     engine.tick()
     engine.close()
@@ -133,14 +134,19 @@ def test_an_occurrence_due_right_where_a_capped_scan_stops_still_runs(
     clock: FakeClock,
     publisher: RecordingPublisher,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The scan stops after 50 occurrences; the 51st is due now and on time: it runs."""
+    """The scan stops after 50 occurrences; the 51st is due now and on time: it runs, and
+    the count of missed ones is exact."""
     monkeypatch.setattr("celery_stembeat.catchup.MAX_BACKLOG_SCAN", 50)
     add(store, "busy", IntervalSpec(1, start_at=at(0)), first=at(1), catch_up="skip")
     clock.now = at(51)
+    with caplog.at_level(logging.WARNING, logger="celery_stembeat"):
+        report = engine.tick()
     engine.tick()
-    engine.tick()
-    assert publisher.times("busy")[-1] == at(51)
+    assert publisher.times("busy") == [at(s) for s in range(21, 52)]
+    assert report.missed == 20
+    assert "busy missed 20 occurrence(s)" in caplog.text
 
 
 def test_an_occurrence_due_right_now_after_a_long_backlog_still_runs(
@@ -225,6 +231,59 @@ def test_an_idle_beat_looks_for_lapsed_leases_every_quarter_lease(
     assert looks == [at(0), at(2)]
 
 
+def test_a_backlog_running_past_expire_at_stops_at_it(
+    store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    """Back from downtime past ``expire_at``: fire_all sends the backlog up to it, no further."""
+    add(store, "promo", IntervalSpec(10), expire_at=at(50), catch_up="fire_all")
+    clock.now = at(100)
+    engine.tick()
+    assert publisher.times("promo") == [at(s) for s in (10, 20, 30, 40, 50)]
+    assert stored(store, "promo").enabled is False
+
+
+def test_every_entry_of_a_group_records_its_own_runs(
+    store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    """Three entries sent in one batch, one with three runs: each history holds its own."""
+    add(store, "a", IntervalSpec(60), first=at(10))
+    add(store, "b", IntervalSpec(60), first=at(10))
+    add(store, "c", IntervalSpec(1), first=at(8), catch_up="fire_all")
+    clock.now = at(10)
+    engine.tick()
+    assert publisher.batches == [5]
+    for entry_id, times in (("a", [10]), ("b", [10]), ("c", [10, 9, 8])):
+        assert [run.scheduled_for for run in store.history(entry_id)] == [at(s) for s in times]
+        assert stored(store, entry_id).state.last_scheduled_for == at(times[0])
+
+
+def test_failures_of_every_group_of_a_pass_are_counted(
+    store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    add(store, "first", IntervalSpec(60), first=at(10.005))
+    add(store, "second", IntervalSpec(60), first=at(10.015))
+    publisher.failing = ConnectionRefusedError("broker down")
+    clock.now = at(10)
+    assert engine.tick().failed == 2
+
+
+def test_a_beat_claims_under_its_own_name(
+    store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
+) -> None:
+    owners: list[str] = []
+    claim_batch = store.claim_batch
+
+    def named(now, limit, owner, lease):  # type: ignore[no-untyped-def]
+        owners.append(owner)
+        return claim_batch(now, limit, owner, lease)
+
+    store.claim_batch = named  # type: ignore[method-assign]
+    engine = Engine(store, publisher, settings, clock=clock, sleep=clock.sleep)
+    engine.tick()
+    engine.close()
+    assert owners == [settings.owner]
+
+
 # -- nothing sent early ------------------------------------------------------------------------
 
 
@@ -258,9 +317,10 @@ def test_jitter_spans_zero_to_its_bound(
     engine = Engine(
         store, publisher, settings, clock=clock, sleep=clock.sleep, rng=random.Random(3)
     )
+    add(store, "calm", IntervalSpec(1))  # sent with "spread", and draws nothing
     add(store, "spread", IntervalSpec(1), jitter=2)
     run_until(engine, clock, at(300))
-    countdowns = [sent.countdown for sent in publisher.sent]
+    countdowns = [sent.countdown for sent in publisher.sent if sent.entry_id == "spread"]
     assert len(countdowns) == 300
     assert min(countdowns) < 0.1
     assert max(countdowns) > 1.9
