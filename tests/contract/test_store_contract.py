@@ -269,7 +269,7 @@ def test_claim_due_takes_only_due_entries_earliest_first(store: Store) -> None:
 def test_complete_records_run_and_advances(store: Store) -> None:
     """complete() writes history, counters, drift summary and the next slot."""
     store.upsert(make_entry("job"))
-    for drift in (0.1, 0.3, 0.2):
+    for drift in (0.2, 0.6, 0.1):
         (claim,) = store.claim_due(at(3600), 10, "beat-1", LEASE)
         assert store.complete(claim, published(claim, drift=drift))
     entry = store.get("job")
@@ -279,14 +279,14 @@ def test_complete_records_run_and_advances(store: Store) -> None:
     assert state.failure_count == 0
     assert state.next_run_at == at(180)
     assert state.last_scheduled_for == at(120)
-    assert state.last_run_at == at(120.2)
-    assert state.last_drift == pytest.approx(0.2)
-    assert state.drift_mean == pytest.approx(0.2)
-    assert state.drift_max == pytest.approx(0.3)
+    assert state.last_run_at == at(120.1)
+    assert state.last_drift == pytest.approx(0.1)
+    assert state.drift_mean == pytest.approx(0.3)
+    assert state.drift_max == pytest.approx(0.6)
     assert entry.version == 1
     runs = store.history("job")
     assert [r.scheduled_for for r in runs] == [at(120), at(60), at(0)]
-    assert runs[0].drift == pytest.approx(0.2)
+    assert runs[0].drift == pytest.approx(0.1)
     assert runs[0].owner == "beat-1"
     assert runs[0].task_id == f"job@{at(120).isoformat()}"
     assert store.history("job", limit=1) == runs[:1]

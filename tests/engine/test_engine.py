@@ -315,6 +315,13 @@ def test_publish_failure_is_recorded_and_beat_goes_on(
     engine.tick()
     entry = stored(store, "job")
     assert (entry.state.total_run_count, entry.state.consecutive_failures) == (1, 0)
+    assert entry.state.last_error == "ConnectionRefusedError: broker down"  # the last one seen
+    publisher.failing = ConnectionRefusedError("broker down again")
+    clock.now = at(30)
+    engine.tick()
+    entry = stored(store, "job")
+    assert entry.state.last_run_at == at(20)  # the last run that went out
+    assert entry.state.last_error == "ConnectionRefusedError: broker down again"
 
 
 def test_cron_across_a_dst_day(

@@ -13,7 +13,7 @@ from celery_stembeat.engine import BROKER_REPORT_INTERVAL, Engine, EngineSetting
 from celery_stembeat.publisher import Message
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import FAILED, PUBLISHED, Store
-from tests.contract.helpers import at
+from tests.contract.helpers import LEASE, at
 from tests.engine.conftest import FakeClock, RecordingPublisher
 from tests.engine.test_engine import FlakyStore, add, stored
 
@@ -289,3 +289,22 @@ def test_a_lease_lost_before_recording_and_a_recovery_are_one_line_each(
     ]
     beat_a.close()
     beat_b.close()
+
+
+def test_recovered_claims_are_named_in_one_line(
+    store: Store,
+    clock: FakeClock,
+    publisher: RecordingPublisher,
+    settings: EngineSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A beat died holding two claims; the one that recovers them names both."""
+    add(store, "a", IntervalSpec(60))
+    add(store, "b", IntervalSpec(60))
+    store.claim_due(at(60), 10, "dead", LEASE)
+    clock.now = at(60) + LEASE + LEASE
+    beat = Engine(store, publisher, settings, clock=clock, sleep=clock.sleep)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        beat.tick()
+    beat.close()
+    assert "stembeat: recovered expired claims of a, b" in lines(caplog, logging.WARNING)

@@ -290,16 +290,18 @@ def test_a_beat_claims_under_its_own_name(
 def test_a_claim_not_yet_due_is_not_sent_with_the_group_before_it(
     store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
 ) -> None:
-    """Two occurrences 10 ms apart, both claimed ahead: each leaves at its own time."""
+    """Three occurrences 5 ms apart, all claimed ahead: each leaves at its own time."""
     add(store, "first", IntervalSpec(60), first=at(10.005))
-    add(store, "second", IntervalSpec(60), first=at(10.015))
+    add(store, "second", IntervalSpec(60), first=at(10.01))
+    add(store, "third", IntervalSpec(60), first=at(10.015))
     clock.now = at(10)
     engine.tick()
     assert [(sent.entry_id, sent.sent_at) for sent in publisher.sent] == [
         ("first", at(10.005)),
-        ("second", at(10.015)),
+        ("second", at(10.01)),
+        ("third", at(10.015)),
     ]
-    assert publisher.batches == [1, 1]
+    assert publisher.batches == [1, 1, 1]
 
 
 def test_an_entry_without_jitter_is_sent_with_no_countdown(
