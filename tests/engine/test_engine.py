@@ -364,6 +364,15 @@ class FlakyStore:
         return getattr(self.inner, name)
 
 
+def flaky_engine(
+    store: Store, publisher: RecordingPublisher, settings: EngineSettings, clock: FakeClock
+) -> tuple[FlakyStore, Engine]:
+    """An engine on ``store`` behind a :class:`FlakyStore` switch, with the test's clock."""
+    flaky = FlakyStore(store)
+    engine = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    return flaky, engine
+
+
 def test_store_outage_never_escapes_tick_and_is_logged_once(
     store: Store,
     clock: FakeClock,
@@ -372,8 +381,7 @@ def test_store_outage_never_escapes_tick_and_is_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Ticks during an outage back off; after it, the backlog follows the catch-up policy."""
-    flaky = FlakyStore(store)
-    engine = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, engine = flaky_engine(store, publisher, settings, clock)
     add(store, "job", IntervalSpec(10), catch_up="fire_one")
     flaky.down = True
     delays = []
@@ -398,8 +406,7 @@ def test_completion_lost_in_an_outage_is_recorded_on_the_next_tick(
     store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
 ) -> None:
     """Published, then the store went away before complete: the run is recorded later, once."""
-    flaky = FlakyStore(store)
-    engine = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, engine = flaky_engine(store, publisher, settings, clock)
     add(store, "job", IntervalSpec(10))
     clock.now = at(10)
 

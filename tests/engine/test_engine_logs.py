@@ -15,7 +15,7 @@ from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import FAILED, PUBLISHED, Store
 from tests.contract.helpers import LEASE, at
 from tests.engine.conftest import FakeClock, RecordingPublisher
-from tests.engine.test_engine import FlakyStore, add, stored
+from tests.engine.test_engine import add, flaky_engine, stored
 
 LOGGER = "celery_stembeat"
 
@@ -194,8 +194,7 @@ def test_a_store_outage_is_one_error_then_one_line_when_it_is_back(
     settings: EngineSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    flaky = FlakyStore(store)
-    beat = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, beat = flaky_engine(store, publisher, settings, clock)
     flaky.down = True
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         for _ in range(3):
@@ -240,8 +239,7 @@ def test_runs_left_unrecorded_at_stop_are_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The store went away between sending and recording, and is still away at stop."""
-    flaky = FlakyStore(store)
-    beat = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, beat = flaky_engine(store, publisher, settings, clock)
     add(store, "a", IntervalSpec(10))
     add(store, "b", IntervalSpec(10))
     clock.now = at(10)
@@ -264,8 +262,7 @@ def test_a_lease_lost_before_recording_and_a_recovery_are_one_line_each(
 ) -> None:
     """Beat "a" sends, cannot record before its lease runs out, and beat "b" recovers the
     claim: "a" says its record came too late; "b" names what it recovered."""
-    flaky = FlakyStore(store)
-    beat_a = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, beat_a = flaky_engine(store, publisher, settings, clock)
     beat_b = Engine(
         store,
         RecordingPublisher(clock),

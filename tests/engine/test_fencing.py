@@ -25,6 +25,19 @@ def settings(owner: str) -> EngineSettings:
     return EngineSettings(owner=owner, lease=LEASE, lookahead=LOOKAHEAD, grace=timedelta(0))
 
 
+def count_renewals(store: Store) -> list[int]:
+    """The sizes of the store's renew_claims calls from now on, as they are made."""
+    renewals: list[int] = []
+    renew = store.renew_claims
+
+    def counted(claims, now, lease):  # type: ignore[no-untyped-def]
+        renewals.append(len(claims))
+        return renew(claims, now, lease)
+
+    store.renew_claims = counted  # type: ignore[method-assign]
+    return renewals
+
+
 def paused_beat(
     store: Store, pause: float, meanwhile: list[Engine]
 ) -> tuple[Engine, RecordingPublisher]:
@@ -102,14 +115,7 @@ def test_a_short_pause_keeps_the_claims_without_asking_the_store(store: Store) -
     for entry_id in ENTRIES:
         add(store, entry_id, IntervalSpec(1))
     beat_a, sent_a = paused_beat(store, 4, [])
-    renewals: list[int] = []
-    renew = store.renew_claims
-
-    def counted(claims, now, lease):  # type: ignore[no-untyped-def]
-        renewals.append(len(claims))
-        return renew(claims, now, lease)
-
-    store.renew_claims = counted  # type: ignore[method-assign]
+    renewals = count_renewals(store)
     report = beat_a.tick()
     assert report.published == len(ENTRIES)
     assert renewals == []
@@ -125,14 +131,7 @@ def test_a_claim_exactly_half_its_lease_old_is_confirmed(store: Store) -> None:
     for entry_id in ENTRIES:
         add(store, entry_id, IntervalSpec(1))
     beat_a, _ = paused_beat(store, 5.2, [])
-    renewals: list[int] = []
-    renew = store.renew_claims
-
-    def counted(claims, now, lease):  # type: ignore[no-untyped-def]
-        renewals.append(len(claims))
-        return renew(claims, now, lease)
-
-    store.renew_claims = counted  # type: ignore[method-assign]
+    renewals = count_renewals(store)
     assert beat_a.tick().published == len(ENTRIES)
     assert renewals == [len(ENTRIES)]
     beat_a.close()

@@ -19,7 +19,7 @@ from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import ANY_CHANGE, ChangeFeed, Store, StoreError, open_store
 from tests.contract.helpers import at
 from tests.engine.conftest import FakeClock, RecordingPublisher
-from tests.engine.test_engine import FlakyStore, add, run_until, stored
+from tests.engine.test_engine import FlakyStore, add, flaky_engine, run_until, stored
 
 # -- no run lost -------------------------------------------------------------------------------
 
@@ -76,8 +76,7 @@ def test_pending_completions_are_recorded_at_close(
 ) -> None:
     """Sent, then the store failed to take the completion: closing the beat records it, so
     the occurrence is not sent again once the lease runs out."""
-    flaky = FlakyStore(store)
-    engine = Engine(flaky, publisher, settings, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, engine = flaky_engine(store, publisher, settings, clock)
     add(store, "job", IntervalSpec(3600))
     clock.now = at(3600)
     flaky.fail_next = "complete_many"
@@ -443,9 +442,7 @@ def test_a_store_outage_drops_the_change_feed(
 def test_outage_backoff_doubles_to_the_cap_and_starts_over_after_recovery(
     store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
 ) -> None:
-    flaky = FlakyStore(store)
-    capped = replace(settings, max_backoff=5.0)
-    engine = Engine(flaky, publisher, capped, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    flaky, engine = flaky_engine(store, publisher, replace(settings, max_backoff=5.0), clock)
 
     def outage(ticks: int) -> list[float]:
         flaky.down = True
