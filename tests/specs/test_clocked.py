@@ -171,3 +171,28 @@ def test_after_before_the_start_of_datetime_is_not_silently_none() -> None:
         ClockedSpec(AT).next_after(datetime(9999, 12, 31, 20, tzinfo=timezone(-timedelta(hours=5))))
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "field"),
+    [
+        ({"type": "clocked"}, "clocked 'at': missing", "at"),
+        (
+            {"type": "clocked", "at": "junk"},
+            "clocked 'at': 'junk' is not an ISO 8601 instant",
+            "at",
+        ),
+        ({"type": "clocked", "at": 5}, "clocked 'at': expected an ISO 8601 instant, got 5", "at"),
+        (
+            {"type": "clocked", "at": "2026-01-01T00:00:00Z", "y": 1},
+            "clocked: unknown field 'y' (known: at)",
+            "y",
+        ),
+    ],
+)
+def test_dict_errors_are_exact(data: dict[str, object], message: str, field: str) -> None:
+    """Errors in the dict form are reported word for word, naming the field."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data)
+    assert str(caught.value) == message
+    assert caught.value.field == field
