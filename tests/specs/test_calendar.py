@@ -344,6 +344,16 @@ def test_unknown_keys_are_rejected(key: str) -> None:
     assert caught.value.field == key
 
 
+def test_unknown_key_message_lists_the_known_keys() -> None:
+    """The message names the kind, the bad key and the known keys in the dict form's order."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "calendar", "hour": [1]})
+    assert str(caught.value) == (
+        "calendar: unknown field 'hour' (known: months, weekdays, monthdays, hours, minutes,"
+        " timezone)"
+    )
+
+
 def test_unknown_time_zone_is_rejected() -> None:
     """An unknown zone is an error naming the timezone field."""
     with pytest.raises(SpecError, match="Mars/Base") as caught:
