@@ -497,8 +497,17 @@ def test_non_text_expression_and_missing_expression() -> None:
     """A number is not an expression; a dict without one says so."""
     with pytest.raises(SpecError, match=r"^cron expression: expected text, got 5$"):
         CronSpec(5)  # type: ignore[arg-type]
-    with pytest.raises(SpecError, match=r"^cron 'expression': missing$"):
+    with pytest.raises(SpecError, match=r"^cron 'expression': missing$") as caught:
         CronSpec.from_dict({"type": "cron", "timezone": "UTC"})
+    assert caught.value.field == "expression"
+
+
+def test_unknown_key_is_exact() -> None:
+    """A misspelt key names the kind, the key and the known keys."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "cron", "expression": "* * * * *", "zone": "UTC"})
+    assert str(caught.value) == "cron: unknown field 'zone' (known: expression, timezone)"
+    assert caught.value.field == "zone"
 
 
 # --- next_after ------------------------------------------------------------------------------
