@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from celery_stembeat.specs import CronSpec, SpecError, parse_spec
+from celery_stembeat.specs import CronSpec, SpecError, load_zone, parse_spec, zone_name
 from tests.specs._cron_support import utc
 
 
@@ -328,6 +328,54 @@ def test_zoneinfo_object_is_stored_by_name() -> None:
     spec = CronSpec("0 9 * * *", ZoneInfo("Asia/Kolkata"))  # type: ignore[arg-type]
     assert spec.timezone == "Asia/Kolkata"
     assert spec == CronSpec("0 9 * * *", "Asia/Kolkata")
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (" Europe/London ", "Europe/London"),
+        (timezone.utc, "UTC"),
+        (ZoneInfo("UTC"), "UTC"),
+        (ZoneInfo("Etc/UTC"), "UTC"),
+        (ZoneInfo("Asia/Tokyo"), "Asia/Tokyo"),
+        ("etc/utc", "UTC"),
+        ("z", "UTC"),
+    ],
+)
+def test_zone_name(value: object, name: str) -> None:
+    """zone_name: names are trimmed, UTC spellings and objects are ``UTC``, others their key."""
+    assert zone_name(value) == name
+
+
+@pytest.mark.parametrize("name", ["UTC", "utc", "Etc/UTC", "etc/utc", "Z", "z"])
+def test_load_zone_reads_utc_spellings_as_utc(name: str) -> None:
+    """Every spelling of UTC loads as the fixed UTC zone."""
+    assert load_zone(name) is timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Mars/Base", "unknown time zone 'Mars/Base'"),
+        ("Europe", "unknown time zone 'Europe'"),
+        ("../etc/passwd", "unknown time zone '../etc/passwd'"),
+        ("a\x00b", "unknown time zone 'a\\x00b'"),
+        (timezone(timedelta(hours=1)), "unknown time zone 'UTC+01:00'"),
+        (5, "timezone: expected an IANA zone name, got 5"),
+        (None, "timezone: expected an IANA zone name, got None"),
+    ],
+)
+def test_bad_zones_are_spec_errors(value: object, message: str) -> None:
+    """A name that is no IANA zone, or a value that is no zone, is a SpecError on `timezone`."""
+    with pytest.raises(SpecError) as caught:
+        zone_name(value)
+    assert str(caught.value) == message
+    assert caught.value.field == "timezone"
+    if isinstance(value, str):
+        with pytest.raises(SpecError) as caught:
+            load_zone(value)
+        assert str(caught.value) == message
+        assert caught.value.field == "timezone"
 
 
 # --- dict form, parse_spec, describe ---------------------------------------------------------
