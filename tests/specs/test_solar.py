@@ -350,12 +350,13 @@ def test_event_on_lies_on_that_date_of_the_solar_day(place: str, event: str) -> 
 
 
 @pytest.mark.parametrize("offset", [86400, -86400, 43200])
-def test_offsets_of_up_to_a_day_shift_every_occurrence(offset: int) -> None:
+@pytest.mark.parametrize("hour", [0, 3, 6, 12, 18, 23])
+def test_offsets_of_up_to_a_day_shift_every_occurrence(offset: int, hour: int) -> None:
     """With an offset of up to a day, the next firing is the next event shifted by it."""
     plain = SolarSpec("sunrise", 51.5074, -0.1278)
     shifted = SolarSpec("sunrise", 51.5074, -0.1278, offset=offset)
     shift = timedelta(seconds=offset)
-    after = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    after = datetime(2026, 5, 10, hour, 0, tzinfo=UTC)
     for _ in range(3):
         found = shifted.next_after(after)
         event = plain.next_after(after - shift)
@@ -364,14 +365,25 @@ def test_offsets_of_up_to_a_day_shift_every_occurrence(offset: int) -> None:
         after = found
 
 
-@pytest.fixture
-def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The process's local time zone set to Pacific/Kiritimati (UTC+14) for one test."""
-    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+@pytest.fixture(params=["Pacific/Kiritimati", "<+2359>-23:59", "<-2359>+23:59"])
+def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch, request: Any) -> Any:
+    """The process's local time zone set far from UTC (up to a minute short of a day)."""
+    monkeypatch.setenv("TZ", request.param)
     time.tzset()
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.mark.usefixtures("local_zone_far_from_utc")
+def test_next_after_does_not_depend_on_the_local_zone() -> None:
+    """The search runs on the solar day's dates: a noon late in its day is found that day."""
+    spec = SolarSpec("solar_noon", 0, -180)  # solar day UTC-12; mid-February noon is 12:14
+    after = datetime(2026, 2, 12, 0, 5, tzinfo=UTC)  # 12:05 on 11 February, solar time
+    noon = spec.event_on(date(2026, 2, 11))
+    assert noon is not None
+    assert noon > after
+    assert spec.next_after(after) == noon
 
 
 @pytest.mark.usefixtures("local_zone_far_from_utc")
