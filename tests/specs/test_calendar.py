@@ -324,6 +324,8 @@ def test_timezone_names_are_normalised() -> None:
         ("hours", [True], "calendar 'hours': True is not a number or name"),
         ("hours", [1.5], "calendar 'hours': 1.5 is not a number or name"),
         ("hours", ["5-2"], "calendar 'hours': range '5-2' runs backwards"),
+        ("hours", 1.5, "calendar 'hours': expected a list, got 1.5"),
+        ("weekdays", object, "calendar 'weekdays': expected a list, got <class 'object'>"),
     ],
 )
 def test_bad_filter_values_name_the_filter(field: str, value: object, message: str) -> None:
@@ -419,3 +421,19 @@ def test_last_occurrence_before_the_end_of_datetime() -> None:
     last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
     assert spec.next_after(datetime(9999, 1, 1, tzinfo=UTC)) == last
     assert spec.next_after(last) is None
+
+
+@pytest.mark.parametrize(
+    ("single", "listed"),
+    [
+        ({"hours": 9}, {"hours": [9]}),
+        ({"weekdays": "mon-fri"}, {"weekdays": [1, 2, 3, 4, 5]}),
+        ({"months": "dec"}, {"months": [12]}),
+    ],
+)
+def test_a_single_value_is_a_list_of_one(
+    single: dict[str, object], listed: dict[str, object]
+) -> None:
+    """A filter may be one number, name or range instead of a list."""
+    assert CalendarSpec(**single) == CalendarSpec(**listed)  # type: ignore[arg-type]
+    assert parse_spec({"type": "calendar", **single}) == CalendarSpec(**listed)  # type: ignore[arg-type]
