@@ -324,6 +324,8 @@ def test_timezone_names_are_normalised() -> None:
         ("hours", [True], "calendar 'hours': True is not a number or name"),
         ("hours", [1.5], "calendar 'hours': 1.5 is not a number or name"),
         ("hours", ["5-2"], "calendar 'hours': range '5-2' runs backwards"),
+        ("hours", ["5-25"], "calendar 'hours': 25 is outside 0-23"),
+        ("weekdays", ["mon-funday"], "calendar 'weekdays': 'funday' is not a number or name"),
         ("hours", 1.5, "calendar 'hours': expected a list, got 1.5"),
         ("weekdays", object, "calendar 'weekdays': expected a list, got <class 'object'>"),
     ],
