@@ -371,8 +371,9 @@ def test_unknown_time_zone_is_rejected() -> None:
 )
 def test_impossible_dates_are_rejected(monthdays: list[int], months: list[int]) -> None:
     """A day that never exists in the chosen months is rejected when the spec is built."""
-    with pytest.raises(SpecError, match="never matches"):
+    with pytest.raises(SpecError, match="never matches") as caught:
         CalendarSpec(monthdays=monthdays, months=months)
+    assert caught.value.field == "monthdays"
 
 
 def test_leap_day_is_possible() -> None:
