@@ -274,6 +274,7 @@ def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         (datetime(2026, 1, 1, 18, tzinfo=ZoneInfo("Asia/Tokyo")), "2026-01-01T09:00:00Z"),
     ],
 )
+@pytest.mark.usefixtures("local_zone_far_from_utc")
 def test_format_instant(value: datetime, text: str) -> None:
-    """ISO 8601 in UTC with a Z; milliseconds only when the instant has a fraction."""
+    """ISO 8601 in UTC with a Z (whatever the local zone); milliseconds only when there are any."""
     assert format_instant(value) == text
