@@ -16,6 +16,7 @@ from celery_stembeat.specs import (
     CronSpec,
     IntervalSpec,
     SolarSpec,
+    Spec,
     SpecError,
     format_instant,
     parse_instant,
@@ -278,3 +279,22 @@ def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_format_instant(value: datetime, text: str) -> None:
     """ISO 8601 in UTC with a Z (whatever the local zone); milliseconds only when there are any."""
     assert format_instant(value) == text
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ClockedSpec(AT),
+        IntervalSpec(30),
+        CronSpec("0 9 * * *"),
+        SolarSpec("sunrise", 0, 0),
+        CalendarSpec(hours=[9]),
+    ],
+)
+@pytest.mark.parametrize(("after", "got"), [("2025-01-01T00:00:00Z", "str"), (None, "NoneType")])
+def test_next_after_refuses_what_is_no_datetime(spec: Spec, after: object, got: str) -> None:
+    """Every kind's next_after wants a datetime, and says what it got instead."""
+    with pytest.raises(SpecError) as caught:
+        spec.next_after(after)  # type: ignore[arg-type]
+    assert str(caught.value) == f"next_after: expected a datetime, got {got}"
+    assert caught.value.field is None
