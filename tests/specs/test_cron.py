@@ -436,6 +436,21 @@ BAD_EXPRESSIONS = [
     ("* * * * 8", "day-of-week", "cron field 'day-of-week': 8 is outside 0-7"),
     ("61 * * * * *", "second", "cron field 'second': 61 is outside 0-59"),
     ("abc * * * *", "minute", "cron field 'minute': 'abc' is not a number or name"),
+    ("1234567890 * * * *", "minute", "cron field 'minute': 1234567890 is outside 0-59"),
+    ("12345678901 * * * *", "minute", "cron field 'minute': '12345678901' is outside 0-59"),
+    (
+        "*/1234567890 * * * *",
+        "minute",
+        "cron field 'minute': step 1234567890 is more than 59, "
+        "so it would only ever match its first value",
+    ),
+    (
+        "*/12345678901 * * * *",
+        "minute",
+        "cron field 'minute': step '12345678901' is more than 59, "
+        "so it would only ever match its first value",
+    ),
+    ("* * * * 1#0", "day-of-week", "cron field 'day-of-week': '1#0': the week must be 1-5"),
     ("* * * FOO *", "month", "cron field 'month': 'FOO' is not a number or name"),
     ("* * * * FUNDAY", "day-of-week", "cron field 'day-of-week': 'FUNDAY' is not a number or name"),
     ("*/0 * * * *", "minute", "cron field 'minute': step '0' must be a positive number"),
