@@ -182,6 +182,24 @@ def test_equivalent_spellings_fire_alike(spelled: str, plain: str) -> None:
     )
 
 
+@pytest.mark.parametrize("spelled", ["5-5 9-9 * * *", "0 0 * * fri-fri"])
+def test_a_range_of_one_value_is_accepted(spelled: str) -> None:
+    """A range whose ends are equal is valid (it does not run backwards)."""
+    assert CronSpec(spelled).expression == spelled
+
+
+@pytest.mark.xfail(strict=True, reason="croniter expands a range of one value such as 5-5 to '*'")
+@pytest.mark.parametrize(
+    ("spelled", "plain"), [("5-5 9-9 * * *", "5 9 * * *"), ("0 0 * * fri-fri", "0 0 * * 5")]
+)
+def test_a_range_of_one_value_fires_as_that_value(spelled: str, plain: str) -> None:
+    """A range whose ends are equal means that one value."""
+    start = utc("2024-12-20 00:00")
+    assert list(CronSpec(spelled).occurrences(start, 30)) == list(
+        CronSpec(plain).occurrences(start, 30)
+    )
+
+
 def test_whitespace_is_normalised() -> None:
     """Runs of blanks collapse to single spaces in the stored expression."""
     spec = CronSpec("  0   9 *\t* 1-5 ")
