@@ -141,7 +141,7 @@ def _nth_days(nth: Mapping[int, Iterable[object]], first_weekday: int, month_day
     """The days named by ``#n`` (nth weekday) and ``L<n>`` (last weekday) items, as a bitmask."""
     mask = 0
     for weekday, which in nth.items():
-        days = range(1 + (weekday % 7 - first_weekday) % 7, month_days + 1, 7)
+        days = range(1 + (weekday - first_weekday) % 7, month_days + 1, 7)
         for ordinal in which:
             if ordinal == "l":
                 mask |= 1 << days[-1]

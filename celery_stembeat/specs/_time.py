@@ -63,9 +63,9 @@ def load_zone(name: str) -> tzinfo:
 def zone_name(value: object) -> str:
     """The IANA name of a tzinfo or a name, validated."""
     if isinstance(value, str):
-        name = value.strip() or "UTC"
+        name = value.strip()
     elif value is UTC:
-        name = "UTC"
+        return "UTC"
     elif isinstance(value, ZoneInfo) and value.key:
         name = value.key
     elif isinstance(value, tzinfo):
@@ -74,7 +74,7 @@ def zone_name(value: object) -> str:
         raise SpecError(
             f"timezone: expected an IANA zone name, got {shorten(value)}", field="timezone"
         )
-    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+    if name.upper() in ("", "UTC", "Z", "ETC/UTC"):
         return "UTC"
     load_zone(name)
     return name

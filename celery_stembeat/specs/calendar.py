@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from celery_stembeat.limits import shorten
-from celery_stembeat.specs._time import UTC, load_zone, zone_name
+from celery_stembeat.specs._time import load_zone, zone_name
 from celery_stembeat.specs._wallclock import WallClockSchedule
 from celery_stembeat.specs.base import Spec, check_keys
 from celery_stembeat.specs.cron import WEEKDAY_NAMES, compile_wallclock, field_value, find_field
@@ -91,7 +91,7 @@ class CalendarSpec(Spec):
             " ".join(fields), fields[1], False, False, load_zone(self.timezone)
         )
         object.__setattr__(self, "_schedule", schedule)
-        if schedule.next_after(datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        if schedule.matcher.never:
             raise SpecError(f"calendar {self.describe()!r}: never matches a date", "monthdays")
 
     @property

@@ -213,7 +213,7 @@ class CronSpec(Spec):
         hour = parts[2] if seconds else parts[1]
         schedule = compile_wallclock(text, hour, seconds, True, load_zone(self.timezone))
         object.__setattr__(self, "_schedule", schedule)
-        if schedule.next_after(datetime(2000, 1, 1, tzinfo=load_zone("UTC"))) is None:
+        if schedule.matcher.never:
             raise SpecError(
                 f"cron expression {shorten(self.expression)}: never matches a date", "expression"
             )

@@ -324,6 +324,10 @@ def test_timezone_names_are_normalised() -> None:
         ("hours", [True], "calendar 'hours': True is not a number or name"),
         ("hours", [1.5], "calendar 'hours': 1.5 is not a number or name"),
         ("hours", ["5-2"], "calendar 'hours': range '5-2' runs backwards"),
+        ("hours", ["5-25"], "calendar 'hours': 25 is outside 0-23"),
+        ("weekdays", ["mon-funday"], "calendar 'weekdays': 'funday' is not a number or name"),
+        ("hours", 1.5, "calendar 'hours': expected a list, got 1.5"),
+        ("weekdays", object, "calendar 'weekdays': expected a list, got <class 'object'>"),
     ],
 )
 def test_bad_filter_values_name_the_filter(field: str, value: object, message: str) -> None:
@@ -344,6 +348,16 @@ def test_unknown_keys_are_rejected(key: str) -> None:
     assert caught.value.field == key
 
 
+def test_unknown_key_message_lists_the_known_keys() -> None:
+    """The message names the kind, the bad key and the known keys in the dict form's order."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "calendar", "hour": [1]})
+    assert str(caught.value) == (
+        "calendar: unknown field 'hour' (known: months, weekdays, monthdays, hours, minutes,"
+        " timezone)"
+    )
+
+
 def test_unknown_time_zone_is_rejected() -> None:
     """An unknown zone is an error naming the timezone field."""
     with pytest.raises(SpecError, match="Mars/Base") as caught:
@@ -357,8 +371,9 @@ def test_unknown_time_zone_is_rejected() -> None:
 )
 def test_impossible_dates_are_rejected(monthdays: list[int], months: list[int]) -> None:
     """A day that never exists in the chosen months is rejected when the spec is built."""
-    with pytest.raises(SpecError, match="never matches"):
+    with pytest.raises(SpecError, match="never matches") as caught:
         CalendarSpec(monthdays=monthdays, months=months)
+    assert caught.value.field == "monthdays"
 
 
 def test_leap_day_is_possible() -> None:
@@ -409,3 +424,19 @@ def test_last_occurrence_before_the_end_of_datetime() -> None:
     last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
     assert spec.next_after(datetime(9999, 1, 1, tzinfo=UTC)) == last
     assert spec.next_after(last) is None
+
+
+@pytest.mark.parametrize(
+    ("single", "listed"),
+    [
+        ({"hours": 9}, {"hours": [9]}),
+        ({"weekdays": "mon-fri"}, {"weekdays": [1, 2, 3, 4, 5]}),
+        ({"months": "dec"}, {"months": [12]}),
+    ],
+)
+def test_a_single_value_is_a_list_of_one(
+    single: dict[str, object], listed: dict[str, object]
+) -> None:
+    """A filter may be one number, name or range instead of a list."""
+    assert CalendarSpec(**single) == CalendarSpec(**listed)  # type: ignore[arg-type]
+    assert parse_spec({"type": "calendar", **single}) == CalendarSpec(**listed)  # type: ignore[arg-type]

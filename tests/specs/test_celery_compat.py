@@ -428,3 +428,40 @@ def test_celery_beat_after_a_pause_sends_one_and_stays_on_the_grid() -> None:
     assert len(on_grid) == len(expected)
     for scheduled, at in zip(expected, on_grid, strict=True):
         assert timedelta(0) <= at - scheduled < timedelta(milliseconds=50), scheduled
+
+
+@pytest.mark.parametrize(
+    ("fields", "expression"),
+    [
+        ({"minute": "*/58"}, "*/58 * * * *"),
+        ({"minute": "*/59"}, "*/59 * * * *"),
+        ({"minute": 0, "hour": "*/23"}, "0 */23 * * *"),
+        ({"minute": 0, "hour": 0, "day_of_month": "*/30"}, "0 0 */30 * *"),
+        ({"minute": 0, "hour": 0, "day_of_month": "*/31"}, "0 0 1 * *"),
+        ({"minute": 0, "hour": 0, "month_of_year": "*/12"}, "0 0 * 1 *"),
+    ],
+)
+def test_every_step_that_lands_twice_stays_a_step(fields: dict[str, Any], expression: str) -> None:
+    """A written step is kept up to the widest one with two values in the field's range;
+    a step past it picks the first value alone and is written as that value."""
+    spec = from_celery(crontab(**fields, app=make_app()))
+    assert isinstance(spec, CronSpec)
+    assert spec.expression == expression
+
+
+def test_crontab_without_its_written_form_reads_its_values() -> None:
+    """A crontab that kept no written form of a field is read from the field's values."""
+    entry = crontab(minute="*/15", hour=9, app=make_app())
+    del entry._orig_minute
+    spec = from_celery(entry)
+    assert isinstance(spec, CronSpec)
+    assert spec.expression == "0,15,30,45 9 * * *"
+
+
+def test_wrapper_keeps_the_app_and_hashes_as_its_spec() -> None:
+    """to_celery and SpecSchedule hand the app to celery; the hash is the spec's."""
+    app = make_app("Europe/London")
+    spec = CronSpec("0 9 * * *")
+    assert to_celery(spec, app=app).app is app
+    assert SpecSchedule(spec, app=app).app is app
+    assert hash(to_celery(spec)) == hash(spec)

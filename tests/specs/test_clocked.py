@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timedelta, timezone
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +16,10 @@ from celery_stembeat.specs import (
     CronSpec,
     IntervalSpec,
     SolarSpec,
+    Spec,
     SpecError,
+    format_instant,
+    parse_instant,
     parse_spec,
 )
 
@@ -171,3 +176,125 @@ def test_after_before_the_start_of_datetime_is_not_silently_none() -> None:
         ClockedSpec(AT).next_after(datetime(9999, 12, 31, 20, tzinfo=timezone(-timedelta(hours=5))))
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "field"),
+    [
+        ({"type": "clocked"}, "clocked 'at': missing", "at"),
+        (
+            {"type": "clocked", "at": "junk"},
+            "clocked 'at': 'junk' is not an ISO 8601 instant",
+            "at",
+        ),
+        ({"type": "clocked", "at": 5}, "clocked 'at': expected an ISO 8601 instant, got 5", "at"),
+        (
+            {"type": "clocked", "at": "2026-01-01T00:00:00Z", "y": 1},
+            "clocked: unknown field 'y' (known: at)",
+            "y",
+        ),
+    ],
+)
+def test_dict_errors_are_exact(data: dict[str, object], message: str, field: str) -> None:
+    """Errors in the dict form are reported word for word, naming the field."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data)
+    assert str(caught.value) == message
+    assert caught.value.field == field
+
+
+# --- instants: parse_instant and format_instant -------------------------------------------------
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset (datetime treats the value as naive)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (5, "what: expected an ISO 8601 instant, got 5"),
+        (None, "what: expected an ISO 8601 instant, got None"),
+        ("junk", "what: 'junk' is not an ISO 8601 instant"),
+        ("2026-01-01T00:00:00", "what: 2026-01-01T00:00:00 has no time zone"),
+        (datetime(2026, 1, 1), "what: 2026-01-01T00:00:00 has no time zone"),
+        (datetime(2026, 1, 1, tzinfo=_NoOffset()), "what: 2026-01-01T00:00:00 has no time zone"),
+    ],
+)
+def test_parse_instant_errors_are_exact(value: object, message: str) -> None:
+    """A value that is no aware instant is refused, naming what was read and the field."""
+    with pytest.raises(SpecError) as caught:
+        parse_instant(value, "what", "field")
+    assert str(caught.value) == message
+    assert caught.value.field == "field"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-01T09:00:00Z",
+        "2026-01-01T09:00:00z",
+        " 2026-01-01T09:00:00Z ",
+        "2026-01-01T18:00:00+09:00",
+        "2026-01-01 09:00:00+00:00",
+    ],
+)
+def test_parse_instant_reads_iso_text_as_utc(text: str) -> None:
+    """Z or z or an offset, blanks around: the instant, in UTC."""
+    found = parse_instant(text, "what")
+    assert found == datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert found.tzinfo is UTC
+
+
+@pytest.mark.usefixtures("local_zone_far_from_utc")
+def test_parse_instant_is_utc_whatever_the_local_zone() -> None:
+    """An aware datetime is converted to UTC, not to the machine's zone."""
+    found = parse_instant(datetime(2026, 1, 1, 18, tzinfo=ZoneInfo("Asia/Tokyo")), "what")
+    assert found.utcoffset() == timedelta(0)
+    assert ClockedSpec(found).at.utcoffset() == timedelta(0)
+
+
+@pytest.fixture
+def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone set to Pacific/Kiritimati (UTC+14) for one test."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2026, 1, 1, 9, tzinfo=UTC), "2026-01-01T09:00:00Z"),
+        (datetime(2026, 1, 1, 9, 0, 0, 1000, tzinfo=UTC), "2026-01-01T09:00:00.001Z"),
+        (datetime(2026, 1, 1, 18, tzinfo=ZoneInfo("Asia/Tokyo")), "2026-01-01T09:00:00Z"),
+    ],
+)
+@pytest.mark.usefixtures("local_zone_far_from_utc")
+def test_format_instant(value: datetime, text: str) -> None:
+    """ISO 8601 in UTC with a Z (whatever the local zone); milliseconds only when there are any."""
+    assert format_instant(value) == text
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ClockedSpec(AT),
+        IntervalSpec(30),
+        CronSpec("0 9 * * *"),
+        SolarSpec("sunrise", 0, 0),
+        CalendarSpec(hours=[9]),
+    ],
+)
+@pytest.mark.parametrize(("after", "got"), [("2025-01-01T00:00:00Z", "str"), (None, "NoneType")])
+def test_next_after_refuses_what_is_no_datetime(spec: Spec, after: object, got: str) -> None:
+    """Every kind's next_after wants a datetime, and says what it got instead."""
+    with pytest.raises(SpecError) as caught:
+        spec.next_after(after)  # type: ignore[arg-type]
+    assert str(caught.value) == f"next_after: expected a datetime, got {got}"
+    assert caught.value.field is None

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from celery_stembeat.specs import CronSpec, SpecError, parse_spec
+from celery_stembeat.specs import CronSpec, SpecError, load_zone, parse_spec, zone_name
 from tests.specs._cron_support import utc
 
 
@@ -182,6 +182,24 @@ def test_equivalent_spellings_fire_alike(spelled: str, plain: str) -> None:
     )
 
 
+@pytest.mark.parametrize("spelled", ["5-5 9-9 * * *", "0 0 * * fri-fri"])
+def test_a_range_of_one_value_is_accepted(spelled: str) -> None:
+    """A range whose ends are equal is valid (it does not run backwards)."""
+    assert CronSpec(spelled).expression == spelled
+
+
+@pytest.mark.xfail(strict=True, reason="croniter expands a range of one value such as 5-5 to '*'")
+@pytest.mark.parametrize(
+    ("spelled", "plain"), [("5-5 9-9 * * *", "5 9 * * *"), ("0 0 * * fri-fri", "0 0 * * 5")]
+)
+def test_a_range_of_one_value_fires_as_that_value(spelled: str, plain: str) -> None:
+    """A range whose ends are equal means that one value."""
+    start = utc("2024-12-20 00:00")
+    assert list(CronSpec(spelled).occurrences(start, 30)) == list(
+        CronSpec(plain).occurrences(start, 30)
+    )
+
+
 def test_whitespace_is_normalised() -> None:
     """Runs of blanks collapse to single spaces in the stored expression."""
     spec = CronSpec("  0   9 *\t* 1-5 ")
@@ -330,6 +348,54 @@ def test_zoneinfo_object_is_stored_by_name() -> None:
     assert spec == CronSpec("0 9 * * *", "Asia/Kolkata")
 
 
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (" Europe/London ", "Europe/London"),
+        (timezone.utc, "UTC"),
+        (ZoneInfo("UTC"), "UTC"),
+        (ZoneInfo("Etc/UTC"), "UTC"),
+        (ZoneInfo("Asia/Tokyo"), "Asia/Tokyo"),
+        ("etc/utc", "UTC"),
+        ("z", "UTC"),
+    ],
+)
+def test_zone_name(value: object, name: str) -> None:
+    """zone_name: names are trimmed, UTC spellings and objects are ``UTC``, others their key."""
+    assert zone_name(value) == name
+
+
+@pytest.mark.parametrize("name", ["UTC", "utc", "Etc/UTC", "etc/utc", "Z", "z"])
+def test_load_zone_reads_utc_spellings_as_utc(name: str) -> None:
+    """Every spelling of UTC loads as the fixed UTC zone."""
+    assert load_zone(name) is timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Mars/Base", "unknown time zone 'Mars/Base'"),
+        ("Europe", "unknown time zone 'Europe'"),
+        ("../etc/passwd", "unknown time zone '../etc/passwd'"),
+        ("a\x00b", "unknown time zone 'a\\x00b'"),
+        (timezone(timedelta(hours=1)), "unknown time zone 'UTC+01:00'"),
+        (5, "timezone: expected an IANA zone name, got 5"),
+        (None, "timezone: expected an IANA zone name, got None"),
+    ],
+)
+def test_bad_zones_are_spec_errors(value: object, message: str) -> None:
+    """A name that is no IANA zone, or a value that is no zone, is a SpecError on `timezone`."""
+    with pytest.raises(SpecError) as caught:
+        zone_name(value)
+    assert str(caught.value) == message
+    assert caught.value.field == "timezone"
+    if isinstance(value, str):
+        with pytest.raises(SpecError) as caught:
+            load_zone(value)
+        assert str(caught.value) == message
+        assert caught.value.field == "timezone"
+
+
 # --- dict form, parse_spec, describe ---------------------------------------------------------
 
 ROUND_TRIP = [
@@ -388,6 +454,21 @@ BAD_EXPRESSIONS = [
     ("* * * * 8", "day-of-week", "cron field 'day-of-week': 8 is outside 0-7"),
     ("61 * * * * *", "second", "cron field 'second': 61 is outside 0-59"),
     ("abc * * * *", "minute", "cron field 'minute': 'abc' is not a number or name"),
+    ("1234567890 * * * *", "minute", "cron field 'minute': 1234567890 is outside 0-59"),
+    ("12345678901 * * * *", "minute", "cron field 'minute': '12345678901' is outside 0-59"),
+    (
+        "*/1234567890 * * * *",
+        "minute",
+        "cron field 'minute': step 1234567890 is more than 59, "
+        "so it would only ever match its first value",
+    ),
+    (
+        "*/12345678901 * * * *",
+        "minute",
+        "cron field 'minute': step '12345678901' is more than 59, "
+        "so it would only ever match its first value",
+    ),
+    ("* * * * 1#0", "day-of-week", "cron field 'day-of-week': '1#0': the week must be 1-5"),
     ("* * * FOO *", "month", "cron field 'month': 'FOO' is not a number or name"),
     ("* * * * FUNDAY", "day-of-week", "cron field 'day-of-week': 'FUNDAY' is not a number or name"),
     ("*/0 * * * *", "minute", "cron field 'minute': step '0' must be a positive number"),
@@ -497,8 +578,17 @@ def test_non_text_expression_and_missing_expression() -> None:
     """A number is not an expression; a dict without one says so."""
     with pytest.raises(SpecError, match=r"^cron expression: expected text, got 5$"):
         CronSpec(5)  # type: ignore[arg-type]
-    with pytest.raises(SpecError, match=r"^cron 'expression': missing$"):
+    with pytest.raises(SpecError, match=r"^cron 'expression': missing$") as caught:
         CronSpec.from_dict({"type": "cron", "timezone": "UTC"})
+    assert caught.value.field == "expression"
+
+
+def test_unknown_key_is_exact() -> None:
+    """A misspelt key names the kind, the key and the known keys."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "cron", "expression": "* * * * *", "zone": "UTC"})
+    assert str(caught.value) == "cron: unknown field 'zone' (known: expression, timezone)"
+    assert caught.value.field == "zone"
 
 
 # --- next_after ------------------------------------------------------------------------------

@@ -398,3 +398,44 @@ def test_bad_instant_error_names_the_field(name: str, value: object) -> None:
     with pytest.raises(SpecError, match=name) as caught:
         IntervalSpec(30, **{name: value})  # type: ignore[arg-type]
     assert caught.value.field == name
+
+
+HINT = "(use e.g. 30, 30s, 5m, 1h30m, 250ms)"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("1 30", "has a space between two numbers"),
+        ("1_000s", "has a '_' digit separator"),
+        (" NaN ", "is not a finite number"),
+        ("Every: -infinity", "is not a finite number"),
+        ("1e3", "has an exponent (write the number out)"),
+        ("abc", "is not a duration"),
+    ],
+)
+def test_duration_error_message_quotes_the_text_as_written(text: str, problem: str) -> None:
+    """The message quotes the text as given (case and blanks kept), the reason and examples."""
+    with pytest.raises(SpecError) as caught:
+        parse_duration(text)
+    assert str(caught.value) == f"interval 'every': {text!r} {problem} {HINT}"
+    assert caught.value.field == "every"
+
+
+def test_dict_errors_are_exact() -> None:
+    """A missing `every` and an unknown key are reported word for word, naming the field."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "interval"})
+    assert str(caught.value) == "interval 'every': missing"
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "interval", "every": 30, "foo": 1})
+    assert str(caught.value) == "interval: unknown field 'foo' (known: every, start_at, end_at)"
+    assert caught.value.field == "foo"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.9994, "999ms"), (0.9995, "1s"), (1.0004, "1s"), (1.001, "1.001s")]
+)
+def test_format_duration_switches_to_seconds_at_one_second(seconds: float, text: str) -> None:
+    """Milliseconds are used below 1000 ms after rounding; 1000 ms and more are seconds."""
+    assert format_duration(seconds) == text

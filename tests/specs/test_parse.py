@@ -369,3 +369,27 @@ def test_unknown_keys_are_rejected_for_every_kind(data: dict[str, object], key: 
     assert caught.value.field == key
     with pytest.raises(SpecError, match=f"unknown field '{key}'"):
         parse_spec(json.dumps(data))
+
+
+KINDS = "interval, cron, solar, clocked, calendar"
+EXAMPLES = "(use e.g. 30, 30s, 5m, 1h30m, 250ms)"
+CRON_HINT = "; a cron expression has 5 fields (6 with leading seconds)"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"type": "bogus"}, f"spec 'type': 'bogus' is not one of {KINDS}"),
+        ({"type": 3}, f"spec 'type': 3 is not one of {KINDS}"),
+        ({"every": 30}, f"spec 'type': None is not one of {KINDS}"),
+        ("[1, 2]", "spec JSON: a spec must be a JSON object with a 'type', not an array"),
+        ("abc", f"interval 'every': 'abc' is not a duration {EXAMPLES}"),
+        ("1 30", f"interval 'every': '1 30' has a space between two numbers {EXAMPLES}{CRON_HINT}"),
+        ("soon later", f"interval 'every': 'soon later' is not a duration {EXAMPLES}{CRON_HINT}"),
+    ],
+)
+def test_error_messages_are_exact(value: object, message: str) -> None:
+    """Errors are word for word; text of two to four words also says what cron looks like."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec(value)
+    assert str(caught.value) == message

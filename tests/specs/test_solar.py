@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +15,7 @@ from celery import Celery
 from celery.schedules import solar
 
 from celery_stembeat.specs import SolarSpec, SpecError, parse_spec
+from celery_stembeat.specs import solar as solar_module
 
 UTC = timezone.utc
 PLACES = {
@@ -249,3 +252,162 @@ def test_events_in_the_last_days_of_datetime_are_found() -> None:
     assert last is not None
     assert last.date() == date(9999, 12, 31)
     assert spec.next_after(last) is None
+
+
+BASE = {"type": "solar", "event": "sunrise", "latitude": 1, "longitude": 1}
+KNOWN_EVENTS = ", ".join(EVENTS)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "field"),
+    [
+        ({"latitude": 90.000001}, "latitude 90.000001 is outside -90..90", "latitude"),
+        ({"latitude": -90.000001}, "latitude -90.000001 is outside -90..90", "latitude"),
+        ({"longitude": -181}, "longitude -181 is outside -180..180", "longitude"),
+        ({"latitude": "north"}, "latitude 'north' is not a number", "latitude"),
+        ({"longitude": True}, "longitude True is not a number", "longitude"),
+        ({"longitude": None}, "longitude None is not a number", "longitude"),
+        ({"event": "moonrise"}, f"solar event 'moonrise' is not one of {KNOWN_EVENTS}", "event"),
+        ({"event": 3}, f"solar event 3 is not one of {KNOWN_EVENTS}", "event"),
+        ({"offset": 86400.001}, "solar offset 86400.001 is outside ±86400 s", "offset"),
+        ({"offset": -86400.001}, "solar offset -86400.001 is outside ±86400 s", "offset"),
+        ({"offset": "5m"}, "solar offset '5m' is not a number of seconds", "offset"),
+        ({"offset": True}, "solar offset True is not a number of seconds", "offset"),
+        ({"event": None}, f"solar event None is not one of {KNOWN_EVENTS}", "event"),
+        (
+            {"offset": 1, "place": "x"},
+            "solar: unknown field 'place' (known: event, latitude, longitude, offset)",
+            "place",
+        ),
+    ],
+)
+def test_errors_are_exact_and_name_the_field(
+    fields: dict[str, object], message: str, field: str
+) -> None:
+    """Each invalid field is a SpecError with that field and, word for word, the message."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec({**BASE, **fields})
+    assert str(caught.value) == message
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("name", ["event", "latitude", "longitude"])
+def test_missing_field_is_exact(name: str) -> None:
+    """A dict without event, latitude or longitude says which one is missing."""
+    data = {key: value for key, value in BASE.items() if key != name}
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data)
+    assert str(caught.value) == f"solar {name!r}: missing"
+    assert caught.value.field == name
+
+
+@pytest.mark.parametrize(
+    ("fields", "latitude", "longitude", "offset"),
+    [
+        ({"latitude": 90, "longitude": 180, "offset": 86400}, 90.0, 180.0, 86400.0),
+        ({"latitude": -90, "longitude": -180, "offset": -86400}, -90.0, -180.0, -86400.0),
+        ({"latitude": "12.5", "longitude": " -3 "}, 12.5, -3.0, 0.0),
+        (
+            {"latitude": 1.23456789, "longitude": -1.23456749, "offset": 1.23456},
+            1.234568,
+            -1.234567,
+            1.235,
+        ),
+    ],
+)
+def test_boundaries_and_rounding(
+    fields: dict[str, object], latitude: float, longitude: float, offset: float
+) -> None:
+    """The limits themselves are allowed; degrees keep 6 decimals and the offset 3 (ms)."""
+    spec = parse_spec({**BASE, **fields})
+    assert isinstance(spec, SolarSpec)
+    assert (spec.latitude, spec.longitude, spec.offset) == (latitude, longitude, offset)
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        (SolarSpec("sunrise", 10, -20.5, offset=900), "sunrise+15m @10/-20.5"),
+        (SolarSpec("sunset", 0.000001, 180, offset=0.5), "sunset+500ms @0.000001/180"),
+        (SolarSpec("dusk_civil", -45, 0, offset=-0.25), "dusk_civil-250ms @-45/0"),
+    ],
+)
+def test_describe_signs_the_offset_and_trims_degrees(spec: SolarSpec, text: str) -> None:
+    """describe(): '+' or '-' and the compact duration; whole degrees carry no decimal point."""
+    assert spec.describe() == text
+
+
+@pytest.mark.parametrize("place", [*sorted(PLACES), "samoa", "kiribati"])
+@pytest.mark.parametrize("event", ["sunrise", "solar_noon", "sunset", "dusk_civil"])
+def test_event_on_lies_on_that_date_of_the_solar_day(place: str, event: str) -> None:
+    """event_on(day) is the event of `day` in the spec's solar day, not of the UTC date."""
+    latitude, longitude = {**PLACES, "samoa": (-13.8, -171.8), "kiribati": (1.9, 157.4)}[place]
+    spec = SolarSpec(event, latitude, longitude)
+    for day in (date(2026, 3, 1), date(2026, 9, 1)):
+        found = spec.event_on(day)
+        assert found is not None
+        assert found.astimezone(spec.solar_day).date() == day
+
+
+@pytest.mark.parametrize("offset", [86400, -86400, 43200])
+@pytest.mark.parametrize("hour", [0, 3, 6, 12, 18, 23])
+def test_offsets_of_up_to_a_day_shift_every_occurrence(offset: int, hour: int) -> None:
+    """With an offset of up to a day, the next firing is the next event shifted by it."""
+    plain = SolarSpec("sunrise", 51.5074, -0.1278)
+    shifted = SolarSpec("sunrise", 51.5074, -0.1278, offset=offset)
+    shift = timedelta(seconds=offset)
+    after = datetime(2026, 5, 10, hour, 0, tzinfo=UTC)
+    for _ in range(3):
+        found = shifted.next_after(after)
+        event = plain.next_after(after - shift)
+        assert event is not None
+        assert found == event + shift
+        after = found
+
+
+@pytest.fixture(params=["Pacific/Kiritimati", "<+2359>-23:59", "<-2359>+23:59"])
+def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch, request: Any) -> Any:
+    """The process's local time zone set far from UTC (up to a minute short of a day)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("local_zone_far_from_utc")
+def test_next_after_does_not_depend_on_the_local_zone() -> None:
+    """The search runs on the solar day's dates: a noon late in its day is found that day."""
+    spec = SolarSpec("solar_noon", 0, -180)  # solar day UTC-12; mid-February noon is 12:14
+    after = datetime(2026, 2, 12, 0, 5, tzinfo=UTC)  # 12:05 on 11 February, solar time
+    noon = spec.event_on(date(2026, 2, 11))
+    assert noon is not None
+    assert noon > after
+    assert spec.next_after(after) == noon
+
+
+@pytest.mark.usefixtures("local_zone_far_from_utc")
+def test_occurrences_are_utc_whatever_the_local_zone() -> None:
+    """Events are returned in UTC, not in the machine's local zone."""
+    spec = SolarSpec("sunrise", 51.5074, -0.1278)
+    after = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    found = spec.next_after(after)
+    event = spec.event_on(date(2026, 5, 10))
+    assert found is not None
+    assert event is not None
+    assert found.utcoffset() == timedelta(0)
+    assert event.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(("micros", "second"), [(499_999, 0), (500_000, 1), (999_999, 1), (0, 0)])
+def test_events_are_rounded_half_up_to_the_second(
+    monkeypatch: pytest.MonkeyPatch, micros: int, second: int
+) -> None:
+    """event_on() rounds the computed moment to the nearest second, a half second up."""
+
+    def noon(observer: Observer, day: date, tzinfo: Any) -> datetime:
+        return datetime(day.year, day.month, day.day, 12, 0, 0, micros, tzinfo=UTC)
+
+    monkeypatch.setitem(solar_module._EVENTS, "solar_noon", (noon, {}, False))
+    spec = SolarSpec("solar_noon", 0, 0)
+    assert spec.event_on(date(2026, 1, 1)) == datetime(2026, 1, 1, 12, 0, second, tzinfo=UTC)
