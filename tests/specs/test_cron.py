@@ -188,9 +188,18 @@ def test_a_range_of_one_value_is_accepted(spelled: str) -> None:
     assert CronSpec(spelled).expression == spelled
 
 
-@pytest.mark.xfail(strict=True, reason="croniter expands a range of one value such as 5-5 to '*'")
 @pytest.mark.parametrize(
-    ("spelled", "plain"), [("5-5 9-9 * * *", "5 9 * * *"), ("0 0 * * fri-fri", "0 0 * * 5")]
+    ("spelled", "plain"),
+    [
+        ("5-5 9-9 * * *", "5 9 * * *"),
+        ("0 0 * * fri-fri", "0 0 * * 5"),
+        ("0 0 * * Fri-FRI", "0 0 * * 5"),
+        ("0 0 1-1 * *", "0 0 1 * *"),
+        ("5-5/2 * * * *", "5 * * * *"),
+        ("1-1,30 * * * *", "1,30 * * * *"),
+        ("0 0 * jan-jan *", "0 0 * 1 *"),
+        ("30 0-0 0 * * *", "30 0 0 * * *"),
+    ],
 )
 def test_a_range_of_one_value_fires_as_that_value(spelled: str, plain: str) -> None:
     """A range whose ends are equal means that one value."""
