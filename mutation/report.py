@@ -119,7 +119,10 @@ def main() -> int:
         print(f"\n{status} ({name}):\n{mutant.block()}")
     for mutant in equivalents:
         if mutant not in used and mutant.path in complete:
-            print(f"\nno longer made (remove it from {EQUIVALENTS.name}):\n{mutant.block()}")
+            print(
+                f"\nnot a survivor this run (no longer made, or caught: remove it from "
+                f"{EQUIVALENTS.name} unless it timed out under load):\n{mutant.block()}"
+            )
     return 1 if failing else 0
 
 

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
+import time as time_module
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -60,6 +63,7 @@ def assert_fires(known: Case) -> None:
     spec = CronSpec(known.expression, known.zone)
     found = list(spec.occurrences(utc(known.after), len(known.expected)))
     assert found == [utc(text) for text in known.expected]
+    assert all(instant.tzinfo is UTC for instant in found)
 
 
 # --- fixed hours: once per wall-clock time ---------------------------------------------------
@@ -124,6 +128,9 @@ FIXED_IN_FOLD = [
          id="new-york-every-20-in-1"),
     case("America/New_York", "0 30 1 * * *", "2025-11-02 06:10",
          "2025-11-03 06:30", id="new-york-six-fields-second-pass"),
+    # Every second of hour 1, from 01:30 EST: the 1,800 repeated seconds left are all skipped.
+    case("America/New_York", "* * 1 * * *", "2025-11-02 06:30",
+         "2025-11-03 06:00", "2025-11-03 06:00:01", id="new-york-every-second-second-pass"),
     # London 01:30 happens at 00:30Z (BST) and 01:30Z (GMT).
     case("Europe/London", "30 1 * * *", "2025-10-25 12:00",
          "2025-10-26 00:30", "2025-10-27 01:30", id="london-day-before"),
@@ -235,6 +242,35 @@ WILDCARD = [
 @pytest.mark.parametrize("known", WILDCARD)
 def test_wildcard_hours_keep_real_time_cadence(known: Case) -> None:
     """With hour ``*``/``*/n``, gap times are skipped and fold times fire on both passes."""
+    assert_fires(known)
+
+
+@pytest.fixture(params=["Australia/Lord_Howe", "America/Santiago"])
+def machine_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The process's local time zone (``TZ``) set to a zone with clock changes of its own."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time_module.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time_module.tzset()
+
+
+@pytest.mark.parametrize(
+    "known",
+    [
+        *FIXED_IN_GAP,
+        *FIXED_IN_FOLD,
+        *WILDCARD,
+        case("UTC", "*/20 2 * * *", "2025-03-09 02:10",
+             "2025-03-09 02:20", "2025-03-09 02:40", id="utc-every-20-in-2"),
+    ],
+)  # fmt: skip
+def test_answers_do_not_depend_on_the_machines_time_zone(machine_zone: str, known: Case) -> None:
+    """Every instant is computed in the spec's zone and returned in UTC, whatever ``TZ`` says."""
     assert_fires(known)
 
 

@@ -234,6 +234,12 @@ def test_unreadable_objects(value: object, type_name: str) -> None:
         parse_spec(value)
 
 
+def test_unreadable_object_is_quoted_after_its_type() -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_spec((1, 2))
+    assert str(raised.value) == "spec: cannot read a schedule from tuple (1, 2)"
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [
