@@ -17,8 +17,8 @@ VERDICT_SAFE = "SAFE TO SWITCH"
 VERDICT_UNSAFE = "NOT SAFE TO SWITCH"
 #: Said after a real import from django-celery-beat.
 SWITCH_NOTE = (
-    "note: stembeat does not see edits made in the Django admin after this import until the "
-    "next import; stop django-celery-beat's beat before starting stembeat's"
+    "note: later edits in the Django admin are not seen until the next import; "
+    "stop django-celery-beat's beat before starting stembeat"
 )
 
 

@@ -201,6 +201,15 @@ def build_broken(alias: str) -> None:
 
 #: The clock of docs/migrating.md's walk-through.
 WALKTHROUGH_NOW = datetime(2026, 12, 2, 5, 43, tzinfo=UTC)
+#: Every name :func:`build_walkthrough` creates, in the order of the import's report.
+WALKTHROUGH = (
+    "nightly-report",
+    "first-monday-digest",
+    "poll-feeds",
+    "lights-on",
+    "new-year",
+    "sunday-cleanup",
+)
 
 
 def build_walkthrough(alias: str) -> None:
@@ -246,7 +255,7 @@ def build_walkthrough(alias: str) -> None:
         solar=models.SolarSchedule.objects.using(alias).create(
             event="sunset", latitude=Decimal("40.712800"), longitude=Decimal("-74.006000")
         ),
-        last_run_at=datetime(2026, 12, 1, 21, 29, 1, 220_517, tzinfo=UTC),
+        last_run_at=datetime(2026, 12, 1, 21, 29, 31, 220_517, tzinfo=UTC),
         total_run_count=61,
     )
     _task(
@@ -262,7 +271,7 @@ def build_walkthrough(alias: str) -> None:
     _task(
         alias,
         "sunday-cleanup",
-        changed=changed,
+        changed=datetime(2026, 12, 1, 16, 20, 11, 734_802, tzinfo=UTC),
         task="proj.tasks.cleanup",
         crontab=_crontab(alias, "UTC", "0", "4", dow="7"),
     )
