@@ -12,6 +12,9 @@ REDIS_URL = os.environ.get("STEMBEAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 POSTGRES_URL = os.environ.get(
     "STEMBEAT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+MARIADB_URL = os.environ.get(
+    "STEMBEAT_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
 REQUIRE_SERVICES = os.environ.get("STEMBEAT_REQUIRE_SERVICES", "") not in ("", "0")
 
 
@@ -51,20 +54,31 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """The test PostgreSQL URL, after checking the server answers."""
+def sql_server(service: str, url: str) -> str:
+    """``url``, after checking the SQL server there answers."""
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as connection:
             connection.execute(sqlalchemy.text("select 1"))
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        unavailable("PostgreSQL", POSTGRES_URL, exc)
+        unavailable(service, url, exc)
     finally:
         engine.dispose()
-    return POSTGRES_URL
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL URL, after checking the server answers."""
+    return sql_server("PostgreSQL", POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    """The test MariaDB (or MySQL) URL, after checking the server answers."""
+    return sql_server("MariaDB", MARIADB_URL)
 
 
 @pytest.fixture

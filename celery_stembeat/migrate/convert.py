@@ -57,6 +57,15 @@ def floor_ms(instant: datetime) -> datetime:
     return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
 
 
+def same_instant(first: datetime | None, second: datetime | None) -> bool:
+    """Whether two instants agree to the millisecond, the precision stembeat keeps (Django
+    keeps microseconds, the Redis store and entry files milliseconds); ``None`` is only the
+    same as ``None``."""
+    if first is None or second is None:
+        return first is second
+    return floor_ms(first) == floor_ms(second)
+
+
 def last_instant_before(deadline: datetime) -> datetime:
     """The last whole millisecond strictly before ``deadline``.
 

@@ -3,23 +3,25 @@
 Each entry becomes (or updates) the periodic task of the same name, with a schedule row that
 django-celery-beat runs exactly as stembeat ran the entry (the inverse of :mod:`.convert`),
 and its run state (last run, run count; for a task that never ran, ``date_changed`` is set so
-that django-celery-beat's first run is the entry's next run). An entry the tables cannot
-express is not written and the result says why. django-celery-beat's change marker is
-touched, so a running beat reloads.
+that django-celery-beat's first run is the entry's next run). A task that already runs as its
+entry (read back, it is the same entry, its instants compared to the millisecond) is left as
+it is; for the others the result names what changes, as the import report does. An entry the
+tables cannot express is not written and the result says why. django-celery-beat's change
+marker is touched, so a running beat reloads.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.migrate.convert import TASK_NAME_HEADER, convert_task
+from celery_stembeat.migrate.convert import TASK_NAME_HEADER, convert_task, same_instant
 from celery_stembeat.migrate.dcb_rows import KINDS, DcbSettings, TaskRow, read_tasks
 from celery_stembeat.migrate.dcb_schema import DcbSchema
 from celery_stembeat.migrate.expressible import (
@@ -29,6 +31,7 @@ from celery_stembeat.migrate.expressible import (
     crontab_fields,
     interval_period,
 )
+from celery_stembeat.migrate.importer import RUN_STATE, changed_fields, same_run_state
 from celery_stembeat.specs import (
     CalendarSpec,
     ClockedSpec,
@@ -71,7 +74,8 @@ class ExportResult:
     """What an export wrote, by entry id."""
 
     added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
+    #: id → what changes: the definition fields, then :data:`RUN_STATE`.
+    updated: dict[str, list[str]] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
     #: id → what the target cannot express.
     skipped: dict[str, str] = field(default_factory=dict)
@@ -214,15 +218,27 @@ class _Writer:
             self.connection.execute(sa.insert(table).values(ident=1, last_update=when))
 
 
-def _same(entry: Entry, row: TaskRow, settings: DcbSettings, now: datetime) -> bool:
-    """Whether the existing task already runs as ``entry``: read back, it is the same entry."""
+#: What an update changes when the existing task cannot be read back as an entry.
+UNREADABLE = "all fields: the task there cannot run"
+
+
+def _differences(entry: Entry, row: TaskRow, settings: DcbSettings, now: datetime) -> list[str]:
+    """What writing ``entry`` over the existing task changes: the definition fields the task
+    reads back with other values, then :data:`RUN_STATE`; empty when it already runs as
+    ``entry``."""
     back = convert_task(row, settings, now).entry
-    if back is None or back.definition() != entry.definition():
-        return False
-    kept = (back.state.last_run_at, back.state.total_run_count)
-    if kept != (entry.state.last_run_at if entry.enabled else None, entry.state.total_run_count):
-        return False
-    return back.state.last_run_at is not None or back.state.next_run_at == entry.state.next_run_at
+    if back is None:
+        return [UNREADABLE]
+    fields = changed_fields(back, entry)
+    # django-celery-beat clears the last run of a disabled task when saving it; a task that
+    # never ran has its next run from date_changed.
+    state = entry.state if entry.enabled else replace(entry.state, last_run_at=None)
+    moved = not same_run_state(back.state, state) or (
+        entry.enabled
+        and back.state.last_run_at is None
+        and not same_instant(back.state.next_run_at, state.next_run_at)
+    )
+    return [*fields, RUN_STATE] if moved else fields
 
 
 def export_entries(
@@ -246,10 +262,13 @@ def export_entries(
             result.skipped[entry.id] = str(exc)
             continue
         row = existing.get(entry.id)
-        if row is not None and _same(entry, row, settings, now):
+        if row is None:
+            result.added.append(entry.id)
+        elif differences := _differences(entry, row, settings, now):
+            result.updated[entry.id] = differences
+        else:
             result.unchanged.append(entry.id)
             continue
-        (result.added if row is None else result.updated).append(entry.id)
         if not dry_run:
             writer.write(task, None if row is None else row.id, now)
     if (result.added or result.updated) and not dry_run:

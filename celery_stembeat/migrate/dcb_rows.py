@@ -210,8 +210,12 @@ def count_tasks(connection: sa.Connection, schema: DcbSchema) -> int:
 def read_tasks(
     connection: sa.Connection, schema: DcbSchema, settings: DcbSettings
 ) -> Iterator[TaskRow]:
-    """Every periodic task, ordered by id, fetched :data:`BATCH` rows at a time."""
+    """Every periodic task, ordered by id, fetched :data:`BATCH` rows at a time.
+
+    The batching is an option of this one statement: set on the connection, it would stream
+    every later statement too, and PostgreSQL cannot declare a cursor for an INSERT.
+    """
     query, kinds = _query(schema)
-    result = connection.execution_options(yield_per=BATCH).execute(query)
+    result = connection.execute(query.execution_options(yield_per=BATCH))
     for raw in result.mappings():
         yield _task(raw, kinds, settings)

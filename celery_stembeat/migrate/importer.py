@@ -4,7 +4,12 @@ Importing the same source twice writes nothing. After edits at the source, only 
 whose definition changed are written. Run state follows one rule: until stembeat has run an
 entry (no run, no failed attempt recorded), the source's run state is the truth and is copied
 again when it moved on (the old scheduler kept running between two imports); once stembeat has
-run it, the store's run state is kept and only the definition changes.
+run it, the store's run state is kept and only the definition changes. Run states are compared
+to the millisecond, the precision stembeat keeps.
+
+An entry that stembeat disabled itself for its run state (see :func:`retired`) stays disabled:
+the source, which never saw that run, still says enabled. A task disabled at the source is
+disabled in the store, as any edit.
 
 Beat should be stopped while importing: refreshing an entry's run state replaces the entry
 (a delete and an insert, for stores keep run state across every upsert).
@@ -16,12 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from celery_stembeat.entry import Entry
-from celery_stembeat.migrate.convert import Conversion
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.migrate.convert import Conversion, same_instant
 from celery_stembeat.stores import Store
 
 #: Entries written per store batch.
 BATCH = 500
+#: How reports name a change of the last run or the run count.
+RUN_STATE = "run state"
 
 
 @dataclass
@@ -64,10 +71,33 @@ def _stembeat_ran(entry: Entry) -> bool:
     return state.last_scheduled_for is not None or state.failure_count > 0
 
 
-def _same_run_state(old: Entry, new: Entry) -> bool:
-    return (old.state.last_run_at, old.state.total_run_count) == (
-        new.state.last_run_at,
-        new.state.total_run_count,
+def same_run_state(old: RunState, new: RunState) -> bool:
+    """Whether two run states have the same run count and last run (to the millisecond)."""
+    return old.total_run_count == new.total_run_count and same_instant(
+        old.last_run_at, new.last_run_at
+    )
+
+
+def _moved_on(stored: Entry, incoming: Entry) -> bool:
+    """Whether the source's run state moved on from the store's. A disabled task without a
+    last run says nothing of it: django-celery-beat clears the last run of a disabled task."""
+    state = stored.state
+    if not incoming.enabled and incoming.state.last_run_at is None:
+        state = replace(state, last_run_at=None)
+    return not same_run_state(state, incoming.state)
+
+
+def retired(stored: Entry, incoming: Entry, now: datetime) -> bool:
+    """Whether stembeat disabled ``stored`` itself for a reason that ``incoming`` (the source's
+    definition) still gives: a run-once entry that ran, an entry with no next run after
+    stembeat ran it, or one whose ``expire_at`` has passed."""
+    if stored.enabled or not incoming.enabled:
+        return False
+    state = stored.state
+    return (
+        (incoming.run_once and state.total_run_count > 0)
+        or (state.next_run_at is None and _stembeat_ran(stored))
+        or (incoming.expire_at is not None and incoming.expire_at < now)
     )
 
 
@@ -118,15 +148,18 @@ def import_conversions(
             continue
         if conversion.changes:
             result.changes[name] = conversion.changes
+        kept_disabled = current is not None and retired(current, entry, now)
+        if kept_disabled:
+            entry = replace(entry, enabled=False)
         result.entries[name] = entry
         if current is None:
             result.added.append(name)
             writer.upsert(entry)
-        elif not _stembeat_ran(current):
+        elif not (_stembeat_ran(current) or kept_disabled):
             fields = changed_fields(current, entry)
             if fields:
                 result.updated[name] = fields
-            elif _same_run_state(current, entry):
+            elif not _moved_on(current, entry):
                 result.unchanged.append(name)
                 result.entries[name] = current
                 continue

@@ -1,4 +1,5 @@
-"""The import report and the verification, as lines for people and as JSON for scripts."""
+"""The import and export reports and the verification, as lines for people and as JSON for
+scripts."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from celery_stembeat.migrate.importer import ImportResult
+from celery_stembeat.migrate.dcb_export import ExportResult
+from celery_stembeat.migrate.importer import RUN_STATE, ImportResult
 from celery_stembeat.migrate.verify import DCB, STEMBEAT, Verification
 from celery_stembeat.specs import format_duration, format_instant
 
 VERDICT_SAFE = "SAFE TO SWITCH"
 VERDICT_UNSAFE = "NOT SAFE TO SWITCH"
+#: Said after a real import from django-celery-beat.
+SWITCH_NOTE = (
+    "note: later edits in the Django admin are not seen until the next import; "
+    "stop django-celery-beat's beat before starting stembeat"
+)
 
 
 def _count(count: int, noun: str, plural: str | None = None) -> str:
@@ -31,28 +38,55 @@ def instants_text(values: Sequence[datetime]) -> str:
     return ", ".join(format_instant(at) for at in values)
 
 
+def entry_line(status: str, name: str, fields: Sequence[str] = ()) -> str:
+    """One entry's line of a report: its status, its id and what changes, in parentheses."""
+    detail = f" ({', '.join(fields)})" if fields else ""
+    return f"{status:<10} {name}{detail}"
+
+
+def skipped_line(name: str, why: str) -> str:
+    """The line of an entry that was left out, and why."""
+    return f"{'skipped':<10} {name}: {why}"
+
+
 def import_lines(result: ImportResult, dry_run: bool) -> Iterator[str]:
     """One line per entry (with its changes beneath it), then the totals."""
-    rows: list[tuple[str, str]] = [("added", name) for name in result.added]
-    rows += [
-        (("updated", f"{name} ({', '.join(fields)})")) for name, fields in result.updated.items()
-    ]
-    rows += [("refreshed", f"{name} (run state)") for name in result.refreshed]
-    rows += [("unchanged", name) for name in result.unchanged]
-    for status, label in rows:
-        yield f"{status:<10} {label}"
-        name = label.split(" (")[0]
+    rows: list[tuple[str, str, Sequence[str]]] = [("added", name, ()) for name in result.added]
+    rows += [("updated", name, fields) for name, fields in result.updated.items()]
+    rows += [("refreshed", name, (RUN_STATE,)) for name in result.refreshed]
+    rows += [("unchanged", name, ()) for name in result.unchanged]
+    for status, name, fields in rows:
+        yield entry_line(status, name, fields)
         for change in result.changes.get(name, ()):
             yield f"{'':<10}   changed: {change}"
     for name, why in result.skipped.items():
-        yield f"{'skipped':<10} {name}: {why}"
+        yield skipped_line(name, why)
     total = len(rows) + len(result.skipped)
     yield (
         f"{_count(total, 'task')}: {len(result.added)} added, {len(result.updated)} updated, "
         f"{len(result.refreshed)} refreshed, {len(result.unchanged)} unchanged, "
         f"{len(result.skipped)} skipped; {len(result.changes)} imported with changes"
-        + (" (dry run: nothing written)" if dry_run else "")
+        + _dry(dry_run)
     )
+
+
+def export_lines(result: ExportResult, dry_run: bool) -> Iterator[str]:
+    """One line per entry written or left as it was, then the totals (the skipped entries are
+    :func:`skipped_line`'s)."""
+    for name in result.added:
+        yield entry_line("added", name)
+    for name, fields in result.updated.items():
+        yield entry_line("updated", name, fields)
+    for name in result.unchanged:
+        yield entry_line("unchanged", name)
+    yield (
+        f"{len(result.added)} added, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged, {len(result.skipped)} skipped" + _dry(dry_run)
+    )
+
+
+def _dry(dry_run: bool) -> str:
+    return " (dry run: nothing written)" if dry_run else ""
 
 
 def verification_lines(verification: Verification) -> Iterator[str]:

@@ -2,8 +2,9 @@
 
 Django is configured once per process, with one database alias per kind of database the tests
 read: ``sqlite`` (a fresh file), ``old`` (a file migrated only to an old django-celery-beat
-release) and, when PostgreSQL answers, ``postgres`` (a database created for this run and
-dropped at the end). Each test empties the tables of the alias it uses (:func:`fresh`).
+release) and, when their servers answer, ``postgres`` and ``mariadb`` (a database created for
+this run on each and dropped at the end). Django reaches MariaDB through PyMySQL standing in
+for mysqlclient. Each test empties the tables of the alias it uses (:func:`fresh`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-ALIASES = ("sqlite", "old", "postgres")
+ALIASES = ("sqlite", "old", "postgres", "mariadb")
 #: The release whose schema the ``old`` alias has: no crontab zone, priority, one-off, start
 #: time, headers, clocked schedules or expire_seconds yet.
 OLD_MIGRATION = "0005_add_solarschedule_events_choices"
@@ -23,20 +24,40 @@ OLD_MIGRATION = "0005_add_solarschedule_events_choices"
 _state: dict[str, Any] = {}
 
 
-def _postgres_settings(url: str, name: str) -> dict[str, Any]:
+#: Per server alias: Django's engine, the default user and port, how a database is named in SQL.
+_SERVERS = {
+    "postgres": ("django.db.backends.postgresql", "postgres", 5432, '"{}"'),
+    "mariadb": ("django.db.backends.mysql", "root", 3306, "`{}`"),
+}
+
+
+def _server_settings(alias: str, url: str, name: str) -> dict[str, Any]:
+    engine, user, port, _ = _SERVERS[alias]
     parsed = sa.make_url(url)
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": engine,
         "NAME": name,
-        "USER": parsed.username or "postgres",
+        "USER": parsed.username or user,
         "PASSWORD": parsed.password or "",
         "HOST": parsed.host or "127.0.0.1",
-        "PORT": str(parsed.port or 5432),
+        "PORT": str(parsed.port or port),
     }
 
 
-def setup(postgres_url: str | None) -> None:
-    """Configure Django and migrate every alias (once per process)."""
+def _create_database(alias: str, url: str) -> dict[str, Any]:
+    """A database of this run's own on the server at ``url``, as Django's settings."""
+    name = f"stembeat_dcb_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {_SERVERS[alias][3].format(name)}"))
+    engine.dispose()
+    _state[alias] = (url, name)
+    return _server_settings(alias, url, name)
+
+
+def setup(servers: dict[str, str]) -> None:
+    """Configure Django and migrate every alias (once per process); ``servers`` maps the
+    server aliases that answer to their URLs."""
     if _state:
         return
     import django
@@ -49,14 +70,12 @@ def setup(postgres_url: str | None) -> None:
         "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "dcb.db")},
         "old": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "old.db")},
     }
-    if postgres_url is not None:
-        name = f"stembeat_dcb_{uuid.uuid4().hex[:10]}"
-        engine = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
-        databases["postgres"] = _postgres_settings(postgres_url, name)
-        _state["postgres"] = (postgres_url, name)
+    if "mariadb" in servers:
+        import pymysql
+
+        pymysql.install_as_MySQLdb()
+    for alias, server in servers.items():
+        databases[alias] = _create_database(alias, server)
     settings.configure(
         INSTALLED_APPS=["django_celery_beat"],
         DATABASES=databases,
@@ -72,17 +91,21 @@ def setup(postgres_url: str | None) -> None:
 
 
 def teardown() -> None:
-    """Close Django's connections and drop the PostgreSQL database."""
+    """Close Django's connections and drop the server databases."""
     if not _state:
         return
     from django.db import connections
 
     connections.close_all()
-    if "postgres" in _state:
-        url, name = _state.pop("postgres")
+    for alias in _SERVERS:
+        if alias not in _state:
+            continue
+        url, name = _state.pop(alias)
+        force = " WITH (FORCE)" if alias == "postgres" else ""
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            quoted = _SERVERS[alias][3].format(name)
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
         engine.dispose()
 
 
@@ -93,7 +116,8 @@ def url(alias: str) -> str:
     config = settings.DATABASES[alias]
     if config["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{config['NAME']}"
-    return f"postgresql://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
+    scheme = "mysql+pymysql" if alias == "mariadb" else "postgresql"
+    return f"{scheme}://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
 
 
 def fresh(alias: str) -> None:

@@ -57,7 +57,8 @@ def _task(
     alias: str, name: str, *, changed: datetime = NOW - timedelta(days=1), **fields: Any
 ) -> Any:
     models = _models()
-    task = models.PeriodicTask(name=name, task=f"proj.{name.replace('-', '_')}", **fields)
+    fields.setdefault("task", f"proj.{name.replace('-', '_')}")
+    task = models.PeriodicTask(name=name, **fields)
     task.save(using=alias)
     models.PeriodicTask.objects.using(alias).filter(pk=task.pk).update(date_changed=changed)
     return task
@@ -196,3 +197,138 @@ def build_broken(alias: str) -> None:
     tasks.filter(pk=made.pk).update(args="['a', 1]")
     made = _task(alias, "bad-kwargs", interval=hourly)
     tasks.filter(pk=made.pk).update(kwargs="{not json")
+
+
+#: The clock of docs/migrating.md's walk-through.
+WALKTHROUGH_NOW = datetime(2026, 12, 2, 5, 43, tzinfo=UTC)
+#: Every name :func:`build_walkthrough` creates, in the order of the import's report.
+WALKTHROUGH = (
+    "nightly-report",
+    "first-monday-digest",
+    "poll-feeds",
+    "lights-on",
+    "new-year",
+    "sunday-cleanup",
+)
+
+
+def build_walkthrough(alias: str) -> None:
+    """The project of docs/migrating.md's walk-through, as django-celery-beat's beat left it
+    (last runs with microseconds); ``sunday-cleanup`` has the day 7 that celery refuses."""
+    models = _models()
+    now = WALKTHROUGH_NOW
+    changed = datetime(2026, 9, 14, 10, 2, 7, 512_394, tzinfo=UTC)
+    _task(
+        alias,
+        "nightly-report",
+        changed=changed,
+        task="proj.tasks.report",
+        crontab=_crontab(alias, "America/New_York", "30", "2"),
+        last_run_at=datetime(2026, 12, 1, 7, 30, 0, 4_211, tzinfo=UTC),
+        total_run_count=212,
+    )
+    _task(
+        alias,
+        "first-monday-digest",
+        changed=changed,
+        task="proj.tasks.digest",
+        crontab=_crontab(alias, "Europe/Berlin", "0", "9", dom="1-7", dow="mon"),
+        last_run_at=datetime(2026, 11, 2, 8, 0, 0, 1_907, tzinfo=UTC),
+        total_run_count=14,
+    )
+    _task(
+        alias,
+        "poll-feeds",
+        changed=changed,
+        task="proj.tasks.poll",
+        interval=_interval(alias, 5, "minutes"),
+        expire_seconds=240,
+        last_run_at=now - timedelta(minutes=3, seconds=12, microseconds=345_678),
+        total_run_count=52_310,
+    )
+    _task(
+        alias,
+        "lights-on",
+        changed=changed,
+        task="proj.tasks.lights",
+        args=json.dumps(["hall", "on"]),
+        solar=models.SolarSchedule.objects.using(alias).create(
+            event="sunset", latitude=Decimal("40.712800"), longitude=Decimal("-74.006000")
+        ),
+        last_run_at=datetime(2026, 12, 1, 21, 29, 31, 220_517, tzinfo=UTC),
+        total_run_count=61,
+    )
+    _task(
+        alias,
+        "new-year",
+        changed=changed,
+        task="proj.tasks.greet",
+        clocked=models.ClockedSchedule.objects.using(alias).create(
+            clocked_time=datetime(2027, 1, 1, tzinfo=UTC)
+        ),
+        one_off=True,
+    )
+    _task(
+        alias,
+        "sunday-cleanup",
+        changed=datetime(2026, 12, 1, 16, 20, 11, 734_802, tzinfo=UTC),
+        task="proj.tasks.cleanup",
+        crontab=_crontab(alias, "UTC", "0", "4", dow="7"),
+    )
+
+
+def fix_sunday_cleanup(alias: str) -> None:
+    """The walk-through's edit in the Django admin: ``sunday-cleanup`` on day 0."""
+    models = _models()
+    schedule = models.PeriodicTask.objects.using(alias).get(name="sunday-cleanup").crontab
+    schedule.day_of_week = "0"
+    schedule.save(using=alias)
+
+
+#: Every name :func:`build_run_once` creates.
+RUN_ONCE = ("launch", "once-tomorrow", "until-sunday", "expired-unrun", "admin-disabled")
+
+
+def build_run_once(alias: str) -> None:
+    """Tasks stembeat disables itself within three days of NOW: a clocked one-off, a one-off
+    interval, one that expires after some runs and one that expires before its next run; and
+    one to disable in the Django admin (see :data:`RUN_ONCE`)."""
+    models = _models()
+    _task(
+        alias,
+        "launch",
+        clocked=models.ClockedSchedule.objects.using(alias).create(
+            clocked_time=datetime(2026, 3, 7, 9, 0, tzinfo=UTC)
+        ),
+        one_off=True,
+    )
+    _task(
+        alias,
+        "once-tomorrow",
+        changed=NOW - timedelta(hours=12),
+        interval=_interval(alias, 1, "days"),
+        one_off=True,
+    )
+    _task(
+        alias,
+        "until-sunday",
+        interval=_interval(alias, 12, "hours"),
+        last_run_at=NOW - timedelta(hours=1),
+        total_run_count=6,
+        expires=datetime(2026, 3, 8, tzinfo=UTC),
+    )
+    _task(
+        alias,
+        "expired-unrun",
+        interval=_interval(alias, 6, "hours"),
+        last_run_at=NOW - timedelta(hours=1),
+        total_run_count=3,
+        expires=NOW + timedelta(hours=2),
+    )
+    _task(
+        alias,
+        "admin-disabled",
+        interval=_interval(alias, 1, "hours"),
+        last_run_at=NOW - timedelta(minutes=10),
+        total_run_count=100,
+    )

@@ -31,7 +31,14 @@ from celery_stembeat.migrate.errors import MigrateError
 from celery_stembeat.migrate.importer import ImportResult, import_conversions
 from celery_stembeat.migrate.oracle import DcbOracle
 from celery_stembeat.migrate.redbeat_source import DEFAULT_PREFIX, convert_record, read_records
-from celery_stembeat.migrate.report import import_lines, verification_dict, verification_lines
+from celery_stembeat.migrate.report import (
+    SWITCH_NOTE,
+    export_lines,
+    import_lines,
+    skipped_line,
+    verification_dict,
+    verification_lines,
+)
 from celery_stembeat.migrate.verify import verify
 from celery_stembeat.specs import SpecError, parse_duration
 
@@ -147,6 +154,12 @@ def _echo_import(result: ImportResult, dry_run: bool, header: list[str]) -> None
         click.echo(line)
 
 
+def _switch_note(source: str, dry_run: bool) -> None:
+    """After a real import from django-celery-beat: stembeat will not read its tables again."""
+    if source == DCB and not dry_run:
+        click.echo(SWITCH_NOTE, err=True)
+
+
 @click.command("import", cls=CeleryCommand)
 @click.option("--from", "source", type=click.Choice(SOURCES), required=True, help="Where from.")
 @click.option("--db-url", metavar="URL", help=f"The {DCB} database (SQLAlchemy URL).")
@@ -232,8 +245,10 @@ def import_schedules(
         if verification is not None:
             data["verify"] = verification_dict(verification)
         render.echo_json(data)
+        _switch_note(source, dry_run)
     else:
         _echo_import(result, dry_run, header)
+        _switch_note(source, dry_run)
         for line in verification_lines(verification) if verification else ():
             click.echo(line)
     if verification is not None and not verification.safe:
@@ -298,23 +313,10 @@ def export(
                 )
         except MigrateError as exc:
             raise Failed(str(exc)) from None
-        for status, names in (
-            ("added", result.added),
-            ("updated", result.updated),
-            ("unchanged", result.unchanged),
-        ):
-            for name in names:
-                click.echo(f"{status:<10} {name}")
+        for line in export_lines(result, dry_run):
+            click.echo(line)
         skipped = result.skipped
-        for name, why in skipped.items():
-            click.echo(f"{'skipped':<10} {name}: {why}", err=True)
-        click.echo(
-            f"{len(result.added)} added, {len(result.updated)} updated, "
-            f"{len(result.unchanged)} unchanged, {len(skipped)} skipped"
-            + (" (dry run: nothing written)" if dry_run else "")
-        )
-    if target == "celery":
-        for name, why in skipped.items():
-            click.echo(f"skipped    {name}: {why}", err=True)
+    for name, why in skipped.items():
+        click.echo(skipped_line(name, why), err=True)
     if skipped and not allow_skips:
         raise Failed(f"{len(skipped)} entr(ies) not exported; --allow-skips accepts that")
