@@ -56,7 +56,7 @@ def test_every_celery_schedule_form_becomes_a_spec() -> None:
         ({"task": "t"}, "schedule", "'schedule' is missing"),
         ({"task": "t", "schedule": "61 * * * *"}, "schedule", "61 is outside 0-59"),
         ({"task": "t", "schedule": 5, "colour": "red"}, "colour", "unknown key 'colour'"),
-        ({"task": "t", "schedule": 5, "options": {"eta": 1}}, "options", "unknown option 'eta'"),
+        ({"task": "t", "schedule": 5, "options": {"queu": 1}}, "options", "'queu' (did you mean 'queue'?)"),
     ],
 )
 def test_bad_items_name_the_entry_and_field(item: dict, field: str, message: str) -> None:
