@@ -49,15 +49,11 @@ def _flag(value: object, name: str) -> bool:
 
 
 def _seconds(*, zero: bool) -> Check:
-    least = "0" if zero else "more than 0"
+    bounds = f"{'0 to' if zero else 'more than 0, at most'} {MAX_OPTION_SECONDS:.0f}"
 
     def check(value: object, name: str) -> float:
         if not (within(value, 0, MAX_OPTION_SECONDS) and (zero or value)):
-            raise SpecError(
-                f"{name!r}: {shorten(value)} is not a number of seconds {least} "
-                f"and at most {MAX_OPTION_SECONDS:.0f}",
-                name,
-            )
+            raise SpecError(f"{name!r}: {shorten(value)} is not a number of seconds {bounds}", name)
         return value  # type: ignore[return-value]
 
     return check
@@ -121,7 +117,9 @@ def _retry_policy(value: object, name: str) -> dict[str, Any]:
     for key, item in policy.items():
         inner = f"{name}.{key}"
         if key in _RETRY_POLICY_CODE:
-            raise SpecError(f"{inner!r}: code cannot be stored as JSON", inner)
+            raise SpecError(
+                f"{inner!r}: code (a callable, exception classes) cannot be stored as JSON", inner
+            )
         if key not in RETRY_POLICY_KEYS:
             raise SpecError(
                 f"{name!r}: unknown key {shorten(key)} (use {', '.join(RETRY_POLICY_KEYS)})", name
@@ -215,7 +213,7 @@ def _what(value: object) -> str:
         return "a class"
     if inspect.isroutine(value):
         return "a callable"
-    return f"a {type(value).__name__} object"
+    return f"an object of type {type(value).__name__}"
 
 
 def _check_storable(value: object, name: str) -> None:
@@ -255,8 +253,8 @@ def check_options(value: object) -> dict[str, Any]:
             continue
         try:
             options[key] = check(item, name)
-        except SpecError:
-            if not isinstance(item, datetime):
+        except SpecError as exc:
+            if exc.field == name and not isinstance(item, datetime):
                 _check_storable(item, name)  # a clearer reason for what is not data at all
             raise
     if options.get("countdown") is not None and options.get("eta") is not None:
