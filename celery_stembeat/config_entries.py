@@ -74,7 +74,7 @@ def entry_from_config(
     )
 
 
-def _aware_instants(options: object, timezone: str) -> object:
+def _aware_instants(options: Any, timezone: str) -> Any:
     """``options`` with a naive ``eta``/``expires`` datetime placed in the app's time zone,
     where celery's worker reads one."""
     if not isinstance(options, Mapping):

@@ -48,7 +48,7 @@ def _flag(value: object, name: str) -> bool:
     return value
 
 
-def _seconds(*, zero: bool) -> Check:
+def _seconds(*, zero: bool) -> Callable[[object, str], float]:
     bounds = f"{'0 to' if zero else 'more than 0, at most'} {MAX_OPTION_SECONDS:.0f}"
 
     def check(value: object, name: str) -> float:
@@ -101,7 +101,7 @@ def _delivery_mode(value: object, name: str) -> int | str:
         raise SpecError(
             f"{name!r}: {shorten(value)} is not 1, 2, 'transient' or 'persistent'", name
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 #: What kombu's publish retry reads from ``retry_policy`` (``max_retries`` null: no limit).
