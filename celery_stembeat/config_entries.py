@@ -19,7 +19,7 @@ from typing import Any
 from celery_stembeat import __version__
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.limits import shorten
-from celery_stembeat.specs import Spec, SpecError, parse_spec
+from celery_stembeat.specs import Spec, SpecError, load_zone, parse_spec
 from celery_stembeat.stores._decode import replace_entry, stored_state
 from celery_stembeat.stores.base import Store
 
@@ -68,10 +68,23 @@ def entry_from_config(
         spec=spec,
         args=item.get("args") or (),
         kwargs=item.get("kwargs") or {},
-        options=item.get("options") or {},
+        options=_aware_instants(item.get("options") or {}, timezone),
         source="config",
         **extra,
     )
+
+
+def _aware_instants(options: Any, timezone: str) -> Any:
+    """``options`` with a naive ``eta``/``expires`` datetime placed in the app's time zone,
+    where celery's worker reads one."""
+    if not isinstance(options, Mapping):
+        return options
+    return {
+        key: value.replace(tzinfo=load_zone(timezone))
+        if key in ("eta", "expires") and isinstance(value, datetime) and value.tzinfo is None
+        else value
+        for key, value in options.items()
+    }
 
 
 def _spec(schedule: object, timezone: str, specs: dict[bytes, Spec]) -> Spec:

@@ -13,23 +13,21 @@ from typing import Any
 from celery_stembeat.limits import (
     MAX_COUNT,
     MAX_DESCRIPTION_LENGTH,
-    MAX_EXPIRES,
     MAX_ID_LENGTH,
     MAX_JITTER,
-    MAX_OPTION_TEXT_LENGTH,
     MAX_TASK_LENGTH,
     LimitError,
     check_text,
     encoded_value,
     shorten,
+    within,
 )
+from celery_stembeat.options import check_options
 from celery_stembeat.specs import ClockedSpec, Spec, SpecError, format_instant, parse_instant
 from celery_stembeat.specs import parse_spec as _parse_spec
 
 CATCH_UP_POLICIES = ("skip", "fire_one", "fire_all")
 SOURCES = ("config", "store")
-#: Message options an entry may carry, as celery's ``apply_async`` names them.
-OPTION_KEYS = ("queue", "exchange", "routing_key", "priority", "headers", "expires")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 
@@ -118,13 +116,13 @@ class RunState:
 
 
 def _count(value: object, name: str) -> int:
-    if not (_within(value, 0, MAX_COUNT) and isinstance(value, int)):
+    if not (within(value, 0, MAX_COUNT) and isinstance(value, int)):
         raise SpecError(f"{name!r}: {shorten(value)} is not a count", name)
     return value
 
 
 def _number(value: object, name: str) -> float:
-    if not _within(value, -sys.float_info.max, sys.float_info.max):
+    if not within(value, -sys.float_info.max, sys.float_info.max):
         raise SpecError(f"{name!r}: {shorten(value)} is not a finite number", name)
     return float(value)  # type: ignore[arg-type]
 
@@ -162,39 +160,6 @@ def _check_json(value: object, name: str) -> None:
     # JSON escapes NUL as \u0000: only then is the value searched.
     if b"\\u0000" in data and _has_nul(value):
         raise _nul_error(name)
-
-
-def _within(value: object, low: float, high: float) -> bool:
-    """A number (not a bool) within ``low``..``high`` (NaN is not; huge integers compare)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and low <= value <= high
-
-
-def _options(value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SpecError(f"'options': expected an object, got {shorten(value)}", "options")
-    options = dict(value)
-    for key, item in options.items():
-        if key not in OPTION_KEYS:
-            raise SpecError(
-                f"'options': unknown option {shorten(key)} (use {', '.join(OPTION_KEYS)})",
-                "options",
-            )
-        name = f"options.{key}"
-        if key in ("queue", "exchange", "routing_key"):
-            if not isinstance(item, str):
-                raise SpecError(f"{name!r}: expected text, got {shorten(item)}", name)
-            check_text(item, name, MAX_OPTION_TEXT_LENGTH)
-        if key == "priority" and not (_within(item, 0, 255) and isinstance(item, int)):
-            raise SpecError(f"'options.priority': {shorten(item)} is not an integer 0-255", name)
-        if key == "headers" and not isinstance(item, Mapping):
-            raise SpecError(f"'options.headers': expected an object, got {shorten(item)}", name)
-        if key == "expires" and not (_within(item, 0, MAX_EXPIRES) and item > 0):
-            raise SpecError(
-                f"'options.expires': {shorten(item)} is not a number of seconds "
-                f"more than 0 and at most {MAX_EXPIRES:.0f}",
-                name,
-            )
-    return options
 
 
 @dataclass(frozen=True)
@@ -240,7 +205,7 @@ class Entry:
         if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
             raise SpecError(f"'kwargs': expected an object, got {shorten(self.kwargs)}", "kwargs")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
-        object.__setattr__(self, "options", _options(self.options))
+        object.__setattr__(self, "options", check_options(self.options))
         for name in ("args", "kwargs", "options"):
             _check_json(getattr(self, name), name)
         for name in ("enabled", "run_once"):
@@ -255,7 +220,7 @@ class Entry:
                 f"{', '.join(CATCH_UP_POLICIES)}",
                 "catch_up",
             )
-        if not _within(self.jitter, 0, MAX_JITTER):
+        if not within(self.jitter, 0, MAX_JITTER):
             raise SpecError(
                 f"'jitter': {shorten(self.jitter)} is not a number of seconds 0-{MAX_JITTER:.0f}",
                 "jitter",
@@ -270,7 +235,7 @@ class Entry:
             raise SpecError(
                 f"'source': {shorten(self.source)} is not one of {', '.join(SOURCES)}", "source"
             )
-        if not (_within(self.version, 0, MAX_COUNT) and isinstance(self.version, int)):
+        if not (within(self.version, 0, MAX_COUNT) and isinstance(self.version, int)):
             raise SpecError(
                 f"'version': {shorten(self.version)} is not a version number", "version"
             )

@@ -29,8 +29,9 @@ MIN_INT, MAX_INT = -(10**MAX_DIGITS - 1), 10**MAX_DIGITS - 1
 MAX_COUNT = 2**63 - 1
 #: The largest ``jitter`` (seconds): one day.
 MAX_JITTER = 86_400.0
-#: The largest ``options.expires`` (seconds): 366 days.
-MAX_EXPIRES = 366 * 86_400.0
+#: The longest time a message option may give in seconds (``expires``, ``countdown``, time
+#: limits, publish timeouts and retry intervals): 366 days.
+MAX_OPTION_SECONDS = 366 * 86_400.0
 #: Characters of a bad value that an error message quotes.
 MAX_QUOTE = 80
 
@@ -81,6 +82,11 @@ def check_text(value: str, name: str, limit: int) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise LimitError(f"{name!r}: {shorten(value)} is not valid UTF-8 text", name) from None
+
+
+def within(value: object, low: float, high: float) -> bool:
+    """A number (not a bool) within ``low``..``high`` (NaN is not; huge integers compare)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and low <= value <= high
 
 
 def check_number(value: float, name: str) -> None:

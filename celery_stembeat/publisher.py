@@ -12,7 +12,7 @@ from typing import Any, Protocol, cast
 from kombu.entity import Queue
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.specs import format_instant
+from celery_stembeat.specs import format_instant, parse_instant
 
 #: Namespace of the task ids derived from occurrences (uuid5 of ``entry id @ instant``).
 TASK_ID_NAMESPACE = uuid.UUID("5d0b6c1e-7f0f-4d3e-9a53-6c2b7e3f1a90")
@@ -87,7 +87,11 @@ class CeleryPublisher:
         return errors
 
     def _send(self, producer: Any, router: _BatchRouter, message: Message) -> None:
+        """Send one message as celery beat sends an entry: through the task's own
+        ``apply_async`` when the app knows the task (its default options, ``ignore_result``
+        and ``shadow_name`` then apply), else through ``app.send_task``."""
         entry = message.entry
+        task = self.app.tasks.get(entry.task)
         options: dict[str, Any] = dict(entry.options)
         headers = dict(options.pop("headers", None) or {})
         headers.update(
@@ -95,22 +99,34 @@ class CeleryPublisher:
             stembeat_entry=entry.id,
             stembeat_scheduled_for=format_instant(message.scheduled_for),
         )
-        if message.countdown > 0:
-            options["eta"] = self.clock() + timedelta(seconds=message.countdown)
+        eta = _instant(options.pop("eta", None))
+        delay = message.countdown + (options.pop("countdown", None) or 0)
+        if delay > 0:
+            # The jitter and options.countdown both wait from when the task could run.
+            now = self.clock()
+            options["eta"] = max(eta or now, now) + timedelta(seconds=delay)
+        elif eta is not None:
+            options["eta"] = eta
+        if "expires" in options:
+            options["expires"] = _instant(options["expires"])
         if entry.expire_at is not None:
-            options["expires"] = _deadline(self.clock(), options.get("expires"), entry.expire_at)
-        self.app.send_task(
-            entry.task,
-            args=list(entry.args),
-            kwargs=dict(entry.kwargs),
+            # celery's apply_async would take the task's own expires when the entry has none.
+            expires = options.get("expires", getattr(task, "expires", None))
+            options["expires"] = _deadline(self.clock(), expires, entry.expire_at)
+        send: dict[str, Any] = dict(
             task_id=message.task_id,
             headers=headers,
             producer=producer,
             router=router,
-            result_cls=_Sent,
             add_to_parent=False,
             **options,
         )
+        if task is not None:
+            task.apply_async(list(entry.args), dict(entry.kwargs), **send)
+        else:
+            self.app.send_task(
+                entry.task, list(entry.args), dict(entry.kwargs), result_cls=_Sent, **send
+            )
 
 
 class _BatchRouter:
@@ -170,12 +186,21 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _deadline(now: datetime, expires: float | None, expire_at: datetime) -> float | datetime:
-    """The message's expiry: ``options.expires`` seconds from ``now``, but never past the
-    entry's ``expire_at`` (a task of an expired schedule must not run late)."""
-    if expires is not None and now + timedelta(seconds=expires) <= expire_at:
-        return expires
-    return expire_at
+def _instant(value: Any) -> Any:
+    """An option's ISO 8601 instant as the aware datetime celery takes; other values as
+    they are (seconds, or ``None``)."""
+    return parse_instant(value, "option") if isinstance(value, str) else value
+
+
+def _deadline(
+    now: datetime, expires: float | datetime | None, expire_at: datetime
+) -> float | datetime:
+    """The message's expiry: ``expires`` (seconds from ``now``, or an instant), but never
+    past the entry's ``expire_at`` (a task of an expired schedule must not run late)."""
+    if expires is None:
+        return expire_at
+    end = expires if isinstance(expires, datetime) else now + timedelta(seconds=expires)
+    return expires if end <= expire_at else expire_at
 
 
 def _batch(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:

@@ -43,6 +43,8 @@ from celery_stembeat.specs import (
 )
 
 _JSON_COLUMNS = ("args", "kwargs", "headers")
+#: The message options django-celery-beat has columns for (``expires`` as seconds).
+_OPTION_COLUMNS = ("queue", "exchange", "routing_key", "priority", "headers", "expires")
 
 
 @dataclass(frozen=True)
@@ -109,11 +111,16 @@ def to_dcb(entry: Entry) -> DcbTask:
         if upcoming is not None and entry.spec.next_after(stand_in) != upcoming:
             # A first run off the schedule (an imported start_time): a start_time again.
             start_time = upcoming
-    options = dict(entry.options)
+    options = {name: value for name, value in entry.options.items() if value is not None}
+    extra = sorted(set(options) - set(_OPTION_COLUMNS))
+    if extra:
+        raise Inexpressible(f"options.{extra[0]} (django-celery-beat has no column for it)")
     headers = dict(options.get("headers") or {})
     if headers.get(TASK_NAME_HEADER) == entry.id:
         del headers[TASK_NAME_HEADER]
     expire_seconds = options.get("expires")
+    if isinstance(expire_seconds, str):
+        raise Inexpressible(f"options.expires {expire_seconds} is an instant, not seconds")
     if expire_seconds is not None and entry.expire_at is not None:
         raise Inexpressible("both expire_at and options.expires (django-celery-beat takes one)")
     if expire_seconds is not None and expire_seconds != int(expire_seconds):

@@ -19,6 +19,7 @@ from celery_stembeat.stores import Store, open_store
 from tests.cli.conftest import Invoke, invoker
 from tests.cli.files import ENTRIES, write
 from tests.cli.scenario import NOW, beat, entry, minutes
+from tests.test_options import EVERY_OPTION
 
 
 def definitions(store: Store) -> dict[str, dict[str, Any]]:
@@ -36,6 +37,22 @@ def test_apply_stores_every_field_of_every_kind(cli: Invoke, store: Store, tmp_p
     assert report.source == "store"
     assert report.args == ("daily", {"pages": [1, 2], "format": "pdf"})
     assert report.options["headers"] == {"team": "ops", "cost": 2}
+
+
+def test_apply_carries_every_message_option(cli: Invoke, store: Store, tmp_path: Path) -> None:
+    jobs = [
+        {"id": "every", "task": "tasks.every", "spec": "5m", "options": EVERY_OPTION},
+        {
+            "id": "at",
+            "task": "tasks.at",
+            "spec": "5m",
+            "options": {"eta": "2030-01-01T10:00+02:00"},
+        },
+    ]
+    result = cli("apply", str(write(tmp_path / "jobs.json", jobs)))
+    assert result.exit_code == 0, result.output
+    stored = {item.id: item.options for item in store.list()}
+    assert stored == {"every": EVERY_OPTION, "at": {"eta": "2030-01-01T08:00:00Z"}}
 
 
 def test_new_entries_start_at_their_first_run_after_now(

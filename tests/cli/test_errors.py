@@ -51,6 +51,21 @@ POLE = {"type": "solar", "event": "sunrise", "latitude": 95, "longitude": 0}
             "{jobs} item 2: entry 'bad': 'options.queue': expected text, got 7",
         ),
         (
+            {"id": "bad", "task": "t", "spec": "5m", "options": {"countdown": -5}},
+            "{jobs} item 2: entry 'bad': 'options.countdown': -5 is not a number of seconds "
+            "0 to 31622400",
+        ),
+        (
+            {"id": "bad", "task": "t", "spec": "5m", "options": {"link": {"task": "t2"}}},
+            "{jobs} item 2: entry 'bad': 'options.link': a signature (tasks to call with the "
+            "result) cannot be stored as JSON",
+        ),
+        (
+            {"id": "bad", "task": "t", "spec": "5m", "options": {"retry_policy": {"x": 1}}},
+            "{jobs} item 2: entry 'bad': 'options.retry_policy': unknown key 'x' (use "
+            "max_retries, interval_start, interval_step, interval_max)",
+        ),
+        (
             {"id": "bad", "task": "t", "spec": "5m", "state": {"total_run_count": 3}},
             "{jobs} item 2: entry 'bad': 'state' is not part of a definition (files hold "
             "definitions only; the store keeps source, version and state)",

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from celery_stembeat.entry import Entry, EntryError, RunState
+from celery_stembeat.options import OPTION_KEYS
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import (
     ANY_CHANGE,
@@ -40,6 +41,7 @@ from tests.contract.helpers import (
     one_off,
     published,
 )
+from tests.test_options import EVERY_OPTION
 
 # -- definitions ---------------------------------------------------------------------------------
 
@@ -59,6 +61,28 @@ def test_upsert_creates_version_one_and_round_trips(store: Store) -> None:
     stored = store.upsert(entry)
     assert stored.version == 1
     assert store.get("report") == replace(entry, version=1)
+
+
+def test_every_message_option_round_trips(store: Store) -> None:
+    """Options as JSON, read back equal by get, get_many, list and a claim; written by upsert
+    and by start-up sync's bulk write."""
+    every = make_entry("every", options=EVERY_OPTION)
+    instants = make_entry(
+        "instants",
+        options={"eta": "2030-01-01T10:00:00+02:00", "expires": "2030-01-02T00:00:00.250Z"},
+    )
+    nulls = make_entry("nulls", next_run_at=at(60), options=dict.fromkeys(OPTION_KEYS))
+    store.upsert(every)
+    store.write_many([instants, nulls])
+    assert instants.options == {
+        "eta": "2030-01-01T08:00:00Z",
+        "expires": "2030-01-02T00:00:00.250Z",
+    }
+    expected = {e.id: e.options for e in (every, instants, nulls)}
+    assert {e.id: e.options for e in store.get_many(expected)} == expected
+    assert {e.id: e.options for e in store.list()} == expected
+    claims = store.claim_due(at(60), 10, "beat-1", LEASE)
+    assert {c.entry_id: c.entry.options for c in claims} == expected
 
 
 def test_get_unknown_is_none_and_delete_reports_absence(store: Store) -> None:

@@ -42,5 +42,9 @@ def record(self: Any, *args: Any, **kwargs: Any) -> None:
         "priority": (self.request.delivery_info or {}).get("priority"),
         "header": headers.get("x-team") or getattr(self.request, "x-team", None),
         "expires": self.request.expires,
+        "eta": self.request.eta,
+        "timelimit": self.request.timelimit,
+        "shadow": self.request.shadow,
+        "ignore_result": self.request.ignore_result,
     }
     _record.rpush(os.environ["E2E_RECORD"], json.dumps(row))

@@ -74,7 +74,8 @@ def test_beat_fires_on_time_and_records_runs(harness: Harness) -> None:
 
 
 def test_message_options_reach_the_worker(harness: Harness) -> None:
-    """queue, routing key, priority, headers and expires travel with the message."""
+    """queue, routing key, priority, headers, expires and the rest of celery's options
+    (countdown, time limits, shadow, compression, retry policy) travel with the message."""
     harness.beat_schedule = {
         "optioned": {
             "task": "e2e.record",
@@ -85,6 +86,14 @@ def test_message_options_reach_the_worker(harness: Harness) -> None:
                 "priority": 7,
                 "headers": {"x-team": "ops"},
                 "expires": 120,
+                "countdown": 0.5,
+                "time_limit": 30,
+                "soft_time_limit": 20,
+                "shadow": "nick",
+                "ignore_result": True,
+                "compression": "zlib",
+                "retry": True,
+                "retry_policy": {"max_retries": 2, "interval_start": 0},
             },
         }
     }
@@ -99,6 +108,8 @@ def test_message_options_reach_the_worker(harness: Harness) -> None:
     harness.beat()
     (row, *_) = wait_for(lambda: harness.runs_of("optioned"), 30, "a run\n" + harness.logs())
     assert (row["queue"], row["priority"], row["header"]) == (harness.queue, 7, "ops")
+    assert (row["timelimit"], row["shadow"], row["ignore_result"]) == ([30, 20], "nick", True)
+    assert 0.5 <= (parse_instant(row["eta"], "eta") - scheduled(row)).total_seconds() < 2
     expires = parse_instant(row["expires"], "expires")
     assert 100 < (expires - scheduled(row)).total_seconds() <= 121
     # expire_at is also the message's deadline when it comes before options.expires.

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from celery import signature
 from celery.schedules import crontab, schedule, solar
+from kombu import Exchange
 
 from celery_stembeat.config_entries import entries_from_config, entry_from_config, sync_config
 from celery_stembeat.entry import Entry, EntryError
 from celery_stembeat.specs import CalendarSpec, CronSpec, IntervalSpec, SolarSpec
 from celery_stembeat.stores import Store
 from tests.contract.helpers import T0, at, published
+from tests.test_options import EVERY_OPTION
 
 CONFIG = {
     "numbers": {"task": "tasks.a", "schedule": 30.0, "args": (1, 2)},
@@ -56,7 +59,11 @@ def test_every_celery_schedule_form_becomes_a_spec() -> None:
         ({"task": "t"}, "schedule", "'schedule' is missing"),
         ({"task": "t", "schedule": "61 * * * *"}, "schedule", "61 is outside 0-59"),
         ({"task": "t", "schedule": 5, "colour": "red"}, "colour", "unknown key 'colour'"),
-        ({"task": "t", "schedule": 5, "options": {"eta": 1}}, "options", "unknown option 'eta'"),
+        (
+            {"task": "t", "schedule": 5, "options": {"queu": 1}},
+            "options",
+            "'queu' (did you mean 'queue'?)",
+        ),
     ],
 )
 def test_bad_items_name_the_entry_and_field(item: dict, field: str, message: str) -> None:
@@ -66,6 +73,46 @@ def test_bad_items_name_the_entry_and_field(item: dict, field: str, message: str
     assert message in str(caught.value)
     if field != "options":
         assert caught.value.field == field
+
+
+def test_beat_schedule_options_are_carried_with_celerys_meaning() -> None:
+    """Every option kept as given; a datetime ``eta``/``expires`` as UTC text, a naive one in
+    the app's time zone (where celery's worker reads it)."""
+    options = {**EVERY_OPTION, "expires": datetime(2030, 1, 1, 12)}
+    item = {"task": "tasks.a", "schedule": 60, "options": options}
+    made = entry_from_config("all-options", item, "Europe/Paris")
+    assert made.options == {**EVERY_OPTION, "expires": "2030-01-01T11:00:00Z"}
+    when = datetime(2030, 1, 1, 12, tzinfo=timezone.utc)
+    at_item = {"task": "tasks.a", "schedule": 60, "options": {"eta": when}}
+    assert entry_from_config("at", at_item, "UTC").options == {"eta": "2030-01-01T12:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"link": signature("tasks.after")},
+            "entry 'linked': 'options.link': a signature (tasks to call with the result) "
+            "cannot be stored as JSON",
+        ),
+        (
+            {"retry_policy": {"errback": print}},
+            "entry 'linked': 'options.retry_policy.errback': code (a callable, exception "
+            "classes) cannot be stored as JSON",
+        ),
+        (
+            {"exchange": Exchange("x", type="topic")},
+            "entry 'linked': 'options.exchange': an object of type Exchange cannot be stored "
+            "as JSON",
+        ),
+    ],
+)
+def test_an_option_that_cannot_be_stored_is_named_with_the_reason(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(EntryError) as caught:
+        entry_from_config("linked", {"task": "t", "schedule": 5, "options": options}, "UTC")
+    assert str(caught.value) == message
 
 
 def test_sync_adds_keeps_state_and_writes_only_changes(store: Store) -> None:

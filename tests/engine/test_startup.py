@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from celery import Celery
+from celery import Celery, signature
 
 from celery_stembeat.entry import EntryError
 from celery_stembeat.scheduler import Scheduler
@@ -185,6 +185,17 @@ def test_a_bad_item_stops_beat_with_its_store_down(tmp_path: Path, not_yet: Path
     )
     with pytest.raises(EntryError, match="unknown key 'colour'"):
         Scheduler(app, schedule_filename=str(tmp_path / "s"))
+
+
+def test_an_option_that_cannot_be_stored_stops_beat_naming_it(tmp_path: Path) -> None:
+    item = {"task": "tasks.x", "schedule": 30.0, "options": {"link": signature("tasks.y")}}
+    app = make_app(stembeat_url=f"sqlite:///{tmp_path / 'db'}", beat_schedule={"x": item})
+    with pytest.raises(EntryError) as caught:
+        Scheduler(app, schedule_filename=str(tmp_path / "s"))
+    assert str(caught.value) == (
+        "entry 'x': 'options.link': a signature (tasks to call with the result) cannot be "
+        "stored as JSON"
+    )
 
 
 def test_a_bad_store_url_stops_beat(tmp_path: Path) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from celery.schedules import crontab, solar
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.migrate.dcb_export import to_dcb
+from celery_stembeat.migrate.expressible import Inexpressible
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import Store
 from tests.migrate import django_project, scenario
@@ -70,6 +74,23 @@ def test_export_import_export_is_lossless(
     again = cli("export", "--to", "django-celery-beat", "--db-url", url, "--allow-skips")
     assert again.exit_code == 0
     assert "0 added, 0 updated, 13 unchanged, 3 skipped" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"countdown": 5}, "options.countdown (django-celery-beat has no column for it)"),
+        ({"expires": "2030-01-01T00:00:00Z"}, "options.expires 2030-01-01T00:00:00Z is an instant"),
+    ],
+)
+def test_options_django_celery_beat_has_no_column_for_are_inexpressible(
+    options: dict[str, object], why: str
+) -> None:
+    entry = Entry(id="x", task="proj.x", spec=IntervalSpec(60), options=options)
+    with pytest.raises(Inexpressible, match=re.escape(why)):
+        to_dcb(entry)
+    nulls = Entry(id="x", task="proj.x", spec=IntervalSpec(60), options={"countdown": None})
+    assert to_dcb(nulls).columns["queue"] is None
 
 
 def test_export_to_celery_prints_a_beat_schedule_module(
