@@ -26,33 +26,30 @@ from tests.migrate.test_dcb_import import import_args
 SETTINGS = DcbSettings()
 
 
-def _crontab(index: int, name: str, minute: str, zone: str, hour: str = "*") -> TaskRow:
-    values = {"minute": minute, "hour": hour, "timezone": zone}
-    return TaskRow(
-        index,
-        name,
-        f"proj.{name}",
-        last_run_at=NOW - timedelta(minutes=1),
-        links={"crontab": index},
-        schedules={"crontab": ScheduleRow("crontab", index, values)},
-    )
+#: Frequent tasks (one imported wrongly below) and a daily one over the US clock change:
+#: name → (kind, schedule columns, how long before NOW it last ran).
+TASKS = {
+    "every-5m": ("interval", {"every": 5, "period": "minutes"}, timedelta(seconds=3)),
+    "five-minutes": ("crontab", {"minute": "*/5", "timezone": "UTC"}, timedelta(minutes=1)),
+    "report-ny": (
+        "crontab",
+        {"minute": "30", "hour": "2", "timezone": "America/New_York"},
+        timedelta(minutes=1),
+    ),
+}
 
 
 def _rows() -> list[TaskRow]:
-    """Frequent tasks (one imported wrongly), and a daily one over the US clock change."""
-    interval = TaskRow(
-        2,
-        "every-5m",
-        "proj.poll",
-        last_run_at=NOW - timedelta(seconds=3),
-        links={"interval": 2},
-        schedules={"interval": ScheduleRow("interval", 2, {"every": 5, "period": "minutes"})},
-    )
-    daily = _crontab(4, "report-ny", "30", "America/New_York", hour="2")
     return [
-        interval,
-        _crontab(3, "five-minutes", "*/5", "UTC"),
-        daily,
+        TaskRow(
+            index,
+            name,
+            f"proj.{name}",
+            last_run_at=NOW - late,
+            links={kind: index},
+            schedules={kind: ScheduleRow(kind, index, values)},
+        )
+        for index, (name, (kind, values, late)) in enumerate(TASKS.items(), 1)
     ]
 
 
