@@ -270,7 +270,8 @@ class _Solar(_Sorter):
         self.tolerance = SOLAR_TOLERANCE_HIGH if high else SOLAR_TOLERANCE
         self.cluster: list[tuple[str, datetime]] = []
         self.dcb, self.ours = Instants(), Instants()
-        self.gaps: list[float] = []
+        #: The smallest and largest gap between paired fires, seconds.
+        self.gaps: tuple[float, float] | None = None
 
     def only(self, side: str, at: datetime) -> None:
         if self.cluster and (
@@ -292,14 +293,15 @@ class _Solar(_Sorter):
             self.dcb.add(at)
             self.ours.add(nearest)
             gap = abs(nearest - at).total_seconds()
-            self.gaps = [min([gap, *self.gaps]), max([gap, *self.gaps])]
+            low, high = self.gaps or (gap, gap)
+            self.gaps = (min(low, gap), max(high, gap))
         for at in unpaired:
             self.check.diverges(at, STEMBEAT)
         self.cluster = []
 
     def finish(self) -> None:
         self._pair()
-        if not self.gaps:
+        if self.gaps is None:
             return
         low, high = self.gaps
         self.check.intentional.append(
