@@ -200,20 +200,19 @@ class Ticking(FakeClock):
 def test_piped_import_verify_prints_progress_lines_on_stderr(
     sqlite_alias: str, cli: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The clock moves 2 s per task (each task has under 10,000 fires, so one report per task):
+    a line every third task, the first once 5 s have passed."""
     monkeypatch.setattr(progress_module, "monotonic", Ticking())
     scenario.build_all_fields(sqlite_alias)
     result = cli(*import_args(sqlite_alias, "--verify", scenario.WINDOW, "--json"))
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)["verify"]
+    assert json.loads(result.stdout)["verify"]["verdict"] == "SAFE TO SWITCH"
     lines = result.stderr.splitlines()
     total = len(scenario.ALL_FIELDS)
-    assert len(lines) >= 3
     assert all(
         re.fullmatch(rf"verify: \d+/{total} tasks, [\d,]+ fires compared", line) for line in lines
     )
-    done = [int(line.split()[1].split("/")[0]) for line in lines]
-    assert done == sorted(done)
-    assert lines[-1].endswith(f"{report['compared']:,} fires compared") or done[-1] < total
+    assert [int(line.split()[1].split("/")[0]) for line in lines] == [3, 6, 9, 12]
 
 
 def test_on_a_terminal_progress_is_a_bar_on_stderr(
