@@ -19,6 +19,7 @@ from celery_stembeat.cli.commands.inspect import dry_run, history, list_entries,
 from celery_stembeat.cli.commands.manage import apply_files, disable, enable, remove
 from celery_stembeat.cli.commands.migrate import export, import_schedules
 from celery_stembeat.cli.commands.observe import observe
+from celery_stembeat.cli.errors import Verbs
 from celery_stembeat.cli.params import F, now_option
 from celery_stembeat.cli.session import Session, install, target_from_app, target_from_url
 from celery_stembeat.config import URL_VARIABLE
@@ -41,7 +42,7 @@ VERBS = (
 )
 
 
-@click.group("stembeat")
+@click.group("stembeat", cls=Verbs)
 @click.option(
     "--url",
     envvar=URL_VARIABLE,
@@ -56,7 +57,7 @@ def main(ctx: click.Context, url: str | None, now: datetime | None) -> None:
     install(ctx, Session(functools.partial(target_from_url, url), now))
 
 
-@click.group("stembeat")
+@click.group("stembeat", cls=Verbs)
 @now_option
 @click.pass_context
 @preload_options

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 
 from celery_stembeat.config import ConfigError
 from celery_stembeat.entry import EntryError
+from celery_stembeat.extras import MissingExtra, missing_extra
 from celery_stembeat.specs import SpecError
 from celery_stembeat.stores import StoreError, StoreURLError
 
@@ -38,3 +40,19 @@ def translated() -> Iterator[None]:
         raise BadInput(str(exc)) from None
     except StoreError as exc:
         raise Failed(str(exc)) from None
+
+
+class Verbs(click.Group):
+    """A group whose verbs end on a missing optional library with one line naming the extra
+    that brings it (exit 2), wherever the library was needed."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            missing = exc if isinstance(exc, MissingExtra) else missing_extra(exc)
+            if missing is None:
+                raise
+            raise BadInput(str(missing)) from None

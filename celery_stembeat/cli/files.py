@@ -16,6 +16,7 @@ from typing import Any
 
 from celery_stembeat.cli.errors import BadInput
 from celery_stembeat.entry import Entry, EntryError
+from celery_stembeat.extras import MissingExtra, require
 from celery_stembeat.limits import MAX_DIGITS, shorten
 
 STDIN = "-"
@@ -35,12 +36,9 @@ def _integer(text: str) -> int:
 
 def _yaml() -> ModuleType:
     try:
-        import yaml
-    except ImportError:
-        raise BadInput(
-            "YAML needs PyYAML: pip install 'celery-stembeat[yaml]' (or use a JSON file)"
-        ) from None
-    return yaml
+        return require("yaml")
+    except MissingExtra as exc:
+        raise BadInput(f"{exc} (or use a JSON file)") from None
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from celery_stembeat.extras import missing_extra
 from celery_stembeat.migrate.errors import MigrateError
 from celery_stembeat.stores import StoreURLError, check_url, mask_url
 
@@ -62,8 +63,10 @@ def engine_for(url: str) -> sa.Engine:
     try:
         return sa.create_engine(parsed)
     except (ImportError, sa.exc.ArgumentError) as exc:
-        hint = " (pip install 'celery-stembeat[migrate]')" if isinstance(exc, ImportError) else ""
-        raise MigrateError(f"database URL {parsed.render_as_string()}: {exc}{hint}") from None
+        missing = missing_extra(exc, "migrate")
+        if missing is not None:
+            raise missing from None
+        raise MigrateError(f"database URL {parsed.render_as_string()}: {exc}") from None
 
 
 @contextmanager

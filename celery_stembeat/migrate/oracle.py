@@ -14,19 +14,26 @@ is the due instant itself. A task held back by ``start_time`` is looked at again
 instant (a real beat notices within its 5-minute schedule sync). A task that stays due right
 after running (celery's repeat in a daylight-saving fold) is looked at again every second and
 reported as one fire that repeats.
+
+Fires come one at a time (a task's prediction is an iterator), so memory does not grow with the
+window. Where no zone changes its offset, an interval's or a crontab's run of fires comes from
+:mod:`.celery_bulk` (celery's arithmetic done in bulk) instead of two ``is_due`` calls each;
+celery itself decides the first fire and the last of every such run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import Celery
 from celery.schedules import crontab, schedule, solar
 
+from celery_stembeat.extras import require
+from celery_stembeat.migrate.celery_bulk import crontab_fires, interval_fires
 from celery_stembeat.migrate.dcb_rows import KINDS, DcbSettings, TaskRow
 from celery_stembeat.specs import load_zone
 
@@ -35,12 +42,13 @@ UTC = timezone.utc
 START_TIME_SHIFT = timedelta(days=365 * 30)
 #: How often the simulated beat looks again at a task that stays due (a fold repeat).
 REPEAT_STEP = timedelta(seconds=1)
-#: The most checks one task may take: a bound on the simulation, never reached in practice.
-MAX_STEPS = 2_000_000
+#: The most looks in a row that find a task not due: a bound on the simulation, never reached.
+MAX_STEPS = 100_000
+#: The most fires of one bulk run before celery is asked again.
+BULK_LIMIT = 10_000
 
 
-@dataclass(frozen=True)
-class Fire:
+class Fire(NamedTuple):
     """One dispatch: at ``at``; with ``repeats_until``, again on every tick until that instant."""
 
     at: datetime
@@ -49,10 +57,11 @@ class Fire:
 
 @dataclass
 class Prediction:
-    """Every fire of one task in the window, and why there are none when the task cannot run."""
+    """Every fire of one task in the window (in time order, produced as they are read), and why
+    there are none when the task cannot run."""
 
     name: str
-    fires: list[Fire] = field(default_factory=list)
+    fires: Iterator[Fire] = field(default_factory=lambda: iter(()))
     #: Set when django-celery-beat cannot run the task at all.
     cannot_run: str | None = None
 
@@ -71,41 +80,55 @@ class _CannotRun(Exception):
     """django-celery-beat drops or disables the task as it loads it."""
 
 
+#: ``(a fire, until) → the fires after it``: celery's arithmetic in bulk (:mod:`.celery_bulk`).
+Bulk = Callable[[datetime, datetime], Iterator[datetime]]
+
+
 @dataclass
 class _Task:
     """A task as ModelEntry holds it: its schedule, state and the model fields it checks."""
 
     row: TaskRow
+    clock: _Clock
     due: Callable[[datetime], tuple[bool, datetime | None]]
     last_run_at: datetime
     total_run_count: int
     enabled: bool
     #: A clocked schedule stays due once reached.
     clocked: bool = False
+    bulk: Bulk | None = None
 
 
 class DcbOracle:
     """Predicts django-celery-beat's fires for rows read with :mod:`.dcb_rows`."""
 
-    def __init__(self, settings: DcbSettings) -> None:
+    def __init__(self, settings: DcbSettings, bulk: int = BULK_LIMIT) -> None:
+        """``bulk``: the most fires of one run taken from :mod:`.celery_bulk` before celery is
+        asked again; 0 asks celery for every fire (the reference the shortcut is tested on)."""
         self.settings = settings
+        self.bulk_limit = bulk
         self.app = Celery("stembeat-oracle", set_as_current=False)
         self.app.conf.timezone = settings.celery_timezone
         self.app_zone = load_zone(settings.celery_timezone)
         #: The zone of Django's ``now()`` made aware (``TIME_ZONE``).
         self.django_zone = load_zone(settings.time_zone)
-        self.clock = _Clock()
+
+    def check_libraries(self, rows: Iterable[TaskRow]) -> None:
+        """Raise :class:`~celery_stembeat.extras.MissingExtra` when celery needs a library that
+        is not installed for the schedule of one of ``rows`` (ephem, for solar)."""
+        if any("solar" in row.schedules for row in rows):
+            require("ephem")
 
     # -- the schedule, as the models build it ---------------------------------------------------
 
-    def _celery_schedule(self, task: TaskRow) -> Any:
+    def _celery_schedule(self, task: TaskRow, clock: _Clock) -> Any:
         kind = next((kind for kind in KINDS if kind in task.links), None)
         if kind is None:
             raise _CannotRun("no schedule: django-celery-beat's beat fails on this row")
         row = task.schedules.get(kind)
         if row is None:
             raise _CannotRun(f"its {kind} row is missing: django-celery-beat disables it")
-        django_now = self.clock.reader(self.django_zone)
+        django_now = clock.reader(self.django_zone)
         try:
             if kind == "interval":
                 every = timedelta(**{str(row.get("period")): row.get("every")})
@@ -119,12 +142,12 @@ class DcbOracle:
                     app=self.app,
                 )
             if kind == "crontab":
-                return self._crontab(row.values)
+                return self._crontab(row.values, clock)
         except (ValueError, TypeError) as exc:
             raise _CannotRun(f"celery refuses its {kind}: {exc}") from None
         return row.get("clocked_time")
 
-    def _crontab(self, values: Any) -> crontab:
+    def _crontab(self, values: Any, clock: _Clock) -> crontab:
         fields = {
             name: values.get(name) or "*"
             for name in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
@@ -132,21 +155,21 @@ class DcbOracle:
         zone = self.app_zone
         if self.settings.tz_aware:
             zone = load_zone(values.get("timezone") or self.settings.celery_timezone)
-        entry = crontab(**fields, nowfun=self.clock.reader(zone), app=self.app)
+        entry = crontab(**fields, nowfun=clock.reader(zone), app=self.app)
         if self.settings.tz_aware:
             # TzAwareCrontab: the row's zone replaces the app's.
             entry.tz = zone
         return entry
 
     def _due_function(
-        self, task: TaskRow, built: Any
+        self, built: Any, clock: _Clock
     ) -> Callable[[datetime], tuple[bool, datetime | None]]:
         """``last_run_at → (is_due, when to look again)`` at the clock's ``now``."""
         if isinstance(built, datetime):
             clocked_time = built
 
             def clocked_due(last_run_at: datetime) -> tuple[bool, datetime | None]:
-                if self.clock.now >= clocked_time:
+                if clock.now >= clocked_time:
                     return True, None
                 return False, clocked_time
 
@@ -160,9 +183,20 @@ class DcbOracle:
             state = built.is_due(last)
             if state.is_due:
                 return True, None
-            return False, self.clock.now + timedelta(seconds=state.next)
+            return False, clock.now + timedelta(seconds=state.next)
 
         return due
+
+    def _bulk(self, built: Any) -> Bulk | None:
+        """celery's arithmetic in bulk for an interval or a crontab (see :mod:`.celery_bulk`)."""
+        if isinstance(built, crontab):
+            zone = built.tz
+            return lambda after, until: crontab_fires(after, built, zone, until)
+        if isinstance(built, schedule) and built.run_every > timedelta(0):
+            every = built.run_every
+            zones = (self.app_zone, self.django_zone)
+            return lambda after, until: interval_fires(after, every, zones, until)
+        return None
 
     def _load(self, task: TaskRow, start: datetime) -> _Task:
         """The task as ModelEntry builds it when beat loads it at ``start``."""
@@ -171,75 +205,95 @@ class DcbOracle:
                 json.loads(text or default)
             except ValueError:
                 raise _CannotRun("its arguments or headers are not JSON") from None
-        self.clock.now = start
-        built = self._celery_schedule(task)
+        clock = _Clock()
+        clock.now = start
+        built = self._celery_schedule(task, clock)
         last = task.last_run_at
         if last is None:
             last = task.date_changed or start
             if task.start_time is not None:
                 last -= START_TIME_SHIFT
-        due = self._due_function(task, built)
+        due = self._due_function(built, clock)
         clocked = isinstance(built, datetime)
-        return _Task(task, due, last, task.total_run_count, task.enabled, clocked)
+        bulk = None if task.one_off or not self.bulk_limit else self._bulk(built)
+        return _Task(task, clock, due, last, task.total_run_count, task.enabled, clocked, bulk)
 
     # -- the beat -------------------------------------------------------------------------------
 
     def predict(self, task: TaskRow, start: datetime, end: datetime) -> Prediction:
         """Every fire of ``task`` from ``start`` (beat starts) up to and including ``end``."""
-        prediction = Prediction(task.name)
         try:
             loaded = self._load(task, start)
         except _CannotRun as exc:
-            prediction.cannot_run = str(exc)
-            return prediction
+            return Prediction(task.name, cannot_run=str(exc))
+        return Prediction(task.name, self._fires(loaded, start, end))
+
+    def _fires(self, task: _Task, start: datetime, end: datetime) -> Iterator[Fire]:
         now = start
-        for _ in range(MAX_STEPS):
-            if now > end or not loaded.enabled:
-                break
-            row = loaded.row
+        idle = 0
+        row = task.row
+        while now <= end and task.enabled and idle < MAX_STEPS:
             if row.start_time is not None and now < row.start_time:
                 now = row.start_time
                 continue
             if row.expires is not None and now >= row.expires:
-                break
-            if row.one_off and loaded.total_run_count > 0:
-                break
-            self.clock.now = now
-            due, wake = loaded.due(loaded.last_run_at)
+                return
+            if row.one_off and task.total_run_count > 0:
+                return
+            task.clock.now = now
+            due, wake = task.due(task.last_run_at)
             if not due:
                 assert wake is not None
                 now = wake
+                idle += 1
                 continue
-            now = self._dispatch(loaded, now, end, prediction)
-        return prediction
+            idle = 0
+            fire, now = self._dispatch(task, now, end)
+            yield fire
+            if task.bulk is not None and fire.repeats_until is None:
+                now = yield from self._in_bulk(task, task.bulk, fire.at, now, end)
 
-    def _dispatch(
-        self, task: _Task, now: datetime, end: datetime, prediction: Prediction
-    ) -> datetime:
-        """Run the due task at ``now``; return when to look at it again."""
+    def _in_bulk(
+        self, task: _Task, bulk: Bulk, last: datetime, wake: datetime, end: datetime
+    ) -> Generator[Fire, None, datetime]:
+        """The fires after ``last`` that celery's arithmetic gives in bulk, when its first is
+        celery's own ``wake``; return the instant to look at next (the run's last fire, which
+        celery then decides)."""
+        expires = task.row.expires
+        pending: datetime | None = None
+        for count, at in enumerate(bulk(last, end)):
+            if count == 0 and at != wake:
+                break
+            if at > end or (expires is not None and at >= expires) or count == self.bulk_limit:
+                break
+            if pending is not None:
+                task.last_run_at = pending
+                task.total_run_count += 1
+                yield Fire(pending)
+            pending = at
+        return wake if pending is None else pending
+
+    def _dispatch(self, task: _Task, now: datetime, end: datetime) -> tuple[Fire, datetime]:
+        """Run the due task at ``now``: the fire, and when to look at the task again."""
         task.last_run_at = now
         task.total_run_count += 1
         if task.row.one_off:
             # The next look disables it (ModelEntry.is_due).
-            prediction.fires.append(Fire(now))
-            return now
+            return Fire(now), now
         if task.clocked:
             # Not one-off: every schedule sync finds it due again (every 5 minutes).
-            prediction.fires.append(Fire(now, repeats_until=end))
-            return end + REPEAT_STEP
-        self.clock.now = now
+            return Fire(now, repeats_until=end), end + REPEAT_STEP
+        task.clock.now = now
         due, wake = task.due(now)
         if not due:
-            prediction.fires.append(Fire(now))
             assert wake is not None
-            return wake
+            return Fire(now), wake
         # Still due right after running: beat sends it on every tick while this lasts.
         first, last = now, now
         while due and last < end:
             last = now
             now += REPEAT_STEP
-            self.clock.now = now
+            task.clock.now = now
             task.last_run_at = last
             due, wake = task.due(last)
-        prediction.fires.append(Fire(first, repeats_until=last))
-        return now if wake is None else max(wake, now)
+        return Fire(first, repeats_until=last), now if wake is None else max(wake, now)

@@ -3,14 +3,13 @@ scripts."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 from celery_stembeat.migrate.dcb_export import ExportResult
 from celery_stembeat.migrate.importer import RUN_STATE, ImportResult
-from celery_stembeat.migrate.verify import DCB, STEMBEAT, Verification
+from celery_stembeat.migrate.instants import Instants
+from celery_stembeat.migrate.verify import DCB, STEMBEAT, Divergence, Verification
 from celery_stembeat.specs import format_duration, format_instant
 
 VERDICT_SAFE = "SAFE TO SWITCH"
@@ -26,16 +25,24 @@ def _count(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
-def instants_text(values: Sequence[datetime]) -> str:
-    """Instants in full; a long evenly spaced run as its first, step and last (still exact)."""
-    steps = {later - earlier for earlier, later in itertools.pairwise(values)}
-    if len(values) > 4 and len(steps) == 1:
-        step = format_duration(steps.pop().total_seconds())
+def instants_text(values: Instants) -> str:
+    """Instants in full; a long evenly spaced run as its first, step and last (still exact);
+    beyond the instants kept, how many there are and the last."""
+    every = values.every
+    if values.count > 4 and every is not None and values.first and values.last:
         return (
-            f"{format_instant(values[0])}, then every {step} to {format_instant(values[-1])} "
-            f"({len(values)} fires)"
+            f"{format_instant(values.first)}, then every {format_duration(every.total_seconds())}"
+            f" to {format_instant(values.last)} ({values.count} fires)"
         )
-    return ", ".join(format_instant(at) for at in values)
+    text = ", ".join(format_instant(at) for at in values.sample)
+    if values.count > len(values.sample) and values.last:
+        text += f", … ({values.count} in all, the last {format_instant(values.last)})"
+    return text
+
+
+def _divergence_line(item: Divergence) -> str:
+    detail = f" {item.detail}" if item.detail else ""
+    return f"  {item.task}  {format_instant(item.at)}  only {item.side} fires{detail}"
 
 
 def entry_line(status: str, name: str, fields: Sequence[str] = ()) -> str:
@@ -97,11 +104,17 @@ def verification_lines(verification: Verification) -> Iterator[str]:
         f"(celery {verification.celery_version}): {_count(len(verification.tasks), 'task')}, "
         f"{DCB} fires {dcb_fires} times, {STEMBEAT} {our_fires} times"
     )
-    divergences = verification.divergences
-    yield f"divergences: {len(divergences)}"
-    for item in divergences:
-        detail = f" {item.detail}" if item.detail else ""
-        yield f"  {item.task}  {format_instant(item.at)}  only {item.side} fires{detail}"
+    total = verification.divergence_count
+    yield f"divergences: {total}"
+    for task in verification.tasks:
+        yield from (_divergence_line(item) for item in task.divergences)
+        more = task.divergence_count - len(task.divergences)
+        last = task.last_divergence
+        if more and last is not None:
+            yield (
+                f"  {task.name}  … {more} more, the last {format_instant(last.at)} "
+                f"(only {last.side} fires)"
+            )
     intentional = verification.intentional
     yield f"intentional differences: {len(intentional)}"
     for difference in intentional:
@@ -112,11 +125,7 @@ def verification_lines(verification: Verification) -> Iterator[str]:
     notes = [task for task in verification.tasks if task.note]
     for task in notes:
         yield f"  note: {task.name}: {task.note}"
-    yield (
-        VERDICT_SAFE
-        if verification.safe
-        else f"{VERDICT_UNSAFE}: {_count(len(divergences), 'divergence')}"
-    )
+    yield VERDICT_SAFE if verification.safe else f"{VERDICT_UNSAFE}: {_count(total, 'divergence')}"
 
 
 def verification_dict(verification: Verification) -> dict[str, Any]:
@@ -127,6 +136,8 @@ def verification_dict(verification: Verification) -> dict[str, Any]:
         "end": format_instant(verification.end),
         "celery": verification.celery_version,
         "fires": {DCB: dcb_fires, STEMBEAT: our_fires},
+        "compared": verification.compared,
+        "divergence_count": verification.divergence_count,
         "divergences": [item.to_dict() for item in verification.divergences],
         "intentional": [item.to_dict() for item in verification.intentional],
         "notes": {task.name: task.note for task in verification.tasks if task.note},

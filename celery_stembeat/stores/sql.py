@@ -71,6 +71,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.extras import missing_extra
 from celery_stembeat.specs import Spec, parse_spec
 from celery_stembeat.stores import _sql_complete
 from celery_stembeat.stores._decode import attached_digest, stored_entry, stored_state
@@ -426,6 +427,9 @@ class SQLStore(Store):
         try:
             engine = sa.create_engine(url, **{**settings, **options})
         except (sa.exc.SQLAlchemyError, ImportError, TypeError, ValueError) as exc:
+            missing = missing_extra(exc)
+            if missing is not None:
+                raise missing from None
             message = f"{type(exc).__name__}: {exc}".split("\n")[0]
             raise StoreError(f"SQL store {self.display_url}: {self._scrub(message)}") from None
         if engine.dialect.name == "sqlite":

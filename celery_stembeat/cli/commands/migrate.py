@@ -18,6 +18,7 @@ from celery_stembeat.cli.commands.manage import export as export_file
 from celery_stembeat.cli.errors import BadInput, Failed, translated
 from celery_stembeat.cli.files import FORMATS
 from celery_stembeat.cli.params import F, json_option, zone_option
+from celery_stembeat.cli.progress import verify_progress
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.engine import EngineSettings
 from celery_stembeat.entry import Entry
@@ -209,12 +210,15 @@ def import_schedules(
     header: list[str] = []
     if window is not None and source != DCB:
         raise click.UsageError(f"--verify compares with {DCB}: use it with --from {DCB}")
+    oracle = None if window is None else DcbOracle(settings)
     with translated():
         try:
             if source == DCB:
                 url = _require(db_url, "--db-url", source)
                 described, rows = _read_dcb(url, settings)
                 header.append(f"source: {described}")
+                if oracle is not None:
+                    oracle.check_libraries(rows)
                 conversions = [convert_task(row, settings, now) for row in rows]
             elif source == "celery":
                 app = _celery_app(ctx, app_name)
@@ -234,12 +238,13 @@ def import_schedules(
             )
             entries = result.entries if dry_run else {entry.id: entry for entry in store.list()}
     verification = None
-    if window is not None:
+    if oracle is not None and window is not None:
         engine = EngineSettings(grace=session.target.grace)
         imported = {name: entries[name] for name in result.entries if name in entries}
-        verification = verify(
-            rows, imported, DcbOracle(settings), now, now + window, engine, result.skipped
-        )
+        with verify_progress(len(rows)) as progress:
+            verification = verify(
+                rows, imported, oracle, now, now + window, engine, result.skipped, progress
+            )
     if as_json:
         data: dict[str, Any] = {**result.to_dict(), "dry_run": dry_run}
         if verification is not None:
@@ -252,7 +257,7 @@ def import_schedules(
         for line in verification_lines(verification) if verification else ():
             click.echo(line)
     if verification is not None and not verification.safe:
-        raise Failed(f"{len(verification.divergences)} divergence(s): not safe to switch")
+        raise Failed(f"{verification.divergence_count} divergence(s): not safe to switch")
     if result.skipped and not allow_skips:
         raise Failed(
             f"{len(result.skipped)} task(s) skipped (see above); --allow-skips accepts that"
