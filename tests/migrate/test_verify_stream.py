@@ -16,7 +16,12 @@ from celery_stembeat.migrate.convert import convert_task
 from celery_stembeat.migrate.dcb_rows import DcbSettings, ScheduleRow, TaskRow
 from celery_stembeat.migrate.instants import SAMPLE, Instants
 from celery_stembeat.migrate.oracle import DcbOracle
-from celery_stembeat.migrate.report import instants_text, verification_dict, verification_lines
+from celery_stembeat.migrate.report import (
+    SWITCH_NOTE,
+    instants_text,
+    verification_dict,
+    verification_lines,
+)
 from celery_stembeat.migrate.verify import PROGRESS_STEP, Verification, verify
 from celery_stembeat.specs import CronSpec, parse_instant
 from tests.migrate import scenario
@@ -207,7 +212,8 @@ def test_piped_import_verify_prints_progress_lines_on_stderr(
     result = cli(*import_args(sqlite_alias, "--verify", scenario.WINDOW, "--json"))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["verify"]["verdict"] == "SAFE TO SWITCH"
-    lines = result.stderr.splitlines()
+    *lines, note = result.stderr.splitlines()
+    assert note == SWITCH_NOTE
     total = len(scenario.ALL_FIELDS)
     assert all(
         re.fullmatch(rf"verify: \d+/{total} tasks, [\d,]+ fires compared", line) for line in lines
