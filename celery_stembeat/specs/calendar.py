@@ -87,7 +87,7 @@ def _describe_filter(name: str, values: tuple[int, ...]) -> str:
     round it: hours 0-2 and 22-23 are ``22-2``, weekdays 0, 1, 5 and 6 are ``fri-mon``."""
     field = find_field(FILTERS[name])
     runs = _runs(values)
-    if len(runs) > 1 and runs[0][0] == field.low and runs[-1][1] == field.top:
+    if runs[0][0] == field.low and runs[-1][1] == field.top:
         runs = [*runs[1:-1], (runs[-1][0], runs[0][1])]
     if name == "weekdays":
         return _join((WEEKDAY_NAMES[first], WEEKDAY_NAMES[last]) for first, last in runs)

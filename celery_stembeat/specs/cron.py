@@ -65,18 +65,25 @@ class CronField:
         return self.low + self.max_step
 
 
-def _named(first: int, *spellings: tuple[str, ...]) -> dict[str, int]:
-    """Each name of each spelling → its number, counting from ``first``."""
-    return {name: first + i for names in spellings for i, name in enumerate(names)}
-
-
 _SECOND_FIELD = CronField("second", 0, 59, {}, 59)
 _FIVE_FIELDS = (
     CronField("minute", 0, 59, {}, 59),
     CronField("hour", 0, 23, {}, 23),
     CronField("day-of-month", 1, 31, {}, 30),
-    CronField("month", 1, 12, _named(1, MONTH_NAMES, MONTH_FULL_NAMES), 11),
-    CronField("day-of-week", 0, 7, _named(0, WEEKDAY_NAMES, WEEKDAY_FULL_NAMES), 6),
+    CronField(
+        "month",
+        1,
+        12,
+        {name: i % 12 + 1 for i, name in enumerate(MONTH_NAMES + MONTH_FULL_NAMES)},
+        11,
+    ),
+    CronField(
+        "day-of-week",
+        0,
+        7,
+        {name: i % 7 for i, name in enumerate(WEEKDAY_NAMES + WEEKDAY_FULL_NAMES)},
+        6,
+    ),
 )
 _ITEM = re.compile(r"^(?P<base>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>[^/]*))?$")
 _NTH_WEEKDAY = re.compile(r"^(?P<day>[^#]+)#(?P<nth>\d+)$")

@@ -583,6 +583,15 @@ def test_bad_expression_names_field_and_value(expression: str, field: str, messa
     assert caught.value.field == field
 
 
+def test_croniter_refusals_name_the_expression() -> None:
+    """What croniter refuses after our checks (a step on '?') is a SpecError on the expression."""
+    with pytest.raises(SpecError) as caught:
+        CronSpec("0 0 ?/2 * *")
+    assert str(caught.value).startswith("cron expression '0 0 ?/2 * *': ")
+    assert "Question mark" in str(caught.value)
+    assert caught.value.field == "expression"
+
+
 def test_parse_spec_reports_the_same_errors() -> None:
     """Going through parse_spec (text or dict) gives the same message."""
     with pytest.raises(SpecError, match=r"^cron field 'hour': 25 is outside 0-23$"):
@@ -603,8 +612,9 @@ def test_unknown_time_zone() -> None:
 
 def test_non_text_expression_and_missing_expression() -> None:
     """A number is not an expression; a dict without one says so."""
-    with pytest.raises(SpecError, match=r"^cron expression: expected text, got 5$"):
+    with pytest.raises(SpecError, match=r"^cron expression: expected text, got 5$") as caught:
         CronSpec(5)  # type: ignore[arg-type]
+    assert caught.value.field == "expression"
     with pytest.raises(SpecError, match=r"^cron 'expression': missing$") as caught:
         CronSpec.from_dict({"type": "cron", "timezone": "UTC"})
     assert caught.value.field == "expression"

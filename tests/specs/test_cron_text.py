@@ -24,6 +24,7 @@ from celery_stembeat.specs.cron import (
     WEEKDAY_NAMES,
     find_field,
     range_values,
+    split_fields,
 )
 from tests.specs._cron_support import (
     celery_crontab,
@@ -300,6 +301,14 @@ def test_names_are_exact(expression: str, message: str) -> None:
     with pytest.raises(SpecError) as caught:
         CronSpec(expression)
     assert str(caught.value) == message
+
+
+def test_a_long_list_of_ranges_is_spelled_short() -> None:
+    """Hostile input: thousands of overlapping ranges reach croniter as each value once."""
+    spelled, fields, _ = split_fields(",".join(["50-10", "0-59/2"] * 2000) + " 22-2 * * *")
+    minutes = [*range(50, 60), *range(11), *range(12, 50, 2)]
+    assert spelled == f"{','.join(map(str, minutes))} 22,23,0,1,2 * * *"
+    assert fields[1] == "22-2"
 
 
 # --- calendar filters --------------------------------------------------------------------------
