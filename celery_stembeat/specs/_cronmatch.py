@@ -13,7 +13,6 @@ matches either one (Vixie cron's OR); otherwise it must match both, ``*`` matchi
 from __future__ import annotations
 
 import functools
-import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,8 +21,6 @@ from datetime import date, datetime, tzinfo
 from croniter import croniter
 
 #: Days in each month of a common year; index 0 is unused.
-#: An item ``a-a`` or ``a-a/step``: a range of one value, which croniter would read as ``*``.
-_ONE_VALUE_RANGE = re.compile(r"(?<![^\s,])(\w+)-\1(?:/\d+)?(?![^\s,])", re.IGNORECASE)
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 #: Every length a month can have: February has 29 days in leap years.
 _MONTH_LENGTHS = tuple(
@@ -181,7 +178,6 @@ def _day_masks(parsed: croniter, day_or: bool) -> tuple[int, ...]:
 @functools.lru_cache(maxsize=4096)
 def compile_matcher(expression: str, day_or: bool, seconds: bool) -> CronMatcher:
     """Parse ``expression`` with croniter (its errors propagate) and compile its fields."""
-    expression = _ONE_VALUE_RANGE.sub(r"\1", expression)
     parsed = croniter(expression, datetime(2000, 1, 1), day_or=day_or, second_at_beginning=seconds)
     if parsed.nearest_weekday or len(parsed.expanded) != (6 if seconds else 5):
         raise ValueError("only five fields, or six with seconds, and no 'W' days are supported")

@@ -11,7 +11,13 @@ from celery_stembeat.limits import shorten
 from celery_stembeat.specs._time import load_zone, zone_name
 from celery_stembeat.specs._wallclock import WallClockSchedule
 from celery_stembeat.specs.base import Spec, check_keys
-from celery_stembeat.specs.cron import WEEKDAY_NAMES, compile_wallclock, field_value, find_field
+from celery_stembeat.specs.cron import (
+    WEEKDAY_NAMES,
+    compile_wallclock,
+    field_value,
+    find_field,
+    range_values,
+)
 from celery_stembeat.specs.errors import SpecError
 
 #: Filter name → the cron field it compiles to, in cron's field order.
@@ -49,24 +55,43 @@ def _expand(name: str, values: object) -> tuple[int, ...]:
             end = field_value(field, high, label) if dash else start
         except SpecError as exc:
             raise SpecError(str(exc), name) from None
-        if end < start:
-            raise SpecError(f"calendar {name!r}: range {shorten(text)} runs backwards", name)
-        chosen.update(range(start, end + 1))
+        chosen.update(range_values(field, start, end))
     if name == "weekdays" and 7 in chosen:
         chosen.discard(7)
         chosen.add(0)
     return tuple(sorted(chosen))
 
 
-def compress(values: Iterable[int]) -> str:
-    """``[1, 2, 3, 5]`` → ``1-3,5``."""
-    runs: list[list[int]] = []
+def _runs(values: Iterable[int]) -> list[tuple[int, int]]:
+    """``[1, 2, 3, 5]`` → ``[(1, 3), (5, 5)]``."""
+    runs: list[tuple[int, int]] = []
     for value in sorted(values):
         if runs and value == runs[-1][1] + 1:
-            runs[-1][1] = value
+            runs[-1] = (runs[-1][0], value)
         else:
-            runs.append([value, value])
-    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+            runs.append((value, value))
+    return runs
+
+
+def _join(runs: Iterable[tuple[str, str]]) -> str:
+    return ",".join(first if first == last else f"{first}-{last}" for first, last in runs)
+
+
+def compress(values: Iterable[int]) -> str:
+    """``[1, 2, 3, 5]`` → ``1-3,5``."""
+    return _join((str(first), str(last)) for first, last in _runs(values))
+
+
+def _describe_filter(name: str, values: tuple[int, ...]) -> str:
+    """A filter's values as ranges; runs at both ends of the field join into one that wraps
+    round it: hours 0-2 and 22-23 are ``22-2``, weekdays 0, 1, 5 and 6 are ``fri-mon``."""
+    field = find_field(FILTERS[name])
+    runs = _runs(values)
+    if runs[0][0] == field.low and runs[-1][1] == field.top:
+        runs = [*runs[1:-1], (runs[-1][0], runs[0][1])]
+    if name == "weekdays":
+        return _join((WEEKDAY_NAMES[first], WEEKDAY_NAMES[last]) for first, last in runs)
+    return _join((str(first), str(last)) for first, last in runs)
 
 
 @dataclass(frozen=True)
@@ -112,16 +137,11 @@ class CalendarSpec(Spec):
         return data
 
     def describe(self) -> str:
-        parts = []
-        for name in FILTER_ORDER:
-            values = getattr(self, name)
-            if not values:
-                continue
-            if name == "weekdays":
-                text = ",".join(WEEKDAY_NAMES[day] for day in values)
-            else:
-                text = compress(values)
-            parts.append(f"{name}={text}")
+        parts = [
+            f"{name}={_describe_filter(name, getattr(self, name))}"
+            for name in FILTER_ORDER
+            if getattr(self, name)
+        ]
         return f"calendar {' '.join(parts) or 'every minute'} ({self.timezone})"
 
     @classmethod

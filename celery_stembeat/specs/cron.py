@@ -25,6 +25,29 @@ MACROS = {
 
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+MONTH_FULL_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+WEEKDAY_FULL_NAMES = (
+    "sunday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +59,31 @@ class CronField:
     #: The largest useful step: any larger one matches only the first value of the field.
     max_step: int
 
+    @property
+    def top(self) -> int:
+        """The last value of the field's cycle: 6 (Saturday) for day-of-week, where 7 is Sunday."""
+        return self.low + self.max_step
+
 
 _SECOND_FIELD = CronField("second", 0, 59, {}, 59)
 _FIVE_FIELDS = (
     CronField("minute", 0, 59, {}, 59),
     CronField("hour", 0, 23, {}, 23),
     CronField("day-of-month", 1, 31, {}, 30),
-    CronField("month", 1, 12, {name: i + 1 for i, name in enumerate(MONTH_NAMES)}, 11),
-    CronField("day-of-week", 0, 7, {name: i for i, name in enumerate(WEEKDAY_NAMES)}, 6),
+    CronField(
+        "month",
+        1,
+        12,
+        {name: i % 12 + 1 for i, name in enumerate(MONTH_NAMES + MONTH_FULL_NAMES)},
+        11,
+    ),
+    CronField(
+        "day-of-week",
+        0,
+        7,
+        {name: i % 7 for i, name in enumerate(WEEKDAY_NAMES + WEEKDAY_FULL_NAMES)},
+        6,
+    ),
 )
 _ITEM = re.compile(r"^(?P<base>\*|\?|[^-/]+(?:-[^-/]+)?)(?:/(?P<step>[^/]*))?$")
 _NTH_WEEKDAY = re.compile(r"^(?P<day>[^#]+)#(?P<nth>\d+)$")
@@ -72,9 +112,28 @@ def field_value(field: CronField, token: str, label: str | None = None) -> int:
     return number
 
 
-def _check_item(field: CronField, item: str) -> None:
+def range_values(field: CronField, start: int, end: int, step: int = 1) -> tuple[int, ...]:
+    """The values of the range ``start-end/step`` in ``field``, in the order they are counted.
+
+    An end below the start wraps round the top of the field, and the step counts on across
+    the wrap: ``22-2`` is 22,23,0,1,2 and ``23-1/2`` is 23,1 (as celery's ``crontab`` reads
+    them). A start of 7 in day-of-week is Sunday, so ``7-2`` is 0,1,2.
+    """
+    if end < start:
+        counted = [*range(start, field.top + 1), *range(field.low, end + 1)]
+    else:
+        counted = list(range(start, end + 1))
+    return tuple(counted[::step])
+
+
+def _spell_item(field: CronField, item: str) -> str:
+    """Validate one item of ``field``; return croniter's spelling of it.
+
+    Names become numbers and a range becomes the list of its values, so that croniter (which
+    reads ``5-5`` as ``*`` and miscounts a step across a wrap) never expands a range.
+    """
     if field.name == "day-of-month" and item.upper() == "L":
-        return
+        return item
     match = _ITEM.match(item)
     if not match:
         raise SpecError(f"cron field {field.name!r}: {shorten(item)} is not valid", field.name)
@@ -93,27 +152,30 @@ def _check_item(field: CronField, item: str) -> None:
     if base == "?" and field.name not in ("day-of-month", "day-of-week"):
         raise SpecError(f"cron field {field.name!r}: '?' is only for day fields", field.name)
     if base in ("*", "?"):
-        return
-    low, _, high = base.partition("-")
+        return item
+    low, dash, high = base.partition("-")
     start = field_value(field, low)
-    if high:
-        end = field_value(field, high)
-        if end < start:
-            raise SpecError(
-                f"cron field {field.name!r}: range {shorten(base)} runs backwards", field.name
-            )
+    if not dash:
+        return f"{start}" if step is None else f"{start}/{step}"
+    values = range_values(field, start, field_value(field, high), int(step or 1))
+    return ",".join(map(str, values))
+
+
+def _spell_items(spelled: list[str]) -> str:
+    """Spelled items as one field, each value once (a long list of ranges stays short)."""
+    return ",".join(dict.fromkeys(",".join(spelled).split(",")))
 
 
 def _special_weekday(field: CronField, item: str) -> str | None:
     """croniter's spelling of an nth (``FRI#2``) or last (``5L``) weekday item, else ``None``."""
     nth = _NTH_WEEKDAY.match(item)
     if nth:
-        field_value(field, nth["day"])
+        day = field_value(field, nth["day"])
         if not 1 <= int(nth["nth"]) <= 5:
             raise SpecError(
                 f"cron field 'day-of-week': {shorten(item)}: the week must be 1-5", field.name
             )
-        return item
+        return f"{day}#{nth['nth']}"
     last = _LAST_WEEKDAY.match(item)
     if last:
         return f"L{field_value(field, last['number'] or last['day'])}"
@@ -127,16 +189,16 @@ def _check_weekdays(field: CronField, part: str, day_of_month: str) -> str:
     restricted day-of-month it follows neither Vixie's OR nor an AND.
     """
     items = part.split(",")
-    special = []
+    plain, special = [], []
     for item in items:
         spelled = _special_weekday(field, item)
         if spelled is None:
-            _check_item(field, item)
+            plain.append(_spell_item(field, item))
         else:
             special.append(spelled)
     if not special:
-        return part
-    if len(special) < len(items):
+        return _spell_items(plain)
+    if plain:
         raise SpecError(
             f"cron field 'day-of-week': {shorten(part)} mixes '#' or 'L' items with plain days",
             field.name,
@@ -152,7 +214,8 @@ def _check_weekdays(field: CronField, part: str, day_of_month: str) -> str:
 
 def split_fields(expression: str) -> tuple[str, list[str], bool]:
     """Validate ``expression``; return its croniter spelling, its fields, and whether it has
-    seconds (the spelling expands macros and writes last-weekday items as ``L5``)."""
+    seconds (the spelling expands macros, writes names as numbers, ranges as lists of values
+    and last-weekday items as ``L5``)."""
     text = " ".join(expression.split())
     if not text:
         raise SpecError("cron expression: empty", "expression")
@@ -174,11 +237,9 @@ def split_fields(expression: str) -> tuple[str, list[str], bool]:
     spelled = []
     for field, part in zip(fields, parts, strict=True):
         if field.name == "day-of-week":
-            part = _check_weekdays(field, part, parts[-3])
+            spelled.append(_check_weekdays(field, part, parts[-3]))
         else:
-            for item in part.split(","):
-                _check_item(field, item)
-        spelled.append(part)
+            spelled.append(_spell_items([_spell_item(field, item) for item in part.split(",")]))
     return " ".join(spelled), parts, len(parts) == 6
 
 

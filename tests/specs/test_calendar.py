@@ -264,12 +264,33 @@ def test_expression(spec: CalendarSpec, expression: str) -> None:
         ),
         (
             CalendarSpec(months=[12, 1, 2], weekdays=[7, 6], timezone="Europe/London"),
-            "calendar months=1-2,12 weekdays=sun,sat (Europe/London)",
+            "calendar months=12-2 weekdays=sat-sun (Europe/London)",
         ),
+        (
+            CalendarSpec(
+                months=["nov-mar"], weekdays=["fri-mon"], monthdays=["28-3"], hours=["22-2"]
+            ),
+            "calendar months=11-3 weekdays=fri-mon monthdays=28-3 hours=22-2 (UTC)",
+        ),
+        (
+            CalendarSpec(weekdays=["monday-friday"], hours=[0, 1, 5, 23], minutes=[0, 59]),
+            "calendar weekdays=mon-fri hours=5,23-1 minutes=59-0 (UTC)",
+        ),
+        (
+            CalendarSpec(weekdays=[0, 2, 4, 6], monthdays=[1, 31], hours=["0-23"]),
+            "calendar weekdays=tue,thu,sat-sun monthdays=31-1 hours=0-23 (UTC)",
+        ),
+        (CalendarSpec(months=[1, 11]), "calendar months=1,11 (UTC)"),
+        (CalendarSpec(months=[2, 12]), "calendar months=2,12 (UTC)"),
+        (CalendarSpec(weekdays=["sun-sat"]), "calendar weekdays=sun-sat (UTC)"),
     ],
 )
 def test_describe(spec: CalendarSpec, text: str) -> None:
-    """describe() lists the non-empty filters in order, weekdays by name, then the zone."""
+    """describe() lists the non-empty filters in order, weekdays by name, then the zone.
+
+    Values run together as ranges; runs at both ends of a field join into one that wraps
+    round it (``22-2``), as they were most likely written.
+    """
     assert spec.describe() == text
     assert str(spec) == text
 
@@ -323,7 +344,11 @@ def test_timezone_names_are_normalised() -> None:
         ("months", ["smarch"], "calendar 'months': 'smarch' is not a number or name"),
         ("hours", [True], "calendar 'hours': True is not a number or name"),
         ("hours", [1.5], "calendar 'hours': 1.5 is not a number or name"),
-        ("hours", ["5-2"], "calendar 'hours': range '5-2' runs backwards"),
+        ("hours", ["22-24"], "calendar 'hours': 24 is outside 0-23"),
+        ("months", ["nov-0"], "calendar 'months': 0 is outside 1-12"),
+        ("weekdays", ["8-mon"], "calendar 'weekdays': 8 is outside 0-7"),
+        ("weekdays", ["fri-mondays"], "calendar 'weekdays': 'mondays' is not a number or name"),
+        ("months", ["april-sept"], "calendar 'months': 'sept' is not a number or name"),
         ("hours", ["5-25"], "calendar 'hours': 25 is outside 0-23"),
         ("weekdays", ["mon-funday"], "calendar 'weekdays': 'funday' is not a number or name"),
         ("hours", 1.5, "calendar 'hours': expected a list, got 1.5"),

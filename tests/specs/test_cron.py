@@ -483,9 +483,27 @@ BAD_EXPRESSIONS = [
     ("*/0 * * * *", "minute", "cron field 'minute': step '0' must be a positive number"),
     ("1-5/0 * * * *", "minute", "cron field 'minute': step '0' must be a positive number"),
     ("*/x * * * *", "minute", "cron field 'minute': step 'x' must be a positive number"),
-    ("5-1 * * * *", "minute", "cron field 'minute': range '5-1' runs backwards"),
-    ("* * * * FRI-MON", "day-of-week", "cron field 'day-of-week': range 'FRI-MON' runs backwards"),
-    ("* * * dec-jan *", "month", "cron field 'month': range 'dec-jan' runs backwards"),
+    ("0 22-25 * * *", "hour", "cron field 'hour': 25 is outside 0-23"),
+    ("0 24-2 * * *", "hour", "cron field 'hour': 24 is outside 0-23"),
+    ("50-60/2 * * * *", "minute", "cron field 'minute': 60 is outside 0-59"),
+    ("* * 0-3 * *", "day-of-month", "cron field 'day-of-month': 0 is outside 1-31"),
+    ("* * * dec-13 *", "month", "cron field 'month': 13 is outside 1-12"),
+    ("* * * * 8-2", "day-of-week", "cron field 'day-of-week': 8 is outside 0-7"),
+    (
+        "* * * * FRI-MONDAYS",
+        "day-of-week",
+        "cron field 'day-of-week': 'MONDAYS' is not a number or name",
+    ),
+    ("* * * * fri-monx", "day-of-week", "cron field 'day-of-week': 'monx' is not a number or name"),
+    ("* * * sept *", "month", "cron field 'month': 'sept' is not a number or name"),
+    ("* * * * thurs", "day-of-week", "cron field 'day-of-week': 'thurs' is not a number or name"),
+    ("* * * monday *", "month", "cron field 'month': 'monday' is not a number or name"),
+    ("* * * * june", "day-of-week", "cron field 'day-of-week': 'june' is not a number or name"),
+    (
+        "* * * * fridayl,1",
+        "day-of-week",
+        "cron field 'day-of-week': 'fridayl,1' mixes '#' or 'L' items with plain days",
+    ),
     ("1-2-3 * * * *", "minute", "cron field 'minute': '1-2-3' is not valid"),
     ("1,,2 * * * *", "minute", "cron field 'minute': '' is not valid"),
     ("? * * * *", "minute", "cron field 'minute': '?' is only for day fields"),
@@ -565,6 +583,15 @@ def test_bad_expression_names_field_and_value(expression: str, field: str, messa
     assert caught.value.field == field
 
 
+def test_croniter_refusals_name_the_expression() -> None:
+    """What croniter refuses after our checks (a step on '?') is a SpecError on the expression."""
+    with pytest.raises(SpecError) as caught:
+        CronSpec("0 0 ?/2 * *")
+    assert str(caught.value).startswith("cron expression '0 0 ?/2 * *': ")
+    assert "Question mark" in str(caught.value)
+    assert caught.value.field == "expression"
+
+
 def test_parse_spec_reports_the_same_errors() -> None:
     """Going through parse_spec (text or dict) gives the same message."""
     with pytest.raises(SpecError, match=r"^cron field 'hour': 25 is outside 0-23$"):
@@ -585,8 +612,9 @@ def test_unknown_time_zone() -> None:
 
 def test_non_text_expression_and_missing_expression() -> None:
     """A number is not an expression; a dict without one says so."""
-    with pytest.raises(SpecError, match=r"^cron expression: expected text, got 5$"):
+    with pytest.raises(SpecError, match=r"^cron expression: expected text, got 5$") as caught:
         CronSpec(5)  # type: ignore[arg-type]
+    assert caught.value.field == "expression"
     with pytest.raises(SpecError, match=r"^cron 'expression': missing$") as caught:
         CronSpec.from_dict({"type": "cron", "timezone": "UTC"})
     assert caught.value.field == "expression"
