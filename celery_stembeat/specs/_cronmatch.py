@@ -74,14 +74,15 @@ class CronMatcher:
             if months[index] != month:
                 month, day, hour, minute, second = months[index], 1, 0, 0, 0
             days = self._days(year, month) >> day
-            while days:
-                if not days & 1:
-                    skip = (days & -days).bit_length() - 1
-                    day, days, hour, minute, second = day + skip, days >> skip, 0, 0, 0
+            if days & 1:
                 found = self._time_from(hour, minute, second)
                 if found is not None:
                     return datetime(year, month, day, *found, 0, zone)
-                day, days, hour, minute, second = day + 1, days >> 1, 0, 0, 0
+            later = days >> 1
+            if later:  # a later day of this month matches: its first time of day
+                day += (later & -later).bit_length()
+                first = self.hours[0], self.minutes[0], self.seconds[0]
+                return datetime(year, month, day, *first, 0, zone)
             month, day, hour, minute, second = month + 1, 1, 0, 0, 0
         return None
 
@@ -160,7 +161,7 @@ def _day_masks(parsed: croniter, day_or: bool) -> tuple[int, ...]:
         raise ValueError("'#' and 'L' weekdays are not supported with a restricted day of month")
     last = "l" in day_field
     listed = sum(1 << _number(day) for day in day_field if day not in ("*", "l"))
-    weekdays = frozenset(_number(day) % 7 for day in weekday_field if day != "*")
+    weekdays = frozenset(_number(day) for day in weekday_field if day != "*")
     either = day_or and not any_day and not any_weekday
     masks = []
     for month_days in range(28, 32):

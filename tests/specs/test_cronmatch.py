@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import CroniterBadDateError, croniter
 
-from celery_stembeat.specs._cronmatch import compile_matcher
+from celery_stembeat.specs._cronmatch import _number, compile_matcher
 from celery_stembeat.specs.cron import MONTH_NAMES, WEEKDAY_NAMES
 from tests.specs._cron_support import Field
 
@@ -276,11 +276,19 @@ def test_the_result_is_in_the_given_zone_whatever_the_start_zone() -> None:
 
 @pytest.mark.parametrize(
     ("expression", "message"),
-    [("0 0 15W * *", "'W'"), ("0 0 1 * 1#2", "restricted day of month")],
+    [
+        ("0 0 15W * *", "only five fields, or six with seconds, and no 'W' days are supported"),
+        ("0 0 1 * 1#2", "'#' and 'L' weekdays are not supported with a restricted day of month"),
+    ],
 )
 def test_what_croniter_expands_but_the_matcher_does_not_support(
     expression: str, message: str
 ) -> None:
     """cron.py refuses these before they get here; the matcher refuses them too."""
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         compile_matcher(expression, True, False)
+
+
+def test_an_unexpected_value_in_the_expansion_is_named() -> None:
+    with pytest.raises(ValueError, match=r"^unexpected value 'x' in croniter's expansion$"):
+        _number("x")
