@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
+from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import Store, StoreError, VersionConflict
@@ -24,13 +25,9 @@ T = TypeVar("T")
 
 
 @dataclass
-class Plan:
+class Plan(Changes):
     """What applying the files changes, by entry id."""
 
-    added: list[str] = field(default_factory=list)
-    #: id → the definition fields that differ.
-    changed: dict[str, list[str]] = field(default_factory=dict)
-    unchanged: list[str] = field(default_factory=list)
     #: Store entries absent from the files (removed only with ``--prune``).
     absent: list[str] = field(default_factory=list)
 
@@ -38,16 +35,10 @@ class Plan:
         """JSON-able form, with the ids actually (or, in a dry run, to be) removed."""
         return {
             "added": self.added,
-            "changed": self.changed,
+            "changed": self.updated,
             "unchanged": self.unchanged,
             "removed": list(removed),
         }
-
-
-def changed_fields(old: Entry, new: Entry) -> list[str]:
-    """The definition fields whose values differ."""
-    before, after = old.definition(), new.definition()
-    return [name for name in after if before.get(name) != after[name]]
 
 
 def _config_owned(entry_id: str) -> Failed:
@@ -70,7 +61,7 @@ def plan(store: Store, entries: Sequence[Entry]) -> Plan:
         elif current.definition() == entry.definition():
             result.unchanged.append(entry.id)
         else:
-            result.changed[entry.id] = changed_fields(current, entry)
+            result.updated[entry.id] = changed_fields(current, entry)
     wanted = {entry.id for entry in entries}
     result.absent = [
         entry_id

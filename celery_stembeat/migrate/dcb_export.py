@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.entry import Entry
 from celery_stembeat.migrate.convert import TASK_NAME_HEADER, convert_task, same_instant
 from celery_stembeat.migrate.dcb_rows import KINDS, DcbSettings, TaskRow, read_tasks
@@ -31,7 +32,7 @@ from celery_stembeat.migrate.expressible import (
     crontab_fields,
     interval_period,
 )
-from celery_stembeat.migrate.importer import RUN_STATE, changed_fields, same_run_state
+from celery_stembeat.migrate.importer import RUN_STATE, same_run_state
 from celery_stembeat.specs import (
     CalendarSpec,
     ClockedSpec,
@@ -72,13 +73,10 @@ def _stand_in(entry: Entry) -> datetime | None:
 
 
 @dataclass
-class ExportResult:
-    """What an export wrote, by entry id."""
+class ExportResult(Changes):
+    """What an export wrote, by entry id; ``updated`` names the definition fields, then
+    :data:`RUN_STATE`."""
 
-    added: list[str] = field(default_factory=list)
-    #: id → what changes: the definition fields, then :data:`RUN_STATE`.
-    updated: dict[str, list[str]] = field(default_factory=dict)
-    unchanged: list[str] = field(default_factory=list)
     #: id → what the target cannot express.
     skipped: dict[str, str] = field(default_factory=dict)
 

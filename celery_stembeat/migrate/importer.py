@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.migrate.convert import Conversion, same_instant
 from celery_stembeat.stores import Store
@@ -32,15 +33,12 @@ RUN_STATE = "run state"
 
 
 @dataclass
-class ImportResult:
-    """What an import did (or, in a dry run, would do), by entry id."""
+class ImportResult(Changes):
+    """What an import did (or, in a dry run, would do), by entry id; ``updated`` names the
+    definition fields that changed at the source."""
 
-    added: list[str] = field(default_factory=list)
-    #: id → the definition fields that changed at the source.
-    updated: dict[str, list[str]] = field(default_factory=dict)
     #: Unchanged definitions whose run state was copied again from the source.
     refreshed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
     #: id → why it was not imported.
     skipped: dict[str, str] = field(default_factory=dict)
     #: id → what the entry expresses differently from the source.
@@ -58,12 +56,6 @@ class ImportResult:
             "skipped": self.skipped,
             "changes": {key: list(value) for key, value in self.changes.items()},
         }
-
-
-def changed_fields(old: Entry, new: Entry) -> list[str]:
-    """The definition fields whose values differ."""
-    before, after = old.definition(), new.definition()
-    return [name for name in after if before.get(name) != after[name]]
 
 
 def _stembeat_ran(entry: Entry) -> bool:

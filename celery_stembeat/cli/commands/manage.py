@@ -30,13 +30,13 @@ def _missing(entry_ids: Sequence[str]) -> Failed:
 
 def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool) -> None:
     rows = [("added", entry_id, "") for entry_id in planned.added]
-    rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.changed.items()]
+    rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.updated.items()]
     rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
     rows += [("removed", entry_id, "") for entry_id in removed]
     for status, entry_id, detail in rows:
         click.echo(f"{status:<10} {entry_id} {detail}".rstrip())
     click.echo(
-        f"{len(planned.added)} added, {len(planned.changed)} changed, "
+        f"{len(planned.added)} added, {len(planned.updated)} changed, "
         f"{len(planned.unchanged)} unchanged, {len(removed)} removed"
         + (" (dry run: nothing written)" if dry_run else "")
     )
