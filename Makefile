@@ -36,8 +36,9 @@ $(VENV)/.mutate-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[mutate]'
 	touch $@
 
-## mutate: mutation run over the engine, catch-up, run state and specs (see README); prints each
-## module's score and the surviving mutants not in mutation/equivalents.txt. ONLY='glob' limits it.
+## mutate: mutation run over the engine, catch-up, run state, specs and celery bridge (see
+## README); prints each module's score and the surviving mutants not in mutation/equivalents.txt.
+## ONLY='glob' limits it.
 mutate: $(VENV)/.mutate-installed
 	rm -rf mutants
 	STEMBEAT_TEST_BACKENDS=memory,sqlite $(VENV)/bin/mutmut run --max-children 2 $(ONLY)

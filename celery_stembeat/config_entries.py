@@ -18,9 +18,9 @@ from typing import Any
 
 from celery_stembeat import __version__
 from celery_stembeat.entry import Entry, EntryError, RunState
+from celery_stembeat.entry_decode import replace_entry, stored_state
 from celery_stembeat.limits import shorten
 from celery_stembeat.specs import Spec, SpecError, load_zone, parse_spec
-from celery_stembeat.stores._decode import replace_entry, stored_state
 from celery_stembeat.stores.base import Store
 
 logger = logging.getLogger(__name__)

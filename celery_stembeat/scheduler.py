@@ -12,11 +12,11 @@ from celery import beat
 from celery.schedules import crontab
 
 from celery_stembeat._collector import collector_paused
+from celery_stembeat.celery_schedules import to_celery
 from celery_stembeat.config import StembeatConfig
 from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
 from celery_stembeat.engine import Engine
 from celery_stembeat.publisher import CeleryPublisher
-from celery_stembeat.specs import to_celery
 from celery_stembeat.startup import StoreStart
 from celery_stembeat.storeclock import StoreClock
 from celery_stembeat.stores import Store, mask_url

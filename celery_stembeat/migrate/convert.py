@@ -16,6 +16,7 @@ from typing import Any
 
 from celery.schedules import crontab
 
+from celery_stembeat.celery_schedules import from_celery
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.migrate.dcb_rows import KINDS, DcbSettings, ScheduleRow, TaskRow
 from celery_stembeat.specs import (
@@ -26,7 +27,6 @@ from celery_stembeat.specs import (
     SpecError,
     format_duration,
     format_instant,
-    from_celery,
 )
 
 PERIODS = ("days", "hours", "minutes", "seconds", "microseconds")

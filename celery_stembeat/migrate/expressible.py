@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 from celery.schedules import crontab
 
+from celery_stembeat.celery_schedules import from_celery
 from celery_stembeat.entry import Entry
-from celery_stembeat.specs import CalendarSpec, CronSpec, Spec, from_celery
+from celery_stembeat.specs import CalendarSpec, CronSpec, Spec
 from celery_stembeat.specs.calendar import compress
 from celery_stembeat.specs.cron import split_fields
 

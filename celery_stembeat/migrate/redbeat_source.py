@@ -18,11 +18,12 @@ from typing import Any
 import redis
 from celery.schedules import crontab
 
+from celery_stembeat.celery_schedules import from_celery
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.migrate.convert import Conversion
 from celery_stembeat.migrate.errors import MigrateError
 from celery_stembeat.options import OPTION_KEYS
-from celery_stembeat.specs import IntervalSpec, Spec, SpecError, from_celery, load_zone
+from celery_stembeat.specs import IntervalSpec, Spec, SpecError, load_zone
 from celery_stembeat.stores import StoreURLError, check_url, mask_url
 
 DEFAULT_PREFIX = "redbeat:"

@@ -50,6 +50,11 @@ class Spec(abc.ABC):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict with ``"type"``; ``parse_spec(spec.to_dict()) == spec``."""
 
+    @classmethod
+    @abc.abstractmethod
+    def from_dict(cls, data: dict[str, Any]) -> Spec:
+        """Build from the dict form :meth:`to_dict` gives; unknown keys are an error."""
+
     @abc.abstractmethod
     def describe(self) -> str:
         """A short human description, e.g. ``every 30s``."""
@@ -68,6 +73,5 @@ class Spec(abc.ABC):
         return self.describe()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from celery_stembeat.specs.parse import parse_spec
-
-        return (parse_spec, (self.to_dict(),))
+        # Rebuilt by its own class from its dict form, so pickling needs nothing above this layer.
+        return (type(self).from_dict, (self.to_dict(),))

@@ -76,7 +76,8 @@ def parse_spec(value: object, *, timezone: str | None = None) -> Spec:
         return IntervalSpec(value.total_seconds())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return IntervalSpec(value)
-    from celery_stembeat.specs.celery_compat import from_celery
+    # celery's own schedule objects: the bridge above this layer, imported only for them.
+    from celery_stembeat.celery_schedules import from_celery
 
     converted = from_celery(value, timezone=timezone)
     if converted is None:

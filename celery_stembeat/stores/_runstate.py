@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from celery_stembeat.entry import RunState
+from celery_stembeat.entry_decode import replace_state
 from celery_stembeat.specs import Spec
-from celery_stembeat.stores._decode import replace_state
 from celery_stembeat.stores.base import FAILED, PUBLISHED, Claim, Outcome
 
 

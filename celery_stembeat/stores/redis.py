@@ -85,16 +85,11 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.entry_decode import replace_entry, replace_state, stored_entry, stored_state
 from celery_stembeat.specs import Spec, format_instant, parse_instant, parse_spec
 from celery_stembeat.stores import _redis_scripts as scripts
 from celery_stembeat.stores import mask_url
-from celery_stembeat.stores._decode import (
-    attached_digest,
-    replace_entry,
-    replace_state,
-    stored_entry,
-    stored_state,
-)
+from celery_stembeat.stores._decode import attached_digest
 from celery_stembeat.stores._reconnect import Backoff, reconnect
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores.base import (

@@ -71,10 +71,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.entry_decode import stored_entry, stored_state
 from celery_stembeat.extras import missing_extra
 from celery_stembeat.specs import Spec, parse_spec
 from celery_stembeat.stores import _sql_complete
-from celery_stembeat.stores._decode import attached_digest, stored_entry, stored_state
+from celery_stembeat.stores._decode import attached_digest
 from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores._sql_feed import (
@@ -490,7 +491,7 @@ class SQLStore(Store):
             yield conn
 
     def _entry(self, row: sa.RowMapping) -> Entry:
-        # The row holds what a validated entry wrote, in final types (see _decode).
+        # The row holds what a validated entry wrote, in final types (see entry_decode).
         claimed = row["claim_token"] is not None
         state = stored_state(
             next_run_at=row["claimed_for"] if claimed else row["next_run_at"],

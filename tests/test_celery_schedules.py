@@ -13,6 +13,12 @@ from celery import Celery
 from celery.beat import Scheduler
 from celery.schedules import BaseSchedule, crontab, schedstate, schedule, solar
 
+from celery_stembeat.celery_schedules import (
+    NEVER_CHECK_SECONDS,
+    SpecSchedule,
+    from_celery,
+    to_celery,
+)
 from celery_stembeat.specs import (
     CalendarSpec,
     ClockedSpec,
@@ -20,12 +26,8 @@ from celery_stembeat.specs import (
     IntervalSpec,
     SolarSpec,
     Spec,
-    SpecSchedule,
-    from_celery,
     parse_spec,
-    to_celery,
 )
-from celery_stembeat.specs.celery_compat import NEVER_CHECK_SECONDS
 
 UTC = timezone.utc
 NOW = datetime(2026, 1, 15, 12, 0, 7, tzinfo=UTC)
@@ -465,3 +467,20 @@ def test_wrapper_keeps_the_app_and_hashes_as_its_spec() -> None:
     assert to_celery(spec, app=app).app is app
     assert SpecSchedule(spec, app=app).app is app
     assert hash(to_celery(spec)) == hash(spec)
+
+
+def test_the_specs_package_still_offers_the_bridge() -> None:
+    """``from celery_stembeat.specs import to_celery`` (and the other two) keep working: the
+    names are imported from this module on first use."""
+    from celery_stembeat import celery_schedules, specs
+    from celery_stembeat.specs import SpecSchedule as OfferedSchedule
+    from celery_stembeat.specs import from_celery as offered_from
+    from celery_stembeat.specs import to_celery as offered_to
+
+    assert OfferedSchedule is celery_schedules.SpecSchedule
+    assert offered_from is celery_schedules.from_celery
+    assert offered_to is celery_schedules.to_celery
+    assert {"SpecSchedule", "from_celery", "to_celery"} <= set(specs.__all__)
+    missing = r"'celery_stembeat\.specs' has no attribute 'nothing'"
+    with pytest.raises(AttributeError, match=missing):
+        specs.nothing  # noqa: B018

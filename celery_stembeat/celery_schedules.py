@@ -1,4 +1,8 @@
-"""Two-way bridge to celery.schedules: read celery's schedules, and wrap specs for celery."""
+"""Two-way bridge to celery.schedules: read celery's schedules, and wrap specs for celery.
+
+It sits above :mod:`celery_stembeat.specs`, which stays pure time math that imports no celery;
+``celery_stembeat.specs`` still offers these names, imported from here on first use.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,8 @@ from typing import Any
 from celery import Celery
 from celery.schedules import BaseSchedule, crontab, schedstate, schedule, solar
 
-from celery_stembeat.specs._time import zone_name
-from celery_stembeat.specs.base import Spec
-from celery_stembeat.specs.calendar import CalendarSpec, compress
-from celery_stembeat.specs.cron import CronSpec
-from celery_stembeat.specs.interval import IntervalSpec
-from celery_stembeat.specs.solar import SolarSpec
+from celery_stembeat.specs import CalendarSpec, CronSpec, IntervalSpec, SolarSpec, Spec, zone_name
+from celery_stembeat.specs.calendar import compress
 
 #: Seconds until celery should look again at a schedule that will never fire again.
 NEVER_CHECK_SECONDS = 100_000_000.0
