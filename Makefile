@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo preview test lint typecheck check mutate bench bench-quick clean
+.PHONY: demo preview test test-oldest-celery lint typecheck check mutate bench bench-quick clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,19 @@ preview: $(VENV)/.installed
 ## test: the whole test suite (Redis/PostgreSQL suites skip loudly when their server is down)
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+## test-oldest-celery: the fast suite (specs, entry, engine) against the oldest celery we support,
+## in its own virtualenv (.venv-celery53); tox.ini covers every Python and celery release
+OLDEST_CELERY_VENV ?= .venv-celery53
+
+$(OLDEST_CELERY_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OLDEST_CELERY_VENV)
+	$(OLDEST_CELERY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_CELERY_VENV)/bin/python -m pip install --quiet -e '.[test]' 'celery>=5.3,<5.4'
+	touch $@
+
+test-oldest-celery: $(OLDEST_CELERY_VENV)/.installed
+	$(OLDEST_CELERY_VENV)/bin/python -m pytest tests/specs tests/test_entry.py tests/engine
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -58,4 +71,4 @@ bench-quick: $(VENV)/.bench-installed
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf $(VENV) mutants .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(OLDEST_CELERY_VENV) mutants .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

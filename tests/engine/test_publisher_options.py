@@ -20,6 +20,7 @@ from celery_stembeat.config_entries import entries_from_config
 from celery_stembeat.entry import Entry
 from celery_stembeat.publisher import CeleryPublisher, Message, occurrence_task_id
 from celery_stembeat.specs import IntervalSpec, format_instant
+from tests._celery_versions import celery_before
 from tests.contract.helpers import T0
 from tests.e2e.conftest import amqp_url  # noqa: F401 (a fixture)
 
@@ -174,6 +175,10 @@ def send_as_celery_beat(app: Celery, schedule: dict[str, dict[str, Any]]) -> Non
                 "stembeat_entry": name,
                 "stembeat_scheduled_for": format_instant(T0),
             }
+            if celery_before((5, 7)):
+                # celery beat marks its messages with this header from celery 5.7 on;
+                # stembeat sends it with every celery release.
+                options["headers"]["celery_beat_task"] = True
             entry = ScheduleEntry(
                 name=name,
                 task=item["task"],
