@@ -5,18 +5,27 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo preview test test-oldest-celery lint typecheck check mutate bench bench-quick clean
 
-$(VENV)/.installed: pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+# Everything: the package with the test and development extras.
+$(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Only what the demo and the preview need: the package, and ephem through celery's own `solar`
+# extra because examples/celeryconfig.py shows celery's `solar` schedule, which needs it.
+$(VENV)/.demo-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e . 'celery[solar]'
+	touch $@
+
 ## demo: a worker with an embedded stembeat beat firing examples/celeryconfig.py (Ctrl-C stops)
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo-installed
 	$(VENV)/bin/celery -A examples.demo worker -B --scheduler stembeat -P solo -l info
 
 ## preview: the next fires of every schedule in examples/celeryconfig.py, without running them
-preview: $(VENV)/.installed
+preview: $(VENV)/.demo-installed
 	$(PY) examples/preview.py
 
 ## test: the whole test suite (Redis/PostgreSQL suites skip loudly when their server is down)
