@@ -1,18 +1,19 @@
-"""Change feeds of the SQL store: LISTEN/NOTIFY on PostgreSQL, a polled change log on SQLite."""
+"""Change feeds of the SQL store and the announcements they read: LISTEN/NOTIFY on PostgreSQL,
+a polled change log on SQLite."""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from celery_stembeat.stores._reconnect import Backoff, reconnect
-from celery_stembeat.stores._sql_schema import CHANGES_KEY, Schema
 from celery_stembeat.stores.base import ANY_CHANGE, ChangeFeed, StoreError
+from celery_stembeat.stores.sql.schema import CHANGES_KEY, Schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -27,6 +28,42 @@ CHANGE_LOG_SIZE = 10_000
 def notify_payload(entry_id: str) -> str:
     """The NOTIFY payload announcing ``entry_id`` (:data:`ANY_CHANGE` if it cannot fit)."""
     return entry_id if len(entry_id.encode()) <= MAX_PAYLOAD else ANY_CHANGE
+
+
+def announce(
+    conn: sa.Connection, schema: Schema, is_postgres: bool, entry_ids: Sequence[str]
+) -> None:
+    """Record definition changes, one per id, inside the transaction that made them."""
+    meta = schema.meta
+    counter = conn.execute(
+        sa.update(meta)
+        .where(meta.c.key == CHANGES_KEY)
+        .values(value=meta.c.value + len(entry_ids))
+        .returning(meta.c.value)
+    ).scalar_one()
+    if is_postgres:
+        # Delivered at commit, to every LISTENing connection.
+        conn.execute(
+            sa.text(
+                "SELECT pg_notify(:channel, payload) "
+                "FROM unnest(CAST(:payloads AS text[])) AS payload"
+            ),
+            {
+                "channel": schema.channel,
+                "payloads": [notify_payload(entry_id) for entry_id in entry_ids],
+            },
+        )
+    else:
+        log = schema.changes
+        first = counter - len(entry_ids) + 1
+        conn.execute(
+            sa.insert(log),
+            [
+                {"seq": first + index, "entry_id": entry_id}
+                for index, entry_id in enumerate(entry_ids)
+            ],
+        )
+        conn.execute(sa.delete(log).where(log.c.seq <= counter - CHANGE_LOG_SIZE))
 
 
 def _unique(ids: Iterable[str]) -> builtins.list[str]:

@@ -1,4 +1,5 @@
-"""Tables, column types and schema migrations of the SQL store (see ``sql.py`` for the layout)."""
+"""Tables, column types, schema versions and migrations of the SQL store (the package
+docstring describes the tables)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,81 @@
+"""The SQL store: SQLite (the embedded default) and PostgreSQL, on SQLAlchemy Core.
+
+``sqlite:///PATH`` or ``postgresql://…`` (``postgres://`` and ``postgresql+psycopg://`` too; the
+driver is always psycopg 3). The store's own options, ``prefix`` (default ``stembeat_``) and
+``history_limit``, are keyword arguments (``open_store`` takes them from the URL's query).
+
+Tables (named with the prefix)
+------------------------------
+
+``{prefix}entries``
+    One row per entry: the definition (``task``; ``spec``, ``args``, ``kwargs``, ``options`` as
+    JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so "the schedule
+    changed" is an exact text compare; the flags and ``version``), one column per
+    :class:`~celery_stembeat.entry.RunState` field, and the claim: ``claim_token``,
+    ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``.
+
+    The due index is ``(enabled, next_run_at, id)`` and the due query is just ``enabled AND
+    next_run_at <= now ORDER BY next_run_at, id``: a claim moves ``next_run_at`` into
+    ``claimed_for`` and sets it to NULL, so leased entries are not in the index at all. While
+    claimed, ``claimed_for`` *is* the entry's ``next_run_at`` (an edit during the claim writes
+    its new next run there); completion or lease recovery moves it back. The edit's next run
+    wins at completion when the schedule changed since the claim: ``spec_key`` differs from
+    the claimed entry's, or ``claimed_for`` no longer is the claimed occurrence (enabled
+    again). ``claim_version`` records the version the claim saw. ``lease_until`` is indexed
+    for recovery.
+``{prefix}runs``
+    History, one row per run, oldest first by the autoincrement ``id``; indexed on
+    ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.
+``{prefix}meta``
+    ``schema_version`` and ``changes``, a counter every definition change increments.
+    Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
+``{prefix}changes`` (SQLite only)
+    The change log: ``seq`` (the counter's value) and the changed ``entry_id``; the newest
+    10 000 rows are kept. SQLite feeds poll it; PostgreSQL uses ``NOTIFY`` on the channel
+    ``{prefix}changes`` with the entry id as payload.
+
+Instants are stored as UTC with microsecond resolution and read back as aware UTC. Floats in
+JSON are written so that JSONB (which keeps a number's digits, not its notation) gives back the
+same float. PostgreSQL cannot hold NUL characters: entries refuse them in their definitions
+(:class:`~celery_stembeat.entry.EntryError`); in run errors (``last_error``, history) they are
+replaced by U+FFFD.
+
+Concurrency: SQLite runs in WAL mode with a 30 s busy timeout, and every write is one ``BEGIN
+IMMEDIATE`` transaction, so several processes can share the file. On PostgreSQL a claim is one
+``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement; completions lock their rows in id
+order. Schema creation and upgrades run on open, under an advisory lock (PostgreSQL) or a write
+transaction (SQLite); an upgrade never drops rows.
+
+Files
+-----
+
+``store.py``
+    :class:`SQLStore`: reads, writes, claims, completions, feeds and lifecycle.
+``codec.py``
+    Rows and values: an entry, its run state, a run and a fingerprint read from a row; the
+    columns an entry and a run write; JSON text that JSONB keeps exactly.
+``schema.py``
+    Tables, column types, schema versions and migrations.
+``engine.py``
+    The URL (parsed, secrets masked), engines with SQLite's settings, the LISTEN connection.
+``pool.py``
+    Pinging pooled PostgreSQL connections that sat idle.
+``claims.py``
+    The claim, renewal and lease-recovery statements, and the due index's head.
+``upserts.py``
+    Definition writes: one entry's ``UPDATE``, enabling, the bulk upsert of many rows.
+``complete.py``
+    Completions: PostgreSQL's one-statement batch, SQLite's transaction, history trimming.
+``feed.py``
+    Change announcements and feeds: ``NOTIFY``/``LISTEN`` on PostgreSQL, the polled change
+    log on SQLite.
+``batches.py``
+    Ids per ``IN (…)`` list, runs of distinct ids.
+"""
+
+from __future__ import annotations
+
+from celery_stembeat.stores.base import ANY_CHANGE
+from celery_stembeat.stores.sql.store import DEFAULT_PREFIX, SQLStore
+
+__all__ = ["ANY_CHANGE", "DEFAULT_PREFIX", "SQLStore"]

@@ -1,0 +1,260 @@
+"""Rows of the SQL store and the values they hold: entries, run state, runs, JSON text.
+
+One place maps each way: :func:`read_entry` reads an entry (with its run state) back from a row,
+:func:`new_row` and its parts write one; runs and fingerprints likewise.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.entry_decode import stored_entry, stored_state
+from celery_stembeat.specs import Spec, parse_spec
+from celery_stembeat.stores._decode import attached_digest
+from celery_stembeat.stores.base import Fingerprint, RunRecord
+
+#: A number in exponent form, as ``json.dumps`` writes large and small floats (``repr``
+#: always signs the exponent: ``1e-05``, ``1e+300``).
+_EXPONENT = re.compile(r"[0-9]e[+-]")
+#: ``json.dumps`` as :func:`dumps` calls it, without building an encoder on every call.
+_compact_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+#: Run-state columns a completion writes; the stamps below belong to definition changes.
+_OUTCOME_FIELDS = (
+    "next_run_at",
+    "last_scheduled_for",
+    "last_run_at",
+    "total_run_count",
+    "failure_count",
+    "consecutive_failures",
+    "last_error",
+    "last_drift",
+    "drift_mean",
+    "drift_max",
+)
+_RUN_STATE_FIELDS = (*_OUTCOME_FIELDS, "created_at", "updated_at")
+RUN_TEXTS = ("last_error", "error", "owner", "task_id")
+CLEARED_CLAIM: dict[str, Any] = {
+    "claim_token": None,
+    "claim_owner": None,
+    "lease_until": None,
+    "claimed_for": None,
+    "claim_version": None,
+}
+
+
+def dumps(value: object) -> str:
+    """Compact JSON whose floats survive JSONB (which keeps a number's digits, not its form)."""
+    text = _compact_json(value)
+    # Only a float in exponent form needs spelling out; the pattern may also find one in a
+    # string, which costs the slow path and nothing else.
+    return _exact_dumps(value) if _EXPONENT.search(text) else text
+
+
+def _key(key: object) -> str:
+    """A mapping key as ``json.dumps`` writes it (``True`` → ``true``)."""
+    return key if isinstance(key, str) else json.dumps(key)
+
+
+def _exact_dumps(value: object) -> str:
+    if isinstance(value, float):
+        text = repr(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{text} is not JSON")
+        if "e" in text:
+            # JSONB would print 1e+300 as a bare integer; 1000…0.0 reads back as the same float.
+            text = format(Decimal(text), "f")
+            return text if "." in text else f"{text}.0"
+        return text
+    if isinstance(value, dict):
+        items = (f"{_exact_dumps(_key(key))}:{_exact_dumps(item)}" for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_exact_dumps(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def json_value(value: Any) -> Any:
+    """A column value as a JSON row document holds it: instants as ISO 8601 with offset."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def document(rows: Sequence[dict[str, Any]]) -> str:
+    """``rows`` as the JSON text PostgreSQL's completion statement reads (instants as ISO 8601
+    with offset)."""
+    return json.dumps(
+        [{key: json_value(value) for key, value in row.items()} for row in rows],
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def spec_key(spec: Spec) -> str:
+    """The spec's canonical JSON (specs are immutable values: computed once per spec)."""
+    return json.dumps(
+        spec.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_spec(key: str) -> Spec:
+    # Specs are immutable values: one parse per distinct schedule serves every read.
+    return parse_spec(json.loads(key))
+
+
+#: The columns :func:`definition` fills.
+DEFINITION_COLUMNS = (
+    "task",
+    "spec",
+    "spec_key",
+    "args",
+    "kwargs",
+    "options",
+    "enabled",
+    "run_once",
+    "expire_at",
+    "catch_up",
+    "jitter",
+    "description",
+    "source",
+)
+
+
+def definition(entry: Entry) -> dict[str, Any]:
+    return {
+        "task": entry.task,
+        "spec": entry.spec.to_dict(),
+        "spec_key": spec_key(entry.spec),
+        "args": list(entry.args),
+        "kwargs": dict(entry.kwargs),
+        "options": dict(entry.options),
+        "enabled": entry.enabled,
+        "run_once": entry.run_once,
+        "expire_at": entry.expire_at,
+        "catch_up": entry.catch_up,
+        "jitter": entry.jitter,
+        "description": entry.description,
+        "source": entry.source,
+    }
+
+
+def json_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of column values for a JSON row document: instants in ISO 8601 with their
+    offset, ``None`` left out."""
+    return {name: json_value(value) for name, value in row.items() if value is not None}
+
+
+def state_values(state: RunState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in _RUN_STATE_FIELDS}
+
+
+def outcome_values(state: RunState) -> dict[str, Any]:
+    """The run state a completion writes."""
+    return {name: getattr(state, name) for name in _OUTCOME_FIELDS}
+
+
+def run_values(run: RunRecord) -> dict[str, Any]:
+    return {
+        "entry_id": run.entry_id,
+        "scheduled_for": run.scheduled_for,
+        "published_at": run.published_at,
+        "outcome": run.outcome,
+        "drift": run.drift,
+        "jitter": run.jitter,
+        "error": run.error,
+        "owner": run.owner,
+        "task_id": run.task_id,
+    }
+
+
+def new_row(entry: Entry, config_digest: str | None = None) -> dict[str, Any]:
+    """Every column of ``entry`` as a new, unclaimed row at version 1."""
+    return {
+        "id": entry.id,
+        "version": 1,
+        **definition(entry),
+        **state_values(entry.state),
+        **CLEARED_CLAIM,
+        "config_digest": config_digest,
+    }
+
+
+def storable(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with run-state texts PostgreSQL can hold: NUL becomes U+FFFD (in place).
+
+    Error messages come from brokers and exceptions; refusing one would fail the completion
+    for good (and re-publish the occurrence after every lease), so it is mended instead.
+    """
+    for name in RUN_TEXTS:
+        text = values.get(name)
+        if isinstance(text, str) and "\x00" in text:
+            values[name] = text.replace("\x00", "\ufffd")
+    return values
+
+
+def read_entry(row: sa.RowMapping) -> Entry:
+    """The entry a row holds (while claimed, its next run is ``claimed_for``)."""
+    # The row holds what a validated entry wrote, in final types (see entry_decode).
+    claimed = row["claim_token"] is not None
+    state = stored_state(
+        next_run_at=row["claimed_for"] if claimed else row["next_run_at"],
+        last_scheduled_for=row["last_scheduled_for"],
+        last_run_at=row["last_run_at"],
+        total_run_count=int(row["total_run_count"]),
+        failure_count=int(row["failure_count"]),
+        consecutive_failures=int(row["consecutive_failures"]),
+        last_error=row["last_error"],
+        last_drift=row["last_drift"],
+        drift_mean=row["drift_mean"],
+        drift_max=row["drift_max"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+    return stored_entry(
+        id=row["id"],
+        task=row["task"],
+        spec=parsed_spec(row["spec_key"]),
+        args=tuple(row["args"]),
+        kwargs=row["kwargs"],
+        options=row["options"],
+        enabled=bool(row["enabled"]),
+        run_once=bool(row["run_once"]),
+        expire_at=row["expire_at"],
+        catch_up=row["catch_up"],
+        jitter=float(row["jitter"]),
+        description=row["description"],
+        source=row["source"],
+        version=int(row["version"]),
+        state=state,
+    )
+
+
+def read_run(row: sa.RowMapping) -> RunRecord:
+    """The run a history row holds."""
+    return RunRecord(
+        entry_id=row["entry_id"],
+        scheduled_for=row["scheduled_for"],
+        outcome=row["outcome"],
+        published_at=row["published_at"],
+        drift=row["drift"],
+        jitter=row["jitter"],
+        error=row["error"],
+        owner=row["owner"],
+        task_id=row["task_id"],
+    )
+
+
+def read_fingerprint(row: Any) -> Fingerprint:
+    """The fingerprint of a row of ``enabled``, ``version`` and ``config_digest``."""
+    return Fingerprint(bool(row.enabled), attached_digest(row.config_digest, row.version))

@@ -1,0 +1,217 @@
+"""Completions: folding outcomes into the claimed rows, one batch at a time.
+
+On PostgreSQL a batch is one statement fed two JSON documents (the completions, the runs). It
+locks the claimed rows in id order (so concurrent batches cannot deadlock), keeps only those
+whose claim token still holds, writes their run state and appends their runs to the history.
+The statement is atomic by itself, so a beat pays one round trip per batch. On SQLite the
+store locks, checks and writes in one ``BEGIN IMMEDIATE`` transaction (:func:`complete_sqlite`).
+
+An edit made during the claim wins the next run exactly as
+:func:`~celery_stembeat.stores._runstate.rescheduled_during` says: when the stored spec is not
+the claimed entry's, or the stored next run (``claimed_for``) is not the claimed occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from celery_stembeat.entry import RunState
+from celery_stembeat.stores._runstate import advance, rescheduled_during
+from celery_stembeat.stores.base import Claim, Outcome
+from celery_stembeat.stores.sql.batches import chunks
+from celery_stembeat.stores.sql.codec import (
+    CLEARED_CLAIM,
+    document,
+    outcome_values,
+    parsed_spec,
+    run_values,
+    spec_key,
+    storable,
+)
+from celery_stembeat.stores.sql.schema import Schema
+
+#: The run state a completion writes, with its PostgreSQL types.
+STATE_COLUMNS = (
+    ("next_run_at", "timestamptz"),
+    ("last_scheduled_for", "timestamptz"),
+    ("last_run_at", "timestamptz"),
+    ("total_run_count", "bigint"),
+    ("failure_count", "bigint"),
+    ("consecutive_failures", "bigint"),
+    ("last_error", "text"),
+    ("last_drift", "double precision"),
+    ("drift_mean", "double precision"),
+    ("drift_max", "double precision"),
+)
+#: A history row's columns, with their PostgreSQL types.
+RUN_COLUMNS = (
+    ("entry_id", "text"),
+    ("scheduled_for", "timestamptz"),
+    ("published_at", "timestamptz"),
+    ("outcome", "text"),
+    ("drift", "double precision"),
+    ("jitter", "double precision"),
+    ("error", "text"),
+    ("owner", "text"),
+    ("task_id", "text"),
+)
+_CLAIM_COLUMNS = (
+    ("id", "text"),
+    ("token", "text"),
+    ("spec_key", "text"),
+    ("scheduled_for", "timestamptz"),
+    ("disable", "boolean"),
+)
+
+
+def _columns(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in columns)
+
+
+def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.TextClause:
+    """The statement, with parameters ``completions`` and ``runs`` (JSON text); it returns
+    the ids whose completion was recorded."""
+    entries, runs = quote.format_table(schema.entries), quote.format_table(schema.runs)
+    state = ", ".join(f"{name} = g.{name}" for name, _ in STATE_COLUMNS[1:])
+    run_names = ", ".join(name for name, _ in RUN_COLUMNS)
+    return sa.text(
+        f"""
+        WITH given AS (
+            SELECT * FROM jsonb_to_recordset(CAST(:completions AS jsonb))
+            AS g({_columns(_CLAIM_COLUMNS + STATE_COLUMNS)})
+        ), held AS (
+            SELECT e.id FROM {entries} AS e JOIN given AS g ON e.id = g.id
+            WHERE e.claim_token = g.token ORDER BY e.id FOR UPDATE OF e
+        ), done AS (
+            UPDATE {entries} AS e SET
+                next_run_at = CASE
+                    WHEN e.spec_key = g.spec_key AND e.claimed_for = g.scheduled_for
+                    THEN g.next_run_at ELSE e.claimed_for END,
+                enabled = e.enabled AND NOT g.disable,
+                {state},
+                claim_token = NULL, claim_owner = NULL, lease_until = NULL,
+                claimed_for = NULL, claim_version = NULL
+            FROM given AS g JOIN held AS h ON h.id = g.id
+            WHERE e.id = g.id
+            RETURNING e.id
+        ), logged AS (
+            INSERT INTO {runs} ({run_names})
+            SELECT {run_names} FROM jsonb_to_recordset(CAST(:runs AS jsonb))
+            AS r(seq integer, {_columns(RUN_COLUMNS)})
+            WHERE r.entry_id IN (SELECT id FROM done)
+            ORDER BY r.seq
+        )
+        SELECT id FROM done
+        """
+    )
+
+
+def postgres_params(
+    pairs: Sequence[tuple[Claim, Outcome]], history_limit: int
+) -> tuple[dict[str, str], list[str]]:
+    """The parameters of :func:`statement` completing ``pairs`` (of distinct entries), and
+    the ids whose history may need trimming once they are recorded."""
+    completions: list[dict[str, Any]] = []
+    new_runs: list[dict[str, Any]] = []
+    full: list[str] = []
+    for claim, outcome in pairs:
+        result = advance(claim, outcome)
+        row: dict[str, Any] = {
+            "id": claim.entry_id,
+            "token": claim.token,
+            "spec_key": spec_key(claim.entry.spec),
+            "scheduled_for": claim.scheduled_for,
+            "disable": result.disable,
+        }
+        row.update(outcome_values(result.state))
+        completions.append(storable(row))
+        for run in outcome.runs:
+            new_runs.append(storable({"seq": len(new_runs), **run_values(run)}))
+        if outcome.runs and over_limit(result.state, history_limit):
+            full.append(claim.entry_id)
+    params = {"completions": document(completions), "runs": document(new_runs)}
+    return params, full
+
+
+def complete_sqlite(
+    conn: sa.Connection,
+    schema: Schema,
+    pairs: Sequence[tuple[Claim, Outcome]],
+    history_limit: int,
+) -> list[bool]:
+    """Complete ``pairs`` in SQLite's write transaction ``conn``: which were recorded."""
+    entries, runs = schema.entries, schema.runs
+    c = entries.c
+    ids = sorted({claim.entry_id for claim, _ in pairs})
+    results = [False] * len(pairs)
+    # Lock the rows (in id order, so concurrent batches cannot deadlock) and see which
+    # claims still hold their lease.
+    held: dict[str, Any] = {}
+    for chunk in chunks(ids):
+        query = (
+            sa.select(c.id, c.claim_token, c.spec_key, c.claimed_for, c.enabled)
+            .where(c.id.in_(chunk))
+            .order_by(c.id)
+            .with_for_update()
+        )
+        held.update((row.id, row) for row in conn.execute(query))
+    updates: list[dict[str, Any]] = []
+    new_runs: list[dict[str, Any]] = []
+    full: set[str] = set()
+    for index, (claim, outcome) in enumerate(pairs):
+        row = held.get(claim.entry_id)
+        if row is None or row.claim_token is None or row.claim_token != claim.token:
+            continue
+        del held[claim.entry_id]  # released: the same claim cannot complete twice
+        result = advance(claim, outcome)
+        next_run_at = (
+            row.claimed_for  # while claimed, the stored next run lives there
+            if rescheduled_during(claim, parsed_spec(row.spec_key), row.claimed_for)
+            else result.state.next_run_at
+        )
+        values = outcome_values(result.state)
+        values.update(
+            CLEARED_CLAIM,
+            b_id=claim.entry_id,
+            next_run_at=next_run_at,
+            enabled=bool(row.enabled) and not result.disable,
+        )
+        updates.append(values)
+        new_runs.extend(run_values(run) for run in outcome.runs)
+        if outcome.runs and over_limit(result.state, history_limit):
+            full.add(claim.entry_id)
+        results[index] = True
+    if updates:
+        conn.execute(sa.update(entries).where(c.id == sa.bindparam("b_id")), updates)
+    if new_runs:
+        conn.execute(sa.insert(runs), new_runs)
+    if full:
+        trim(conn, schema, sorted(full), history_limit)
+    return results
+
+
+def over_limit(state: RunState, history_limit: int) -> bool:
+    """Whether history may hold more runs than it keeps: it holds at most one row per
+    run ever counted, so only an entry that counted more runs than the limit can."""
+    return state.total_run_count + state.failure_count > history_limit
+
+
+def trim(conn: sa.Connection, schema: Schema, entry_ids: Sequence[str], history_limit: int) -> None:
+    """Keep only the newest ``history_limit`` runs of each of ``entry_ids``."""
+    runs = schema.runs
+    newest: sa.BindParameter[str] = sa.bindparam("b_entry", type_=runs.c.entry_id.type)
+    oldest_kept = (
+        sa.select(runs.c.id)
+        .where(runs.c.entry_id == newest)
+        .order_by(runs.c.id.desc())
+        .limit(1)
+        .offset(history_limit)
+        .scalar_subquery()
+    )
+    conn.execute(
+        sa.delete(runs).where(runs.c.entry_id == newest, runs.c.id <= oldest_kept),
+        [{"b_entry": entry_id} for entry_id in entry_ids],
+    )
