@@ -8,7 +8,6 @@ Instants are kept at millisecond resolution (sub-millisecond parts are truncated
 
 from __future__ import annotations
 
-import builtins
 import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -145,7 +144,7 @@ def state_changes(state: RunState, before: RunState | None = None) -> dict[str, 
     text differs.
     """
     written: dict[str, str] = {}
-    removed: builtins.list[str] = []
+    removed: list[str] = []
     if before is None:
         for field, value in _state_fields(state).items():
             if value is not None:
@@ -243,7 +242,7 @@ def decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
 
 
 def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
-    """``entry`` as the UPSERT scripts take it; a beat_schedule entry gets ``digest`` in ``g``."""
+    """``entry`` as the upsert scripts take it; a beat_schedule entry gets ``digest`` in ``g``."""
     state = entry.state
     fields = {
         "spec": spec_json(entry.spec),
@@ -276,12 +275,12 @@ def written_entry(entry: Entry, definition: str, version: int) -> Entry:
     )
 
 
-def decode_rows(reply: bytes) -> builtins.list[builtins.list[Any]]:
-    return cast(builtins.list[builtins.list[Any]], json.loads(reply))
+def decode_rows(reply: bytes) -> list[list[Any]]:
+    return cast(list[list[Any]], json.loads(reply))
 
 
-def run_fields(run: RunRecord) -> builtins.list[str]:
-    fields: builtins.list[str] = ["s", str(to_ms(run.scheduled_for)), "o", run.outcome]
+def run_fields(run: RunRecord) -> list[str]:
+    fields: list[str] = ["s", str(to_ms(run.scheduled_for)), "o", run.outcome]
     if run.published_at is not None:
         fields += ["p", str(to_ms(run.published_at))]
     if run.drift is not None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import time
 from collections.abc import Callable, Mapping
@@ -30,7 +29,7 @@ class RedisFeed(ChangeFeed):
     def __init__(self, client: redis.Redis, channel: str, display_url: str) -> None:
         self._client = client
         self._channel = channel
-        self._pending: builtins.list[str] = []
+        self._pending: list[str] = []
         self._confirmed = False
         self._closed = False
         self._backoff = Backoff()
@@ -70,11 +69,11 @@ class RedisFeed(ChangeFeed):
             data = message["data"]
             self._pending.append(data.decode() if isinstance(data, bytes) else str(data))
 
-    def _flush(self) -> builtins.list[str]:
-        ids, self._pending = builtins.list(dict.fromkeys(self._pending)), []
+    def _flush(self) -> list[str]:
+        ids, self._pending = list(dict.fromkeys(self._pending)), []
         return ids
 
-    def wait(self, timeout: float) -> builtins.list[str]:
+    def wait(self, timeout: float) -> list[str]:
         """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
 
         After a lost connection the feed subscribes again, pausing between failed attempts,

@@ -64,13 +64,13 @@ from celery_stembeat.stores.redis.keys import Keys
 
 DEFAULT_PREFIX = "stembeat"
 _LIST_BATCH = 500
-#: Entries per UPSERT_MANY script call.
+#: Entries per upsert_many script call.
 _UPSERT_BATCH = 1000
-#: Ids per FINGERPRINTS script call.
+#: Ids per fingerprints script call.
 _FINGERPRINT_BATCH = 5000
-#: Entries per SET_DIGESTS script call.
+#: Entries per set_digests script call.
 _DIGEST_BATCH = 1000
-#: Completions per COMPLETE script call: small enough that Redis runs one call while Python
+#: Completions per complete script call: small enough that Redis runs one call while Python
 #: encodes the next, large enough that the per-call overhead stays small.
 _COMPLETE_BATCH = 100
 _HEALTH_CHECK_INTERVAL = 30
@@ -264,7 +264,7 @@ class RedisStore(Store):
     def _write(
         self, batch: Sequence[Entry], digests: Mapping[str, str]
     ) -> tuple[builtins.list[Any], builtins.list[Any]]:
-        """Run UPSERT_MANY over ``batch``, streamed (see :meth:`_pipelined`): the items it was
+        """Run upsert_many over ``batch``, streamed (see :meth:`_pipelined`): the items it was
         given, and its replies, in order."""
         written: builtins.list[Any] = []
 

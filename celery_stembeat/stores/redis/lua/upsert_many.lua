@@ -1,5 +1,5 @@
 -- KEYS: due, ids, config. ARGV: channel, entry-key prefix, then JSON ``[[id, entry], ...]``
--- with each entry as UPSERT takes it and ``g`` the digest to attach to the version written.
+-- with each entry as upsert.lua takes it and ``g`` the digest to attach to the version written.
 -- Upserts each without a version check, in order. Returns JSON ``[[new version, row or false],
 -- ...]`` in the same order: the row (without the definition) of each entry that existed before.
 local due, ids, config, channel, prefix = KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2]
