@@ -1,0 +1,22 @@
+"""The Redis store: entries in hashes, the due index in a sorted set, claims in Lua scripts.
+
+``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS) or ``unix:///path.sock``;
+the query parameters ``prefix`` (default ``stembeat``) and ``history_limit`` (default 1000)
+belong to the store, any others go to redis-py (e.g. ``ssl_ca_certs``). Passwords never appear
+in reprs or error messages: the URL is shown with ``***`` in their place.
+
+The package, one concern per module:
+
+- :mod:`.store`: :class:`RedisStore`, the store contract over redis-py;
+- :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, the channel);
+- :mod:`.codec`: entries, run state and runs to hash fields and script arguments, and the
+  scripts' rows back to entries;
+- :mod:`.feed`: change notifications over pub/sub;
+- :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.
+"""
+
+from __future__ import annotations
+
+from celery_stembeat.stores.redis.store import DEFAULT_PREFIX, RedisStore
+
+__all__ = ["DEFAULT_PREFIX", "RedisStore"]

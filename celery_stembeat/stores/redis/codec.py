@@ -1,0 +1,312 @@
+"""How the Redis store encodes entries, run state and runs, and decodes the scripts' rows.
+
+Instants are kept at millisecond resolution (sub-millisecond parts are truncated); a claim's
+``scheduled_for`` is the stored ``next_run_at`` exactly. The hash fields are described in
+:mod:`.keys`; ``lua/layout.lua`` holds the same row layout as :data:`ROW_FIELDS` and
+:data:`ROW_CHUNKED` for the scripts.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, cast
+
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.entry_decode import replace_entry, replace_state, stored_entry, stored_state
+from celery_stembeat.specs import Spec, format_instant, parse_instant, parse_spec
+from celery_stembeat.stores._decode import attached_digest
+from celery_stembeat.stores.base import Fingerprint, RunRecord, StoreError
+
+#: Longest hash value Redis keeps in a listpack by default (``hash-max-listpack-value``).
+CHUNK_BYTES = 64
+#: The hash fields a script returns for an entry, in this order, as a JSON row
+#: ``[id, *ROW_FIELDS, definition, spec, last error]`` (``false`` where a field is absent).
+ROW_FIELDS = ("e", "v", "n", "ls", "lr", "ca", "ua", "tc", "fc", "cf", "ld", "dm", "dx")
+#: The chunked values at the end of a row, each with the number of chunks read up front.
+ROW_CHUNKED = (("d", 8), ("s", 2), ("le", 2))
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+#: Run-state fields that only Python reads and only ``complete`` (or a new entry) writes.
+_INSTANT_FIELDS = (("last_scheduled_for", "ls"), ("last_run_at", "lr"))
+_COUNT_FIELDS = (
+    ("total_run_count", "tc"),
+    ("failure_count", "fc"),
+    ("consecutive_failures", "cf"),
+)
+_DRIFT_FIELDS = (("last_drift", "ld"), ("drift_mean", "dm"), ("drift_max", "dx"))
+_READ_INSTANTS = (
+    ("next_run_at", "n"),
+    *_INSTANT_FIELDS,
+    ("created_at", "ca"),
+    ("updated_at", "ua"),
+)
+
+
+# -- encoding ------------------------------------------------------------------------------------
+
+
+def to_ms(value: datetime) -> int:
+    """Epoch milliseconds, truncated (floor) like ISO text with millisecond precision."""
+    return (value - _EPOCH) // _MS
+
+
+def from_ms(value: bytes | str | int | float) -> datetime:
+    return _EPOCH + timedelta(milliseconds=int(value))
+
+
+def ms_text(value: datetime | None) -> str:
+    return "" if value is None else str(to_ms(value))
+
+
+#: ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)`` without building an
+#: encoder per call.
+_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def json_text(value: object) -> str:
+    return _json_encode(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def spec_json(spec: Spec) -> str:
+    """The spec's canonical JSON: equal specs give equal text, so Lua can compare them.
+
+    Specs are immutable values, and a beat sends the same few over and over.
+    """
+    return json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def _definition_json(entry: Entry) -> str:
+    """The definition without id, spec and enabled (kept apart), defaults left out."""
+    data: dict[str, Any] = {"task": entry.task}
+    if entry.args:
+        data["args"] = entry.args
+    if entry.kwargs:
+        data["kwargs"] = entry.kwargs
+    if entry.options:
+        data["options"] = entry.options
+    if entry.run_once:
+        data["run_once"] = True
+    if entry.expire_at is not None:
+        data["expire_at"] = format_instant(entry.expire_at)
+    if entry.catch_up != "fire_one":
+        data["catch_up"] = entry.catch_up
+    if entry.jitter:
+        data["jitter"] = entry.jitter
+    if entry.description:
+        data["description"] = entry.description
+    if entry.source != "store":
+        data["source"] = entry.source
+    return json_text(data)
+
+
+def _instant_text(instant: datetime | None) -> str | None:
+    return None if instant is None else str(to_ms(instant))
+
+
+def _count_text(count: int) -> str | None:
+    return str(count) if count else None
+
+
+def _drift_text(drift: float | None) -> str | None:
+    return None if drift is None else repr(drift)
+
+
+#: (attribute, hash field, its text or ``None`` = absent) of the run state the scripts write
+#: as given: all but next_run_at and the stamps.
+_STATE_TEXTS: tuple[tuple[str, str, Callable[[Any], str | None]], ...] = (
+    *((name, field, _instant_text) for name, field in _INSTANT_FIELDS),
+    *((name, field, _count_text) for name, field in _COUNT_FIELDS),
+    *((name, field, _drift_text) for name, field in _DRIFT_FIELDS),
+)
+
+
+def _state_fields(state: RunState) -> dict[str, str | None]:
+    """Run-state hash fields (``None`` = absent), except next_run_at and the stamps."""
+    values = state.__dict__
+    return {field: text(values[name]) for name, field, text in _STATE_TEXTS}
+
+
+def state_changes(state: RunState, before: RunState | None = None) -> dict[str, Any]:
+    """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
+
+    Neither holds next_run_at, created_at and updated_at, which the scripts handle. Without
+    ``before`` (a new entry): every field. With it (a completion): the fields whose stored
+    text differs.
+    """
+    written: dict[str, str] = {}
+    removed: list[str] = []
+    if before is None:
+        for field, value in _state_fields(state).items():
+            if value is not None:
+                written[field] = value
+    else:
+        new, old = state.__dict__, before.__dict__
+        for name, field, text in _STATE_TEXTS:
+            # A value carried over unchanged is the same object, with the same text.
+            if (value := new[name]) is not (previous := old[name]) and (
+                value_text := text(value)
+            ) != text(previous):
+                if value_text is None:
+                    removed.append(field)
+                else:
+                    written[field] = value_text
+    data: dict[str, Any] = {"s": written, "x": removed}
+    if before is None or state.last_error != before.last_error:
+        if state.last_error is not None:
+            data["le"] = state.last_error
+        elif before is not None:
+            data["lx"] = True
+    return data
+
+
+#: A row's positions: [id, *ROW_FIELDS, definition, spec, last error].
+_ROW = {field: index + 1 for index, field in enumerate(ROW_FIELDS)}
+_ROW_DEFINITION, _ROW_SPEC, _ROW_ERROR = (len(_ROW) + 1 + i for i in range(3))
+_ROW_ENABLED, _ROW_VERSION = _ROW["e"], _ROW["v"]
+_ROW_INSTANTS = tuple((name, _ROW[field]) for name, field in _READ_INSTANTS)
+_ROW_COUNTS = tuple((name, _ROW[field]) for name, field in _COUNT_FIELDS)
+_ROW_DRIFTS = tuple((name, _ROW[field]) for name, field in _DRIFT_FIELDS)
+#: Definitions up to this size are parsed once per process and reused.
+_CACHED_DEFINITION = 2048
+
+
+def _decode_state(row: Sequence[Any]) -> RunState:
+    state = stored_state()
+    values = state.__dict__
+    for name, index in _ROW_INSTANTS:
+        if (raw := row[index]) is not False:
+            values[name] = _EPOCH + _MS * int(raw)
+    for name, index in _ROW_COUNTS:
+        if (raw := row[index]) is not False:
+            values[name] = int(raw)
+    for name, index in _ROW_DRIFTS:
+        if (raw := row[index]) is not False:
+            values[name] = float(raw)
+    if (error := row[_ROW_ERROR]) is not False:
+        values["last_error"] = error
+    return state
+
+
+@functools.lru_cache(maxsize=1024)
+def _spec(text: str) -> Spec:
+    """A stored spec, parsed once per process (a cron spec takes ~0.1 ms to parse)."""
+    return parse_spec(json.loads(text))
+
+
+def _parse_definition(entry_id: str, definition: str, spec: str) -> Entry:
+    data = json.loads(definition)
+    data["id"] = entry_id
+    data["spec"] = _spec(spec)
+    data["args"] = tuple(data.get("args", ()))
+    data["jitter"] = float(data.get("jitter", 0.0))
+    if (expire_at := data.get("expire_at")) is not None:
+        data["expire_at"] = parse_instant(expire_at, "expire_at")
+    return stored_entry(**data)
+
+
+_cached_definition = functools.lru_cache(maxsize=8192)(_parse_definition)
+
+
+def _definition(entry_id: str, definition: str, spec: str) -> Entry:
+    """The entry a stored definition describes (enabled, version 0, empty run state).
+
+    Beats read the same definitions over and over: small ones are parsed once per process.
+    """
+    if len(definition) <= _CACHED_DEFINITION:
+        return _cached_definition(entry_id, definition, spec)
+    return _parse_definition(entry_id, definition, spec)
+
+
+def decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
+    """The entry in a script's row; ``definition`` stands in for a row without one."""
+    entry_id, spec = row[0], row[_ROW_SPEC]
+    text = row[_ROW_DEFINITION] or definition
+    if not (isinstance(entry_id, str) and isinstance(text, str) and isinstance(spec, str)):
+        raise StoreError(f"entry {entry_id!r}: the stored hash has no definition")
+    return replace_entry(
+        _definition(entry_id, text, spec),
+        enabled=row[_ROW_ENABLED] == "1",
+        version=int(row[_ROW_VERSION]),
+        state=_decode_state(row),
+    )
+
+
+def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
+    """``entry`` as the upsert scripts take it; a beat_schedule entry gets ``digest`` in ``g``."""
+    state = entry.state
+    fields = {
+        "spec": spec_json(entry.spec),
+        "enabled": "1" if entry.enabled else "0",
+        "n": ms_text(state.next_run_at),
+        "ca": ms_text(state.created_at),
+        "ua": ms_text(state.updated_at),
+        "d": _definition_json(entry),
+        "state": state_changes(state),
+    }
+    if entry.source == "config":
+        fields["g"] = digest
+    return fields
+
+
+def written_entry(entry: Entry, definition: str, version: int) -> Entry:
+    """A new entry as the store now holds it: the definition read back, ``version``, and the
+    run state at millisecond resolution (what a read would return, without the read)."""
+    state = entry.state
+    instants = {
+        name: from_ms(to_ms(value))
+        for name, _ in _READ_INSTANTS
+        if (value := getattr(state, name)) is not None
+    }
+    return replace_entry(
+        _definition(entry.id, definition, spec_json(entry.spec)),
+        enabled=entry.enabled,
+        version=version,
+        state=replace_state(state, **instants),
+    )
+
+
+def decode_rows(reply: bytes) -> list[list[Any]]:
+    return cast(list[list[Any]], json.loads(reply))
+
+
+def run_fields(run: RunRecord) -> list[str]:
+    fields: list[str] = ["s", str(to_ms(run.scheduled_for)), "o", run.outcome]
+    if run.published_at is not None:
+        fields += ["p", str(to_ms(run.published_at))]
+    if run.drift is not None:
+        fields += ["d", repr(float(run.drift))]
+    fields += ["j", repr(float(run.jitter))]
+    if run.error is not None:
+        fields += ["e", run.error]
+    fields += ["w", run.owner]
+    if run.task_id is not None:
+        fields += ["t", run.task_id]
+    return fields
+
+
+def decode_run(entry_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
+    published = fields.get(b"p")
+    drift = fields.get(b"d")
+    error = fields.get(b"e")
+    task_id = fields.get(b"t")
+    return RunRecord(
+        entry_id=entry_id,
+        scheduled_for=from_ms(fields[b"s"]),
+        outcome=fields[b"o"].decode(),
+        published_at=None if published is None else from_ms(published),
+        drift=None if drift is None else float(drift),
+        jitter=float(fields.get(b"j", b"0")),
+        error=None if error is None else error.decode(),
+        owner=fields.get(b"w", b"").decode(),
+        task_id=None if task_id is None else task_id.decode(),
+    )
+
+
+def decode_fingerprint(enabled: str, version: str, mark: str | None) -> Fingerprint:
+    """The :class:`Fingerprint` of a row of the fingerprints script (``mark``: field ``g``)."""
+    return Fingerprint(enabled == "1", attached_digest(mark or "", version))

@@ -1,0 +1,80 @@
+"""The keys of one prefix of the Redis store.
+
+Every key of one prefix ``P`` carries the hash tag ``{P}``, so all of them hash to one Redis
+Cluster slot and every script can touch them atomically:
+
+``{P}:entry:<id>`` (hash)
+    One entry. Fields (all but ``d0``, ``s0``, ``e`` and ``v`` only while they hold a value):
+
+    - ``d0``, ``d1``, … the definition without id, spec and enabled (task, args, kwargs,
+      options, flags, source) as compact JSON, defaults left out;
+    - ``s0``, ``s1``, … the spec as canonical JSON (sorted keys): "the schedule changed" is a
+      string compare inside Lua;
+    - ``e`` enabled (``1``/``0``), ``v`` the version;
+    - run state, each field absent while empty (``None`` or zero): ``n`` next run, ``ls`` last
+      scheduled for, ``lr`` last run, ``ca`` created, ``ua`` updated (all epoch
+      milliseconds); ``tc`` total runs, ``fc`` failures, ``cf`` consecutive failures;
+      ``ld``/``dm``/``dx`` last/mean/max drift (seconds, the float's ``repr``: exact);
+      ``le0``, ``le1``, … the last error;
+    - ``g``, only on entries from ``beat_schedule``: ``version:digest`` of the item start-up
+      sync found this definition equal to, or empty;
+    - while claimed: ``ct`` claim token, ``co`` owner, ``cs`` the claimed occurrence (ms),
+      ``cv`` the version the claim saw. An edit that changes the schedule meanwhile moves
+      ``n`` away from ``cs`` (or changes ``s*``); only then does ``n`` survive completion.
+
+    Long text (definition, spec, last error) is cut into chunks ``name0``, ``name1``, … of at
+    most 64 bytes, so that every value stays within ``hash-max-listpack-value`` (64 by
+    default) and Redis keeps the hash in its compact *listpack* encoding: a typical entry
+    takes about 450-500 bytes in its hash, where a single long field would switch it to a
+    hashtable at roughly twice that. Hashes with more than 128 fields (definitions over ~7 KB)
+    are hashtables anyway, and Redis never converts a hash back, even when it shrinks.
+
+``{P}:due`` (sorted set)
+    Ids of enabled, unclaimed entries with a next run, scored by ``next_run_at`` in epoch ms.
+``{P}:leases`` (sorted set)
+    Ids of claimed entries, scored by lease deadline in epoch ms.
+``{P}:ids`` (sorted set, every score 0)
+    Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
+    ``ZRANGEBYLEX``.
+``{P}:config`` (sorted set, every score 0)
+    The ids of the entries from ``beat_schedule`` (those with field ``g``), in byte order.
+``{P}:runs:<id>`` (stream)
+    Run history, one stream entry per run, trimmed exactly to ``history_limit`` by ``XADD
+    MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
+    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``). Redis 7
+    allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
+    costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run.
+``{P}:changes`` (pub/sub channel)
+    The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
+    that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
+"""
+
+from __future__ import annotations
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + char if char in "*?[]^\\{}-" else char for char in text)
+
+
+class Keys:
+    """The key names of prefix ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        tag = "{" + prefix + "}"
+        self.entry_prefix = f"{tag}:entry:"
+        self.runs_prefix = f"{tag}:runs:"
+        self.due = f"{tag}:due"
+        self.leases = f"{tag}:leases"
+        self.ids = f"{tag}:ids"
+        self.config = f"{tag}:config"
+        self.channel = f"{tag}:changes"
+        #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
+        self.indexes = [self.due, self.ids, self.config]
+        #: A ``SCAN MATCH`` pattern for every key of the prefix.
+        self.pattern = _glob_escape(tag + ":") + "*"
+
+    def entry(self, entry_id: str) -> str:
+        return self.entry_prefix + entry_id
+
+    def runs(self, entry_id: str) -> str:
+        return self.runs_prefix + entry_id

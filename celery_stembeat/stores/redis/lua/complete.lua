@@ -1,0 +1,64 @@
+-- KEYS: due, leases, then for each completion its entry and runs keys. ARGV: history limit,
+-- then JSON ``[[token, the claimed entry's spec canonical JSON, id, next run ms ('' = none),
+-- disable ('1'/'0'), state {"s": {field: value}, "x": [fields to remove], "le": new last
+-- error, "lx": true to remove it} (the fields that change), runs [[field, value, ...], ...]],
+-- ...]``. Returns a list: 1 per completion recorded, 0 where the token no longer holds the
+-- entry's claim. Each completion is atomic (the whole script is).
+local due, leases, limit = KEYS[1], KEYS[2], ARGV[1]
+local results = {}
+-- Index writes for the completions recorded, made once at the end (an id completes at most
+-- once per call: its first completion removes the claim token).
+local ended, indexed, unindexed = {}, {}, {}
+for i, c in ipairs(cjson.decode(ARGV[2])) do
+  local key, runs = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  local id, state = c[3], c[6]
+  -- The claim token and occurrence, next run, enabled flag, then the spec's first chunks.
+  local stored = redis.call('HMGET', key, 'ct', 'cs', 'n', 'e', 's0', 's1')
+  if stored[1] ~= c[1] then
+    results[i] = 0
+  else
+    local values, removed = {}, {'ct', 'co', 'cs', 'cv'}
+    -- An edit that changed the schedule during the claim (a new spec, or enabling again) has
+    -- set the next run it wants; any other edit left 'n' at the claimed occurrence 'cs'.
+    local n = stored[3]
+    if joined(key, 's', stored, 5, 2) == c[2] and n == stored[2] then
+      if c[4] == '' then
+        n = false
+        removed[#removed + 1] = 'n'
+      else
+        n = c[4]
+        values[1], values[2] = 'n', n
+      end
+    end
+    local enabled = stored[4]
+    if c[5] == '1' then
+      enabled = '0'
+      values[#values + 1] = 'e'
+      values[#values + 1] = '0'
+    end
+    for name, value in pairs(state.s) do
+      values[#values + 1] = name
+      values[#values + 1] = value
+    end
+    for _, name in ipairs(state.x) do removed[#removed + 1] = name end
+    if state.le or state.lx then put_chunked(key, 'le', state.le) end
+    if #values > 0 then hset_many(key, values) end
+    hdel_many(key, removed)
+    ended[#ended + 1] = id
+    -- Enabled, with a next run, and (just now) unclaimed: due.
+    if n and enabled == '1' then
+      indexed[#indexed + 1] = n
+      indexed[#indexed + 1] = id
+    else
+      unindexed[#unindexed + 1] = id
+    end
+    for _, run in ipairs(c[7]) do
+      redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
+    end
+    results[i] = 1
+  end
+end
+call_many('ZREM', leases, ended)
+call_many('ZADD', due, indexed)
+call_many('ZREM', due, unindexed)
+return results

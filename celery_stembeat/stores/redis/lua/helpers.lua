@@ -1,0 +1,110 @@
+-- Functions shared by the scripts that read or write entries (after layout.lua).
+
+local function hset_many(key, values)
+  for first = 1, #values, 1000 do
+    redis.call('HSET', key, unpack(values, first, math.min(first + 999, #values)))
+  end
+end
+
+local function hdel_many(key, names)
+  for first = 1, #names, 1000 do
+    redis.call('HDEL', key, unpack(names, first, math.min(first + 999, #names)))
+  end
+end
+
+-- One command over key with args, in as few calls as Lua's stack allows (args: an even count
+-- per call, so that score/member pairs stay together).
+local function call_many(command, key, args)
+  for first = 1, #args, 1000 do
+    redis.call(command, key, unpack(args, first, math.min(first + 999, #args)))
+  end
+end
+
+-- Append value's chunks to values as fields name0, name1, ... of at most CHUNK bytes each
+-- ('' is one empty chunk); returns how many.
+local function add_chunks(values, name, value)
+  local count = 0
+  local position = 1
+  repeat
+    values[#values + 1] = name .. count
+    values[#values + 1] = string.sub(value, position, position + CHUNK - 1)
+    count = count + 1
+    position = position + CHUNK
+  until position > #value
+  return count
+end
+
+-- Write value as chunks (see add_chunks) and remove chunks left over from a longer value; a
+-- nil value removes them all.
+local function put_chunked(key, name, value)
+  local count = 0
+  if value then
+    local values = {}
+    count = add_chunks(values, name, value)
+    hset_many(key, values)
+  end
+  while redis.call('HDEL', key, name .. count) == 1 do count = count + 1 end
+end
+
+-- Chunks name0, name1, ... joined (false if there are none); the first `count` of them come
+-- prefetched in values from index `first`.
+local function joined(key, name, values, first, count)
+  local parts = {}
+  for i = 0, count - 1 do
+    local part = values[first + i]
+    if not part then break end
+    parts[#parts + 1] = part
+  end
+  if #parts == count then
+    local part = redis.call('HGET', key, name .. #parts)
+    while part do
+      parts[#parts + 1] = part
+      part = redis.call('HGET', key, name .. #parts)
+    end
+  end
+  if #parts == 0 then return false end
+  return table.concat(parts)
+end
+
+-- The row {id, ROW_FIELDS..., definition, spec, last error} of the entry whose READ_FIELDS
+-- (HMGET) are values.
+local function entry_row(key, id, values)
+  local row = {id}
+  for i = 1, #ROW_FIELDS do row[i + 1] = values[i] end
+  local first = #ROW_FIELDS + 1
+  for _, chunked in ipairs(CHUNKED) do
+    row[#row + 1] = joined(key, chunked[1], values, first, chunked[2])
+    first = first + chunked[2]
+  end
+  return row
+end
+
+-- The entry as a row (see entry_row), or nil when there is no entry.
+local function read_entry(key, id)
+  local values = redis.call('HMGET', key, unpack(READ_FIELDS))
+  if not values[2] then return nil end
+  return entry_row(key, id, values)
+end
+
+local function encode_list(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+
+-- Put the entry into the due index when it is enabled, unclaimed and has a next run.
+local function reindex(key, due, id)
+  local n = redis.call('HGET', key, 'n')
+  if n and redis.call('HGET', key, 'e') == '1' and redis.call('HEXISTS', key, 'ct') == 0 then
+    redis.call('ZADD', due, n, id)
+  else
+    redis.call('ZREM', due, id)
+  end
+end
+
+local function set_or_del(key, field, value)
+  if value == '' then
+    redis.call('HDEL', key, field)
+  else
+    redis.call('HSET', key, field, value)
+  end
+end

@@ -1,0 +1,56 @@
+-- Writing one entry, shared by upsert.lua and upsert_many.lua (after layout.lua, helpers.lua).
+-- Write entry `id` (hash `key`) whose stored version is `actual` (0 = new) as upsert does;
+-- `e` holds its values: spec, enabled, next run, created, updated, definition, the run state
+-- of a new entry {s = {field = value}, le = last error}, and `g`: the value of field g (a
+-- beat_schedule entry's digest, '' for none) or false for an entry created in the store.
+-- Returns the new version.
+local function write_entry(key, due, ids, config, channel, id, actual, e)
+  local version = string.format('%d', actual + 1)
+  local digest = e.g and (e.g == '' and '' or version .. ':' .. e.g)
+  if actual == 0 then
+    -- A new hash: every field in one HSET, and nothing left over to remove.
+    local values = {'e', e.enabled, 'v', version}
+    for name, value in pairs(e.state.s) do
+      values[#values + 1] = name
+      values[#values + 1] = value
+    end
+    for _, name in ipairs({'n', 'ca', 'ua'}) do
+      if e[name] ~= '' then
+        values[#values + 1] = name
+        values[#values + 1] = e[name]
+      end
+    end
+    if e.state.le then add_chunks(values, 'le', e.state.le) end
+    add_chunks(values, 'd', e.d)
+    add_chunks(values, 's', e.spec)
+    if digest then
+      values[#values + 1] = 'g'
+      values[#values + 1] = digest
+      redis.call('ZADD', config, 0, id)
+    end
+    hset_many(key, values)
+    if e.n ~= '' and e.enabled == '1' then redis.call('ZADD', due, e.n, id) end
+  else
+    local rescheduled = joined(key, 's', {}, 1, 0) ~= e.spec
+      or (e.enabled == '1' and redis.call('HGET', key, 'e') ~= '1')
+    if rescheduled then set_or_del(key, 'n', e.n) end
+    if redis.call('HEXISTS', key, 'ca') == 0 and e.ca ~= '' then
+      redis.call('HSET', key, 'ca', e.ca)
+    end
+    set_or_del(key, 'ua', e.ua)
+    put_chunked(key, 'd', e.d)
+    put_chunked(key, 's', e.spec)
+    if digest then
+      redis.call('HSET', key, 'g', digest)
+      redis.call('ZADD', config, 0, id)
+    else
+      redis.call('HDEL', key, 'g')
+      redis.call('ZREM', config, id)
+    end
+    redis.call('HSET', key, 'e', e.enabled, 'v', version)
+    reindex(key, due, id)
+  end
+  redis.call('ZADD', ids, 0, id)
+  redis.call('PUBLISH', channel, id)
+  return actual + 1
+end

@@ -1,0 +1,65 @@
+"""The Lua scripts behind :class:`~celery_stembeat.stores.redis.RedisStore`, from ``lua/``.
+
+Each script is one atomic step of the store contract, in its own ``lua/<name>.lua`` whose
+opening comment gives its ``KEYS``, ``ARGV`` and reply. Keys a script knows in advance come in
+``KEYS``; entry hashes found through an index (``claim_due``, ``recover``) or named in a JSON
+argument (``upsert_many``) are built from the entry-key prefix in ``ARGV``. Every key shares
+one hash tag, so all of them live in one cluster slot (see :mod:`.keys`).
+
+Three files are not scripts but parts of them: ``layout.lua`` (the entry hash layout, mirrored
+in :mod:`.codec`), ``helpers.lua`` (functions over entry hashes) and ``write_entry.lua`` (one
+entry's upsert). A script that needs them is sent with them in front, in that order
+(:data:`PARTS`); nothing in the text is substituted.
+
+Entries travel to Python as one JSON text per call (``cjson.encode``), a row per entry with the
+fields at fixed positions and the chunked values (``d*``, ``s*``, ``le*``) joined again: one
+bulk reply is much cheaper for redis-py to read than dozens. Every value in these JSON texts,
+both ways, is a string (or ``false`` for absent), so no number passes through Lua's doubles.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import redis
+from redis.commands.core import Script
+
+#: The files of ``lua/`` that scripts are sent with, in front of their own text.
+ENTRY_PARTS = ("layout", "helpers")
+UPSERT_PARTS = (*ENTRY_PARTS, "write_entry")
+#: Every script (by file name without ``.lua``) and the parts sent in front of it.
+PARTS: dict[str, tuple[str, ...]] = {
+    "read": ENTRY_PARTS,
+    "claim_due": ENTRY_PARTS,
+    "complete": ENTRY_PARTS,
+    "upsert": UPSERT_PARTS,
+    "upsert_many": UPSERT_PARTS,
+    "fingerprints": ENTRY_PARTS,
+    "set_digests": (),
+    "delete": (),
+    "set_enabled": ENTRY_PARTS,
+    "renew": (),
+    "recover": (),
+}
+
+
+def _load() -> dict[str, str]:
+    """Every ``lua/*.lua`` file's text, by name without ``.lua``."""
+    folder = resources.files("celery_stembeat.stores.redis") / "lua"
+    return {
+        item.name.removesuffix(".lua"): item.read_text(encoding="utf-8")
+        for item in folder.iterdir()
+        if item.name.endswith(".lua")
+    }
+
+
+_FILES = _load()
+#: Each script's full text: its parts, then its own file.
+SOURCES: dict[str, str] = {
+    name: "".join(_FILES[part] for part in (*parts, name)) for name, parts in PARTS.items()
+}
+
+
+def register(client: redis.Redis) -> dict[str, Script]:
+    """Every script registered with ``client`` (loaded on first use, again after a flush)."""
+    return {name: client.register_script(source) for name, source in SOURCES.items()}

@@ -1,0 +1,551 @@
+"""The Redis store: :class:`RedisStore`, the store contract over redis-py and the scripts.
+
+Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
+number of entries, plus the entries returned); :meth:`RedisStore.complete_many` streams one
+script call per 100 completions on one connection, :meth:`RedisStore.upsert_many` one per
+1,000 entries; ``list`` reads every matching hash.
+
+Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
+replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
+the server has closed, so after a restart the next operation normally succeeds.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.stores import mask_url
+from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores.base import (
+    DEFAULT_HISTORY_LIMIT,
+    ChangeFeed,
+    Claim,
+    ClaimBatch,
+    EntryNotFound,
+    Fingerprint,
+    Outcome,
+    RunRecord,
+    Store,
+    StoreError,
+    StoreURLError,
+    VersionConflict,
+)
+from celery_stembeat.stores.redis import scripts
+from celery_stembeat.stores.redis.codec import (
+    decode_entry,
+    decode_fingerprint,
+    decode_rows,
+    decode_run,
+    entry_fields,
+    from_ms,
+    json_text,
+    ms_text,
+    run_fields,
+    spec_json,
+    state_changes,
+    to_ms,
+    written_entry,
+)
+from celery_stembeat.stores.redis.feed import RedisFeed
+from celery_stembeat.stores.redis.keys import Keys
+
+DEFAULT_PREFIX = "stembeat"
+_LIST_BATCH = 500
+#: Entries per upsert_many script call.
+_UPSERT_BATCH = 1000
+#: Ids per fingerprints script call.
+_FINGERPRINT_BATCH = 5000
+#: Entries per set_digests script call.
+_DIGEST_BATCH = 1000
+#: Completions per complete script call: small enough that Redis runs one call while Python
+#: encodes the next, large enough that the per-call overhead stays small.
+_COMPLETE_BATCH = 100
+_HEALTH_CHECK_INTERVAL = 30
+
+
+def _url_secrets(url: str) -> builtins.list[str]:
+    """The passwords in ``url`` (authority and query), as written and percent-decoded."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""]
+    except ValueError:
+        return []
+    found += [value for key, value in parse_qsl(parts.query) if key.lower() == "password"]
+    return [text for secret in found if secret for text in {secret, unquote(secret)}]
+
+
+class RedisStore(Store):
+    """The store on Redis (or a Redis-compatible server), via redis-py."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        **redis_options: Any,
+    ) -> None:
+        self.display_url = mask_url(url)
+        self._secrets = _url_secrets(url)
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
+            raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
+        if (
+            isinstance(history_limit, bool)
+            or not isinstance(history_limit, int)
+            or history_limit < 0
+        ):
+            raise StoreError(f"Redis store: history_limit {history_limit!r} is not a count >= 0")
+        self.prefix = prefix
+        self.history_limit = history_limit
+        redis_options["decode_responses"] = False
+        # Ping connections idle this long before use: a feed then notices a dead connection
+        # (and subscribes again) instead of waiting on it forever.
+        redis_options.setdefault("health_check_interval", _HEALTH_CHECK_INTERVAL)
+        try:
+            self._client: redis.Redis = redis.Redis.from_url(url, **redis_options)
+        except (ValueError, TypeError) as exc:
+            # The message may quote parts of the URL: show only the masked form.
+            kind = type(exc).__name__
+            raise StoreURLError(f"Redis store: invalid URL {self.display_url} ({kind})") from None
+        if self._client.get_encoder().decode_responses:
+            raise StoreError(f"Redis store {self.display_url}: decode_responses is not supported")
+        self._closed = False
+        self._keys = Keys(prefix)
+        self.channel = self._keys.channel
+        self._scripts = scripts.register(self._client)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn redis-py's exceptions (and raw socket errors) into :class:`StoreError`."""
+        try:
+            yield
+        except (redis.RedisError, OSError) as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            raise StoreError(f"Redis store {self.display_url}: {message}") from exc
+
+    @staticmethod
+    def _run(script: Script, keys: Sequence[str], args: Iterable[str | bytes | int]) -> Any:
+        return script(keys=keys, args=args)
+
+    # -- definitions -----------------------------------------------------------------------------
+
+    def _read_entries(
+        self, entry_ids: Sequence[str], enabled: bool | None = None
+    ) -> builtins.list[Entry]:
+        flag = "" if enabled is None else ("1" if enabled else "0")
+        with self._errors():
+            reply = self._run(
+                self._scripts["read"], [], [flag, self._keys.entry_prefix, json_text(entry_ids)]
+            )
+        return [decode_entry(row) for row in decode_rows(reply)]
+
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with that id, or ``None``."""
+        found = self._read_entries([entry_id])
+        return found[0] if found else None
+
+    def list(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> builtins.list[Entry]:
+        """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
+        with self._errors():
+            if prefix:
+                start = b"[" + prefix.encode()
+                stop = b"(" + prefix.encode() + b"\xff"
+                raw = cast(
+                    builtins.list[bytes], self._client.zrangebylex(self._keys.ids, start, stop)
+                )
+            else:
+                raw = cast(builtins.list[bytes], self._client.zrange(self._keys.ids, 0, -1))
+        ids = [entry_id.decode() for entry_id in raw]
+        entries: builtins.list[Entry] = []
+        for first in range(0, len(ids), _LIST_BATCH):
+            entries += self._read_entries(ids[first : first + _LIST_BATCH], enabled)
+        return entries
+
+    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+        """The entries with these ids that exist, in the order given: one script per
+        :data:`_LIST_BATCH`, all in one pipelined round trip."""
+        ids = builtins.list(entry_ids)
+        calls: builtins.list[tuple[builtins.list[str], builtins.list[str]]] = [
+            ([], ["", self._keys.entry_prefix, json_text(ids[first : first + _LIST_BATCH])])
+            for first in range(0, len(ids), _LIST_BATCH)
+        ]
+        return [
+            decode_entry(row)
+            for reply in self._pipelined(self._scripts["read"], calls)
+            for row in decode_rows(reply)
+        ]
+
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """Every beat_schedule entry's :class:`Fingerprint`: one script call per
+        :data:`_FINGERPRINT_BATCH` entries (listed in ``{P}:config``), three fields each."""
+        found: dict[str, Fingerprint] = {}
+        after = "-"
+        while True:
+            args = [after, str(_FINGERPRINT_BATCH), self._keys.entry_prefix]
+            with self._errors():
+                rows = decode_rows(
+                    self._run(self._scripts["fingerprints"], [self._keys.config], args)
+                )
+            for entry_id, enabled, version, mark in rows:
+                found[entry_id] = decode_fingerprint(enabled, version, mark)
+            if len(rows) < _FINGERPRINT_BATCH:
+                return found
+            after = "(" + rows[-1][0]
+
+    def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
+        """Attach the digests where the version still holds: one script per 1000 entries,
+        pipelined."""
+        items = builtins.list(digests.items())
+        calls = []
+        for first in range(0, len(items), _DIGEST_BATCH):
+            chunk = items[first : first + _DIGEST_BATCH]
+            keys = [self._keys.entry(entry_id) for entry_id, _ in chunk]
+            args = [text for _, (v, digest) in chunk for text in (str(v), f"{v}:{digest}")]
+            calls.append((keys, args))
+        self._pipelined(self._scripts["set_digests"], calls)
+
+    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+        """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
+        fields = entry_fields(entry, "")
+        expected = "" if expected_version is None else str(expected_version)
+        args = [entry.id, expected, self.channel, json_text(fields)]
+        with self._errors():
+            reply = json.loads(
+                self._run(
+                    self._scripts["upsert"], [self._keys.entry(entry.id), *self._keys.indexes], args
+                )
+            )
+        if isinstance(reply, dict):
+            actual = int(reply["conflict"]) if reply["conflict"] else None
+            raise VersionConflict(entry.id, expected_version, actual)
+        return decode_entry(reply, fields["d"])
+
+    def upsert_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> builtins.list[Entry]:
+        """:meth:`upsert` each entry without a version check, attaching ``digests``: one script
+        call per :data:`_UPSERT_BATCH` entries (see :meth:`_write`); each entry's write is
+        atomic."""
+        batch = builtins.list(entries)
+        written, replies = self._write(batch, digests or {})
+        return [
+            decode_entry(row, fields["d"])
+            if row
+            else written_entry(entry, fields["d"], int(version))
+            for entry, (_, fields), (version, row) in zip(batch, written, replies, strict=True)
+        ]
+
+    def write_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> None:
+        """:meth:`upsert_many`, without decoding what the scripts return."""
+        self._write(builtins.list(entries), digests or {})
+
+    def _write(
+        self, batch: Sequence[Entry], digests: Mapping[str, str]
+    ) -> tuple[builtins.list[Any], builtins.list[Any]]:
+        """Run upsert_many over ``batch``, streamed (see :meth:`_pipelined`): the items it was
+        given, and its replies, in order."""
+        written: builtins.list[Any] = []
+
+        def calls() -> Iterator[tuple[builtins.list[str], builtins.list[str]]]:
+            for first in range(0, len(batch), _UPSERT_BATCH):
+                items = [
+                    [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
+                    for entry in batch[first : first + _UPSERT_BATCH]
+                ]
+                written.extend(items)
+                yield self._keys.indexes, [self.channel, self._keys.entry_prefix, json_text(items)]
+
+        replies = self._pipelined(self._scripts["upsert_many"], calls())
+        return written, [pair for reply in replies for pair in json.loads(reply)]
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry, its index slots and its history; ``False`` if it did not exist."""
+        keys = [
+            self._keys.entry(entry_id),
+            self._keys.due,
+            self._keys.leases,
+            self._keys.ids,
+            self._keys.runs(entry_id),
+            self._keys.config,
+        ]
+        with self._errors():
+            return bool(self._run(self._scripts["delete"], keys, [entry_id, self.channel]))
+
+    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+        """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""
+        updated_at = from_ms(to_ms(now))
+        while True:
+            stored = self.get(entry_id)
+            if stored is None:
+                raise EntryNotFound(entry_id)
+            if stored.enabled == enabled:
+                return stored
+            if enabled:
+                next_run_at = stored.first_run_after(now, resume=False)
+                next_arg = ms_text(next_run_at)
+                if next_run_at is not None:
+                    next_run_at = from_ms(to_ms(next_run_at))
+            else:
+                next_run_at, next_arg = stored.state.next_run_at, "-"
+            args = [
+                entry_id,
+                str(stored.version),
+                "1" if enabled else "0",
+                next_arg,
+                str(to_ms(updated_at)),
+                self.channel,
+            ]
+            with self._errors():
+                version = int(
+                    self._run(
+                        self._scripts["set_enabled"],
+                        [self._keys.entry(entry_id), self._keys.due],
+                        args,
+                    )
+                )
+            if version == 0:
+                raise EntryNotFound(entry_id)
+            if version > 0:
+                state = dataclasses.replace(
+                    stored.state, next_run_at=next_run_at, updated_at=updated_at
+                )
+                return dataclasses.replace(stored, enabled=enabled, version=version, state=state)
+            # The version moved between the read and the write: read again.
+
+    # -- claims ----------------------------------------------------------------------------------
+
+    def claim_due(
+        self, now: datetime, limit: int, owner: str, lease: timedelta
+    ) -> builtins.list[Claim]:
+        """Lease up to ``limit`` due entries, earliest first, in one atomic script call."""
+        return self.claim_batch(now, limit, owner, lease).claims
+
+    def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
+        """:meth:`claim_due` and the earliest due time left, in one atomic script call."""
+        if limit <= 0:
+            return ClaimBatch([], self.next_due_at())
+        token = f"{owner}:{uuid.uuid4().hex}"
+        until = now + lease
+        args = [
+            str(to_ms(now)),
+            str(limit),
+            str(to_ms(until)),
+            token,
+            owner,
+            self._keys.entry_prefix,
+        ]
+        with self._errors():
+            reply = json.loads(
+                self._run(self._scripts["claim_due"], [self._keys.due, self._keys.leases], args)
+            )
+        claims: builtins.list[Claim] = []
+        for row in reply["rows"]:
+            entry = decode_entry(row)
+            scheduled_for = entry.state.next_run_at
+            assert scheduled_for is not None  # the script claims only entries with one
+            claims.append(Claim(entry, scheduled_for, owner, token, until))
+        head = reply["next"]
+        return ClaimBatch(claims, None if head is None else from_ms(head))
+
+    def _completion(self, claim: Claim, outcome: Outcome) -> builtins.list[Any]:
+        result = advance(claim, outcome)
+        state, entry = result.state, claim.entry
+        # Like MemoryStore, the run state comes from the claim's snapshot, advanced; only
+        # next_run_at yields to an edit that changed the schedule meanwhile (in the script).
+        return [
+            claim.token,
+            spec_json(entry.spec),
+            entry.id,
+            ms_text(state.next_run_at),
+            "1" if result.disable else "0",
+            state_changes(state, entry.state),
+            [run_fields(run) for run in outcome.runs],
+        ]
+
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """Record ``outcome`` for ``claim`` atomically; ``False`` if the lease was lost."""
+        return self.complete_many([(claim, outcome)])[0]
+
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`,
+        streamed (see :meth:`_pipelined`)."""
+        pairs = builtins.list(pairs)
+
+        def calls() -> Iterator[tuple[builtins.list[str], builtins.list[str]]]:
+            for first in range(0, len(pairs), _COMPLETE_BATCH):
+                chunk = pairs[first : first + _COMPLETE_BATCH]
+                keys = [self._keys.due, self._keys.leases]
+                for claim, _ in chunk:
+                    keys += [self._keys.entry(claim.entry.id), self._keys.runs(claim.entry.id)]
+                completions = [self._completion(claim, outcome) for claim, outcome in chunk]
+                yield keys, [str(self.history_limit), json_text(completions)]
+
+        return [
+            bool(done)
+            for reply in self._pipelined(self._scripts["complete"], calls())
+            for done in reply
+        ]
+
+    def _pipelined(
+        self, script: Script, calls: Iterable[tuple[builtins.list[str], builtins.list[str]]]
+    ) -> builtins.list[Any]:
+        """Run ``script`` once per (keys, args), in order, on one connection; the replies.
+
+        Each call is sent as soon as ``calls`` yields it and the replies are read at the end:
+        Redis runs one call while Python encodes the next (``calls`` may be a generator that
+        encodes them). As in redis-py's pipelines, a lost connection is opened again and every
+        call sent again; a failed call raises once all were sent.
+        """
+        pending = iter(calls)
+        first = next(pending, None)
+        if first is None:
+            return []
+        made = [first]
+
+        def send_all(connection: Any) -> builtins.list[Any]:
+            for keys, args in made:
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            for keys, args in pending:
+                made.append((keys, args))
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            replies = []
+            for keys, args in made:
+                try:
+                    replies.append(connection.read_response())
+                except NoScriptError:
+                    # The server lost its script cache (restart, SCRIPT FLUSH): this call never
+                    # ran, so running it again now is safe. Script() reloads the script.
+                    replies.append(self._run(script, keys, args))
+            return replies
+
+        with self._errors():
+            pool = self._client.connection_pool
+            # Any: redis-py leaves the connection's methods unannotated.
+            connection: Any = pool.get_connection()
+            try:
+                return cast(
+                    builtins.list[Any],
+                    connection.retry.call_with_retry(
+                        lambda: send_all(connection), lambda _: connection.disconnect()
+                    ),
+                )
+            except BaseException:
+                # Replies may still be on their way: the connection cannot serve anyone else.
+                connection.disconnect()
+                raise
+            finally:
+                pool.release(connection)
+
+    def renew_claims(
+        self, claims: Sequence[Claim], now: datetime, lease: timedelta
+    ) -> builtins.list[Claim | None]:
+        """Extend the claims still held, in one atomic script call."""
+        if not claims:
+            return []
+        until = now + lease
+        held = [[claim.entry_id, claim.token] for claim in claims]
+        with self._errors():
+            reply = self._run(
+                self._scripts["renew"],
+                [self._keys.leases],
+                [str(to_ms(until)), self._keys.entry_prefix, json_text(held)],
+            )
+        return [
+            dataclasses.replace(claim, lease_until=until) if renewed else None
+            for claim, renewed in zip(claims, reply, strict=True)
+        ]
+
+    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+        """Put entries whose lease ran out before ``now`` back in the due index."""
+        with self._errors():
+            raw = cast(
+                builtins.list[bytes],
+                self._run(
+                    self._scripts["recover"],
+                    [self._keys.leases, self._keys.due],
+                    [str(to_ms(now)), self._keys.entry_prefix],
+                ),
+            )
+        return [entry_id.decode() for entry_id in raw]
+
+    # -- reading run state -----------------------------------------------------------------------
+
+    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+        """The newest ``limit`` runs of the entry, newest first."""
+        if limit <= 0:
+            return []
+        with self._errors():
+            rows = cast(
+                builtins.list[tuple[bytes, dict[bytes, bytes]]],
+                self._client.xrevrange(self._keys.runs(entry_id), count=limit),
+            )
+        return [decode_run(entry_id, fields) for _, fields in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+        with self._errors():
+            head = cast(
+                builtins.list[tuple[bytes, float]],
+                self._client.zrange(self._keys.due, 0, 0, withscores=True),
+            )
+        return from_ms(head[0][1]) if head else None
+
+    def time(self) -> datetime | None:
+        """The Redis server's clock (``TIME``)."""
+        with self._errors():
+            seconds, micros = self._client.time()
+        return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=micros)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def watch(self) -> ChangeFeed:
+        """A feed of definition changes, on its own pub/sub connection."""
+        with self._errors():
+            return RedisFeed(self._client, self.channel, self.display_url)
+
+    def drop(self) -> int:
+        """Delete every key of this prefix (entries, indexes, history); the number deleted."""
+        pattern = self._keys.pattern
+        deleted = 0
+        with self._errors():
+            batch: builtins.list[bytes] = []
+            for key in self._client.scan_iter(match=pattern, count=1000):
+                batch.append(cast(bytes, key))
+                if len(batch) >= 1000:
+                    deleted += self._client.unlink(*batch)
+                    batch = []
+            if batch:
+                deleted += self._client.unlink(*batch)
+        return deleted
+
+    def close(self) -> None:
+        """Close the connection pool; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(redis.RedisError, OSError):
+            self._client.close()
+        with contextlib.suppress(redis.RedisError, OSError):
+            self._client.connection_pool.disconnect()
