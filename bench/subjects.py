@@ -144,10 +144,7 @@ def drop(ctx: Context, subject: str, tag: str) -> None:
         return
     store: Any = open_store(store_url(ctx, subject, tag))
     with contextlib.closing(store):
-        if subject == "stembeat-postgres":
-            store.drop_schema()
-        else:
-            store.drop()
+        store.drop()
 
 
 def _unlink(client: redis.Redis, keys: Iterable[Any]) -> None:

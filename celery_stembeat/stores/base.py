@@ -343,6 +343,11 @@ class Store(abc.ABC):
         """A feed of definition changes made through any store on the same backend."""
 
     @abc.abstractmethod
+    def drop(self) -> None:
+        """Delete everything this store holds (entries, run state, history, its tables or keys),
+        for tests and uninstalling; the store stays open and empty."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections; safe to call twice."""
 

@@ -294,5 +294,14 @@ class MemoryStore(Store):
     def watch(self) -> ChangeFeed:
         return _MemoryFeed(self._backend)
 
+    def drop(self) -> None:
+        backend = self._backend
+        with backend.lock:
+            backend.entries.clear()
+            backend.leases.clear()
+            backend.history.clear()
+            backend.digests.clear()
+            backend.due.clear()
+
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""

@@ -90,9 +90,7 @@ def drop_store(store: Store, backend: str) -> None:
     """Remove what a test store created on a server (PostgreSQL tables, Redis keys), then close
     it; SQLite and memory stores vanish with their file or process."""
     try:
-        if backend == "postgres":
-            store.drop_schema()  # type: ignore[attr-defined]
-        elif backend == "redis":
-            store.drop()  # type: ignore[attr-defined]
+        if backend in ("postgres", "redis"):
+            store.drop()
     finally:
         store.close()

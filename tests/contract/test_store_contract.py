@@ -37,6 +37,7 @@ from tests.contract.helpers import (
     at,
     drain,
     drain_in_process,
+    drop_store,
     make_entry,
     one_off,
     published,
@@ -61,6 +62,24 @@ def test_upsert_creates_version_one_and_round_trips(store: Store) -> None:
     stored = store.upsert(entry)
     assert stored.version == 1
     assert store.get("report") == replace(entry, version=1)
+
+
+def test_drop_leaves_nothing_for_the_next_store(store_url: str, backend: str) -> None:
+    """drop() removes entries, run state and history: a store opened afterwards is empty."""
+    first = open_store(store_url)
+    first.upsert(make_entry("job"))
+    (claim,) = first.claim_due(at(60), 10, "beat-1", LEASE)
+    assert first.complete(claim, published(claim))
+    first.drop()
+    first.close()
+    again = open_store(store_url)
+    try:
+        assert again.get("job") is None
+        assert again.list() == []
+        assert again.history("job") == []
+        assert again.next_due_at() is None
+    finally:
+        drop_store(again, backend)
 
 
 def test_every_message_option_round_trips(store: Store) -> None:

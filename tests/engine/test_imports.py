@@ -45,7 +45,7 @@ BEAT = """
     scheduler.close()
     if url.startswith("postgresql"):
         store = open_store(url)
-        store.drop_schema()
+        store.drop()
         store.close()
     print(json.dumps(loaded))
 """

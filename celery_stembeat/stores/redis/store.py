@@ -525,20 +525,17 @@ class RedisStore(Store):
         with self._errors():
             return RedisFeed(self._client, self.channel, self.display_url)
 
-    def drop(self) -> int:
-        """Delete every key of this prefix (entries, indexes, history); the number deleted."""
-        pattern = self._keys.pattern
-        deleted = 0
+    def drop(self) -> None:
+        """Delete every key of this prefix (entries, indexes, history)."""
         with self._errors():
             batch: builtins.list[bytes] = []
-            for key in self._client.scan_iter(match=pattern, count=1000):
+            for key in self._client.scan_iter(match=self._keys.pattern, count=1000):
                 batch.append(cast(bytes, key))
                 if len(batch) >= 1000:
-                    deleted += self._client.unlink(*batch)
+                    self._client.unlink(*batch)
                     batch = []
             if batch:
-                deleted += self._client.unlink(*batch)
-        return deleted
+                self._client.unlink(*batch)
 
     def close(self) -> None:
         """Close the connection pool; safe to call twice."""

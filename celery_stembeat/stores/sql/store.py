@@ -636,8 +636,8 @@ class SQLStore(Store):
     def _listen_connection(self) -> psycopg.Connection[Any]:
         return listen_connection(self._engine)
 
-    def drop_schema(self) -> None:
-        """Drop this prefix's tables, entries and history included (for tests and uninstall)."""
+    def drop(self) -> None:
+        """Drop this prefix's tables, entries and history included."""
         schema = self._schema
         with self._write() as conn:
             if self._is_postgres:
