@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,6 +75,18 @@ class VersionConflict(StoreError):
         self.entry_id = entry_id
         self.expected = expected
         self.actual = actual
+
+
+def checked_history_limit(value: object, backend: str) -> int:
+    """``value`` when it is a count of runs to keep (an int >= 0), else a StoreError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StoreError(f"{backend} store: history_limit {value!r} is not a count >= 0")
+    return value
+
+
+def claim_token(owner: str) -> str:
+    """A token for one claim: the owner's name, then a part no other claim has."""
+    return f"{owner}:{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import builtins
 import heapq
 import queue
 import threading
-import uuid
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,8 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     VersionConflict,
+    checked_history_limit,
+    claim_token,
 )
 
 
@@ -100,7 +101,7 @@ class MemoryStore(Store):
     def __init__(
         self, name: str = "", history_limit: int = DEFAULT_HISTORY_LIMIT, prefix: str = ""
     ) -> None:
-        self.history_limit = history_limit
+        self.history_limit = checked_history_limit(history_limit, "memory")
         if name:
             with _NAMED_LOCK:
                 key = f"{name}/{prefix}"
@@ -208,7 +209,7 @@ class MemoryStore(Store):
         self, now: datetime, limit: int, owner: str, lease: timedelta
     ) -> builtins.list[Claim]:
         backend = self._backend
-        token = f"{owner}:{uuid.uuid4().hex}"
+        token = claim_token(owner)
         claims: builtins.list[Claim] = []
         with backend.lock:
             while backend.due and len(claims) < limit and backend.due[0][0] <= now:

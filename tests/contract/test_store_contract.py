@@ -82,6 +82,12 @@ def test_drop_leaves_nothing_for_the_next_store(store_url: str, backend: str) ->
         drop_store(again, backend)
 
 
+@pytest.mark.parametrize("limit", [-1, 2.5, True, "10"])
+def test_history_limit_must_be_a_count(store_url: str, limit: object) -> None:
+    with pytest.raises(StoreError, match=r"store: history_limit .* is not a count >= 0$"):
+        open_store(store_url, history_limit=limit)
+
+
 def test_every_message_option_round_trips(store: Store) -> None:
     """Options as JSON, read back equal by get, get_many, list and a claim; written by upsert
     and by start-up sync's bulk write."""

@@ -16,7 +16,6 @@ import builtins
 import contextlib
 import dataclasses
 import json
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
@@ -42,6 +41,8 @@ from celery_stembeat.stores.base import (
     StoreError,
     StoreURLError,
     VersionConflict,
+    checked_history_limit,
+    claim_token,
 )
 from celery_stembeat.stores.redis import scripts
 from celery_stembeat.stores.redis.codec import (
@@ -102,14 +103,8 @@ class RedisStore(Store):
         self._secrets = _url_secrets(url)
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
             raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
-        if (
-            isinstance(history_limit, bool)
-            or not isinstance(history_limit, int)
-            or history_limit < 0
-        ):
-            raise StoreError(f"Redis store: history_limit {history_limit!r} is not a count >= 0")
+        self.history_limit = checked_history_limit(history_limit, "Redis")
         self.prefix = prefix
-        self.history_limit = history_limit
         redis_options["decode_responses"] = False
         # Ping connections idle this long before use: a feed then notices a dead connection
         # (and subscribes again) instead of waiting on it forever.
@@ -346,7 +341,7 @@ class RedisStore(Store):
         """:meth:`claim_due` and the earliest due time left, in one atomic script call."""
         if limit <= 0:
             return ClaimBatch([], self.next_due_at())
-        token = f"{owner}:{uuid.uuid4().hex}"
+        token = claim_token(owner)
         until = now + lease
         args = [
             str(to_ms(now)),

@@ -9,7 +9,6 @@ import dataclasses
 import functools
 import os
 import re
-import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -31,6 +30,8 @@ from celery_stembeat.stores.base import (
     Store,
     StoreError,
     VersionConflict,
+    checked_history_limit,
+    claim_token,
 )
 from celery_stembeat.stores.sql import complete, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
@@ -114,14 +115,8 @@ class SQLStore(Store):
             raise StoreError(
                 f"SQL store: prefix {prefix!r} must be at most 40 letters, digits or underscores"
             )
-        if (
-            isinstance(history_limit, bool)
-            or not isinstance(history_limit, int)
-            or history_limit < 0
-        ):
-            raise StoreError(f"SQL store: history_limit {history_limit!r} is not a count >= 0")
+        self.history_limit = checked_history_limit(history_limit, "SQL")
         self.prefix = prefix
-        self.history_limit = history_limit
         self.poll_interval = poll_interval
         self._closed = False
         self._feeds: weakref.WeakSet[ChangeFeed] = weakref.WeakSet()
@@ -477,7 +472,7 @@ class SQLStore(Store):
             if limit <= 0 or head is None or head > now:
                 self._head_hint = head
                 return ClaimBatch([], head)  # nothing due: one read, no write lock
-        token = f"{owner}:{uuid.uuid4().hex}"
+        token = claim_token(owner)
         until = now + lease
         params = {"b_now": now, "b_token": token, "b_owner": owner, "b_until": until}
         statement = self._claim_statement(limit)
