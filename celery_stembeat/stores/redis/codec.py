@@ -16,8 +16,9 @@ from typing import Any, cast
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.entry_decode import replace_entry, replace_state, stored_entry, stored_state
-from celery_stembeat.specs import Spec, format_instant, parse_instant, parse_spec
+from celery_stembeat.specs import format_instant, parse_instant
 from celery_stembeat.stores._decode import attached_digest
+from celery_stembeat.stores._spec_text import compact_json, spec_from_text, spec_text
 from celery_stembeat.stores.base import Fingerprint, RunRecord, StoreError
 
 #: Longest hash value Redis keeps in a listpack by default (``hash-max-listpack-value``).
@@ -62,24 +63,6 @@ def ms_text(value: datetime | None) -> str:
     return "" if value is None else str(to_ms(value))
 
 
-#: ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)`` without building an
-#: encoder per call.
-_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def json_text(value: object) -> str:
-    return _json_encode(value)
-
-
-@functools.lru_cache(maxsize=4096)
-def spec_json(spec: Spec) -> str:
-    """The spec's canonical JSON: equal specs give equal text, so Lua can compare them.
-
-    Specs are immutable values, and a beat sends the same few over and over.
-    """
-    return json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"))
-
-
 def _definition_json(entry: Entry) -> str:
     """The definition without id, spec and enabled (kept apart), defaults left out."""
     data: dict[str, Any] = {"task": entry.task}
@@ -101,7 +84,7 @@ def _definition_json(entry: Entry) -> str:
         data["description"] = entry.description
     if entry.source != "store":
         data["source"] = entry.source
-    return json_text(data)
+    return compact_json(data)
 
 
 def _instant_text(instant: datetime | None) -> str | None:
@@ -192,16 +175,10 @@ def _decode_state(row: Sequence[Any]) -> RunState:
     return state
 
 
-@functools.lru_cache(maxsize=1024)
-def _spec(text: str) -> Spec:
-    """A stored spec, parsed once per process (a cron spec takes ~0.1 ms to parse)."""
-    return parse_spec(json.loads(text))
-
-
 def _parse_definition(entry_id: str, definition: str, spec: str) -> Entry:
     data = json.loads(definition)
     data["id"] = entry_id
-    data["spec"] = _spec(spec)
+    data["spec"] = spec_from_text(spec)
     data["args"] = tuple(data.get("args", ()))
     data["jitter"] = float(data.get("jitter", 0.0))
     if (expire_at := data.get("expire_at")) is not None:
@@ -240,7 +217,7 @@ def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
     """``entry`` as the upsert scripts take it; a beat_schedule entry gets ``digest`` in ``g``."""
     state = entry.state
     fields = {
-        "spec": spec_json(entry.spec),
+        "spec": spec_text(entry.spec),
         "enabled": "1" if entry.enabled else "0",
         "n": ms_text(state.next_run_at),
         "ca": ms_text(state.created_at),
@@ -263,7 +240,7 @@ def written_entry(entry: Entry, definition: str, version: int) -> Entry:
         if (value := getattr(state, name)) is not None
     }
     return replace_entry(
-        _definition(entry.id, definition, spec_json(entry.spec)),
+        _definition(entry.id, definition, spec_text(entry.spec)),
         enabled=entry.enabled,
         version=version,
         state=replace_state(state, **instants),

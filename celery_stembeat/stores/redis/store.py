@@ -28,6 +28,7 @@ from redis.exceptions import NoScriptError
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
 from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
@@ -52,10 +53,8 @@ from celery_stembeat.stores.redis.codec import (
     decode_run,
     entry_fields,
     from_ms,
-    json_text,
     ms_text,
     run_fields,
-    spec_json,
     state_changes,
     to_ms,
     written_entry,
@@ -148,7 +147,7 @@ class RedisStore(Store):
         flag = "" if enabled is None else ("1" if enabled else "0")
         with self._errors():
             reply = self._run(
-                self._scripts["read"], [], [flag, self._keys.entry_prefix, json_text(entry_ids)]
+                self._scripts["read"], [], [flag, self._keys.entry_prefix, compact_json(entry_ids)]
             )
         return [decode_entry(row) for row in decode_rows(reply)]
 
@@ -181,7 +180,7 @@ class RedisStore(Store):
         :data:`_LIST_BATCH`, all in one pipelined round trip."""
         ids = builtins.list(entry_ids)
         calls: builtins.list[tuple[builtins.list[str], builtins.list[str]]] = [
-            ([], ["", self._keys.entry_prefix, json_text(ids[first : first + _LIST_BATCH])])
+            ([], ["", self._keys.entry_prefix, compact_json(ids[first : first + _LIST_BATCH])])
             for first in range(0, len(ids), _LIST_BATCH)
         ]
         return [
@@ -223,7 +222,7 @@ class RedisStore(Store):
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
         fields = entry_fields(entry, "")
         expected = "" if expected_version is None else str(expected_version)
-        args = [entry.id, expected, self.channel, json_text(fields)]
+        args = [entry.id, expected, self.channel, compact_json(fields)]
         with self._errors():
             reply = json.loads(
                 self._run(
@@ -270,7 +269,10 @@ class RedisStore(Store):
                     for entry in batch[first : first + _UPSERT_BATCH]
                 ]
                 written.extend(items)
-                yield self._keys.indexes, [self.channel, self._keys.entry_prefix, json_text(items)]
+                yield (
+                    self._keys.indexes,
+                    [self.channel, self._keys.entry_prefix, compact_json(items)],
+                )
 
         replies = self._pipelined(self._scripts["upsert_many"], calls())
         return written, [pair for reply in replies for pair in json.loads(reply)]
@@ -371,7 +373,7 @@ class RedisStore(Store):
         # next_run_at yields to an edit that changed the schedule meanwhile (in the script).
         return [
             claim.token,
-            spec_json(entry.spec),
+            spec_text(entry.spec),
             entry.id,
             ms_text(state.next_run_at),
             "1" if result.disable else "0",
@@ -395,7 +397,7 @@ class RedisStore(Store):
                 for claim, _ in chunk:
                     keys += [self._keys.entry(claim.entry.id), self._keys.runs(claim.entry.id)]
                 completions = [self._completion(claim, outcome) for claim, outcome in chunk]
-                yield keys, [str(self.history_limit), json_text(completions)]
+                yield keys, [str(self.history_limit), compact_json(completions)]
 
         return [
             bool(done)
@@ -465,7 +467,7 @@ class RedisStore(Store):
             reply = self._run(
                 self._scripts["renew"],
                 [self._keys.leases],
-                [str(to_ms(until)), self._keys.entry_prefix, json_text(held)],
+                [str(to_ms(until)), self._keys.entry_prefix, compact_json(held)],
             )
         return [
             dataclasses.replace(claim, lease_until=until) if renewed else None

@@ -6,7 +6,6 @@ One place maps each way: :func:`read_entry` reads an entry (with its run state) 
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -19,15 +18,14 @@ import sqlalchemy as sa
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.entry_decode import stored_entry, stored_state
-from celery_stembeat.specs import Spec, parse_spec
 from celery_stembeat.stores._decode import attached_digest
+from celery_stembeat.stores._spec_text import compact_json, spec_from_text, spec_text
 from celery_stembeat.stores.base import Fingerprint, RunRecord
 
 #: A number in exponent form, as ``json.dumps`` writes large and small floats (``repr``
 #: always signs the exponent: ``1e-05``, ``1e+300``).
 _EXPONENT = re.compile(r"[0-9]e[+-]")
 #: ``json.dumps`` as :func:`dumps` calls it, without building an encoder on every call.
-_compact_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 #: Run-state columns a completion writes; the stamps below belong to definition changes.
 _OUTCOME_FIELDS = (
@@ -55,7 +53,7 @@ CLEARED_CLAIM: dict[str, Any] = {
 
 def dumps(value: object) -> str:
     """Compact JSON whose floats survive JSONB (which keeps a number's digits, not its form)."""
-    text = _compact_json(value)
+    text = compact_json(value)
     # Only a float in exponent form needs spelling out; the pattern may also find one in a
     # string, which costs the slow path and nothing else.
     return _exact_dumps(value) if _EXPONENT.search(text) else text
@@ -99,20 +97,6 @@ def document(rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def spec_key(spec: Spec) -> str:
-    """The spec's canonical JSON (specs are immutable values: computed once per spec)."""
-    return json.dumps(
-        spec.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def parsed_spec(key: str) -> Spec:
-    # Specs are immutable values: one parse per distinct schedule serves every read.
-    return parse_spec(json.loads(key))
-
-
 #: The columns :func:`definition` fills.
 DEFINITION_COLUMNS = (
     "task",
@@ -135,7 +119,7 @@ def definition(entry: Entry) -> dict[str, Any]:
     return {
         "task": entry.task,
         "spec": entry.spec.to_dict(),
-        "spec_key": spec_key(entry.spec),
+        "spec_key": spec_text(entry.spec),
         "args": list(entry.args),
         "kwargs": dict(entry.kwargs),
         "options": dict(entry.options),
@@ -224,7 +208,7 @@ def read_entry(row: sa.RowMapping) -> Entry:
     return stored_entry(
         id=row["id"],
         task=row["task"],
-        spec=parsed_spec(row["spec_key"]),
+        spec=spec_from_text(row["spec_key"]),
         args=tuple(row["args"]),
         kwargs=row["kwargs"],
         options=row["options"],

@@ -20,15 +20,14 @@ import sqlalchemy as sa
 
 from celery_stembeat.entry import RunState
 from celery_stembeat.stores._runstate import advance, rescheduled_during
+from celery_stembeat.stores._spec_text import spec_from_text, spec_text
 from celery_stembeat.stores.base import Claim, Outcome
 from celery_stembeat.stores.sql.batches import chunks
 from celery_stembeat.stores.sql.codec import (
     CLEARED_CLAIM,
     document,
     outcome_values,
-    parsed_spec,
     run_values,
-    spec_key,
     storable,
 )
 from celery_stembeat.stores.sql.schema import Schema
@@ -122,7 +121,7 @@ def postgres_params(
         row: dict[str, Any] = {
             "id": claim.entry_id,
             "token": claim.token,
-            "spec_key": spec_key(claim.entry.spec),
+            "spec_key": spec_text(claim.entry.spec),
             "scheduled_for": claim.scheduled_for,
             "disable": result.disable,
         }
@@ -169,7 +168,7 @@ def complete_sqlite(
         result = advance(claim, outcome)
         next_run_at = (
             row.claimed_for  # while claimed, the stored next run lives there
-            if rescheduled_during(claim, parsed_spec(row.spec_key), row.claimed_for)
+            if rescheduled_during(claim, spec_from_text(row.spec_key), row.claimed_for)
             else result.state.next_run_at
         )
         values = outcome_values(result.state)
