@@ -19,7 +19,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 from redis.commands.core import Script
@@ -28,6 +27,7 @@ from redis.exceptions import NoScriptError
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
 from celery_stembeat.stores._runstate import advance
+from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
@@ -76,17 +76,6 @@ _COMPLETE_BATCH = 100
 _HEALTH_CHECK_INTERVAL = 30
 
 
-def _url_secrets(url: str) -> builtins.list[str]:
-    """The passwords in ``url`` (authority and query), as written and percent-decoded."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or ""]
-    except ValueError:
-        return []
-    found += [value for key, value in parse_qsl(parts.query) if key.lower() == "password"]
-    return [text for secret in found if secret for text in {secret, unquote(secret)}]
-
-
 class RedisStore(Store):
     """The store on Redis (or a Redis-compatible server), via redis-py."""
 
@@ -99,7 +88,7 @@ class RedisStore(Store):
         **redis_options: Any,
     ) -> None:
         self.display_url = mask_url(url)
-        self._secrets = _url_secrets(url)
+        self._secrets = url_secrets(url)
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
             raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
         self.history_limit = checked_history_limit(history_limit, "Redis")
@@ -130,9 +119,7 @@ class RedisStore(Store):
         try:
             yield
         except (redis.RedisError, OSError) as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
+            message = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
             raise StoreError(f"Redis store {self.display_url}: {message}") from exc
 
     @staticmethod

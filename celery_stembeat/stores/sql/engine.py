@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from celery_stembeat.extras import missing_extra
+from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores.base import StoreError, StoreURLError
 from celery_stembeat.stores.sql.codec import dumps
 from celery_stembeat.stores.sql.pool import ping_idle_connections
@@ -40,9 +41,7 @@ class Location:
 
     def scrub(self, message: str) -> str:
         """``message`` with every secret of the URL masked."""
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        return message
+        return scrub(message, self.secrets)
 
 
 def locate(url: str | sa.URL) -> Location:
@@ -52,8 +51,7 @@ def locate(url: str | sa.URL) -> Location:
     except (sa.exc.ArgumentError, ValueError):
         # The parser's message quotes the URL, password included.
         raise StoreURLError("SQL store: cannot parse the URL") from None
-    secrets = [str(secret) for secret in (parsed.password, parsed.query.get("password"))]
-    secrets = [secret for secret in secrets if secret and secret != "None"]
+    secrets = url_secrets(parsed.render_as_string(hide_password=False))
     shown = parsed
     if "password" in parsed.query:
         shown = parsed.update_query_dict({"password": "***"})
