@@ -165,7 +165,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         if self.store is None:
             return {}
         schedule = {}
-        for entry in self.store.list(enabled=True):
+        for entry in self.store.list_entries(enabled=True):
             schedule[entry.id] = beat.ScheduleEntry(
                 name=entry.id,
                 task=entry.task,

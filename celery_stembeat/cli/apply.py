@@ -50,7 +50,7 @@ def _config_owned(entry_id: str) -> Failed:
 
 def plan(store: Store, entries: Sequence[Entry]) -> Plan:
     """Compare the files with the store; refuse to touch entries that ``beat_schedule`` owns."""
-    stored = {entry.id: entry for entry in store.list()}
+    stored = {entry.id: entry for entry in store.list_entries()}
     result = Plan()
     for entry in entries:
         current = stored.get(entry.id)

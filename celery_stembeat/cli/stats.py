@@ -94,5 +94,5 @@ class Observation:
 
 def observe(store: Store, now: datetime, grace: timedelta) -> Observation:
     """Read the store once and summarise it."""
-    entries = store.list()
+    entries = store.list_entries()
     return Observation(now, grace, entries, summarise(store, entries, now, grace))

@@ -127,7 +127,7 @@ def import_conversions(
     it. With ``dry_run`` nothing is written and the result says what would be.
     """
     result = ImportResult()
-    stored = {entry.id: entry for entry in store.list()}
+    stored = {entry.id: entry for entry in store.list_entries()}
     writer = _Writer(store, dry_run)
     for conversion in conversions:
         name, entry = conversion.name, conversion.entry

@@ -26,7 +26,6 @@ the stored one would hand the occurrence just published to the next claim.
 from __future__ import annotations
 
 import abc
-import builtins
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -210,9 +209,9 @@ class Store(abc.ABC):
         """The entry with that id, or ``None``."""
 
     @abc.abstractmethod
-    def list(
+    def list_entries(
         self, *, enabled: bool | None = None, prefix: str | None = None
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
 
     @abc.abstractmethod
@@ -231,7 +230,7 @@ class Store(abc.ABC):
 
     def upsert_many(
         self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         """:meth:`upsert` each entry without a version check; what is stored now, in order.
 
         For start-up sync: backends write the batch in few round trips (not necessarily in one
@@ -251,7 +250,7 @@ class Store(abc.ABC):
         """:meth:`upsert_many` without reading anything back (start-up sync's bulk write)."""
         self.upsert_many(entries, digests)
 
-    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+    def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given; backends batch the
         reads."""
         found = (self.get(entry_id) for entry_id in entry_ids)
@@ -285,9 +284,7 @@ class Store(abc.ABC):
     # -- claims --------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def claim_due(
-        self, now: datetime, limit: int, owner: str, lease: timedelta
-    ) -> builtins.list[Claim]:
+    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
         """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first.
 
         Atomic in the store: concurrent callers never receive the same occurrence.
@@ -315,14 +312,14 @@ class Store(abc.ABC):
         The definition, ``version``, ``created_at`` and ``updated_at`` are left as they are.
         """
 
-    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims; backends batch it into one round trip."""
         return [self.complete(claim, outcome) for claim, outcome in pairs]
 
     @abc.abstractmethod
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
-    ) -> builtins.list[Claim | None]:
+    ) -> list[Claim | None]:
         """Extend each claim that still holds its entry to ``now + lease``.
 
         Returns, in order, the claim with its new ``lease_until``, or ``None`` where the lease
@@ -331,13 +328,13 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+    def recover_expired_claims(self, now: datetime) -> list[str]:
         """Return leases that ran out before ``now`` to the due index; the ids recovered."""
 
     # -- reading run state ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+    def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""
 
     @abc.abstractmethod

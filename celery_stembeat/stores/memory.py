@@ -6,7 +6,6 @@ within the process, so a scheduler and a CLI call in the same test see the same 
 
 from __future__ import annotations
 
-import builtins
 import heapq
 import queue
 import threading
@@ -66,7 +65,7 @@ class _Backend:
         )
 
     def announce(self, entry_id: str) -> None:
-        for feed in builtins.list(self.feeds):
+        for feed in list(self.feeds):
             feed.queue.put(entry_id)
 
 
@@ -80,7 +79,7 @@ class _MemoryFeed(ChangeFeed):
         self._backend = backend
         backend.feeds.add(self)
 
-    def wait(self, timeout: float) -> builtins.list[str]:
+    def wait(self, timeout: float) -> list[str]:
         try:
             ids = [self.queue.get(timeout=max(timeout, 0))]
         except queue.Empty:
@@ -89,7 +88,7 @@ class _MemoryFeed(ChangeFeed):
             try:
                 ids.append(self.queue.get_nowait())
             except queue.Empty:
-                return builtins.list(dict.fromkeys(ids))
+                return list(dict.fromkeys(ids))
 
     def close(self) -> None:
         self._backend.feeds.discard(self)
@@ -113,9 +112,11 @@ class MemoryStore(Store):
         with self._backend.lock:
             return self._backend.entries.get(entry_id)
 
-    def list(self, *, enabled: bool | None = None, prefix: str | None = None) -> list[Entry]:
+    def list_entries(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> list[Entry]:
         with self._backend.lock:
-            entries = builtins.list(self._backend.entries.values())
+            entries = list(self._backend.entries.values())
         return sorted(
             (
                 entry
@@ -205,12 +206,10 @@ class MemoryStore(Store):
             backend.announce(entry_id)
             return new
 
-    def claim_due(
-        self, now: datetime, limit: int, owner: str, lease: timedelta
-    ) -> builtins.list[Claim]:
+    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
         backend = self._backend
         token = claim_token(owner)
-        claims: builtins.list[Claim] = []
+        claims: list[Claim] = []
         with backend.lock:
             while backend.due and len(claims) < limit and backend.due[0][0] <= now:
                 at, entry_id = heapq.heappop(backend.due)
@@ -257,10 +256,10 @@ class MemoryStore(Store):
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
-    ) -> builtins.list[Claim | None]:
+    ) -> list[Claim | None]:
         backend = self._backend
         until = now + lease
-        renewed: builtins.list[Claim | None] = []
+        renewed: list[Claim | None] = []
         with backend.lock:
             for claim in claims:
                 held = backend.leases.get(claim.entry_id)
@@ -271,7 +270,7 @@ class MemoryStore(Store):
                 renewed.append(replace(claim, lease_until=until))
         return renewed
 
-    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+    def recover_expired_claims(self, now: datetime) -> list[str]:
         backend = self._backend
         with backend.lock:
             expired = [entry_id for entry_id, lease in backend.leases.items() if lease.until <= now]
@@ -280,9 +279,9 @@ class MemoryStore(Store):
                 backend.index(backend.entries[entry_id])
             return expired
 
-    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+    def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         with self._backend.lock:
-            runs = builtins.list(self._backend.history.get(entry_id, ()))
+            runs = list(self._backend.history.get(entry_id, ()))
         return runs[::-1][:limit]
 
     def next_due_at(self) -> datetime | None:

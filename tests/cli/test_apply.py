@@ -23,7 +23,7 @@ from tests.test_options import EVERY_OPTION
 
 
 def definitions(store: Store) -> dict[str, dict[str, Any]]:
-    return {stored.id: stored.definition() for stored in store.list()}
+    return {stored.id: stored.definition() for stored in store.list_entries()}
 
 
 def test_apply_stores_every_field_of_every_kind(cli: Invoke, store: Store, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_apply_carries_every_message_option(cli: Invoke, store: Store, tmp_path:
     ]
     result = cli("apply", str(write(tmp_path / "jobs.json", jobs)))
     assert result.exit_code == 0, result.output
-    stored = {item.id: item.options for item in store.list()}
+    stored = {item.id: item.options for item in store.list_entries()}
     assert stored == {"every": EVERY_OPTION, "at": {"eta": "2030-01-01T08:00:00Z"}}
 
 
@@ -79,7 +79,7 @@ def test_reapplying_keeps_run_state_and_a_changed_spec_starts_afresh(
     path = write(tmp_path / "jobs.json", jobs)
     assert cli("apply", str(path)).exit_code == 0
     assert sorted(beat(store, minutes(10), drift=0.5)) == ["tick", "tock"]
-    before = {stored.id: stored for stored in store.list()}
+    before = {stored.id: stored for stored in store.list_entries()}
 
     jobs[0]["kwargs"] = {"loud": True}
     jobs[1]["spec"] = "15m"
@@ -102,7 +102,7 @@ def test_reapplying_keeps_run_state_and_a_changed_spec_starts_afresh(
 
     result = cli("apply", str(path))
     assert result.stdout.splitlines()[-1] == "0 added, 0 changed, 2 unchanged, 0 removed"
-    assert [stored.version for stored in store.list()] == [2, 2]
+    assert [stored.version for stored in store.list_entries()] == [2, 2]
 
 
 def test_the_file_decides_enabled(cli: Invoke, store: Store, tmp_path: Path) -> None:

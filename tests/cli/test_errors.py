@@ -81,14 +81,14 @@ def test_one_bad_entry_rejects_the_whole_apply(
     cli: Invoke, store: Store, tmp_path: Path, item: dict[str, object], message: str
 ) -> None:
     store.upsert(entry("existing", IntervalSpec(60), NOW))
-    before = [stored.to_dict() for stored in store.list()]
+    before = [stored.to_dict() for stored in store.list_entries()]
     other = write(tmp_path / "other.json", ENTRIES)
     path = write(tmp_path / "jobs.json", [GOOD, item])
     result = cli("apply", str(other), str(path))
     assert result.exit_code == 2
     assert error_line(result.stderr) == "Error: " + message.format(jobs=path)
     assert result.stdout == ""
-    assert [stored.to_dict() for stored in store.list()] == before
+    assert [stored.to_dict() for stored in store.list_entries()] == before
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_unreadable_files_name_the_file_and_line(
     result = sqlite_cli("apply", str(write(tmp_path / "good.json", [GOOD])), str(path))
     assert result.exit_code == 2
     assert error_line(result.stderr) == f"Error: {tmp_path / message}"
-    assert sqlite_store.list() == []
+    assert sqlite_store.list_entries() == []
 
 
 def test_malformed_json_on_stdin(sqlite_cli: Invoke) -> None:

@@ -76,7 +76,7 @@ def test_a_hostile_file_is_refused_whole(
     cli: Invoke, store: Store, tmp_path: Path, name: str, text: str, message: str
 ) -> None:
     store.upsert(entry("existing", IntervalSpec(60), NOW))
-    before = [stored.to_dict() for stored in store.list()]
+    before = [stored.to_dict() for stored in store.list_entries()]
     path = tmp_path / f"{name}.json"
     path.write_text(text, encoding="utf-8")
     result = cli("apply", str(path))
@@ -84,7 +84,7 @@ def test_a_hostile_file_is_refused_whole(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert len(result.stderr) < 400
-    assert [stored.to_dict() for stored in store.list()] == before
+    assert [stored.to_dict() for stored in store.list_entries()] == before
     exported = cli("export")
     assert exported.exit_code == 0
     assert [item["id"] for item in json.loads(exported.stdout)["entries"]] == ["existing"]
@@ -121,7 +121,7 @@ def test_hostile_yaml_is_refused_at_once_even_in_a_dry_run(
     assert time.monotonic() - started < 5
     assert result.exit_code == 2
     assert result.stderr.strip() == f"Error: {tmp_path / message}"
-    assert sqlite_store.list() == []
+    assert sqlite_store.list_entries() == []
 
 
 def test_yaml_anchors_without_aliases_still_read(
@@ -131,4 +131,4 @@ def test_yaml_anchors_without_aliases_still_read(
     path.write_text("- &one {id: a, task: t, spec: 5m}\n", encoding="utf-8")
     result = sqlite_cli("apply", str(path))
     assert result.exit_code == 0, result.output
-    assert [stored.id for stored in sqlite_store.list()] == ["a"]
+    assert [stored.id for stored in sqlite_store.list_entries()] == ["a"]

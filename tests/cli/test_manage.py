@@ -69,7 +69,7 @@ def test_remove_deletes_entries_and_their_history(cli: Invoke, store: Store) -> 
     assert result.exit_code == 1
     assert result.stdout == "removed tick\n"
     assert "no entry 'nope'" in result.stderr
-    assert [stored.id for stored in store.list()] == ["tock"]
+    assert [stored.id for stored in store.list_entries()] == ["tock"]
     assert store.history("tick") == []
 
 
@@ -80,4 +80,4 @@ def test_removing_an_entry_of_beat_schedule_warns(cli: Invoke, store: Store) -> 
     assert [item["id"] for item in json.loads(result.stdout)] == ["cleanup"]
     assert BEAT_SCHEDULE_WARNING in result.stderr
     assert "adds it again at its next start" in result.stderr
-    assert store.list() == []
+    assert store.list_entries() == []

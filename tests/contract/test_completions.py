@@ -21,7 +21,7 @@ def test_complete_many_keeps_the_order_across_many_completions(store: Store) -> 
     pairs.append((claims[7], published(claims[7])))
     results = store.complete_many(pairs)
     assert results == [index != 120 for index in range(250)] + [False]
-    counts = {entry.id: entry.state.total_run_count for entry in store.list()}
+    counts = {entry.id: entry.state.total_run_count for entry in store.list_entries()}
     assert counts == {f"job{index:03d}": 0 if index == 120 else 1 for index in range(250)}
     assert [len(store.history(f"job{index:03d}")) for index in (0, 7, 120, 249)] == [1, 1, 0, 1]
     assert store.complete_many([]) == []
@@ -40,7 +40,7 @@ def test_complete_many_after_the_server_lost_its_scripts() -> None:
             finally:
                 client.close()
             assert store.complete_many((c, published(c)) for c in claims) == [True] * 250
-            assert all(entry.state.total_run_count == 1 for entry in store.list())
+            assert all(entry.state.total_run_count == 1 for entry in store.list_entries())
             assert store.claim_due(T0, 10, "beat-1", LEASE) == []
         finally:
             store.close()

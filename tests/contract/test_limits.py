@@ -48,9 +48,9 @@ def test_an_entry_past_a_bound_is_refused_before_anything_is_written(
 ) -> None:
     kept = make_entry("kept")
     store.upsert(kept)
-    before = [entry.to_dict() for entry in store.list()]
+    before = [entry.to_dict() for entry in store.list_entries()]
     with pytest.raises(EntryError):
         store.upsert_many([make_entry("first"), replace(kept, **{"id": "second", **changes})])
     with pytest.raises(EntryError):
         store.upsert(replace(kept, **changes))
-    assert [entry.to_dict() for entry in store.list()] == before
+    assert [entry.to_dict() for entry in store.list_entries()] == before

@@ -75,7 +75,7 @@ def test_drop_leaves_nothing_for_the_next_store(store_url: str, backend: str) ->
     again = open_store(store_url)
     try:
         assert again.get("job") is None
-        assert again.list() == []
+        assert again.list_entries() == []
         assert again.history("job") == []
         assert again.next_due_at() is None
     finally:
@@ -105,7 +105,7 @@ def test_every_message_option_round_trips(store: Store) -> None:
     }
     expected = {e.id: e.options for e in (every, instants, nulls)}
     assert {e.id: e.options for e in store.get_many(expected)} == expected
-    assert {e.id: e.options for e in store.list()} == expected
+    assert {e.id: e.options for e in store.list_entries()} == expected
     claims = store.claim_due(at(60), 10, "beat-1", LEASE)
     assert {c.entry_id: c.entry.options for c in claims} == expected
 
@@ -117,7 +117,7 @@ def test_get_unknown_is_none_and_delete_reports_absence(store: Store) -> None:
     assert store.delete("gone") is True
     assert store.delete("gone") is False
     assert store.get("gone") is None
-    assert store.list() == []
+    assert store.list_entries() == []
 
 
 def test_list_filters_and_sorts(store: Store) -> None:
@@ -125,11 +125,11 @@ def test_list_filters_and_sorts(store: Store) -> None:
     for entry_id in ("b.two", "a.one", "a_x", "a%y", "c"):
         store.upsert(make_entry(entry_id))
     store.set_enabled("c", False, now=T0)
-    assert [e.id for e in store.list()] == ["a%y", "a.one", "a_x", "b.two", "c"]
-    assert [e.id for e in store.list(enabled=False)] == ["c"]
-    assert [e.id for e in store.list(enabled=True, prefix="a")] == ["a%y", "a.one", "a_x"]
-    assert [e.id for e in store.list(prefix="a_")] == ["a_x"]
-    assert [e.id for e in store.list(prefix="a%")] == ["a%y"]
+    assert [e.id for e in store.list_entries()] == ["a%y", "a.one", "a_x", "b.two", "c"]
+    assert [e.id for e in store.list_entries(enabled=False)] == ["c"]
+    assert [e.id for e in store.list_entries(enabled=True, prefix="a")] == ["a%y", "a.one", "a_x"]
+    assert [e.id for e in store.list_entries(prefix="a_")] == ["a_x"]
+    assert [e.id for e in store.list_entries(prefix="a%")] == ["a%y"]
 
 
 def _sync_batch(group: str, count: int) -> list[Entry]:
@@ -177,7 +177,9 @@ def test_upsert_many_matches_one_upsert_per_entry(store: Store) -> None:
     assert moved is not None
     assert (moved.state.total_run_count, moved.state.next_run_at) == (1, at(1003))
     assert store.complete_many((claim, published(claim)) for claim in claims[50:])
-    assert _without_id(store.list(prefix="batch/")) == _without_id(store.list(prefix="single/"))
+    assert _without_id(store.list_entries(prefix="batch/")) == _without_id(
+        store.list_entries(prefix="single/")
+    )
 
 
 def test_upsert_many_applies_a_repeated_id_in_order(store: Store) -> None:
@@ -203,7 +205,7 @@ def test_upsert_many_of_ten_thousand_entries(
     finished = time.perf_counter()
     assert [entry.version for entry in created] == [1] * len(entries)
     assert [entry.version for entry in updated] == [2] * len(entries)
-    assert len(store.list(prefix="sync/")) == len(entries)
+    assert len(store.list_entries(prefix="sync/")) == len(entries)
     with capsys.disabled():
         print(
             f"\n{backend}: upsert_many of 10,000 entries: {middle - started:.2f} s new, "
@@ -570,7 +572,7 @@ def test_complete_many_matches_complete(store: Store) -> None:
         [(stale, published(stale))] + [(c, published(c)) for c in claims[1:]]
     )
     assert results == [False, True, True, True, True]
-    counts = {e.id: e.state.total_run_count for e in store.list()}
+    counts = {e.id: e.state.total_run_count for e in store.list_entries()}
     assert counts == {"job0": 0, "job1": 1, "job2": 1, "job3": 1, "job4": 1}
 
 
@@ -618,7 +620,7 @@ def test_contention_claims_each_occurrence_exactly_once(
     assert set(claimed) == expected
     assert max(claimed.values()) == 1
     assert sum(1 for part in collected if part) >= 2, "contention needs several claimers"
-    assert all(e.state.total_run_count == slots for e in store.list())
+    assert all(e.state.total_run_count == slots for e in store.list_entries())
 
 
 # -- change feed ---------------------------------------------------------------------------------
@@ -711,7 +713,7 @@ def test_operations_survive_dropped_connections(
 
     subject.upsert(make_entry("job"))
     assert survives(lambda: subject.get("job")) is not None
-    assert [entry.id for entry in survives(subject.list)] == ["job"]
+    assert [entry.id for entry in survives(subject.list_entries)] == ["job"]
     edited = survives(lambda: subject.upsert(make_entry("job", description="again")))
     assert edited.description == "again"
     assert survives(subject.next_due_at) == T0
@@ -795,4 +797,4 @@ def test_bad_input_is_rejected_before_anything_is_written(store: Store) -> None:
     with pytest.raises(VersionConflict):
         store.upsert(make_entry("good", description="other"), expected_version=7)
     assert store.get("good") == stored
-    assert [e.id for e in store.list()] == ["good"]
+    assert [e.id for e in store.list_entries()] == ["good"]

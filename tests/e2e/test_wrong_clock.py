@@ -95,7 +95,7 @@ def test_a_beat_an_hour_off_sends_nothing_early_and_moves_no_next_run(
         ids = Counter(message["id"] for message in at_broker(broker.url, harness.queue))
         skewed_log = skewed.output()
         with open_store(broker_store_url) as store:
-            next_runs = {entry.id: entry.state.next_run_at for entry in store.list()}
+            next_runs = {entry.id: entry.state.next_run_at for entry in store.list_entries()}
 
     direction = "ahead of" if offset.startswith("+") else "behind"
     assert skewed_log.count(f"s {direction} the store's") == 1, skewed_log[-3000:]

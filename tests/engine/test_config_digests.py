@@ -42,12 +42,12 @@ def test_restart_with_the_same_schedule_builds_and_writes_nothing(
 ) -> None:
     first = sync_config(store, entries_from_config(CONFIG, "UTC"), T0)
     assert sorted(first.added) == sorted(CONFIG)
-    before = {entry.id: entry for entry in store.list()}
+    before = {entry.id: entry for entry in store.list_entries()}
     built.clear()
     again = sync_config(store, entries_from_config(CONFIG, "UTC"), at(100))
     assert (again.added, again.changed, again.unchanged) == ([], [], len(CONFIG))
     assert built == []
-    assert {entry.id: entry for entry in store.list()} == before
+    assert {entry.id: entry for entry in store.list_entries()} == before
 
 
 def test_a_changed_item_is_written_and_then_trusted(store: Store, built: list[str]) -> None:

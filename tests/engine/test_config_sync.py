@@ -180,4 +180,4 @@ def test_an_item_past_a_bound_stops_the_sync_before_anything_is_written(store: S
     }
     with pytest.raises(EntryError, match=r"^entry 'bad': 'kwargs': 70008 bytes of JSON"):
         sync_config(store, entries_from_config(schedule, "UTC"), T0)
-    assert store.list() == []
+    assert store.list_entries() == []

@@ -40,7 +40,7 @@ def test_every_field_carries_over(alias: str, cli: Invoke, store: Store) -> None
     result = cli(*import_args(alias))
     assert result.exit_code == 0, result.output
     assert "13 added, 0 updated, 0 refreshed, 0 unchanged, 0 skipped" in result.output
-    entries = {entry.id: entry for entry in store.list()}
+    entries = {entry.id: entry for entry in store.list_entries()}
     assert sorted(entries) == sorted(scenario.ALL_FIELDS)
 
     report = entries["report-ny"]
@@ -112,7 +112,7 @@ def test_broken_rows_are_reported_not_copied(alias: str, cli: Invoke, store: Sto
         assert line.startswith("skipped"), line
         assert why in line, line
     assert "7 task(s) skipped" in result.output
-    assert {entry.id for entry in store.list()} == set(scenario.ALL_FIELDS)
+    assert {entry.id for entry in store.list_entries()} == set(scenario.ALL_FIELDS)
     allowed = cli(*import_args(alias, "--allow-skips"))
     assert allowed.exit_code == 0, allowed.output
 
@@ -122,10 +122,10 @@ def test_importing_twice_changes_nothing_and_edits_keep_run_state(
 ) -> None:
     scenario.build_all_fields(alias)
     assert cli(*import_args(alias)).exit_code == 0
-    before = {entry.id: entry for entry in store.list()}
+    before = {entry.id: entry for entry in store.list_entries()}
     again = cli(*import_args(alias))
     assert "0 added, 0 updated, 0 refreshed, 13 unchanged" in again.output
-    assert {entry.id: entry for entry in store.list()} == before
+    assert {entry.id: entry for entry in store.list_entries()} == before
 
     # Edits in the Django admin: a new argument, and a new hour for the report.
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -139,7 +139,7 @@ def test_importing_twice_changes_nothing_and_edits_keep_run_state(
     assert "updated    report-ny (spec)" in edited.output
     assert "updated    ttl (kwargs)" in edited.output
     assert "0 added, 2 updated, 0 refreshed, 11 unchanged" in edited.output
-    entries = {entry.id: entry for entry in store.list()}
+    entries = {entry.id: entry for entry in store.list_entries()}
     assert entries["ttl"].kwargs == {"verbose": True}
     assert entries["report-ny"].spec == CronSpec("30 3 * * *", "America/New_York")
     assert entries["report-ny"].state.total_run_count == 41
@@ -172,7 +172,7 @@ def test_dry_run_writes_nothing(sqlite_alias: str, cli: Invoke, store: Store) ->
     result = cli(*import_args(sqlite_alias, "--dry-run"))
     assert result.exit_code == 0
     assert "(dry run: nothing written)" in result.output
-    assert store.list() == []
+    assert store.list_entries() == []
 
 
 def test_an_old_schema_is_read_by_column_name(

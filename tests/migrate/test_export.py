@@ -42,7 +42,7 @@ def test_export_import_export_is_lossless(
     scenario.build_all_fields(any_alias)
     assert cli(*import_args(any_alias)).exit_code == 0
     _add_inexpressible(store)
-    first = {entry.id: entry for entry in store.list()}
+    first = {entry.id: entry for entry in store.list_entries()}
 
     django_project.fresh(any_alias)
     url = django_project.url(any_alias).replace("mysql+pymysql://", "mysql://")
@@ -60,7 +60,7 @@ def test_export_import_export_is_lossless(
     from celery_stembeat.stores import open_store
 
     with open_store(f"sqlite:///{tmp_path / 'second.db'}") as second:
-        back = {entry.id: entry for entry in second.list()}
+        back = {entry.id: entry for entry in second.list_entries()}
     assert sorted(back) == sorted(scenario.ALL_FIELDS)
     for name, entry in back.items():
         assert entry.definition() == first[name].definition(), name

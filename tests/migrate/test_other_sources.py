@@ -25,7 +25,7 @@ def test_celery_beat_schedule_imports_as_beat_converts_it(cli: Invoke, store: St
         in result.output
     )
     assert "relative=True is read as a plain interval" in result.output
-    entries = {entry.id: entry for entry in store.list()}
+    entries = {entry.id: entry for entry in store.list_entries()}
     assert sorted(entries) == ["dawn", "first-monday", "heartbeat", "relative", "seconds"]
     schedule_items = celery_app.app.conf.beat_schedule
     for name, entry in entries.items():
@@ -81,7 +81,7 @@ def test_redbeat_keys_import_with_run_state(
         "--celery-timezone", "America/New_York",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    entries = {entry.id: entry for entry in store.list()}
+    entries = {entry.id: entry for entry in store.list_entries()}
     poll = entries["every-5m"]
     assert poll.spec == IntervalSpec(300)
     assert poll.args == (1,)

@@ -63,7 +63,7 @@ def test_importing_again_keeps_what_stembeat_disabled(
     assert sent.times("until-sunday")[-1] == NOW + timedelta(hours=35)
     assert sent.times("expired-unrun") == []
     done = {"launch", "once-tomorrow", "until-sunday", "expired-unrun"}
-    assert {entry.id for entry in store.list(enabled=False)} == done
+    assert {entry.id for entry in store.list_entries(enabled=False)} == done
 
     tasks = PeriodicTask.objects.using(any_alias)
     admin = tasks.get(name="admin-disabled")
@@ -80,7 +80,7 @@ def test_importing_again_keeps_what_stembeat_disabled(
     assert statuses["launch"] == "updated    launch (kwargs)"
     for name in done - {"launch"}:
         assert statuses[name] == f"unchanged  {name}"
-    assert {entry.id for entry in store.list(enabled=False)} == set(scenario.RUN_ONCE)
+    assert {entry.id for entry in store.list_entries(enabled=False)} == set(scenario.RUN_ONCE)
     relaunched = store.get("launch")
     assert relaunched is not None
     assert relaunched.kwargs == {"loud": True}

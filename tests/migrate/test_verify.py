@@ -104,7 +104,7 @@ def test_the_engine_fires_what_the_oracle_predicts(
     scenario.build_all_fields(sqlite_alias)
     assert cli(*import_args(sqlite_alias)).exit_code == 0
     end = NOW + timedelta(days=3)
-    imported = {entry.id: entry for entry in store.list()}
+    imported = {entry.id: entry for entry in store.list_entries()}
     clock = FakeClock(NOW)
     publisher = RecordingPublisher(clock)
     engine = Engine(store, publisher, EngineSettings(owner="t"), clock=clock, sleep=clock.sleep)

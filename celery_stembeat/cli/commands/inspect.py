@@ -25,7 +25,7 @@ def list_entries(
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
-        entries = store.list(enabled=enabled, prefix=prefix)
+        entries = store.list_entries(enabled=enabled, prefix=prefix)
     if as_json:
         render.echo_json([entry.to_dict() for entry in entries])
     else:

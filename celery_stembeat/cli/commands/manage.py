@@ -189,5 +189,5 @@ def export(ctx: click.Context, fmt: str) -> None:
     Definitions only, no run state; entries of beat_schedule (source=config) are left out.
     """
     with current(ctx).store() as store:
-        entries = [entry for entry in store.list() if entry.source == "store"]
+        entries = [entry for entry in store.list_entries() if entry.source == "store"]
     click.echo(dump_entries(entries, fmt), nl=False)

@@ -236,7 +236,9 @@ def import_schedules(
             result = import_conversions(
                 store, _progress(conversions, len(conversions), "importing"), now, dry_run=dry_run
             )
-            entries = result.entries if dry_run else {entry.id: entry for entry in store.list()}
+            entries = (
+                result.entries if dry_run else {entry.id: entry for entry in store.list_entries()}
+            )
     verification = None
     if oracle is not None and window is not None:
         engine = EngineSettings(grace=session.target.grace)
@@ -266,7 +268,7 @@ def import_schedules(
 
 def _store_entries(session: Session) -> list[Entry]:
     with session.store() as store:
-        return [entry for entry in store.list() if entry.source == "store"]
+        return [entry for entry in store.list_entries() if entry.source == "store"]
 
 
 @click.command("export", cls=CeleryCommand)

@@ -12,7 +12,6 @@ the server has closed, so after a restart the next operation normally succeeds.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import dataclasses
 import json
@@ -128,9 +127,7 @@ class RedisStore(Store):
 
     # -- definitions -----------------------------------------------------------------------------
 
-    def _read_entries(
-        self, entry_ids: Sequence[str], enabled: bool | None = None
-    ) -> builtins.list[Entry]:
+    def _read_entries(self, entry_ids: Sequence[str], enabled: bool | None = None) -> list[Entry]:
         flag = "" if enabled is None else ("1" if enabled else "0")
         with self._errors():
             reply = self._run(
@@ -143,30 +140,28 @@ class RedisStore(Store):
         found = self._read_entries([entry_id])
         return found[0] if found else None
 
-    def list(
+    def list_entries(
         self, *, enabled: bool | None = None, prefix: str | None = None
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
         with self._errors():
             if prefix:
                 start = b"[" + prefix.encode()
                 stop = b"(" + prefix.encode() + b"\xff"
-                raw = cast(
-                    builtins.list[bytes], self._client.zrangebylex(self._keys.ids, start, stop)
-                )
+                raw = cast(list[bytes], self._client.zrangebylex(self._keys.ids, start, stop))
             else:
-                raw = cast(builtins.list[bytes], self._client.zrange(self._keys.ids, 0, -1))
+                raw = cast(list[bytes], self._client.zrange(self._keys.ids, 0, -1))
         ids = [entry_id.decode() for entry_id in raw]
-        entries: builtins.list[Entry] = []
+        entries: list[Entry] = []
         for first in range(0, len(ids), _LIST_BATCH):
             entries += self._read_entries(ids[first : first + _LIST_BATCH], enabled)
         return entries
 
-    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+    def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given: one script per
         :data:`_LIST_BATCH`, all in one pipelined round trip."""
-        ids = builtins.list(entry_ids)
-        calls: builtins.list[tuple[builtins.list[str], builtins.list[str]]] = [
+        ids = list(entry_ids)
+        calls: list[tuple[list[str], list[str]]] = [
             ([], ["", self._keys.entry_prefix, compact_json(ids[first : first + _LIST_BATCH])])
             for first in range(0, len(ids), _LIST_BATCH)
         ]
@@ -196,7 +191,7 @@ class RedisStore(Store):
     def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
         """Attach the digests where the version still holds: one script per 1000 entries,
         pipelined."""
-        items = builtins.list(digests.items())
+        items = list(digests.items())
         calls = []
         for first in range(0, len(items), _DIGEST_BATCH):
             chunk = items[first : first + _DIGEST_BATCH]
@@ -223,11 +218,11 @@ class RedisStore(Store):
 
     def upsert_many(
         self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         """:meth:`upsert` each entry without a version check, attaching ``digests``: one script
         call per :data:`_UPSERT_BATCH` entries (see :meth:`_write`); each entry's write is
         atomic."""
-        batch = builtins.list(entries)
+        batch = list(entries)
         written, replies = self._write(batch, digests or {})
         return [
             decode_entry(row, fields["d"])
@@ -240,16 +235,16 @@ class RedisStore(Store):
         self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
     ) -> None:
         """:meth:`upsert_many`, without decoding what the scripts return."""
-        self._write(builtins.list(entries), digests or {})
+        self._write(list(entries), digests or {})
 
     def _write(
         self, batch: Sequence[Entry], digests: Mapping[str, str]
-    ) -> tuple[builtins.list[Any], builtins.list[Any]]:
+    ) -> tuple[list[Any], list[Any]]:
         """Run upsert_many over ``batch``, streamed (see :meth:`_pipelined`): the items it was
         given, and its replies, in order."""
-        written: builtins.list[Any] = []
+        written: list[Any] = []
 
-        def calls() -> Iterator[tuple[builtins.list[str], builtins.list[str]]]:
+        def calls() -> Iterator[tuple[list[str], list[str]]]:
             for first in range(0, len(batch), _UPSERT_BATCH):
                 items = [
                     [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
@@ -320,9 +315,7 @@ class RedisStore(Store):
 
     # -- claims ----------------------------------------------------------------------------------
 
-    def claim_due(
-        self, now: datetime, limit: int, owner: str, lease: timedelta
-    ) -> builtins.list[Claim]:
+    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
         """Lease up to ``limit`` due entries, earliest first, in one atomic script call."""
         return self.claim_batch(now, limit, owner, lease).claims
 
@@ -344,7 +337,7 @@ class RedisStore(Store):
             reply = json.loads(
                 self._run(self._scripts["claim_due"], [self._keys.due, self._keys.leases], args)
             )
-        claims: builtins.list[Claim] = []
+        claims: list[Claim] = []
         for row in reply["rows"]:
             entry = decode_entry(row)
             scheduled_for = entry.state.next_run_at
@@ -353,7 +346,7 @@ class RedisStore(Store):
         head = reply["next"]
         return ClaimBatch(claims, None if head is None else from_ms(head))
 
-    def _completion(self, claim: Claim, outcome: Outcome) -> builtins.list[Any]:
+    def _completion(self, claim: Claim, outcome: Outcome) -> list[Any]:
         result = advance(claim, outcome)
         state, entry = result.state, claim.entry
         # Like MemoryStore, the run state comes from the claim's snapshot, advanced; only
@@ -372,12 +365,12 @@ class RedisStore(Store):
         """Record ``outcome`` for ``claim`` atomically; ``False`` if the lease was lost."""
         return self.complete_many([(claim, outcome)])[0]
 
-    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`,
         streamed (see :meth:`_pipelined`)."""
-        pairs = builtins.list(pairs)
+        pairs = list(pairs)
 
-        def calls() -> Iterator[tuple[builtins.list[str], builtins.list[str]]]:
+        def calls() -> Iterator[tuple[list[str], list[str]]]:
             for first in range(0, len(pairs), _COMPLETE_BATCH):
                 chunk = pairs[first : first + _COMPLETE_BATCH]
                 keys = [self._keys.due, self._keys.leases]
@@ -392,9 +385,7 @@ class RedisStore(Store):
             for done in reply
         ]
 
-    def _pipelined(
-        self, script: Script, calls: Iterable[tuple[builtins.list[str], builtins.list[str]]]
-    ) -> builtins.list[Any]:
+    def _pipelined(self, script: Script, calls: Iterable[tuple[list[str], list[str]]]) -> list[Any]:
         """Run ``script`` once per (keys, args), in order, on one connection; the replies.
 
         Each call is sent as soon as ``calls`` yields it and the replies are read at the end:
@@ -408,7 +399,7 @@ class RedisStore(Store):
             return []
         made = [first]
 
-        def send_all(connection: Any) -> builtins.list[Any]:
+        def send_all(connection: Any) -> list[Any]:
             for keys, args in made:
                 connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
             for keys, args in pending:
@@ -430,7 +421,7 @@ class RedisStore(Store):
             connection: Any = pool.get_connection()
             try:
                 return cast(
-                    builtins.list[Any],
+                    list[Any],
                     connection.retry.call_with_retry(
                         lambda: send_all(connection), lambda _: connection.disconnect()
                     ),
@@ -444,7 +435,7 @@ class RedisStore(Store):
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
-    ) -> builtins.list[Claim | None]:
+    ) -> list[Claim | None]:
         """Extend the claims still held, in one atomic script call."""
         if not claims:
             return []
@@ -461,11 +452,11 @@ class RedisStore(Store):
             for claim, renewed in zip(claims, reply, strict=True)
         ]
 
-    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+    def recover_expired_claims(self, now: datetime) -> list[str]:
         """Put entries whose lease ran out before ``now`` back in the due index."""
         with self._errors():
             raw = cast(
-                builtins.list[bytes],
+                list[bytes],
                 self._run(
                     self._scripts["recover"],
                     [self._keys.leases, self._keys.due],
@@ -476,13 +467,13 @@ class RedisStore(Store):
 
     # -- reading run state -----------------------------------------------------------------------
 
-    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+    def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""
         if limit <= 0:
             return []
         with self._errors():
             rows = cast(
-                builtins.list[tuple[bytes, dict[bytes, bytes]]],
+                list[tuple[bytes, dict[bytes, bytes]]],
                 self._client.xrevrange(self._keys.runs(entry_id), count=limit),
             )
         return [decode_run(entry_id, fields) for _, fields in rows]
@@ -491,7 +482,7 @@ class RedisStore(Store):
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
         with self._errors():
             head = cast(
-                builtins.list[tuple[bytes, float]],
+                list[tuple[bytes, float]],
                 self._client.zrange(self._keys.due, 0, 0, withscores=True),
             )
         return from_ms(head[0][1]) if head else None
@@ -512,7 +503,7 @@ class RedisStore(Store):
     def drop(self) -> None:
         """Delete every key of this prefix (entries, indexes, history)."""
         with self._errors():
-            batch: builtins.list[bytes] = []
+            batch: list[bytes] = []
             for key in self._client.scan_iter(match=self._keys.pattern, count=1000):
                 batch.append(cast(bytes, key))
                 if len(batch) >= 1000:

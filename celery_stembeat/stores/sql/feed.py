@@ -3,7 +3,6 @@ a polled change log on SQLite."""
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -66,8 +65,8 @@ def announce(
         conn.execute(sa.delete(log).where(log.c.seq <= counter - CHANGE_LOG_SIZE))
 
 
-def _unique(ids: Iterable[str]) -> builtins.list[str]:
-    return builtins.list(dict.fromkeys(ids))
+def _unique(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
 
 
 class PollingFeed(ChangeFeed):
@@ -96,7 +95,7 @@ class PollingFeed(ChangeFeed):
         meta = self._schema.meta
         return int(conn.scalar(sa.select(meta.c.value).where(meta.c.key == CHANGES_KEY)) or 0)
 
-    def _poll(self) -> builtins.list[str]:
+    def _poll(self) -> list[str]:
         log = self._schema.changes
         with self._errors(), self._engine.connect() as conn:
             counter = self._counter(conn)
@@ -107,14 +106,14 @@ class PollingFeed(ChangeFeed):
                 .where(log.c.seq > self._seen)
                 .order_by(log.c.seq)
             ).all()
-        ids: builtins.list[str] = []
+        ids: list[str] = []
         if counter < self._seen or not rows or rows[0].seq > self._seen + 1:
             ids.append(ANY_CHANGE)  # the log was trimmed past us, or the schema was recreated
         ids.extend(row.entry_id for row in rows)
         self._seen = counter
         return _unique(ids)
 
-    def wait(self, timeout: float) -> builtins.list[str]:
+    def wait(self, timeout: float) -> list[str]:
         """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
 
         A poll that fails (the database locked past the busy timeout, the file unreadable) is
@@ -180,7 +179,7 @@ class ListenFeed(ChangeFeed):
         message = self._scrub(f"{type(exc).__name__}: {text[0] if text else ''}")
         return StoreError(f"SQL store {self._display_url}: cannot listen: {message}")
 
-    def wait(self, timeout: float) -> builtins.list[str]:
+    def wait(self, timeout: float) -> list[str]:
         """Ids changed since the last call; waits up to ``timeout`` s, ``[]`` if none.
 
         After a lost connection the feed reconnects, pausing between failed attempts, and

@@ -3,7 +3,6 @@ the tables and the files)."""
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import dataclasses
 import functools
@@ -83,7 +82,7 @@ _LIVE: weakref.WeakSet[SQLStore] = weakref.WeakSet()
 
 def _after_fork() -> None:
     # A forked child must not share the parent's pooled connections (SQLAlchemy's advice).
-    for store in builtins.list(_LIVE):
+    for store in list(_LIVE):
         store._dispose(close=False)
 
 
@@ -221,9 +220,9 @@ class SQLStore(Store):
             )
         return None if row is None else read_entry(row)
 
-    def list(
+    def list_entries(
         self, *, enabled: bool | None = None, prefix: str | None = None
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
         entries = self._schema.entries
         query = sa.select(*self._columns)
@@ -237,12 +236,12 @@ class SQLStore(Store):
         found = [read_entry(row) for row in rows if prefix is None or row["id"].startswith(prefix)]
         return sorted(found, key=lambda entry: entry.id)
 
-    def get_many(self, entry_ids: Iterable[str]) -> builtins.list[Entry]:
+    def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given, in one query."""
         with self._single_statement() as conn:
-            return self._read_back(conn, builtins.list(entry_ids))
+            return self._read_back(conn, list(entry_ids))
 
-    def _read_back(self, conn: sa.Connection, ids: Sequence[str]) -> builtins.list[Entry]:
+    def _read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
         """The entries with ``ids`` that exist, in that order.
 
         PostgreSQL joins the rows with the ids as one array (a hash join: one pass, however
@@ -254,7 +253,7 @@ class SQLStore(Store):
         c = self._schema.entries.c
         found: dict[str, Entry] = {}
         if self._is_postgres:
-            wanted = sa.func.unnest(sa.cast(sa.literal(builtins.list(ids)), _ID_ARRAY))
+            wanted = sa.func.unnest(sa.cast(sa.literal(list(ids)), _ID_ARRAY))
             given = wanted.table_valued("id").render_derived(name="given")
             query = sa.select(*self._columns).join(given, c.id == given.c.id)
             found.update((row["id"], read_entry(row)) for row in conn.execute(query).mappings())
@@ -335,27 +334,27 @@ class SQLStore(Store):
 
     def upsert_many(
         self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         """:meth:`upsert` each entry without a version check, all in one transaction.
 
         Each run of distinct ids is one ``INSERT … ON CONFLICT (id) DO UPDATE`` executed with
         many parameter sets (which applies :meth:`upsert`'s rules row by row), then one read of
         the rows written; an id given again starts a new run, so repeats apply in order.
         """
-        return self._upsert_runs(builtins.list(entries), digests, read_back=True)
+        return self._upsert_runs(list(entries), digests, read_back=True)
 
     def write_many(
         self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
     ) -> None:
         """:meth:`upsert_many` without reading the rows back."""
-        self._upsert_runs(builtins.list(entries), digests, read_back=False)
+        self._upsert_runs(list(entries), digests, read_back=False)
 
     def _upsert_runs(
         self, batch: Sequence[Entry], digests: Mapping[str, str] | None, read_back: bool
-    ) -> builtins.list[Entry]:
+    ) -> list[Entry]:
         if not batch:
             return []
-        stored: builtins.list[Entry] = []
+        stored: list[Entry] = []
         with self._write() as conn:
             for indexes in distinct_runs([entry.id for entry in batch]):
                 rows = [self._new_row(batch[index], digests) for index in indexes]
@@ -370,7 +369,7 @@ class SQLStore(Store):
         digest = digests.get(entry.id) if digests else None
         return new_row(entry, f"1:{digest}" if digest else None)
 
-    def _insert_rows(self, conn: sa.Connection, rows: builtins.list[dict[str, Any]]) -> None:
+    def _insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         """Upsert ``rows`` (distinct ids) by the rules of :func:`.upserts.upsert_many_statement`.
 
         Binding 30 parameters per row through SQLAlchemy costs more than the database's whole
@@ -446,9 +445,7 @@ class SQLStore(Store):
 
     # -- claims ----------------------------------------------------------------------------------
 
-    def claim_due(
-        self, now: datetime, limit: int, owner: str, lease: timedelta
-    ) -> builtins.list[Claim]:
+    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
         """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first.
 
         One statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a ``BEGIN IMMEDIATE``
@@ -507,14 +504,14 @@ class SQLStore(Store):
         """
         return self.complete_many([(claim, outcome)])[0]
 
-    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims, all in one transaction.
 
         PostgreSQL: one statement per batch of distinct entries (see ``complete.py``), in
         a transaction only when history needs trimming too. SQLite: locks, checks and writes
         in one ``BEGIN IMMEDIATE`` transaction.
         """
-        pairs = builtins.list(pairs)
+        pairs = list(pairs)
         results = [False] * len(pairs)
         if not pairs:
             return results
@@ -527,7 +524,7 @@ class SQLStore(Store):
         with self._write() as conn:
             return complete.complete_sqlite(conn, self._schema, pairs, self.history_limit)
 
-    def _complete_postgres(self, pairs: Sequence[tuple[Claim, Outcome]]) -> builtins.list[bool]:
+    def _complete_postgres(self, pairs: Sequence[tuple[Claim, Outcome]]) -> list[bool]:
         """Complete claims of distinct entries in one statement (plus a trim if needed)."""
         params, full = complete.postgres_params(pairs, self.history_limit)
         connection = self._write() if full else self._single_statement()
@@ -539,11 +536,11 @@ class SQLStore(Store):
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
-    ) -> builtins.list[Claim | None]:
+    ) -> list[Claim | None]:
         """Extend the claims still held: one ``UPDATE … WHERE claim_token = …`` per claim
         batch (a batch's claims share their token)."""
         until = _aware(now, "now") + lease
-        by_token: dict[str, builtins.list[str]] = {}
+        by_token: dict[str, list[str]] = {}
         for claim in claims:
             by_token.setdefault(claim.token, []).append(claim.entry_id)
         held: set[tuple[str, str]] = set()
@@ -560,7 +557,7 @@ class SQLStore(Store):
             for claim in claims
         ]
 
-    def recover_expired_claims(self, now: datetime) -> builtins.list[str]:
+    def recover_expired_claims(self, now: datetime) -> list[str]:
         """Return leases that ran out before ``now`` to the due index; the ids recovered.
 
         A look at the ``lease_until`` index comes first, outside a transaction: beats call this
@@ -579,7 +576,7 @@ class SQLStore(Store):
 
     # -- reading run state -----------------------------------------------------------------------
 
-    def history(self, entry_id: str, limit: int = 100) -> builtins.list[RunRecord]:
+    def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""
         if limit <= 0:
             return []
@@ -644,7 +641,7 @@ class SQLStore(Store):
         if self._closed:
             return
         self._closed = True
-        for feed in builtins.list(self._feeds):
+        for feed in list(self._feeds):
             feed.close()
         _LIVE.discard(self)
         self._dispose()

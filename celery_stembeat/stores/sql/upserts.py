@@ -5,7 +5,6 @@ rule for their next run (:func:`rescheduled`)."""
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +32,7 @@ class DriverStatement:
 
     sql: str
     columns: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    processors: builtins.list[tuple[int, Callable[[Any], Any]]]
+    processors: list[tuple[int, Callable[[Any], Any]]]
     constants: tuple[Any, ...]
 
 
@@ -179,7 +178,7 @@ def driver_statement(engine: sa.Engine, schema: Schema) -> DriverStatement:
 
 def driver_rows(
     driver: DriverStatement, rows: Sequence[Mapping[str, Any]]
-) -> builtins.list[tuple[Any, ...]]:
+) -> list[tuple[Any, ...]]:
     """``rows`` as tuples of driver values for ``driver`` (made by the columns' own bind
     processors)."""
     values = []
