@@ -284,23 +284,26 @@ class Store(abc.ABC):
     # -- claims --------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
-        """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first.
-
-        Atomic in the store: concurrent callers never receive the same occurrence.
-        """
-
     def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
-        """:meth:`claim_due`, and the earliest due time left after it, as one step.
+        """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first,
+        and read the earliest due time left after it, as one step.
 
-        A beat's idle pass is exactly this call, so backends answer it in one round trip.
+        Atomic in the store: concurrent callers never receive the same occurrence. A beat's
+        idle pass is exactly this call, so backends answer it in one round trip.
         """
-        claims = self.claim_due(now, limit, owner, lease)
-        return ClaimBatch(claims, self.next_due_at())
+
+    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
+        """The claims of :meth:`claim_batch` alone."""
+        return self.claim_batch(now, limit, owner, lease).claims
+
+    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """:meth:`complete_many` for one claim."""
+        return self.complete_many([(claim, outcome)])[0]
 
     @abc.abstractmethod
-    def complete(self, claim: Claim, outcome: Outcome) -> bool:
-        """Record ``outcome`` for ``claim`` in one atomic write; ``False`` if the lease was lost.
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
+        """Record each ``outcome`` for its ``claim`` in one atomic write per claim (backends
+        batch them into one round trip); ``False`` for a claim whose lease was lost.
 
         Appends ``outcome.runs`` to history (trimmed to the newest ``history_limit``), adds
         published runs to ``total_run_count`` and failed ones to ``failure_count``, updates
@@ -311,10 +314,6 @@ class Store(abc.ABC):
         occurrence, or when the next occurrence is past ``expire_at``; releases the lease.
         The definition, ``version``, ``created_at`` and ``updated_at`` are left as they are.
         """
-
-    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
-        """:meth:`complete` for several claims; backends batch it into one round trip."""
-        return [self.complete(claim, outcome) for claim, outcome in pairs]
 
     @abc.abstractmethod
     def renew_claims(

@@ -11,7 +11,7 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
     Claim,
+    ClaimBatch,
     EntryNotFound,
     Fingerprint,
     Outcome,
@@ -206,7 +207,7 @@ class MemoryStore(Store):
             backend.announce(entry_id)
             return new
 
-    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
+    def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
         backend = self._backend
         token = claim_token(owner)
         claims: list[Claim] = []
@@ -219,9 +220,13 @@ class MemoryStore(Store):
                 until = now + lease
                 backend.leases[entry_id] = _Lease(token, owner, until)
                 claims.append(Claim(entry, at, owner, token, until))
-        return claims
+            return ClaimBatch(claims, self.next_due_at())
 
-    def complete(self, claim: Claim, outcome: Outcome) -> bool:
+    def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
+        with self._backend.lock:
+            return [self._complete(claim, outcome) for claim, outcome in pairs]
+
+    def _complete(self, claim: Claim, outcome: Outcome) -> bool:
         backend = self._backend
         with backend.lock:
             held = backend.leases.get(claim.entry_id)

@@ -315,12 +315,8 @@ class RedisStore(Store):
 
     # -- claims ----------------------------------------------------------------------------------
 
-    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
-        """Lease up to ``limit`` due entries, earliest first, in one atomic script call."""
-        return self.claim_batch(now, limit, owner, lease).claims
-
     def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
-        """:meth:`claim_due` and the earliest due time left, in one atomic script call."""
+        """Claim what is due and read the earliest due time left, in one atomic script call."""
         if limit <= 0:
             return ClaimBatch([], self.next_due_at())
         token = claim_token(owner)
@@ -361,12 +357,8 @@ class RedisStore(Store):
             [run_fields(run) for run in outcome.runs],
         ]
 
-    def complete(self, claim: Claim, outcome: Outcome) -> bool:
-        """Record ``outcome`` for ``claim`` atomically; ``False`` if the lease was lost."""
-        return self.complete_many([(claim, outcome)])[0]
-
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
-        """:meth:`complete` for several claims: one script call per :data:`_COMPLETE_BATCH`,
+        """Record several completions: one script call per :data:`_COMPLETE_BATCH`,
         streamed (see :meth:`_pipelined`)."""
         pairs = list(pairs)
 

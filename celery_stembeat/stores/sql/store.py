@@ -445,16 +445,9 @@ class SQLStore(Store):
 
     # -- claims ----------------------------------------------------------------------------------
 
-    def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
-        """Lease up to ``limit`` enabled entries whose ``next_run_at <= now``, earliest first.
-
-        One statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a ``BEGIN IMMEDIATE``
-        transaction on SQLite.
-        """
-        return self.claim_batch(now, limit, owner, lease).claims
-
     def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
-        """:meth:`claim_due` and the earliest due time left after it.
+        """Claim what is due and read the earliest due time left after it (see
+        :meth:`Store.claim_batch`): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
 
         Unless the last claim left something due by ``now``, a look at the index head comes
         first: when nothing is due, that read is all (one round trip, no lock). Otherwise
@@ -496,13 +489,6 @@ class SQLStore(Store):
             statement = claim_statement(self._schema, self._columns, self._is_postgres, limit)
             self._claims[limit] = statement
         return statement
-
-    def complete(self, claim: Claim, outcome: Outcome) -> bool:
-        """Record ``outcome`` for ``claim`` in one transaction; ``False`` if the lease was lost.
-
-        See :meth:`Store.complete`.
-        """
-        return self.complete_many([(claim, outcome)])[0]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims, all in one transaction.
