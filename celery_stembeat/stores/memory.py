@@ -227,37 +227,37 @@ class MemoryStore(Store):
             return [self._complete(claim, outcome) for claim, outcome in pairs]
 
     def _complete(self, claim: Claim, outcome: Outcome) -> bool:
+        """One completion; the caller holds the backend's lock."""
         backend = self._backend
-        with backend.lock:
-            held = backend.leases.get(claim.entry_id)
-            stored = backend.entries.get(claim.entry_id)
-            if held is None or held.token != claim.token or stored is None:
-                return False
-            del backend.leases[claim.entry_id]
-            result = advance(claim, outcome)
-            kept = stored.state
-            next_run_at = (
-                kept.next_run_at
-                if rescheduled_during(claim, stored.spec, kept.next_run_at)
-                else result.state.next_run_at
-            )
-            new = replace(
-                stored,
-                enabled=stored.enabled and not result.disable,
-                state=replace(
-                    result.state,
-                    next_run_at=next_run_at,
-                    created_at=kept.created_at,
-                    updated_at=kept.updated_at,
-                ),
-            )
-            backend.entries[claim.entry_id] = new
-            runs = backend.history.setdefault(claim.entry_id, deque())
-            runs.extend(outcome.runs)
-            while len(runs) > self.history_limit:
-                runs.popleft()
-            backend.index(new)
-            return True
+        held = backend.leases.get(claim.entry_id)
+        stored = backend.entries.get(claim.entry_id)
+        if held is None or held.token != claim.token or stored is None:
+            return False
+        del backend.leases[claim.entry_id]
+        result = advance(claim, outcome)
+        kept = stored.state
+        next_run_at = (
+            kept.next_run_at
+            if rescheduled_during(claim, stored.spec, kept.next_run_at)
+            else result.state.next_run_at
+        )
+        new = replace(
+            stored,
+            enabled=stored.enabled and not result.disable,
+            state=replace(
+                result.state,
+                next_run_at=next_run_at,
+                created_at=kept.created_at,
+                updated_at=kept.updated_at,
+            ),
+        )
+        backend.entries[claim.entry_id] = new
+        runs = backend.history.setdefault(claim.entry_id, deque())
+        runs.extend(outcome.runs)
+        while len(runs) > self.history_limit:
+            runs.popleft()
+        backend.index(new)
+        return True
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
