@@ -43,9 +43,13 @@ def truncate_to_ms(value: datetime) -> datetime:
 
 
 def format_instant(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, milliseconds only when there are any."""
+    """ISO 8601 in UTC with a ``Z``, milliseconds only when there are any.
+
+    The text is canonical: an instant and the one parsed back from its text format alike, so
+    a sub-millisecond remainder is dropped rather than written as ``.000``.
+    """
     utc = value.astimezone(UTC)
-    spec = "milliseconds" if utc.microsecond else "seconds"
+    spec = "milliseconds" if utc.microsecond >= 1000 else "seconds"
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 

@@ -272,6 +272,8 @@ def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     [
         (datetime(2026, 1, 1, 9, tzinfo=UTC), "2026-01-01T09:00:00Z"),
         (datetime(2026, 1, 1, 9, 0, 0, 1000, tzinfo=UTC), "2026-01-01T09:00:00.001Z"),
+        (datetime(2026, 1, 1, 9, 0, 0, 999, tzinfo=UTC), "2026-01-01T09:00:00Z"),
+        (datetime(2026, 1, 1, 9, 0, 0, 2999, tzinfo=UTC), "2026-01-01T09:00:00.002Z"),
         (datetime(2026, 1, 1, 18, tzinfo=ZoneInfo("Asia/Tokyo")), "2026-01-01T09:00:00Z"),
     ],
 )
@@ -279,6 +281,14 @@ def local_zone_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_format_instant(value: datetime, text: str) -> None:
     """ISO 8601 in UTC with a Z (whatever the local zone); milliseconds only when there are any."""
     assert format_instant(value) == text
+
+
+@pytest.mark.parametrize("micros", [0, 1, 999, 1000, 1001, 500_000, 999_999])
+def test_format_instant_reads_back_to_the_same_text(micros: int) -> None:
+    """The text of an instant parsed back formats the same: occurrence ids computed from a
+    ``stembeat_scheduled_for`` header match the ones beat sent, even with microseconds."""
+    text = format_instant(datetime(2026, 3, 1, 9, 0, 0, micros, tzinfo=UTC))
+    assert format_instant(parse_instant(text, "at")) == text
 
 
 @pytest.mark.parametrize(
