@@ -50,7 +50,11 @@ Files
 -----
 
 ``store.py``
-    :class:`SQLStore`: reads, writes, claims, completions, feeds and lifecycle.
+    :class:`SQLStore`: reads, writes, claims, completions, feeds and lifecycle, as one
+    algorithm for every database.
+``dialects.py``
+    What differs between PostgreSQL and SQLite: the claim's round trips, the bulk upsert and
+    completion, the read-back, announcements and feeds, the server clock, the schema lock.
 ``codec.py``
     Rows and values: an entry, its run state, a run and a fingerprint read from a row; the
     columns an entry and a run write; JSON text that JSONB keeps exactly.
@@ -67,8 +71,8 @@ Files
 ``complete.py``
     Completions: PostgreSQL's one-statement batch, SQLite's transaction, history trimming.
 ``feed.py``
-    Change announcements and feeds: ``NOTIFY``/``LISTEN`` on PostgreSQL, the polled change
-    log on SQLite.
+    The change counter, ``NOTIFY`` and the change log, and the feeds reading them:
+    ``LISTEN`` on PostgreSQL, the polled change log on SQLite.
 ``batches.py``
     Ids per ``IN (…)`` list, runs of distinct ids.
 """

@@ -14,11 +14,16 @@ from celery_stembeat.stores.sql.schema import Schema
 
 
 def claim_statement(
-    schema: Schema, columns: Sequence[sa.Column[Any]], is_postgres: bool, limit: int
+    schema: Schema, columns: Sequence[sa.Column[Any]], skip_locked: bool, limit: int
 ) -> Any:
     """The claim of up to ``limit`` entries, returning ``columns`` (build it once per limit:
-    building costs more than running it). On PostgreSQL its first column, ``b_head``, is the
-    index head left after the claim, on a row of its own when nothing was claimed."""
+    building costs more than running it).
+
+    With ``skip_locked`` (where writers run concurrently) the rows are picked ``FOR UPDATE SKIP
+    LOCKED`` and the statement's first column, ``b_head``, is the index head left after the
+    claim, on a row of its own when nothing was claimed; without it (where every write
+    transaction runs alone) it is a plain ``UPDATE … RETURNING``.
+    """
     entries = schema.entries
     c = entries.c
     now = sa.bindparam("b_now", type_=c.next_run_at.type)
@@ -38,7 +43,7 @@ def claim_statement(
         claim_version=c.version,
     )
     statement: Any
-    if is_postgres:
+    if skip_locked:
         chosen = picked.with_for_update(skip_locked=True).cte("picked")
         claimed = claim.where(c.id == chosen.c.id).returning(*columns).cte("claimed")
         # The sibling query sees the table as it was before the claim: leave out the
@@ -80,12 +85,13 @@ def renew_statement(schema: Schema, token: str, ids: Sequence[str], until: datet
     )
 
 
-def recover_statement(schema: Schema, is_postgres: bool, now: datetime) -> Any:
-    """Return the leases that ran out before ``now`` to the due index; returns their ids."""
+def recover_statement(schema: Schema, skip_locked: bool, now: datetime) -> Any:
+    """Return the leases that ran out before ``now`` to the due index; returns their ids
+    (``skip_locked``: rows another writer holds are left for a later look)."""
     entries = schema.entries
     c = entries.c
     stmt = sa.update(entries).values(next_run_at=c.claimed_for, **CLEARED_CLAIM)
-    if is_postgres:
+    if skip_locked:
         lapsed = entries.alias("lapsed")
         chosen = (
             sa.select(lapsed.c.id)

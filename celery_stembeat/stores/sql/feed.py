@@ -29,40 +29,43 @@ def notify_payload(entry_id: str) -> str:
     return entry_id if len(entry_id.encode()) <= MAX_PAYLOAD else ANY_CHANGE
 
 
-def announce(
-    conn: sa.Connection, schema: Schema, is_postgres: bool, entry_ids: Sequence[str]
-) -> None:
-    """Record definition changes, one per id, inside the transaction that made them."""
+def count_changes(conn: sa.Connection, schema: Schema, changes: int) -> int:
+    """Add ``changes`` to the change counter inside the caller's transaction; its new value."""
     meta = schema.meta
-    counter = conn.execute(
+    counter: int = conn.execute(
         sa.update(meta)
         .where(meta.c.key == CHANGES_KEY)
-        .values(value=meta.c.value + len(entry_ids))
+        .values(value=meta.c.value + changes)
         .returning(meta.c.value)
     ).scalar_one()
-    if is_postgres:
-        # Delivered at commit, to every LISTENing connection.
-        conn.execute(
-            sa.text(
-                "SELECT pg_notify(:channel, payload) "
-                "FROM unnest(CAST(:payloads AS text[])) AS payload"
-            ),
-            {
-                "channel": schema.channel,
-                "payloads": [notify_payload(entry_id) for entry_id in entry_ids],
-            },
-        )
-    else:
-        log = schema.changes
-        first = counter - len(entry_ids) + 1
-        conn.execute(
-            sa.insert(log),
-            [
-                {"seq": first + index, "entry_id": entry_id}
-                for index, entry_id in enumerate(entry_ids)
-            ],
-        )
-        conn.execute(sa.delete(log).where(log.c.seq <= counter - CHANGE_LOG_SIZE))
+    return counter
+
+
+def notify(conn: sa.Connection, schema: Schema, entry_ids: Sequence[str]) -> None:
+    """``NOTIFY`` each id on the prefix's channel, delivered at commit to every LISTENer."""
+    conn.execute(
+        sa.text(
+            "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+        ),
+        {
+            "channel": schema.channel,
+            "payloads": [notify_payload(entry_id) for entry_id in entry_ids],
+        },
+    )
+
+
+def log_changes(
+    conn: sa.Connection, schema: Schema, counter: int, entry_ids: Sequence[str]
+) -> None:
+    """Write ``entry_ids`` to the change log as the ``counter``'s last values; keep the newest
+    :data:`CHANGE_LOG_SIZE` rows."""
+    log = schema.changes
+    first = counter - len(entry_ids) + 1
+    conn.execute(
+        sa.insert(log),
+        [{"seq": first + index, "entry_id": entry_id} for index, entry_id in enumerate(entry_ids)],
+    )
+    conn.execute(sa.delete(log).where(log.c.seq <= counter - CHANGE_LOG_SIZE))
 
 
 def _unique(ids: Iterable[str]) -> list[str]:

@@ -201,9 +201,8 @@ def stored_version(conn: sa.Connection, schema: Schema) -> int:
 
 
 def migrate(conn: sa.Connection, schema: Schema) -> tuple[int, int]:
-    """Bring the schema up to date inside the caller's write transaction: (from, to)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(schema.lock_key)))
+    """Bring the schema up to date inside the caller's write transaction, which holds the
+    dialect's schema lock: (from, to)."""
     if not sa.inspect(conn).has_table(schema.meta.name):
         schema.meta.create(conn)
     current = stored_version(conn, schema)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import re
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
     ChangeFeed,
@@ -32,14 +30,9 @@ from celery_stembeat.stores.base import (
     checked_history_limit,
     claim_token,
 )
-from celery_stembeat.stores.sql import complete, upserts
+from celery_stembeat.stores.sql import upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
-from celery_stembeat.stores.sql.claims import (
-    claim_statement,
-    head_query,
-    recover_statement,
-    renew_statement,
-)
+from celery_stembeat.stores.sql.claims import head_query, renew_statement
 from celery_stembeat.stores.sql.codec import (
     definition,
     new_row,
@@ -47,14 +40,8 @@ from celery_stembeat.stores.sql.codec import (
     read_fingerprint,
     read_run,
 )
-from celery_stembeat.stores.sql.engine import (
-    WRITE,
-    create_engine,
-    describe,
-    listen_connection,
-    locate,
-)
-from celery_stembeat.stores.sql.feed import ListenFeed, PollingFeed, announce
+from celery_stembeat.stores.sql.dialects import dialect_for
+from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     Schema,
@@ -63,12 +50,8 @@ from celery_stembeat.stores.sql.schema import (
     stored_version,
 )
 
-if TYPE_CHECKING:
-    import psycopg
-
 DEFAULT_PREFIX = "stembeat_"
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
-_ID_ARRAY = sa.ARRAY(sa.Text)  # PostgreSQL's ARRAY once compiled for it
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -120,26 +103,22 @@ class SQLStore(Store):
         self._closed = False
         self._feeds: weakref.WeakSet[ChangeFeed] = weakref.WeakSet()
         self._engine = self._create_engine(location.url, dict(engine_options))
-        self._is_postgres = self._engine.dialect.name == "postgresql"
         self._writer = self._engine.execution_options(**{WRITE: True})
-        # PostgreSQL runs single statements on a pool of its own whose connections stay in
-        # autocommit: switching a pooled connection there and back costs a sixth of a pass.
-        self._single = (
-            self._create_engine(location.url, {**engine_options, "isolation_level": "AUTOCOMMIT"})
-            if self._is_postgres
-            else self._engine
-        )
         self._schema: Schema = build_schema(prefix, self._engine.dialect.name)
         entries = self._schema.entries
         # Every column an entry is rebuilt from (``spec_key`` stands for the spec JSON).
         self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
-        self._claims: dict[int, Any] = {}
+        self._dialect = dialect_for(self._engine, self._schema, self._columns)
+        # Single statements may run on a pool of their own whose connections stay in
+        # autocommit: switching a pooled connection there and back costs a sixth of a pass.
+        self._single = (
+            self._create_engine(location.url, {**engine_options, "isolation_level": "AUTOCOMMIT"})
+            if self._dialect.autocommit_statements
+            else self._engine
+        )
         #: The index head the last claim left: while it is due, the next claim skips the look.
         self._head_hint: datetime | None = None
         self._head_statement = head_query(self._schema)
-        self._complete_statement = complete.statement(
-            self._schema, self._engine.dialect.identifier_preparer
-        )
         self._upgrade()
         _LIVE.add(self)
 
@@ -155,6 +134,7 @@ class SQLStore(Store):
                     current = stored_version(conn, self._schema)
                 if current < SCHEMA_VERSION:
                     with self._writer.begin() as conn:
+                        self._dialect.lock(conn)
                         current, _ = migrate(conn, self._schema)
         except BaseException:
             self._dispose()
@@ -191,21 +171,21 @@ class SQLStore(Store):
 
     @contextlib.contextmanager
     def _single_statement(self) -> Iterator[sa.Connection]:
-        """A connection for one statement: outside a transaction block on PostgreSQL (a
-        statement is atomic by itself; BEGIN and COMMIT would triple its round trips)."""
+        """A connection for one statement: outside a transaction block where the dialect
+        allows (a statement is atomic by itself; BEGIN and COMMIT would triple its round
+        trips)."""
         with self._errors(), self._single.connect() as conn:
             yield conn
 
-    def _announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
-        announce(conn, self._schema, self._is_postgres, entry_ids)
+    def _one_write(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """A connection for one writing statement: a single statement where writers run
+        concurrently, else a write transaction."""
+        return self._single_statement() if self._dialect.autocommit_statements else self._write()
 
     def _version_of(self, conn: sa.Connection, entry_id: str) -> int | None:
         entries = self._schema.entries
         version = conn.scalar(sa.select(entries.c.version).where(entries.c.id == entry_id))
         return None if version is None else int(version)
-
-    def _insert(self) -> Any:
-        return upserts.insert(self._schema, self._is_postgres)
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -242,26 +222,7 @@ class SQLStore(Store):
             return self._read_back(conn, list(entry_ids))
 
     def _read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
-        """The entries with ``ids`` that exist, in that order.
-
-        PostgreSQL joins the rows with the ids as one array (a hash join: one pass, however
-        many ids); an ``IN`` list per 500 ids would scan a freshly filled table once per list,
-        before statistics know its size. SQLite looks each id up in the primary key.
-        """
-        if not ids:
-            return []
-        c = self._schema.entries.c
-        found: dict[str, Entry] = {}
-        if self._is_postgres:
-            wanted = sa.func.unnest(sa.cast(sa.literal(list(ids)), _ID_ARRAY))
-            given = wanted.table_valued("id").render_derived(name="given")
-            query = sa.select(*self._columns).join(given, c.id == given.c.id)
-            found.update((row["id"], read_entry(row)) for row in conn.execute(query).mappings())
-        else:
-            for chunk in chunks(ids):
-                rows = conn.execute(sa.select(*self._columns).where(c.id.in_(chunk)))
-                found.update((row["id"], read_entry(row)) for row in rows.mappings())
-        return [found[entry_id] for entry_id in ids if entry_id in found]
+        return self._dialect.read_back(conn, ids)
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`, in one query over four columns."""
@@ -309,7 +270,7 @@ class SQLStore(Store):
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is None:
                     insert = (
-                        self._insert()
+                        self._dialect.insert()
                         .values(new_row(entry))
                         .on_conflict_do_nothing(index_elements=["id"])
                         .returning(*self._columns)
@@ -319,7 +280,7 @@ class SQLStore(Store):
                         actual = self._version_of(conn, entry.id)
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is not None:
-                    self._announce(conn, [entry.id])
+                    self._dialect.announce(conn, [entry.id])
             if row is not None:
                 return read_entry(row)
             # No check asked for, and another writer created the entry between our UPDATE and
@@ -358,46 +319,16 @@ class SQLStore(Store):
         with self._write() as conn:
             for indexes in distinct_runs([entry.id for entry in batch]):
                 rows = [self._new_row(batch[index], digests) for index in indexes]
-                self._insert_rows(conn, rows)
+                self._dialect.insert_rows(conn, rows)
                 if read_back:
                     stored += self._read_back(conn, [batch[index].id for index in indexes])
-            self._announce(conn, [entry.id for entry in batch])
+            self._dialect.announce(conn, [entry.id for entry in batch])
         return stored
 
     def _new_row(self, entry: Entry, digests: Mapping[str, str] | None) -> dict[str, Any]:
         """Every column of ``entry`` as a new, unclaimed row at version 1, with its digest."""
         digest = digests.get(entry.id) if digests else None
         return new_row(entry, f"1:{digest}" if digest else None)
-
-    def _insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        """Upsert ``rows`` (distinct ids) by the rules of :func:`.upserts.upsert_many_statement`.
-
-        Binding 30 parameters per row through SQLAlchemy costs more than the database's whole
-        insert. PostgreSQL takes the rows as JSON documents of :data:`.upserts.JSON_ROWS` rows each,
-        one statement apiece, sent on a thread while the next is encoded; SQLite gets the
-        statement compiled once and the rows as tuples of driver values (made by the columns'
-        own bind processors), and runs it once per row inside the driver.
-        """
-        if not self._is_postgres:
-            driver = self._sqlite_upsert
-            conn.exec_driver_sql(driver.sql, upserts.driver_rows(driver, rows))
-            return
-        statement = self._json_upsert
-        send_while_encoding(
-            upserts.json_documents(rows),
-            lambda text: conn.execute(statement, {"rows": text}),
-            "stembeat-upsert",
-        )
-
-    @functools.cached_property
-    def _sqlite_upsert(self) -> upserts.DriverStatement:
-        """SQLite's upsert statement compiled once, for rows of driver values."""
-        return upserts.driver_statement(self._engine, self._schema)
-
-    @functools.cached_property
-    def _json_upsert(self) -> Any:
-        """PostgreSQL's upsert taking its rows from one JSON document (parameter ``rows``)."""
-        return upserts.json_upsert(self._schema)
 
     def delete(self, entry_id: str) -> bool:
         """Remove the entry and its history; ``False`` if it did not exist."""
@@ -408,7 +339,7 @@ class SQLStore(Store):
             ).first()
             conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
             if gone is not None:
-                self._announce(conn, [entry_id])
+                self._dialect.announce(conn, [entry_id])
         return gone is not None
 
     def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
@@ -439,7 +370,7 @@ class SQLStore(Store):
                 )
                 row = conn.execute(statement).mappings().first()
                 if row is not None:
-                    self._announce(conn, [entry_id])
+                    self._dialect.announce(conn, [entry_id])
             if row is not None:
                 return read_entry(row)
 
@@ -465,30 +396,12 @@ class SQLStore(Store):
         token = claim_token(owner)
         until = now + lease
         params = {"b_now": now, "b_token": token, "b_owner": owner, "b_until": until}
-        statement = self._claim_statement(limit)
-        if self._is_postgres:
-            with self._single_statement() as conn:
-                rows = conn.execute(statement, params).mappings().all()
-            head = rows[0]["b_head"]
-            rows = [row for row in rows if row["id"] is not None]
-        else:
-            with self._write() as conn:
-                rows = conn.execute(statement, params).mappings().all()
-                head = conn.scalar(self._head_statement)
+        statement = self._dialect.claim_statement(limit)
+        rows, head = self._dialect.claim(self._write, self._single_statement, statement, params)
         claims = [Claim(read_entry(row), row["claimed_for"], owner, token, until) for row in rows]
         claims.sort(key=lambda claim: (claim.scheduled_for, claim.entry_id))
         self._head_hint = head
         return ClaimBatch(claims, head)
-
-    def _claim_statement(self, limit: int) -> Any:
-        """The claim of up to ``limit`` entries (built once per limit: building costs more
-        than running it). On PostgreSQL its first column, ``b_head``, is the index head left
-        after the claim, on a row of its own when nothing was claimed."""
-        statement = self._claims.get(limit)
-        if statement is None:
-            statement = claim_statement(self._schema, self._columns, self._is_postgres, limit)
-            self._claims[limit] = statement
-        return statement
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims, all in one transaction.
@@ -498,27 +411,11 @@ class SQLStore(Store):
         in one ``BEGIN IMMEDIATE`` transaction.
         """
         pairs = list(pairs)
-        results = [False] * len(pairs)
         if not pairs:
-            return results
-        if self._is_postgres:
-            for indexes in distinct_runs([claim.entry_id for claim, _ in pairs]):
-                done = self._complete_postgres([pairs[index] for index in indexes])
-                for index, recorded in zip(indexes, done, strict=True):
-                    results[index] = recorded
-            return results
-        with self._write() as conn:
-            return complete.complete_sqlite(conn, self._schema, pairs, self.history_limit)
-
-    def _complete_postgres(self, pairs: Sequence[tuple[Claim, Outcome]]) -> list[bool]:
-        """Complete claims of distinct entries in one statement (plus a trim if needed)."""
-        params, full = complete.postgres_params(pairs, self.history_limit)
-        connection = self._write() if full else self._single_statement()
-        with connection as conn:
-            done = set(conn.execute(self._complete_statement, params).scalars())
-            if full:
-                complete.trim(conn, self._schema, sorted(set(full) & done), self.history_limit)
-        return [claim.entry_id in done for claim, _ in pairs]
+            return []
+        return self._dialect.complete_many(
+            self._write, self._single_statement, pairs, self.history_limit
+        )
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
@@ -530,8 +427,7 @@ class SQLStore(Store):
         for claim in claims:
             by_token.setdefault(claim.token, []).append(claim.entry_id)
         held: set[tuple[str, str]] = set()
-        connection = self._single_statement() if self._is_postgres else self._write()
-        with connection as conn:
+        with self._one_write() as conn:
             for token, ids in by_token.items():
                 for chunk in chunks(ids):
                     statement = renew_statement(self._schema, token, chunk, until)
@@ -555,7 +451,7 @@ class SQLStore(Store):
         with self._single_statement() as conn:
             if conn.scalar(sa.select(c.id).where(c.lease_until <= now).limit(1)) is None:
                 return []
-        statement = recover_statement(self._schema, self._is_postgres, now)
+        statement = self._dialect.recover_statement(now)
         with self._write() as conn:
             recovered = conn.execute(statement).scalars().all()
         return sorted(recovered)
@@ -585,12 +481,7 @@ class SQLStore(Store):
 
     def time(self) -> datetime | None:
         """PostgreSQL's ``clock_timestamp()``; ``None`` on SQLite (the beat's own host)."""
-        if not self._is_postgres:
-            return None
-        with self._single_statement() as conn:
-            now = conn.scalar(sa.select(sa.func.clock_timestamp()))
-        assert isinstance(now, datetime)
-        return now.astimezone(timezone.utc)
+        return self._dialect.time(self._single_statement)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -601,25 +492,15 @@ class SQLStore(Store):
         every ``poll_interval`` seconds. Besides entry ids, ``wait()`` may return
         :data:`ANY_CHANGE` (``""``), meaning "changes may have been missed: reload everything".
         """
-        feed: ChangeFeed
-        if self._is_postgres:
-            feed = ListenFeed(
-                self._listen_connection, self._schema.channel, self.display_url, self._scrub
-            )
-        else:
-            feed = PollingFeed(self._engine, self._schema, self.poll_interval, self._errors)
+        feed = self._dialect.watch(self.display_url, self._scrub, self._errors, self.poll_interval)
         self._feeds.add(feed)
         return feed
-
-    def _listen_connection(self) -> psycopg.Connection[Any]:
-        return listen_connection(self._engine)
 
     def drop(self) -> None:
         """Drop this prefix's tables, entries and history included."""
         schema = self._schema
         with self._write() as conn:
-            if self._is_postgres:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(schema.lock_key)))
+            self._dialect.lock(conn)
             schema.metadata.drop_all(conn, checkfirst=True)
 
     def close(self) -> None:

@@ -45,18 +45,6 @@ def _plain_type(column: sa.Column[Any]) -> Any:
     return column.type
 
 
-def insert(schema: Schema, is_postgres: bool) -> Any:
-    """An ``INSERT`` into the entries, in the dialect that can say ``ON CONFLICT``."""
-    # Only the engine's own dialect is imported: a store never loads the other one.
-    if is_postgres:
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(schema.entries)
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert(schema.entries)
-
-
 def rescheduled(
     c: Any, spec_key: Any, enabling: bool | sa.ColumnElement[bool], next_run: Any
 ) -> dict[str, Any]:
@@ -129,7 +117,7 @@ def upsert_many_statement(schema: Schema, insert: Any) -> Any:
 
 def json_upsert(schema: Schema) -> Any:
     """PostgreSQL's upsert taking its rows from one JSON document (parameter ``rows``)."""
-    from sqlalchemy.dialects.postgresql import JSONB
+    from sqlalchemy.dialects.postgresql import JSONB, insert
 
     entries = schema.entries
     record = (
@@ -142,7 +130,7 @@ def json_upsert(schema: Schema) -> Any:
         )
         .render_derived(name="r", with_types=True)
     )
-    statement = insert(schema, True).from_select(
+    statement = insert(entries).from_select(
         [c.name for c in entries.c], sa.select(*(record.c[c.name] for c in entries.c))
     )
     return upsert_many_statement(schema, statement)
@@ -156,8 +144,10 @@ def json_documents(rows: Sequence[Mapping[str, Any]]) -> Iterator[str]:
 
 def driver_statement(engine: sa.Engine, schema: Schema) -> DriverStatement:
     """SQLite's upsert statement compiled once, for rows of driver values."""
+    from sqlalchemy.dialects.sqlite import insert
+
     dialect = engine.dialect
-    compiled = upsert_many_statement(schema, insert(schema, False)).compile(dialect=dialect)
+    compiled = upsert_many_statement(schema, insert(schema.entries)).compile(dialect=dialect)
     columns = schema.entries.c
     names = [name for name in compiled.positiontup or () if name in columns]
     constants = (compiled.positiontup or ())[len(names) :]

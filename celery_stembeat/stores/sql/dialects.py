@@ -1,0 +1,296 @@
+"""What differs between the databases the SQL store runs on, in one place.
+
+:class:`SQLStore` is one algorithm; where PostgreSQL and SQLite need different statements or
+round trips it asks its :class:`Dialect`: the claim, the bulk upsert, the bulk completion, the
+read-back of written rows, the change announcement and feed, the database clock and the lock
+that serialises schema changes.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.stores._overlap import send_while_encoding
+from celery_stembeat.stores.base import ChangeFeed, Claim, Outcome
+from celery_stembeat.stores.sql import complete, upserts
+from celery_stembeat.stores.sql.batches import chunks, distinct_runs
+from celery_stembeat.stores.sql.claims import claim_statement, head_query, recover_statement
+from celery_stembeat.stores.sql.codec import read_entry
+from celery_stembeat.stores.sql.engine import listen_connection
+from celery_stembeat.stores.sql.feed import (
+    ListenFeed,
+    PollingFeed,
+    count_changes,
+    log_changes,
+    notify,
+)
+from celery_stembeat.stores.sql.schema import Schema
+
+#: A context manager giving a connection: the store's write transaction or single statement.
+Connect = Callable[[], AbstractContextManager[sa.Connection]]
+#: The store's context that turns database errors into :class:`StoreError`.
+Errors = Callable[[], AbstractContextManager[None]]
+
+_ID_ARRAY = sa.ARRAY(sa.Text)  # PostgreSQL's ARRAY once compiled for it
+
+
+class Dialect(abc.ABC):
+    """One database's ways, for one store's tables (``schema``) on ``engine``."""
+
+    #: Single statements run on a pool of their own in autocommit (no BEGIN/COMMIT).
+    autocommit_statements: bool = False
+    #: Claims and lease recoveries pick their rows ``FOR UPDATE SKIP LOCKED`` (writers run
+    #: concurrently); without it every write transaction runs alone.
+    skip_locked: bool = False
+
+    def __init__(self, engine: sa.Engine, schema: Schema, columns: Sequence[sa.Column[Any]]):
+        self.engine = engine
+        self.schema = schema
+        self.columns = columns
+        self._claims: dict[int, Any] = {}
+
+    @abc.abstractmethod
+    def insert(self) -> Any:
+        """An ``INSERT`` into the entries that can say ``ON CONFLICT``."""
+
+    def claim_statement(self, limit: int) -> Any:
+        """The claim of up to ``limit`` entries (built once per limit: building costs more
+        than running it)."""
+        statement = self._claims.get(limit)
+        if statement is None:
+            statement = claim_statement(self.schema, self.columns, self.skip_locked, limit)
+            self._claims[limit] = statement
+        return statement
+
+    def recover_statement(self, now: datetime) -> Any:
+        """Return the leases that ran out before ``now`` to the due index."""
+        return recover_statement(self.schema, self.skip_locked, now)
+
+    @abc.abstractmethod
+    def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
+        """Record definition changes, one per id, inside the transaction that made them."""
+
+    @abc.abstractmethod
+    def claim(
+        self, write: Connect, single: Connect, statement: Any, params: dict[str, Any]
+    ) -> tuple[list[sa.RowMapping], datetime | None]:
+        """Run the claim: the rows claimed and the index head left after it."""
+
+    @abc.abstractmethod
+    def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Upsert ``rows`` (distinct ids) by :func:`.upserts.upsert_many_statement`'s rules."""
+
+    @abc.abstractmethod
+    def read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
+        """The entries with ``ids`` that exist, in that order."""
+
+    @abc.abstractmethod
+    def complete_many(
+        self,
+        write: Connect,
+        single: Connect,
+        pairs: list[tuple[Claim, Outcome]],
+        history_limit: int,
+    ) -> list[bool]:
+        """Complete ``pairs`` (not empty); whether each claim was still held."""
+
+    @abc.abstractmethod
+    def time(self, single: Connect) -> datetime | None:
+        """The database server's clock, or ``None`` when it is the beat's own host."""
+
+    @abc.abstractmethod
+    def watch(
+        self, display_url: str, scrub: Callable[[str], str], errors: Errors, poll: float
+    ) -> ChangeFeed:
+        """A feed of definition changes made through any store on these tables."""
+
+    @abc.abstractmethod
+    def lock(self, conn: sa.Connection) -> None:
+        """Serialise schema creation, upgrades and drops with other processes."""
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: ``SKIP LOCKED`` claims, JSON-document upserts, one-statement completions,
+    ``LISTEN``/``NOTIFY`` and an advisory lock."""
+
+    autocommit_statements = True
+    skip_locked = True
+
+    def __init__(self, engine: sa.Engine, schema: Schema, columns: Sequence[sa.Column[Any]]):
+        super().__init__(engine, schema, columns)
+        self._complete_statement = complete.statement(schema, engine.dialect.identifier_preparer)
+
+    def insert(self) -> Any:
+        """PostgreSQL's ``INSERT`` (only the engine's own dialect module is imported)."""
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(self.schema.entries)
+
+    def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
+        """Count the changes and ``NOTIFY`` each id, delivered at commit."""
+        count_changes(conn, self.schema, len(entry_ids))
+        notify(conn, self.schema, entry_ids)
+
+    def claim(
+        self, write: Connect, single: Connect, statement: Any, params: dict[str, Any]
+    ) -> tuple[list[sa.RowMapping], datetime | None]:
+        """One statement outside a transaction block; its first column, ``b_head``, is the
+        index head left after the claim, on a row of its own when nothing was claimed."""
+        with single() as conn:
+            rows = conn.execute(statement, params).mappings().all()
+        head: datetime | None = rows[0]["b_head"]
+        return [row for row in rows if row["id"] is not None], head
+
+    @functools.cached_property
+    def _json_upsert(self) -> Any:
+        return upserts.json_upsert(self.schema)
+
+    def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """The rows as JSON documents of :data:`.upserts.JSON_ROWS` rows each, one statement
+        apiece, sent on a thread while the next is encoded (binding 30 parameters per row
+        through SQLAlchemy costs more than the database's whole insert)."""
+        statement = self._json_upsert
+        send_while_encoding(
+            upserts.json_documents(rows),
+            lambda text: conn.execute(statement, {"rows": text}),
+            "stembeat-upsert",
+        )
+
+    def read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
+        """The ids joined as one array (a hash join: one pass, however many ids); an ``IN``
+        list per 500 ids would scan a freshly filled table once per list, before statistics
+        know its size."""
+        if not ids:
+            return []
+        c = self.schema.entries.c
+        wanted = sa.func.unnest(sa.cast(sa.literal(list(ids)), _ID_ARRAY))
+        given = wanted.table_valued("id").render_derived(name="given")
+        query = sa.select(*self.columns).join(given, c.id == given.c.id)
+        found = {row["id"]: read_entry(row) for row in conn.execute(query).mappings()}
+        return [found[entry_id] for entry_id in ids if entry_id in found]
+
+    def complete_many(
+        self,
+        write: Connect,
+        single: Connect,
+        pairs: list[tuple[Claim, Outcome]],
+        history_limit: int,
+    ) -> list[bool]:
+        """One statement per run of distinct entries (see ``complete.py``), in a transaction
+        only when history needs trimming too."""
+        results = [False] * len(pairs)
+        for indexes in distinct_runs([claim.entry_id for claim, _ in pairs]):
+            run = [pairs[index] for index in indexes]
+            params, full = complete.postgres_params(run, history_limit)
+            with (write if full else single)() as conn:
+                done = set(conn.execute(self._complete_statement, params).scalars())
+                if full:
+                    complete.trim(conn, self.schema, sorted(set(full) & done), history_limit)
+            for index, (claim, _) in zip(indexes, run, strict=True):
+                results[index] = claim.entry_id in done
+        return results
+
+    def time(self, single: Connect) -> datetime | None:
+        """``clock_timestamp()``: the server's clock as the statement runs."""
+        with single() as conn:
+            now = conn.scalar(sa.select(sa.func.clock_timestamp()))
+        assert isinstance(now, datetime)
+        return now.astimezone(timezone.utc)
+
+    def watch(
+        self, display_url: str, scrub: Callable[[str], str], errors: Errors, poll: float
+    ) -> ChangeFeed:
+        """``LISTEN`` on a connection of the feed's own."""
+        return ListenFeed(
+            lambda: listen_connection(self.engine), self.schema.channel, display_url, scrub
+        )
+
+    def lock(self, conn: sa.Connection) -> None:
+        """A transaction-scoped advisory lock on the prefix's key."""
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self.schema.lock_key)))
+
+
+class SQLiteDialect(Dialect):
+    """SQLite: every write one ``BEGIN IMMEDIATE`` transaction (writers are serialised), rows
+    bound as driver tuples, and a change log that feeds poll."""
+
+    def insert(self) -> Any:
+        """SQLite's ``INSERT`` (only the engine's own dialect module is imported)."""
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(self.schema.entries)
+
+    def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
+        """Count the changes and write them to the change log that feeds poll."""
+        counter = count_changes(conn, self.schema, len(entry_ids))
+        log_changes(conn, self.schema, counter, entry_ids)
+
+    def claim(
+        self, write: Connect, single: Connect, statement: Any, params: dict[str, Any]
+    ) -> tuple[list[sa.RowMapping], datetime | None]:
+        """The claim and a read of the new head in one write transaction."""
+        with write() as conn:
+            rows = conn.execute(statement, params).mappings().all()
+            head: datetime | None = conn.scalar(self._head)
+        return list(rows), head
+
+    @functools.cached_property
+    def _head(self) -> Any:
+        return head_query(self.schema)
+
+    @functools.cached_property
+    def _driver_upsert(self) -> upserts.DriverStatement:
+        return upserts.driver_statement(self.engine, self.schema)
+
+    def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """The statement compiled once and the rows as tuples of driver values (made by the
+        columns' own bind processors), run once per row inside the driver."""
+        driver = self._driver_upsert
+        conn.exec_driver_sql(driver.sql, upserts.driver_rows(driver, rows))
+
+    def read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
+        """Each id looked up in the primary key, 500 per ``IN`` list."""
+        c = self.schema.entries.c
+        found: dict[str, Entry] = {}
+        for chunk in chunks(ids):
+            rows = conn.execute(sa.select(*self.columns).where(c.id.in_(chunk)))
+            found.update((row["id"], read_entry(row)) for row in rows.mappings())
+        return [found[entry_id] for entry_id in ids if entry_id in found]
+
+    def complete_many(
+        self,
+        write: Connect,
+        single: Connect,
+        pairs: list[tuple[Claim, Outcome]],
+        history_limit: int,
+    ) -> list[bool]:
+        """Locks, checks and writes in one ``BEGIN IMMEDIATE`` transaction."""
+        with write() as conn:
+            return complete.complete_sqlite(conn, self.schema, pairs, history_limit)
+
+    def lock(self, conn: sa.Connection) -> None:
+        """Nothing: the write transaction (``BEGIN IMMEDIATE``) already runs alone."""
+
+    def time(self, single: Connect) -> datetime | None:
+        """``None``: the file is on the beat's own host."""
+        return None
+
+    def watch(
+        self, display_url: str, scrub: Callable[[str], str], errors: Errors, poll: float
+    ) -> ChangeFeed:
+        """Polls the change log every ``poll`` seconds."""
+        return PollingFeed(self.engine, self.schema, poll, errors)
+
+
+def dialect_for(engine: sa.Engine, schema: Schema, columns: Sequence[sa.Column[Any]]) -> Dialect:
+    """The :class:`Dialect` of ``engine``'s database."""
+    kind = PostgresDialect if engine.dialect.name == "postgresql" else SQLiteDialect
+    return kind(engine, schema, columns)
