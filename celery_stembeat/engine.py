@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from celery_stembeat._collector import collector_paused
 from celery_stembeat.catchup import Plan, plan
+from celery_stembeat.limits import error_text
 from celery_stembeat.publisher import Message, Publisher, occurrence_task_id
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
@@ -312,7 +313,7 @@ class Engine:
                 scheduled_for=scheduled_for,
                 outcome=FAILED,
                 jitter=message.countdown,
-                error=f"{type(error).__name__}: {error}"[:1000],
+                error=error_text(error),
                 owner=self.settings.owner,
                 task_id=message.task_id,
             )

@@ -50,7 +50,12 @@ def _text_instant(value: datetime | None) -> str | None:
 
 @dataclass(frozen=True)
 class RunState:
-    """What has happened to an entry so far; the store keeps it, the engine advances it."""
+    """What has happened to an entry so far; the store keeps it.
+
+    The beat advances the first part as it sends (``failure_count``, ``consecutive_failures``
+    and ``last_error`` are about *sending*); workers that track outcomes advance the second,
+    from ``last_outcome`` on, and only they (see :data:`TRACKED_FIELDS`).
+    """
 
     next_run_at: datetime | None = None
     last_scheduled_for: datetime | None = None
@@ -64,6 +69,19 @@ class RunState:
     drift_max: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: The final outcome of the newest occurrence a worker reported on.
+    last_outcome: str | None = None
+    #: That occurrence's scheduled time.
+    last_outcome_for: datetime | None = None
+    success_count: int = 0
+    #: Final outcomes ``failure``, ``rejected`` and ``timeout``.
+    task_failure_count: int = 0
+    #: Such outcomes in a row, up to the newest reported occurrence.
+    consecutive_task_failures: int = 0
+    last_task_error: str | None = None
+    #: Runtime of the successful runs, in seconds.
+    runtime_mean: float | None = None
+    runtime_max: float | None = None
 
     _INSTANTS = (
         "next_run_at",
@@ -71,9 +89,18 @@ class RunState:
         "last_run_at",
         "created_at",
         "updated_at",
+        "last_outcome_for",
     )
-    _COUNTS = ("total_run_count", "failure_count", "consecutive_failures")
-    _DRIFTS = ("last_drift", "drift_mean", "drift_max")
+    _COUNTS = (
+        "total_run_count",
+        "failure_count",
+        "consecutive_failures",
+        "success_count",
+        "task_failure_count",
+        "consecutive_task_failures",
+    )
+    _DRIFTS = ("last_drift", "drift_mean", "drift_max", "runtime_mean", "runtime_max")
+    _TEXTS = ("last_error", "last_outcome", "last_task_error")
 
     def __post_init__(self) -> None:
         for name in self._INSTANTS:
@@ -83,10 +110,10 @@ class RunState:
         for name in self._DRIFTS:
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else _number(value, name))
-        if self.last_error is not None and not isinstance(self.last_error, str):
-            raise SpecError(
-                f"'last_error': expected text, got {shorten(self.last_error)}", "last_error"
-            )
+        for name in self._TEXTS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise SpecError(f"{name!r}: expected text, got {shorten(value)}", name)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form; instants as ISO 8601 UTC text."""
@@ -113,6 +140,19 @@ class RunState:
             raise EntryError(
                 f"entry {shorten(entry_id)}: state {exc}", entry_id, exc.field
             ) from None
+
+
+#: The run state fields only workers' reports write; a completion keeps them as stored.
+TRACKED_FIELDS = (
+    "last_outcome",
+    "last_outcome_for",
+    "success_count",
+    "task_failure_count",
+    "consecutive_task_failures",
+    "last_task_error",
+    "runtime_mean",
+    "runtime_max",
+)
 
 
 def _count(value: object, name: str) -> int:

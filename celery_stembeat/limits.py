@@ -34,6 +34,13 @@ MAX_JITTER = 86_400.0
 MAX_OPTION_SECONDS = 366 * 86_400.0
 #: Characters of a bad value that an error message quotes.
 MAX_QUOTE = 80
+#: Characters of an exception's text a run record keeps.
+MAX_ERROR_LENGTH = 1000
+
+
+def error_text(error: BaseException) -> str:
+    """``Type: message`` of ``error``, cut to :data:`MAX_ERROR_LENGTH` characters."""
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
 
 
 class LimitError(ValueError):

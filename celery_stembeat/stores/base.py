@@ -35,10 +35,24 @@ from typing import Any, Final
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import format_instant, parse_instant
 
-#: Run outcomes recorded in history.
+#: Run outcomes a beat records in history: sent, or could not be sent.
 PUBLISHED = "published"
 FAILED = "failed"
 OUTCOMES = (PUBLISHED, FAILED)
+
+#: Outcomes a worker reports (see :func:`celery_stembeat.track_outcomes`). ``started`` and
+#: ``retry`` are on the way; the others are final: a run record takes one final outcome only.
+STARTED = "started"
+RETRY = "retry"
+SUCCESS = "success"
+FAILURE = "failure"
+REVOKED = "revoked"
+REJECTED = "rejected"
+TIMEOUT = "timeout"
+FINAL_OUTCOMES = (SUCCESS, FAILURE, REVOKED, REJECTED, TIMEOUT)
+TASK_OUTCOMES = (STARTED, RETRY, *FINAL_OUTCOMES)
+#: Final outcomes that count as the task failing.
+FAILING_OUTCOMES = (FAILURE, REJECTED, TIMEOUT)
 DEFAULT_HISTORY_LIMIT = 1000
 
 #: Returned by :meth:`ChangeFeed.wait` among the ids when announcements may have been missed
@@ -106,7 +120,9 @@ class Claim:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One attempt to publish an occurrence, as history keeps it."""
+    """One occurrence as history keeps it: what the beat did with it (``published`` or
+    ``failed``), then what the worker reported (``outcome`` moves on to one of
+    :data:`TASK_OUTCOMES`, with the times, runtime, error and worker)."""
 
     entry_id: str
     scheduled_for: datetime
@@ -117,6 +133,12 @@ class RunRecord:
     error: str | None = None
     owner: str = ""
     task_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    #: Seconds the task ran, as the worker measured it.
+    runtime: float | None = None
+    #: The hostname of the worker that ran it.
+    worker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -124,29 +146,61 @@ class RunRecord:
             "entry_id": self.entry_id,
             "scheduled_for": format_instant(self.scheduled_for),
             "outcome": self.outcome,
-            "published_at": format_instant(self.published_at) if self.published_at else None,
+            "published_at": _instant_text(self.published_at),
             "drift": self.drift,
             "jitter": self.jitter,
             "error": self.error,
             "owner": self.owner,
             "task_id": self.task_id,
+            "started_at": _instant_text(self.started_at),
+            "finished_at": _instant_text(self.finished_at),
+            "runtime": self.runtime,
+            "worker": self.worker,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         """Read :meth:`to_dict` output."""
-        published = data.get("published_at")
         return cls(
             entry_id=data["entry_id"],
             scheduled_for=parse_instant(data["scheduled_for"], "scheduled_for"),
             outcome=data["outcome"],
-            published_at=parse_instant(published, "published_at") if published else None,
+            published_at=_instant_or_none(data, "published_at"),
             drift=data.get("drift"),
             jitter=data.get("jitter") or 0.0,
             error=data.get("error"),
             owner=data.get("owner") or "",
             task_id=data.get("task_id"),
+            started_at=_instant_or_none(data, "started_at"),
+            finished_at=_instant_or_none(data, "finished_at"),
+            runtime=data.get("runtime"),
+            worker=data.get("worker"),
         )
+
+
+def _instant_text(value: datetime | None) -> str | None:
+    return format_instant(value) if value else None
+
+
+def _instant_or_none(data: Mapping[str, Any], name: str) -> datetime | None:
+    value = data.get(name)
+    return parse_instant(value, name) if value else None
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """What a worker said about one occurrence it ran: ``outcome`` (one of
+    :data:`TASK_OUTCOMES`) at ``at`` (when it started, for ``started``; when it ended, for the
+    rest), with the start, runtime, error text and hostname where known."""
+
+    entry_id: str
+    scheduled_for: datetime
+    outcome: str
+    at: datetime
+    started_at: datetime | None = None
+    runtime: float | None = None
+    error: str | None = None
+    worker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +389,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""
+
+    @abc.abstractmethod
+    def record_outcomes(self, reports: Sequence[TaskReport]) -> list[bool]:
+        """Fold workers' reports, in order, into their run records and their entries' run
+        state, by the rules of :func:`celery_stembeat.stores._outcomes.fold`.
+
+        Returns, per report, whether the occurrence's run record was found (a report already
+        folded, or no longer news, counts as found: sending a batch again changes nothing).
+        A report whose record is not there (the beat has not recorded the run yet, or history
+        no longer holds it) changes nothing. Completions never overwrite what this writes.
+        """
 
     @abc.abstractmethod
     def next_due_at(self) -> datetime | None:

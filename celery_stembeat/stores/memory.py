@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.stores._outcomes import fold, keep_tracked
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
@@ -27,6 +28,7 @@ from celery_stembeat.stores.base import (
     Outcome,
     RunRecord,
     Store,
+    TaskReport,
     VersionConflict,
     checked_history_limit,
     claim_token,
@@ -245,7 +247,7 @@ class MemoryStore(Store):
             stored,
             enabled=stored.enabled and not result.disable,
             state=replace(
-                result.state,
+                keep_tracked(result.state, kept),
                 next_run_at=next_run_at,
                 created_at=kept.created_at,
                 updated_at=kept.updated_at,
@@ -288,6 +290,34 @@ class MemoryStore(Store):
         with self._backend.lock:
             runs = list(self._backend.history.get(entry_id, ()))
         return runs[::-1][:limit]
+
+    def record_outcomes(self, reports: Sequence[TaskReport]) -> list[bool]:
+        with self._backend.lock:
+            return [self._record_outcome(report) for report in reports]
+
+    def _record_outcome(self, report: TaskReport) -> bool:
+        """One report; the caller holds the backend's lock."""
+        backend = self._backend
+        runs = backend.history.get(report.entry_id)
+        stored = backend.entries.get(report.entry_id)
+        if not runs or stored is None:
+            return False
+        index = next(
+            (
+                i
+                for i in range(len(runs) - 1, -1, -1)
+                if runs[i].scheduled_for == report.scheduled_for
+            ),
+            None,
+        )
+        if index is None:
+            return False
+        folded = fold(runs[index], stored.state, report)
+        if folded is not None:
+            runs[index] = folded.record
+            if folded.state is not None:
+                backend.entries[report.entry_id] = replace(stored, state=folded.state)
+        return True
 
     def next_due_at(self) -> datetime | None:
         backend = self._backend

@@ -1,0 +1,110 @@
+"""How a worker's report changes a run record and its entry's run state: one pure function
+every store uses, as :mod:`._runstate` is for completions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from celery_stembeat.entry import TRACKED_FIELDS, RunState
+from celery_stembeat.stores.base import (
+    FAILED,
+    FAILING_OUTCOMES,
+    FINAL_OUTCOMES,
+    RETRY,
+    STARTED,
+    SUCCESS,
+    RunRecord,
+    TaskReport,
+)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """The record after a report, and the run state when the report changes it too."""
+
+    record: RunRecord
+    state: RunState | None
+
+
+def fold(record: RunRecord, state: RunState, report: TaskReport) -> Folded | None:
+    """Fold ``report`` into ``record`` (its occurrence's run) and ``state`` (its entry's).
+
+    ``None`` when the report is no news: the record already holds a final outcome (a report
+    sent twice, or one overtaken by a later one), or the occurrence was never sent.
+
+    - ``started`` and ``retry`` change the record only: the outcome, the start (kept from the
+      first start), the worker, and for a retry its error.
+    - A final outcome closes the record: outcome, end, runtime, error, worker. It counts in
+      ``success_count`` or, for ``failure``, ``rejected`` and ``timeout``,
+      ``task_failure_count`` (``revoked`` counts in neither); a success's runtime goes into
+      ``runtime_mean``/``runtime_max``. ``last_outcome`` and ``consecutive_task_failures``
+      follow the newest occurrence only: a late report on an older one leaves them alone.
+    """
+    if record.outcome in FINAL_OUTCOMES or record.outcome == FAILED:
+        return None
+    started_at = record.started_at or report.started_at
+    if report.outcome == STARTED:
+        started = replace(
+            record,
+            outcome=STARTED,
+            started_at=started_at or report.at,
+            worker=report.worker,
+        )
+        return Folded(started, None)
+    if report.outcome == RETRY:
+        retried = replace(
+            record,
+            outcome=RETRY,
+            started_at=started_at,
+            error=report.error,
+            worker=report.worker,
+        )
+        return Folded(retried, None)
+    finished = replace(
+        record,
+        outcome=report.outcome,
+        started_at=started_at,
+        finished_at=report.at,
+        runtime=report.runtime,
+        error=report.error,
+        worker=report.worker,
+    )
+    return Folded(finished, _counted(state, report))
+
+
+def _counted(state: RunState, report: TaskReport) -> RunState:
+    successes, failures = state.success_count, state.task_failure_count
+    mean, longest = state.runtime_mean, state.runtime_max
+    if report.outcome == SUCCESS:
+        successes += 1
+        if report.runtime is not None:
+            mean = report.runtime if mean is None else mean + (report.runtime - mean) / successes
+            longest = report.runtime if longest is None else max(longest, report.runtime)
+    failing = report.outcome in FAILING_OUTCOMES
+    failures += failing
+    changes: dict[str, object] = {
+        "success_count": successes,
+        "task_failure_count": failures,
+        "runtime_mean": mean,
+        "runtime_max": longest,
+    }
+    newest = state.last_outcome_for
+    if newest is None or report.scheduled_for >= newest:
+        streak = state.consecutive_task_failures
+        if failing:
+            streak += 1
+        elif report.outcome == SUCCESS:
+            streak = 0
+        changes.update(
+            last_outcome=report.outcome,
+            last_outcome_for=report.scheduled_for,
+            consecutive_task_failures=streak,
+        )
+    if failing:
+        changes["last_task_error"] = report.error
+    return replace(state, **changes)  # type: ignore[arg-type]
+
+
+def keep_tracked(state: RunState, stored: RunState) -> RunState:
+    """``state`` (a completion's) with the fields workers write taken from ``stored``."""
+    return replace(state, **{name: getattr(stored, name) for name in TRACKED_FIELDS})
