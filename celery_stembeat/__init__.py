@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
+    from celery_stembeat.outcomes import track_outcomes
     from celery_stembeat.scheduler import Scheduler
 
 
@@ -16,7 +17,11 @@ def __getattr__(name: str) -> Any:
         from celery_stembeat.scheduler import Scheduler
 
         return Scheduler
+    if name == "track_outcomes":
+        from celery_stembeat.outcomes import track_outcomes
+
+        return track_outcomes
     raise AttributeError(f"module 'celery_stembeat' has no attribute {name!r}")
 
 
-__all__ = ["Scheduler", "__version__"]
+__all__ = ["Scheduler", "__version__", "track_outcomes"]

@@ -30,6 +30,14 @@ def embedded_url(schedule_filename: str) -> str:
     return f"sqlite:///{path}"
 
 
+def store_url(app: Any, schedule_filename: str | None = None) -> str:
+    """The store a celery app's beat uses: ``stembeat_url``, else ``$STEMBEAT_URL``, else the
+    embedded SQLite file beside ``beat_schedule_filename``."""
+    conf = app.conf
+    filename = schedule_filename or conf.get("beat_schedule_filename") or "celerybeat-schedule"
+    return str(conf.get("stembeat_url") or os.environ.get(URL_VARIABLE) or embedded_url(filename))
+
+
 def _seconds(
     conf: Any, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
 ) -> float:
@@ -83,8 +91,7 @@ class StembeatConfig:
     ) -> StembeatConfig:
         """Read the settings from a celery app's configuration."""
         conf = app.conf
-        filename = schedule_filename or conf.get("beat_schedule_filename") or "celerybeat-schedule"
-        url = conf.get("stembeat_url") or os.environ.get(URL_VARIABLE) or embedded_url(filename)
+        url = store_url(app, schedule_filename)
         defaults = EngineSettings()
         engine = EngineSettings(
             lease=timedelta(

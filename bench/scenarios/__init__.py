@@ -11,8 +11,18 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench.scenarios import burst, cron, idle, lateness, propagation, startup, verify
+from bench.scenarios import (
+    burst,
+    cron,
+    idle,
+    lateness,
+    outcomes,
+    propagation,
+    startup,
+    verify,
+)
 
 SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module for module in (idle, burst, startup, lateness, propagation, cron, verify)
+    module.NAME: module
+    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes)
 }

@@ -126,7 +126,15 @@ def entries_table(entries: Sequence[Entry], now: datetime) -> RenderableType:
     if not entries:
         return Text("no entries")
     grid = table(
-        "id", "on", "schedule", "task", "next run", "last run", "runs", whole=("id", "next run")
+        "id",
+        "on",
+        "schedule",
+        "task",
+        "next run",
+        "last run",
+        "runs",
+        "outcome",
+        whole=("id", "next run"),
     )
     for entry in entries:
         zone = spec_zone(entry.spec)
@@ -139,6 +147,7 @@ def entries_table(entries: Sequence[Entry], now: datetime) -> RenderableType:
             when(state.next_run_at, zone, now) if entry.enabled else NOTHING,
             when(state.last_run_at, zone, now) if state.last_run_at else "never",
             str(state.total_run_count),
+            state.last_outcome or NOTHING,
         )
     return grid
 
@@ -183,6 +192,7 @@ def history_table(entry: Entry, runs: Sequence[RunRecord]) -> RenderableType:
         "drift",
         "jitter",
         "outcome",
+        "runtime",
         "error",
         "owner",
         whole=("scheduled for", "published at"),
@@ -194,6 +204,7 @@ def history_table(entry: Entry, runs: Sequence[RunRecord]) -> RenderableType:
             seconds(run.drift),
             seconds(run.jitter),
             run.outcome,
+            seconds(run.runtime),
             run.error or NOTHING,
             run.owner or NOTHING,
         )

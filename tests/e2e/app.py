@@ -3,13 +3,15 @@
 ``E2E_BROKER`` (broker URL), ``E2E_QUEUE`` (the only queue, so parallel runs never meet),
 ``E2E_RECORD`` (a Redis list every run appends to), ``E2E_RECORD_URL`` (that Redis),
 ``E2E_BEAT_SCHEDULE`` (``beat_schedule`` as JSON: spec strings or dicts) and
-``E2E_SETTINGS`` (more celery settings as JSON, e.g. ``stembeat_url``).
+``E2E_SETTINGS`` (more celery settings as JSON, e.g. ``stembeat_url``). With
+``E2E_TRACK_OUTCOMES`` set, the workers report outcomes (``track_outcomes``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import redis
@@ -24,6 +26,10 @@ app.conf.update(
     beat_schedule=json.loads(os.environ.get("E2E_BEAT_SCHEDULE", "{}")),
     **json.loads(os.environ.get("E2E_SETTINGS", "{}")),
 )
+if os.environ.get("E2E_TRACK_OUTCOMES"):
+    from celery_stembeat import track_outcomes
+
+    track_outcomes(app, interval=0.1)
 _record = redis.Redis.from_url(os.environ.get("E2E_RECORD_URL", "redis://127.0.0.1:6379/0"))
 
 
@@ -48,3 +54,22 @@ def record(self: Any, *args: Any, **kwargs: Any) -> None:
         "ignore_result": self.request.ignore_result,
     }
     _record.rpush(os.environ["E2E_RECORD"], json.dumps(row))
+
+
+@app.task(name="e2e.fail")
+def fail(*args: Any, **kwargs: Any) -> None:
+    """Always fails, with a ValueError naming its arguments."""
+    raise ValueError(f"failing on purpose: {args!r}")
+
+
+@app.task(name="e2e.sleep")
+def sleep(seconds: float) -> None:
+    """Takes ``seconds`` to run."""
+    time.sleep(seconds)
+
+
+@app.task(bind=True, name="e2e.retry_once", max_retries=3, default_retry_delay=0)
+def retry_once(self: Any) -> None:
+    """Asks for a retry on its first attempt, then succeeds."""
+    if _record.incr(f"{os.environ['E2E_RECORD']}:attempts:{self.request.id}") == 1:
+        raise self.retry(exc=ConnectionError("first attempt"), countdown=0)

@@ -114,11 +114,15 @@ class Harness:
         self.processes.append(process)
         return process
 
-    def worker(self) -> CeleryProcess:
+    def worker(
+        self, pool: tuple[str, ...] = ("-P", "solo"), env: dict[str, str] | None = None
+    ) -> CeleryProcess:
+        """A worker on the harness's queue (``pool``: its pool options, solo by default)."""
         return self._start(
             f"worker{len(self.processes)}",
-            ["worker", "-P", "solo", "-l", "info", "--without-mingle", "--without-gossip",
+            ["worker", *pool, "-l", "info", "--without-mingle", "--without-gossip",
              "--without-heartbeat", "-n", f"{self.queue}-{len(self.processes)}@%h"],
+            env,
         )  # fmt: skip
 
     def beat(
