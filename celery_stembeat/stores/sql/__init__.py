@@ -12,7 +12,11 @@ Tables (named with the prefix)
     JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so "the schedule
     changed" is an exact text compare; the flags and ``version``), one column per
     :class:`~celery_stembeat.entry.RunState` field, and the claim: ``claim_token``,
-    ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``.
+    ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``. Of the run state,
+    workers' reports alone write the :data:`~celery_stembeat.entry.TRACKED_FIELDS`
+    (``last_outcome``, ``last_outcome_for``, ``success_count``, ``task_failure_count``,
+    ``consecutive_task_failures``, ``last_task_error``, ``runtime_mean``, ``runtime_max``);
+    completions, edits and enabling leave them as stored.
 
     The due index is ``(enabled, next_run_at, id)`` and the due query is just ``enabled AND
     next_run_at <= now ORDER BY next_run_at, id``: a claim moves ``next_run_at`` into
@@ -26,6 +30,10 @@ Tables (named with the prefix)
 ``{prefix}runs``
     History, one row per run, oldest first by the autoincrement ``id``; indexed on
     ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.
+    A completion writes what the beat did (``scheduled_for``, ``published_at``, ``outcome``,
+    ``drift``, ``jitter``, ``error``, ``owner``, ``task_id``); workers' reports then update the
+    newest row of their occurrence: ``outcome``, ``started_at``, ``finished_at``, ``runtime``,
+    ``error`` and ``worker``.
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -38,12 +46,13 @@ Instants are stored as UTC with microsecond resolution and read back as aware UT
 JSON are written so that JSONB (which keeps a number's digits, not its notation) gives back the
 same float. PostgreSQL cannot hold NUL characters: entries refuse them in their definitions
 (:class:`~celery_stembeat.entry.EntryError`); in run errors (``last_error``, history) they are
-replaced by U+FFFD.
+replaced by U+FFFD, as they are in workers' reports (errors and worker names) on both databases.
 
 Concurrency: SQLite runs in WAL mode with a 30 s busy timeout, and every write is one ``BEGIN
 IMMEDIATE`` transaction, so several processes can share the file. On PostgreSQL a claim is one
 ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement; completions lock their rows in id
-order. Schema creation and upgrades run on open, under an advisory lock (PostgreSQL) or a write
+order, and so does a batch of workers' reports (one write transaction, ``FOR UPDATE``).
+Schema creation and upgrades run on open, under an advisory lock (PostgreSQL) or a write
 transaction (SQLite); an upgrade never drops rows.
 
 Files
@@ -70,6 +79,9 @@ Files
     Definition writes: one entry's ``UPDATE``, enabling, the bulk upsert of many rows.
 ``complete.py``
     Completions: PostgreSQL's one-statement batch, SQLite's transaction, history trimming.
+``outcomes.py``
+    Workers' reports: the entries locked, the newest run of each occurrence read, the reports
+    folded, the changed rows written back; the same statements on both databases.
 ``feed.py``
     The change counter, ``NOTIFY`` and the change log, and the feeds reading them:
     ``LISTEN`` on PostgreSQL, the polled change log on SQLite.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
-CHUNK = 500  # ids per IN (…) list
+CHUNK = 500  # ids (or keys) per IN (…) list
+_Item = TypeVar("_Item")
 
 
-def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+def chunks(items: Sequence[_Item]) -> Iterator[Sequence[_Item]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 

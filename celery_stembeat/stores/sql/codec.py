@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.entry import TRACKED_FIELDS, Entry, RunState
 from celery_stembeat.entry_decode import stored_entry, stored_state
 from celery_stembeat.stores._decode import attached_digest
 from celery_stembeat.stores._spec_text import compact_json, spec_from_text, spec_text
@@ -40,8 +40,12 @@ _OUTCOME_FIELDS = (
     "drift_mean",
     "drift_max",
 )
-_RUN_STATE_FIELDS = (*_OUTCOME_FIELDS, "created_at", "updated_at")
-RUN_TEXTS = ("last_error", "error", "owner", "task_id")
+#: Every run-state column, as a new row writes them (workers' reports alone write the tracked
+#: ones afterwards).
+_RUN_STATE_FIELDS = (*_OUTCOME_FIELDS, "created_at", "updated_at", *TRACKED_FIELDS)
+#: A history row's columns a worker's report writes.
+REPORTED_RUN_FIELDS = ("outcome", "started_at", "finished_at", "runtime", "error", "worker")
+RUN_TEXTS = ("last_error", "error", "owner", "task_id", "worker", "last_task_error")
 CLEARED_CLAIM: dict[str, Any] = {
     "claim_token": None,
     "claim_owner": None,
@@ -148,18 +152,27 @@ def outcome_values(state: RunState) -> dict[str, Any]:
     return {name: getattr(state, name) for name in _OUTCOME_FIELDS}
 
 
+def tracked_values(state: RunState) -> dict[str, Any]:
+    """The run state workers' reports write."""
+    return {name: getattr(state, name) for name in TRACKED_FIELDS}
+
+
 def run_values(run: RunRecord) -> dict[str, Any]:
     return {
         "entry_id": run.entry_id,
         "scheduled_for": run.scheduled_for,
         "published_at": run.published_at,
-        "outcome": run.outcome,
         "drift": run.drift,
         "jitter": run.jitter,
-        "error": run.error,
         "owner": run.owner,
         "task_id": run.task_id,
+        **reported_values(run),
     }
+
+
+def reported_values(run: RunRecord) -> dict[str, Any]:
+    """The columns of a history row that workers' reports write."""
+    return {name: getattr(run, name) for name in REPORTED_RUN_FIELDS}
 
 
 def new_row(entry: Entry, config_digest: str | None = None) -> dict[str, Any]:
@@ -177,8 +190,9 @@ def new_row(entry: Entry, config_digest: str | None = None) -> dict[str, Any]:
 def storable(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with run-state texts PostgreSQL can hold: NUL becomes U+FFFD (in place).
 
-    Error messages come from brokers and exceptions; refusing one would fail the completion
-    for good (and re-publish the occurrence after every lease), so it is mended instead.
+    Error messages come from brokers, exceptions and workers; refusing one would fail the
+    completion for good (and re-publish the occurrence after every lease), or lose a report,
+    so it is mended instead.
     """
     for name in RUN_TEXTS:
         text = values.get(name)
@@ -204,6 +218,7 @@ def read_entry(row: sa.RowMapping) -> Entry:
         drift_max=row["drift_max"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        **read_tracked(row),
     )
     return stored_entry(
         id=row["id"],
@@ -224,6 +239,11 @@ def read_entry(row: sa.RowMapping) -> Entry:
     )
 
 
+def read_tracked(row: sa.RowMapping) -> dict[str, Any]:
+    """The run state workers' reports write, as a row holds it."""
+    return {name: row[name] for name in TRACKED_FIELDS}
+
+
 def read_run(row: sa.RowMapping) -> RunRecord:
     """The run a history row holds."""
     return RunRecord(
@@ -236,6 +256,10 @@ def read_run(row: sa.RowMapping) -> RunRecord:
         error=row["error"],
         owner=row["owner"],
         task_id=row["task_id"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        runtime=row["runtime"],
+        worker=row["worker"],
     )
 
 

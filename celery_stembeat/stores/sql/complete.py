@@ -32,7 +32,8 @@ from celery_stembeat.stores.sql.codec import (
 )
 from celery_stembeat.stores.sql.schema import Schema
 
-#: The run state a completion writes, with its PostgreSQL types.
+#: The run state a completion writes, with its PostgreSQL types (not the fields workers'
+#: reports write: a completion keeps those as stored).
 STATE_COLUMNS = (
     ("next_run_at", "timestamptz"),
     ("last_scheduled_for", "timestamptz"),
@@ -56,6 +57,10 @@ RUN_COLUMNS = (
     ("error", "text"),
     ("owner", "text"),
     ("task_id", "text"),
+    ("started_at", "timestamptz"),
+    ("finished_at", "timestamptz"),
+    ("runtime", "double precision"),
+    ("worker", "text"),
 )
 _CLAIM_COLUMNS = (
     ("id", "text"),

@@ -4,12 +4,14 @@ docstring describes the tables)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+
+from celery_stembeat.entry import TRACKED_FIELDS
 
 #: Meta-table keys.
 SCHEMA_VERSION_KEY = "schema_version"
@@ -55,6 +57,11 @@ def _id() -> sa.types.TypeEngine[str]:
 
 def _serial() -> sa.types.TypeEngine[int]:
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _count(name: str) -> sa.Column[int]:
+    """A count that rows written before the column existed start at 0."""
+    return sa.Column(name, sa.BigInteger, nullable=False, server_default=sa.text("0"))
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,15 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("drift_max", sa.Double),
         sa.Column("created_at", UTCDateTime),
         sa.Column("updated_at", UTCDateTime),
+        # -- run state only workers' reports write (added by schema version 3)
+        sa.Column("last_outcome", sa.Text),
+        sa.Column("last_outcome_for", UTCDateTime),
+        _count("success_count"),
+        _count("task_failure_count"),
+        _count("consecutive_task_failures"),
+        sa.Column("last_task_error", sa.Text),
+        sa.Column("runtime_mean", sa.Double),
+        sa.Column("runtime_max", sa.Double),
         # -- claim (all NULL while unclaimed)
         sa.Column("claim_token", sa.Text),
         sa.Column("claim_owner", sa.Text),
@@ -146,6 +162,11 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("error", sa.Text),
         sa.Column("owner", sa.Text, nullable=False),
         sa.Column("task_id", sa.Text),
+        # -- what the worker reported (added by schema version 3)
+        sa.Column("started_at", UTCDateTime),
+        sa.Column("finished_at", UTCDateTime),
+        sa.Column("runtime", sa.Double),
+        sa.Column("worker", sa.Text),
         sa.Index(f"{prefix}runs_entry", "entry_id", "id"),
         **runs_options,
     )
@@ -179,15 +200,27 @@ def _create_tables(conn: sa.Connection, schema: Schema) -> None:
     conn.execute(sa.insert(schema.meta).values(key=CHANGES_KEY, value=0))
 
 
+def _add_columns(conn: sa.Connection, table: sa.Table, names: Sequence[str]) -> None:
+    """Add the columns ``names`` of ``table`` (as :func:`build_schema` describes them) that
+    the database's table lacks."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    quoted = conn.dialect.identifier_preparer.format_table(table)
+    for name in names:
+        if name not in present:
+            column = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {quoted} ADD COLUMN {column}"))
+
+
 def _add_config_digest(conn: sa.Connection, schema: Schema) -> None:
-    entries = schema.entries
-    columns = {column["name"] for column in sa.inspect(conn).get_columns(entries.name)}
-    if "config_digest" not in columns:
-        table = conn.dialect.identifier_preparer.format_table(entries)
-        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN config_digest TEXT"))
+    _add_columns(conn, schema.entries, ["config_digest"])
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_tables, _add_config_digest)
+def _add_outcome_columns(conn: sa.Connection, schema: Schema) -> None:
+    _add_columns(conn, schema.entries, TRACKED_FIELDS)
+    _add_columns(conn, schema.runs, ["started_at", "finished_at", "runtime", "worker"])
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_tables, _add_config_digest, _add_outcome_columns)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -26,11 +26,12 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     StoreError,
+    TaskReport,
     VersionConflict,
     checked_history_limit,
     claim_token,
 )
-from celery_stembeat.stores.sql import upserts
+from celery_stembeat.stores.sql import outcomes, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
 from celery_stembeat.stores.sql.codec import (
@@ -472,6 +473,14 @@ class SQLStore(Store):
         with self._single_statement() as conn:
             rows = conn.execute(query).mappings().all()
         return [read_run(row) for row in rows]
+
+    def record_outcomes(self, reports: Sequence[TaskReport]) -> list[bool]:
+        """Fold workers' reports into history and run state (see :meth:`Store.record_outcomes`),
+        all in one write transaction (see ``outcomes.py``)."""
+        if not reports:
+            return []
+        with self._write() as conn:
+            return outcomes.record_outcomes(conn, self._schema, reports)
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

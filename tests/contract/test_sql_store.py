@@ -1,0 +1,148 @@
+"""What only the SQL store does: it upgrades tables an older celery-stembeat made, keeping
+their rows; it mends NUL characters in workers' reports (PostgreSQL cannot hold them); its
+reports and completions lock rows in the same order."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from celery_stembeat.entry import TRACKED_FIELDS
+from celery_stembeat.stores import Claim, Store, TaskReport, open_store
+from celery_stembeat.stores.sql import SQLStore
+from celery_stembeat.stores.sql.engine import locate
+from celery_stembeat.stores.sql.schema import SCHEMA_VERSION_KEY, build_schema
+from tests.contract.helpers import LEASE, T0, at, drop_store, make_entry, published
+
+#: The history columns schema version 3 added.
+_REPORTED_RUN_COLUMNS = ("started_at", "finished_at", "runtime", "worker")
+
+
+@pytest.fixture
+def sql_url(backend: str, store_url: str) -> str:
+    """The store URL, on the SQL backends only."""
+    if backend not in ("sqlite", "postgres"):
+        pytest.skip("the SQL store only")
+    return store_url
+
+
+@pytest.fixture
+def old_store(sql_url: str, backend: str) -> Iterator[str]:
+    """Tables at schema version 2, holding an entry and one run; yields the URL."""
+    store = open_store(sql_url)
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(at(86_400), 10, "beat-1", LEASE)
+    assert store.complete(claim, published(claim))
+    assert isinstance(store, SQLStore)
+    store.close()
+    _downgrade(sql_url, store.prefix)
+    yield sql_url
+    drop_store(open_store(sql_url), backend)
+
+
+def _downgrade(url: str, prefix: str) -> None:
+    """Make the tables as schema version 2 had them: without the outcome columns."""
+    engine = sa.create_engine(locate(url).url.difference_update_query(["prefix"]))
+    try:
+        schema = build_schema(prefix, engine.dialect.name)
+        quote = engine.dialect.identifier_preparer
+        with engine.begin() as conn:
+            for table, names in (
+                (schema.entries, TRACKED_FIELDS),
+                (schema.runs, _REPORTED_RUN_COLUMNS),
+            ):
+                for name in names:
+                    conn.execute(
+                        sa.text(f"ALTER TABLE {quote.format_table(table)} DROP COLUMN {name}")
+                    )
+            meta = schema.meta
+            conn.execute(sa.update(meta).where(meta.c.key == SCHEMA_VERSION_KEY).values(value=2))
+    finally:
+        engine.dispose()
+
+
+def test_version_2_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
+    store: Store = open_store(old_store)
+    try:
+        entry = store.get("job")
+        assert entry is not None
+        assert (entry.state.total_run_count, entry.state.success_count) == (1, 0)
+        assert (entry.state.last_outcome, entry.state.runtime_max) == (None, None)
+        (run,) = store.history("job")
+        assert (run.outcome, run.owner, run.started_at, run.worker) == (
+            "published",
+            "beat-1",
+            None,
+            None,
+        )
+        report = TaskReport("job", T0, "success", at(2), at(1), runtime=1.0, worker="w1")
+        assert store.record_outcomes([report]) == [True]
+        entry = store.get("job")
+        assert entry is not None
+        assert (entry.state.success_count, entry.state.runtime_mean) == (1, 1.0)
+        (run,) = store.history("job")
+        assert (run.outcome, run.started_at, run.finished_at) == ("success", at(1), at(2))
+    finally:
+        store.close()
+
+
+def test_nul_in_a_reports_texts_becomes_a_replacement_character(sql_url: str, backend: str) -> None:
+    store = open_store(sql_url)
+    try:
+        store.upsert(make_entry("job"))
+        (claim,) = store.claim_due(at(86_400), 10, "beat-1", LEASE)
+        assert store.complete(claim, published(claim))
+        report = TaskReport("job", T0, "failure", at(2), error="E: a\x00b", worker="w\x001")
+        assert store.record_outcomes([report]) == [True]
+        (run,) = store.history("job")
+        assert (run.error, run.worker) == ("E: a\ufffdb", "w\ufffd1")
+        entry = store.get("job")
+        assert entry is not None
+        assert entry.state.last_task_error == "E: a\ufffdb"
+    finally:
+        drop_store(store, backend)
+
+
+def test_reports_and_completions_running_together_neither_deadlock_nor_lose_counts(
+    sql_url: str, store: Store, open_more: Callable[..., Store]
+) -> None:
+    """A beat completes batches (locking in id order) while a worker reports on the previous
+    batch in reverse id order: every report is found and counted. (A claim skips the rows a
+    report holds on PostgreSQL: the beat claims again until it has the whole round.)"""
+    ids = [f"job{number:02d}" for number in range(20)]
+    store.upsert_many(make_entry(entry_id) for entry_id in ids)
+    worker = open_more()
+    fired: queue.Queue[list[tuple[str, datetime]] | None] = queue.Queue()
+    rounds = 8
+
+    def beat() -> None:
+        try:
+            for _ in range(rounds):
+                claims: list[Claim] = []
+                while len(claims) < len(ids):
+                    claims += store.claim_due(at(86_400), 50, "beat-1", LEASE)
+                assert all(store.complete_many((claim, published(claim)) for claim in claims))
+                fired.put([(claim.entry_id, claim.scheduled_for) for claim in claims])
+        finally:
+            fired.put(None)
+
+    def report() -> None:
+        while (batch := fired.get()) is not None:
+            reports = [
+                TaskReport(entry_id, when, "success", when + timedelta(seconds=1), runtime=1.0)
+                for entry_id, when in reversed(batch)
+            ]
+            assert worker.record_outcomes(reports) == [True] * len(reports)
+
+    with ThreadPoolExecutor(2) as pool:
+        done = [pool.submit(beat), pool.submit(report)]
+        for future in done:
+            future.result(timeout=120)
+    for entry in store.get_many(ids):
+        assert (entry.state.total_run_count, entry.state.success_count) == (rounds, rounds)
+        assert entry.state.last_outcome_for == at(60 * (rounds - 1))
