@@ -123,7 +123,9 @@ class IntervalSpec(Spec):
     def _next_after(self, after: datetime) -> datetime | None:
         period = self.period
         if self.start_at is None:
-            found = after + period
+            # On the millisecond grid every other instant keeps, whatever ``after`` holds: an
+            # occurrence's text (and so its task id) must read back as the same instant.
+            found = truncate_to_ms(after + period)
         elif after < self.start_at:
             found = self.start_at
         else:
