@@ -8,9 +8,10 @@ Instants are kept at millisecond resolution (sub-millisecond parts are truncated
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -24,10 +25,14 @@ from celery_stembeat.stores.base import Fingerprint, RunRecord, StoreError
 #: Longest hash value Redis keeps in a listpack by default (``hash-max-listpack-value``).
 CHUNK_BYTES = 64
 #: The hash fields a script returns for an entry, in this order, as a JSON row
-#: ``[id, *ROW_FIELDS, definition, spec, last error]`` (``false`` where a field is absent).
-ROW_FIELDS = ("e", "v", "n", "ls", "lr", "ca", "ua", "tc", "fc", "cf", "ld", "dm", "dx")
+#: ``[id, *ROW_FIELDS, definition, spec, last error, last task error]`` (``false`` where a
+#: field is absent).
+ROW_FIELDS = (
+    *("e", "v", "n", "ls", "lr", "ca", "ua", "tc", "fc", "cf", "ld", "dm", "dx"),
+    *("lo", "lf", "sc", "tf", "tk", "rm", "rx"),
+)
 #: The chunked values at the end of a row, each with the number of chunks read up front.
-ROW_CHUNKED = (("d", 8), ("s", 2), ("le", 2))
+ROW_CHUNKED = (("d", 8), ("s", 2), ("le", 2), ("te", 2))
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
@@ -39,11 +44,25 @@ _COUNT_FIELDS = (
     ("consecutive_failures", "cf"),
 )
 _DRIFT_FIELDS = (("last_drift", "ld"), ("drift_mean", "dm"), ("drift_max", "dx"))
+#: The tracked run-state fields (:data:`~celery_stembeat.entry.TRACKED_FIELDS`): only
+#: ``record_outcomes`` (or a new entry) writes them.
+_TRACKED_INSTANTS = (("last_outcome_for", "lf"),)
+_TRACKED_COUNTS = (
+    ("success_count", "sc"),
+    ("task_failure_count", "tf"),
+    ("consecutive_task_failures", "tk"),
+)
+_TRACKED_NUMBERS = (("runtime_mean", "rm"), ("runtime_max", "rx"))
+#: Text kept whole in one field, and text kept in chunks (attribute, chunk name).
+_TRACKED_WHOLE = (("last_outcome", "lo"),)
+_SENT_CHUNKED = (("last_error", "le"),)
+_TRACKED_CHUNKED = (("last_task_error", "te"),)
 _READ_INSTANTS = (
     ("next_run_at", "n"),
     *_INSTANT_FIELDS,
     ("created_at", "ca"),
     ("updated_at", "ua"),
+    *_TRACKED_INSTANTS,
 )
 
 
@@ -99,37 +118,50 @@ def _drift_text(drift: float | None) -> str | None:
     return None if drift is None else repr(drift)
 
 
+def _whole_text(text: str | None) -> str | None:
+    return text
+
+
+_Texts = tuple[tuple[str, str, Callable[[Any], str | None]], ...]
 #: (attribute, hash field, its text or ``None`` = absent) of the run state the scripts write
-#: as given: all but next_run_at and the stamps.
-_STATE_TEXTS: tuple[tuple[str, str, Callable[[Any], str | None]], ...] = (
+#: as given (all but next_run_at, the stamps and the chunked text): what completions write,
+#: then what reports write.
+_SENT_TEXTS: _Texts = (
     *((name, field, _instant_text) for name, field in _INSTANT_FIELDS),
     *((name, field, _count_text) for name, field in _COUNT_FIELDS),
     *((name, field, _drift_text) for name, field in _DRIFT_FIELDS),
 )
+_TRACKED_TEXTS: _Texts = (
+    *((name, field, _whole_text) for name, field in _TRACKED_WHOLE),
+    *((name, field, _instant_text) for name, field in _TRACKED_INSTANTS),
+    *((name, field, _count_text) for name, field in _TRACKED_COUNTS),
+    *((name, field, _drift_text) for name, field in _TRACKED_NUMBERS),
+)
 
 
-def _state_fields(state: RunState) -> dict[str, str | None]:
-    """Run-state hash fields (``None`` = absent), except next_run_at and the stamps."""
-    values = state.__dict__
-    return {field: text(values[name]) for name, field, text in _STATE_TEXTS}
-
-
-def state_changes(state: RunState, before: RunState | None = None) -> dict[str, Any]:
-    """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
-
-    Neither holds next_run_at, created_at and updated_at, which the scripts handle. Without
-    ``before`` (a new entry): every field. With it (a completion): the fields whose stored
-    text differs.
-    """
+def _changes(
+    texts: _Texts,
+    chunked: tuple[tuple[str, str], ...],
+    state: RunState,
+    before: RunState | None,
+) -> dict[str, Any]:
+    """The writes of the fields ``texts`` and ``chunked`` that turn the stored run state
+    ``before`` (``None``: no hash yet) into ``state``: ``{"s": {field: text}, "x": [fields
+    to remove], "c": {chunk name: text, or false to remove}}``."""
     written: dict[str, str] = {}
     removed: list[str] = []
+    chunks: dict[str, str | bool] = {}
+    new = state.__dict__
     if before is None:
-        for field, value in _state_fields(state).items():
-            if value is not None:
-                written[field] = value
+        for name, field, text in texts:
+            if (value_text := text(new[name])) is not None:
+                written[field] = value_text
+        for name, field in chunked:
+            if new[name] is not None:
+                chunks[field] = new[name]
     else:
-        new, old = state.__dict__, before.__dict__
-        for name, field, text in _STATE_TEXTS:
+        old = before.__dict__
+        for name, field, text in texts:
             # A value carried over unchanged is the same object, with the same text.
             if (value := new[name]) is not (previous := old[name]) and (
                 value_text := text(value)
@@ -138,22 +170,43 @@ def state_changes(state: RunState, before: RunState | None = None) -> dict[str, 
                     removed.append(field)
                 else:
                     written[field] = value_text
-    data: dict[str, Any] = {"s": written, "x": removed}
-    if before is None or state.last_error != before.last_error:
-        if state.last_error is not None:
-            data["le"] = state.last_error
-        elif before is not None:
-            data["lx"] = True
-    return data
+        for name, field in chunked:
+            if new[name] != old[name]:
+                chunks[field] = False if new[name] is None else new[name]
+    return {"s": written, "x": removed, "c": chunks}
 
 
-#: A row's positions: [id, *ROW_FIELDS, definition, spec, last error].
+def state_changes(state: RunState, before: RunState | None = None) -> dict[str, Any]:
+    """The writes that turn the stored run state ``before`` into ``state``, for the scripts.
+
+    Neither holds next_run_at, created_at and updated_at, which the scripts handle. Without
+    ``before`` (a new entry): every field, the tracked ones too. With it (a completion): the
+    fields whose stored text differs, never the tracked ones (reports write those).
+    """
+    if before is None:
+        return _changes(
+            (*_SENT_TEXTS, *_TRACKED_TEXTS), (*_SENT_CHUNKED, *_TRACKED_CHUNKED), state, None
+        )
+    return _changes(_SENT_TEXTS, _SENT_CHUNKED, state, before)
+
+
+def tracked_changes(state: RunState, before: RunState) -> dict[str, Any]:
+    """The writes that turn the tracked fields of ``before`` into those of ``state`` (a
+    report's), in the form of :func:`state_changes`."""
+    return _changes(_TRACKED_TEXTS, _TRACKED_CHUNKED, state, before)
+
+
+#: A row's positions: [id, *ROW_FIELDS, definition, spec, last error, last task error].
 _ROW = {field: index + 1 for index, field in enumerate(ROW_FIELDS)}
-_ROW_DEFINITION, _ROW_SPEC, _ROW_ERROR = (len(_ROW) + 1 + i for i in range(3))
+_ROW.update({name: len(ROW_FIELDS) + 1 + i for i, (name, _) in enumerate(ROW_CHUNKED)})
+_ROW_DEFINITION, _ROW_SPEC = _ROW["d"], _ROW["s"]
 _ROW_ENABLED, _ROW_VERSION = _ROW["e"], _ROW["v"]
 _ROW_INSTANTS = tuple((name, _ROW[field]) for name, field in _READ_INSTANTS)
-_ROW_COUNTS = tuple((name, _ROW[field]) for name, field in _COUNT_FIELDS)
-_ROW_DRIFTS = tuple((name, _ROW[field]) for name, field in _DRIFT_FIELDS)
+_ROW_COUNTS = tuple((name, _ROW[field]) for name, field in (*_COUNT_FIELDS, *_TRACKED_COUNTS))
+_ROW_DRIFTS = tuple((name, _ROW[field]) for name, field in (*_DRIFT_FIELDS, *_TRACKED_NUMBERS))
+_ROW_TEXTS = tuple(
+    (name, _ROW[field]) for name, field in (*_TRACKED_WHOLE, *_SENT_CHUNKED, *_TRACKED_CHUNKED)
+)
 #: Definitions up to this size are parsed once per process and reused.
 _CACHED_DEFINITION = 2048
 
@@ -170,8 +223,9 @@ def _decode_state(row: Sequence[Any]) -> RunState:
     for name, index in _ROW_DRIFTS:
         if (raw := row[index]) is not False:
             values[name] = float(raw)
-    if (error := row[_ROW_ERROR]) is not False:
-        values["last_error"] = error
+    for name, index in _ROW_TEXTS:
+        if (raw := row[index]) is not False:
+            values[name] = raw
     return state
 
 
@@ -266,12 +320,34 @@ def run_fields(run: RunRecord) -> list[str]:
     return fields
 
 
-def decode_run(entry_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
+def _ms_or_none(value: int | None) -> datetime | None:
+    return None if value is None else from_ms(value)
+
+
+def reported_text(run: RunRecord) -> str:
+    """What workers wrote into ``run`` (outcome, start, end, runtime, error, worker), as a
+    value of ``{P}:outcomes:<id>``: compact JSON, absent values left out."""
+    data = {
+        "o": run.outcome,
+        "a": None if run.started_at is None else to_ms(run.started_at),
+        "f": None if run.finished_at is None else to_ms(run.finished_at),
+        "r": run.runtime,
+        "e": run.error,
+        "w": run.worker,
+    }
+    return compact_json({name: value for name, value in data.items() if value is not None})
+
+
+def decode_run(entry_id: str, item: Sequence[Any]) -> RunRecord:
+    """A run as the scripts return it: ``[stream id, [field, value, ...], what workers
+    reported (:func:`reported_text`) or None]``."""
+    _, flat, reported = item
+    fields: dict[bytes, bytes] = dict(zip(flat[::2], flat[1::2], strict=True))
     published = fields.get(b"p")
     drift = fields.get(b"d")
     error = fields.get(b"e")
     task_id = fields.get(b"t")
-    return RunRecord(
+    run = RunRecord(
         entry_id=entry_id,
         scheduled_for=from_ms(fields[b"s"]),
         outcome=fields[b"o"].decode(),
@@ -281,6 +357,18 @@ def decode_run(entry_id: str, fields: Mapping[bytes, bytes]) -> RunRecord:
         error=None if error is None else error.decode(),
         owner=fields.get(b"w", b"").decode(),
         task_id=None if task_id is None else task_id.decode(),
+    )
+    if reported is None:
+        return run
+    data = json.loads(reported)
+    return dataclasses.replace(
+        run,
+        outcome=data["o"],
+        started_at=_ms_or_none(data.get("a")),
+        finished_at=_ms_or_none(data.get("f")),
+        runtime=data.get("r"),
+        error=data.get("e"),
+        worker=data.get("w"),
     )
 
 

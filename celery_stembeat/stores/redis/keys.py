@@ -16,6 +16,11 @@ Cluster slot and every script can touch them atomically:
       milliseconds); ``tc`` total runs, ``fc`` failures, ``cf`` consecutive failures;
       ``ld``/``dm``/``dx`` last/mean/max drift (seconds, the float's ``repr``: exact);
       ``le0``, ``le1``, … the last error;
+    - run state that workers' reports write (only ``record_outcomes`` does; completions, edits
+      and enabling leave it alone), each field absent while empty: ``lo`` last outcome, ``lf``
+      its occurrence (ms), ``sc`` successes, ``tf`` task failures, ``tk`` task failures in a
+      row, ``rm``/``rx`` mean/max runtime (seconds, ``repr``), ``te0``, ``te1``, … the last
+      task error. A hash written before these existed reads as their defaults;
     - ``g``, only on entries from ``beat_schedule``: ``version:digest`` of the item start-up
       sync found this definition equal to, or empty;
     - while claimed: ``ct`` claim token, ``co`` owner, ``cs`` the claimed occurrence (ms),
@@ -43,7 +48,14 @@ Cluster slot and every script can touch them atomically:
     MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
     drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``). Redis 7
     allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
-    costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run.
+    costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run. Stream entries
+    cannot change: what workers report on a run goes to ``{P}:outcomes:<id>``.
+``{P}:outcomes:<id>`` (hash)
+    What workers reported on the runs of ``{P}:runs:<id>``: the stream id of a run → compact
+    JSON ``{"o": outcome, "a": started (ms), "f": finished (ms), "r": runtime, "e": error,
+    "w": worker}`` (absent = ``None``), which ``history`` lays over the run's fields. A
+    completion whose runs make the stream trim older ones deletes theirs here, so the hash
+    never holds more than the stream; it goes with the entry.
 ``{P}:changes`` (pub/sub channel)
     The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
     that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
@@ -63,6 +75,7 @@ class Keys:
         tag = "{" + prefix + "}"
         self.entry_prefix = f"{tag}:entry:"
         self.runs_prefix = f"{tag}:runs:"
+        self.outcomes_prefix = f"{tag}:outcomes:"
         self.due = f"{tag}:due"
         self.leases = f"{tag}:leases"
         self.ids = f"{tag}:ids"
@@ -78,3 +91,6 @@ class Keys:
 
     def runs(self, entry_id: str) -> str:
         return self.runs_prefix + entry_id
+
+    def outcomes(self, entry_id: str) -> str:
+        return self.outcomes_prefix + entry_id

@@ -3,8 +3,8 @@
 Each script is one atomic step of the store contract, in its own ``lua/<name>.lua`` whose
 opening comment gives its ``KEYS``, ``ARGV`` and reply. Keys a script knows in advance come in
 ``KEYS``; entry hashes found through an index (``claim_due``, ``recover``) or named in a JSON
-argument (``upsert_many``) are built from the entry-key prefix in ``ARGV``. Every key shares
-one hash tag, so all of them live in one cluster slot (see :mod:`.keys`).
+argument (``upsert_many``, ``outcome_runs``) are built from the key prefixes in ``ARGV``.
+Every key shares one hash tag, so all of them live in one cluster slot (see :mod:`.keys`).
 
 Three files are not scripts but parts of them: ``layout.lua`` (the entry hash layout, mirrored
 in :mod:`.codec`), ``helpers.lua`` (functions over entry hashes) and ``write_entry.lua`` (one
@@ -40,6 +40,9 @@ PARTS: dict[str, tuple[str, ...]] = {
     "set_enabled": ENTRY_PARTS,
     "renew": (),
     "recover": (),
+    "history": (),
+    "outcome_runs": ENTRY_PARTS,
+    "record_outcomes": ENTRY_PARTS,
 }
 
 

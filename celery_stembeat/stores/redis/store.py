@@ -3,7 +3,10 @@
 Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
 number of entries, plus the entries returned); :meth:`RedisStore.complete_many` streams one
 script call per 100 completions on one connection, :meth:`RedisStore.upsert_many` one per
-1,000 entries; ``list`` reads every matching hash.
+1,000 entries; ``list`` reads every matching hash. :meth:`RedisStore.record_outcomes` is
+three round trips per call (WATCH, the read script, MULTI/EXEC with the write script), more
+when a concurrent write makes it read again; finding a run searches its history from the
+newest, so a report on an old run costs up to ``history_limit`` stream entries.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -20,11 +23,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 import redis
+from redis.client import Pipeline
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, WatchError
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
+from celery_stembeat.stores._outcomes import fold
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores._spec_text import compact_json, spec_text
@@ -40,6 +45,7 @@ from celery_stembeat.stores.base import (
     Store,
     StoreError,
     StoreURLError,
+    TaskReport,
     VersionConflict,
     checked_history_limit,
     claim_token,
@@ -53,9 +59,11 @@ from celery_stembeat.stores.redis.codec import (
     entry_fields,
     from_ms,
     ms_text,
+    reported_text,
     run_fields,
     state_changes,
     to_ms,
+    tracked_changes,
     written_entry,
 )
 from celery_stembeat.stores.redis.feed import RedisFeed
@@ -268,6 +276,7 @@ class RedisStore(Store):
             self._keys.ids,
             self._keys.runs(entry_id),
             self._keys.config,
+            self._keys.outcomes(entry_id),
         ]
         with self._errors():
             return bool(self._run(self._scripts["delete"], keys, [entry_id, self.channel]))
@@ -367,7 +376,7 @@ class RedisStore(Store):
                 chunk = pairs[first : first + _COMPLETE_BATCH]
                 keys = [self._keys.due, self._keys.leases]
                 for claim, _ in chunk:
-                    keys += [self._keys.entry(claim.entry.id), self._keys.runs(claim.entry.id)]
+                    keys += self._run_keys(claim.entry.id)
                 completions = [self._completion(claim, outcome) for claim, outcome in chunk]
                 yield keys, [str(self.history_limit), compact_json(completions)]
 
@@ -375,6 +384,14 @@ class RedisStore(Store):
             bool(done)
             for reply in self._pipelined(self._scripts["complete"], calls())
             for done in reply
+        ]
+
+    def _run_keys(self, entry_id: str) -> list[str]:
+        """The keys of an entry that completions and reports write: entry, runs, outcomes."""
+        return [
+            self._keys.entry(entry_id),
+            self._keys.runs(entry_id),
+            self._keys.outcomes(entry_id),
         ]
 
     def _pipelined(self, script: Script, calls: Iterable[tuple[list[str], list[str]]]) -> list[Any]:
@@ -463,12 +480,77 @@ class RedisStore(Store):
         """The newest ``limit`` runs of the entry, newest first."""
         if limit <= 0:
             return []
+        keys = [self._keys.runs(entry_id), self._keys.outcomes(entry_id)]
         with self._errors():
-            rows = cast(
-                list[tuple[bytes, dict[bytes, bytes]]],
-                self._client.xrevrange(self._keys.runs(entry_id), count=limit),
-            )
-        return [decode_run(entry_id, fields) for _, fields in rows]
+            rows = cast(list[list[Any]], self._run(self._scripts["history"], keys, [str(limit)]))
+        return [decode_run(entry_id, row) for row in rows]
+
+    def record_outcomes(self, reports: Sequence[TaskReport]) -> list[bool]:
+        """Fold workers' reports, in order, into their runs and entries: one optimistic
+        transaction per call (see :meth:`_fold_reports`), tried again when a completion or
+        another reporter changed what it read."""
+        if not reports:
+            return []
+        watched = [
+            key
+            for entry_id in dict.fromkeys(report.entry_id for report in reports)
+            for key in self._run_keys(entry_id)
+        ]
+        with self._errors(), self._client.pipeline() as pipe:
+            while True:
+                try:
+                    # Any: redis-py leaves Pipeline.watch unannotated.
+                    cast(Any, pipe).watch(*watched)
+                    found = self._fold_reports(pipe, reports)
+                    pipe.execute()
+                    return found
+                except WatchError:
+                    continue  # a completion or another reporter came first: read again
+
+    def _fold_reports(self, pipe: Pipeline, reports: Sequence[TaskReport]) -> list[bool]:
+        """Read the entries and runs ``reports`` are about (``pipe`` watches their keys), fold
+        the reports with :func:`fold`, and queue the writes on ``pipe``: whether each report's
+        run was found."""
+        wanted = [(report.entry_id, str(to_ms(report.scheduled_for))) for report in reports]
+        lookups = list(dict.fromkeys(wanted))
+        prefixes = [self._keys.entry_prefix, self._keys.runs_prefix, self._keys.outcomes_prefix]
+        reply = self._run(self._scripts["outcome_runs"], [], [*prefixes, compact_json(lookups)])
+        stored = {row[0]: decode_entry(row).state for row in decode_rows(reply[0])}
+        runs = {
+            lookup: (cast(bytes, item[0]).decode(), decode_run(lookup[0], item))
+            for lookup, item in zip(lookups, reply[1:], strict=True)
+            if item is not None
+        }
+        states = dict(stored)
+        changed: dict[str, dict[str, RunRecord]] = {}
+        found: list[bool] = []
+        for report, lookup in zip(reports, wanted, strict=True):
+            run = runs.get(lookup)
+            found.append(run is not None)
+            if run is None:
+                continue
+            stream_id, record = run
+            folded = fold(record, states[report.entry_id], report)
+            if folded is None:
+                continue
+            runs[lookup] = (stream_id, folded.record)
+            changed.setdefault(report.entry_id, {})[stream_id] = folded.record
+            if folded.state is not None:
+                states[report.entry_id] = folded.state
+        if changed:
+            keys: list[str] = []
+            writes: list[Any] = []
+            for entry_id, records in changed.items():
+                keys += [self._keys.entry(entry_id), self._keys.outcomes(entry_id)]
+                reported = [
+                    text
+                    for stream_id, record in records.items()
+                    for text in (stream_id, reported_text(record))
+                ]
+                writes.append([reported, tracked_changes(states[entry_id], stored[entry_id])])
+            pipe.multi()
+            self._scripts["record_outcomes"](keys=keys, args=[compact_json(writes)], client=pipe)
+        return found
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

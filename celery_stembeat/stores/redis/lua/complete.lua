@@ -1,16 +1,16 @@
--- KEYS: due, leases, then for each completion its entry and runs keys. ARGV: history limit,
--- then JSON ``[[token, the claimed entry's spec canonical JSON, id, next run ms ('' = none),
--- disable ('1'/'0'), state {"s": {field: value}, "x": [fields to remove], "le": new last
--- error, "lx": true to remove it} (the fields that change), runs [[field, value, ...], ...]],
--- ...]``. Returns a list: 1 per completion recorded, 0 where the token no longer holds the
--- entry's claim. Each completion is atomic (the whole script is).
+-- KEYS: due, leases, then for each completion its entry, runs and outcomes keys. ARGV:
+-- history limit, then JSON ``[[token, the claimed entry's spec canonical JSON, id, next run ms
+-- ('' = none), disable ('1'/'0'), state (the fields that change, as codec.state_changes gives
+-- them; never the tracked fields), runs [[field, value, ...], ...]], ...]``. Returns a list: 1
+-- per completion recorded, 0 where the token no longer holds the entry's claim. Each
+-- completion is atomic (the whole script is).
 local due, leases, limit = KEYS[1], KEYS[2], ARGV[1]
 local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
 -- once per call: its first completion removes the claim token).
 local ended, indexed, unindexed = {}, {}, {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
-  local key, runs = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  local key, runs, outcomes = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
   local id, state = c[3], c[6]
   -- The claim token and occurrence, next run, enabled flag, then the spec's first chunks.
   local stored = redis.call('HMGET', key, 'ct', 'cs', 'n', 'e', 's0', 's1')
@@ -36,12 +36,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
       values[#values + 1] = 'e'
       values[#values + 1] = '0'
     end
-    for name, value in pairs(state.s) do
-      values[#values + 1] = name
-      values[#values + 1] = value
-    end
-    for _, name in ipairs(state.x) do removed[#removed + 1] = name end
-    if state.le or state.lx then put_chunked(key, 'le', state.le) end
+    add_state(key, state, values, removed)
     if #values > 0 then hset_many(key, values) end
     hdel_many(key, removed)
     ended[#ended + 1] = id
@@ -51,6 +46,17 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
       indexed[#indexed + 1] = id
     else
       unindexed[#unindexed + 1] = id
+    end
+    -- The runs the stream is about to trim take what workers reported on them along.
+    if redis.call('EXISTS', outcomes) == 1 then
+      local excess = redis.call('XLEN', runs) + #c[7] - tonumber(limit)
+      if excess > 0 then
+        local trimmed = {}
+        for j, run in ipairs(redis.call('XRANGE', runs, '-', '+', 'COUNT', excess)) do
+          trimmed[j] = run[1]
+        end
+        hdel_many(outcomes, trimmed)
+      end
     end
     for _, run in ipairs(c[7]) do
       redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))

@@ -35,7 +35,7 @@ local function add_chunks(values, name, value)
 end
 
 -- Write value as chunks (see add_chunks) and remove chunks left over from a longer value; a
--- nil value removes them all.
+-- nil (or false) value removes them all.
 local function put_chunked(key, name, value)
   local count = 0
   if value then
@@ -44,6 +44,18 @@ local function put_chunked(key, name, value)
     hset_many(key, values)
   end
   while redis.call('HDEL', key, name .. count) == 1 do count = count + 1 end
+end
+
+-- Add the run-state change `state` (codec.state_changes: {s = {field = value}, x = {field,
+-- ...} to remove, c = {name = text, or false to remove}} for the chunked values) to the
+-- writes `values` and removals `removed` of hash `key`; writes the chunked values now.
+local function add_state(key, state, values, removed)
+  for name, value in pairs(state.s) do
+    values[#values + 1] = name
+    values[#values + 1] = value
+  end
+  for _, name in ipairs(state.x) do removed[#removed + 1] = name end
+  for name, value in pairs(state.c) do put_chunked(key, name, value) end
 end
 
 -- Chunks name0, name1, ... joined (false if there are none); the first `count` of them come
@@ -66,8 +78,8 @@ local function joined(key, name, values, first, count)
   return table.concat(parts)
 end
 
--- The row {id, ROW_FIELDS..., definition, spec, last error} of the entry whose READ_FIELDS
--- (HMGET) are values.
+-- The row {id, ROW_FIELDS..., definition, spec, last error, last task error} of the entry
+-- whose READ_FIELDS (HMGET) are values.
 local function entry_row(key, id, values)
   local row = {id}
   for i = 1, #ROW_FIELDS do row[i + 1] = values[i] end

@@ -1,8 +1,8 @@
 -- KEYS: entry, due, ids, config. ARGV: id, expected version ('' = unchecked), channel, the
 -- entry as JSON {spec: canonical JSON, enabled: '1'/'0', n: next run ms, ca: created ms, ua:
 -- updated ms ('' = none), d: definition JSON, state: the rest of a new entry's run state
--- {"s": {field: value}, "le": last error}, g: '' for a beat_schedule entry (then listed in
--- ``config``), absent otherwise}.
+-- {"s": {field: value}, "c": {name: chunked text}}, g: '' for a beat_schedule entry (then
+-- listed in ``config``), absent otherwise}.
 -- Returns JSON: {"conflict": stored version or ""}, or the entry's row without the definition.
 local key, due, ids, config = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[1]

@@ -1,7 +1,7 @@
 -- Writing one entry, shared by upsert.lua and upsert_many.lua (after layout.lua, helpers.lua).
 -- Write entry `id` (hash `key`) whose stored version is `actual` (0 = new) as upsert does;
 -- `e` holds its values: spec, enabled, next run, created, updated, definition, the run state
--- of a new entry {s = {field = value}, le = last error}, and `g`: the value of field g (a
+-- of a new entry {s = {field = value}, c = {name = chunked text}}, and `g`: the value of field g (a
 -- beat_schedule entry's digest, '' for none) or false for an entry created in the store.
 -- Returns the new version.
 local function write_entry(key, due, ids, config, channel, id, actual, e)
@@ -20,7 +20,7 @@ local function write_entry(key, due, ids, config, channel, id, actual, e)
         values[#values + 1] = e[name]
       end
     end
-    if e.state.le then add_chunks(values, 'le', e.state.le) end
+    for name, value in pairs(e.state.c) do add_chunks(values, name, value) end
     add_chunks(values, 'd', e.d)
     add_chunks(values, 's', e.spec)
     if digest then
