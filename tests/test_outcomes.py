@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
 
-from celery_stembeat.limits import MAX_ID_LENGTH
+from celery_stembeat.limits import MAX_ERROR_LENGTH, MAX_ID_LENGTH
 from celery_stembeat.outcomes import occurrence
+from celery_stembeat.stores import TaskReport
+from celery_stembeat.stores.base import MAX_WORKER_LENGTH
 
 WHEN = "2026-03-01T12:00:00.250Z"
 AT = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=timezone.utc)
@@ -47,3 +50,31 @@ def test_other_and_hostile_messages_are_not_reported(headers: dict[str, object] 
     """Other tasks' messages, and headers no beat wrote (wrong types, a naive or unreadable
     time, a lone surrogate, an id past the bound), are left alone without an error."""
     assert occurrence(headers) is None
+
+
+REPORT = {"entry_id": "report", "scheduled_for": AT, "outcome": "success", "at": AT}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"outcome": "exploded"}, "outcome: 'exploded' is not one of started, retry, success"),
+        ({"at": AT.replace(tzinfo=None)}, "at: datetime.datetime(2026, 3, 1, 12, 0, 0, 250000)"),
+        ({"scheduled_for": "2026-03-01"}, "scheduled_for: '2026-03-01' is not an aware datetime"),
+        ({"runtime": -1.0}, "runtime: -1.0 is not a number of seconds >= 0"),
+        ({"runtime": float("nan")}, "runtime: nan is not a number of seconds >= 0"),
+        ({"runtime": float("inf")}, "runtime: inf is not a number of seconds >= 0"),
+    ],
+)
+def test_a_report_refuses_what_no_store_can_keep(change: dict[str, object], message: str) -> None:
+    """A report is checked where it is made: one line naming the field."""
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        TaskReport(**{**REPORT, **change})  # type: ignore[arg-type]
+
+
+def test_a_report_cuts_long_texts_instead_of_failing() -> None:
+    """An exception message of a megabyte, or a long hostname, is cut to its bound."""
+    report = TaskReport(**REPORT, error="E: " + "x" * 1_000_000, worker="w" * 10_000)  # type: ignore[arg-type]
+    assert report.error is not None
+    assert len(report.error) == MAX_ERROR_LENGTH
+    assert report.worker == "w" * MAX_WORKER_LENGTH

@@ -26,6 +26,7 @@ the stored one would hand the occurrence just published to the next claim.
 from __future__ import annotations
 
 import abc
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
 from celery_stembeat.specs import format_instant, parse_instant
 
 #: Run outcomes a beat records in history: sent, or could not be sent.
@@ -53,6 +55,8 @@ FINAL_OUTCOMES = (SUCCESS, FAILURE, REVOKED, REJECTED, TIMEOUT)
 TASK_OUTCOMES = (STARTED, RETRY, *FINAL_OUTCOMES)
 #: Final outcomes that count as the task failing.
 FAILING_OUTCOMES = (FAILURE, REJECTED, TIMEOUT)
+#: Characters of a worker's hostname a run record keeps.
+MAX_WORKER_LENGTH = 255
 DEFAULT_HISTORY_LIMIT = 1000
 
 #: Returned by :meth:`ChangeFeed.wait` among the ids when announcements may have been missed
@@ -201,6 +205,26 @@ class TaskReport:
     runtime: float | None = None
     error: str | None = None
     worker: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in TASK_OUTCOMES:
+            raise ValueError(
+                f"outcome: {shorten(self.outcome)} is not one of {', '.join(TASK_OUTCOMES)}"
+            )
+        for name in ("scheduled_for", "at", "started_at"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
+                raise ValueError(f"{name}: {shorten(value)} is not an aware datetime")
+        runtime = self.runtime
+        if runtime is not None and not (
+            isinstance(runtime, (int, float)) and 0 <= runtime < math.inf
+        ):
+            raise ValueError(f"runtime: {shorten(runtime)} is not a number of seconds >= 0")
+        # Texts are cut, not refused: a worker's report must never fail on its error message.
+        if self.error is not None:
+            object.__setattr__(self, "error", str(self.error)[:MAX_ERROR_LENGTH])
+        if self.worker is not None:
+            object.__setattr__(self, "worker", str(self.worker)[:MAX_WORKER_LENGTH])
 
 
 @dataclass(frozen=True)
