@@ -191,6 +191,57 @@ def _instant_or_none(data: Mapping[str, Any], name: str) -> datetime | None:
     return parse_instant(value, name) if value else None
 
 
+#: How long a beat not heard of stays in :meth:`Store.beats`: a beat recording itself
+#: forgets those silent for longer.
+BEAT_RETENTION = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class BeatInfo:
+    """A beat as it announces itself in the store (see :meth:`Store.record_beat`)."""
+
+    #: The beat's name in claims and history (``stembeat_owner``).
+    owner: str
+    host: str
+    pid: int
+    #: celery-stembeat's version.
+    version: str
+    started_at: datetime
+    #: When the beat last finished a pass (its heartbeat).
+    last_pass_at: datetime
+    #: Seconds the last store round trip took.
+    store_latency: float | None = None
+    #: Seconds this host's clock is ahead of the store's (``None``: the store has no clock).
+    clock_offset: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "owner": self.owner,
+            "host": self.host,
+            "pid": self.pid,
+            "version": self.version,
+            "started_at": format_instant(self.started_at),
+            "last_pass_at": format_instant(self.last_pass_at),
+            "store_latency": self.store_latency,
+            "clock_offset": self.clock_offset,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BeatInfo:
+        """Read :meth:`to_dict` output."""
+        return cls(
+            owner=data["owner"],
+            host=data["host"],
+            pid=int(data["pid"]),
+            version=data["version"],
+            started_at=parse_instant(data["started_at"], "started_at"),
+            last_pass_at=parse_instant(data["last_pass_at"], "last_pass_at"),
+            store_latency=data.get("store_latency"),
+            clock_offset=data.get("clock_offset"),
+        )
+
+
 @dataclass(frozen=True)
 class TaskReport:
     """What a worker said about one occurrence it ran: ``outcome`` (one of
@@ -428,6 +479,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+
+    # -- beats ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def record_beat(self, beat: BeatInfo) -> None:
+        """Record (or refresh) ``beat``, by its owner; forget beats whose ``last_pass_at`` is
+        more than :data:`BEAT_RETENTION` before this one's."""
+
+    @abc.abstractmethod
+    def remove_beat(self, owner: str) -> bool:
+        """Forget the beat ``owner`` (it stopped); whether it was recorded."""
+
+    @abc.abstractmethod
+    def beats(self) -> list[BeatInfo]:
+        """Every recorded beat, by owner."""
 
     def time(self) -> datetime | None:
         """The store server's clock now (aware UTC), or ``None`` for a store without a clock

@@ -19,7 +19,9 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.stores._outcomes import fold, keep_tracked
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
+    BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    BeatInfo,
     ChangeFeed,
     Claim,
     ClaimBatch,
@@ -52,6 +54,7 @@ class _Backend:
         self.history: dict[str, deque[RunRecord]] = {}
         self.digests: dict[str, tuple[int, str]] = {}
         self.due: list[tuple[datetime, str]] = []
+        self.beats: dict[str, BeatInfo] = {}
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
     def index(self, entry: Entry) -> None:
@@ -319,6 +322,23 @@ class MemoryStore(Store):
                 backend.entries[report.entry_id] = replace(stored, state=folded.state)
         return True
 
+    def record_beat(self, beat: BeatInfo) -> None:
+        backend = self._backend
+        oldest = beat.last_pass_at - BEAT_RETENTION
+        with backend.lock:
+            backend.beats[beat.owner] = beat
+            for owner, known in list(backend.beats.items()):
+                if known.last_pass_at < oldest:
+                    del backend.beats[owner]
+
+    def remove_beat(self, owner: str) -> bool:
+        with self._backend.lock:
+            return self._backend.beats.pop(owner, None) is not None
+
+    def beats(self) -> list[BeatInfo]:
+        with self._backend.lock:
+            return sorted(self._backend.beats.values(), key=lambda beat: beat.owner)
+
     def next_due_at(self) -> datetime | None:
         backend = self._backend
         with backend.lock:
@@ -337,6 +357,7 @@ class MemoryStore(Store):
             backend.history.clear()
             backend.digests.clear()
             backend.due.clear()
+            backend.beats.clear()
 
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""
