@@ -16,6 +16,7 @@ from celery_stembeat.celery_schedules import to_celery
 from celery_stembeat.config import StembeatConfig
 from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
 from celery_stembeat.engine import Engine
+from celery_stembeat.heartbeat import Heartbeat
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.startup import StoreStart
 from celery_stembeat.storeclock import StoreClock
@@ -71,6 +72,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self.engine: Engine | None = None
         self._start: StoreStart | None = None
         self._clock: StoreClock | None = None
+        self._heartbeat: Heartbeat | None = None
         #: The pause the attempt in setup_schedule asked for, waited at the first tick.
         self._pause = 0.0
         self._closed = False
@@ -104,8 +106,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             self.store = self._start.store
             assert self.store is not None
             assert self._clock is not None
-            publisher = CeleryPublisher(self.app, clock=self._clock)
-            self.engine = Engine(self.store, publisher, self.stembeat.engine, clock=self._clock)
+            clock = self._clock
+            publisher = CeleryPublisher(self.app, clock=clock)
+            self.engine = Engine(self.store, publisher, self.stembeat.engine, clock=clock)
+            self._heartbeat = Heartbeat(
+                self.store, self.stembeat.engine.owner, clock, offset=lambda: clock.offset
+            )
         return pause
 
     def _sync(self, store: Store, entries: list[Any]) -> None:
@@ -154,8 +160,12 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
                     return pause  # celery's loop sleeps it
             with _stop_signals_held():
                 report = self.engine.tick()
-            if report.delay > 0:
-                self.engine.wait(report.delay)
+            heartbeat = self._heartbeat
+            assert heartbeat is not None
+            heartbeat.beat()
+            delay = min(report.delay, heartbeat.remaining())
+            if delay > 0:
+                self.engine.wait(delay)
         finally:
             self._in_tick = False
         return 0.0
@@ -205,6 +215,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         store, self.store = self.store, None
         if engine is not None:
             engine.close()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         if store is not None:
             store.close()
         if self._start is not None:

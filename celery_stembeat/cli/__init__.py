@@ -18,7 +18,7 @@ from celery_stembeat import __version__
 from celery_stembeat.cli.commands.inspect import dry_run, history, list_entries, show
 from celery_stembeat.cli.commands.manage import apply_files, disable, enable, remove
 from celery_stembeat.cli.commands.migrate import export, import_schedules
-from celery_stembeat.cli.commands.observe import observe
+from celery_stembeat.cli.commands.observe import beats, observe
 from celery_stembeat.cli.errors import Verbs
 from celery_stembeat.cli.params import F, now_option
 from celery_stembeat.cli.session import Session, install, target_from_app, target_from_url
@@ -33,6 +33,7 @@ VERBS = (
     history,
     dry_run,
     observe,
+    beats,
     apply_files,
     enable,
     disable,

@@ -14,6 +14,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from celery_stembeat import health
 from celery_stembeat.cli.session import Session
 from celery_stembeat.cli.stats import Observation
 from celery_stembeat.entry import Entry
@@ -25,7 +26,7 @@ from celery_stembeat.specs import (
     format_instant,
     load_zone,
 )
-from celery_stembeat.stores import RunRecord
+from celery_stembeat.stores import BeatInfo, RunRecord
 
 NOTHING = "-"
 
@@ -232,7 +233,7 @@ def occurrences_table(
 
 
 def observation_dict(seen: Observation) -> dict[str, Any]:
-    """``observe --json``: the summary's counts and one row per entry."""
+    """``observe --json``: the summary's counts, health counts, beats and one row per entry."""
     summary = seen.summary
     return {
         "now": format_instant(seen.now),
@@ -243,9 +244,14 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
         "overdue": summary.overdue,
         "runs_last_hour": summary.recent_runs,
         "failing": summary.failing,
+        "health": health.count(seen.healths),
+        "live_beats": len(seen.live),
+        "beats": [beat.to_dict() for beat in seen.beats],
         "rows": [
             {
                 "id": entry.id,
+                "health": verdict.state,
+                "reason": verdict.reason or None,
                 "enabled": entry.enabled,
                 "total_run_count": entry.state.total_run_count,
                 "last_drift": entry.state.last_drift,
@@ -254,10 +260,33 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
                 "next_run_at": _instant(entry.state.next_run_at),
                 "consecutive_failures": entry.state.consecutive_failures,
                 "last_error": entry.state.last_error,
+                "last_outcome": entry.state.last_outcome,
+                "consecutive_task_failures": entry.state.consecutive_task_failures,
             }
-            for entry in seen.entries
+            for entry, verdict in zip(seen.entries, seen.healths, strict=True)
         ],
     }
+
+
+def health_line(seen: Observation) -> str:
+    """The health counts, then the live beats."""
+    counts = ", ".join(f"{number} {state}" for state, number in health.count(seen.healths).items())
+    beats = counted(len(seen.live), "live beat")
+    if len(seen.beats) > len(seen.live):
+        beats += f" ({len(seen.beats) - len(seen.live)} silent)"
+    return f"health: {counts}; {beats}"
+
+
+def problems(seen: Observation) -> list[str]:
+    """``observe --check``: one line per problem, the beats' first."""
+    lines = []
+    if not seen.live:
+        silence = format_duration(seen.rules.beat_silence.total_seconds())
+        lines.append(f"no-beat: no beat heard from in the last {silence}")
+    for entry, verdict in zip(seen.entries, seen.healths, strict=True):
+        if verdict.state in health.PROBLEMS:
+            lines.append(f"{verdict.state} {entry.id}: {verdict.reason}")
+    return lines
 
 
 def observation_view(seen: Observation) -> RenderableType:
@@ -270,25 +299,65 @@ def observation_view(seen: Observation) -> RenderableType:
         f"{counted(summary.recent_runs, 'run')} in the last hour, {summary.failing} failing "
         f"(as of {format_instant(seen.now.replace(microsecond=0))})"
     )
-    if not seen.entries:
-        return Text(line)
+    heading = Text(f"{line}\n{health_line(seen)}")
+    unhealthy = [
+        (entry, verdict)
+        for entry, verdict in zip(seen.entries, seen.healths, strict=True)
+        if verdict.state in health.PROBLEMS
+    ]
+    if not unhealthy:
+        return heading
     grid = table(
         "id",
+        "health",
+        "why",
         "runs",
         "last drift",
-        "mean/max drift",
         "next run",
-        "last error",
         whole=("id", "next run"),
     )
-    for entry in seen.entries:
+    for entry, verdict in unhealthy:
         state = entry.state
         grid.add_row(
             entry.id,
+            verdict.state,
+            verdict.reason,
             str(state.total_run_count),
             seconds(state.last_drift),
-            f"{seconds(state.drift_mean)} / {seconds(state.drift_max)}",
-            when(state.next_run_at, spec_zone(entry.spec), seen.now) if entry.enabled else NOTHING,
-            state.last_error or NOTHING,
+            when(state.next_run_at, spec_zone(entry.spec), seen.now),
         )
-    return titled(line, grid)
+    return Group(heading, grid)
+
+
+def beats_table(
+    beats: Sequence[BeatInfo], live: Sequence[BeatInfo], now: datetime
+) -> RenderableType:
+    """``beats``: one row per recorded beat, live or silent."""
+    if not beats:
+        return Text("no beats recorded")
+    alive = {beat.owner for beat in live}
+    grid = table(
+        "owner",
+        "host",
+        "pid",
+        "version",
+        "started",
+        "last pass",
+        "store latency",
+        "clock offset",
+        "live",
+        whole=("owner",),
+    )
+    for beat in beats:
+        grid.add_row(
+            beat.owner,
+            beat.host,
+            str(beat.pid),
+            beat.version,
+            relative(beat.started_at, now),
+            relative(beat.last_pass_at, now),
+            seconds(beat.store_latency),
+            seconds(beat.clock_offset),
+            "yes" if beat.owner in alive else "no",
+        )
+    return grid

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores import RunRecord, Store
+from celery_stembeat.health import Health, HealthRules, assess, live_beats, needs_newest_run
+from celery_stembeat.stores import BeatInfo, RunRecord, Store
 
 WINDOW = timedelta(hours=1)
 #: Runs read per history call at first; each further call reads four times as many.
@@ -84,15 +85,46 @@ def summarise(store: Store, entries: Sequence[Entry], now: datetime, grace: time
 
 @dataclass(frozen=True)
 class Observation:
-    """Every entry of the store and their summary, at one instant."""
+    """Every entry of the store, their summary and health, and the beats, at one instant."""
 
     now: datetime
     grace: timedelta
     entries: list[Entry]
     summary: Summary
+    rules: HealthRules
+    #: Each entry's health, in the order of ``entries``.
+    healths: list[Health]
+    beats: list[BeatInfo]
+    #: The beats heard from within ``rules.beat_silence``.
+    live: list[BeatInfo]
 
 
-def observe(store: Store, now: datetime, grace: timedelta) -> Observation:
-    """Read the store once and summarise it."""
+def healths(
+    store: Store, entries: Sequence[Entry], now: datetime, rules: HealthRules
+) -> list[Health]:
+    """Each entry's health; the newest run is read only where it can matter."""
+    found = []
+    for entry in entries:
+        newest = None
+        if needs_newest_run(entry):
+            runs = store.history(entry.id, 1)
+            newest = runs[0] if runs else None
+        found.append(assess(entry, newest, now, rules))
+    return found
+
+
+def observe(store: Store, now: datetime, rules: HealthRules) -> Observation:
+    """Read the store once and summarise it (``rules.missed_after`` is the grace)."""
     entries = store.list_entries()
-    return Observation(now, grace, entries, summarise(store, entries, now, grace))
+    grace = rules.missed_after
+    beats = store.beats()
+    return Observation(
+        now,
+        grace,
+        entries,
+        summarise(store, entries, now, grace),
+        rules,
+        healths(store, entries, now, rules),
+        beats,
+        live_beats(beats, now, rules),
+    )

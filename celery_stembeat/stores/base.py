@@ -211,7 +211,7 @@ class BeatInfo:
     last_pass_at: datetime
     #: Seconds the last store round trip took.
     store_latency: float | None = None
-    #: Seconds this host's clock is ahead of the store's (``None``: the store has no clock).
+    #: The store's time minus this host's, in seconds (``None``: not measured yet).
     clock_offset: float | None = None
 
     def to_dict(self) -> dict[str, Any]:

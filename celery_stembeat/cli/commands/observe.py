@@ -14,7 +14,10 @@ from celery_stembeat.cli import render
 from celery_stembeat.cli.params import json_option
 from celery_stembeat.cli.session import current
 from celery_stembeat.cli.stats import observe as observe_store
+from celery_stembeat.health import HealthRules, live_beats
 from celery_stembeat.stores import Store
+
+DEFAULTS = HealthRules()
 
 
 def refreshes(store: Store, interval: float) -> Iterator[list[str]]:
@@ -50,23 +53,79 @@ def refreshes(store: Store, interval: float) -> Iterator[list[str]]:
 @click.option(
     "--grace",
     type=click.FloatRange(min=0),
-    help="Seconds late that make an entry overdue (default: stembeat_grace, else 30).",
+    help="Seconds late that make an entry overdue, and missed (default: stembeat_grace, else 30).",
+)
+@click.option(
+    "--start-within",
+    default=DEFAULTS.start_within.total_seconds(),
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a sent occurrence may wait to start before its entry is late.",
+)
+@click.option(
+    "--finish-within",
+    default=DEFAULTS.finish_within.total_seconds(),
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a started occurrence may run before its entry is stuck.",
+)
+@click.option(
+    "--failures",
+    default=DEFAULTS.failures,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Failures in a row that make an entry failing.",
+)
+@click.option(
+    "--beat-silence",
+    default=DEFAULTS.beat_silence.total_seconds(),
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a beat may be silent and still count as live.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="A health probe: one line per problem (no live beat; entries late, failing, "
+    "missed or stuck) and exit 1, or one 'ok' line and exit 0.",
 )
 @json_option
 @click.pass_context
 def observe(
-    ctx: click.Context, watch: bool, interval: float, grace: float | None, as_json: bool
+    ctx: click.Context,
+    watch: bool,
+    interval: float,
+    grace: float | None,
+    start_within: float,
+    finish_within: float,
+    failures: int,
+    beat_silence: float,
+    check: bool,
+    as_json: bool,
 ) -> None:
-    """Summarise what is due, late and failing.
+    """Summarise what is due, late and failing, and how healthy each entry is.
 
-    A line of counts (due now, overdue, runs in the last hour, failing), then each
-    entry's runs, drift, next run and last error.
+    A line of counts (due now, overdue, runs in the last hour, failing to send), a line of
+    health counts (ok, late, failing, missed, stuck, disabled) and live beats, then the
+    entries that are not healthy, with why.
     """
     session = current(ctx)
-    window = session.target.grace if grace is None else timedelta(seconds=grace)
+    rules = HealthRules(
+        missed_after=session.target.grace if grace is None else timedelta(seconds=grace),
+        start_within=timedelta(seconds=start_within),
+        finish_within=timedelta(seconds=finish_within),
+        failures=failures,
+        beat_silence=timedelta(seconds=beat_silence),
+    )
     with session.store() as store:
+        if check:
+            seen = observe_store(store, session.now(), rules)
+            found = render.problems(seen)
+            for line in found or [f"ok: {render.health_line(seen)}"]:
+                click.echo(line)
+            ctx.exit(1 if found else 0)
         if not watch:
-            seen = observe_store(store, session.now(), window)
+            seen = observe_store(store, session.now(), rules)
             if as_json:
                 render.echo_json(render.observation_dict(seen))
             else:
@@ -75,12 +134,38 @@ def observe(
         try:
             if as_json:
                 for _ in refreshes(store, interval):
-                    seen = observe_store(store, session.now(), window)
+                    seen = observe_store(store, session.now(), rules)
                     click.echo(json.dumps(render.observation_dict(seen), ensure_ascii=False))
             else:
                 with Live(console=render.console(session), auto_refresh=False) as live:
                     for _ in refreshes(store, interval):
-                        seen = observe_store(store, session.now(), window)
+                        seen = observe_store(store, session.now(), rules)
                         live.update(render.observation_view(seen), refresh=True)
         except KeyboardInterrupt:
             pass
+
+
+@click.command("beats", cls=CeleryCommand)
+@click.option(
+    "--beat-silence",
+    default=DEFAULTS.beat_silence.total_seconds(),
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a beat may be silent and still count as live.",
+)
+@json_option
+@click.pass_context
+def beats(ctx: click.Context, beat_silence: float, as_json: bool) -> None:
+    """The beats recorded in the store: host, pid, version, last pass, store latency and
+    clock offset, and whether each is live."""
+    session = current(ctx)
+    rules = HealthRules(beat_silence=timedelta(seconds=beat_silence))
+    now = session.now()
+    with session.store() as store:
+        recorded = store.beats()
+    live = live_beats(recorded, now, rules)
+    if as_json:
+        alive = {beat.owner for beat in live}
+        render.echo_json([{**beat.to_dict(), "live": beat.owner in alive} for beat in recorded])
+    else:
+        render.show(session, render.beats_table(recorded, live, now))
