@@ -13,10 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from celery_stembeat.entry import TRACKED_FIELDS
-from celery_stembeat.stores import Claim, Store, TaskReport, open_store
+from celery_stembeat.stores import BeatInfo, Claim, Store, TaskReport, open_store
 from celery_stembeat.stores.sql import SQLStore
 from celery_stembeat.stores.sql.engine import locate
-from celery_stembeat.stores.sql.schema import SCHEMA_VERSION_KEY, build_schema
+from celery_stembeat.stores.sql.schema import (
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    build_schema,
+    stored_version,
+)
 from tests.contract.helpers import LEASE, T0, at, drop_store, make_entry, published
 
 #: The history columns schema version 3 added.
@@ -32,36 +37,47 @@ def sql_url(backend: str, store_url: str) -> str:
 
 
 @pytest.fixture
-def old_store(sql_url: str, backend: str) -> Iterator[str]:
-    """Tables at schema version 2, holding an entry and one run; yields the URL."""
+def old_store(sql_url: str, backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Tables at schema version 2 (or the version given as the fixture's parameter), holding
+    an entry and one run; yields the URL."""
     store = open_store(sql_url)
     store.upsert(make_entry("job"))
     (claim,) = store.claim_due(at(86_400), 10, "beat-1", LEASE)
     assert store.complete(claim, published(claim))
     assert isinstance(store, SQLStore)
     store.close()
-    _downgrade(sql_url, store.prefix)
+    _downgrade(sql_url, store.prefix, getattr(request, "param", 2))
     yield sql_url
     drop_store(open_store(sql_url), backend)
 
 
-def _downgrade(url: str, prefix: str) -> None:
-    """Make the tables as schema version 2 had them: without the outcome columns."""
-    engine = sa.create_engine(locate(url).url.difference_update_query(["prefix"]))
+def _raw_engine(url: str) -> sa.Engine:
+    """An engine on the store's database, past the store."""
+    return sa.create_engine(locate(url).url.difference_update_query(["prefix"]))
+
+
+def _downgrade(url: str, prefix: str, version: int) -> None:
+    """Make the tables as schema ``version`` (2 or 3) had them: without the beats (version 4),
+    and at version 2 without the outcome columns either."""
+    engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
         with engine.begin() as conn:
-            for table, names in (
-                (schema.entries, TRACKED_FIELDS),
-                (schema.runs, _REPORTED_RUN_COLUMNS),
-            ):
-                for name in names:
-                    conn.execute(
-                        sa.text(f"ALTER TABLE {quote.format_table(table)} DROP COLUMN {name}")
-                    )
+            schema.beats.drop(conn)
+            if version < 3:
+                for table, names in (
+                    (schema.entries, TRACKED_FIELDS),
+                    (schema.runs, _REPORTED_RUN_COLUMNS),
+                ):
+                    for name in names:
+                        conn.execute(
+                            sa.text(f"ALTER TABLE {quote.format_table(table)} DROP COLUMN {name}")
+                        )
             meta = schema.meta
-            conn.execute(sa.update(meta).where(meta.c.key == SCHEMA_VERSION_KEY).values(value=2))
+            conn.execute(
+                sa.update(meta).where(meta.c.key == SCHEMA_VERSION_KEY).values(value=version)
+            )
     finally:
         engine.dispose()
 
@@ -88,6 +104,30 @@ def test_version_2_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
         (run,) = store.history("job")
         assert (run.outcome, run.started_at, run.finished_at) == ("success", at(1), at(2))
     finally:
+        store.close()
+
+
+@pytest.mark.parametrize("old_store", [3], indirect=True)
+def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
+    """Version 4 adds the beats table; entries and history stay as they were."""
+    store = open_store(old_store)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(old_store)
+    try:
+        with engine.connect() as conn:
+            schema = build_schema(store.prefix, engine.dialect.name)
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 4
+        entry = store.get("job")
+        assert entry is not None
+        assert (entry.version, entry.state.total_run_count) == (1, 1)
+        (run,) = store.history("job")
+        assert (run.outcome, run.owner, run.scheduled_for) == ("published", "beat-1", T0)
+        assert store.beats() == []
+        beat = BeatInfo("beat-1", "web-1", 1, "0.1.0", T0, at(5), 0.001, None)
+        store.record_beat(beat)
+        assert store.beats() == [beat]
+    finally:
+        engine.dispose()
         store.close()
 
 

@@ -34,6 +34,13 @@ Tables (named with the prefix)
     ``drift``, ``jitter``, ``error``, ``owner``, ``task_id``); workers' reports then update the
     newest row of their occurrence: ``outcome``, ``started_at``, ``finished_at``, ``runtime``,
     ``error`` and ``worker``.
+``{prefix}beats``
+    One row per beat that records itself, by ``owner`` (the primary key, sorted by code point
+    like entry ids): ``host``, ``pid``, ``version``, ``started_at``, ``last_pass_at``,
+    ``store_latency``, ``clock_offset`` (added by schema version 4). Recording a beat upserts
+    its row and deletes the rows whose ``last_pass_at`` is more than
+    :data:`~celery_stembeat.stores.base.BEAT_RETENTION` older than its own, in one write
+    transaction.
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -82,6 +89,9 @@ Files
 ``outcomes.py``
     Workers' reports: the entries locked, the newest run of each occurrence read, the reports
     folded, the changed rows written back; the same statements on both databases.
+``beats.py``
+    Beats recording themselves: the upsert and pruning, the removal, the listing; the same
+    statements on both databases.
 ``feed.py``
     The change counter, ``NOTIFY`` and the change log, and the feeds reading them:
     ``LISTEN`` on PostgreSQL, the polled change log on SQLite.

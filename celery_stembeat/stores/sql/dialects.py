@@ -58,8 +58,8 @@ class Dialect(abc.ABC):
         self._claims: dict[int, Any] = {}
 
     @abc.abstractmethod
-    def insert(self) -> Any:
-        """An ``INSERT`` into the entries that can say ``ON CONFLICT``."""
+    def insert(self, table: sa.Table) -> Any:
+        """An ``INSERT`` into ``table`` that can say ``ON CONFLICT``."""
 
     def claim_statement(self, limit: int) -> Any:
         """The claim of up to ``limit`` entries (built once per limit: building costs more
@@ -128,11 +128,11 @@ class PostgresDialect(Dialect):
         super().__init__(engine, schema, columns)
         self._complete_statement = complete.statement(schema, engine.dialect.identifier_preparer)
 
-    def insert(self) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         """PostgreSQL's ``INSERT`` (only the engine's own dialect module is imported)."""
         from sqlalchemy.dialects import postgresql
 
-        return postgresql.insert(self.schema.entries)
+        return postgresql.insert(table)
 
     def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
         """Count the changes and ``NOTIFY`` each id, delivered at commit."""
@@ -222,11 +222,11 @@ class SQLiteDialect(Dialect):
     """SQLite: every write one ``BEGIN IMMEDIATE`` transaction (writers are serialised), rows
     bound as driver tuples, and a change log that feeds poll."""
 
-    def insert(self) -> Any:
+    def insert(self, table: sa.Table) -> Any:
         """SQLite's ``INSERT`` (only the engine's own dialect module is imported)."""
         from sqlalchemy.dialects import sqlite
 
-        return sqlite.insert(self.schema.entries)
+        return sqlite.insert(table)
 
     def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
         """Count the changes and write them to the change log that feeds poll."""

@@ -74,10 +74,11 @@ class Schema:
     runs: sa.Table
     meta: sa.Table
     changes: sa.Table
+    beats: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs]
+        tables = [self.meta, self.entries, self.runs, self.beats]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -182,7 +183,20 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("seq", _serial(), primary_key=True, autoincrement=False),
         sa.Column("entry_id", _id(), nullable=False),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes)
+    # Added by schema version 4.
+    beats = sa.Table(
+        f"{prefix}beats",
+        metadata,
+        sa.Column("owner", _id(), primary_key=True),
+        sa.Column("host", sa.Text, nullable=False),
+        sa.Column("pid", sa.BigInteger, nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("started_at", UTCDateTime, nullable=False),
+        sa.Column("last_pass_at", UTCDateTime, nullable=False),
+        sa.Column("store_latency", sa.Double),
+        sa.Column("clock_offset", sa.Double),
+    )
+    return Schema(prefix, metadata, entries, runs, meta, changes, beats)
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -190,7 +204,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append, never edit or reorder, and
 # never drop rows. A later migration that adds a column must also add it to build_schema() and
 # check that the column is missing before adding it, because migration 0 creates the tables from
-# build_schema() as they are today.
+# build_schema() as they are today. Likewise, a migration that adds a table creates it only where
+# it is missing.
 
 Migration = Callable[[sa.Connection, Schema], None]
 
@@ -220,7 +235,16 @@ def _add_outcome_columns(conn: sa.Connection, schema: Schema) -> None:
     _add_columns(conn, schema.runs, ["started_at", "finished_at", "runtime", "worker"])
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_tables, _add_config_digest, _add_outcome_columns)
+def _create_beats(conn: sa.Connection, schema: Schema) -> None:
+    schema.beats.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_tables,
+    _add_config_digest,
+    _add_outcome_columns,
+    _create_beats,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

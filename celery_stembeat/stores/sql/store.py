@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
+    BeatInfo,
     ChangeFeed,
     Claim,
     ClaimBatch,
@@ -33,6 +34,7 @@ from celery_stembeat.stores.base import (
 )
 from celery_stembeat.stores.sql import outcomes, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
+from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
 from celery_stembeat.stores.sql.codec import (
     definition,
@@ -271,7 +273,7 @@ class SQLStore(Store):
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is None:
                     insert = (
-                        self._dialect.insert()
+                        self._dialect.insert(self._schema.entries)
                         .values(new_row(entry))
                         .on_conflict_do_nothing(index_elements=["id"])
                         .returning(*self._columns)
@@ -487,6 +489,26 @@ class SQLStore(Store):
         with self._single_statement() as conn:
             value: datetime | None = conn.scalar(self._head_statement)
         return value
+
+    # -- beats -----------------------------------------------------------------------------------
+
+    def record_beat(self, beat: BeatInfo) -> None:
+        """Upsert ``beat`` by its owner and forget the beats silent for more than
+        :data:`~celery_stembeat.stores.base.BEAT_RETENTION` before it, in one write
+        transaction."""
+        insert = self._dialect.insert(self._schema.beats)
+        with self._write() as conn:
+            upsert_beat(conn, self._schema, insert, beat)
+
+    def remove_beat(self, owner: str) -> bool:
+        """Forget the beat ``owner``: one ``DELETE``; whether it was recorded."""
+        with self._one_write() as conn:
+            return delete_beat(conn, self._schema, owner)
+
+    def beats(self) -> list[BeatInfo]:
+        """Every recorded beat, by owner."""
+        with self._single_statement() as conn:
+            return read_beats(conn, self._schema)
 
     def time(self) -> datetime | None:
         """PostgreSQL's ``clock_timestamp()``; ``None`` on SQLite (the beat's own host)."""
