@@ -1,4 +1,5 @@
-"""The Redis store: entries in hashes, the due index in a sorted set, claims in Lua scripts.
+"""The Redis store: entries in hashes, the due index in a sorted set, claims in Lua scripts,
+beats' heartbeats in a hash and a sorted set.
 
 ``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS) or ``unix:///path.sock``;
 the query parameters ``prefix`` (default ``stembeat``) and ``history_limit`` (default 1000)
@@ -8,8 +9,8 @@ in reprs or error messages: the URL is shown with ``***`` in their place.
 The package, one concern per module:
 
 - :mod:`.store`: :class:`RedisStore`, the store contract over redis-py;
-- :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, the channel);
-- :mod:`.codec`: entries, run state and runs to hash fields and script arguments, and the
+- :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, beats, the channel);
+- :mod:`.codec`: entries, run state, runs and beats to hash fields and script arguments, and the
   scripts' rows back to entries;
 - :mod:`.feed`: change notifications over pub/sub;
 - :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.

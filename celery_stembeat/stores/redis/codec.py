@@ -1,4 +1,5 @@
-"""How the Redis store encodes entries, run state and runs, and decodes the scripts' rows.
+"""How the Redis store encodes entries, run state, runs and beats, and decodes the scripts'
+rows.
 
 Instants are kept at millisecond resolution (sub-millisecond parts are truncated); a claim's
 ``scheduled_for`` is the stored ``next_run_at`` exactly. The hash fields are described in
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -20,7 +21,7 @@ from celery_stembeat.entry_decode import replace_entry, replace_state, stored_en
 from celery_stembeat.specs import format_instant, parse_instant
 from celery_stembeat.stores._decode import attached_digest
 from celery_stembeat.stores._spec_text import compact_json, spec_from_text, spec_text
-from celery_stembeat.stores.base import Fingerprint, RunRecord, StoreError
+from celery_stembeat.stores.base import BeatInfo, Fingerprint, RunRecord, StoreError
 
 #: Longest hash value Redis keeps in a listpack by default (``hash-max-listpack-value``).
 CHUNK_BYTES = 64
@@ -375,3 +376,16 @@ def decode_run(entry_id: str, item: Sequence[Any]) -> RunRecord:
 def decode_fingerprint(enabled: str, version: str, mark: str | None) -> Fingerprint:
     """The :class:`Fingerprint` of a row of the fingerprints script (``mark``: field ``g``)."""
     return Fingerprint(enabled == "1", attached_digest(mark or "", version))
+
+
+def beat_text(beat: BeatInfo) -> str:
+    """``beat`` as a value of ``{P}:beats``: compact JSON of :meth:`BeatInfo.to_dict` (floats
+    as their ``repr``, so they read back exactly)."""
+    return compact_json(beat.to_dict())
+
+
+def decode_beats(values: Iterable[bytes]) -> list[BeatInfo]:
+    """The beats of ``{P}:beats`` values (:func:`beat_text`), by owner."""
+    return sorted(
+        (BeatInfo.from_dict(json.loads(value)) for value in values), key=lambda b: b.owner
+    )

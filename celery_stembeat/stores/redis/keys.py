@@ -56,6 +56,12 @@ Cluster slot and every script can touch them atomically:
     "w": worker}`` (absent = ``None``), which ``history`` lays over the run's fields. A
     completion whose runs make the stream trim older ones deletes theirs here, so the hash
     never holds more than the stream; it goes with the entry.
+``{P}:beats`` (hash)
+    The beats that recorded themselves: owner → compact JSON of
+    :meth:`~celery_stembeat.stores.base.BeatInfo.to_dict`.
+``{P}:beats:seen`` (sorted set)
+    The owners of ``{P}:beats``, scored by ``last_pass_at`` in epoch ms: recording a beat
+    forgets those scored more than ``BEAT_RETENTION`` before it, in both keys.
 ``{P}:changes`` (pub/sub channel)
     The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
     that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
@@ -80,6 +86,8 @@ class Keys:
         self.leases = f"{tag}:leases"
         self.ids = f"{tag}:ids"
         self.config = f"{tag}:config"
+        self.beats = f"{tag}:beats"
+        self.beats_seen = f"{tag}:beats:seen"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [self.due, self.ids, self.config]

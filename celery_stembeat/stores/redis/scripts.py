@@ -43,6 +43,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "history": (),
     "outcome_runs": ENTRY_PARTS,
     "record_outcomes": ENTRY_PARTS,
+    "record_beat": (),
 }
 
 

@@ -6,7 +6,8 @@ script call per 100 completions on one connection, :meth:`RedisStore.upsert_many
 1,000 entries; ``list`` reads every matching hash. :meth:`RedisStore.record_outcomes` is
 three round trips per call (WATCH, the read script, MULTI/EXEC with the write script), more
 when a concurrent write makes it read again; finding a run searches its history from the
-newest, so a report on an old run costs up to ``history_limit`` stream entries.
+newest, so a report on an old run costs up to ``history_limit`` stream entries. Beats: recording
+one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -34,7 +35,9 @@ from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
+    BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    BeatInfo,
     ChangeFeed,
     Claim,
     ClaimBatch,
@@ -52,6 +55,8 @@ from celery_stembeat.stores.base import (
 )
 from celery_stembeat.stores.redis import scripts
 from celery_stembeat.stores.redis.codec import (
+    beat_text,
+    decode_beats,
     decode_entry,
     decode_fingerprint,
     decode_rows,
@@ -561,6 +566,35 @@ class RedisStore(Store):
             )
         return from_ms(head[0][1]) if head else None
 
+    # -- beats -----------------------------------------------------------------------------------
+
+    def record_beat(self, beat: BeatInfo) -> None:
+        """Record ``beat`` and forget the beats silent for :data:`BEAT_RETENTION` before it, in
+        one atomic script call."""
+        keys = [self._keys.beats, self._keys.beats_seen]
+        args = [
+            beat.owner,
+            beat_text(beat),
+            str(to_ms(beat.last_pass_at)),
+            str(to_ms(beat.last_pass_at - BEAT_RETENTION)),
+        ]
+        with self._errors():
+            self._run(self._scripts["record_beat"], keys, args)
+
+    def remove_beat(self, owner: str) -> bool:
+        """Forget the beat ``owner`` in one ``MULTI``/``EXEC``; whether it was recorded."""
+        with self._errors(), self._client.pipeline() as pipe:
+            pipe.hdel(self._keys.beats, owner)
+            pipe.zrem(self._keys.beats_seen, owner)
+            removed, _ = pipe.execute()
+        return bool(removed)
+
+    def beats(self) -> list[BeatInfo]:
+        """Every recorded beat, by owner (one ``HVALS``)."""
+        with self._errors():
+            values = cast(list[bytes], self._client.hvals(self._keys.beats))
+        return decode_beats(values)
+
     def time(self) -> datetime | None:
         """The Redis server's clock (``TIME``)."""
         with self._errors():
@@ -575,7 +609,7 @@ class RedisStore(Store):
             return RedisFeed(self._client, self.channel, self.display_url)
 
     def drop(self) -> None:
-        """Delete every key of this prefix (entries, indexes, history)."""
+        """Delete every key of this prefix (entries, indexes, history, beats)."""
         with self._errors():
             batch: list[bytes] = []
             for key in self._client.scan_iter(match=self._keys.pattern, count=1000):
