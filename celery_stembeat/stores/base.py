@@ -214,6 +214,12 @@ class BeatInfo:
     #: The store's time minus this host's, in seconds (``None``: not measured yet).
     clock_offset: float | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("owner", "host", "version"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or "\x00" in value:
+                raise ValueError(f"{name}: {shorten(value)} is not text without NUL characters")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return {

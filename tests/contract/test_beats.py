@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from celery_stembeat.stores import BeatInfo, Store, open_store
 from tests.contract.helpers import T0, at, drop_store
 
@@ -74,3 +76,10 @@ def test_drop_forgets_the_beats(store_url: str, backend: str) -> None:
         assert again.beats() == []
     finally:
         drop_store(again, backend)
+
+
+def test_a_beat_with_a_nul_in_its_names_is_refused() -> None:
+    """Every store keeps what it is given, so a NUL (which PostgreSQL cannot keep) is
+    refused where the beat is described."""
+    with pytest.raises(ValueError, match=r"^host: 'web\\x001' is not text without NUL"):
+        replace(BEAT, host="web\x001")
