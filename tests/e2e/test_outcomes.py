@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +22,7 @@ from tests.e2e.conftest import Harness, running, wait_for
 pytestmark = pytest.mark.services
 
 TRACK = {"E2E_TRACK_OUTCOMES": "1"}
+STEMBEAT = str(Path(sys.executable).with_name("stembeat"))
 PREFORK = ("-P", "prefork", "-c", "2")
 FINAL = {"success", "failure", "timeout", "revoked", "rejected"}
 
@@ -48,8 +51,24 @@ def test_workers_report_success_and_failure(harness: Harness) -> None:
         60,
         "three outcomes of each entry\n" + harness.logs(),
     )
+    check = subprocess.run(
+        [STEMBEAT, "--url", harness.store_url, "observe", "--check", "--failures", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 1, check.stdout + check.stderr
+    (problem,) = check.stdout.splitlines()
+    assert re.fullmatch(
+        r"failing breaks: \d+ failures in a row: ValueError: failing on purpose: \(7,\)", problem
+    )
+    with harness.open_store() as store:
+        (live,) = store.beats()
+        assert live.pid == beat.process.pid  # type: ignore[union-attr]
+        assert datetime.now(timezone.utc) - live.last_pass_at < timedelta(seconds=30)
     assert beat.stop() == 0
     with harness.open_store() as store:
+        assert store.beats() == []
         wait_for(
             lambda: all(
                 run.outcome not in (PUBLISHED, "started")
