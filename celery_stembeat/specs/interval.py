@@ -123,9 +123,7 @@ class IntervalSpec(Spec):
     def _next_after(self, after: datetime) -> datetime | None:
         period = self.period
         if self.start_at is None:
-            # On the millisecond grid every other instant keeps, whatever ``after`` holds: an
-            # occurrence's text (and so its task id) must read back as the same instant.
-            found = truncate_to_ms(after + period)
+            found = after + period
         elif after < self.start_at:
             found = self.start_at
         else:
