@@ -28,10 +28,10 @@ FINAL = {"success", "failure", "timeout", "revoked", "rejected"}
 
 
 def state_of(harness: Harness, entry_id: str) -> RunState:
+    """The entry's run state (a fresh one until beat has written the entry)."""
     with harness.open_store() as store:
         entry = store.get(entry_id)
-    assert entry is not None
-    return entry.state
+    return RunState() if entry is None else entry.state
 
 
 def test_workers_report_success_and_failure(harness: Harness) -> None:
