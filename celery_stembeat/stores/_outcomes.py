@@ -4,6 +4,7 @@ every store uses, as :mod:`._runstate` is for completions."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from celery_stembeat.entry import TRACKED_FIELDS, RunState
 from celery_stembeat.stores.base import (
@@ -69,10 +70,12 @@ def fold(record: RunRecord, state: RunState, report: TaskReport) -> Folded | Non
         error=report.error,
         worker=report.worker,
     )
-    return Folded(finished, _counted(state, report))
+    return Folded(finished, _counted(state, report, record.scheduled_for))
 
 
-def _counted(state: RunState, report: TaskReport) -> RunState:
+def _counted(state: RunState, report: TaskReport, occurrence: datetime) -> RunState:
+    """``state`` with a final outcome of the occurrence at ``occurrence`` (the record's own
+    instant: a report carries it only to the millisecond)."""
     successes, failures = state.success_count, state.task_failure_count
     mean, longest = state.runtime_mean, state.runtime_max
     if report.outcome == SUCCESS:
@@ -89,7 +92,7 @@ def _counted(state: RunState, report: TaskReport) -> RunState:
         "runtime_max": longest,
     }
     newest = state.last_outcome_for
-    if newest is None or report.scheduled_for >= newest:
+    if newest is None or occurrence >= newest:
         streak = state.consecutive_task_failures
         if failing:
             streak += 1
@@ -97,7 +100,7 @@ def _counted(state: RunState, report: TaskReport) -> RunState:
             streak = 0
         changes.update(
             last_outcome=report.outcome,
-            last_outcome_for=report.scheduled_for,
+            last_outcome_for=occurrence,
             consecutive_task_failures=streak,
         )
     if failing:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.specs._time import truncate_to_ms
 from celery_stembeat.stores._outcomes import fold, keep_tracked
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
@@ -305,11 +306,13 @@ class MemoryStore(Store):
         stored = backend.entries.get(report.entry_id)
         if not runs or stored is None:
             return False
+        # To the millisecond, as a message's header (so a report) carries the occurrence.
+        wanted = truncate_to_ms(report.scheduled_for)
         index = next(
             (
                 i
-                for i in range(len(runs) - 1, -1, -1)
-                if runs[i].scheduled_for == report.scheduled_for
+                for i in reversed(range(len(runs)))
+                if truncate_to_ms(runs[i].scheduled_for) == wanted
             ),
             None,
         )

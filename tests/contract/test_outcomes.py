@@ -235,3 +235,17 @@ def test_reports_round_trip_exactly(store: Store) -> None:
     assert (run.started_at, run.finished_at) == (given.started_at, given.at)
     assert (run.runtime, run.error, run.worker) == (172_799.884, message, given.worker)
     assert state_of(store, "tâche:東京").last_task_error == message
+
+
+def test_a_report_finds_its_run_to_the_millisecond(store: Store) -> None:
+    """An interval started at an instant with microseconds keeps them in its occurrences; a
+    message's header, and so the report, carries milliseconds: the report still finds its
+    run, and the run state names the run's own instant."""
+    store.upsert(make_entry("job", next_run_at=T0 + timedelta(microseconds=123_456)))
+    (first,) = fire(store)
+    header = T0 + timedelta(milliseconds=123)
+    assert store.record_outcomes([report(header, "success", runtime=1.0)]) == [True]
+    (run,) = store.history("job")
+    assert run.outcome == "success"
+    assert state_of(store).last_outcome_for == run.scheduled_for == first
+    assert store.record_outcomes([report(header + timedelta(milliseconds=1), "failure")]) == [False]

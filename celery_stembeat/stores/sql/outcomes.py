@@ -11,12 +11,13 @@ many-parameter ``UPDATE`` per table. Completions never write these columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from celery_stembeat.entry import TRACKED_FIELDS, RunState
 from celery_stembeat.entry_decode import stored_state
+from celery_stembeat.specs._time import truncate_to_ms
 from celery_stembeat.stores._outcomes import fold
 from celery_stembeat.stores.base import RunRecord, TaskReport
 from celery_stembeat.stores.sql.batches import chunks
@@ -31,6 +32,7 @@ from celery_stembeat.stores.sql.schema import Schema
 
 #: An occurrence: its entry's id and its scheduled time.
 _Key = tuple[str, datetime]
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def record_outcomes(
@@ -39,14 +41,12 @@ def record_outcomes(
     """Fold ``reports`` in the write transaction ``conn``: per report, whether its
     occurrence's run record was found."""
     states = _lock_states(conn, schema, sorted({report.entry_id for report in reports}))
-    records = _newest_runs(
-        conn, schema, [(r.entry_id, r.scheduled_for) for r in reports if r.entry_id in states]
-    )
+    records = _newest_runs(conn, schema, [_key(r) for r in reports if r.entry_id in states])
     found: list[bool] = []
     runs: dict[int, RunRecord] = {}
     changed: dict[str, RunState] = {}
     for report in reports:
-        key = (report.entry_id, report.scheduled_for)
+        key = _key(report)
         held = records.get(key)
         found.append(held is not None)
         if held is None:
@@ -82,21 +82,39 @@ def _lock_states(
     return states
 
 
+def _key(report: TaskReport) -> _Key:
+    """The occurrence a report names, to the millisecond its message's header carries."""
+    return report.entry_id, truncate_to_ms(report.scheduled_for)
+
+
 def _newest_runs(
     conn: sa.Connection, schema: Schema, keys: Sequence[_Key]
 ) -> dict[_Key, tuple[int, RunRecord]]:
-    """The newest history row (its id and run) of each occurrence in ``keys`` that has one."""
+    """The newest history row (its id and run) of each occurrence in ``keys`` that has one.
+
+    A row matches to the millisecond: an interval started at an instant with microseconds
+    keeps them in its occurrences, while a message's header, and so the report, has none.
+    """
     runs = schema.runs
     found: dict[_Key, tuple[int, RunRecord]] = {}
     for chunk in chunks(list(dict.fromkeys(keys))):
+        wanted = set(chunk)
+        earliest = min(when for _, when in chunk)
+        latest = max(when for _, when in chunk) + _ONE_MS
         query = (
             sa.select(runs)
-            .where(sa.tuple_(runs.c.entry_id, runs.c.scheduled_for).in_(chunk))
+            .where(
+                runs.c.entry_id.in_({entry_id for entry_id, _ in chunk}),
+                runs.c.scheduled_for >= earliest,
+                runs.c.scheduled_for < latest,
+            )
             .order_by(runs.c.id)
         )
         for row in conn.execute(query).mappings():
-            # Oldest first: a newer row for the same occurrence replaces an older one.
-            found[(row["entry_id"], row["scheduled_for"])] = (row["id"], read_run(row))
+            key = (row["entry_id"], truncate_to_ms(row["scheduled_for"]))
+            if key in wanted:
+                # Oldest first: a newer row for the same occurrence replaces an older one.
+                found[key] = (row["id"], read_run(row))
     return found
 
 
