@@ -3,10 +3,13 @@ every store uses, as :mod:`._runstate` is for completions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from celery_stembeat.entry import TRACKED_FIELDS, RunState
+from celery_stembeat.specs._time import truncate_to_ms
 from celery_stembeat.stores.base import (
     FAILED,
     FAILING_OUTCOMES,
@@ -17,6 +20,8 @@ from celery_stembeat.stores.base import (
     RunRecord,
     TaskReport,
 )
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -111,3 +116,49 @@ def _counted(state: RunState, report: TaskReport, occurrence: datetime) -> RunSt
 def keep_tracked(state: RunState, stored: RunState) -> RunState:
     """``state`` (a completion's) with the fields workers write taken from ``stored``."""
     return replace(state, **{name: getattr(stored, name) for name in TRACKED_FIELDS})
+
+
+def occurrence_key(item: TaskReport | RunRecord) -> tuple[str, datetime]:
+    """The occurrence a report or a run is about, to the millisecond a message's header
+    carries: a store matches a report to the run with the same key."""
+    return item.entry_id, truncate_to_ms(item.scheduled_for)
+
+
+@dataclass(frozen=True)
+class FoldedBatch(Generic[K]):
+    """What a batch of reports changed."""
+
+    #: Per report, whether its run was found.
+    found: list[bool]
+    #: The changed runs, by the key the store gave them, as they end.
+    runs: dict[K, RunRecord]
+    #: The changed run states, by entry id, as they end.
+    states: dict[str, RunState]
+
+
+def fold_batch(
+    reports: Sequence[TaskReport],
+    runs: Mapping[K, RunRecord],
+    states: Mapping[str, RunState],
+    key: Callable[[TaskReport], K],
+) -> FoldedBatch[K]:
+    """:func:`fold` each report in order into the run ``key`` finds in ``runs`` and its
+    entry's state in ``states`` (what the store read): several reports on one run chain."""
+    current_runs, current_states = dict(runs), dict(states)
+    found: list[bool] = []
+    changed_runs: dict[K, RunRecord] = {}
+    changed_states: dict[str, RunState] = {}
+    for report in reports:
+        where = key(report)
+        record = current_runs.get(where)
+        state = current_states.get(report.entry_id)
+        found.append(record is not None and state is not None)
+        if record is None or state is None:
+            continue
+        folded = fold(record, state, report)
+        if folded is None:
+            continue
+        current_runs[where] = changed_runs[where] = folded.record
+        if folded.state is not None:
+            current_states[report.entry_id] = changed_states[report.entry_id] = folded.state
+    return FoldedBatch(found, changed_runs, changed_states)

@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.specs._time import truncate_to_ms
-from celery_stembeat.stores._outcomes import fold, keep_tracked
+from celery_stembeat.stores._outcomes import fold_batch, keep_tracked, occurrence_key
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
     BEAT_RETENTION,
@@ -296,34 +295,27 @@ class MemoryStore(Store):
         return runs[::-1][:limit]
 
     def record_outcomes(self, reports: Sequence[TaskReport]) -> list[bool]:
-        with self._backend.lock:
-            return [self._record_outcome(report) for report in reports]
-
-    def _record_outcome(self, report: TaskReport) -> bool:
-        """One report; the caller holds the backend's lock."""
         backend = self._backend
-        runs = backend.history.get(report.entry_id)
-        stored = backend.entries.get(report.entry_id)
-        if not runs or stored is None:
-            return False
-        # To the millisecond, as a message's header (so a report) carries the occurrence.
-        wanted = truncate_to_ms(report.scheduled_for)
-        index = next(
-            (
-                i
-                for i in reversed(range(len(runs)))
-                if truncate_to_ms(runs[i].scheduled_for) == wanted
-            ),
-            None,
-        )
-        if index is None:
-            return False
-        folded = fold(runs[index], stored.state, report)
-        if folded is not None:
-            runs[index] = folded.record
-            if folded.state is not None:
-                backend.entries[report.entry_id] = replace(stored, state=folded.state)
-        return True
+        with backend.lock:
+            ids = {report.entry_id for report in reports}
+            # The newest run of each occurrence: later runs of one occurrence replace older.
+            where = {
+                occurrence_key(run): (entry_id, index)
+                for entry_id in ids
+                for index, run in enumerate(backend.history.get(entry_id, ()))
+            }
+            batch = fold_batch(
+                reports,
+                {key: backend.history[entry_id][index] for key, (entry_id, index) in where.items()},
+                {i: backend.entries[i].state for i in ids if i in backend.entries},
+                occurrence_key,
+            )
+            for key, run in batch.runs.items():
+                entry_id, index = where[key]
+                backend.history[entry_id][index] = run
+            for entry_id, state in batch.states.items():
+                backend.entries[entry_id] = replace(backend.entries[entry_id], state=state)
+        return batch.found
 
     def record_beat(self, beat: BeatInfo) -> None:
         backend = self._backend

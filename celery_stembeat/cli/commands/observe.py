@@ -19,6 +19,14 @@ from celery_stembeat.stores import Store
 
 DEFAULTS = HealthRules()
 
+beat_silence_option = click.option(
+    "--beat-silence",
+    default=DEFAULTS.beat_silence.total_seconds(),
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a beat may be silent and still count as live.",
+)
+
 
 def refreshes(store: Store, interval: float) -> Iterator[list[str]]:
     """Yield at once, then after each change the store announces or ``interval`` seconds.
@@ -76,13 +84,7 @@ def refreshes(store: Store, interval: float) -> Iterator[list[str]]:
     type=click.IntRange(min=1),
     help="Failures in a row that make an entry failing.",
 )
-@click.option(
-    "--beat-silence",
-    default=DEFAULTS.beat_silence.total_seconds(),
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="Seconds a beat may be silent and still count as live.",
-)
+@beat_silence_option
 @click.option(
     "--check",
     is_flag=True,
@@ -146,13 +148,7 @@ def observe(
 
 
 @click.command("beats", cls=CeleryCommand)
-@click.option(
-    "--beat-silence",
-    default=DEFAULTS.beat_silence.total_seconds(),
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="Seconds a beat may be silent and still count as live.",
-)
+@beat_silence_option
 @json_option
 @click.pass_context
 def beats(ctx: click.Context, beat_silence: float, as_json: bool) -> None:

@@ -30,7 +30,7 @@ from redis.exceptions import NoScriptError, WatchError
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
-from celery_stembeat.stores._outcomes import fold
+from celery_stembeat.stores._outcomes import fold_batch
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores._spec_text import compact_json, spec_text
@@ -516,8 +516,9 @@ class RedisStore(Store):
         """Read the entries and runs ``reports`` are about (``pipe`` watches their keys), fold
         the reports with :func:`fold`, and queue the writes on ``pipe``: whether each report's
         run was found."""
-        wanted = [(report.entry_id, str(to_ms(report.scheduled_for))) for report in reports]
-        lookups = list(dict.fromkeys(wanted))
+        lookups = list(
+            dict.fromkeys((report.entry_id, str(to_ms(report.scheduled_for))) for report in reports)
+        )
         prefixes = [self._keys.entry_prefix, self._keys.runs_prefix, self._keys.outcomes_prefix]
         reply = self._run(self._scripts["outcome_runs"], [], [*prefixes, compact_json(lookups)])
         stored = {row[0]: decode_entry(row).state for row in decode_rows(reply[0])}
@@ -526,22 +527,16 @@ class RedisStore(Store):
             for lookup, item in zip(lookups, reply[1:], strict=True)
             if item is not None
         }
-        states = dict(stored)
+        batch = fold_batch(
+            reports,
+            {lookup: run for lookup, (_, run) in runs.items()},
+            stored,
+            lambda report: (report.entry_id, str(to_ms(report.scheduled_for))),
+        )
         changed: dict[str, dict[str, RunRecord]] = {}
-        found: list[bool] = []
-        for report, lookup in zip(reports, wanted, strict=True):
-            run = runs.get(lookup)
-            found.append(run is not None)
-            if run is None:
-                continue
-            stream_id, record = run
-            folded = fold(record, states[report.entry_id], report)
-            if folded is None:
-                continue
-            runs[lookup] = (stream_id, folded.record)
-            changed.setdefault(report.entry_id, {})[stream_id] = folded.record
-            if folded.state is not None:
-                states[report.entry_id] = folded.state
+        for lookup, record in batch.runs.items():
+            changed.setdefault(lookup[0], {})[runs[lookup][0]] = record
+        states = {**stored, **batch.states}
         if changed:
             keys: list[str] = []
             writes: list[Any] = []
@@ -555,7 +550,7 @@ class RedisStore(Store):
                 writes.append([reported, tracked_changes(states[entry_id], stored[entry_id])])
             pipe.multi()
             self._scripts["record_outcomes"](keys=keys, args=[compact_json(writes)], client=pipe)
-        return found
+        return batch.found
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

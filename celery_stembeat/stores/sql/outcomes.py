@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from celery_stembeat.entry import TRACKED_FIELDS, RunState
 from celery_stembeat.entry_decode import stored_state
-from celery_stembeat.specs._time import truncate_to_ms
-from celery_stembeat.stores._outcomes import fold
+from celery_stembeat.stores._outcomes import fold_batch, occurrence_key
 from celery_stembeat.stores.base import RunRecord, TaskReport
 from celery_stembeat.stores.sql.batches import chunks
 from celery_stembeat.stores.sql.codec import (
@@ -41,26 +40,14 @@ def record_outcomes(
     """Fold ``reports`` in the write transaction ``conn``: per report, whether its
     occurrence's run record was found."""
     states = _lock_states(conn, schema, sorted({report.entry_id for report in reports}))
-    records = _newest_runs(conn, schema, [_key(r) for r in reports if r.entry_id in states])
-    found: list[bool] = []
-    runs: dict[int, RunRecord] = {}
-    changed: dict[str, RunState] = {}
-    for report in reports:
-        key = _key(report)
-        held = records.get(key)
-        found.append(held is not None)
-        if held is None:
-            continue
-        run_id, record = held
-        folded = fold(record, states[report.entry_id], report)
-        if folded is None:
-            continue
-        records[key] = (run_id, folded.record)
-        runs[run_id] = folded.record
-        if folded.state is not None:
-            states[report.entry_id] = changed[report.entry_id] = folded.state
-    _write_back(conn, schema, runs, changed)
-    return found
+    keys = [occurrence_key(r) for r in reports if r.entry_id in states]
+    records = _newest_runs(conn, schema, keys)
+    batch = fold_batch(
+        reports, {key: run for key, (_, run) in records.items()}, states, occurrence_key
+    )
+    changed_runs = {records[key][0]: run for key, run in batch.runs.items()}
+    _write_back(conn, schema, changed_runs, batch.states)
+    return batch.found
 
 
 def _lock_states(
@@ -80,11 +67,6 @@ def _lock_states(
         rows = conn.execute(query).mappings()
         states.update((row["id"], stored_state(**read_tracked(row))) for row in rows)
     return states
-
-
-def _key(report: TaskReport) -> _Key:
-    """The occurrence a report names, to the millisecond its message's header carries."""
-    return report.entry_id, truncate_to_ms(report.scheduled_for)
 
 
 def _newest_runs(
@@ -111,10 +93,11 @@ def _newest_runs(
             .order_by(runs.c.id)
         )
         for row in conn.execute(query).mappings():
-            key = (row["entry_id"], truncate_to_ms(row["scheduled_for"]))
+            run = read_run(row)
+            key = occurrence_key(run)
             if key in wanted:
                 # Oldest first: a newer row for the same occurrence replaces an older one.
-                found[key] = (row["id"], read_run(row))
+                found[key] = (row["id"], run)
     return found
 
 
