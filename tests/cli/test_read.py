@@ -173,6 +173,9 @@ EXPECTED_OBSERVATION = {
     "overdue": 1,
     "runs_last_hour": 5,
     "failing": 1,
+    "health": {"ok": 5, "late": 0, "failing": 0, "missed": 1, "stuck": 0, "disabled": 1},
+    "live_beats": 0,
+    "beats": [],
 }
 
 
@@ -186,6 +189,8 @@ def test_observe_is_the_same_on_every_store(cli: Invoke, store: Store) -> None:
     assert rows["heartbeat"] == {
         "id": "heartbeat",
         "enabled": True,
+        "health": "ok",
+        "reason": None,
         "total_run_count": 4,
         "last_drift": 0.008,
         "drift_mean": pytest.approx(0.0685),
@@ -193,7 +198,10 @@ def test_observe_is_the_same_on_every_store(cli: Invoke, store: Store) -> None:
         "next_run_at": "2026-03-02T09:15:00Z",
         "consecutive_failures": 0,
         "last_error": None,
+        "last_outcome": None,
+        "consecutive_task_failures": 0,
     }
+    assert (rows["sync"]["health"], rows["sync"]["reason"]) == ("missed", "due 4m ago, not sent")
     assert rows["sync"]["last_error"] == "OperationalError: broker unreachable"
     assert rows["sync"]["consecutive_failures"] == 2
 
