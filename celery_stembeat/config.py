@@ -67,6 +67,15 @@ def _count(conf: Any, name: str, default: int) -> int:
     return value
 
 
+def _port(conf: Any, name: str) -> int | None:
+    value = conf.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"{name}: {value!r} is not a TCP port (1-65535)")
+    return value
+
+
 @dataclass(frozen=True)
 class StembeatConfig:
     """The scheduler's settings.
@@ -74,8 +83,8 @@ class StembeatConfig:
     ``stembeat_url`` (else ``$STEMBEAT_URL``, else SQLite beside ``beat_schedule_filename``),
     ``stembeat_lease``, ``stembeat_grace``, ``stembeat_catch_up_limit``,
     ``stembeat_batch_size``, ``stembeat_lookahead``, ``stembeat_max_backoff``,
-    ``stembeat_max_skew`` (seconds or counts) and ``stembeat_owner`` (this beat's name in
-    claims and history).
+    ``stembeat_max_skew`` (seconds or counts), ``stembeat_owner`` (this beat's name in
+    claims and history), ``stembeat_metrics_port`` and ``stembeat_metrics_address``.
     """
 
     url: str
@@ -84,6 +93,10 @@ class StembeatConfig:
     #: The most this host's clock may differ from the store's before beat says so (s); also
     #: the largest error a reading of the store's time may have.
     max_skew: float = DEFAULT_MAX_SKEW
+    #: The port beat serves Prometheus metrics on (``None``: no metrics).
+    metrics_port: int | None = None
+    #: The address it listens on (all interfaces by default).
+    metrics_address: str = "0.0.0.0"
 
     @classmethod
     def from_app(
@@ -116,4 +129,6 @@ class StembeatConfig:
             engine=engine,
             timezone=zone_name(app.timezone),
             max_skew=_seconds(conf, "stembeat_max_skew", DEFAULT_MAX_SKEW, minimum=0.001),
+            metrics_port=_port(conf, "stembeat_metrics_port"),
+            metrics_address=str(conf.get("stembeat_metrics_address") or "0.0.0.0"),
         )

@@ -86,6 +86,12 @@ class TickReport:
     taken_over: int = 0
     #: Seconds until the engine wants to tick again.
     delay: float = 0.0
+    #: Seconds late each occurrence sent in this tick went out.
+    drifts: list[float] = field(default_factory=list)
+    #: The size of each claim batch this tick took.
+    batches: list[int] = field(default_factory=list)
+    #: This tick found the store or broker unavailable, and the outage starts with it.
+    outage_started: bool = False
 
 
 class Engine:
@@ -155,6 +161,8 @@ class Engine:
                 now + settings.lookahead, settings.batch_size, settings.owner, settings.lease
             )
             report.claimed += len(batch.claims)
+            if batch.claims:
+                report.batches.append(len(batch.claims))
             outcomes = self._run_when_due(batch.claims, report)
             self._record()
             if len(batch.claims) < settings.batch_size:
@@ -240,6 +248,7 @@ class Engine:
         if records:
             self._broker.sent_batch(messages, records, published_at)
         report.published += sum(record.outcome == PUBLISHED for record in records)
+        report.drifts += [record.drift for record in records if record.drift is not None]
         report.failed += sum(record.outcome == FAILED for record in records)
         first = 0
         outcomes = []
@@ -371,14 +380,17 @@ class Engine:
         return max(0.0, min(candidates))
 
     def _outage(self, exc: Exception) -> TickReport:
-        if self._outage_since is None:
+        started = self._outage_since is None
+        if started:
             self._outage_since = self.clock()
             logger.error("stembeat: store or broker unavailable, retrying: %s", exc)
         else:
             logger.debug("stembeat: still unavailable: %s", exc)
         self._backoff = min(max(self._backoff * 2, 0.5), self.settings.max_backoff)
         self._close_feed()
-        return TickReport(delay=min(self._backoff, self.settings.max_interval))
+        return TickReport(
+            delay=min(self._backoff, self.settings.max_interval), outage_started=started
+        )
 
     # -- waiting -------------------------------------------------------------------------------
 

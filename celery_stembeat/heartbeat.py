@@ -41,7 +41,8 @@ class Heartbeat:
         self._elapsed = elapsed
         self._started_at = now()
         self._next = float("-inf")
-        self._latency: float | None = None
+        #: Seconds the last heartbeat write took (``None`` before one).
+        self.latency: float | None = None
         self._failing = False
 
     def remaining(self) -> float:
@@ -62,7 +63,7 @@ class Heartbeat:
             version=__version__,
             started_at=self._started_at,
             last_pass_at=self._now(),
-            store_latency=self._latency,
+            store_latency=self.latency,
             clock_offset=self._offset(),
         )
         try:
@@ -73,7 +74,7 @@ class Heartbeat:
             self._failing = True
             return False
         self._failing = False
-        self._latency = self._elapsed() - start
+        self.latency = self._elapsed() - start
         return True
 
     def stop(self) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 from celery import beat
@@ -17,6 +18,7 @@ from celery_stembeat.config import StembeatConfig
 from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
 from celery_stembeat.engine import Engine
 from celery_stembeat.heartbeat import Heartbeat
+from celery_stembeat.metrics import BeatMetrics
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.startup import StoreStart
 from celery_stembeat.storeclock import StoreClock
@@ -73,6 +75,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._start: StoreStart | None = None
         self._clock: StoreClock | None = None
         self._heartbeat: Heartbeat | None = None
+        self._metrics: BeatMetrics | None = None
+        self._metrics_server: Any = None
         #: The pause the attempt in setup_schedule asked for, waited at the first tick.
         self._pause = 0.0
         self._closed = False
@@ -88,6 +92,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         A store that cannot be reached is tried again at each tick (see :class:`StoreStart`)
         until it answers; beat fires from then on.
         """
+        self._serve_metrics()
         entries = self._config_entries()
         validate = entries.validate if isinstance(entries, ConfigEntries) else lambda: None
         self._start = StoreStart(
@@ -97,6 +102,16 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             max_backoff=self.stembeat.engine.max_backoff,
         )
         self._pause = self._connect()
+
+    def _serve_metrics(self) -> None:
+        port = self.stembeat.metrics_port
+        if port is None or self._metrics is not None:
+            return
+        self._metrics = BeatMetrics()
+        self._metrics_server = self._metrics.serve(port, self.stembeat.metrics_address)
+        logger.info(
+            "stembeat: metrics on http://%s:%d/metrics", self.stembeat.metrics_address, port
+        )
 
     def _connect(self) -> float:
         """One attempt to reach the store; the seconds to wait before the next, 0 once there."""
@@ -163,6 +178,10 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             heartbeat = self._heartbeat
             assert heartbeat is not None
             heartbeat.beat()
+            if self._metrics is not None:
+                self._metrics.tick(report, datetime.now(timezone.utc))
+                offset = None if self._clock is None else self._clock.offset
+                self._metrics.heartbeat(heartbeat.latency, offset)
             delay = min(report.delay, heartbeat.remaining())
             if delay > 0:
                 self.engine.wait(delay)
@@ -221,6 +240,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             store.close()
         if self._start is not None:
             self._start.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         super().close()
 
     @property

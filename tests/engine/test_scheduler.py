@@ -44,6 +44,7 @@ def test_settings_have_celery_names_and_defaults(
     assert config.engine.grace == timedelta(seconds=30)
     assert config.engine.lookahead == timedelta(milliseconds=20)
     assert config.max_skew == 1.0
+    assert (config.metrics_port, config.metrics_address) == (None, "0.0.0.0")
     monkeypatch.setenv("STEMBEAT_URL", "redis://127.0.0.1:6379/3")
     app = make_app(
         stembeat_lease=5,
@@ -52,6 +53,8 @@ def test_settings_have_celery_names_and_defaults(
         stembeat_lookahead=0,
         stembeat_owner="beat-a",
         stembeat_max_skew=timedelta(milliseconds=250),
+        stembeat_metrics_port=9808,
+        stembeat_metrics_address="127.0.0.1",
         timezone="Europe/Berlin",
     )
     config = StembeatConfig.from_app(app)
@@ -62,6 +65,7 @@ def test_settings_have_celery_names_and_defaults(
     assert config.engine.lookahead == timedelta(0)
     assert config.timezone == "Europe/Berlin"
     assert config.max_skew == 0.25
+    assert (config.metrics_port, config.metrics_address) == (9808, "127.0.0.1")
     app.conf.stembeat_url = "postgresql://db/x"
     assert StembeatConfig.from_app(app).url == "postgresql://db/x"
 
@@ -76,6 +80,10 @@ def test_settings_have_celery_names_and_defaults(
         ("stembeat_lookahead", float("nan")),
         ("stembeat_max_skew", 0),
         ("stembeat_max_skew", float("inf")),
+        ("stembeat_metrics_port", 0),
+        ("stembeat_metrics_port", 65536),
+        ("stembeat_metrics_port", "9808"),
+        ("stembeat_metrics_port", True),
     ],
 )
 def test_bad_settings_name_the_setting(setting: str, value: object) -> None:
