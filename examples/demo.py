@@ -13,6 +13,8 @@ from pathlib import Path
 
 from celery import Celery, Task
 
+from celery_stembeat import track_outcomes
+
 DEMO_DIR = Path(
     os.environ.get("STEMBEAT_DEMO_DIR") or Path(__file__).resolve().parent.parent / ".demo"
 )
@@ -34,6 +36,8 @@ app.conf.update(
     beat_schedule_filename=str(DEMO_DIR / "celerybeat-schedule"),
     result_expires=None,
 )
+# The worker reports each occurrence's outcome and runtime to the store (`stembeat history`).
+track_outcomes(app)
 logger = logging.getLogger("examples.demo")
 
 

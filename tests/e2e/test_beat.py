@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -239,6 +240,15 @@ def test_readme_demo_fires_and_takes_a_schedule_from_the_cli(tmp_path: Path) -> 
         )  # fmt: skip
         assert applied.returncode == 0, applied.stderr
         wait_for(lambda: "say: hello from the CLI" in log.read_text(), 30, "the CLI's entry")
+
+        def outcomes() -> set[str]:
+            listed = subprocess.run(
+                [CELERY, "-A", "examples.demo", "stembeat", "history", "hello", "--json"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            return {run["outcome"] for run in json.loads(listed.stdout or "[]")}
+
+        wait_for(lambda: "success" in outcomes(), 30, "the worker's report on hello")
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(30)
