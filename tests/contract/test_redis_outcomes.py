@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import redis
 
-from celery_stembeat.stores import Store, open_store
+from celery_stembeat.stores import Store, StoreError, open_store
 from celery_stembeat.stores.redis import RedisStore
+from celery_stembeat.stores.redis.store import OUTCOME_ATTEMPTS
 from tests.contract.faults import private_server
 from tests.contract.helpers import T0, make_entry, one_off
 from tests.contract.test_outcomes import fire, report, state_of
@@ -105,6 +106,36 @@ def test_a_concurrent_write_makes_the_reports_read_again(
     assert (state.success_count, state.task_failure_count) == (1, 1)
     assert (state.last_outcome, state.last_task_error) == ("success", "E: x")
     assert [run.outcome for run in short.history("job")] == ["success", "failure"]
+
+
+def test_reports_whose_entries_never_stop_changing_give_up(
+    short: Store, short_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A beat changing the entries between every read and write: after OUTCOME_ATTEMPTS
+    reads the batch fails (the worker's buffer sends it again later) and nothing is written."""
+    assert isinstance(short, RedisStore)
+    short.upsert(make_entry("job"))
+    (first,) = fire(short)
+    other = open_store(short_url)
+    fold_reports = short._fold_reports
+    reads = 0
+
+    def always_interrupted(pipe: Any, reports: Any) -> list[bool]:
+        nonlocal reads
+        reads += 1
+        found = fold_reports(pipe, reports)
+        other.set_enabled("job", reads % 2 == 0, first)  # a write to the watched entry
+        return found
+
+    monkeypatch.setattr(short, "_fold_reports", always_interrupted)
+    try:
+        with pytest.raises(StoreError, match=r"the entries of 1 reports kept changing; tried 20"):
+            short.record_outcomes([report(first, "success", runtime=1.0)])
+    finally:
+        other.close()
+    assert reads == OUTCOME_ATTEMPTS
+    assert state_of(short).success_count == 0
+    assert [run.outcome for run in short.history("job")] == ["published"]
 
 
 def test_reports_after_the_server_lost_its_scripts() -> None:

@@ -88,6 +88,11 @@ _COMPLETE_BATCH = 100
 _HEALTH_CHECK_INTERVAL = 30
 
 
+#: Reads a batch of reports may take before giving up while busy beats keep changing its
+#: entries (the caller, a worker's buffer, sends it again later).
+OUTCOME_ATTEMPTS = 20
+
+
 class RedisStore(Store):
     """The store on Redis (or a Redis-compatible server), via redis-py."""
 
@@ -502,7 +507,7 @@ class RedisStore(Store):
             for key in self._run_keys(entry_id)
         ]
         with self._errors(), self._client.pipeline() as pipe:
-            while True:
+            for _ in range(OUTCOME_ATTEMPTS):
                 try:
                     # Any: redis-py leaves Pipeline.watch unannotated.
                     cast(Any, pipe).watch(*watched)
@@ -511,6 +516,10 @@ class RedisStore(Store):
                     return found
                 except WatchError:
                     continue  # a completion or another reporter came first: read again
+        raise StoreError(
+            f"Redis store {self.display_url}: the entries of {len(reports)} reports kept "
+            f"changing; tried {OUTCOME_ATTEMPTS} times"
+        )
 
     def _fold_reports(self, pipe: Pipeline, reports: Sequence[TaskReport]) -> list[bool]:
         """Read the entries and runs ``reports`` are about (``pipe`` watches their keys), fold
