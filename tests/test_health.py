@@ -79,6 +79,19 @@ def test_failing_is_a_streak_of_task_failures(streak: int, state: str) -> None:
     assert assess(failing, None, NOW, RULES).state == state
 
 
+def test_failing_without_a_recorded_error_says_so() -> None:
+    tasks = entry(consecutive_task_failures=3)
+    assert assess(tasks, None, NOW, RULES) == Health(FAILING, "3 failures in a row: ?")
+    sends = entry(consecutive_failures=3)
+    assert assess(sends, None, NOW, RULES) == Health(FAILING, "3 sends failed in a row: ?")
+
+
+def test_a_finished_newest_run_is_never_stuck() -> None:
+    """Only a run that started and has not ended can be stuck, however long ago it started."""
+    done = run("success", started_at=NOW - timedelta(hours=5))
+    assert assess(entry(), done, NOW, RULES) == Health(OK)
+
+
 def test_failing_names_the_streak_and_the_error() -> None:
     tasks = entry(consecutive_task_failures=4, last_task_error="ValueError: x")
     assert assess(tasks, None, NOW, RULES) == Health(FAILING, "4 failures in a row: ValueError: x")

@@ -128,6 +128,43 @@ def test_retries_update_the_same_record(store: Store) -> None:
     assert state_of(store).success_count == 1
 
 
+def test_a_retry_keeps_the_start_and_says_why(store: Store) -> None:
+    """A retry on its own: the record says retry, keeps the first start, names the worker
+    and the reason; the entry's counts wait for the final outcome."""
+    store.upsert(make_entry("job"))
+    (first,) = fire(store)
+    store.record_outcomes(
+        [
+            report(first, "started", after=0.1),
+            replace(report(first, "retry", error="ConnectionError: refused"), worker="celery@w2"),
+        ]
+    )
+    (run,) = store.history("job")
+    assert (run.outcome, run.started_at, run.finished_at) == ("retry", at(0.1), None)
+    assert (run.error, run.worker) == ("ConnectionError: refused", "celery@w2")
+    assert (state_of(store).success_count, state_of(store).last_outcome) == (0, None)
+
+
+def test_a_lone_retry_takes_its_start_from_the_report(store: Store) -> None:
+    """No start was reported (it was dropped): the retry's own start stands."""
+    store.upsert(make_entry("job"))
+    (first,) = fire(store)
+    store.record_outcomes([report(first, "retry", error="E: again")])
+    assert store.history("job")[0].started_at == at(0.25)
+
+
+def test_news_after_no_news_in_one_batch_still_counts(store: Store) -> None:
+    """A batch resent with new reports behind the old ones: the old change nothing, the new
+    ones count."""
+    store.upsert(make_entry("job"))
+    older, newer = fire(store, count=2)
+    old = report(older, "success", runtime=1.0)
+    store.record_outcomes([old])
+    assert store.record_outcomes([old, report(newer, "failure", error="E: x")]) == [True, True]
+    state = state_of(store)
+    assert (state.success_count, state.task_failure_count) == (1, 1)
+
+
 def test_a_report_sent_again_changes_nothing(store: Store) -> None:
     """A batch delivered twice counts once; a report after the final one is no news."""
     store.upsert(make_entry("job"))
@@ -160,9 +197,9 @@ def test_runtime_mean_and_max_are_over_successes(store: Store) -> None:
     times = fire(store, count=3)
     store.record_outcomes(
         [
-            report(times[0], "success", runtime=1.0),
+            report(times[0], "success", runtime=4.0),
             report(times[1], "failure", runtime=9.0, error="E: x"),
-            report(times[2], "success", runtime=4.0),
+            report(times[2], "success", runtime=1.0),
         ]
     )
     state = state_of(store)
@@ -189,6 +226,12 @@ def test_reports_without_a_record_change_nothing(store: Store) -> None:
     assert found == [False, False, True]
     assert (store.history("job"), store.get("job")) == before
     assert store.record_outcomes([]) == []
+    missing = report(first, "success", runtime=1.0, entry_id="nobody")
+    assert store.record_outcomes([missing, report(first, "success", runtime=1.0)]) == [
+        False,
+        True,
+    ]
+    assert store.history("job")[1].outcome == "success"
 
 
 def test_completions_and_edits_keep_what_workers_reported(store: Store) -> None:
