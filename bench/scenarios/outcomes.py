@@ -53,11 +53,16 @@ def _occurrences(url: str, entry_id: str, n: int) -> list[dict[str, str]]:
     with open_store(url) as store:
         entry = Entry(id=entry_id, task="bench.noop", spec=IntervalSpec(1))
         store.upsert(entry.with_state(next_run_at=start))
-        claims = store.claim_due(start + timedelta(seconds=n), n, "bench", timedelta(minutes=5))
-        for claim in claims:
+        for _ in range(n):
+            (claim,) = store.claim_due(
+                start + timedelta(seconds=n), 1, "bench", timedelta(minutes=5)
+            )
+            assert claim.entry_id == entry_id
             at = claim.scheduled_for
             run = RunRecord(entry_id, at, PUBLISHED, published_at=at, owner="bench")
-            assert store.complete(claim, Outcome(at + timedelta(seconds=n), (run,)))
+            last = len(headers) == n - 1  # the entry is then done: no later claim meets it
+            following = None if last else at + timedelta(seconds=1)
+            assert store.complete(claim, Outcome(following, (run,)))
             headers.append(
                 {"stembeat_entry": entry_id, "stembeat_scheduled_for": format_instant(at)}
             )
