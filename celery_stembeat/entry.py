@@ -103,15 +103,23 @@ class RunState:
     _TEXTS = ("last_error", "last_outcome", "last_task_error")
 
     def __post_init__(self) -> None:
+        # Most fields of most states are at their defaults (None, 0), which need no check:
+        # every entry read or built makes one, so the fast path matters.
+        values = self.__dict__
         for name in self._INSTANTS:
-            object.__setattr__(self, name, _instant_or_none(getattr(self, name), name))
+            value = values[name]
+            if value is not None:
+                object.__setattr__(self, name, parse_instant(value, repr(name), name))
         for name in self._COUNTS:
-            _count(getattr(self, name), name)
+            value = values[name]
+            if value.__class__ is not int or not 0 <= value <= MAX_COUNT:
+                _count(value, name)
         for name in self._DRIFTS:
-            value = getattr(self, name)
-            object.__setattr__(self, name, None if value is None else _number(value, name))
+            value = values[name]
+            if value is not None:
+                object.__setattr__(self, name, _number(value, name))
         for name in self._TEXTS:
-            value = getattr(self, name)
+            value = values[name]
             if value is not None and not isinstance(value, str):
                 raise SpecError(f"{name!r}: expected text, got {shorten(value)}", name)
 
@@ -191,6 +199,8 @@ def _check_text(text: str, name: str, limit: int) -> None:
 
 def _check_json(value: object, name: str) -> None:
     """``value`` is JSON within the bounds of :mod:`celery_stembeat.limits`, without NUL."""
+    if not value and isinstance(value, (tuple, list, dict)):
+        return  # empty: nothing to bound (most args and options are)
     try:
         data = encoded_value(value, name)
     except LimitError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import reprlib
 from typing import Any
 
@@ -105,6 +106,7 @@ def check_number(value: float, name: str) -> None:
         raise LimitError(f"{name!r}: {value!r} is not a finite number", name)
 
 
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS + 1}}}")
 _dumps = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -127,7 +129,11 @@ def encoded_value(value: object, name: str) -> bytes:
         raise LimitError(f"{name!r}: holds text that is not valid UTF-8", name) from None
     if len(data) > MAX_VALUE_BYTES:
         raise LimitError(f"{name!r}: {len(data)} bytes of JSON, more than {MAX_VALUE_BYTES}", name)
-    _walk(value, name)
+    # The walk can only find something when the text could break a bound: more opening
+    # brackets than the depth allows, or a run of digits longer than any allowed integer
+    # (JSON refuses NaN and infinities already). Most values skip it.
+    if text.count("[") + text.count("{") > MAX_DEPTH or _LONG_DIGITS.search(text):
+        _walk(value, name)
     return data
 
 
