@@ -93,7 +93,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         until it answers; beat fires from then on.
         """
         self._serve_metrics()
-        entries = self._config_entries()
+        with collector_paused():  # a large beat_schedule is many objects: no GC pass over it
+            entries = self._config_entries()
         validate = entries.validate if isinstance(entries, ConfigEntries) else lambda: None
         self._start = StoreStart(
             self.stembeat.url,
