@@ -93,16 +93,19 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         until it answers; beat fires from then on.
         """
         self._serve_metrics()
-        with collector_paused():  # a large beat_schedule is many objects: no GC pass over it
+        # A large beat_schedule is many live objects: building its entries, opening the store
+        # (importing its driver) and the sync each allocate enough to set off a full
+        # collection, which would walk all of them.
+        with collector_paused():
             entries = self._config_entries()
-        validate = entries.validate if isinstance(entries, ConfigEntries) else lambda: None
-        self._start = StoreStart(
-            self.stembeat.url,
-            lambda store: self._sync(store, entries),
-            validate=validate,
-            max_backoff=self.stembeat.engine.max_backoff,
-        )
-        self._pause = self._connect()
+            validate = entries.validate if isinstance(entries, ConfigEntries) else lambda: None
+            self._start = StoreStart(
+                self.stembeat.url,
+                lambda store: self._sync(store, entries),
+                validate=validate,
+                max_backoff=self.stembeat.engine.max_backoff,
+            )
+            self._pause = self._connect()
 
     def _serve_metrics(self) -> None:
         port = self.stembeat.metrics_port
