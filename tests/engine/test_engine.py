@@ -475,3 +475,37 @@ def test_close_is_safe_twice(engine: Engine) -> None:
     engine.close()
     engine.close()
     assert engine.wait(1) == []
+
+
+def test_a_tick_reports_each_sends_lateness_and_its_claim_batches(
+    store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
+) -> None:
+    """What beat's metrics count: one lateness per occurrence sent, one size per batch."""
+    publisher.latency = 0.004
+    for entry_id in ("a", "b", "c"):
+        add(store, entry_id, IntervalSpec(10))
+    clock.now = at(10)
+    report = engine.tick()
+    assert report.published == 3
+    assert report.drifts == [store.history(entry_id)[0].drift for entry_id in ("a", "b", "c")]
+    assert all(drift > 0 for drift in report.drifts)
+    assert report.batches == [3]
+    clock.now = at(15)
+    quiet = engine.tick()
+    assert (quiet.drifts, quiet.batches) == ([], [])
+
+
+def test_only_the_first_tick_of_an_outage_reports_its_start(
+    store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
+) -> None:
+    flaky, engine = flaky_engine(store, publisher, settings, clock)
+    add(store, "job", IntervalSpec(10))
+    flaky.down = True
+    starts = []
+    for _ in range(3):
+        report = engine.tick()
+        starts.append(report.outage_started)
+        clock.advance(report.delay)
+    flaky.down = False
+    starts.append(engine.tick().outage_started)
+    assert starts == [True, False, False, False]
