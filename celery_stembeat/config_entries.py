@@ -28,7 +28,16 @@ logger = logging.getLogger(__name__)
 #: ``beat_schedule`` keys celery itself knows.
 CELERY_KEYS = ("task", "schedule", "args", "kwargs", "options", "relative")
 #: Keys stembeat adds to a ``beat_schedule`` item (ignored by nothing: unknown keys are errors).
-STEMBEAT_KEYS = ("enabled", "run_once", "expire_at", "catch_up", "jitter", "description")
+STEMBEAT_KEYS = (
+    "enabled",
+    "run_once",
+    "expire_at",
+    "catch_up",
+    "jitter",
+    "description",
+    "overlap",
+    "overlap_timeout",
+)
 _KNOWN_KEYS = frozenset(CELERY_KEYS + STEMBEAT_KEYS)
 
 

@@ -20,12 +20,16 @@ from datetime import datetime, timedelta, timezone
 
 from celery_stembeat._collector import collector_paused
 from celery_stembeat.catchup import Plan, plan
+from celery_stembeat.entry import Entry
 from celery_stembeat.limits import error_text
+from celery_stembeat.overlap import unfinished_run
 from celery_stembeat.publisher import Message, Publisher, occurrence_task_id
+from celery_stembeat.specs import format_instant
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     FAILED,
     PUBLISHED,
+    SKIPPED,
     ChangeFeed,
     Claim,
     Outcome,
@@ -90,6 +94,8 @@ class TickReport:
     drifts: list[float] = field(default_factory=list)
     #: The size of each claim batch this tick took.
     batches: list[int] = field(default_factory=list)
+    #: Occurrences not sent because the entry's previous run had not finished.
+    skipped: int = 0
     #: This tick found the store or broker unavailable, and the outage starts with it.
     outage_started: bool = False
 
@@ -232,6 +238,10 @@ class Engine:
     def _run(self, claims: list[Claim], now: datetime, report: TickReport) -> list[Outcome]:
         """Plan every claim, publish all their runs as one batch, and say what happened."""
         plans = [self._plan(claim, now) for claim in claims]
+        held = [
+            _hold_back(claim.entry, decided.runs, now)
+            for claim, decided in zip(claims, plans, strict=True)
+        ]
         messages = [
             Message(
                 claim.entry,
@@ -239,8 +249,8 @@ class Engine:
                 occurrence_task_id(claim.entry_id, scheduled),
                 round(self.rng.uniform(0, claim.entry.jitter), 3) if claim.entry.jitter else 0.0,
             )
-            for claim, decided in zip(claims, plans, strict=True)
-            for scheduled in decided.runs
+            for claim, (sent, _) in zip(claims, held, strict=True)
+            for scheduled in sent
         ]
         errors = iter(self.publisher.publish_many(messages) if messages else [])
         published_at = self.clock()
@@ -252,12 +262,30 @@ class Engine:
         report.failed += sum(record.outcome == FAILED for record in records)
         first = 0
         outcomes = []
-        for decided in plans:
-            runs = tuple(records[first : first + len(decided.runs)])
+        for claim, decided, (sent, skipped) in zip(claims, plans, held, strict=True):
+            runs = records[first : first + len(sent)]
             first += len(runs)
             report.missed += decided.missed
-            outcomes.append(Outcome(next_run_at=decided.next_run_at, runs=runs))
+            report.skipped += len(skipped)
+            if skipped:
+                runs = sorted(
+                    runs + [self._skipped_run(claim.entry, at, why) for at, why in skipped],
+                    key=lambda run: run.scheduled_for,
+                )
+            outcomes.append(Outcome(next_run_at=decided.next_run_at, runs=tuple(runs)))
         return outcomes
+
+    def _skipped_run(self, entry: Entry, scheduled_for: datetime, reason: str) -> RunRecord:
+        logger.info(
+            "stembeat: skipped %s for %s: %s", entry.id, format_instant(scheduled_for), reason
+        )
+        return RunRecord(
+            entry_id=entry.id,
+            scheduled_for=scheduled_for,
+            outcome=SKIPPED,
+            error=reason,
+            owner=self.settings.owner,
+        )
 
     def _plan(self, claim: Claim, now: datetime) -> Plan:
         entry = claim.entry
@@ -511,3 +539,20 @@ class _BrokerOutage:
             (now - self.since).total_seconds(),
             self.unsent,
         )
+
+
+def _hold_back(
+    entry: Entry, runs: tuple[datetime, ...], now: datetime
+) -> tuple[tuple[datetime, ...], list[tuple[datetime, str]]]:
+    """The runs to send, and the runs ``overlap: skip`` holds back, each with why.
+
+    An entry that skips overlaps sends at most one run at a time: of a backlog, the newest.
+    """
+    if entry.overlap != "skip" or not runs:
+        return runs, []
+    reason = unfinished_run(entry, now)
+    if reason is not None:
+        return (), [(at, reason) for at in runs]
+    newest = runs[-1]
+    instead = f"the later occurrence {format_instant(newest)} was sent instead"
+    return (newest,), [(at, instead) for at in runs[:-1]]

@@ -15,6 +15,7 @@ from celery_stembeat.limits import (
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
     MAX_JITTER,
+    MAX_OVERLAP_TIMEOUT,
     MAX_TASK_LENGTH,
     LimitError,
     check_text,
@@ -27,6 +28,11 @@ from celery_stembeat.specs import ClockedSpec, Spec, SpecError, format_instant, 
 from celery_stembeat.specs import parse_spec as _parse_spec
 
 CATCH_UP_POLICIES = ("skip", "fire_one", "fire_all")
+#: What an occurrence does while the entry's previous run has not finished: sent anyway, or
+#: skipped (``overlap: skip``, which needs workers that report outcomes).
+OVERLAP_POLICIES = ("allow", "skip")
+#: How long (seconds) a run with no final outcome counts as unfinished, unless the entry says.
+DEFAULT_OVERLAP_TIMEOUT = 3600.0
 SOURCES = ("config", "store")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
@@ -228,6 +234,10 @@ class Entry:
     catch_up: str = "fire_one"
     jitter: float = 0.0
     description: str = ""
+    overlap: str = "allow"
+    #: Seconds after which an unfinished previous run no longer holds back ``overlap: skip``
+    #: (``None``: :data:`DEFAULT_OVERLAP_TIMEOUT`).
+    overlap_timeout: float | None = None
     source: str = "store"
     version: int = 0
     state: RunState = RunState()
@@ -276,6 +286,19 @@ class Entry:
                 "jitter",
             )
         object.__setattr__(self, "jitter", float(self.jitter))
+        if not isinstance(self.overlap, str) or self.overlap not in OVERLAP_POLICIES:
+            raise SpecError(
+                f"'overlap': {shorten(self.overlap)} is not one of {', '.join(OVERLAP_POLICIES)}",
+                "overlap",
+            )
+        if self.overlap_timeout is not None:
+            if not within(self.overlap_timeout, 1, MAX_OVERLAP_TIMEOUT):
+                raise SpecError(
+                    f"'overlap_timeout': {shorten(self.overlap_timeout)} is not a number of "
+                    f"seconds 1-{MAX_OVERLAP_TIMEOUT:.0f}",
+                    "overlap_timeout",
+                )
+            object.__setattr__(self, "overlap_timeout", float(self.overlap_timeout))
         if not isinstance(self.description, str):
             raise SpecError(
                 f"'description': expected text, got {shorten(self.description)}", "description"
@@ -309,6 +332,8 @@ class Entry:
             "catch_up": self.catch_up,
             "jitter": self.jitter,
             "description": self.description,
+            "overlap": self.overlap,
+            "overlap_timeout": self.overlap_timeout,
         }
 
     def to_dict(self) -> dict[str, Any]:

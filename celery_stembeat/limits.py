@@ -30,6 +30,8 @@ MIN_INT, MAX_INT = -(10**MAX_DIGITS - 1), 10**MAX_DIGITS - 1
 MAX_COUNT = 2**63 - 1
 #: The largest ``jitter`` (seconds): one day.
 MAX_JITTER = 86_400.0
+#: The longest an entry with ``overlap: skip`` waits for its previous run (30 days).
+MAX_OVERLAP_TIMEOUT = 2_592_000.0
 #: The longest time a message option may give in seconds (``expires``, ``countdown``, time
 #: limits, publish timeouts and retry intervals): 366 days.
 MAX_OPTION_SECONDS = 366 * 86_400.0

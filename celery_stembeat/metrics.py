@@ -40,6 +40,10 @@ class BeatMetrics:
         self.missed = counter(
             "stembeat_occurrences_missed", "Occurrences left out by the entries' catch-up policy."
         )
+        self.skipped = counter(
+            "stembeat_occurrences_skipped",
+            "Occurrences not sent because the entry's previous run had not finished.",
+        )
         self.taken_over = counter(
             "stembeat_claims_taken_over", "Claims found lost to another beat before sending."
         )
@@ -73,6 +77,7 @@ class BeatMetrics:
         self.sent.inc(report.published)
         self.send_failed.inc(report.failed)
         self.missed.inc(report.missed)
+        self.skipped.inc(report.skipped)
         self.taken_over.inc(report.taken_over)
         self.outages.inc(report.outage_started)
         for drift in report.drifts:

@@ -33,6 +33,8 @@ def full_entry() -> Entry:
         catch_up="skip",
         jitter=1.5,
         description="weekday report",
+        overlap="skip",
+        overlap_timeout=600.0,
         source="config",
         version=4,
         state=RunState(
@@ -76,6 +78,8 @@ def test_definition_holds_only_what_entry_files_hold() -> None:
         "catch_up",
         "jitter",
         "description",
+        "overlap",
+        "overlap_timeout",
     }
     restored = Entry.from_dict(definition)
     assert restored.spec == full_entry().spec

@@ -22,8 +22,8 @@ def value(metrics: BeatMetrics, name: str, **labels: str) -> float | None:
 def test_a_pass_adds_its_counts_lateness_and_batches() -> None:
     metrics = BeatMetrics()
     metrics.tick(
-        TickReport(published=3, failed=1, missed=2, taken_over=1, drifts=[0.002, 0.3, -0.001],
-                   batches=[3, 1]),
+        TickReport(published=3, failed=1, missed=2, skipped=4, taken_over=1,
+                   drifts=[0.002, 0.3, -0.001], batches=[3, 1]),
         NOW,
     )  # fmt: skip
     metrics.tick(TickReport(outage_started=True), NOW)
@@ -31,6 +31,7 @@ def test_a_pass_adds_its_counts_lateness_and_batches() -> None:
     assert value(metrics, "stembeat_occurrences_sent_total") == 3
     assert value(metrics, "stembeat_occurrences_send_failed_total") == 1
     assert value(metrics, "stembeat_occurrences_missed_total") == 2
+    assert value(metrics, "stembeat_occurrences_skipped_total") == 4
     assert value(metrics, "stembeat_claims_taken_over_total") == 1
     assert value(metrics, "stembeat_outages_total") == 1
     assert value(metrics, "stembeat_lateness_seconds_count") == 3

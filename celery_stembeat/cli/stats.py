@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import Health, HealthRules, assess, live_beats, needs_newest_run
-from celery_stembeat.stores import BeatInfo, RunRecord, Store
+from celery_stembeat.stores import SKIPPED, BeatInfo, RunRecord, Store
 
 WINDOW = timedelta(hours=1)
 #: Runs read per history call at first; each further call reads four times as many.
@@ -99,6 +99,19 @@ class Observation:
     live: list[BeatInfo]
 
 
+#: How many runs back the newest sent run is looked for behind skipped ones.
+SKIPPED_SCAN = 100
+
+
+def _newest_sent(store: Store, entry_id: str) -> RunRecord | None:
+    """The entry's newest run that was sent or tried (``overlap: skip`` records the
+    occurrences it skips while that run goes on)."""
+    runs = store.history(entry_id, 1)
+    if runs and runs[0].outcome == SKIPPED:
+        runs = [run for run in store.history(entry_id, SKIPPED_SCAN) if run.outcome != SKIPPED]
+    return runs[0] if runs else None
+
+
 def healths(
     store: Store, entries: Sequence[Entry], now: datetime, rules: HealthRules
 ) -> list[Health]:
@@ -107,8 +120,7 @@ def healths(
     for entry in entries:
         newest = None
         if needs_newest_run(entry):
-            runs = store.history(entry.id, 1)
-            newest = runs[0] if runs else None
+            newest = _newest_sent(store, entry.id)
         found.append(assess(entry, newest, now, rules))
     return found
 

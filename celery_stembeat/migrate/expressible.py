@@ -85,11 +85,14 @@ def interval_period(seconds: float) -> tuple[int, str]:
 
 
 def check_celery_rules(entry: Entry) -> None:
-    """What no celery-driven scheduler has: catch-up policies other than one run, jitter."""
+    """What no celery-driven scheduler has: catch-up policies other than one run, jitter,
+    skipping overlaps."""
     if entry.catch_up != "fire_one":
         raise Inexpressible(f"catch_up={entry.catch_up} (celery runs one late run)")
     if entry.jitter:
         raise Inexpressible(f"jitter={entry.jitter:g} s")
+    if entry.overlap != "allow":
+        raise Inexpressible(f"overlap={entry.overlap} (celery sends every occurrence)")
 
 
 def after_expire(expire_at: datetime) -> datetime:

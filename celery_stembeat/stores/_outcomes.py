@@ -15,6 +15,7 @@ from celery_stembeat.stores.base import (
     FAILING_OUTCOMES,
     FINAL_OUTCOMES,
     RETRY,
+    SKIPPED,
     STARTED,
     SUCCESS,
     RunRecord,
@@ -46,7 +47,7 @@ def fold(record: RunRecord, state: RunState, report: TaskReport) -> Folded | Non
       ``runtime_mean``/``runtime_max``. ``last_outcome`` and ``consecutive_task_failures``
       follow the newest occurrence only: a late report on an older one leaves them alone.
     """
-    if record.outcome in FINAL_OUTCOMES or record.outcome == FAILED:
+    if record.outcome in FINAL_OUTCOMES or record.outcome in (FAILED, SKIPPED):
         return None
     started_at = record.started_at or report.started_at
     if report.outcome == STARTED:

@@ -8,7 +8,7 @@ from datetime import datetime
 from celery_stembeat.entry import RunState
 from celery_stembeat.entry_decode import replace_state
 from celery_stembeat.specs import Spec
-from celery_stembeat.stores.base import FAILED, PUBLISHED, Claim, Outcome
+from celery_stembeat.stores.base import FAILED, PUBLISHED, SKIPPED, Claim, Outcome
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,13 @@ def advance(claim: Claim, outcome: Outcome) -> Advance:
     consecutive = state.consecutive_failures
     last_error = state.last_error
     last_run_at = state.last_run_at
+    last_scheduled_for = state.last_scheduled_for
     last_drift, drift_mean, drift_max = state.last_drift, state.drift_mean, state.drift_max
     for run in outcome.runs:
+        if run.outcome == SKIPPED:
+            # Not sent: the newest occurrence stays the one still running.
+            continue
+        last_scheduled_for = run.scheduled_for
         if run.outcome == PUBLISHED:
             if run.drift is not None:
                 drift_mean = (
@@ -57,9 +62,7 @@ def advance(claim: Claim, outcome: Outcome) -> Advance:
     new_state = replace_state(
         state,
         next_run_at=next_run_at,
-        last_scheduled_for=(
-            outcome.runs[-1].scheduled_for if outcome.runs else state.last_scheduled_for
-        ),
+        last_scheduled_for=last_scheduled_for,
         last_run_at=last_run_at,
         total_run_count=total,
         failure_count=failures,

@@ -37,10 +37,12 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
 from celery_stembeat.specs import format_instant, parse_instant
 
-#: Run outcomes a beat records in history: sent, or could not be sent.
+#: Run outcomes a beat records in history: sent, could not be sent, or not sent because the
+#: entry's previous run had not finished (``overlap: skip``).
 PUBLISHED = "published"
 FAILED = "failed"
-OUTCOMES = (PUBLISHED, FAILED)
+SKIPPED = "skipped"
+OUTCOMES = (PUBLISHED, FAILED, SKIPPED)
 
 #: Outcomes a worker reports (see :func:`celery_stembeat.track_outcomes`). ``started`` and
 #: ``retry`` are on the way; the others are final: a run record takes one final outcome only.

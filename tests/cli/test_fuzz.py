@@ -65,6 +65,8 @@ FIELDS = (
     "description",
     "catch_up",
     "expire_at",
+    "overlap",
+    "overlap_timeout",
 )
 BASE = {"task": '"tasks.fuzz"', "spec": '"5m"'}
 #: A valid value of each field, so that some files are accepted.
@@ -79,6 +81,8 @@ VALID = {
     "description": '"' + "d" * 1_000 + '"',
     "catch_up": '"skip"',
     "expire_at": '"2027-01-01T00:00:00Z"',
+    "overlap": '"skip"',
+    "overlap_timeout": "2592000",
 }
 
 

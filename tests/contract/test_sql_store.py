@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -57,23 +58,23 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 or 3) had them: without the beats (version 4),
-    and at version 2 without the outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 4) had them: without the overlap columns
+    (version 5), below 4 without the beats, and at version 2 without the outcome columns."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
+        dropped = [(schema.entries, ("overlap", "overlap_timeout"))]
+        if version < 3:
+            dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            schema.beats.drop(conn)
-            if version < 3:
-                for table, names in (
-                    (schema.entries, TRACKED_FIELDS),
-                    (schema.runs, _REPORTED_RUN_COLUMNS),
-                ):
-                    for name in names:
-                        conn.execute(
-                            sa.text(f"ALTER TABLE {quote.format_table(table)} DROP COLUMN {name}")
-                        )
+            if version < 4:
+                schema.beats.drop(conn)
+            for table, names in dropped:
+                for name in names:
+                    conn.execute(
+                        sa.text(f"ALTER TABLE {quote.format_table(table)} DROP COLUMN {name}")
+                    )
             meta = schema.meta
             conn.execute(
                 sa.update(meta).where(meta.c.key == SCHEMA_VERSION_KEY).values(value=version)
@@ -116,7 +117,7 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 4
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 5
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -128,6 +129,27 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
         assert store.beats() == [beat]
     finally:
         engine.dispose()
+        store.close()
+
+
+@pytest.mark.parametrize("old_store", [4], indirect=True)
+def test_version_4_entries_gain_the_overlap_policy_allow(old_store: str) -> None:
+    """Version 5 adds ``overlap`` and ``overlap_timeout``: stored entries read as before
+    (``allow``) and take a policy of their own."""
+    store = open_store(old_store)
+    try:
+        entry = store.get("job")
+        assert entry is not None
+        assert (entry.overlap, entry.overlap_timeout, entry.state.total_run_count) == (
+            "allow",
+            None,
+            1,
+        )
+        store.upsert(replace(entry, overlap="skip", overlap_timeout=90.0))
+        changed = store.get("job")
+        assert changed is not None
+        assert (changed.overlap, changed.overlap_timeout) == ("skip", 90.0)
+    finally:
         store.close()
 
 

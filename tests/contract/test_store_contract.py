@@ -58,10 +58,30 @@ def test_upsert_creates_version_one_and_round_trips(store: Store) -> None:
         catch_up="fire_all",
         jitter=2.5,
         description="daily report",
+        overlap="skip",
+        overlap_timeout=120.0,
     )
     stored = store.upsert(entry)
     assert stored.version == 1
     assert store.get("report") == replace(entry, version=1)
+
+
+@pytest.mark.parametrize("write", ["upsert_many", "write_many"])
+def test_the_overlap_policy_reaches_the_claim(store: Store, write: str) -> None:
+    """The beat decides ``overlap: skip`` from the claimed entry: bulk writes keep it too."""
+    getattr(store, write)(
+        [
+            make_entry("skips", overlap="skip", overlap_timeout=45.5),
+            make_entry("timeout-default", overlap="skip"),
+            make_entry("allows"),
+        ]
+    )
+    claims = store.claim_due(at(0), 10, "beat-1", LEASE)
+    assert {c.entry_id: (c.entry.overlap, c.entry.overlap_timeout) for c in claims} == {
+        "skips": ("skip", 45.5),
+        "timeout-default": ("skip", None),
+        "allows": ("allow", None),
+    }
 
 
 def test_drop_leaves_nothing_for_the_next_store(store_url: str, backend: str) -> None:

@@ -68,6 +68,20 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+@app.task(bind=True, name="e2e.timed")
+def timed(self: Any, seconds: float) -> None:
+    """Takes ``seconds`` to run and appends its entry, start and end to the record list."""
+    started = time.time()
+    time.sleep(seconds)
+    headers = self.request.headers or {}
+    row = {
+        "entry": headers.get("stembeat_entry") or getattr(self.request, "stembeat_entry", None),
+        "start": started,
+        "end": time.time(),
+    }
+    _record.rpush(os.environ["E2E_RECORD"], json.dumps(row))
+
+
 @app.task(bind=True, name="e2e.retry_once", max_retries=3, default_retry_delay=0)
 def retry_once(self: Any) -> None:
     """Asks for a retry on its first attempt, then succeeds."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -216,3 +217,36 @@ def test_retries_time_limits_and_expired_messages(harness: Harness) -> None:
     assert runs[hard].error.startswith("TimeLimitExceeded")
     assert (runs[expired].outcome, runs[expired].error) == ("revoked", "expired")
     assert (state.success_count, state.task_failure_count) == (1, 2)
+
+
+def overlapping(runs: list[dict[str, float]]) -> int:
+    """How many runs started before the one before them ended."""
+    ordered = sorted(runs, key=lambda run: run["start"])
+    return sum(later["start"] < earlier["end"] for earlier, later in itertools.pairwise(ordered))
+
+
+def test_overlap_skip_never_runs_an_entry_twice_at_once(harness: Harness) -> None:
+    """A task that takes 2.5 s, due every second, on a worker with room for several at once:
+    with ``overlap: skip`` each run starts after the one before it ended, and the
+    occurrences in between are recorded as skipped; the same task without it overlaps."""
+    harness.beat_schedule = {
+        "serial": {"task": "e2e.timed", "schedule": "1s", "args": [2.5], "overlap": "skip"},
+        "parallel": {"task": "e2e.timed", "schedule": "1s", "args": [2.5]},
+    }
+    harness.worker(("-P", "prefork", "-c", "5"), TRACK)
+    harness.beat()
+    wait_for(
+        lambda: len(harness.runs_of("serial")) >= 3 and len(harness.runs_of("parallel")) >= 3,
+        90,
+        "three runs of each entry\n" + harness.logs(),
+    )
+    assert overlapping(harness.runs_of("serial")) == 0, harness.runs_of("serial")
+    assert overlapping(harness.runs_of("parallel")) >= 2
+    with harness.open_store() as store:
+        history = store.history("serial")
+    skipped = [run for run in history if run.outcome == "skipped"]
+    assert len(skipped) >= 3
+    reason = r"previous run \(\S+Z\) has not finished(; no outcome reported for this entry yet .*)?"
+    assert all(re.fullmatch(reason, run.error or "") for run in skipped), [r.error for r in skipped]
+    assert any(run.error and run.error.endswith("has not finished") for run in skipped)
+    assert all(run.published_at is None and run.task_id is None for run in skipped)

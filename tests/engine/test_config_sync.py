@@ -33,6 +33,8 @@ CONFIG = {
         "catch_up": "skip",
         "jitter": 5,
         "description": "hourly",
+        "overlap": "skip",
+        "overlap_timeout": 1800,
     },
 }
 
@@ -50,6 +52,7 @@ def test_every_celery_schedule_form_becomes_a_spec() -> None:
     assert entries["text"].options == {"queue": "q"}
     hourly = entries["stembeat-keys"]
     assert (hourly.catch_up, hourly.jitter, hourly.description) == ("skip", 5.0, "hourly")
+    assert (hourly.overlap, hourly.overlap_timeout) == ("skip", 1800.0)
     assert all(e.source == "config" for e in entries.values())
 
 
@@ -59,6 +62,7 @@ def test_every_celery_schedule_form_becomes_a_spec() -> None:
         ({"task": "t"}, "schedule", "'schedule' is missing"),
         ({"task": "t", "schedule": "61 * * * *"}, "schedule", "61 is outside 0-59"),
         ({"task": "t", "schedule": 5, "colour": "red"}, "colour", "unknown key 'colour'"),
+        ({"task": "t", "schedule": 5, "overlap": "never"}, "overlap", "'never' is not one of"),
         (
             {"task": "t", "schedule": 5, "options": {"queu": 1}},
             "options",

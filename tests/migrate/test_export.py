@@ -12,7 +12,7 @@ from celery.schedules import crontab, solar
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.migrate.dcb_export import to_dcb
-from celery_stembeat.migrate.expressible import Inexpressible
+from celery_stembeat.migrate.expressible import Inexpressible, check_celery_rules
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import Store
 from tests.migrate import django_project, scenario
@@ -130,3 +130,11 @@ def test_plain_export_is_unchanged(sqlite_alias: str, cli: Invoke) -> None:
     document = json.loads(cli("export").stdout)
     assert len(document["entries"]) == len(scenario.ALL_FIELDS)
     assert set(document["entries"][0]) >= {"id", "task", "spec", "options", "catch_up"}
+
+
+def test_skipping_overlaps_is_inexpressible_in_django_celery_beat_and_celery() -> None:
+    entry = Entry(id="x", task="proj.x", spec=IntervalSpec(60), overlap="skip")
+    with pytest.raises(Inexpressible, match=re.escape("overlap=skip (celery sends every")):
+        to_dcb(entry)
+    with pytest.raises(Inexpressible, match=re.escape("overlap=skip (celery sends every")):
+        check_celery_rules(entry)

@@ -102,6 +102,10 @@ def _definition_json(entry: Entry) -> str:
         data["jitter"] = entry.jitter
     if entry.description:
         data["description"] = entry.description
+    if entry.overlap != "allow":
+        data["overlap"] = entry.overlap
+    if entry.overlap_timeout is not None:
+        data["overlap_timeout"] = entry.overlap_timeout
     if entry.source != "store":
         data["source"] = entry.source
     return compact_json(data)

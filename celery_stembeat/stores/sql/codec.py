@@ -115,6 +115,8 @@ DEFINITION_COLUMNS = (
     "catch_up",
     "jitter",
     "description",
+    "overlap",
+    "overlap_timeout",
     "source",
 )
 
@@ -133,6 +135,8 @@ def definition(entry: Entry) -> dict[str, Any]:
         "catch_up": entry.catch_up,
         "jitter": entry.jitter,
         "description": entry.description,
+        "overlap": entry.overlap,
+        "overlap_timeout": entry.overlap_timeout,
         "source": entry.source,
     }
 
@@ -233,6 +237,8 @@ def read_entry(row: sa.RowMapping) -> Entry:
         catch_up=row["catch_up"],
         jitter=float(row["jitter"]),
         description=row["description"],
+        overlap=row["overlap"],
+        overlap_timeout=row["overlap_timeout"],
         source=row["source"],
         version=int(row["version"]),
         state=state,

@@ -115,6 +115,9 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("catch_up", sa.Text, nullable=False),
         sa.Column("jitter", sa.Double, nullable=False),
         sa.Column("description", sa.Text, nullable=False),
+        # (overlap and overlap_timeout added by schema version 5)
+        sa.Column("overlap", sa.Text, nullable=False, server_default="allow"),
+        sa.Column("overlap_timeout", sa.Double),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
         # "version:digest" of the beat_schedule item start-up sync found this definition equal to
@@ -239,11 +242,16 @@ def _create_beats(conn: sa.Connection, schema: Schema) -> None:
     schema.beats.create(conn, checkfirst=True)
 
 
+def _add_overlap_columns(conn: sa.Connection, schema: Schema) -> None:
+    _add_columns(conn, schema.entries, ["overlap", "overlap_timeout"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
     _add_outcome_columns,
     _create_beats,
+    _add_overlap_columns,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
