@@ -13,7 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from celery_stembeat.entry import TRACKED_FIELDS
-from celery_stembeat.stores import BeatInfo, Claim, Store, TaskReport, open_store
+from celery_stembeat.stores import (
+    INCIDENT_OK,
+    BeatInfo,
+    Claim,
+    Incident,
+    Store,
+    TaskReport,
+    open_store,
+)
 from celery_stembeat.stores.sql import SQLStore
 from celery_stembeat.stores.sql.engine import locate
 from celery_stembeat.stores.sql.schema import (
@@ -57,14 +65,16 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 or 3) had them: without the beats (version 4),
-    and at version 2 without the outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 4) had them: without the incidents (version
+    5), below 4 without the beats, and at version 2 without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
         with engine.begin() as conn:
-            schema.beats.drop(conn)
+            schema.incidents.drop(conn)
+            if version < 4:
+                schema.beats.drop(conn)
             if version < 3:
                 for table, names in (
                     (schema.entries, TRACKED_FIELDS),
@@ -116,7 +126,7 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 4
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 5
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -126,6 +136,27 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
         beat = BeatInfo("beat-1", "web-1", 1, "0.1.0", T0, at(5), 0.001, None)
         store.record_beat(beat)
         assert store.beats() == [beat]
+    finally:
+        engine.dispose()
+        store.close()
+
+
+@pytest.mark.parametrize("old_store", [4], indirect=True)
+def test_version_4_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
+    """Version 5 adds the incidents table; entries and history stay as they were."""
+    store = open_store(old_store)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(old_store)
+    try:
+        with engine.connect() as conn:
+            schema = build_schema(store.prefix, engine.dialect.name)
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 5
+        entry = store.get("job")
+        assert entry is not None
+        assert (entry.version, entry.state.total_run_count) == (1, 1)
+        assert store.incidents() == []
+        assert store.transition_incident("entry:job", "failing", at(5)) == INCIDENT_OK
+        assert store.incidents() == [Incident("entry:job", "failing", at(5))]
     finally:
         engine.dispose()
         store.close()
