@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery_stembeat.engine import EngineSettings, default_owner
 from celery_stembeat.specs import zone_name
+from celery_stembeat.webhooks import check_webhook, mask_webhook
 
 #: The environment variable naming the store when the app's config does not.
 URL_VARIABLE = "STEMBEAT_URL"
@@ -76,6 +77,25 @@ def _port(conf: Any, name: str) -> int | None:
     return value
 
 
+def _webhooks(conf: Any, name: str) -> tuple[str, ...]:
+    """The http(s) URLs of setting ``name`` (a list, or one URL); an error shows a URL only
+    masked."""
+    value = conf.get(name)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name}: not a list of http(s) URLs but {type(value).__name__}")
+    urls: list[str] = []
+    for index, url in enumerate(value):
+        try:
+            urls.append(check_webhook(url))
+        except ValueError as exc:
+            raise ConfigError(f"{name}[{index}]: {exc} ({mask_webhook(url)})") from None
+    return tuple(urls)
+
+
 @dataclass(frozen=True)
 class StembeatConfig:
     """The scheduler's settings.
@@ -84,7 +104,8 @@ class StembeatConfig:
     ``stembeat_lease``, ``stembeat_grace``, ``stembeat_catch_up_limit``,
     ``stembeat_batch_size``, ``stembeat_lookahead``, ``stembeat_max_backoff``,
     ``stembeat_max_skew`` (seconds or counts), ``stembeat_owner`` (this beat's name in
-    claims and history), ``stembeat_metrics_port`` and ``stembeat_metrics_address``.
+    claims and history), ``stembeat_metrics_port``, ``stembeat_metrics_address`` and
+    ``stembeat_alert_webhooks``.
     """
 
     url: str
@@ -97,6 +118,9 @@ class StembeatConfig:
     metrics_port: int | None = None
     #: The address it listens on (all interfaces by default).
     metrics_address: str = "0.0.0.0"
+    #: The URLs alerts are POSTed to: secrets, shown only through
+    #: :func:`~celery_stembeat.webhooks.mask_webhook` (and left out of the repr).
+    alert_webhooks: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_app(
@@ -131,4 +155,5 @@ class StembeatConfig:
             max_skew=_seconds(conf, "stembeat_max_skew", DEFAULT_MAX_SKEW, minimum=0.001),
             metrics_port=_port(conf, "stembeat_metrics_port"),
             metrics_address=str(conf.get("stembeat_metrics_address") or "0.0.0.0"),
+            alert_webhooks=_webhooks(conf, "stembeat_alert_webhooks"),
         )

@@ -30,7 +30,7 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 from celery_stembeat.entry import Entry
@@ -248,6 +248,40 @@ class BeatInfo:
             store_latency=data.get("store_latency"),
             clock_offset=data.get("clock_offset"),
         )
+
+
+#: The state of an incident that is not open: a key never recorded is in it, and moving an
+#: incident to it resolves the incident (its record goes).
+INCIDENT_OK: Final = "ok"
+#: Characters of an incident's key, and of its state.
+MAX_INCIDENT_KEY_LENGTH = 512
+MAX_INCIDENT_STATE_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An open incident: something alerts are about (``key``, such as an entry) has been in
+    ``state`` (any state but :data:`INCIDENT_OK`) since ``since``."""
+
+    key: str
+    state: str
+    since: datetime
+
+
+def checked_transition(key: object, state: object, at: object) -> tuple[str, str, datetime]:
+    """The arguments of :meth:`Store.transition_incident` when valid (``at`` in UTC), else a
+    ValueError naming the bad one."""
+    for name, value, limit in (
+        ("key", key, MAX_INCIDENT_KEY_LENGTH),
+        ("state", state, MAX_INCIDENT_STATE_LENGTH),
+    ):
+        if not isinstance(value, str) or not value or len(value) > limit:
+            raise ValueError(f"{name}: {shorten(value)} is not text of 1 to {limit} characters")
+        if not value.isprintable():
+            raise ValueError(f"{name}: {shorten(value)} holds characters that are not printable")
+    if not isinstance(at, datetime) or at.utcoffset() is None:
+        raise ValueError(f"at: {shorten(at)} is not an aware datetime")
+    return str(key), str(state), at.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -502,6 +536,25 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def beats(self) -> list[BeatInfo]:
         """Every recorded beat, by owner."""
+
+    # -- incidents -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
+        """Move incident ``key`` to ``state`` at ``at`` (:data:`INCIDENT_OK`: resolved, the
+        record is removed); a key never recorded is in :data:`INCIDENT_OK`.
+
+        Returns the state it left when this call changed it, else ``None`` (it was in
+        ``state`` already, and keeps its ``since``). Atomic across processes: when several
+        beats make the same transition, exactly one gets the previous state back (and
+        delivers the alert). Raises ValueError for a key or state that is not 1 to
+        :data:`MAX_INCIDENT_KEY_LENGTH` (:data:`MAX_INCIDENT_STATE_LENGTH`) printable
+        characters, or a naive ``at``.
+        """
+
+    @abc.abstractmethod
+    def incidents(self) -> list[Incident]:
+        """Every open incident (in a state other than :data:`INCIDENT_OK`), by key."""
 
     def time(self) -> datetime | None:
         """The store server's clock now (aware UTC), or ``None`` for a store without a clock

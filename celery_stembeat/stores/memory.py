@@ -21,18 +21,21 @@ from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    INCIDENT_OK,
     BeatInfo,
     ChangeFeed,
     Claim,
     ClaimBatch,
     EntryNotFound,
     Fingerprint,
+    Incident,
     Outcome,
     RunRecord,
     Store,
     TaskReport,
     VersionConflict,
     checked_history_limit,
+    checked_transition,
     claim_token,
 )
 
@@ -55,6 +58,7 @@ class _Backend:
         self.digests: dict[str, tuple[int, str]] = {}
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
+        self.incidents: dict[str, Incident] = {}
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
     def index(self, entry: Entry) -> None:
@@ -334,6 +338,24 @@ class MemoryStore(Store):
         with self._backend.lock:
             return sorted(self._backend.beats.values(), key=lambda beat: beat.owner)
 
+    def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
+        key, state, at = checked_transition(key, state, at)
+        incidents = self._backend.incidents
+        with self._backend.lock:
+            open_incident = incidents.get(key)
+            previous = open_incident.state if open_incident else INCIDENT_OK
+            if previous == state:
+                return None
+            if state == INCIDENT_OK:
+                del incidents[key]
+            else:
+                incidents[key] = Incident(key, state, at)
+            return previous
+
+    def incidents(self) -> list[Incident]:
+        with self._backend.lock:
+            return sorted(self._backend.incidents.values(), key=lambda incident: incident.key)
+
     def next_due_at(self) -> datetime | None:
         backend = self._backend
         with backend.lock:
@@ -353,6 +375,7 @@ class MemoryStore(Store):
             backend.digests.clear()
             backend.due.clear()
             backend.beats.clear()
+            backend.incidents.clear()
 
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""

@@ -14,7 +14,15 @@ import pytest
 import sqlalchemy as sa
 
 from celery_stembeat.entry import TRACKED_FIELDS
-from celery_stembeat.stores import BeatInfo, Claim, Store, TaskReport, open_store
+from celery_stembeat.stores import (
+    INCIDENT_OK,
+    BeatInfo,
+    Claim,
+    Incident,
+    Store,
+    TaskReport,
+    open_store,
+)
 from celery_stembeat.stores.sql import SQLStore
 from celery_stembeat.stores.sql.engine import locate
 from celery_stembeat.stores.sql.schema import (
@@ -58,16 +66,18 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 4) had them: without the overlap columns
-    (version 5), below 4 without the beats, and at version 2 without the outcome columns."""
+    """Make the tables as schema ``version`` (2 to 5) had them: without the incidents (version
+    6), below 5 without the overlap columns, below 4 without the beats, and at version 2
+    without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
-        dropped = [(schema.entries, ("overlap", "overlap_timeout"))]
+        dropped = [(schema.entries, ("overlap", "overlap_timeout"))] if version < 5 else []
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
+            schema.incidents.drop(conn)
             if version < 4:
                 schema.beats.drop(conn)
             for table, names in dropped:
@@ -117,7 +127,7 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 5
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 6
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -150,6 +160,27 @@ def test_version_4_entries_gain_the_overlap_policy_allow(old_store: str) -> None
         assert changed is not None
         assert (changed.overlap, changed.overlap_timeout) == ("skip", 90.0)
     finally:
+        store.close()
+
+
+@pytest.mark.parametrize("old_store", [5], indirect=True)
+def test_version_5_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
+    """Version 6 adds the incidents table; entries and history stay as they were."""
+    store = open_store(old_store)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(old_store)
+    try:
+        with engine.connect() as conn:
+            schema = build_schema(store.prefix, engine.dialect.name)
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 6
+        entry = store.get("job")
+        assert entry is not None
+        assert (entry.version, entry.state.total_run_count) == (1, 1)
+        assert store.incidents() == []
+        assert store.transition_incident("entry:job", "failing", at(5)) == INCIDENT_OK
+        assert store.incidents() == [Incident("entry:job", "failing", at(5))]
+    finally:
+        engine.dispose()
         store.close()
 
 

@@ -1,5 +1,5 @@
-"""How the Redis store encodes entries, run state, runs and beats, and decodes the scripts'
-rows.
+"""How the Redis store encodes entries, run state, runs, beats and incidents, and decodes the
+scripts' rows.
 
 Instants are kept at millisecond resolution (sub-millisecond parts are truncated); a claim's
 ``scheduled_for`` is the stored ``next_run_at`` exactly. The hash fields are described in
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -21,7 +21,7 @@ from celery_stembeat.entry_decode import replace_entry, replace_state, stored_en
 from celery_stembeat.specs import format_instant, parse_instant
 from celery_stembeat.stores._decode import attached_digest
 from celery_stembeat.stores._spec_text import compact_json, spec_from_text, spec_text
-from celery_stembeat.stores.base import BeatInfo, Fingerprint, RunRecord, StoreError
+from celery_stembeat.stores.base import BeatInfo, Fingerprint, Incident, RunRecord, StoreError
 
 #: Longest hash value Redis keeps in a listpack by default (``hash-max-listpack-value``).
 CHUNK_BYTES = 64
@@ -393,3 +393,18 @@ def decode_beats(values: Iterable[bytes]) -> list[BeatInfo]:
     return sorted(
         (BeatInfo.from_dict(json.loads(value)) for value in values), key=lambda b: b.owner
     )
+
+
+def incident_text(incident: Incident) -> str:
+    """``incident`` as a value of ``{P}:incidents``: ``{"state", "since"}`` as compact JSON."""
+    return compact_json({"state": incident.state, "since": format_instant(incident.since)})
+
+
+def decode_incidents(fields: Mapping[bytes, bytes]) -> list[Incident]:
+    """The incidents of ``{P}:incidents`` (key → :func:`incident_text`), by key."""
+    found = []
+    for key, value in fields.items():
+        data = json.loads(value)
+        since = parse_instant(data["since"], "since")
+        found.append(Incident(key.decode(), data["state"], since))
+    return sorted(found, key=lambda incident: incident.key)

@@ -62,6 +62,10 @@ Cluster slot and every script can touch them atomically:
 ``{P}:beats:seen`` (sorted set)
     The owners of ``{P}:beats``, scored by ``last_pass_at`` in epoch ms: recording a beat
     forgets those scored more than ``BEAT_RETENTION`` before it, in both keys.
+``{P}:incidents`` (hash)
+    The open incidents: key → compact JSON ``{"state": state, "since": ISO instant}``. A
+    resolved incident (state ``ok``) has no field; the ``transition_incident`` script reads
+    and moves one incident atomically.
 ``{P}:changes`` (pub/sub channel)
     The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
     that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
@@ -88,6 +92,7 @@ class Keys:
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
+        self.incidents = f"{tag}:incidents"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [self.due, self.ids, self.config]

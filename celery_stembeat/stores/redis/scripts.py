@@ -44,6 +44,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "outcome_runs": ENTRY_PARTS,
     "record_outcomes": ENTRY_PARTS,
     "record_beat": (),
+    "transition_incident": (),
 }
 
 

@@ -8,6 +8,7 @@ three round trips per call (WATCH, the read script, MULTI/EXEC with the write sc
 when a concurrent write makes it read again; finding a run searches its history from the
 newest, so a report on an old run costs up to ``history_limit`` stream entries. Beats: recording
 one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
+Incidents: a transition is one script call, listing them one ``HGETALL``.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -43,6 +44,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryNotFound,
     Fingerprint,
+    Incident,
     Outcome,
     RunRecord,
     Store,
@@ -51,6 +53,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     checked_history_limit,
+    checked_transition,
     claim_token,
 )
 from celery_stembeat.stores.redis import scripts
@@ -59,10 +62,12 @@ from celery_stembeat.stores.redis.codec import (
     decode_beats,
     decode_entry,
     decode_fingerprint,
+    decode_incidents,
     decode_rows,
     decode_run,
     entry_fields,
     from_ms,
+    incident_text,
     ms_text,
     reported_text,
     run_fields,
@@ -599,6 +604,23 @@ class RedisStore(Store):
             values = cast(list[bytes], self._client.hvals(self._keys.beats))
         return decode_beats(values)
 
+    # -- incidents -------------------------------------------------------------------------------
+
+    def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
+        """Move incident ``key`` to ``state``: one atomic script call; the state it left, or
+        ``None``."""
+        key, state, at = checked_transition(key, state, at)
+        args = [key, state, incident_text(Incident(key, state, at))]
+        with self._errors():
+            previous = self._run(self._scripts["transition_incident"], [self._keys.incidents], args)
+        return None if previous is None else cast(bytes, previous).decode()
+
+    def incidents(self) -> list[Incident]:
+        """Every open incident, by key (one ``HGETALL``)."""
+        with self._errors():
+            fields = cast(dict[bytes, bytes], self._client.hgetall(self._keys.incidents))
+        return decode_incidents(fields)
+
     def time(self) -> datetime | None:
         """The Redis server's clock (``TIME``)."""
         with self._errors():
@@ -613,7 +635,7 @@ class RedisStore(Store):
             return RedisFeed(self._client, self.channel, self.display_url)
 
     def drop(self) -> None:
-        """Delete every key of this prefix (entries, indexes, history, beats)."""
+        """Delete every key of this prefix (entries, indexes, history, beats, incidents)."""
         with self._errors():
             batch: list[bytes] = []
             for key in self._client.scan_iter(match=self._keys.pattern, count=1000):

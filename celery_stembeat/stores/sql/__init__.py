@@ -41,6 +41,11 @@ Tables (named with the prefix)
     its row and deletes the rows whose ``last_pass_at`` is more than
     :data:`~celery_stembeat.stores.base.BEAT_RETENTION` older than its own, in one write
     transaction.
+``{prefix}incidents``
+    One row per open :class:`~celery_stembeat.stores.base.Incident`, by ``key`` (the primary
+    key, sorted by code point): ``state``, ``since`` (added by schema version 6). A resolved
+    incident has no row. A transition reads the row ``FOR UPDATE`` and writes it in one write
+    transaction.
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -92,6 +97,9 @@ Files
 ``beats.py``
     Beats recording themselves: the upsert and pruning, the removal, the listing; the same
     statements on both databases.
+``incidents.py``
+    Incidents: the transition under the row's lock, the listing; the same statements on both
+    databases.
 ``feed.py``
     The change counter, ``NOTIFY`` and the change log, and the feeds reading them:
     ``LISTEN`` on PostgreSQL, the polled change log on SQLite.

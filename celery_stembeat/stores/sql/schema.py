@@ -75,10 +75,11 @@ class Schema:
     meta: sa.Table
     changes: sa.Table
     beats: sa.Table
+    incidents: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs, self.beats]
+        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -199,7 +200,15 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("store_latency", sa.Double),
         sa.Column("clock_offset", sa.Double),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes, beats)
+    # Added by schema version 6.
+    incidents = sa.Table(
+        f"{prefix}incidents",
+        metadata,
+        sa.Column("key", _id(), primary_key=True),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("since", UTCDateTime, nullable=False),
+    )
+    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents)
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -246,12 +255,17 @@ def _add_overlap_columns(conn: sa.Connection, schema: Schema) -> None:
     _add_columns(conn, schema.entries, ["overlap", "overlap_timeout"])
 
 
+def _create_incidents(conn: sa.Connection, schema: Schema) -> None:
+    schema.incidents.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
     _add_outcome_columns,
     _create_beats,
     _add_overlap_columns,
+    _create_incidents,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

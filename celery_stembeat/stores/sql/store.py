@@ -23,6 +23,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryNotFound,
     Fingerprint,
+    Incident,
     Outcome,
     RunRecord,
     Store,
@@ -30,6 +31,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     checked_history_limit,
+    checked_transition,
     claim_token,
 )
 from celery_stembeat.stores.sql import outcomes, upserts
@@ -45,6 +47,7 @@ from celery_stembeat.stores.sql.codec import (
 )
 from celery_stembeat.stores.sql.dialects import dialect_for
 from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
+from celery_stembeat.stores.sql.incidents import read_incidents, transition
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     Schema,
@@ -509,6 +512,21 @@ class SQLStore(Store):
         """Every recorded beat, by owner."""
         with self._single_statement() as conn:
             return read_beats(conn, self._schema)
+
+    # -- incidents -------------------------------------------------------------------------------
+
+    def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
+        """Move incident ``key`` to ``state`` in one write transaction that reads its row
+        ``FOR UPDATE`` (see ``incidents.py``); the state it left, or ``None``."""
+        key, state, at = checked_transition(key, state, at)
+        insert = self._dialect.insert(self._schema.incidents)
+        with self._write() as conn:
+            return transition(conn, self._schema, insert, key, state, at)
+
+    def incidents(self) -> list[Incident]:
+        """Every open incident, by key."""
+        with self._single_statement() as conn:
+            return read_incidents(conn, self._schema)
 
     def time(self) -> datetime | None:
         """PostgreSQL's ``clock_timestamp()``; ``None`` on SQLite (the beat's own host)."""
