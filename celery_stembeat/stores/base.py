@@ -285,6 +285,66 @@ def checked_transition(key: object, state: object, at: object) -> tuple[str, str
 
 
 @dataclass(frozen=True)
+class EntryCounts:
+    """How many entries a store holds, and how many of them are scheduled: enabled, with a
+    next run (claimed or not)."""
+
+    total: int
+    scheduled: int
+
+
+@dataclass(frozen=True)
+class SuspectRules:
+    """What makes an enabled entry a suspect of :meth:`Store.health_suspects`."""
+
+    #: Unclaimed, and due before this instant.
+    missed_before: datetime
+    #: This many failures in a row (task outcomes or sends), at least 1.
+    failures: int
+    #: Its newest occurrence, sent before this instant, has no final outcome yet, on an entry
+    #: a worker has reported on before.
+    open_before: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("missed_before", "open_before"):
+            value = getattr(self, name)
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ValueError(f"{name}: {shorten(value)} is not an aware datetime")
+        if (
+            isinstance(self.failures, bool)
+            or not isinstance(self.failures, int)
+            or self.failures < 1
+        ):
+            raise ValueError(f"failures: {shorten(self.failures)} is not a count >= 1")
+
+    @staticmethod
+    def checked_limit(limit: object) -> int:
+        """``limit`` of :meth:`Store.health_suspects` when it is a count >= 1."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit: {shorten(limit)} is not a count >= 1")
+        return limit
+
+    def matches(self, entry: Entry, claimed: bool) -> bool:
+        """Whether ``entry`` (``claimed`` or not) is a suspect: the rule every store follows."""
+        state = entry.state
+        if not entry.enabled:
+            return False
+        if not claimed and state.next_run_at is not None and state.next_run_at < self.missed_before:
+            return True
+        if max(state.consecutive_task_failures, state.consecutive_failures) >= self.failures:
+            return True
+        return (
+            state.last_outcome is not None
+            and state.last_scheduled_for is not None
+            and (
+                state.last_outcome_for is None or state.last_outcome_for < state.last_scheduled_for
+            )
+            and state.last_run_at is not None
+            and state.last_run_at < self.open_before
+        )
+
+
+@dataclass(frozen=True)
 class TaskReport:
     """What a worker said about one occurrence it ran: ``outcome`` (one of
     :data:`TASK_OUTCOMES`) at ``at`` (when it started, for ``started``; when it ended, for the
@@ -521,6 +581,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
+
+    # -- health --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def entry_counts(self) -> EntryCounts:
+        """How many entries there are, and how many are scheduled."""
+
+    @abc.abstractmethod
+    def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
+        """The ids of the entries that may be unhealthy by ``rules`` (see
+        :meth:`SuspectRules.matches`), sorted; at most ``limit`` of them when more match.
+
+        Answered from indexes: the cost grows with the suspects, not with the entries, so a
+        health probe stays cheap on a store of millions. Whether a suspect is unhealthy, and
+        how, is :func:`celery_stembeat.health.assess`'s to say.
+        """
 
     # -- beats ---------------------------------------------------------------------------------
 

@@ -26,12 +26,14 @@ from celery_stembeat.stores.base import (
     ChangeFeed,
     Claim,
     ClaimBatch,
+    EntryCounts,
     EntryNotFound,
     Fingerprint,
     Incident,
     Outcome,
     RunRecord,
     Store,
+    SuspectRules,
     TaskReport,
     VersionConflict,
     checked_history_limit,
@@ -337,6 +339,23 @@ class MemoryStore(Store):
     def beats(self) -> list[BeatInfo]:
         with self._backend.lock:
             return sorted(self._backend.beats.values(), key=lambda beat: beat.owner)
+
+    def entry_counts(self) -> EntryCounts:
+        with self._backend.lock:
+            entries = list(self._backend.entries.values())
+        scheduled = sum(entry.enabled and entry.state.next_run_at is not None for entry in entries)
+        return EntryCounts(len(entries), scheduled)
+
+    def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
+        limit = SuspectRules.checked_limit(limit)
+        backend = self._backend
+        with backend.lock:
+            found = [
+                entry.id
+                for entry in backend.entries.values()
+                if rules.matches(entry, entry.id in backend.leases)
+            ]
+        return sorted(found)[:limit]
 
     def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
         key, state, at = checked_transition(key, state, at)
