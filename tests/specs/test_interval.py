@@ -254,13 +254,31 @@ def test_dict_form() -> None:
 
 
 @pytest.mark.parametrize(
-    "every",
-    [0, 0.0, -1, -0.5, math.nan, math.inf, -math.inf, True, False, None, "5m", [30]],
+    ("every", "problem"),
+    [
+        (0, "0 must be at least 0.001 s"),
+        (0.0, "0.0 must be at least 0.001 s"),
+        (0.0004, "0.0004 must be at least 0.001 s"),
+        (-1, "-1 must be at least 0.001 s"),
+        (-0.5, "-0.5 must be at least 0.001 s"),
+        (math.nan, "nan is not a finite number"),
+        (math.inf, "inf is not a finite number"),
+        (-math.inf, "-inf is not a finite number"),
+        (True, "True is not a number of seconds"),
+        (False, "False is not a number of seconds"),
+        (None, "None is not a number of seconds"),
+        ("5m", "'5m' is not a number of seconds"),
+        ([30], "[30] is not a number of seconds"),
+        (10**12, "1000000000000 is more than 100 years (3155760000 s)"),
+        (4e9, "4000000000.0 is more than 100 years (3155760000 s)"),
+    ],
 )
-def test_bad_every_is_rejected(every: object) -> None:
-    """Zero, negative, non-finite, bool and non-numbers are SpecErrors naming 'every'."""
-    with pytest.raises(SpecError, match="'every'") as caught:
+def test_bad_every_is_rejected(every: object, problem: str) -> None:
+    """Zero, negative, non-finite, too long, bool and non-numbers are SpecErrors naming
+    'every' and quoting the value."""
+    with pytest.raises(SpecError) as caught:
         IntervalSpec(every)  # type: ignore[arg-type]
+    assert str(caught.value) == f"interval 'every': {problem}"
     assert caught.value.field == "every"
     assert isinstance(caught.value, ValueError)
 
