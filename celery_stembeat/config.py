@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from celery_stembeat.engine import EngineSettings, default_owner
+from celery_stembeat.health import HealthRules
 from celery_stembeat.specs import zone_name
 from celery_stembeat.webhooks import check_webhook, mask_webhook
 
@@ -77,6 +78,20 @@ def _port(conf: Any, name: str) -> int | None:
     return value
 
 
+def _alert_rules(conf: Any, grace: timedelta) -> HealthRules:
+    defaults = HealthRules()
+
+    def within(name: str, default: timedelta) -> timedelta:
+        return timedelta(seconds=_seconds(conf, name, default.total_seconds(), minimum=1))
+
+    return HealthRules(
+        missed_after=grace,
+        start_within=within("stembeat_alert_start_within", defaults.start_within),
+        finish_within=within("stembeat_alert_finish_within", defaults.finish_within),
+        failures=_count(conf, "stembeat_alert_failures", defaults.failures),
+    )
+
+
 def _webhooks(conf: Any, name: str) -> tuple[str, ...]:
     """The http(s) URLs of setting ``name`` (a list, or one URL); an error shows a URL only
     masked."""
@@ -105,7 +120,8 @@ class StembeatConfig:
     ``stembeat_batch_size``, ``stembeat_lookahead``, ``stembeat_max_backoff``,
     ``stembeat_max_skew`` (seconds or counts), ``stembeat_owner`` (this beat's name in
     claims and history), ``stembeat_metrics_port``, ``stembeat_metrics_address`` and
-    ``stembeat_alert_webhooks``.
+    ``stembeat_alert_webhooks``, ``stembeat_alert_failures``, ``stembeat_alert_start_within``
+    and ``stembeat_alert_finish_within``.
     """
 
     url: str
@@ -121,6 +137,8 @@ class StembeatConfig:
     #: The URLs alerts are POSTed to: secrets, shown only through
     #: :func:`~celery_stembeat.webhooks.mask_webhook` (and left out of the repr).
     alert_webhooks: tuple[str, ...] = field(default=(), repr=False)
+    #: When an entry's health alerts (``missed_after`` is ``stembeat_grace``).
+    alert_rules: HealthRules = field(default_factory=HealthRules)
 
     @classmethod
     def from_app(
@@ -156,4 +174,5 @@ class StembeatConfig:
             metrics_port=_port(conf, "stembeat_metrics_port"),
             metrics_address=str(conf.get("stembeat_metrics_address") or "0.0.0.0"),
             alert_webhooks=_webhooks(conf, "stembeat_alert_webhooks"),
+            alert_rules=_alert_rules(conf, engine.grace),
         )

@@ -13,6 +13,7 @@ from celery import beat
 from celery.schedules import crontab
 
 from celery_stembeat._collector import collector_paused
+from celery_stembeat.alerts import AlertWatch
 from celery_stembeat.celery_schedules import to_celery
 from celery_stembeat.config import StembeatConfig
 from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
@@ -22,7 +23,8 @@ from celery_stembeat.metrics import BeatMetrics
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.startup import StoreStart
 from celery_stembeat.storeclock import StoreClock
-from celery_stembeat.stores import Store, mask_url
+from celery_stembeat.stores import Store, mask_url, open_store
+from celery_stembeat.webhooks import WebhookSender, mask_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._heartbeat: Heartbeat | None = None
         self._metrics: BeatMetrics | None = None
         self._metrics_server: Any = None
+        self._alerts: AlertWatch | None = None
         #: The pause the attempt in setup_schedule asked for, waited at the first tick.
         self._pause = 0.0
         self._closed = False
@@ -117,6 +120,21 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             "stembeat: metrics on http://%s:%d/metrics", self.stembeat.metrics_address, port
         )
 
+    def _watch_alerts(self) -> None:
+        """With ``stembeat_alert_webhooks``, survey health on a thread and connection of its
+        own, so that a slow survey never holds up a pass."""
+        urls = self.stembeat.alert_webhooks
+        if not urls or self._alerts is not None:
+            return
+        self._alerts = AlertWatch(
+            open_store(self.stembeat.url),
+            WebhookSender(urls),
+            self.stembeat.alert_rules,
+            self.stembeat.engine.owner,
+        )
+        self._alerts.start()
+        logger.info("stembeat: alerts to %s", ", ".join(mask_webhook(url) for url in urls))
+
     def _connect(self) -> float:
         """One attempt to reach the store; the seconds to wait before the next, 0 once there."""
         assert self._start is not None
@@ -128,6 +146,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             clock = self._clock
             publisher = CeleryPublisher(self.app, clock=clock)
             self.engine = Engine(self.store, publisher, self.stembeat.engine, clock=clock)
+            self._watch_alerts()
             self._heartbeat = Heartbeat(
                 self.store, self.stembeat.engine.owner, clock, offset=lambda: clock.offset
             )
@@ -240,6 +259,9 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             engine.close()
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        if self._alerts is not None:
+            self._alerts.close()
+            self._alerts.store.close()
         if store is not None:
             store.close()
         if self._start is not None:

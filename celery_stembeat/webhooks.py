@@ -40,13 +40,14 @@ logger = logging.getLogger(__name__)
 FIRING: Final = "firing"
 RESOLVED: Final = "resolved"
 ALERT_STATES = (FIRING, RESOLVED)
-#: The events alerts are about: an entry's health leaving ``ok``, no beat alive, the store
-#: out of reach.
+#: The events alerts are about: an entry's health leaving ``ok``, a beat gone silent, no beat
+#: alive, the store out of reach.
 EVENTS = (
     "entry_failing",
     "entry_missed",
     "entry_stuck",
     "entry_late",
+    "beat_silent",
     "no_live_beat",
     "store_unreachable",
 )

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.health import Health, HealthRules, assess, live_beats, needs_newest_run
-from celery_stembeat.stores import SKIPPED, BeatInfo, RunRecord, Store
+from celery_stembeat.health import Health, HealthRules, live_beats
+from celery_stembeat.stores import BeatInfo, RunRecord, Store
+from celery_stembeat.survey import healths
 
 WINDOW = timedelta(hours=1)
 #: Runs read per history call at first; each further call reads four times as many.
@@ -97,32 +98,6 @@ class Observation:
     beats: list[BeatInfo]
     #: The beats heard from within ``rules.beat_silence``.
     live: list[BeatInfo]
-
-
-#: How many runs back the newest sent run is looked for behind skipped ones.
-SKIPPED_SCAN = 100
-
-
-def _newest_sent(store: Store, entry_id: str) -> RunRecord | None:
-    """The entry's newest run that was sent or tried (``overlap: skip`` records the
-    occurrences it skips while that run goes on)."""
-    runs = store.history(entry_id, 1)
-    if runs and runs[0].outcome == SKIPPED:
-        runs = [run for run in store.history(entry_id, SKIPPED_SCAN) if run.outcome != SKIPPED]
-    return runs[0] if runs else None
-
-
-def healths(
-    store: Store, entries: Sequence[Entry], now: datetime, rules: HealthRules
-) -> list[Health]:
-    """Each entry's health; the newest run is read only where it can matter."""
-    found = []
-    for entry in entries:
-        newest = None
-        if needs_newest_run(entry):
-            newest = _newest_sent(store, entry.id)
-        found.append(assess(entry, newest, now, rules))
-    return found
 
 
 def observe(store: Store, now: datetime, rules: HealthRules) -> Observation:

@@ -82,6 +82,13 @@ def timed(self: Any, seconds: float) -> None:
     _record.rpush(os.environ["E2E_RECORD"], json.dumps(row))
 
 
+@app.task(name="e2e.fail_first")
+def fail_first(times: int) -> None:
+    """Fails on its first ``times`` runs (counted per test), then succeeds."""
+    if _record.incr(f"{os.environ['E2E_RECORD']}:fail_first") <= times:
+        raise ValueError("failing on purpose")
+
+
 @app.task(bind=True, name="e2e.retry_once", max_retries=3, default_retry_delay=0)
 def retry_once(self: Any) -> None:
     """Asks for a retry on its first attempt, then succeeds."""

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from celery_stembeat.cli.stats import healths
 from celery_stembeat.engine import Engine
 from celery_stembeat.health import STUCK, HealthRules
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import PUBLISHED, SKIPPED, Store, TaskReport
 from celery_stembeat.stores.base import SUCCESS
+from celery_stembeat.survey import healths
 from tests.contract.helpers import at
 from tests.engine.conftest import FakeClock, RecordingPublisher
 from tests.engine.test_engine import add, run_until, stored

@@ -1,0 +1,105 @@
+"""The health of a whole store, read from its indexes: counts per state, the entries that are
+not healthy and why, and the beats.
+
+Only the suspects (:meth:`~celery_stembeat.stores.base.Store.health_suspects`) are read and
+assessed, so a survey costs the same on a store of ten entries as on one of a million with
+the same few problems. Entries that are enabled but have nothing left to run count as
+``disabled``, with the disabled ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from celery_stembeat.entry import Entry
+from celery_stembeat.health import (
+    DISABLED,
+    OK,
+    PROBLEMS,
+    STATES,
+    Health,
+    HealthRules,
+    assess,
+    live_beats,
+    needs_newest_run,
+)
+from celery_stembeat.stores import SKIPPED, BeatInfo, RunRecord, Store, SuspectRules
+
+#: How many suspects a survey reads at most.
+SURVEY_LIMIT = 1000
+#: How many runs back the newest sent run is looked for behind skipped ones.
+SKIPPED_SCAN = 100
+
+
+def _newest_sent(store: Store, entry_id: str) -> RunRecord | None:
+    """The entry's newest run that was sent or tried (``overlap: skip`` records the
+    occurrences it skips while that run goes on)."""
+    runs = store.history(entry_id, 1)
+    if runs and runs[0].outcome == SKIPPED:
+        runs = [run for run in store.history(entry_id, SKIPPED_SCAN) if run.outcome != SKIPPED]
+    return runs[0] if runs else None
+
+
+def healths(
+    store: Store, entries: Sequence[Entry], now: datetime, rules: HealthRules
+) -> list[Health]:
+    """Each entry's health; the newest run is read only where it can matter."""
+    found = []
+    for entry in entries:
+        newest = _newest_sent(store, entry.id) if needs_newest_run(entry) else None
+        found.append(assess(entry, newest, now, rules))
+    return found
+
+
+def suspect_rules(now: datetime, rules: HealthRules) -> SuspectRules:
+    """What makes an entry worth assessing at ``now`` under ``rules``: a superset of the
+    entries :func:`~celery_stembeat.health.assess` finds unhealthy."""
+    return SuspectRules(
+        missed_before=now - rules.missed_after,
+        failures=rules.failures,
+        open_before=now - min(rules.start_within, rules.finish_within),
+    )
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A store's health at ``at``."""
+
+    at: datetime
+    #: Entries per state, every state named (problem counts are at least these when ``cut``).
+    counts: dict[str, int]
+    #: The entries that are not healthy, by id, each with its health.
+    problems: list[tuple[Entry, Health]]
+    #: More entries were suspect than a survey reads: some problems may be missing.
+    cut: bool
+    beats: list[BeatInfo]
+    #: The beats heard from within the rules' ``beat_silence``.
+    live: list[BeatInfo]
+
+
+def survey(store: Store, now: datetime, rules: HealthRules, limit: int = SURVEY_LIMIT) -> Survey:
+    """Survey ``store`` at ``now``: a handful of index look-ups, then the suspects alone."""
+    counts = store.entry_counts()
+    suspects = store.health_suspects(suspect_rules(now, rules), limit)
+    entries = store.get_many(suspects)
+    problems = [
+        (entry, health)
+        for entry, health in zip(entries, healths(store, entries, now, rules), strict=True)
+        if health.state in PROBLEMS
+    ]
+    by_state = dict.fromkeys(STATES, 0)
+    for _, health in problems:
+        by_state[health.state] += 1
+    by_state[DISABLED] = counts.total - counts.scheduled
+    by_state[OK] = max(0, counts.scheduled - len(problems))
+    beats = store.beats()
+    return Survey(
+        at=now,
+        counts=by_state,
+        problems=problems,
+        cut=len(suspects) >= limit,
+        beats=beats,
+        live=live_beats(beats, now, rules),
+    )
