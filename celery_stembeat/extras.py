@@ -12,7 +12,7 @@ OPTIONAL = {
     "pymysql": ("A MySQL or MariaDB database", "PyMySQL", "migrate"),
     "psycopg": ("A PostgreSQL database", "psycopg", "postgres"),
     "yaml": ("YAML", "PyYAML", "yaml"),
-    "prometheus_client": ("stembeat_metrics_port", "prometheus_client", "metrics"),
+    "prometheus_client": ("Serving Prometheus metrics", "prometheus_client", "metrics"),
 }
 
 

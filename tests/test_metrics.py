@@ -58,5 +58,5 @@ def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(MissingExtra) as caught:
         BeatMetrics()
     assert str(caught.value) == (
-        "stembeat_metrics_port needs prometheus_client: pip install 'celery-stembeat[metrics]'"
+        "Serving Prometheus metrics needs prometheus_client: pip install 'celery-stembeat[metrics]'"
     )

@@ -17,6 +17,7 @@ from celery.bin.base import handle_preload_options
 from celery_stembeat import __version__
 from celery_stembeat.cli.commands.inspect import dry_run, history, list_entries, show
 from celery_stembeat.cli.commands.manage import apply_files, disable, enable, remove
+from celery_stembeat.cli.commands.metrics import metrics
 from celery_stembeat.cli.commands.migrate import export, import_schedules
 from celery_stembeat.cli.commands.observe import beats, observe
 from celery_stembeat.cli.errors import Verbs
@@ -34,6 +35,7 @@ VERBS = (
     dry_run,
     observe,
     beats,
+    metrics,
     apply_files,
     enable,
     disable,

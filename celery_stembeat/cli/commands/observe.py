@@ -11,7 +11,7 @@ from celery.bin.base import CeleryCommand
 from rich.live import Live
 
 from celery_stembeat.cli import render
-from celery_stembeat.cli.params import json_option
+from celery_stembeat.cli.params import F, json_option
 from celery_stembeat.cli.session import current
 from celery_stembeat.cli.stats import observe as observe_store
 from celery_stembeat.health import HealthRules, live_beats
@@ -44,6 +44,63 @@ def refreshes(store: Store, interval: float) -> Iterator[list[str]]:
         feed.close()
 
 
+_HEALTH_OPTIONS = (
+    click.option(
+        "--grace",
+        type=click.FloatRange(min=0),
+        help="Seconds late that make an entry overdue, and missed "
+        "(default: stembeat_grace, else 30).",
+    ),
+    click.option(
+        "--start-within",
+        default=DEFAULTS.start_within.total_seconds(),
+        show_default=True,
+        type=click.FloatRange(min=0),
+        help="Seconds a sent occurrence may wait to start before its entry is late.",
+    ),
+    click.option(
+        "--finish-within",
+        default=DEFAULTS.finish_within.total_seconds(),
+        show_default=True,
+        type=click.FloatRange(min=0),
+        help="Seconds a started occurrence may run before its entry is stuck.",
+    ),
+    click.option(
+        "--failures",
+        default=DEFAULTS.failures,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Failures in a row that make an entry failing.",
+    ),
+    beat_silence_option,
+)
+
+
+def health_options(command: F) -> F:
+    """The thresholds of the health states, as options (read them with :func:`health_rules`)."""
+    for option in reversed(_HEALTH_OPTIONS):
+        command = option(command)
+    return command
+
+
+def health_rules(
+    ctx: click.Context,
+    grace: float | None,
+    start_within: float,
+    finish_within: float,
+    failures: int,
+    beat_silence: float,
+) -> HealthRules:
+    """The rules :func:`health_options` gave (``--grace`` defaults to the target's)."""
+    return HealthRules(
+        missed_after=current(ctx).target.grace if grace is None else timedelta(seconds=grace),
+        start_within=timedelta(seconds=start_within),
+        finish_within=timedelta(seconds=finish_within),
+        failures=failures,
+        beat_silence=timedelta(seconds=beat_silence),
+    )
+
+
 @click.command("observe", cls=CeleryCommand)
 @click.option(
     "--watch",
@@ -58,33 +115,7 @@ def refreshes(store: Store, interval: float) -> Iterator[list[str]]:
     type=click.FloatRange(min=0.1),
     help="Seconds between refreshes with --watch.",
 )
-@click.option(
-    "--grace",
-    type=click.FloatRange(min=0),
-    help="Seconds late that make an entry overdue, and missed (default: stembeat_grace, else 30).",
-)
-@click.option(
-    "--start-within",
-    default=DEFAULTS.start_within.total_seconds(),
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds a sent occurrence may wait to start before its entry is late.",
-)
-@click.option(
-    "--finish-within",
-    default=DEFAULTS.finish_within.total_seconds(),
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds a started occurrence may run before its entry is stuck.",
-)
-@click.option(
-    "--failures",
-    default=DEFAULTS.failures,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Failures in a row that make an entry failing.",
-)
-@beat_silence_option
+@health_options
 @click.option(
     "--check",
     is_flag=True,
@@ -112,13 +143,7 @@ def observe(
     entries that are not healthy, with why.
     """
     session = current(ctx)
-    rules = HealthRules(
-        missed_after=session.target.grace if grace is None else timedelta(seconds=grace),
-        start_within=timedelta(seconds=start_within),
-        finish_within=timedelta(seconds=finish_within),
-        failures=failures,
-        beat_silence=timedelta(seconds=beat_silence),
-    )
+    rules = health_rules(ctx, grace, start_within, finish_within, failures, beat_silence)
     with session.store() as store:
         if check:
             seen = observe_store(store, session.now(), rules)
