@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from celery_stembeat import health
 from celery_stembeat.cli.session import Session
 from celery_stembeat.cli.stats import Observation
 from celery_stembeat.entry import Entry
+from celery_stembeat.health import HealthRules
 from celery_stembeat.specs import (
     CalendarSpec,
     CronSpec,
@@ -27,6 +28,7 @@ from celery_stembeat.specs import (
     load_zone,
 )
 from celery_stembeat.stores import BeatInfo, RunRecord
+from celery_stembeat.survey import Survey
 
 NOTHING = "-"
 
@@ -268,24 +270,26 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
     }
 
 
-def health_line(seen: Observation) -> str:
+def health_line(
+    counts: Mapping[str, int], live: Sequence[BeatInfo], beats: Sequence[BeatInfo]
+) -> str:
     """The health counts, then the live beats."""
-    counts = ", ".join(f"{number} {state}" for state, number in health.count(seen.healths).items())
-    beats = counted(len(seen.live), "live beat")
-    if len(seen.beats) > len(seen.live):
-        beats += f" ({len(seen.beats) - len(seen.live)} silent)"
-    return f"health: {counts}; {beats}"
+    states = ", ".join(f"{number} {state}" for state, number in counts.items())
+    line = counted(len(live), "live beat")
+    if len(beats) > len(live):
+        line += f" ({len(beats) - len(live)} silent)"
+    return f"health: {states}; {line}"
 
 
-def problems(seen: Observation) -> list[str]:
+def problems(seen: Survey, rules: HealthRules) -> list[str]:
     """``observe --check``: one line per problem, the beats' first."""
     lines = []
     if not seen.live:
-        silence = format_duration(seen.rules.beat_silence.total_seconds())
+        silence = format_duration(rules.beat_silence.total_seconds())
         lines.append(f"no-beat: no beat heard from in the last {silence}")
-    for entry, verdict in zip(seen.entries, seen.healths, strict=True):
-        if verdict.state in health.PROBLEMS:
-            lines.append(f"{verdict.state} {entry.id}: {verdict.reason}")
+    lines += [f"{verdict.state} {entry.id}: {verdict.reason}" for entry, verdict in seen.problems]
+    if seen.cut:
+        lines.append(f"more: over {len(seen.problems)} entries may be unhealthy; see observe")
     return lines
 
 
@@ -299,7 +303,8 @@ def observation_view(seen: Observation) -> RenderableType:
         f"{counted(summary.recent_runs, 'run')} in the last hour, {summary.failing} failing "
         f"(as of {format_instant(seen.now.replace(microsecond=0))})"
     )
-    heading = Text(f"{line}\n{health_line(seen)}")
+    counts = health.count(seen.healths)
+    heading = Text(f"{line}\n{health_line(counts, seen.live, seen.beats)}")
     unhealthy = [
         (entry, verdict)
         for entry, verdict in zip(seen.entries, seen.healths, strict=True)

@@ -16,6 +16,7 @@ from celery_stembeat.cli.session import current
 from celery_stembeat.cli.stats import observe as observe_store
 from celery_stembeat.health import HealthRules, live_beats
 from celery_stembeat.stores import Store
+from celery_stembeat.survey import survey
 
 DEFAULTS = HealthRules()
 
@@ -146,9 +147,10 @@ def observe(
     rules = health_rules(ctx, grace, start_within, finish_within, failures, beat_silence)
     with session.store() as store:
         if check:
-            seen = observe_store(store, session.now(), rules)
-            found = render.problems(seen)
-            for line in found or [f"ok: {render.health_line(seen)}"]:
+            surveyed = survey(store, session.now(), rules)
+            found = render.problems(surveyed, rules)
+            healthy = render.health_line(surveyed.counts, surveyed.live, surveyed.beats)
+            for line in found or [f"ok: {healthy}"]:
                 click.echo(line)
             ctx.exit(1 if found else 0)
         if not watch:
