@@ -495,6 +495,21 @@ def test_a_tick_reports_each_sends_lateness_and_its_claim_batches(
     assert (quiet.drifts, quiet.batches) == ([], [])
 
 
+def test_a_tick_of_several_batches_reports_every_send(
+    store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
+) -> None:
+    engine = Engine(
+        store, publisher, replace(settings, batch_size=2), clock=clock, sleep=clock.sleep
+    )
+    for entry_id in ("a", "b", "c"):
+        add(store, entry_id, IntervalSpec(10))
+    clock.now = at(10)
+    report = engine.tick()
+    engine.close()
+    assert (report.published, report.batches) == (3, [2, 1])
+    assert len(report.drifts) == 3
+
+
 def test_only_the_first_tick_of_an_outage_reports_its_start(
     store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
 ) -> None:
