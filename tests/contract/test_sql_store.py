@@ -23,12 +23,13 @@ from celery_stembeat.stores import (
     TaskReport,
     open_store,
 )
-from celery_stembeat.stores.sql import SQLStore
+from celery_stembeat.stores.sql import DEFAULT_PREFIX, SQLStore
 from celery_stembeat.stores.sql.engine import locate
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
     build_schema,
+    health_indexes,
     stored_version,
 )
 from tests.contract.helpers import LEASE, T0, at, drop_store, make_entry, published
@@ -66,9 +67,9 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 5) had them: without the incidents (version
-    6), below 5 without the overlap columns, below 4 without the beats, and at version 2
-    without the outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 6) had them: without the health indexes
+    (version 7), below 6 without the incidents, below 5 without the overlap columns, below 4
+    without the beats, and at version 2 without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
@@ -77,7 +78,10 @@ def _downgrade(url: str, prefix: str, version: int) -> None:
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            schema.incidents.drop(conn)
+            for index in health_indexes(schema):
+                index.drop(conn)
+            if version < 6:
+                schema.incidents.drop(conn)
             if version < 4:
                 schema.beats.drop(conn)
             for table, names in dropped:
@@ -127,7 +131,7 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 6
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -172,7 +176,7 @@ def test_version_5_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 6
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -182,6 +186,32 @@ def test_version_5_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     finally:
         engine.dispose()
         store.close()
+
+
+@pytest.mark.parametrize("old_store", [6], indirect=True)
+def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store: str) -> None:
+    """Version 7 adds the partial indexes of the health suspects over the rows already there."""
+    engine = _raw_engine(old_store)
+    prefix = sa.make_url(old_store).query.get("prefix", DEFAULT_PREFIX)
+    assert isinstance(prefix, str)
+    schema = build_schema(prefix, engine.dialect.name)
+    entries = schema.entries
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.update(entries).values(consecutive_failures=2))
+        store = open_store(old_store)
+        try:
+            with engine.connect() as conn:
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 7
+                indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
+            assert {index.name for index in health_indexes(schema)} <= indexes
+            entry = store.get("job")
+            assert entry is not None
+            assert (entry.version, entry.state.consecutive_failures) == (1, 2)
+        finally:
+            store.close()
+    finally:
+        engine.dispose()
 
 
 def test_nul_in_a_reports_texts_becomes_a_replacement_character(sql_url: str, backend: str) -> None:
