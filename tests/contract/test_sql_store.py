@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg
 
 from celery_stembeat.entry import TRACKED_FIELDS
 from celery_stembeat.stores import (
@@ -20,11 +22,13 @@ from celery_stembeat.stores import (
     Claim,
     Incident,
     Store,
+    SuspectRules,
     TaskReport,
     open_store,
 )
 from celery_stembeat.stores.sql import DEFAULT_PREFIX, SQLStore
 from celery_stembeat.stores.sql.engine import locate
+from celery_stembeat.stores.sql.health import suspects_query
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
@@ -208,10 +212,55 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
             entry = store.get("job")
             assert entry is not None
             assert (entry.version, entry.state.consecutive_failures) == (1, 2)
+            rules = SuspectRules(missed_before=T0, failures=2, open_before=T0)
+            assert store.health_suspects(rules, 10) == ["job"]
         finally:
             store.close()
     finally:
         engine.dispose()
+
+
+def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
+    """The plan of ``query`` with its parameters bound. On PostgreSQL the generic plan, the
+    one a prepared statement settles on, planned without the parameters' values, and with
+    scans avoided, so that a small table shows the plan a large one gets."""
+    if conn.dialect.name == "sqlite":
+        compiled = query.compile(conn)
+        values = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        explained = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", values)
+        return "\n".join(str(row[-1]) for row in explained)
+    compiled = query.compile(dialect=psycopg.dialect(paramstyle="numeric_dollar"))
+    literal = {"literal_binds": True}
+    arguments = ", ".join(
+        str(sa.literal(compiled.params[name]).compile(conn, compile_kwargs=literal))
+        for name in compiled.positiontup or ()
+    )
+    conn.exec_driver_sql(f"PREPARE health_plan AS {compiled.string}")
+    conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+    conn.exec_driver_sql("SET enable_seqscan = off")
+    explained = conn.exec_driver_sql(f"EXPLAIN EXECUTE health_plan({arguments})")
+    return "\n".join(str(row[0]) for row in explained)
+
+
+def test_the_health_suspects_query_reads_indexes_only(sql_url: str) -> None:
+    """Each lookup of ``health_suspects`` has an index it can use, its partial index's
+    predicate repeated (a parameter would not prove it): none scans the table."""
+    store = open_store(sql_url)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    try:
+        store.upsert(make_entry("job"))
+        schema = build_schema(store.prefix, engine.dialect.name)
+        rules = SuspectRules(missed_before=T0, failures=3, open_before=T0)
+        with engine.connect() as conn:
+            plan = _plan(conn, suspects_query(schema, rules, 10))
+        assert f"Seq Scan on {schema.entries.name}" not in plan
+        assert f"SCAN {schema.entries.name}" not in plan
+        for index in ("due", "failing", "open"):
+            assert f"{store.prefix}entries_{index}" in plan
+    finally:
+        engine.dispose()
+        store.close()
 
 
 def test_nul_in_a_reports_texts_becomes_a_replacement_character(sql_url: str, backend: str) -> None:

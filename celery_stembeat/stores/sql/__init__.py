@@ -97,6 +97,8 @@ Files
 ``outcomes.py``
     Workers' reports: the entries locked, the newest run of each occurrence read, the reports
     folded, the changed rows written back; the same statements on both databases.
+``health.py``
+    Health from indexes: the entry counts, and the suspects' three index lookups in one query.
 ``beats.py``
     Beats recording themselves: the upsert and pruning, the removal, the listing; the same
     statements on both databases.
