@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg
 
 from celery_stembeat.entry import TRACKED_FIELDS
 from celery_stembeat.stores import (
@@ -20,15 +22,18 @@ from celery_stembeat.stores import (
     Claim,
     Incident,
     Store,
+    SuspectRules,
     TaskReport,
     open_store,
 )
-from celery_stembeat.stores.sql import SQLStore
+from celery_stembeat.stores.sql import DEFAULT_PREFIX, SQLStore
 from celery_stembeat.stores.sql.engine import locate
+from celery_stembeat.stores.sql.health import suspects_query
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
     build_schema,
+    health_indexes,
     stored_version,
 )
 from tests.contract.helpers import LEASE, T0, at, drop_store, make_entry, published
@@ -66,9 +71,9 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 5) had them: without the incidents (version
-    6), below 5 without the overlap columns, below 4 without the beats, and at version 2
-    without the outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 6) had them: without the health indexes
+    (version 7), below 6 without the incidents, below 5 without the overlap columns, below 4
+    without the beats, and at version 2 without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
@@ -77,7 +82,10 @@ def _downgrade(url: str, prefix: str, version: int) -> None:
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            schema.incidents.drop(conn)
+            for index in health_indexes(schema):
+                index.drop(conn)
+            if version < 6:
+                schema.incidents.drop(conn)
             if version < 4:
                 schema.beats.drop(conn)
             for table, names in dropped:
@@ -127,7 +135,7 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 6
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -172,13 +180,84 @@ def test_version_5_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 6
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
         assert store.incidents() == []
         assert store.transition_incident("entry:job", "failing", at(5)) == INCIDENT_OK
         assert store.incidents() == [Incident("entry:job", "failing", at(5))]
+    finally:
+        engine.dispose()
+        store.close()
+
+
+@pytest.mark.parametrize("old_store", [6], indirect=True)
+def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store: str) -> None:
+    """Version 7 adds the partial indexes of the health suspects over the rows already there."""
+    engine = _raw_engine(old_store)
+    prefix = sa.make_url(old_store).query.get("prefix", DEFAULT_PREFIX)
+    assert isinstance(prefix, str)
+    schema = build_schema(prefix, engine.dialect.name)
+    entries = schema.entries
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.update(entries).values(consecutive_failures=2))
+        store = open_store(old_store)
+        try:
+            with engine.connect() as conn:
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 7
+                indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
+            assert {index.name for index in health_indexes(schema)} <= indexes
+            entry = store.get("job")
+            assert entry is not None
+            assert (entry.version, entry.state.consecutive_failures) == (1, 2)
+            rules = SuspectRules(missed_before=T0, failures=2, open_before=T0)
+            assert store.health_suspects(rules, 10) == ["job"]
+        finally:
+            store.close()
+    finally:
+        engine.dispose()
+
+
+def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
+    """The plan of ``query`` with its parameters bound. On PostgreSQL the generic plan, the
+    one a prepared statement settles on, planned without the parameters' values, and with
+    scans avoided, so that a small table shows the plan a large one gets."""
+    if conn.dialect.name == "sqlite":
+        compiled = query.compile(conn)
+        values = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        explained = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", values)
+        return "\n".join(str(row[-1]) for row in explained)
+    compiled = query.compile(dialect=psycopg.dialect(paramstyle="numeric_dollar"))
+    literal = {"literal_binds": True}
+    arguments = ", ".join(
+        str(sa.literal(compiled.params[name]).compile(conn, compile_kwargs=literal))
+        for name in compiled.positiontup or ()
+    )
+    conn.exec_driver_sql(f"PREPARE health_plan AS {compiled.string}")
+    conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+    conn.exec_driver_sql("SET enable_seqscan = off")
+    explained = conn.exec_driver_sql(f"EXPLAIN EXECUTE health_plan({arguments})")
+    return "\n".join(str(row[0]) for row in explained)
+
+
+def test_the_health_suspects_query_reads_indexes_only(sql_url: str) -> None:
+    """Each lookup of ``health_suspects`` has an index it can use, its partial index's
+    predicate repeated (a parameter would not prove it): none scans the table."""
+    store = open_store(sql_url)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    try:
+        store.upsert(make_entry("job"))
+        schema = build_schema(store.prefix, engine.dialect.name)
+        rules = SuspectRules(missed_before=T0, failures=3, open_before=T0)
+        with engine.connect() as conn:
+            plan = _plan(conn, suspects_query(schema, rules, 10))
+        assert f"Seq Scan on {schema.entries.name}" not in plan
+        assert f"SCAN {schema.entries.name}" not in plan
+        for index in ("due", "failing", "open"):
+            assert f"{store.prefix}entries_{index}" in plan
     finally:
         engine.dispose()
         store.close()

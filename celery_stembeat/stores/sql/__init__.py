@@ -26,7 +26,10 @@ Tables (named with the prefix)
     wins at completion when the schedule changed since the claim: ``spec_key`` differs from
     the claimed entry's, or ``claimed_for`` no longer is the claimed occurrence (enabled
     again). ``claim_version`` records the version the claim saw. ``lease_until`` is indexed
-    for recovery.
+    for recovery. Two partial indexes serve :meth:`SQLStore.health_suspects` (added by schema
+    version 7): ``{prefix}entries_failing`` on ``(enabled, id)`` over the entries with a failure
+    in a row, and ``{prefix}entries_open`` on ``(enabled, last_run_at)`` over the entries whose
+    newest occurrence has no final outcome.
 ``{prefix}runs``
     History, one row per run, oldest first by the autoincrement ``id``; indexed on
     ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.
@@ -94,6 +97,8 @@ Files
 ``outcomes.py``
     Workers' reports: the entries locked, the newest run of each occurrence read, the reports
     folded, the changed rows written back; the same statements on both databases.
+``health.py``
+    Health from indexes: the entry counts, and the suspects' three index lookups in one query.
 ``beats.py``
     Beats recording themselves: the upsert and pruning, the removal, the listing; the same
     statements on both databases.

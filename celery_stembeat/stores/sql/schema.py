@@ -64,6 +64,23 @@ def _count(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger, nullable=False, server_default=sa.text("0"))
 
 
+def failing_predicate(c: Any) -> sa.ColumnElement[bool]:
+    """The entries with at least one failure in a row (task outcomes or sends): the
+    predicate of the partial index ``{prefix}entries_failing``."""
+    zero = sa.literal_column("0", sa.BigInteger())
+    return sa.or_(c.consecutive_task_failures > zero, c.consecutive_failures > zero)
+
+
+def open_predicate(c: Any) -> sa.ColumnElement[bool]:
+    """The entries a worker has reported on whose newest occurrence has no final outcome:
+    the predicate of the partial index ``{prefix}entries_open``."""
+    return sa.and_(
+        c.last_outcome.is_not(None),
+        c.last_scheduled_for.is_not(None),
+        sa.or_(c.last_outcome_for.is_(None), c.last_outcome_for < c.last_scheduled_for),
+    )
+
+
 @dataclass(frozen=True)
 class Schema:
     """The tables of one prefix."""
@@ -99,6 +116,7 @@ def build_schema(prefix: str, dialect: str) -> Schema:
     metadata = sa.MetaData()
     # Naming another dialect's option would import that dialect, to check the option exists.
     runs_options: dict[str, Any] = {"sqlite_autoincrement": True} if dialect == "sqlite" else {}
+    where = f"{dialect}_where"
     entries = sa.Table(
         f"{prefix}entries",
         metadata,
@@ -154,6 +172,12 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Index(f"{prefix}entries_due", "enabled", "next_run_at", "id"),
         sa.Index(f"{prefix}entries_lease", "lease_until"),
     )
+    # Added by schema version 7; the health suspects' queries repeat the predicates. Leading
+    # with ``enabled`` lets SQLite, which has no statistics, prefer them to the due index.
+    failing: dict[str, Any] = {where: failing_predicate(entries.c)}
+    sa.Index(f"{prefix}entries_failing", entries.c.enabled, entries.c.id, **failing)
+    open_runs: dict[str, Any] = {where: open_predicate(entries.c)}
+    sa.Index(f"{prefix}entries_open", entries.c.enabled, entries.c.last_run_at, **open_runs)
     runs = sa.Table(
         f"{prefix}runs",
         metadata,
@@ -216,8 +240,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append, never edit or reorder, and
 # never drop rows. A later migration that adds a column must also add it to build_schema() and
 # check that the column is missing before adding it, because migration 0 creates the tables from
-# build_schema() as they are today. Likewise, a migration that adds a table creates it only where
-# it is missing.
+# build_schema() as they are today. Likewise, a migration that adds a table or an index creates it
+# only where it is missing.
 
 Migration = Callable[[sa.Connection, Schema], None]
 
@@ -259,6 +283,20 @@ def _create_incidents(conn: sa.Connection, schema: Schema) -> None:
     schema.incidents.create(conn, checkfirst=True)
 
 
+def _create_health_indexes(conn: sa.Connection, schema: Schema) -> None:
+    for index in health_indexes(schema):
+        index.create(conn, checkfirst=True)
+
+
+def health_indexes(schema: Schema) -> list[sa.Index]:
+    """The partial indexes of the health suspects (added by schema version 7)."""
+    names = {f"{schema.prefix}entries_failing", f"{schema.prefix}entries_open"}
+    return sorted(
+        (index for index in schema.entries.indexes if index.name in names),
+        key=lambda index: str(index.name),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
@@ -266,6 +304,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_beats,
     _add_overlap_columns,
     _create_incidents,
+    _create_health_indexes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

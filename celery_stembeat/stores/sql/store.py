@@ -8,9 +8,9 @@ import dataclasses
 import os
 import re
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -21,6 +21,7 @@ from celery_stembeat.stores.base import (
     ChangeFeed,
     Claim,
     ClaimBatch,
+    EntryCounts,
     EntryNotFound,
     Fingerprint,
     Incident,
@@ -28,13 +29,14 @@ from celery_stembeat.stores.base import (
     RunRecord,
     Store,
     StoreError,
+    SuspectRules,
     TaskReport,
     VersionConflict,
     checked_history_limit,
     checked_transition,
     claim_token,
 )
-from celery_stembeat.stores.sql import outcomes, upserts
+from celery_stembeat.stores.sql import health, outcomes, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
@@ -57,6 +59,7 @@ from celery_stembeat.stores.sql.schema import (
 )
 
 DEFAULT_PREFIX = "stembeat_"
+_T = TypeVar("_T")
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
 
 
@@ -492,6 +495,30 @@ class SQLStore(Store):
         with self._single_statement() as conn:
             value: datetime | None = conn.scalar(self._head_statement)
         return value
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def entry_counts(self) -> EntryCounts:
+        """Every entry and the scheduled ones, in one ``count(*)`` query (see ``health.py``)."""
+        return self._read_health(health.read_counts, EntryCounts(0, 0))
+
+    def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
+        """The suspects by ``rules``, sorted, at most ``limit``: one query, the union of three
+        index lookups of at most ``limit`` rows each (see ``health.py``)."""
+        limit = SuspectRules.checked_limit(limit)
+        return self._read_health(
+            lambda conn, schema: health.read_suspects(conn, schema, rules, limit), []
+        )
+
+    def _read_health(self, read: Callable[[sa.Connection, Schema], _T], dropped: _T) -> _T:
+        """``read`` on a connection; ``dropped`` when the tables are gone (:meth:`drop`)."""
+        with self._single_statement() as conn:
+            try:
+                return read(conn, self._schema)
+            except sa.exc.DBAPIError:
+                if sa.inspect(conn).has_table(self._schema.entries.name):
+                    raise
+                return dropped
 
     # -- beats -----------------------------------------------------------------------------------
 
