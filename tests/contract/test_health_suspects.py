@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import (
     FAILED,
     Claim,
@@ -81,6 +82,20 @@ def test_counts_are_every_entry_and_the_scheduled_ones(store: Store) -> None:
     assert store.entry_counts() == EntryCounts(total=4, scheduled=3)
     assert store.delete("b")
     assert store.entry_counts() == EntryCounts(total=3, scheduled=2)
+
+
+def test_a_claimed_entry_counts_as_scheduled_while_enabled_with_a_next_run(store: Store) -> None:
+    """Disabling a claimed entry unschedules it (its claim stays), enabling it reschedules
+    it, and an edit during the claim that leaves no next run unschedules it."""
+    store.upsert_many([make_entry("a"), make_entry("b")])
+    claim_one(store, "a", at(0))
+    assert store.entry_counts() == EntryCounts(total=2, scheduled=2)
+    store.set_enabled("a", False, at(1))
+    assert store.entry_counts() == EntryCounts(total=2, scheduled=1)
+    store.set_enabled("a", True, at(2))
+    assert store.entry_counts() == EntryCounts(total=2, scheduled=2)
+    store.upsert(make_entry("a", spec=IntervalSpec(120), next_run_at=None))
+    assert store.entry_counts() == EntryCounts(total=2, scheduled=1)
 
 
 # -- missed ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from celery_stembeat.stores import (
     INCIDENT_OK,
     BeatInfo,
     Claim,
+    EntryCounts,
     Incident,
     Store,
     SuspectRules,
@@ -28,7 +29,7 @@ from celery_stembeat.stores import (
 )
 from celery_stembeat.stores.sql import DEFAULT_PREFIX, SQLStore
 from celery_stembeat.stores.sql.engine import locate
-from celery_stembeat.stores.sql.health import suspects_query
+from celery_stembeat.stores.sql.health import counts_query, suspects_query
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
@@ -71,9 +72,10 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 6) had them: without the health indexes
-    (version 7), below 6 without the incidents, below 5 without the overlap columns, below 4
-    without the beats, and at version 2 without the outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 6) had them: without the partial indexes
+    of the health suspects and entry counts (version 7), below 6 without the incidents, below
+    5 without the overlap columns, below 4 without the beats, and at version 2 without the
+    outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
@@ -194,7 +196,8 @@ def test_version_5_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
 
 @pytest.mark.parametrize("old_store", [6], indirect=True)
 def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store: str) -> None:
-    """Version 7 adds the partial indexes of the health suspects over the rows already there."""
+    """Version 7 adds the partial indexes of the health suspects and the entry counts over the
+    rows already there."""
     engine = _raw_engine(old_store)
     prefix = sa.make_url(old_store).query.get("prefix", DEFAULT_PREFIX)
     assert isinstance(prefix, str)
@@ -208,12 +211,16 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
             with engine.connect() as conn:
                 assert stored_version(conn, schema) == SCHEMA_VERSION == 7
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
-            assert {index.name for index in health_indexes(schema)} <= indexes
+            names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
+            assert {index.name for index in health_indexes(schema)} == names
+            assert names <= indexes
             entry = store.get("job")
             assert entry is not None
             assert (entry.version, entry.state.consecutive_failures) == (1, 2)
             rules = SuspectRules(missed_before=T0, failures=2, open_before=T0)
             assert store.health_suspects(rules, 10) == ["job"]
+            store.upsert(make_entry("off", enabled=False))
+            assert store.entry_counts() == EntryCounts(total=2, scheduled=1)
         finally:
             store.close()
     finally:
@@ -238,26 +245,37 @@ def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
     conn.exec_driver_sql(f"PREPARE health_plan AS {compiled.string}")
     conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
     conn.exec_driver_sql("SET enable_seqscan = off")
-    explained = conn.exec_driver_sql(f"EXPLAIN EXECUTE health_plan({arguments})")
-    return "\n".join(str(row[0]) for row in explained)
+    execute = f"EXECUTE health_plan({arguments})" if arguments else "EXECUTE health_plan"
+    explained = conn.exec_driver_sql(f"EXPLAIN {execute}")
+    plan = "\n".join(str(row[0]) for row in explained)
+    conn.exec_driver_sql("DEALLOCATE health_plan")  # not undone by a rollback
+    return plan
 
 
-def test_the_health_suspects_query_reads_indexes_only(sql_url: str) -> None:
+def test_the_health_queries_read_indexes_only(sql_url: str) -> None:
     """Each lookup of ``health_suspects`` has an index it can use, its partial index's
-    predicate repeated (a parameter would not prove it): none scans the table."""
+    predicate repeated (a parameter would not prove it): none scans the table. ``entry_counts``
+    counts the unscheduled entries from their partial index, and every entry from an index."""
     store = open_store(sql_url)
     assert isinstance(store, SQLStore)
     engine = _raw_engine(sql_url)
     try:
         store.upsert(make_entry("job"))
         schema = build_schema(store.prefix, engine.dialect.name)
+        name = schema.entries.name
         rules = SuspectRules(missed_before=T0, failures=3, open_before=T0)
         with engine.connect() as conn:
             plan = _plan(conn, suspects_query(schema, rules, 10))
-        assert f"Seq Scan on {schema.entries.name}" not in plan
-        assert f"SCAN {schema.entries.name}" not in plan
+        assert f"Seq Scan on {name}" not in plan
+        assert f"SCAN {name}" not in plan
         for index in ("due", "failing", "open"):
             assert f"{store.prefix}entries_{index}" in plan
+        with engine.connect() as conn:
+            counts = _plan(conn, counts_query(schema)).splitlines()
+        assert not [line for line in counts if f"Seq Scan on {name}" in line]
+        assert not [line for line in counts if f"SCAN {name}" in line and "INDEX" not in line]
+        (unscheduled,) = [line for line in counts if "entries_unscheduled" in line]
+        assert f"{store.prefix}entries_unscheduled" in unscheduled
     finally:
         engine.dispose()
         store.close()

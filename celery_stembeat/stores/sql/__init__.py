@@ -26,10 +26,12 @@ Tables (named with the prefix)
     wins at completion when the schedule changed since the claim: ``spec_key`` differs from
     the claimed entry's, or ``claimed_for`` no longer is the claimed occurrence (enabled
     again). ``claim_version`` records the version the claim saw. ``lease_until`` is indexed
-    for recovery. Two partial indexes serve :meth:`SQLStore.health_suspects` (added by schema
-    version 7): ``{prefix}entries_failing`` on ``(enabled, id)`` over the entries with a failure
-    in a row, and ``{prefix}entries_open`` on ``(enabled, last_run_at)`` over the entries whose
-    newest occurrence has no final outcome.
+    for recovery. Three partial indexes, added by schema version 7, serve
+    :meth:`SQLStore.health_suspects` and :meth:`SQLStore.entry_counts`:
+    ``{prefix}entries_failing`` on ``(enabled, id)`` over the entries with a failure in a row,
+    ``{prefix}entries_open`` on ``(enabled, last_run_at)`` over the entries whose newest
+    occurrence has no final outcome, and ``{prefix}entries_unscheduled`` on ``id`` over the
+    entries disabled or without a next run.
 ``{prefix}runs``
     History, one row per run, oldest first by the autoincrement ``id``; indexed on
     ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.

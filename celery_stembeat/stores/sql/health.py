@@ -11,6 +11,12 @@ cost grows with the suspects, not with the entries:
 - open: ``{prefix}entries_open`` on ``(enabled, last_run_at)``, partial, over the entries whose
   newest occurrence has no final outcome on an entry that has one (``schema.open_predicate``).
 
+``entry_counts`` reads two indexes, not the table: ``count(*)`` of every entry, which the
+planner takes from the smallest index (on PostgreSQL an index-only scan, as cheap as the table's
+visibility map is current: after a bulk load, until a vacuum, it visits the rows), and the
+unscheduled entries from ``{prefix}entries_unscheduled``, partial, over the entries disabled or
+without a next run (``schema.unscheduled_predicate``). Scheduled is the difference.
+
 PostgreSQL uses a partial index only when the query's ``WHERE`` visibly implies the index's,
 which a bound parameter does not in a generic plan (psycopg prepares a statement run five
 times, and PostgreSQL may then plan it once for any values): the queries repeat the predicates,
@@ -24,7 +30,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from celery_stembeat.stores.base import EntryCounts, SuspectRules
-from celery_stembeat.stores.sql.schema import Schema, failing_predicate, open_predicate
+from celery_stembeat.stores.sql.schema import (
+    Schema,
+    failing_predicate,
+    open_predicate,
+    unscheduled_predicate,
+)
 
 
 def suspects_query(schema: Schema, rules: SuspectRules, limit: int) -> sa.Select[Any]:
@@ -68,15 +79,21 @@ def read_suspects(
 
 
 def counts_query(schema: Schema) -> sa.Select[int, int]:
-    """Every entry, and the scheduled ones: enabled, with a next run (in ``claimed_for`` while
-    claimed)."""
-    c = schema.entries.c
-    next_run = sa.case((c.claim_token.is_not(None), c.claimed_for), else_=c.next_run_at)
-    scheduled = sa.and_(c.enabled == sa.true(), next_run.is_not(None))
-    return sa.select(sa.func.count(), sa.func.count().filter(scheduled)).select_from(schema.entries)
+    """Every entry, and the unscheduled ones, in one statement: a plain ``count(*)``, which
+    reads the smallest index, and a count over ``{prefix}entries_unscheduled``."""
+    entries = schema.entries
+    total = sa.select(sa.func.count()).select_from(entries).scalar_subquery()
+    unscheduled = (
+        sa.select(sa.func.count())
+        .select_from(entries)
+        .where(unscheduled_predicate(entries.c))
+        .scalar_subquery()
+    )
+    return sa.select(total.label("total"), unscheduled.label("unscheduled"))
 
 
 def read_counts(conn: sa.Connection, schema: Schema) -> EntryCounts:
-    """Every entry, and the scheduled ones (see :func:`counts_query`)."""
-    total, scheduled = conn.execute(counts_query(schema)).one()
-    return EntryCounts(int(total), int(scheduled))
+    """Every entry, and the scheduled ones: all but the unscheduled (see
+    :func:`counts_query`)."""
+    total, unscheduled = conn.execute(counts_query(schema)).one()
+    return EntryCounts(int(total), int(total) - int(unscheduled))

@@ -81,6 +81,17 @@ def open_predicate(c: Any) -> sa.ColumnElement[bool]:
     )
 
 
+def unscheduled_predicate(c: Any) -> sa.ColumnElement[bool]:
+    """The entries that are not scheduled: disabled (claimed or not), or without a next run,
+    which is ``next_run_at`` unclaimed and ``claimed_for`` claimed (an edit during a claim can
+    leave none): the predicate of the partial index ``{prefix}entries_unscheduled``."""
+    return sa.or_(
+        c.enabled == sa.false(),
+        sa.and_(c.claim_token.is_(None), c.next_run_at.is_(None)),
+        sa.and_(c.claim_token.is_not(None), c.claimed_for.is_(None)),
+    )
+
+
 @dataclass(frozen=True)
 class Schema:
     """The tables of one prefix."""
@@ -178,6 +189,10 @@ def build_schema(prefix: str, dialect: str) -> Schema:
     sa.Index(f"{prefix}entries_failing", entries.c.enabled, entries.c.id, **failing)
     open_runs: dict[str, Any] = {where: open_predicate(entries.c)}
     sa.Index(f"{prefix}entries_open", entries.c.enabled, entries.c.last_run_at, **open_runs)
+    # Also version 7: entry_counts counts the unscheduled entries from it, and the rest from
+    # the smallest index.
+    unscheduled: dict[str, Any] = {where: unscheduled_predicate(entries.c)}
+    sa.Index(f"{prefix}entries_unscheduled", entries.c.id, **unscheduled)
     runs = sa.Table(
         f"{prefix}runs",
         metadata,
@@ -289,8 +304,9 @@ def _create_health_indexes(conn: sa.Connection, schema: Schema) -> None:
 
 
 def health_indexes(schema: Schema) -> list[sa.Index]:
-    """The partial indexes of the health suspects (added by schema version 7)."""
-    names = {f"{schema.prefix}entries_failing", f"{schema.prefix}entries_open"}
+    """The partial indexes of the health suspects and entry counts (added by schema
+    version 7)."""
+    names = {f"{schema.prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
     return sorted(
         (index for index in schema.entries.indexes if index.name in names),
         key=lambda index: str(index.name),

@@ -499,7 +499,8 @@ class SQLStore(Store):
     # -- health ----------------------------------------------------------------------------------
 
     def entry_counts(self) -> EntryCounts:
-        """Every entry and the scheduled ones, in one ``count(*)`` query (see ``health.py``)."""
+        """Every entry and the scheduled ones, in one query of two index counts (see
+        ``health.py``)."""
         return self._read_health(health.read_counts, EntryCounts(0, 0))
 
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
