@@ -38,6 +38,21 @@ Cluster slot and every script can touch them atomically:
     Ids of enabled, unclaimed entries with a next run, scored by ``next_run_at`` in epoch ms.
 ``{P}:leases`` (sorted set)
     Ids of claimed entries, scored by lease deadline in epoch ms.
+``{P}:leases:unscheduled`` (set)
+    The ids of ``{P}:leases`` whose entry an edit made while claimed left disabled or without
+    a next run (usually none): the scheduled entries are ``{P}:due`` and ``{P}:leases`` less
+    these. Completion, recovery and deletion remove an id; an edit adds or removes it.
+``{P}:failing`` (sorted set)
+    Ids of enabled entries that failed at least once in a row, scored by
+    ``max(consecutive_failures, consecutive_task_failures)`` (``cf``, ``tk``).
+``{P}:open`` (sorted set)
+    Ids of enabled entries a worker has reported on (``lo``) whose newest occurrence has no
+    final outcome yet (``ls`` present, ``lf`` absent or before it), scored by ``last_run_at``
+    (``lr``, epoch ms; none without it). With ``{P}:due`` and ``{P}:failing``, what
+    ``health_suspects`` reads. Every script that writes ``e``, ``cf``, ``tk``, ``lo``, ``lf``,
+    ``ls`` or ``lr`` puts the entry in or out of both from its hash (``index_health`` in
+    ``lua/helpers.lua``); entries written before these keys existed join them at their next
+    completion, report or edit.
 ``{P}:ids`` (sorted set, every score 0)
     Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
     ``ZRANGEBYLEX``.
@@ -88,6 +103,9 @@ class Keys:
         self.outcomes_prefix = f"{tag}:outcomes:"
         self.due = f"{tag}:due"
         self.leases = f"{tag}:leases"
+        self.unscheduled = f"{tag}:leases:unscheduled"
+        self.failing = f"{tag}:failing"
+        self.open = f"{tag}:open"
         self.ids = f"{tag}:ids"
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
@@ -95,7 +113,22 @@ class Keys:
         self.incidents = f"{tag}:incidents"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
-        self.indexes = [self.due, self.ids, self.config]
+        self.indexes = [
+            self.due,
+            self.ids,
+            self.config,
+            self.unscheduled,
+            self.failing,
+            self.open,
+        ]
+        #: The indexes a completion maintains (the complete script's first KEYS).
+        self.completion_indexes = [
+            self.due,
+            self.leases,
+            self.unscheduled,
+            self.failing,
+            self.open,
+        ]
         #: A ``SCAN MATCH`` pattern for every key of the prefix.
         self.pattern = _glob_escape(tag + ":") + "*"
 

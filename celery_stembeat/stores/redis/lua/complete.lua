@@ -1,16 +1,17 @@
--- KEYS: due, leases, then for each completion its entry, runs and outcomes keys. ARGV:
--- history limit, then JSON ``[[token, the claimed entry's spec canonical JSON, id, next run ms
--- ('' = none), disable ('1'/'0'), state (the fields that change, as codec.state_changes gives
--- them; never the tracked fields), runs [[field, value, ...], ...]], ...]``. Returns a list: 1
--- per completion recorded, 0 where the token no longer holds the entry's claim. Each
--- completion is atomic (the whole script is).
-local due, leases, limit = KEYS[1], KEYS[2], ARGV[1]
+-- KEYS: due, leases, unscheduled, failing, open, then for each completion its entry, runs and
+-- outcomes keys. ARGV: history limit, then JSON ``[[token, the claimed entry's spec canonical
+-- JSON, id, next run ms ('' = none), disable ('1'/'0'), state (the fields that change, as
+-- codec.state_changes gives them; never the tracked fields), runs [[field, value, ...], ...]],
+-- ...]``. Returns a list: 1 per completion recorded, 0 where the token no longer holds the
+-- entry's claim. Each completion is atomic (the whole script is).
+local due, leases, unscheduled, failing, open = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local limit = ARGV[1]
 local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
 -- once per call: its first completion removes the claim token).
 local ended, indexed, unindexed = {}, {}, {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
-  local key, runs, outcomes = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local key, runs, outcomes = KEYS[3 * i + 3], KEYS[3 * i + 4], KEYS[3 * i + 5]
   local id, state = c[3], c[6]
   -- The claim token and occurrence, next run, enabled flag, then the spec's first chunks.
   local stored = redis.call('HMGET', key, 'ct', 'cs', 'n', 'e', 's0', 's1')
@@ -39,6 +40,8 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     add_state(key, state, values, removed)
     if #values > 0 then hset_many(key, values) end
     hdel_many(key, removed)
+    -- From the hash: reports may have moved the tracked fields since the claim was read.
+    index_health(key, id, failing, open)
     ended[#ended + 1] = id
     -- Enabled, with a next run, and (just now) unclaimed: due.
     if n and enabled == '1' then
@@ -65,6 +68,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
   end
 end
 call_many('ZREM', leases, ended)
+call_many('SREM', unscheduled, ended)
 call_many('ZADD', due, indexed)
 call_many('ZREM', due, unindexed)
 return results

@@ -103,13 +103,43 @@ local function encode_list(list)
   return cjson.encode(list)
 end
 
--- Put the entry into the due index when it is enabled, unclaimed and has a next run.
-local function reindex(key, due, id)
-  local n = redis.call('HGET', key, 'n')
-  if n and redis.call('HGET', key, 'e') == '1' and redis.call('HEXISTS', key, 'ct') == 0 then
-    redis.call('ZADD', due, n, id)
+-- Put the entry into the due index when it is enabled, unclaimed and has a next run; a claimed
+-- entry that an edit left disabled or without a next run goes into `unscheduled` meanwhile.
+local function reindex(key, due, unscheduled, id)
+  local values = redis.call('HMGET', key, 'n', 'e', 'ct')
+  local scheduled = values[1] and values[2] == '1'
+  if values[3] then
+    redis.call('ZREM', due, id)
+    if scheduled then
+      redis.call('SREM', unscheduled, id)
+    else
+      redis.call('SADD', unscheduled, id)
+    end
+  elseif scheduled then
+    redis.call('ZADD', due, values[1], id)
   else
     redis.call('ZREM', due, id)
+  end
+end
+
+-- Put the entry into the health indexes it belongs to, from its hash, and out of the others.
+-- Only an enabled entry belongs to any: to `failing`, scored by its consecutive failures of
+-- sends (cf) or tasks (tk), whichever is more, while that is at least 1; to `open`, scored by
+-- its last run (lr), while a worker has reported on it (lo) but not on its newest occurrence
+-- (lf absent or before ls).
+local function index_health(key, id, failing, open)
+  local v = redis.call('HMGET', key, 'e', 'cf', 'tk', 'lo', 'lf', 'ls', 'lr')
+  local enabled = v[1] == '1'
+  local streak = math.max(tonumber(v[2] or 0), tonumber(v[3] or 0))
+  if enabled and streak >= 1 then
+    redis.call('ZADD', failing, string.format('%d', streak), id)
+  else
+    redis.call('ZREM', failing, id)
+  end
+  if enabled and v[4] and v[6] and v[7] and (not v[5] or tonumber(v[5]) < tonumber(v[6])) then
+    redis.call('ZADD', open, v[7], id)
+  else
+    redis.call('ZREM', open, id)
   end
 end
 
