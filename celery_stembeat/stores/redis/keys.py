@@ -39,20 +39,23 @@ Cluster slot and every script can touch them atomically:
 ``{P}:leases`` (sorted set)
     Ids of claimed entries, scored by lease deadline in epoch ms.
 ``{P}:leases:unscheduled`` (set)
-    The ids of ``{P}:leases`` whose entry an edit made while claimed left disabled or without
-    a next run (usually none): the scheduled entries are ``{P}:due`` and ``{P}:leases`` less
-    these. Completion, recovery and deletion remove an id; an edit adds or removes it.
+    The ids of ``{P}:leases`` whose entry an edit made during the claim left disabled or
+    without a next run (usually none): the scheduled entries are those of ``{P}:due`` and
+    ``{P}:leases`` less these. An edit adds or removes an id; completion, recovery and
+    deletion remove it.
 ``{P}:failing`` (sorted set)
-    Ids of enabled entries that failed at least once in a row, scored by
-    ``max(consecutive_failures, consecutive_task_failures)`` (``cf``, ``tk``).
+    Ids of enabled entries whose newest sends or tasks failed, scored by the longer streak,
+    ``max(cf, tk)``; a member only while that is at least 1.
 ``{P}:open`` (sorted set)
-    Ids of enabled entries a worker has reported on (``lo``) whose newest occurrence has no
-    final outcome yet (``ls`` present, ``lf`` absent or before it), scored by ``last_run_at``
-    (``lr``, epoch ms; none without it). With ``{P}:due`` and ``{P}:failing``, what
-    ``health_suspects`` reads. Every script that writes ``e``, ``cf``, ``tk``, ``lo``, ``lf``,
-    ``ls`` or ``lr`` puts the entry in or out of both from its hash (``index_health`` in
-    ``lua/helpers.lua``); entries written before these keys existed join them at their next
-    completion, report or edit.
+    Ids of enabled entries a worker has reported on (``lo``) whose newest occurrence (``ls``)
+    has no final outcome yet (``lf`` absent or before ``ls``), scored by ``lr`` (epoch ms; not
+    a member without it).
+
+    With ``{P}:due``, these two are what ``health_suspects`` reads. Every script that writes
+    ``e``, ``cf``, ``tk``, ``lo``, ``lf``, ``ls`` or ``lr`` puts the entry in or out of both
+    from its hash (``index_health`` in ``lua/helpers.lua``); deleting the entry removes it.
+    Entries written before these keys existed join them at their next completion, report or
+    edit.
 ``{P}:ids`` (sorted set, every score 0)
     Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
     ``ZRANGEBYLEX``.

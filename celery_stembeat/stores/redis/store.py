@@ -8,7 +8,9 @@ three round trips per call (WATCH, the read script, MULTI/EXEC with the write sc
 when a concurrent write makes it read again; finding a run searches its history from the
 newest, so a report on an old run costs up to ``history_limit`` stream entries. Beats: recording
 one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
-Incidents: a transition is one script call, listing them one ``HGETALL``.
+Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
+:meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
+index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
