@@ -4,7 +4,7 @@
 -- Stores the values as given: Python folded them, and sends this script inside MULTI/EXEC
 -- after WATCHing every key it read them from, so they are written only onto what was read.
 -- Returns 0.
-local failing, open = KEYS[1], KEYS[2]
+local health = new_health_slots()
 for i, item in ipairs(cjson.decode(ARGV[1])) do
   local key, outcomes = KEYS[2 * i + 1], KEYS[2 * i + 2]
   hset_many(outcomes, item[2])
@@ -12,6 +12,7 @@ for i, item in ipairs(cjson.decode(ARGV[1])) do
   add_state(key, item[3], values, removed)
   hset_many(key, values)
   hdel_many(key, removed)
-  index_health(key, item[1], failing, open)
+  add_health_slots(health, item[1], redis.call('HMGET', key, unpack(HEALTH_FIELDS)))
 end
+write_health_slots(health, KEYS[1], KEYS[2])
 return 0
