@@ -53,7 +53,8 @@ Cluster slot and every script can touch them atomically:
 
     With ``{P}:due``, these two are what ``health_suspects`` reads. Every script that writes
     ``e``, ``cf``, ``tk``, ``lo``, ``lf``, ``ls`` or ``lr`` puts the entry in or out of both
-    from its hash (``index_health`` in ``lua/helpers.lua``); deleting the entry removes it.
+    from its hash, by one rule (``add_health_slots`` in ``lua/helpers.lua``); deleting the
+    entry removes it.
     Entries written before these keys existed join them at their next completion, report or
     edit.
 ``{P}:ids`` (sorted set, every score 0)
