@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from celery_stembeat.specs import IntervalSpec
+from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.specs import ClockedSpec, IntervalSpec
 from celery_stembeat.stores import (
     FAILED,
     Claim,
@@ -98,6 +99,33 @@ def test_a_claimed_entry_counts_as_scheduled_while_enabled_with_a_next_run(store
     assert store.entry_counts() == EntryCounts(total=2, scheduled=1)
 
 
+def test_a_claimed_entry_an_edit_leaves_disabled_or_without_a_next_run_is_not_scheduled(
+    store: Store,
+) -> None:
+    store.upsert_many(make_entry(entry_id) for entry_id in ("ended", "gone", "kept", "off"))
+    claims = {claim.entry_id: claim for claim in store.claim_due(at(0), 10, "beat-1", LEASE)}
+    assert store.entry_counts() == EntryCounts(total=4, scheduled=4)
+    store.set_enabled("off", False, at(1))
+    store.set_enabled("gone", False, at(1))
+    ended = store.get("ended")
+    assert ended is not None
+    without_next = replace(ended.state, next_run_at=None)
+    store.upsert(replace(ended, spec=ClockedSpec(at(-60)), state=without_next))
+    assert store.entry_counts() == EntryCounts(total=4, scheduled=1)
+    store.set_enabled("off", True, at(2))
+    assert store.entry_counts() == EntryCounts(total=4, scheduled=2)
+    store.set_enabled("off", False, at(3))
+    assert store.delete("gone")
+    assert store.entry_counts() == EntryCounts(total=3, scheduled=1)
+    for entry_id in ("ended", "kept"):
+        assert store.complete(claims[entry_id], published(claims[entry_id]))
+    assert store.entry_counts() == EntryCounts(total=3, scheduled=1)
+    assert store.recover_expired_claims(at(0) + LEASE) == ["off"]
+    assert store.entry_counts() == EntryCounts(total=3, scheduled=1)
+    store.set_enabled("off", True, at(60))
+    assert store.entry_counts() == EntryCounts(total=3, scheduled=2)
+
+
 # -- missed ------------------------------------------------------------------------------------
 
 
@@ -115,6 +143,15 @@ def test_an_unclaimed_entry_due_before_missed_before_is_a_suspect(store: Store) 
     assert store.health_suspects(rules(missed_before=at(50.001)), 10) == ["edge", "old"]
     claim_one(store, "old", at(0))
     assert store.health_suspects(rules(missed_before=at(50)), 10) == []
+
+
+def test_an_entry_whose_claim_expired_is_missed_again_once_recovered(store: Store) -> None:
+    store.upsert(make_entry("job", next_run_at=at(0)))
+    claim_one(store, "job", at(0))
+    assert store.health_suspects(rules(missed_before=at(60)), 10) == []
+    assert store.recover_expired_claims(at(0) + LEASE) == ["job"]
+    assert store.health_suspects(rules(missed_before=at(60)), 10) == ["job"]
+    assert store.entry_counts() == EntryCounts(total=1, scheduled=1)
 
 
 # -- failing -----------------------------------------------------------------------------------
@@ -146,6 +183,68 @@ def test_a_disabled_entry_is_no_suspect_until_enabled_again(store: Store) -> Non
     assert store.health_suspects(rules(failures=1), 10) == []
     store.set_enabled("job", True, at(20))
     assert store.health_suspects(rules(failures=1), 10) == ["job"]
+
+
+def test_a_completion_that_disables_the_entry_clears_it_until_enabled_again(
+    store: Store,
+) -> None:
+    store.upsert(make_entry("once", spec=ClockedSpec(at(0))))
+    claim = claim_one(store, "once", at(0))
+    run = RunRecord("once", claim.scheduled_for, FAILED, error="OSError: down", owner="b")
+    assert store.complete(claim, Outcome(None, (run,)))
+    assert store.health_suspects(rules(failures=1), 10) == []
+    store.set_enabled("once", True, at(10))
+    assert store.health_suspects(rules(failures=1), 10) == ["once"]
+
+
+def test_a_report_that_arrives_while_the_next_occurrence_is_claimed_still_counts(
+    store: Store,
+) -> None:
+    store.upsert(make_entry("job"))
+    first = send(store, "job", at(0))
+    claim = claim_one(store, "job", at(60))
+    report(store, "job", first, "failure")
+    assert store.health_suspects(rules(failures=1), 10) == ["job"]
+    assert store.complete(claim, published(claim))
+    assert store.health_suspects(rules(failures=1), 10) == ["job"]
+    assert store.health_suspects(rules(open_before=at(60)), 10) == []
+    assert store.health_suspects(rules(open_before=at(61)), 10) == ["job"]
+
+
+def test_entries_written_with_run_state_are_suspects_by_it_and_stay_so_when_edited(
+    store: Store,
+) -> None:
+    """An import carries run state; later definition edits keep it."""
+
+    def imported(entry_id: str, enabled: bool = True, **state: object) -> Entry:
+        return replace(
+            make_entry(entry_id, enabled=enabled),
+            state=RunState(next_run_at=at(3600), created_at=T0, **state),  # type: ignore[arg-type]
+        )
+
+    sent = {"last_scheduled_for": at(60), "last_run_at": at(60)}
+    store.write_many(
+        [
+            imported("failing", consecutive_failures=1, consecutive_task_failures=2),
+            imported("open", last_outcome="success", last_outcome_for=at(0), **sent),
+            imported("closed", last_outcome="success", last_outcome_for=at(60), **sent),
+            imported("off", False, consecutive_failures=5, last_outcome="failure", **sent),
+            imported("quiet", **sent),
+        ]
+    )
+    assert store.health_suspects(rules(failures=2), 10) == ["failing"]
+    assert store.health_suspects(rules(failures=3), 10) == []
+    assert store.health_suspects(rules(open_before=at(61)), 10) == ["open"]
+    assert store.health_suspects(rules(open_before=at(60)), 10) == []
+    edited = [make_entry(entry_id, description="edited") for entry_id in ("failing", "open")]
+    store.upsert_many(edited)
+    every = rules(failures=1, open_before=at(61))
+    assert store.health_suspects(every, 10) == ["failing", "open"]
+    store.upsert(make_entry("failing", enabled=False))
+    store.upsert(make_entry("off"))
+    assert store.health_suspects(every, 10) == ["off", "open"]
+    store.upsert(make_entry("failing"))
+    assert store.health_suspects(every, 10) == ["failing", "off", "open"]
 
 
 def test_editing_a_suspect_keeps_it_and_deleting_it_forgets_it(store: Store) -> None:

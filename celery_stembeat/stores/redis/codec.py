@@ -75,6 +75,12 @@ def to_ms(value: datetime) -> int:
     return (value - _EPOCH) // _MS
 
 
+def to_ms_ceiling(value: datetime) -> int:
+    """Epoch milliseconds, rounded up: a stored instant (whole milliseconds) ``at`` is before
+    ``value`` exactly when ``to_ms(at) < to_ms_ceiling(value)``."""
+    return -((_EPOCH - value) // _MS)
+
+
 def from_ms(value: bytes | str | int | float) -> datetime:
     return _EPOCH + timedelta(milliseconds=int(value))
 

@@ -38,6 +38,25 @@ Cluster slot and every script can touch them atomically:
     Ids of enabled, unclaimed entries with a next run, scored by ``next_run_at`` in epoch ms.
 ``{P}:leases`` (sorted set)
     Ids of claimed entries, scored by lease deadline in epoch ms.
+``{P}:leases:unscheduled`` (set)
+    The ids of ``{P}:leases`` whose entry an edit made during the claim left disabled or
+    without a next run (usually none): the scheduled entries are those of ``{P}:due`` and
+    ``{P}:leases`` less these. An edit adds or removes an id; completion, recovery and
+    deletion remove it.
+``{P}:failing`` (sorted set)
+    Ids of enabled entries whose newest sends or tasks failed, scored by the longer streak,
+    ``max(cf, tk)``; a member only while that is at least 1.
+``{P}:open`` (sorted set)
+    Ids of enabled entries a worker has reported on (``lo``) whose newest occurrence (``ls``)
+    has no final outcome yet (``lf`` absent or before ``ls``), scored by ``lr`` (epoch ms; not
+    a member without it).
+
+    With ``{P}:due``, these two are what ``health_suspects`` reads. Every script that writes
+    ``e``, ``cf``, ``tk``, ``lo``, ``lf``, ``ls`` or ``lr`` puts the entry in or out of both
+    from its hash, by one rule (``add_health_slots`` in ``lua/helpers.lua``); deleting the
+    entry removes it.
+    Entries written before these keys existed join them at their next completion, report or
+    edit.
 ``{P}:ids`` (sorted set, every score 0)
     Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
     ``ZRANGEBYLEX``.
@@ -88,6 +107,9 @@ class Keys:
         self.outcomes_prefix = f"{tag}:outcomes:"
         self.due = f"{tag}:due"
         self.leases = f"{tag}:leases"
+        self.unscheduled = f"{tag}:leases:unscheduled"
+        self.failing = f"{tag}:failing"
+        self.open = f"{tag}:open"
         self.ids = f"{tag}:ids"
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
@@ -95,7 +117,22 @@ class Keys:
         self.incidents = f"{tag}:incidents"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
-        self.indexes = [self.due, self.ids, self.config]
+        self.indexes = [
+            self.due,
+            self.ids,
+            self.config,
+            self.unscheduled,
+            self.failing,
+            self.open,
+        ]
+        #: The indexes a completion maintains (the complete script's first KEYS).
+        self.completion_indexes = [
+            self.due,
+            self.leases,
+            self.unscheduled,
+            self.failing,
+            self.open,
+        ]
         #: A ``SCAN MATCH`` pattern for every key of the prefix.
         self.pattern = _glob_escape(tag + ":") + "*"
 

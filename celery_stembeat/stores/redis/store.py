@@ -8,7 +8,9 @@ three round trips per call (WATCH, the read script, MULTI/EXEC with the write sc
 when a concurrent write makes it read again; finding a run searches its history from the
 newest, so a report on an old run costs up to ``history_limit`` stream entries. Beats: recording
 one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
-Incidents: a transition is one script call, listing them one ``HGETALL``.
+Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
+:meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
+index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -42,6 +44,7 @@ from celery_stembeat.stores.base import (
     ChangeFeed,
     Claim,
     ClaimBatch,
+    EntryCounts,
     EntryNotFound,
     Fingerprint,
     Incident,
@@ -50,6 +53,7 @@ from celery_stembeat.stores.base import (
     Store,
     StoreError,
     StoreURLError,
+    SuspectRules,
     TaskReport,
     VersionConflict,
     checked_history_limit,
@@ -73,6 +77,7 @@ from celery_stembeat.stores.redis.codec import (
     run_fields,
     state_changes,
     to_ms,
+    to_ms_ceiling,
     tracked_changes,
     written_entry,
 )
@@ -292,6 +297,9 @@ class RedisStore(Store):
             self._keys.runs(entry_id),
             self._keys.config,
             self._keys.outcomes(entry_id),
+            self._keys.unscheduled,
+            self._keys.failing,
+            self._keys.open,
         ]
         with self._errors():
             return bool(self._run(self._scripts["delete"], keys, [entry_id, self.channel]))
@@ -299,6 +307,13 @@ class RedisStore(Store):
     def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
         """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""
         updated_at = from_ms(to_ms(now))
+        keys = [
+            self._keys.entry(entry_id),
+            self._keys.due,
+            self._keys.unscheduled,
+            self._keys.failing,
+            self._keys.open,
+        ]
         while True:
             stored = self.get(entry_id)
             if stored is None:
@@ -321,13 +336,7 @@ class RedisStore(Store):
                 self.channel,
             ]
             with self._errors():
-                version = int(
-                    self._run(
-                        self._scripts["set_enabled"],
-                        [self._keys.entry(entry_id), self._keys.due],
-                        args,
-                    )
-                )
+                version = int(self._run(self._scripts["set_enabled"], keys, args))
             if version == 0:
                 raise EntryNotFound(entry_id)
             if version > 0:
@@ -389,7 +398,7 @@ class RedisStore(Store):
         def calls() -> Iterator[tuple[list[str], list[str]]]:
             for first in range(0, len(pairs), _COMPLETE_BATCH):
                 chunk = pairs[first : first + _COMPLETE_BATCH]
-                keys = [self._keys.due, self._keys.leases]
+                keys = list(self._keys.completion_indexes)
                 for claim, _ in chunk:
                     keys += self._run_keys(claim.entry.id)
                 completions = [self._completion(claim, outcome) for claim, outcome in chunk]
@@ -483,7 +492,7 @@ class RedisStore(Store):
                 list[bytes],
                 self._run(
                     self._scripts["recover"],
-                    [self._keys.leases, self._keys.due],
+                    [self._keys.leases, self._keys.due, self._keys.unscheduled],
                     [str(to_ms(now)), self._keys.entry_prefix],
                 ),
             )
@@ -552,7 +561,7 @@ class RedisStore(Store):
             changed.setdefault(lookup[0], {})[runs[lookup][0]] = record
         states = {**stored, **batch.states}
         if changed:
-            keys: list[str] = []
+            keys = [self._keys.failing, self._keys.open]
             writes: list[Any] = []
             for entry_id, records in changed.items():
                 keys += [self._keys.entry(entry_id), self._keys.outcomes(entry_id)]
@@ -561,7 +570,8 @@ class RedisStore(Store):
                     for stream_id, record in records.items()
                     for text in (stream_id, reported_text(record))
                 ]
-                writes.append([reported, tracked_changes(states[entry_id], stored[entry_id])])
+                changes = tracked_changes(states[entry_id], stored[entry_id])
+                writes.append([entry_id, reported, changes])
             pipe.multi()
             self._scripts["record_outcomes"](keys=keys, args=[compact_json(writes)], client=pipe)
         return batch.found
@@ -574,6 +584,35 @@ class RedisStore(Store):
                 self._client.zrange(self._keys.due, 0, 0, withscores=True),
             )
         return from_ms(head[0][1]) if head else None
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def entry_counts(self) -> EntryCounts:
+        """Every entry (``{P}:ids``), and the scheduled ones: due, or claimed unless an edit
+        meanwhile left them disabled or without a next run. One ``MULTI``/``EXEC`` of four
+        counts."""
+        with self._errors(), self._client.pipeline() as pipe:
+            pipe.zcard(self._keys.ids)
+            pipe.zcard(self._keys.due)
+            pipe.zcard(self._keys.leases)
+            pipe.scard(self._keys.unscheduled)
+            total, due, claimed, unscheduled = cast(list[int], pipe.execute())
+        return EntryCounts(total, due + claimed - unscheduled)
+
+    def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
+        """Up to ``limit`` suspects of each kind, the worst first (missed the longest, most
+        failures in a row, open the longest), from ``{P}:due``, ``{P}:failing`` and
+        ``{P}:open``, in one ``MULTI``/``EXEC``; merged, sorted and cut at ``limit``."""
+        limit = SuspectRules.checked_limit(limit)
+        missed_before = to_ms_ceiling(rules.missed_before)
+        open_before = to_ms_ceiling(rules.open_before)
+        with self._errors(), self._client.pipeline() as pipe:
+            pipe.zrangebyscore(self._keys.due, "-inf", f"({missed_before}", 0, limit)
+            pipe.zrevrangebyscore(self._keys.failing, "+inf", rules.failures, 0, limit)
+            pipe.zrangebyscore(self._keys.open, "-inf", f"({open_before}", 0, limit)
+            replies = cast(list[list[bytes]], pipe.execute())
+        found = {entry_id.decode() for reply in replies for entry_id in reply}
+        return sorted(found)[:limit]
 
     # -- beats -----------------------------------------------------------------------------------
 

@@ -1,19 +1,21 @@
--- KEYS: due, leases, then for each completion its entry, runs and outcomes keys. ARGV:
--- history limit, then JSON ``[[token, the claimed entry's spec canonical JSON, id, next run ms
--- ('' = none), disable ('1'/'0'), state (the fields that change, as codec.state_changes gives
--- them; never the tracked fields), runs [[field, value, ...], ...]], ...]``. Returns a list: 1
--- per completion recorded, 0 where the token no longer holds the entry's claim. Each
--- completion is atomic (the whole script is).
-local due, leases, limit = KEYS[1], KEYS[2], ARGV[1]
+-- KEYS: due, leases, unscheduled, failing, open, then for each completion its entry, runs and
+-- outcomes keys. ARGV: history limit, then JSON ``[[token, the claimed entry's spec canonical
+-- JSON, id, next run ms ('' = none), disable ('1'/'0'), state (the fields that change, as
+-- codec.state_changes gives them; never the tracked fields), runs [[field, value, ...], ...]],
+-- ...]``. Returns a list: 1 per completion recorded, 0 where the token no longer holds the
+-- entry's claim. Each completion is atomic (the whole script is).
+local due, leases, unscheduled, failing, open = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local limit = ARGV[1]
 local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
 -- once per call: its first completion removes the claim token).
-local ended, indexed, unindexed = {}, {}, {}
+local ended, indexed, unindexed, health = {}, {}, {}, new_health_slots()
 for i, c in ipairs(cjson.decode(ARGV[2])) do
-  local key, runs, outcomes = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local key, runs, outcomes = KEYS[3 * i + 3], KEYS[3 * i + 4], KEYS[3 * i + 5]
   local id, state = c[3], c[6]
-  -- The claim token and occurrence, next run, enabled flag, then the spec's first chunks.
-  local stored = redis.call('HMGET', key, 'ct', 'cs', 'n', 'e', 's0', 's1')
+  -- The claim token and occurrence, next run, the spec's first chunks, then HEALTH_FIELDS
+  -- (enabled first).
+  local stored = redis.call('HMGET', key, 'ct', 'cs', 'n', 's0', 's1', unpack(HEALTH_FIELDS))
   if stored[1] ~= c[1] then
     results[i] = 0
   else
@@ -21,7 +23,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     -- An edit that changed the schedule during the claim (a new spec, or enabling again) has
     -- set the next run it wants; any other edit left 'n' at the claimed occurrence 'cs'.
     local n = stored[3]
-    if joined(key, 's', stored, 5, 2) == c[2] and n == stored[2] then
+    if joined(key, 's', stored, 4, 2) == c[2] and n == stored[2] then
       if c[4] == '' then
         n = false
         removed[#removed + 1] = 'n'
@@ -30,7 +32,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
         values[1], values[2] = 'n', n
       end
     end
-    local enabled = stored[4]
+    local enabled = stored[6]
     if c[5] == '1' then
       enabled = '0'
       values[#values + 1] = 'e'
@@ -39,6 +41,8 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     add_state(key, state, values, removed)
     if #values > 0 then hset_many(key, values) end
     hdel_many(key, removed)
+    -- The tracked fields come from the hash: reports may have moved them during the claim.
+    add_health_slots(health, id, health_after({unpack(stored, 6)}, values, removed))
     ended[#ended + 1] = id
     -- Enabled, with a next run, and (just now) unclaimed: due.
     if n and enabled == '1' then
@@ -65,6 +69,8 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
   end
 end
 call_many('ZREM', leases, ended)
+call_many('SREM', unscheduled, ended)
 call_many('ZADD', due, indexed)
 call_many('ZREM', due, unindexed)
+write_health_slots(health, failing, open)
 return results

@@ -103,14 +103,84 @@ local function encode_list(list)
   return cjson.encode(list)
 end
 
--- Put the entry into the due index when it is enabled, unclaimed and has a next run.
-local function reindex(key, due, id)
-  local n = redis.call('HGET', key, 'n')
-  if n and redis.call('HGET', key, 'e') == '1' and redis.call('HEXISTS', key, 'ct') == 0 then
-    redis.call('ZADD', due, n, id)
+-- Put the entry into the due index when it is enabled, unclaimed and has a next run; a claimed
+-- entry that an edit left disabled or without a next run goes into `unscheduled` meanwhile.
+local function reindex(key, due, unscheduled, id)
+  local values = redis.call('HMGET', key, 'n', 'e', 'ct')
+  local scheduled = values[1] and values[2] == '1'
+  if values[3] then
+    redis.call('ZREM', due, id)
+    if scheduled then
+      redis.call('SREM', unscheduled, id)
+    else
+      redis.call('SADD', unscheduled, id)
+    end
+  elseif scheduled then
+    redis.call('ZADD', due, values[1], id)
   else
     redis.call('ZREM', due, id)
   end
+end
+
+-- The hash fields the health indexes follow, in the order add_health_slots takes them.
+local HEALTH_FIELDS = {'e', 'cf', 'tk', 'lo', 'lf', 'ls', 'lr'}
+local HEALTH_AT = {}
+for i, name in ipairs(HEALTH_FIELDS) do HEALTH_AT[name] = i end
+
+-- Slots to write into the health indexes (add_health_slots, write_health_slots).
+local function new_health_slots()
+  return {failing = {}, not_failing = {}, open = {}, not_open = {}}
+end
+
+-- Add to `slots` where entry `id` belongs in the health indexes, from the values `v` of its
+-- HEALTH_FIELDS. Only an enabled entry belongs to any: to `failing`, scored by its consecutive
+-- failures of sends (cf) or tasks (tk), whichever is more, while that is at least 1; to `open`,
+-- scored by its last run (lr), while a worker has reported on it (lo) but not on its newest
+-- occurrence (ls, with lf absent or before it).
+local function add_health_slots(slots, id, v)
+  local enabled = v[1] == '1'
+  local streak = math.max(tonumber(v[2] or 0), tonumber(v[3] or 0))
+  if enabled and streak >= 1 then
+    slots.failing[#slots.failing + 1] = string.format('%d', streak)
+    slots.failing[#slots.failing + 1] = id
+  else
+    slots.not_failing[#slots.not_failing + 1] = id
+  end
+  if enabled and v[4] and v[6] and v[7] and (not v[5] or tonumber(v[5]) < tonumber(v[6])) then
+    slots.open[#slots.open + 1] = v[7]
+    slots.open[#slots.open + 1] = id
+  else
+    slots.not_open[#slots.not_open + 1] = id
+  end
+end
+
+local function write_health_slots(slots, failing, open)
+  call_many('ZADD', failing, slots.failing)
+  call_many('ZREM', failing, slots.not_failing)
+  call_many('ZADD', open, slots.open)
+  call_many('ZREM', open, slots.not_open)
+end
+
+-- Put entry `id` (hash `key`) into the health indexes `failing` and `open` it belongs to, from
+-- its hash, and out of the others.
+local function index_health(key, id, failing, open)
+  local slots = new_health_slots()
+  add_health_slots(slots, id, redis.call('HMGET', key, unpack(HEALTH_FIELDS)))
+  write_health_slots(slots, failing, open)
+end
+
+-- The values `v` of HEALTH_FIELDS once the writes `values` ({field, value, ...}) and the
+-- removals `removed` are made.
+local function health_after(v, values, removed)
+  for i = 1, #values, 2 do
+    local at = HEALTH_AT[values[i]]
+    if at then v[at] = values[i + 1] end
+  end
+  for _, name in ipairs(removed) do
+    local at = HEALTH_AT[name]
+    if at then v[at] = false end
+  end
+  return v
 end
 
 local function set_or_del(key, field, value)

@@ -1,9 +1,11 @@
--- KEYS: leases, due. ARGV: now ms, entry-key prefix. Returns the ids put back in the index.
-local leases, due = KEYS[1], KEYS[2]
+-- KEYS: leases, due, unscheduled. ARGV: now ms, entry-key prefix. Returns the ids put back in
+-- the index.
+local leases, due, unscheduled = KEYS[1], KEYS[2], KEYS[3]
 local ids = redis.call('ZRANGEBYSCORE', leases, '-inf', ARGV[1])
 local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', leases, id)
+  redis.call('SREM', unscheduled, id)
   local key = ARGV[2] .. id
   if redis.call('EXISTS', key) == 1 then
     redis.call('HDEL', key, 'ct', 'co', 'cs', 'cv')

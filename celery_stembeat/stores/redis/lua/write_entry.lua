@@ -1,10 +1,19 @@
 -- Writing one entry, shared by upsert.lua and upsert_many.lua (after layout.lua, helpers.lua).
--- Write entry `id` (hash `key`) whose stored version is `actual` (0 = new) as upsert does;
--- `e` holds its values: spec, enabled, next run, created, updated, definition, the run state
--- of a new entry {s = {field = value}, c = {name = chunked text}}, and `g`: the value of field g (a
--- beat_schedule entry's digest, '' for none) or false for an entry created in the store.
--- Returns the new version.
-local function write_entry(key, due, ids, config, channel, id, actual, e)
+
+-- The indexes an upsert maintains, from KEYS[first] on (keys.py's Keys.indexes, in order).
+local function upsert_indexes(first)
+  return {
+    due = KEYS[first], ids = KEYS[first + 1], config = KEYS[first + 2],
+    unscheduled = KEYS[first + 3], failing = KEYS[first + 4], open = KEYS[first + 5],
+  }
+end
+
+-- Write entry `id` (hash `key`) whose stored version is `actual` (0 = new) as upsert does, and
+-- its slots in `indexes` (upsert_indexes); `e` holds its values: spec, enabled, next run,
+-- created, updated, definition, the run state of a new entry {s = {field = value}, c = {name =
+-- chunked text}}, and `g`: the value of field g (a beat_schedule entry's digest, '' for none)
+-- or false for an entry created in the store. Returns the new version.
+local function write_entry(key, indexes, channel, id, actual, e)
   local version = string.format('%d', actual + 1)
   local digest = e.g and (e.g == '' and '' or version .. ':' .. e.g)
   if actual == 0 then
@@ -26,10 +35,12 @@ local function write_entry(key, due, ids, config, channel, id, actual, e)
     if digest then
       values[#values + 1] = 'g'
       values[#values + 1] = digest
-      redis.call('ZADD', config, 0, id)
+      redis.call('ZADD', indexes.config, 0, id)
     end
     hset_many(key, values)
-    if e.n ~= '' and e.enabled == '1' then redis.call('ZADD', due, e.n, id) end
+    if e.n ~= '' and e.enabled == '1' then redis.call('ZADD', indexes.due, e.n, id) end
+    -- A new entry without run state (the usual one) is in no health index.
+    if next(e.state.s) then index_health(key, id, indexes.failing, indexes.open) end
   else
     local rescheduled = joined(key, 's', {}, 1, 0) ~= e.spec
       or (e.enabled == '1' and redis.call('HGET', key, 'e') ~= '1')
@@ -42,15 +53,16 @@ local function write_entry(key, due, ids, config, channel, id, actual, e)
     put_chunked(key, 's', e.spec)
     if digest then
       redis.call('HSET', key, 'g', digest)
-      redis.call('ZADD', config, 0, id)
+      redis.call('ZADD', indexes.config, 0, id)
     else
       redis.call('HDEL', key, 'g')
-      redis.call('ZREM', config, id)
+      redis.call('ZREM', indexes.config, id)
     end
     redis.call('HSET', key, 'e', e.enabled, 'v', version)
-    reindex(key, due, id)
+    reindex(key, indexes.due, indexes.unscheduled, id)
+    index_health(key, id, indexes.failing, indexes.open)
   end
-  redis.call('ZADD', ids, 0, id)
+  redis.call('ZADD', indexes.ids, 0, id)
   redis.call('PUBLISH', channel, id)
   return actual + 1
 end
