@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,7 +21,10 @@ STEMBEAT = str(Path(sys.executable).with_name("stembeat"))
 
 
 def test_a_scrape_of_the_served_store(store: Store, store_url: str) -> None:
-    store.upsert(Entry(id="ping", task="tasks.ping", spec=IntervalSpec(60)))
+    soon = datetime.now(timezone.utc) + timedelta(hours=1)
+    store.upsert(
+        Entry(id="ping", task="tasks.ping", spec=IntervalSpec(60)).with_state(next_run_at=soon)
+    )
     store.upsert(
         Entry(id="stale", task="tasks.stale", spec=IntervalSpec(60)).with_state(next_run_at=NOW)
     )
@@ -46,7 +50,7 @@ def test_a_scrape_of_the_served_store(store: Store, store_url: str) -> None:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-    assert samples[("stembeat_store_up", ())] == 1
+    assert samples[("stembeat_store_up", ())] == 1, errors
     assert samples[("stembeat_store_entries", (("state", "missed"),))] == 1
     assert samples[("stembeat_store_entries", (("state", "ok"),))] == 1
     assert samples[("stembeat_entry_health", (("entry", "stale"), ("state", "missed")))] == 1
