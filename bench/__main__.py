@@ -29,6 +29,8 @@ MODES = {
         "lateness_reps": 1,
         "lateness_seconds": 60.0,
         "lateness_windows": 5,
+        "health_reps": 1,
+        "health_surveys": 50,
     },
     "quick": {
         "reps": 2,
@@ -39,6 +41,8 @@ MODES = {
         "lateness_reps": 1,
         "lateness_seconds": 1.5,
         "lateness_windows": 1,
+        "health_reps": 1,
+        "health_surveys": 10,
     },
 }
 

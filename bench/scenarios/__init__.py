@@ -14,6 +14,7 @@ from types import ModuleType
 from bench.scenarios import (
     burst,
     cron,
+    health,
     idle,
     lateness,
     outcomes,
@@ -24,5 +25,5 @@ from bench.scenarios import (
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes)
+    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes, health)
 }
