@@ -19,7 +19,7 @@ from celery_stembeat.config import StembeatConfig
 from celery_stembeat.config_entries import ConfigEntries, entries_from_config, sync_config
 from celery_stembeat.engine import Engine
 from celery_stembeat.heartbeat import Heartbeat
-from celery_stembeat.metrics import BeatMetrics
+from celery_stembeat.metrics import BeatMetrics, StoreCollector
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.startup import StoreStart
 from celery_stembeat.storeclock import StoreClock
@@ -80,6 +80,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         self._metrics: BeatMetrics | None = None
         self._metrics_server: Any = None
         self._alerts: AlertWatch | None = None
+        self._store_view: Store | None = None
         #: The pause the attempt in setup_schedule asked for, waited at the first tick.
         self._pause = 0.0
         self._closed = False
@@ -120,6 +121,14 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             "stembeat: metrics on http://%s:%d/metrics", self.stembeat.metrics_address, port
         )
 
+    def _export_store_health(self) -> None:
+        """With metrics on, each scrape of this beat also reads the store's health (entries by
+        state, the missed backlog), on the scrape's thread and a connection of its own."""
+        if self._metrics is None or self._store_view is not None:
+            return
+        self._store_view = open_store(self.stembeat.url)
+        self._metrics.registry.register(StoreCollector(self._store_view, self.stembeat.alert_rules))
+
     def _watch_alerts(self) -> None:
         """With ``stembeat_alert_webhooks``, survey health on a thread and connection of its
         own, so that a slow survey never holds up a pass."""
@@ -147,6 +156,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             publisher = CeleryPublisher(self.app, clock=clock)
             self.engine = Engine(self.store, publisher, self.stembeat.engine, clock=clock)
             self._watch_alerts()
+            self._export_store_health()
             self._heartbeat = Heartbeat(
                 self.store, self.stembeat.engine.owner, clock, offset=lambda: clock.offset
             )
@@ -269,6 +279,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
+        if self._store_view is not None:
+            self._store_view.close()
         super().close()
 
     @property

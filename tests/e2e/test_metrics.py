@@ -26,8 +26,8 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def test_beat_counts_what_it_sends(harness: Harness) -> None:
-    """Sent occurrences, their lateness, claim batches, the last pass and the store's
-    figures; no series names an entry."""
+    """Sent occurrences, their lateness, claim batches, the last pass, the store's figures
+    and its health; no series names an entry."""
     port = free_port()
     harness.settings = {"stembeat_metrics_port": port, "stembeat_metrics_address": "127.0.0.1"}
     harness.beat_schedule = {"every-second": {"task": "e2e.record", "schedule": "1s"}}
@@ -46,6 +46,9 @@ def test_beat_counts_what_it_sends(harness: Harness) -> None:
     assert seen["stembeat_claim_batch_size_count"] >= 3
     assert seen["stembeat_last_pass_timestamp_seconds"] > 0
     assert "stembeat_store_latency_seconds" in seen
+    # The store's health too: the beat itself is live, nothing is missed.
+    assert (seen["stembeat_store_up"], seen["stembeat_store_live_beats"]) == (1, 1)
+    assert seen["stembeat_store_oldest_missed_seconds"] == 0
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         assert "every-second" not in response.read().decode()
     assert beat.stop() == 0
