@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,12 +129,13 @@ def test_version_2_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
         store.close()
 
 
-@pytest.mark.parametrize("old_store", [3], indirect=True)
-def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
-    """Version 4 adds the beats table; entries and history stay as they were."""
-    store = open_store(old_store)
+@contextmanager
+def upgraded(url: str) -> Iterator[Store]:
+    """The store opened on older tables at ``url``, which it upgraded to the current version
+    keeping their entry."""
+    store = open_store(url)
     assert isinstance(store, SQLStore)
-    engine = _raw_engine(old_store)
+    engine = _raw_engine(url)
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
@@ -141,15 +143,22 @@ def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> No
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
+        yield store
+    finally:
+        engine.dispose()
+        store.close()
+
+
+@pytest.mark.parametrize("old_store", [3], indirect=True)
+def test_version_3_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
+    """Version 4 adds the beats table; entries and history stay as they were."""
+    with upgraded(old_store) as store:
         (run,) = store.history("job")
         assert (run.outcome, run.owner, run.scheduled_for) == ("published", "beat-1", T0)
         assert store.beats() == []
         beat = BeatInfo("beat-1", "web-1", 1, "0.1.0", T0, at(5), 0.001, None)
         store.record_beat(beat)
         assert store.beats() == [beat]
-    finally:
-        engine.dispose()
-        store.close()
 
 
 @pytest.mark.parametrize("old_store", [4], indirect=True)
@@ -176,22 +185,10 @@ def test_version_4_entries_gain_the_overlap_policy_allow(old_store: str) -> None
 @pytest.mark.parametrize("old_store", [5], indirect=True)
 def test_version_5_tables_are_upgraded_and_keep_their_rows(old_store: str) -> None:
     """Version 6 adds the incidents table; entries and history stay as they were."""
-    store = open_store(old_store)
-    assert isinstance(store, SQLStore)
-    engine = _raw_engine(old_store)
-    try:
-        with engine.connect() as conn:
-            schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
-        entry = store.get("job")
-        assert entry is not None
-        assert (entry.version, entry.state.total_run_count) == (1, 1)
+    with upgraded(old_store) as store:
         assert store.incidents() == []
         assert store.transition_incident("entry:job", "failing", at(5)) == INCIDENT_OK
         assert store.incidents() == [Incident("entry:job", "failing", at(5))]
-    finally:
-        engine.dispose()
-        store.close()
 
 
 @pytest.mark.parametrize("old_store", [6], indirect=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -108,5 +108,17 @@ def engine(
     store: Store, publisher: RecordingPublisher, clock: FakeClock, settings: EngineSettings
 ) -> Iterator[Engine]:
     built = Engine(store, publisher, settings, clock=clock, sleep=clock.sleep)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def pairs_engine(
+    store: Store, publisher: RecordingPublisher, clock: FakeClock, settings: EngineSettings
+) -> Iterator[Engine]:
+    """An engine that claims two entries per batch: a tick of three due takes two batches."""
+    built = Engine(
+        store, publisher, replace(settings, batch_size=2), clock=clock, sleep=clock.sleep
+    )
     yield built
     built.close()

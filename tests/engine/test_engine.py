@@ -149,7 +149,6 @@ def test_no_lookahead_claims_only_what_is_due(
     add(store, "soon", IntervalSpec(60), first=at(10.005))
     clock.now = at(10)
     report = engine.tick()
-    engine.close()
     assert (report.claimed, publisher.batches) == (1, [1])
     assert report.delay == pytest.approx(0.005)
     assert clock.now == at(10)
@@ -165,7 +164,6 @@ def test_a_clock_set_back_during_the_wait_sends_nothing_early(
     engine = Engine(store, publisher, EngineSettings(owner="b"), clock=frozen, sleep=pauses.append)
     add(store, "soon", IntervalSpec(60), first=at(10.015))
     report = engine.tick()
-    engine.close()
     assert (report.claimed, report.published, publisher.sent) == (1, 0, [])
     assert sum(pauses) == pytest.approx(engine.settings.lookahead.total_seconds())
     entry = stored(store, "soon")
@@ -496,16 +494,13 @@ def test_a_tick_reports_each_sends_lateness_and_its_claim_batches(
 
 
 def test_a_tick_of_several_batches_reports_every_send(
-    store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
+    store: Store, clock: FakeClock, pairs_engine: Engine
 ) -> None:
-    engine = Engine(
-        store, publisher, replace(settings, batch_size=2), clock=clock, sleep=clock.sleep
-    )
+    engine = pairs_engine
     for entry_id in ("a", "b", "c"):
         add(store, entry_id, IntervalSpec(10))
     clock.now = at(10)
     report = engine.tick()
-    engine.close()
     assert (report.published, report.batches) == (3, [2, 1])
     assert len(report.drifts) == 3
 

@@ -5,12 +5,11 @@ through the store as ``track_outcomes`` sends them."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from celery_stembeat.engine import Engine, EngineSettings
+from celery_stembeat.engine import Engine
 from celery_stembeat.health import STUCK, HealthRules
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import PUBLISHED, SKIPPED, Store, TaskReport
@@ -144,18 +143,15 @@ def test_a_backlog_sends_its_newest_occurrence_only(
 
 
 def test_a_tick_of_several_batches_counts_every_skip(
-    store: Store, clock: FakeClock, publisher: RecordingPublisher, settings: EngineSettings
+    store: Store, clock: FakeClock, pairs_engine: Engine
 ) -> None:
-    engine = Engine(
-        store, publisher, replace(settings, batch_size=2), clock=clock, sleep=clock.sleep
-    )
+    engine = pairs_engine
     for entry_id in ("a", "b", "c"):
         add(store, entry_id, IntervalSpec(10), overlap="skip")
     run_until(engine, clock, at(10))
     assert engine.tick().skipped == 0
     clock.now = at(20)
     report = engine.tick()
-    engine.close()
     assert (report.skipped, report.batches) == (3, [2, 1])
 
 
