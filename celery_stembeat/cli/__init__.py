@@ -15,11 +15,6 @@ import click
 from celery.bin.base import handle_preload_options
 
 from celery_stembeat import __version__
-from celery_stembeat.cli.commands.inspect import dry_run, history, list_entries, show
-from celery_stembeat.cli.commands.manage import apply_files, disable, enable, remove
-from celery_stembeat.cli.commands.metrics import metrics
-from celery_stembeat.cli.commands.migrate import export, import_schedules
-from celery_stembeat.cli.commands.observe import beats, observe
 from celery_stembeat.cli.errors import Verbs
 from celery_stembeat.cli.params import F, now_option
 from celery_stembeat.cli.session import Session, install, target_from_app, target_from_url
@@ -28,24 +23,26 @@ from celery_stembeat.config import URL_VARIABLE
 #: celery's decorator, with the type celery's own code does not declare.
 preload_options: Callable[[F], F] = handle_preload_options
 
-VERBS = (
-    list_entries,
-    show,
-    history,
-    dry_run,
-    observe,
-    beats,
-    metrics,
-    apply_files,
-    enable,
-    disable,
-    remove,
-    export,
-    import_schedules,
-)
+_COMMANDS = "celery_stembeat.cli.commands"
+#: Each verb, and where it is: imported only when it runs.
+VERBS = {
+    "list": f"{_COMMANDS}.inspect:list_entries",
+    "show": f"{_COMMANDS}.inspect:show",
+    "history": f"{_COMMANDS}.inspect:history",
+    "dry-run": f"{_COMMANDS}.inspect:dry_run",
+    "observe": f"{_COMMANDS}.observe:observe",
+    "beats": f"{_COMMANDS}.observe:beats",
+    "metrics": f"{_COMMANDS}.metrics:metrics",
+    "apply": f"{_COMMANDS}.manage:apply_files",
+    "enable": f"{_COMMANDS}.manage:enable",
+    "disable": f"{_COMMANDS}.manage:disable",
+    "remove": f"{_COMMANDS}.manage:remove",
+    "export": f"{_COMMANDS}.migrate:export",
+    "import": f"{_COMMANDS}.migrate:import_schedules",
+}
 
 
-@click.group("stembeat", cls=Verbs)
+@click.group("stembeat", cls=Verbs, lazy=VERBS)
 @click.option(
     "--url",
     envvar=URL_VARIABLE,
@@ -60,7 +57,7 @@ def main(ctx: click.Context, url: str | None, now: datetime | None) -> None:
     install(ctx, Session(functools.partial(target_from_url, url), now))
 
 
-@click.group("stembeat", cls=Verbs)
+@click.group("stembeat", cls=Verbs, lazy=VERBS)
 @now_option
 @click.pass_context
 @preload_options
@@ -69,8 +66,3 @@ def celery_command(ctx: click.Context, now: datetime | None) -> None:
     celery_context = ctx.obj
     locate = functools.partial(target_from_app, celery_context.app)
     install(ctx, Session(locate, now, color=not celery_context.no_color))
-
-
-for _verb in VERBS:
-    main.add_command(_verb)
-    celery_command.add_command(_verb)

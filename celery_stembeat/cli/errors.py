@@ -6,7 +6,8 @@ coming back). 2: bad usage or bad input (click's own usage errors exit 2 as well
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,7 +45,26 @@ def translated() -> Iterator[None]:
 
 class Verbs(click.Group):
     """A group whose verbs end on a missing optional library with one line naming the extra
-    that brings it (exit 2), wherever the library was needed."""
+    that brings it (exit 2), wherever the library was needed.
+
+    ``lazy`` names verbs by ``module:attribute``: a verb's module is imported only when that
+    verb runs (or help lists it), so each verb starts with only what it needs.
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = self.lazy.get(cmd_name)
+        if where is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = where.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
