@@ -60,6 +60,56 @@ def test_list_filters(sqlite_cli: Invoke, options: tuple[str, ...], ids: list[st
     assert [item["id"] for item in json.loads(result.stdout)] == ids
 
 
+@pytest.mark.parametrize(
+    ("options", "ids"),
+    [
+        (
+            ("--sort", "next"),
+            ["sync", "ping", "heartbeat", "report", "lights", "cleanup", "new-year"],
+        ),
+        (("--sort", "last", "--limit", "3"), ["heartbeat", "report", "new-year"]),
+        (("--sort", "runs", "--limit", "2"), ["heartbeat", "new-year"]),
+        (
+            ("--sort", "drift"),
+            ["report", "new-year", "heartbeat", "cleanup", "lights", "ping", "sync"],
+        ),
+        (("--task", "tasks.ping"), ["ping"]),
+        (("--task", "tasks.nothing"), []),
+        (("--enabled", "--sort", "runs", "--limit", "1"), ["heartbeat"]),
+    ],
+)
+def test_list_sorts_filters_by_task_and_limits(
+    cli: Invoke, store: Store, options: tuple[str, ...], ids: list[str]
+) -> None:
+    """Next: soonest first; last: latest first; runs and drift: most first; entries without
+    a value last, ties by id."""
+    seed(store)
+    result = cli("list", "--json", *options)
+    assert result.exit_code == 0, result.output
+    assert [item["id"] for item in json.loads(result.stdout)] == ids
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize(
+    ("options", "count"),
+    [((), "7"), (("--disabled",), "1"), (("--task", "tasks.sync"), "1"), (("--limit", "2"), "7")],
+)
+def test_list_count_prints_only_how_many_match(
+    sqlite_cli: Invoke, options: tuple[str, ...], count: str
+) -> None:
+    result = sqlite_cli("list", "--count", *options)
+    assert (result.exit_code, result.stdout) == (0, f"{count}\n")
+
+
+@pytest.mark.parametrize(("option", "value"), [("--sort", "name"), ("--limit", "0")])
+def test_list_refuses_an_unknown_sort_or_a_limit_below_one(
+    sqlite_cli: Invoke, option: str, value: str
+) -> None:
+    result = sqlite_cli("list", option, value)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+
+
 def test_list_of_an_empty_store(sqlite_cli: Invoke) -> None:
     result = sqlite_cli("list")
     assert (result.exit_code, result.stdout) == (0, "no entries\n")

@@ -10,6 +10,7 @@ from celery.bin.base import CeleryCommand
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
 from celery_stembeat.cli.params import instant_option, json_option, zone_option
+from celery_stembeat.cli.selection import SORTS, select
 from celery_stembeat.cli.session import current
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
 
@@ -17,15 +18,36 @@ from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
 @click.command("list", cls=CeleryCommand)
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) entries.")
 @click.option("--prefix", help="Only entries whose id starts with PREFIX.")
+@click.option("--task", help="Only entries that send TASK.")
+@click.option(
+    "--sort",
+    type=click.Choice(list(SORTS)),
+    default="id",
+    show_default=True,
+    help="Order: by id, soonest next run, latest last run, most runs, largest mean drift.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N (after --sort).")
+@click.option("--count", is_flag=True, help="Print only how many entries match.")
 @json_option
 @click.pass_context
 def list_entries(
-    ctx: click.Context, enabled: bool | None, prefix: str | None, as_json: bool
+    ctx: click.Context,
+    enabled: bool | None,
+    prefix: str | None,
+    task: str | None,
+    sort: str,
+    limit: int | None,
+    count: bool,
+    as_json: bool,
 ) -> None:
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
-        entries = store.list_entries(enabled=enabled, prefix=prefix)
+        found = store.list_entries(enabled=enabled, prefix=prefix)
+    if count:
+        click.echo(len(select(found, task=task)))
+        return
+    entries = select(found, task=task, sort=sort, limit=limit)
     if as_json:
         render.echo_json([entry.to_dict() for entry in entries])
     else:
