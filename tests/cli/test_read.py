@@ -76,9 +76,13 @@ def test_list_filters(sqlite_cli: Invoke, options: tuple[str, ...], ids: list[st
         (("--task", "tasks.ping"), ["ping"]),
         (("--task", "tasks.nothing"), []),
         (("--enabled", "--sort", "runs", "--limit", "1"), ["heartbeat"]),
+        (("--state", "missed"), ["sync"]),
+        (("--state", "disabled"), ["new-year"]),
+        (("--state", "ok", "--sort", "next", "--limit", "2"), ["ping", "heartbeat"]),
+        (("--state", "failing"), []),
     ],
 )
-def test_list_sorts_filters_by_task_and_limits(
+def test_list_sorts_filters_by_task_and_state_and_limits(
     cli: Invoke, store: Store, options: tuple[str, ...], ids: list[str]
 ) -> None:
     """Next: soonest first; last: latest first; runs and drift: most first; entries without
@@ -92,7 +96,13 @@ def test_list_sorts_filters_by_task_and_limits(
 @pytest.mark.usefixtures("seeded")
 @pytest.mark.parametrize(
     ("options", "count"),
-    [((), "7"), (("--disabled",), "1"), (("--task", "tasks.sync"), "1"), (("--limit", "2"), "7")],
+    [
+        ((), "7"),
+        (("--disabled",), "1"),
+        (("--task", "tasks.sync"), "1"),
+        (("--limit", "2"), "7"),
+        (("--state", "ok"), "5"),
+    ],
 )
 def test_list_count_prints_only_how_many_match(
     sqlite_cli: Invoke, options: tuple[str, ...], count: str

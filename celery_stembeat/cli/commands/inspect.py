@@ -12,7 +12,9 @@ from celery_stembeat.cli.commands import require
 from celery_stembeat.cli.params import instant_option, json_option, zone_option
 from celery_stembeat.cli.selection import SORTS, select
 from celery_stembeat.cli.session import current
+from celery_stembeat.health import STATES, HealthRules
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
+from celery_stembeat.survey import healths
 
 
 @click.command("list", cls=CeleryCommand)
@@ -26,6 +28,11 @@ from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
     show_default=True,
     help="Order: by id, soonest next run, latest last run, most runs, largest mean drift.",
 )
+@click.option(
+    "--state",
+    type=click.Choice(STATES),
+    help="Only entries in this health state (observe's default thresholds).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N (after --sort).")
 @click.option("--count", is_flag=True, help="Print only how many entries match.")
 @json_option
@@ -36,6 +43,7 @@ def list_entries(
     prefix: str | None,
     task: str | None,
     sort: str,
+    state: str | None,
     limit: int | None,
     count: bool,
     as_json: bool,
@@ -43,11 +51,15 @@ def list_entries(
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
-        found = store.list_entries(enabled=enabled, prefix=prefix)
+        found = select(store.list_entries(enabled=enabled, prefix=prefix), task=task)
+        if state is not None:
+            rules = HealthRules(missed_after=session.target.grace)
+            verdicts = healths(store, found, session.now(), rules)
+            found = [e for e, health in zip(found, verdicts, strict=True) if health.state == state]
     if count:
-        click.echo(len(select(found, task=task)))
+        click.echo(len(found))
         return
-    entries = select(found, task=task, sort=sort, limit=limit)
+    entries = select(found, sort=sort, limit=limit)
     if as_json:
         render.echo_json([entry.to_dict() for entry in entries])
     else:
