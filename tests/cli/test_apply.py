@@ -105,6 +105,34 @@ def test_reapplying_keeps_run_state_and_a_changed_spec_starts_afresh(
     assert [stored.version for stored in store.list_entries()] == [2, 2]
 
 
+def test_apply_lists_what_it_changed_all_with_verbose_nothing_with_quiet(
+    sqlite_cli: Invoke, sqlite_store: Store, tmp_path: Path
+) -> None:
+    """A re-apply of thousands of entries prints its changes and the counts, not a line per
+    unchanged entry; ``--quiet`` prints nothing, and still writes."""
+    path = write(tmp_path / "jobs.json", ENTRIES)
+    ids = sorted(item["id"] for item in ENTRIES)
+    assert sqlite_cli("apply", "--quiet", str(path)).stdout == ""
+    assert sorted(entry.id for entry in sqlite_store.list_entries()) == ids
+    edited = [
+        {**item, "description": "edited"} if item["id"] == ids[0] else item for item in ENTRIES
+    ]
+    write(path, edited)
+    result = sqlite_cli("apply", str(path))
+    assert result.stdout.splitlines() == [
+        f"changed    {ids[0]} (description)",
+        "0 added, 1 changed, 4 unchanged, 0 removed",
+    ]
+    verbose = sqlite_cli("apply", "-v", str(path))
+    assert verbose.stdout.splitlines() == [
+        *(f"unchanged  {item['id']}" for item in ENTRIES),
+        "0 added, 0 changed, 5 unchanged, 0 removed",
+    ]
+    bad = sqlite_cli("apply", "--quiet", str(write(tmp_path / "bad.json", [{"id": "x"}])))
+    assert (bad.exit_code, bad.stdout) == (2, "")
+    assert "'task' is missing" in bad.stderr
+
+
 def test_the_file_decides_enabled(cli: Invoke, store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "jobs.json", [{"id": "tick", "task": "tasks.tick", "spec": "10m"}])
     cli("apply", str(path))

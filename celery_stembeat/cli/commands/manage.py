@@ -28,10 +28,11 @@ def _missing(entry_ids: Sequence[str]) -> Failed:
     return Failed(f"no entry {', '.join(repr(entry_id) for entry_id in entry_ids)}")
 
 
-def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool) -> None:
+def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bool) -> None:
     rows = [("added", entry_id, "") for entry_id in planned.added]
     rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.updated.items()]
-    rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
+    if verbose:
+        rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
     rows += [("removed", entry_id, "") for entry_id in removed]
     for status, entry_id, detail in rows:
         click.echo(f"{status:<10} {entry_id} {detail}".rstrip())
@@ -57,6 +58,10 @@ def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool) -> None:
     help="Also remove entries absent from the files (never those of beat_schedule).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Prune without asking.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also list the entries left unchanged, one per line."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @json_option
 @click.pass_context
 def apply_files(
@@ -65,6 +70,8 @@ def apply_files(
     dry_run: bool,
     prune: bool,
     yes: bool,
+    verbose: bool,
+    quiet: bool,
     as_json: bool,
 ) -> None:
     """Create or update entries from files.
@@ -72,7 +79,7 @@ def apply_files(
     FILE is JSON or YAML (a list of entries or {"entries": [...]}); '-' reads stdin.
 
     Every entry of every file is checked before anything is written. Existing entries keep
-    their run state.
+    their run state. Prints a line per entry added, changed or removed, then the counts.
     """
     if prune and STDIN in files and not (yes or dry_run):
         raise click.UsageError("--prune with a file on stdin needs --yes: stdin cannot confirm")
@@ -94,8 +101,8 @@ def apply_files(
                 store.delete(entry_id)
     if as_json:
         render.echo_json({**planned.to_dict(removed), "dry_run": dry_run})
-    else:
-        _echo_plan(planned, removed, dry_run)
+    elif not quiet:
+        _echo_plan(planned, removed, dry_run, verbose)
 
 
 def _set_enabled(
