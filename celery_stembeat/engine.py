@@ -269,7 +269,7 @@ class Engine:
             report.skipped += len(skipped)
             if skipped:
                 runs = sorted(
-                    runs + [self._skipped_run(claim.entry, at, why) for at, why in skipped],
+                    [*runs, *(self._skipped_run(claim.entry, at, why) for at, why in skipped)],
                     key=lambda run: run.scheduled_for,
                 )
             outcomes.append(Outcome(next_run_at=decided.next_run_at, runs=tuple(runs)))
@@ -543,16 +543,16 @@ class _BrokerOutage:
 
 def _hold_back(
     entry: Entry, runs: tuple[datetime, ...], now: datetime
-) -> tuple[tuple[datetime, ...], list[tuple[datetime, str]]]:
+) -> tuple[tuple[datetime, ...], tuple[tuple[datetime, str], ...]]:
     """The runs to send, and the runs ``overlap: skip`` holds back, each with why.
 
     An entry that skips overlaps sends at most one run at a time: of a backlog, the newest.
     """
     if entry.overlap != "skip" or not runs:
-        return runs, []
+        return runs, ()
     reason = unfinished_run(entry, now)
     if reason is not None:
-        return (), [(at, reason) for at in runs]
+        return (), tuple((at, reason) for at in runs)
     newest = runs[-1]
     instead = f"the later occurrence {format_instant(newest)} was sent instead"
-    return (newest,), [(at, instead) for at in runs[:-1]]
+    return (newest,), tuple((at, instead) for at in runs[:-1])

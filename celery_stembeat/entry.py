@@ -89,6 +89,13 @@ class RunState:
     runtime_mean: float | None = None
     runtime_max: float | None = None
 
+    def newest_unfinished(self) -> bool:
+        """Whether the newest occurrence (sent, or tried) has no final outcome reported yet."""
+        newest = self.last_scheduled_for
+        return newest is not None and (
+            self.last_outcome_for is None or self.last_outcome_for < newest
+        )
+
     _INSTANTS = (
         "next_run_at",
         "last_scheduled_for",

@@ -82,12 +82,7 @@ def needs_newest_run(entry: Entry) -> bool:
     reported for it yet) on an entry a worker has reported on: only then can it be ``late``
     or ``stuck``."""
     state = entry.state
-    return (
-        entry.enabled
-        and state.last_outcome is not None
-        and state.last_scheduled_for is not None
-        and (state.last_outcome_for is None or state.last_scheduled_for > state.last_outcome_for)
-    )
+    return entry.enabled and state.last_outcome is not None and state.newest_unfinished()
 
 
 def assess(entry: Entry, newest: RunRecord | None, now: datetime, rules: HealthRules) -> Health:

@@ -21,9 +21,7 @@ def unfinished_run(entry: Entry, now: datetime) -> str | None:
         return None
     state = entry.state
     newest = state.last_scheduled_for
-    if newest is None or state.consecutive_failures:
-        return None
-    if state.last_outcome_for is not None and state.last_outcome_for >= newest:
+    if newest is None or state.consecutive_failures or not state.newest_unfinished():
         return None
     sent = state.last_run_at or newest
     timeout = entry.overlap_timeout or DEFAULT_OVERLAP_TIMEOUT

@@ -335,10 +335,7 @@ class SuspectRules:
             return True
         return (
             state.last_outcome is not None
-            and state.last_scheduled_for is not None
-            and (
-                state.last_outcome_for is None or state.last_outcome_for < state.last_scheduled_for
-            )
+            and state.newest_unfinished()
             and state.last_run_at is not None
             and state.last_run_at < self.open_before
         )
