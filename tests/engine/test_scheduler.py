@@ -70,6 +70,22 @@ def test_settings_have_celery_names_and_defaults(
     assert StembeatConfig.from_app(app).url == "postgresql://db/x"
 
 
+def test_alert_thresholds_come_from_their_settings_and_the_grace() -> None:
+    app = make_app(
+        stembeat_grace=45,
+        stembeat_alert_failures=5,
+        stembeat_alert_start_within=60,
+        stembeat_alert_finish_within=7200,
+    )
+    rules = StembeatConfig.from_app(app).alert_rules
+    assert (rules.missed_after, rules.start_within, rules.finish_within, rules.failures) == (
+        timedelta(seconds=45),
+        timedelta(seconds=60),
+        timedelta(hours=2),
+        5,
+    )
+
+
 @pytest.mark.parametrize(
     ("setting", "value"),
     [
@@ -84,6 +100,10 @@ def test_settings_have_celery_names_and_defaults(
         ("stembeat_metrics_port", 65536),
         ("stembeat_metrics_port", "9808"),
         ("stembeat_metrics_port", True),
+        ("stembeat_alert_failures", 0),
+        ("stembeat_alert_failures", 2.5),
+        ("stembeat_alert_start_within", 0.5),
+        ("stembeat_alert_finish_within", "1h"),
     ],
 )
 def test_bad_settings_name_the_setting(setting: str, value: object) -> None:
