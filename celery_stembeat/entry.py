@@ -54,6 +54,17 @@ def _text_instant(value: datetime | None) -> str | None:
     return None if value is None else format_instant(value)
 
 
+_FIELD_NAMES: dict[str, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    """The names of a dataclass's fields (what its JSON form may hold)."""
+    names = _FIELD_NAMES.get(cls.__qualname__)
+    if names is None:
+        names = _FIELD_NAMES[cls.__qualname__] = frozenset(item.name for item in fields(cls))
+    return names
+
+
 @dataclass(frozen=True)
 class RunState:
     """What has happened to an entry so far; the store keeps it.
@@ -147,8 +158,7 @@ class RunState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], entry_id: str | None = None) -> RunState:
         """Read the JSON form; unknown keys are an error."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known, key=str)
+        unknown = sorted(set(data) - _field_names(cls), key=str)
         if unknown:
             raise EntryError(
                 f"entry {shorten(entry_id)}: unknown state field {shorten(unknown[0])}",
@@ -358,8 +368,7 @@ class Entry:
             raise EntryError(f"entry: expected an object, got {shorten(data)}")
         entry_id = data.get("id")
         label = entry_id if isinstance(entry_id, str) else None
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known, key=str)
+        unknown = sorted(set(data) - _field_names(cls), key=str)
         if unknown:
             raise EntryError(
                 f"entry {shorten(label)}: unknown field {shorten(unknown[0])}", label, unknown[0]
@@ -414,5 +423,11 @@ class Entry:
         return self.spec.next_after(now)
 
     def with_state(self, **changes: Any) -> Entry:
-        """A copy whose run state has ``changes``."""
-        return replace(self, state=replace(self.state, **changes))
+        """A copy whose run state has ``changes``.
+
+        The definition was checked when this entry was made and is shared, not checked again;
+        the new run state checks itself."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        object.__setattr__(copy, "state", replace(self.state, **changes))
+        return copy

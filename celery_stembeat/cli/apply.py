@@ -1,35 +1,52 @@
 """``apply``: make the store hold the files' definitions, keeping each entry's run state.
 
 Nothing is written until every entry of every file is valid (see :mod:`.files`) and no file
-entry would take over an entry that ``beat_schedule`` owns. Each write is an upsert guarded by
-the version read just before it, retried on a conflict.
+entry would take over an entry that ``beat_schedule`` owns. The store is asked only about the
+entries the files name: their fingerprints first (version, source and the digest ``apply``
+attached when it last wrote them), then in full only those whose digest does not match. The
+writes go in bulk, each entry checked against the version just read
+(:meth:`~celery_stembeat.stores.Store.write_checked`); entries another process changed
+meanwhile are read and written again.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
 
+from celery_stembeat import __version__
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores import Store, StoreError, VersionConflict
+from celery_stembeat.specs import Spec
+from celery_stembeat.stores import Store
 
-#: How often a write is tried when another process keeps changing the same entry.
+#: How often an entry is written when another process keeps changing it.
 ATTEMPTS = 5
 
-T = TypeVar("T")
+
+def definition_digest(entry: Entry) -> str:
+    """A digest of ``entry``'s definition (and of this release, which reads files into
+    definitions): equal digests, equal definitions."""
+    text = json.dumps(
+        [__version__, entry.definition()], sort_keys=True, ensure_ascii=False, default=str
+    )
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass
 class Plan(Changes):
     """What applying the files changes, by entry id."""
 
-    #: Store entries absent from the files (removed only with ``--prune``).
+    #: Store entries absent from the files (looked for only when pruning).
     absent: list[str] = field(default_factory=list)
+    #: The stored entries that change, by id, as read for the plan.
+    stored: dict[str, Entry] = field(default_factory=dict, repr=False)
+    #: Unchanged entries whose stored digest is missing: id → (version, digest) to attach.
+    undigested: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
 
     def to_dict(self, removed: Sequence[str]) -> dict[str, object]:
         """JSON-able form, with the ids actually (or, in a dry run, to be) removed."""
@@ -48,79 +65,110 @@ def _config_owned(entry_id: str) -> Failed:
     )
 
 
-def plan(store: Store, entries: Sequence[Entry]) -> Plan:
-    """Compare the files with the store; refuse to touch entries that ``beat_schedule`` owns."""
-    stored = {entry.id: entry for entry in store.list_entries()}
+def plan(
+    store: Store, entries: Sequence[Entry], digests: dict[str, str], *, prune: bool = False
+) -> Plan:
+    """Compare the files with the store; refuse to touch entries that ``beat_schedule`` owns.
+
+    ``digests``: each entry's :func:`definition_digest`. With ``prune``, also list the
+    store's entries the files leave out.
+    """
+    marks = store.fingerprints_of(entry.id for entry in entries)
+    for entry in entries:
+        mark = marks.get(entry.id)
+        if mark is not None and mark.source == "config":
+            raise _config_owned(entry.id)
+    unsure = [e.id for e in entries if e.id in marks and marks[e.id].digest != digests[e.id]]
+    stored = {entry.id: entry for entry in store.get_many(unsure)}
     result = Plan()
     for entry in entries:
         current = stored.get(entry.id)
-        if current is None:
+        if entry.id not in marks:
             result.added.append(entry.id)
-        elif current.source == "config":
-            raise _config_owned(entry.id)
+        elif current is None:
+            result.unchanged.append(entry.id)
         elif current.definition() == entry.definition():
             result.unchanged.append(entry.id)
+            result.undigested[entry.id] = (current.version, digests[entry.id])
         else:
             result.updated[entry.id] = changed_fields(current, entry)
-    wanted = {entry.id for entry in entries}
-    result.absent = [
-        entry_id
-        for entry_id, entry in stored.items()
-        if entry.source == "store" and entry_id not in wanted
-    ]
+            result.stored[entry.id] = current
+    if prune:
+        wanted = {entry.id for entry in entries}
+        result.absent = [
+            stored_entry.id
+            for stored_entry in store.list_entries()
+            if stored_entry.source == "store" and stored_entry.id not in wanted
+        ]
     return result
 
 
-def retrying(entry_id: str, operation: Callable[[], T]) -> T:
-    """Run ``operation`` again while it raises :class:`VersionConflict`, ``ATTEMPTS`` times."""
-    conflict: VersionConflict | None = None
+class _FirstRuns:
+    """First runs of new entries at one instant: a new entry's first run depends on its spec
+    alone, and files repeat a few specs many times."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._by_spec: dict[Spec, datetime | None] = {}
+
+    def of(self, entry: Entry) -> datetime | None:
+        spec = entry.spec
+        if spec not in self._by_spec:
+            self._by_spec[spec] = entry.first_run_after(self.now)
+        return self._by_spec[spec]
+
+
+def _writes(
+    planned: Plan, entries: Iterable[Entry], first_runs: _FirstRuns
+) -> tuple[list[Entry], dict[str, int]]:
+    """The entries to write and the version each must still have: a new entry starts at its
+    first run; a changed one keeps its run state and, when its schedule changes, starts afresh
+    from now."""
+    now = first_runs.now
+    added = set(planned.added)
+    batch: list[Entry] = []
+    expected: dict[str, int] = {}
+    for entry in entries:
+        current = planned.stored.get(entry.id)
+        if entry.id in added:
+            batch.append(
+                entry.with_state(next_run_at=first_runs.of(entry), created_at=now, updated_at=now)
+            )
+            expected[entry.id] = 0
+        elif current is not None:
+            kept = replace(entry, state=current.state)
+            next_run = kept.first_run_after(now, resume=False)
+            batch.append(kept.with_state(next_run_at=next_run, updated_at=now))
+            expected[entry.id] = current.version
+    return batch, expected
+
+
+def apply(
+    store: Store, planned: Plan, entries: Sequence[Entry], digests: dict[str, str], now: datetime
+) -> None:
+    """Write what ``planned`` adds and changes, in bulk, and attach the digests of what it
+    leaves unchanged; entries changed meanwhile by another process are planned and written
+    again, ``ATTEMPTS`` times.
+
+    Should an entry keep changing, the error names it and how many entries were written:
+    applying the same files again finishes the job.
+    """
+    first_runs = _FirstRuns(now)
+    by_id = {entry.id: entry for entry in entries}
+    pending, written = planned, 0
+    refused: list[str] = []
     for _ in range(ATTEMPTS):
-        try:
-            return operation()
-        except VersionConflict as exc:
-            conflict = exc
+        batch, expected = _writes(pending, entries, first_runs)
+        refused = store.write_checked(batch, expected, digests)
+        written += len(batch) - len(refused)
+        if pending.undigested:
+            store.set_digests(pending.undigested)
+        if not refused:
+            return
+        pending = plan(store, [by_id[entry_id] for entry_id in refused], digests)
+    named = ", ".join(repr(entry_id) for entry_id in refused[:5])
     raise Failed(
-        f"entry {entry_id!r}: still changing under us after {ATTEMPTS} attempts ({conflict})"
+        f"{'entry' if len(refused) == 1 else 'entries'} {named}{' …' if len(refused) > 5 else ''}"
+        f": still changing under us after {ATTEMPTS} attempts ({written} written; apply the "
+        "files again to finish)"
     )
-
-
-def write(store: Store, entry: Entry, now: datetime) -> bool:
-    """Store ``entry``'s definition once, against the version read now; ``False`` if unchanged.
-
-    A new entry starts at ``entry.first_run_after(now)``. An existing one keeps its run state;
-    when its schedule changes (or it is enabled again) it starts afresh from ``now``.
-    """
-    current = store.get(entry.id)
-    if current is None:
-        fresh = entry.with_state(
-            next_run_at=entry.first_run_after(now), created_at=now, updated_at=now
-        )
-        store.upsert(fresh, expected_version=0)
-        return True
-    if current.source == "config":
-        raise _config_owned(entry.id)
-    if current.definition() == entry.definition():
-        return False
-    kept = replace(entry, state=current.state)
-    store.upsert(
-        kept.with_state(next_run_at=kept.first_run_after(now, resume=False), updated_at=now),
-        expected_version=current.version,
-    )
-    return True
-
-
-def apply(store: Store, entries: Sequence[Entry], now: datetime) -> None:
-    """Write every entry, each with the conflict retry.
-
-    Should a write fail for good, the error names the entries already written: applying the
-    same files again finishes the job.
-    """
-    written: list[str] = []
-    try:
-        for entry in entries:
-            if retrying(entry.id, functools.partial(write, store, entry, now)):
-                written.append(entry.id)
-    except (Failed, StoreError) as exc:
-        if not written:
-            raise
-        raise Failed(f"{exc} (already written: {', '.join(written)})") from None

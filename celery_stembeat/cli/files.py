@@ -18,6 +18,7 @@ from celery_stembeat.cli.errors import BadInput
 from celery_stembeat.entry import Entry, EntryError
 from celery_stembeat.extras import MissingExtra, require
 from celery_stembeat.limits import MAX_DIGITS, shorten
+from celery_stembeat.specs import Spec
 
 STDIN = "-"
 FORMATS = ("json", "yaml")
@@ -107,11 +108,33 @@ def _items(name: str, document: Any) -> Sequence[Any]:
     return document
 
 
-def _entry(where: str, item: Any) -> Entry:
+def _spec_key(item: Any) -> str | None:
+    """What identifies an item's spec among the specs already read: its text, or its JSON
+    with sorted keys; ``None`` where it cannot be told (read afresh)."""
+    if not isinstance(item, Mapping):
+        return None
+    spec = item.get("spec")
+    if isinstance(spec, str):
+        return "\0" + spec
+    if not isinstance(spec, Mapping):
+        return None
     try:
-        entry = Entry.from_dict(item)
+        return json.dumps(spec, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _entry(where: str, item: Any, specs: dict[str, Spec]) -> Entry:
+    """The entry of ``item``; ``specs`` (spec key → spec) spares parsing a spec seen before:
+    files repeat a few specs many times."""
+    key = _spec_key(item)
+    known = specs.get(key) if key is not None else None
+    try:
+        entry = Entry.from_dict(item if known is None else {**item, "spec": known})
     except EntryError as exc:
         raise BadInput(f"{where}: {exc}") from None
+    if key is not None and known is None:
+        specs[key] = entry.spec
     extra = sorted(set(item) - set(entry.definition()), key=str)
     if extra:
         raise BadInput(
@@ -138,11 +161,12 @@ def read_entries(names: Sequence[str]) -> list[Entry]:
     """
     found: list[Entry] = []
     seen: dict[str, str] = {}
+    specs: dict[str, Spec] = {}
     for name in names:
         label = "<stdin>" if name == STDIN else name
         for number, item in enumerate(_items(label, _parse(label, _read_text(name))), 1):
             where = f"{label} item {number}"
-            entry = _entry(where, item)
+            entry = _entry(where, item, specs)
             if entry.id in seen:
                 raise BadInput(
                     f"{where}: entry {shorten(entry.id)} is already defined by {seen[entry.id]}"

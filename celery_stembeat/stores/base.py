@@ -61,10 +61,19 @@ FAILING_OUTCOMES = (FAILURE, REJECTED, TIMEOUT)
 MAX_WORKER_LENGTH = 255
 DEFAULT_HISTORY_LIMIT = 1000
 
+#: A bulk write of more entries than this announces :data:`ANY_CHANGE` once instead of each id.
+ANNOUNCED_IDS = 100
+
 #: Returned by :meth:`ChangeFeed.wait` among the ids when announcements may have been missed
 #: (the feed lost its connection and made a new one, or fell behind a trimmed change log): the
 #: caller should reload every entry it caches. Never an entry id (ids are non-empty).
 ANY_CHANGE: Final = ""
+
+
+def announced(entry_ids: Sequence[str]) -> Sequence[str]:
+    """What a write of ``entry_ids`` announces: the ids, or :data:`ANY_CHANGE` once for more
+    than :data:`ANNOUNCED_IDS` (a bulk write wakes each listener once, not once per entry)."""
+    return entry_ids if len(entry_ids) <= ANNOUNCED_IDS else [ANY_CHANGE]
 
 
 class StoreError(Exception):
@@ -391,12 +400,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """A ``beat_schedule`` entry as start-up sync sees it, without reading all of it."""
+    """An entry as start-up sync and ``apply`` see it, without reading all of it."""
 
     enabled: bool
     #: The digest :meth:`Store.set_digests` attached to the stored definition, ``""`` when none
     #: is attached or the definition changed since (its version moved on).
     digest: str = ""
+    #: The stored version (:meth:`Store.fingerprints_of` reads it; ``0`` where not read).
+    version: int = 0
+    #: Where the definition comes from (``store`` or ``config``).
+    source: str = "config"
 
 
 @dataclass(frozen=True)
@@ -478,6 +491,33 @@ class Store(abc.ABC):
         """:meth:`upsert_many` without reading anything back (start-up sync's bulk write)."""
         self.upsert_many(entries, digests)
 
+    def write_checked(
+        self,
+        entries: Sequence[Entry],
+        expected_versions: Mapping[str, int],
+        digests: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """:meth:`upsert` each entry (distinct ids) whose stored version still is
+        ``expected_versions[id]`` (``0``: must not exist); the ids refused, none of them written.
+
+        Each entry's check and write is atomic; backends write the batch in few round trips and
+        announce it as :func:`announced` says. ``digests`` are attached as by
+        :meth:`upsert_many`.
+        """
+        refused: list[str] = []
+        written: dict[str, tuple[int, str]] = {}
+        for entry in entries:
+            try:
+                stored = self.upsert(entry, expected_versions[entry.id])
+            except VersionConflict:
+                refused.append(entry.id)
+                continue
+            if digests and digests.get(entry.id):
+                written[entry.id] = (stored.version, digests[entry.id])
+        if written:
+            self.set_digests(written)
+        return refused
+
     def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given; backends batch the
         reads."""
@@ -489,10 +529,19 @@ class Store(abc.ABC):
         """The :class:`Fingerprint` of every entry with ``source="config"``: what start-up
         sync compares with ``beat_schedule`` before reading any entry in full."""
 
+    def fingerprints_of(self, entry_ids: Iterable[str]) -> dict[str, Fingerprint]:
+        """The :class:`Fingerprint` (version and source included) of each of these entries
+        that exists: what ``apply`` compares with its files before reading any entry in full.
+        Backends read a few fields per entry, in bulk."""
+        return {
+            entry.id: Fingerprint(entry.enabled, "", entry.version, entry.source)
+            for entry in self.get_many(entry_ids)
+        }
+
     @abc.abstractmethod
     def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
-        """Attach a digest to each ``beat_schedule`` entry (id → (version, digest)) whose stored
-        version is still that version; others are left alone.
+        """Attach a digest to each entry (id → (version, digest)) whose stored version is still
+        that version; others are left alone.
 
         Not a definition change: nothing is announced and the version stays. Any later change
         of the definition moves the version on, which detaches the digest.

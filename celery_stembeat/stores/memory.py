@@ -36,6 +36,7 @@ from celery_stembeat.stores.base import (
     SuspectRules,
     TaskReport,
     VersionConflict,
+    announced,
     checked_history_limit,
     checked_transition,
     claim_token,
@@ -142,27 +143,67 @@ class MemoryStore(Store):
     def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
         backend = self._backend
         with backend.lock:
-            stored = backend.entries.get(entry.id)
-            actual = stored.version if stored else 0
-            if expected_version is not None and expected_version != actual:
-                raise VersionConflict(entry.id, expected_version, actual if stored else None)
-            if stored is None:
-                new = replace(entry, version=1)
-            else:
-                rescheduled = entry.spec != stored.spec or (entry.enabled and not stored.enabled)
-                state = replace(
-                    stored.state,
-                    next_run_at=(
-                        entry.state.next_run_at if rescheduled else stored.state.next_run_at
-                    ),
-                    created_at=stored.state.created_at or entry.state.created_at,
-                    updated_at=entry.state.updated_at,
-                )
-                new = replace(entry, version=stored.version + 1, state=state)
-            backend.entries[entry.id] = new
-            backend.index(new)
+            new = self._put(entry, expected_version)
             backend.announce(entry.id)
             return new
+
+    def upsert_many(
+        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+    ) -> list[Entry]:
+        backend = self._backend
+        with backend.lock:
+            stored = [self._put(entry, None) for entry in entries]
+            self._attach(stored, digests)
+            for entry_id in announced([entry.id for entry in stored]):
+                backend.announce(entry_id)
+            return stored
+
+    def write_checked(
+        self,
+        entries: Sequence[Entry],
+        expected_versions: Mapping[str, int],
+        digests: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        backend = self._backend
+        refused: list[str] = []
+        stored: list[Entry] = []
+        with backend.lock:
+            for entry in entries:
+                try:
+                    stored.append(self._put(entry, expected_versions[entry.id]))
+                except VersionConflict:
+                    refused.append(entry.id)
+            self._attach(stored, digests)
+            for entry_id in announced([entry.id for entry in stored]):
+                backend.announce(entry_id)
+        return refused
+
+    def _attach(self, stored: Sequence[Entry], digests: Mapping[str, str] | None) -> None:
+        for entry in stored:
+            if digests and digests.get(entry.id):
+                self._backend.digests[entry.id] = (entry.version, digests[entry.id])
+
+    def _put(self, entry: Entry, expected_version: int | None) -> Entry:
+        """Store ``entry`` by :meth:`upsert`'s rules, announcing nothing (lock held)."""
+        backend = self._backend
+        stored = backend.entries.get(entry.id)
+        actual = stored.version if stored else 0
+        if expected_version is not None and expected_version != actual:
+            raise VersionConflict(entry.id, expected_version, actual if stored else None)
+        if stored is None:
+            new = replace(entry, version=1)
+        else:
+            rescheduled = entry.spec != stored.spec or (entry.enabled and not stored.enabled)
+            state = replace(
+                stored.state,
+                next_run_at=(entry.state.next_run_at if rescheduled else stored.state.next_run_at),
+                created_at=stored.state.created_at or entry.state.created_at,
+                updated_at=entry.state.updated_at,
+            )
+            new = replace(entry, version=stored.version + 1, state=state)
+        backend.entries[entry.id] = new
+        backend.index(new)
+        return new
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         backend = self._backend
@@ -171,6 +212,18 @@ class MemoryStore(Store):
                 entry_id: Fingerprint(entry.enabled, self._digest(entry))
                 for entry_id, entry in backend.entries.items()
                 if entry.source == "config"
+            }
+
+    def fingerprints_of(self, entry_ids: Iterable[str]) -> dict[str, Fingerprint]:
+        backend = self._backend
+        with backend.lock:
+            found = (backend.entries.get(entry_id) for entry_id in entry_ids)
+            return {
+                entry.id: Fingerprint(
+                    entry.enabled, self._digest(entry), entry.version, entry.source
+                )
+                for entry in found
+                if entry is not None
             }
 
     def _digest(self, entry: Entry) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -255,8 +255,8 @@ def test_export_apply_round_trip_is_lossless_and_byte_identical(
 
 
 class Interfering:
-    """A store whose ``get`` of ``heartbeat`` lets a second, real handle change that entry
-    before it returns: a concurrent upsert landing between the CLI's read and its write.
+    """A store whose ``write_checked`` of ``heartbeat`` lets a second, real handle change that
+    entry first: a concurrent upsert landing between the CLI's read and its write.
     """
 
     def __init__(self, store: Store, other: Store, times: int) -> None:
@@ -264,16 +264,21 @@ class Interfering:
         self._other = other
         self.times = times
 
-    def get(self, entry_id: str) -> Entry | None:
-        current = self._store.get(entry_id)
-        if self.times and entry_id == "heartbeat":
+    def write_checked(
+        self,
+        entries: Sequence[Entry],
+        expected_versions: Mapping[str, int],
+        digests: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        if self.times and any(entry.id == "heartbeat" for entry in entries):
             self.times -= 1
-            rival = current or entry(entry_id, IntervalSpec(60), NOW)
+            current = self._store.get("heartbeat")
+            rival = current or entry("heartbeat", IntervalSpec(60), NOW)
             self._other.upsert(
                 replace(rival, description=f"rival {self.times}"),
                 expected_version=current.version if current else 0,
             )
-        return current
+        return self._store.write_checked(entries, expected_versions, digests)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -318,8 +323,8 @@ def test_apply_gives_up_after_five_conflicts_naming_what_it_wrote(
     result = cli("apply", str(write(tmp_path / "jobs.json", ENTRIES[:2])))
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        "Error: entry 'heartbeat': still changing under us after 5 attempts (entry 'heartbeat': "
-        "expected version 5, store has 6) (already written: report)"
+        "Error: entry 'heartbeat': still changing under us after 5 attempts (1 written; apply "
+        "the files again to finish)"
     )
     stored = store.get("heartbeat")
     assert stored is not None

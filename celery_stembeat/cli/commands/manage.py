@@ -8,7 +8,7 @@ import click
 from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
-from celery_stembeat.cli.apply import Plan, apply, plan
+from celery_stembeat.cli.apply import Plan, apply, definition_digest, plan
 from celery_stembeat.cli.errors import Failed
 from celery_stembeat.cli.files import FORMATS, STDIN, dump_entries, read_entries
 from celery_stembeat.cli.params import json_option
@@ -28,19 +28,26 @@ def _missing(entry_ids: Sequence[str]) -> Failed:
     return Failed(f"no entry {', '.join(repr(entry_id) for entry_id in entry_ids)}")
 
 
+#: Per-entry lines ``apply`` prints by default, at most; more are counted, or listed with -v.
+PLAN_LINES = 50
+
+
 def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bool) -> None:
     rows = [("added", entry_id, "") for entry_id in planned.added]
     rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.updated.items()]
     if verbose:
         rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
     rows += [("removed", entry_id, "") for entry_id in removed]
-    for status, entry_id, detail in rows:
-        click.echo(f"{status:<10} {entry_id} {detail}".rstrip())
-    click.echo(
+    lines = [f"{status:<10} {entry_id} {detail}".rstrip() for status, entry_id, detail in rows]
+    if len(lines) > PLAN_LINES and not verbose:
+        lines = []
+    summary = (
         f"{len(planned.added)} added, {len(planned.updated)} changed, "
         f"{len(planned.unchanged)} unchanged, {len(removed)} removed"
         + (" (dry run: nothing written)" if dry_run else "")
+        + (" (-v lists them)" if rows and not lines else "")
     )
+    click.echo("\n".join([*lines, summary]))
 
 
 @click.command("apply", cls=CeleryCommand)
@@ -59,7 +66,10 @@ def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bo
 )
 @click.option("--yes", "-y", is_flag=True, help="Prune without asking.")
 @click.option(
-    "--verbose", "-v", is_flag=True, help="Also list the entries left unchanged, one per line."
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help=f"List every entry, unchanged ones too (by default only changes, up to {PLAN_LINES}).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @json_option
@@ -79,15 +89,17 @@ def apply_files(
     FILE is JSON or YAML (a list of entries or {"entries": [...]}); '-' reads stdin.
 
     Every entry of every file is checked before anything is written. Existing entries keep
-    their run state. Prints a line per entry added, changed or removed, then the counts.
+    their run state. Prints a line per entry added, changed or removed (when there are at most
+    50 of them), then the counts.
     """
     if prune and STDIN in files and not (yes or dry_run):
         raise click.UsageError("--prune with a file on stdin needs --yes: stdin cannot confirm")
     session = current(ctx)
     entries = read_entries(files)
+    digests = {entry.id: definition_digest(entry) for entry in entries}
     with session.store() as store:
-        planned = plan(store, entries)
-        removed = planned.absent if prune else []
+        planned = plan(store, entries, digests, prune=prune)
+        removed = planned.absent
         if not dry_run:
             if removed and not yes:
                 click.confirm(
@@ -96,7 +108,7 @@ def apply_files(
                     abort=True,
                     err=True,
                 )
-            apply(store, entries, session.now())
+            apply(store, planned, entries, digests, session.now())
             for entry_id in removed:
                 store.delete(entry_id)
     if as_json:

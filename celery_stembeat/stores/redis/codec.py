@@ -279,7 +279,8 @@ def decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
 
 
 def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
-    """``entry`` as the upsert scripts take it; a beat_schedule entry gets ``digest`` in ``g``."""
+    """``entry`` as the upsert scripts take it, with ``digest`` (``""``: none) in ``g`` for a
+    beat_schedule entry, in ``h`` for one created in the store."""
     state = entry.state
     fields = {
         "spec": spec_text(entry.spec),
@@ -292,6 +293,8 @@ def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
     }
     if entry.source == "config":
         fields["g"] = digest
+    elif digest:
+        fields["h"] = digest
     return fields
 
 
@@ -386,6 +389,14 @@ def decode_run(entry_id: str, item: Sequence[Any]) -> RunRecord:
 def decode_fingerprint(enabled: str, version: str, mark: str | None) -> Fingerprint:
     """The :class:`Fingerprint` of a row of the fingerprints script (``mark``: field ``g``)."""
     return Fingerprint(enabled == "1", attached_digest(mark or "", version))
+
+
+def decode_sourced_fingerprint(
+    enabled: str, version: str, mark: str | None, source: str
+) -> Fingerprint:
+    """The :class:`Fingerprint`, version and source kept, of a row of the fingerprints_of
+    script."""
+    return Fingerprint(enabled == "1", attached_digest(mark or "", version), int(version), source)
 
 
 def beat_text(beat: BeatInfo) -> str:

@@ -35,6 +35,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "upsert": UPSERT_PARTS,
     "upsert_many": UPSERT_PARTS,
     "fingerprints": ENTRY_PARTS,
+    "fingerprints_of": ENTRY_PARTS,
     "set_digests": (),
     "delete": (),
     "set_enabled": ENTRY_PARTS,

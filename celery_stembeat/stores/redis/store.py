@@ -38,6 +38,8 @@ from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
+    ANNOUNCED_IDS,
+    ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
     BeatInfo,
@@ -69,6 +71,7 @@ from celery_stembeat.stores.redis.codec import (
     decode_incidents,
     decode_rows,
     decode_run,
+    decode_sourced_fingerprint,
     entry_fields,
     from_ms,
     incident_text,
@@ -216,6 +219,20 @@ class RedisStore(Store):
                 return found
             after = "(" + rows[-1][0]
 
+    def fingerprints_of(self, entry_ids: Iterable[str]) -> dict[str, Fingerprint]:
+        """The fingerprints of these entries: one script call per :data:`_UPSERT_BATCH` ids,
+        four fields each, all pipelined."""
+        ids = list(entry_ids)
+        calls: list[tuple[list[str], list[str]]] = [
+            ([], [self._keys.entry_prefix, compact_json(ids[first : first + _UPSERT_BATCH])])
+            for first in range(0, len(ids), _UPSERT_BATCH)
+        ]
+        return {
+            entry_id: decode_sourced_fingerprint(enabled, version, mark, source)
+            for reply in self._pipelined(self._scripts["fingerprints_of"], calls)
+            for entry_id, enabled, version, mark, source in decode_rows(reply)
+        }
+
     def set_digests(self, digests: Mapping[str, tuple[int, str]]) -> None:
         """Attach the digests where the version still holds: one script per 1000 entries,
         pipelined."""
@@ -265,26 +282,49 @@ class RedisStore(Store):
         """:meth:`upsert_many`, without decoding what the scripts return."""
         self._write(list(entries), digests or {})
 
+    def write_checked(
+        self,
+        entries: Sequence[Entry],
+        expected_versions: Mapping[str, int],
+        digests: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """:meth:`write_many` with each entry's version checked in the script that writes it."""
+        _, replies = self._write(entries, digests or {}, expected_versions)
+        return [
+            entry.id for entry, (version, _) in zip(entries, replies, strict=True) if version == "0"
+        ]
+
     def _write(
-        self, batch: Sequence[Entry], digests: Mapping[str, str]
+        self,
+        batch: Sequence[Entry],
+        digests: Mapping[str, str],
+        expected: Mapping[str, int] | None = None,
     ) -> tuple[list[Any], list[Any]]:
-        """Run upsert_many over ``batch``, streamed (see :meth:`_pipelined`): the items it was
-        given, and its replies, in order."""
+        """Run upsert_many over ``batch``, streamed (see :meth:`_pipelined`), with the
+        ``expected`` versions when given: the items it was given, and its replies, in order.
+
+        A batch of more than :data:`ANNOUNCED_IDS` is announced once, at the end."""
         written: list[Any] = []
+        channel = self.channel if len(batch) <= ANNOUNCED_IDS else ""
 
         def calls() -> Iterator[tuple[list[str], list[str]]]:
             for first in range(0, len(batch), _UPSERT_BATCH):
-                items = [
-                    [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
-                    for entry in batch[first : first + _UPSERT_BATCH]
-                ]
+                items: list[list[Any]] = []
+                for entry in batch[first : first + _UPSERT_BATCH]:
+                    item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
+                    if expected is not None:
+                        item.append(str(expected[entry.id]))
+                    items.append(item)
                 written.extend(items)
                 yield (
                     self._keys.indexes,
-                    [self.channel, self._keys.entry_prefix, compact_json(items)],
+                    [channel, self._keys.entry_prefix, compact_json(items)],
                 )
 
         replies = self._pipelined(self._scripts["upsert_many"], calls())
+        if batch and not channel:
+            with self._errors():
+                self._client.publish(self.channel, ANY_CHANGE)
         return written, [pair for reply in replies for pair in json.loads(reply)]
 
     def delete(self, entry_id: str) -> bool:

@@ -272,3 +272,10 @@ def read_run(row: sa.RowMapping) -> RunRecord:
 def read_fingerprint(row: Any) -> Fingerprint:
     """The fingerprint of a row of ``enabled``, ``version`` and ``config_digest``."""
     return Fingerprint(bool(row.enabled), attached_digest(row.config_digest, row.version))
+
+
+def read_sourced_fingerprint(row: Any) -> Fingerprint:
+    """The fingerprint, version and source kept, of a row of ``enabled``, ``version``,
+    ``config_digest`` and ``source``."""
+    digest = attached_digest(row["config_digest"], row["version"])
+    return Fingerprint(bool(row["enabled"]), digest, int(row["version"]), row["source"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any
@@ -89,8 +89,20 @@ class Dialect(abc.ABC):
         """Upsert ``rows`` (distinct ids) by :func:`.upserts.upsert_many_statement`'s rules."""
 
     @abc.abstractmethod
+    def rows_of(
+        self,
+        conn: sa.Connection,
+        columns: Sequence[sa.Column[Any]],
+        ids: Sequence[str],
+        lock: bool = False,
+    ) -> Iterator[sa.RowMapping]:
+        """The ``columns`` of the rows with ``ids`` that exist, in no particular order;
+        ``lock``: locked for the rest of the transaction."""
+
     def read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
         """The entries with ``ids`` that exist, in that order."""
+        found = {row["id"]: read_entry(row) for row in self.rows_of(conn, self.columns, ids)}
+        return [found[entry_id] for entry_id in ids if entry_id in found]
 
     @abc.abstractmethod
     def complete_many(
@@ -164,18 +176,25 @@ class PostgresDialect(Dialect):
             "stembeat-upsert",
         )
 
-    def read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
+    def rows_of(
+        self,
+        conn: sa.Connection,
+        columns: Sequence[sa.Column[Any]],
+        ids: Sequence[str],
+        lock: bool = False,
+    ) -> Iterator[sa.RowMapping]:
         """The ids joined as one array (a hash join: one pass, however many ids); an ``IN``
         list per 500 ids would scan a freshly filled table once per list, before statistics
         know its size."""
         if not ids:
-            return []
-        c = self.schema.entries.c
+            return iter(())
+        entries = self.schema.entries
         wanted = sa.func.unnest(sa.cast(sa.literal(list(ids)), _ID_ARRAY))
         given = wanted.table_valued("id").render_derived(name="given")
-        query = sa.select(*self.columns).join(given, c.id == given.c.id)
-        found = {row["id"]: read_entry(row) for row in conn.execute(query).mappings()}
-        return [found[entry_id] for entry_id in ids if entry_id in found]
+        query = sa.select(*columns).join(given, entries.c.id == given.c.id)
+        if lock:
+            query = query.with_for_update(of=entries)
+        return iter(conn.execute(query).mappings())
 
     def complete_many(
         self,
@@ -256,14 +275,18 @@ class SQLiteDialect(Dialect):
         driver = self._driver_upsert
         conn.exec_driver_sql(driver.sql, upserts.driver_rows(driver, rows))
 
-    def read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
-        """Each id looked up in the primary key, 500 per ``IN`` list."""
+    def rows_of(
+        self,
+        conn: sa.Connection,
+        columns: Sequence[sa.Column[Any]],
+        ids: Sequence[str],
+        lock: bool = False,
+    ) -> Iterator[sa.RowMapping]:
+        """Each id looked up in the primary key, 500 per ``IN`` list; ``lock`` needs nothing
+        (the write transaction, ``BEGIN IMMEDIATE``, already runs alone)."""
         c = self.schema.entries.c
-        found: dict[str, Entry] = {}
         for chunk in chunks(ids):
-            rows = conn.execute(sa.select(*self.columns).where(c.id.in_(chunk)))
-            found.update((row["id"], read_entry(row)) for row in rows.mappings())
-        return [found[entry_id] for entry_id in ids if entry_id in found]
+            yield from conn.execute(sa.select(*columns).where(c.id.in_(chunk))).mappings()
 
     def complete_many(
         self,

@@ -1,8 +1,10 @@
--- KEYS: the indexes (upsert_indexes). ARGV: channel, entry-key prefix, then JSON ``[[id,
--- entry], ...]`` with each entry as upsert.lua takes it and ``g`` the digest to attach to the
--- version written.
--- Upserts each without a version check, in order. Returns JSON ``[[new version, row or false],
--- ...]`` in the same order: the row (without the definition) of each entry that existed before.
+-- KEYS: the indexes (upsert_indexes). ARGV: channel ('' to publish nothing), entry-key prefix,
+-- then JSON ``[[id, entry, expected version?], ...]`` with each entry as upsert.lua takes it and
+-- ``g`` (``h``) the digest to attach to the version written.
+-- Upserts each in order: without a version check, or, where an expected version is given
+-- ('0': must not exist), only if the stored version is that one. Returns JSON ``[[new version,
+-- row or false], ...]`` in the same order: the row (without the definition) of each entry that
+-- existed before; ``["0", false]`` for an entry refused by its check.
 local indexes, channel, prefix = upsert_indexes(1), ARGV[1], ARGV[2]
 local out = {}
 for i, item in ipairs(cjson.decode(ARGV[3])) do
@@ -10,12 +12,16 @@ for i, item in ipairs(cjson.decode(ARGV[3])) do
   local key = prefix .. id
   local stored = redis.call('HGET', key, 'v')
   local actual = stored and tonumber(stored) or 0
-  local version = write_entry(key, indexes, channel, id, actual, item[2])
-  local row = false
-  if actual > 0 then
-    row = read_entry(key, id)
-    row[#ROW_FIELDS + 2] = false
+  if item[3] and tonumber(item[3]) ~= actual then
+    out[i] = {'0', false}
+  else
+    local version = write_entry(key, indexes, channel, id, actual, item[2])
+    local row = false
+    if actual > 0 then
+      row = read_entry(key, id)
+      row[#ROW_FIELDS + 2] = false
+    end
+    out[i] = {string.format('%d', version), row}
   end
-  out[i] = {string.format('%d', version), row}
 end
 return encode_list(out)

@@ -12,7 +12,9 @@ end
 -- its slots in `indexes` (upsert_indexes); `e` holds its values: spec, enabled, next run,
 -- created, updated, definition, the run state of a new entry {s = {field = value}, c = {name =
 -- chunked text}}, and `g`: the value of field g (a beat_schedule entry's digest, '' for none)
--- or false for an entry created in the store. Returns the new version.
+-- or false for an entry created in the store; `h`: the digest of an entry created in the store,
+-- kept in field h (absent: none). Publishes `id` on `channel` unless it is ''. Returns the new
+-- version.
 local function write_entry(key, indexes, channel, id, actual, e)
   local version = string.format('%d', actual + 1)
   local digest = e.g and (e.g == '' and '' or version .. ':' .. e.g)
@@ -37,6 +39,10 @@ local function write_entry(key, indexes, channel, id, actual, e)
       values[#values + 1] = digest
       redis.call('ZADD', indexes.config, 0, id)
     end
+    if e.h then
+      values[#values + 1] = 'h'
+      values[#values + 1] = version .. ':' .. e.h
+    end
     hset_many(key, values)
     if e.n ~= '' and e.enabled == '1' then redis.call('ZADD', indexes.due, e.n, id) end
     -- A new entry without run state (the usual one) is in no health index.
@@ -58,11 +64,13 @@ local function write_entry(key, indexes, channel, id, actual, e)
       redis.call('HDEL', key, 'g')
       redis.call('ZREM', indexes.config, id)
     end
+    -- A mark made for an earlier version no longer matches: only a new one needs writing.
+    if e.h then redis.call('HSET', key, 'h', version .. ':' .. e.h) end
     redis.call('HSET', key, 'e', e.enabled, 'v', version)
     reindex(key, indexes.due, indexes.unscheduled, id)
     index_health(key, id, indexes.failing, indexes.open)
   end
   redis.call('ZADD', indexes.ids, 0, id)
-  redis.call('PUBLISH', channel, id)
+  if channel ~= '' then redis.call('PUBLISH', channel, id) end
   return actual + 1
 end
