@@ -59,9 +59,10 @@ _FIELD_NAMES: dict[str, frozenset[str]] = {}
 
 def _field_names(cls: type) -> frozenset[str]:
     """The names of a dataclass's fields (what its JSON form may hold)."""
-    names = _FIELD_NAMES.get(cls.__qualname__)
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    names = _FIELD_NAMES.get(key)
     if names is None:
-        names = _FIELD_NAMES[cls.__qualname__] = frozenset(item.name for item in fields(cls))
+        names = _FIELD_NAMES[key] = frozenset(item.name for item in fields(cls))
     return names
 
 
