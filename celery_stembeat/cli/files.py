@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from celery_stembeat.cli.errors import BadInput
+from celery_stembeat.cli.jsonstream import json_entries
 from celery_stembeat.entry import Entry, EntryError
 from celery_stembeat.extras import MissingExtra, require
 from celery_stembeat.limits import MAX_DIGITS, shorten
@@ -185,22 +186,35 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def dump_entries(entries: Sequence[Entry], fmt: str) -> str:
-    """What ``export`` prints: the definitions, in a form :func:`read_entries` reads back.
+def _definition(entry: Entry) -> dict[str, Any]:
+    definition = entry.definition()
+    for name in ("args", "kwargs", "options"):
+        definition[name] = _canonical(definition[name])
+    return definition
+
+
+def write_entries(entries: Iterable[Entry], fmt: str, write: Callable[[str], object]) -> None:
+    """Write what ``export`` prints, an entry at a time: the definitions, in a form
+    :func:`read_entries` reads back.
 
     Field order is the definition's; the keys inside ``args``, ``kwargs`` and ``options``
     are sorted, so the same definitions give the same bytes from every store.
     """
-    definitions = []
-    for entry in entries:
-        definition = entry.definition()
-        for name in ("args", "kwargs", "options"):
-            definition[name] = _canonical(definition[name])
-        definitions.append(definition)
-    document = {"entries": definitions}
-    if fmt == "yaml":
-        text: str = _yaml().safe_dump(
-            document, sort_keys=False, allow_unicode=True, default_flow_style=False
+    definitions = (_definition(entry) for entry in entries)
+    if fmt != "yaml":
+        json_entries(definitions, write)
+        return
+    yaml = _yaml()
+    write("entries:")
+    empty = True
+    for definition in definitions:
+        if empty:
+            write("\n")
+            empty = False
+        write(
+            yaml.safe_dump(
+                [definition], sort_keys=False, allow_unicode=True, default_flow_style=False
+            )
         )
-        return text
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if empty:
+        write(" []\n")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,8 +45,19 @@ SORTS: dict[str, Callable[[Entry], Any]] = {
 
 def select(
     entries: Iterable[Entry], *, task: str | None = None, sort: str = "id", limit: int | None = None
-) -> list[Entry]:
-    """The ``entries`` of ``task`` (all when ``None``), sorted by ``sort``, the first ``limit``."""
-    chosen = [entry for entry in entries if task is None or entry.task == task]
-    chosen.sort(key=SORTS[sort])
-    return chosen if limit is None else chosen[:limit]
+) -> Iterator[Entry]:
+    """The ``entries`` (sorted by id) of ``task`` (all when ``None``), sorted by ``sort``, the
+    first ``limit``: streamed where the order is the ids', else holding ``limit`` at most."""
+    chosen = (entry for entry in entries if task is None or entry.task == task)
+    if sort == "id":
+        return itertools.islice(chosen, limit)
+    if limit is not None:
+        return iter(heapq.nsmallest(limit, chosen, key=SORTS[sort]))
+    return iter(sorted(chosen, key=SORTS[sort]))
+
+
+def batched(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    """``entries`` in lists of ``size`` (the last one shorter)."""
+    pending = iter(entries)
+    while batch := list(itertools.islice(pending, size)):
+        yield batch

@@ -28,7 +28,7 @@ from __future__ import annotations
 import abc
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
@@ -454,6 +454,13 @@ class Store(abc.ABC):
         self, *, enabled: bool | None = None, prefix: str | None = None
     ) -> list[Entry]:
         """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
+
+    def iter_entries(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> Iterator[Entry]:
+        """:meth:`list_entries`, streamed: backends read a batch at a time, so memory stays
+        flat however many entries there are. Close the iterator to stop early."""
+        yield from self.list_entries(enabled=enabled, prefix=prefix)
 
     @abc.abstractmethod
     def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:

@@ -89,3 +89,24 @@ def test_write_checked_announces_a_few_ids_each_and_many_once(store: Store) -> N
     finally:
         feed.close()
     assert len(store.get_many(entry.id for entry in many)) == ANNOUNCED_IDS + 1
+
+
+def test_iter_entries_streams_what_list_entries_returns(store: Store) -> None:
+    """Several batches of ids in code-point order (which is not a collation's order), with the
+    filters, and an iterator closed early releases what it holds."""
+    ids = [f"job{index:04d}" for index in range(1203)] + ["Zed", "apple", "Äpfel", "éclair", "z"]
+    store.write_many(make_entry(entry_id, enabled=not entry_id.endswith("7")) for entry_id in ids)
+    streamed = [entry.id for entry in store.iter_entries()]
+    assert streamed == sorted(ids) == [entry.id for entry in store.list_entries()]
+    assert [e.id for e in store.iter_entries(enabled=False)] == sorted(
+        entry_id for entry_id in ids if entry_id.endswith("7")
+    )
+    assert [e.id for e in store.iter_entries(prefix="job120")] == [
+        f"job120{digit}" for digit in range(3)
+    ]
+    assert [e.id for e in store.iter_entries(prefix="JOB")] == []
+    early = store.iter_entries()
+    assert next(early).id == "Zed"
+    early.close()
+    store.upsert(make_entry("after-close"))
+    assert store.get("after-close") is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import click
@@ -9,11 +11,14 @@ from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
+from celery_stembeat.cli.jsonstream import json_list
 from celery_stembeat.cli.params import instant_option, json_option, zone_option
-from celery_stembeat.cli.selection import SORTS, select
-from celery_stembeat.cli.session import current
+from celery_stembeat.cli.selection import SORTS, batched, select
+from celery_stembeat.cli.session import Session, current
+from celery_stembeat.entry import Entry
 from celery_stembeat.health import STATES, HealthRules
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
+from celery_stembeat.stores import Store
 from celery_stembeat.survey import healths
 
 
@@ -51,19 +56,32 @@ def list_entries(
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
-        found = select(store.list_entries(enabled=enabled, prefix=prefix), task=task)
+        found = select(store.iter_entries(enabled=enabled, prefix=prefix), task=task)
         if state is not None:
-            rules = HealthRules(missed_after=session.target.grace)
-            verdicts = healths(store, found, session.now(), rules)
-            found = [e for e, health in zip(found, verdicts, strict=True) if health.state == state]
-    if count:
-        click.echo(len(found))
-        return
-    entries = select(found, sort=sort, limit=limit)
-    if as_json:
-        render.echo_json([entry.to_dict() for entry in entries])
-    else:
-        render.show(session, render.entries_table(entries, session.now()))
+            found = _in_state(store, found, state, session)
+        if count:
+            click.echo(sum(1 for _ in found))
+            return
+        entries = select(found, sort=sort, limit=limit)
+        if as_json:
+            json_list((entry.to_dict() for entry in entries), sys.stdout.write)
+        else:
+            render.show(session, render.entries_table(list(entries), session.now()))
+
+
+#: Entries assessed together by ``list --state``.
+_HEALTH_BATCH = 500
+
+
+def _in_state(
+    store: Store, entries: Iterable[Entry], state: str, session: Session
+) -> Iterator[Entry]:
+    """The ``entries`` in health ``state`` (observe's default thresholds), assessed a batch at
+    a time."""
+    rules = HealthRules(missed_after=session.target.grace)
+    for batch in batched(entries, _HEALTH_BATCH):
+        verdicts = healths(store, batch, session.now(), rules)
+        yield from (e for e, health in zip(batch, verdicts, strict=True) if health.state == state)
 
 
 @click.command("show", cls=CeleryCommand)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import click
@@ -10,7 +11,7 @@ from celery.bin.base import CeleryCommand
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, apply, definition_digest, plan
 from celery_stembeat.cli.errors import Failed
-from celery_stembeat.cli.files import FORMATS, STDIN, dump_entries, read_entries
+from celery_stembeat.cli.files import FORMATS, STDIN, read_entries, write_entries
 from celery_stembeat.cli.params import json_option
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry
@@ -208,5 +209,5 @@ def export(ctx: click.Context, fmt: str) -> None:
     Definitions only, no run state; entries of beat_schedule (source=config) are left out.
     """
     with current(ctx).store() as store:
-        entries = [entry for entry in store.list_entries() if entry.source == "store"]
-    click.echo(dump_entries(entries, fmt), nl=False)
+        entries = (entry for entry in store.iter_entries() if entry.source == "store")
+        write_entries(entries, fmt, sys.stdout.write)

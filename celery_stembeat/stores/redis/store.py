@@ -175,18 +175,26 @@ class RedisStore(Store):
         self, *, enabled: bool | None = None, prefix: str | None = None
     ) -> list[Entry]:
         """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
-        with self._errors():
-            if prefix:
-                start = b"[" + prefix.encode()
-                stop = b"(" + prefix.encode() + b"\xff"
-                raw = cast(list[bytes], self._client.zrangebylex(self._keys.ids, start, stop))
-            else:
-                raw = cast(list[bytes], self._client.zrange(self._keys.ids, 0, -1))
-        ids = [entry_id.decode() for entry_id in raw]
-        entries: list[Entry] = []
-        for first in range(0, len(ids), _LIST_BATCH):
-            entries += self._read_entries(ids[first : first + _LIST_BATCH], enabled)
-        return entries
+        return list(self.iter_entries(enabled=enabled, prefix=prefix))
+
+    def iter_entries(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> Iterator[Entry]:
+        """The ids index read :data:`_LIST_BATCH` ids at a time (in byte order, which is the
+        ids' code-point order), each batch's entries with one script call."""
+        start = b"[" + prefix.encode() if prefix else b"-"
+        stop = b"(" + prefix.encode() + b"\xff" if prefix else b"+"
+        while True:
+            with self._errors():
+                raw = cast(
+                    list[bytes],
+                    self._client.zrangebylex(self._keys.ids, start, stop, 0, _LIST_BATCH),
+                )
+            if raw:
+                yield from self._read_entries([entry_id.decode() for entry_id in raw], enabled)
+            if len(raw) < _LIST_BATCH:
+                return
+            start = b"(" + raw[-1]
 
     def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given: one script per

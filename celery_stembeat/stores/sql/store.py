@@ -61,6 +61,8 @@ from celery_stembeat.stores.sql.schema import (
 )
 
 DEFAULT_PREFIX = "stembeat_"
+#: Rows a streamed read takes from the server at a time.
+_STREAM_ROWS = 1000
 _T = TypeVar("_T")
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
 
@@ -215,17 +217,26 @@ class SQLStore(Store):
         self, *, enabled: bool | None = None, prefix: str | None = None
     ) -> list[Entry]:
         """Entries sorted by id, optionally only enabled/disabled ones or ids with ``prefix``."""
+        return list(self.iter_entries(enabled=enabled, prefix=prefix))
+
+    def iter_entries(
+        self, *, enabled: bool | None = None, prefix: str | None = None
+    ) -> Iterator[Entry]:
+        """One query, sorted by the ids' code points and read through a server-side cursor
+        :data:`_STREAM_ROWS` rows at a time."""
         entries = self._schema.entries
-        query = sa.select(*self._columns)
+        order = entries.c.id.collate("C") if self._engine.dialect.name == "postgresql" else None
+        query = sa.select(*self._columns).order_by(entries.c.id if order is None else order)
         if enabled is not None:
             query = query.where(entries.c.enabled == enabled)
         if prefix:
             query = query.where(entries.c.id.startswith(prefix, autoescape=True))
-        with self._single_statement() as conn:
-            rows = conn.execute(query).mappings().all()
-        # SQLite's LIKE ignores ASCII case: the exact test is Python's.
-        found = [read_entry(row) for row in rows if prefix is None or row["id"].startswith(prefix)]
-        return sorted(found, key=lambda entry: entry.id)
+        options = {"stream_results": True, "yield_per": _STREAM_ROWS}
+        with self._errors(), self._engine.connect() as conn, conn.begin():
+            for row in conn.execution_options(**options).execute(query).mappings():
+                # SQLite's LIKE ignores ASCII case: the exact test is Python's.
+                if prefix is None or row["id"].startswith(prefix):
+                    yield read_entry(row)
 
     def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given, in one query."""
