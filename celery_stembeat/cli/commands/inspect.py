@@ -9,7 +9,7 @@ from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
-from celery_stembeat.cli.params import instant_option, json_option, zone_option
+from celery_stembeat.cli.params import instant_option, json_option, output_options, zone_option
 from celery_stembeat.cli.selection import SORTS, select
 from celery_stembeat.cli.session import current
 from celery_stembeat.health import STATES, HealthRules
@@ -35,7 +35,7 @@ from celery_stembeat.survey import healths
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N (after --sort).")
 @click.option("--count", is_flag=True, help="Print only how many entries match.")
-@json_option
+@output_options
 @click.pass_context
 def list_entries(
     ctx: click.Context,
@@ -89,7 +89,7 @@ def show(ctx: click.Context, entry_id: str, as_json: bool) -> None:
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Runs to show."
 )
-@json_option
+@output_options
 @click.pass_context
 def history(ctx: click.Context, entry_id: str, limit: int, as_json: bool) -> None:
     """Show the recorded runs of one entry.
@@ -131,7 +131,7 @@ def _parse(text: str, zone: str | None) -> Spec:
     help="Show local times in ZONE (default: the spec's zone, else UTC); also the zone of a "
     "cron string given to --spec.",
 )
-@json_option
+@output_options
 @click.pass_context
 def dry_run(
     ctx: click.Context,
