@@ -127,8 +127,8 @@ def shorten(text: str, width: int, cut: Literal["end", "middle"] | None) -> str:
         return text
     room = max(width - 1, 0)
     if cut == "middle":
-        head = (room + 1) // 2
-        return _prefix(text, head) + "…" + _suffix(text, room - head)
+        head = _prefix(text, (room + 1) // 2)
+        return head + "…" + _suffix(text, room - cell_len(head))
     return _prefix(text, room) + "…"
 
 
@@ -144,7 +144,8 @@ def fit(columns: Sequence[Column], natural: Sequence[int], width: int) -> list[i
     """Each column's width on a terminal ``width`` cells wide; ``None`` for a left-out column.
 
     The columns kept are those of the best ranks whose narrowest widths fit together; then
-    the widest shortenable column gives up a cell at a time until the row fits.
+    the widest shortenable column (of equals, the lowest-ranked) gives up a cell at a time
+    until the row fits, so the shortened columns end up about as wide as each other.
     """
     least = [
         min(size, max(column.floor, cell_len(column.heading))) if column.cut else size
@@ -159,7 +160,7 @@ def fit(columns: Sequence[Column], natural: Sequence[int], width: int) -> list[i
         kept.pop()
     sizes = list(natural)
     for _ in range(needed(sizes) - width):
-        shrinkable = [index for index in kept if sizes[index] > least[index]]
+        shrinkable = [index for index in reversed(kept) if sizes[index] > least[index]]
         if not shrinkable:
             break
         sizes[max(shrinkable, key=lambda index: sizes[index])] -= 1
