@@ -26,7 +26,7 @@ GAP = 3
 #: Rows read before the widths are fixed; later rows are cut to those widths on a terminal.
 SAMPLE = 100
 #: The narrowest a shortened column gets, unless its heading is wider.
-FLOOR = 12
+FLOOR = 16
 
 Layout = Literal["wide", "tsv"]
 #: ``-o``/``--output`` choices; without one the layout follows stdout (terminal or not).
