@@ -1,4 +1,4 @@
-"""How results look: rich tables for people, JSON for scripts, instants in an entry's zone."""
+"""How results look: tables (see ``tables``) and JSON, instants in an entry's zone."""
 
 from __future__ import annotations
 
