@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
+from celery_stembeat.cli.session import current
+from celery_stembeat.cli.tables import LAYOUTS, Layout, Output
+from celery_stembeat.limits import shorten
 from celery_stembeat.specs import SpecError, parse_instant, zone_name
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +33,17 @@ def _zone(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+class Choice(click.Choice[str]):
+    """A choice whose error quotes little of a bad value (click's quotes all of it)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            choices = ", ".join(map(str, self.choices))
+            self.fail(f"{shorten(value)} is not one of {choices}", param, ctx)
+
+
 def instant_option(*names: str, **attrs: Any) -> Callable[[F], F]:
     """An option whose value is an aware instant."""
     return click.option(*names, metavar="INSTANT", callback=_instant, **attrs)
@@ -45,6 +60,37 @@ def json_option(function: F) -> F:
         "--json", "as_json", is_flag=True, help="Print JSON for scripts instead of a table."
     )
     return option(function)
+
+
+def output_options(function: F) -> F:
+    """``--json``, ``-o wide|tsv`` and ``--no-headers``: how a verb that prints a table prints.
+
+    ``-o`` and ``--no-headers`` reach the renderer through the session; the verb sees only
+    ``as_json``.
+    """
+
+    @functools.wraps(function)
+    def run(*args: Any, layout: Layout | None, no_headers: bool, **kwargs: Any) -> Any:
+        if layout is not None and kwargs.get("as_json"):
+            raise click.BadOptionUsage("layout", "--output and --json cannot be combined")
+        current(click.get_current_context()).output = Output(layout, headers=not no_headers)
+        return function(*args, **kwargs)
+
+    output = click.option(
+        "-o",
+        "--output",
+        "layout",
+        type=Choice(LAYOUTS),
+        help="wide: every column in full; tsv: tab-separated rows (the default when stdout "
+        "is not a terminal).",
+    )
+    no_headers = click.option(
+        "--no-headers", is_flag=True, help="Leave out the heading line and the title."
+    )
+    decorated: Callable[..., Any] = run
+    for option in (no_headers, output, json_option):
+        decorated = option(decorated)
+    return cast(F, decorated)
 
 
 def now_option(function: F) -> F:

@@ -1,22 +1,22 @@
-"""How results look: rich tables for people, JSON for scripts, instants in an entry's zone."""
+"""How results look: tables (see ``tables``) and JSON, instants in an entry's zone."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import click
-from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from celery_stembeat import health
+from celery_stembeat.cli import tables
 from celery_stembeat.cli.session import Session
 from celery_stembeat.cli.stats import Observation
+from celery_stembeat.cli.tables import Cell, Column
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import HealthRules
 from celery_stembeat.specs import (
@@ -86,6 +86,11 @@ def _instant(instant: datetime | None) -> str | None:
     return None if instant is None else format_instant(instant)
 
 
+def instant_cell(instant: datetime | None, shown: str) -> Cell:
+    """An instant: ``shown`` on a terminal, ISO 8601 UTC (or ``-``) in tab-separated output."""
+    return Cell(shown, _instant(instant) or NOTHING)
+
+
 # -- output --------------------------------------------------------------------------------
 
 
@@ -94,9 +99,12 @@ def console(session: Session) -> Console:
     return Console(highlight=False, no_color=not session.color)
 
 
-def show(session: Session, renderable: RenderableType) -> None:
-    """Print a table (or any rich renderable) for people."""
-    console(session).print(renderable)
+def show(session: Session, view: tables.Table | RenderableType) -> None:
+    """Print a table (fitted, wide or tab-separated) or any rich renderable, for people."""
+    if isinstance(view, tables.Table):
+        tables.emit(view, console(session), session.output)
+    else:
+        console(session).print(view)
 
 
 def echo_json(data: Any) -> None:
@@ -104,55 +112,44 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def table(*columns: str, whole: Collection[str] = ()) -> Table:
-    """A plain table with upper-case headings and no frame.
-
-    On a narrow terminal the other columns wrap so that those named in ``whole`` (ids,
-    instants) can stay on one line.
-    """
-    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in columns:
-        grid.add_column(column.upper(), overflow="fold", no_wrap=column in whole)
-    return grid
-
-
-def titled(title: str, grid: Table) -> RenderableType:
-    """A line of text above a table."""
-    return Group(Text(title), grid)
-
-
 # -- the verbs' views ----------------------------------------------------------------------
 
 
-def entries_table(entries: Sequence[Entry], now: datetime) -> RenderableType:
-    """``list``: one row per entry."""
-    if not entries:
-        return Text("no entries")
-    grid = table(
-        "id",
-        "on",
-        "schedule",
-        "task",
-        "next run",
-        "last run",
-        "runs",
-        "outcome",
-        whole=("id", "next run"),
-    )
+ENTRY_COLUMNS = (
+    Column("id", 1, cut="middle"),
+    Column("on", 5),
+    Column("schedule", 3, cut="end"),
+    Column("task", 4, cut="middle"),
+    Column("next run", 2),
+    Column("last run", 6),
+    Column("runs", 8),
+    Column("outcome", 7),
+)
+
+
+def entries_table(entries: Iterable[Entry], now: datetime) -> tables.Table:
+    """``list``: one row per entry, read as the table prints."""
+    return tables.Table(ENTRY_COLUMNS, _entry_rows(entries, now), empty="no entries")
+
+
+def _entry_rows(entries: Iterable[Entry], now: datetime) -> Iterator[tables.Row]:
     for entry in entries:
         zone = spec_zone(entry.spec)
         state = entry.state
-        grid.add_row(
+        next_run = state.next_run_at if entry.enabled else None
+        yield (
             entry.id,
             "yes" if entry.enabled else "no",
             entry.spec.describe(),
             entry.task,
-            when(state.next_run_at, zone, now) if entry.enabled else NOTHING,
-            when(state.last_run_at, zone, now) if state.last_run_at else "never",
+            instant_cell(next_run, when(next_run, zone, now)),
+            instant_cell(
+                state.last_run_at,
+                when(state.last_run_at, zone, now) if state.last_run_at else "never",
+            ),
             str(state.total_run_count),
             state.last_outcome or NOTHING,
         )
-    return grid
 
 
 def _value(value: Any) -> str:
@@ -183,27 +180,26 @@ def entry_table(entry: Entry, now: datetime) -> Table:
     return grid
 
 
-def history_table(entry: Entry, runs: Sequence[RunRecord]) -> RenderableType:
+HISTORY_COLUMNS = (
+    Column("scheduled for", 1),
+    Column("published at", 5),
+    Column("drift", 3),
+    Column("jitter", 8),
+    Column("outcome", 2),
+    Column("runtime", 6),
+    Column("error", 4, cut="end", floor=24),
+    Column("owner", 7, cut="middle"),
+)
+
+
+def history_table(entry: Entry, runs: Sequence[RunRecord]) -> tables.Table:
     """``history``: one row per recorded run, newest first."""
     zone = spec_zone(entry.spec)
     title = f"{entry.id}: {counted(len(runs), 'run')}, newest first, times in {zone}"
-    if not runs:
-        return Text(title)
-    grid = table(
-        "scheduled for",
-        "published at",
-        "drift",
-        "jitter",
-        "outcome",
-        "runtime",
-        "error",
-        "owner",
-        whole=("scheduled for", "published at"),
-    )
-    for run in runs:
-        grid.add_row(
-            local(run.scheduled_for, zone),
-            local(run.published_at, zone),
+    rows = (
+        (
+            instant_cell(run.scheduled_for, local(run.scheduled_for, zone)),
+            instant_cell(run.published_at, local(run.published_at, zone)),
             seconds(run.drift),
             seconds(run.jitter),
             run.outcome,
@@ -211,27 +207,29 @@ def history_table(entry: Entry, runs: Sequence[RunRecord]) -> RenderableType:
             run.error or NOTHING,
             run.owner or NOTHING,
         )
-    return titled(title, grid)
+        for run in runs
+    )
+    return tables.Table(HISTORY_COLUMNS, rows, title=title)
 
 
 def occurrences_table(
     spec: Spec, after: datetime, instants: Sequence[datetime], zone: str
-) -> RenderableType:
-    """``dry-run``: each occurrence in UTC and in ``zone``."""
+) -> tables.Table:
+    """``dry-run``: each occurrence in UTC and in ``zone`` (with its offset when piped)."""
     title = (
         f"{spec.describe()}: {counted(len(instants), 'occurrence')} after {format_instant(after)}"
     )
-    if not instants:
-        return Text(title)
-    grid = table("#", "utc", zone, "day", whole=("utc", zone))
-    for number, instant in enumerate(instants, 1):
-        grid.add_row(
+    columns = (Column("#", 3), Column("utc", 4), Column(zone, 1), Column("day", 2))
+    rows = (
+        (
             str(number),
             format_instant(instant),
-            local(instant, zone),
+            Cell(local(instant, zone), instant.astimezone(load_zone(zone)).isoformat()),
             instant.astimezone(load_zone(zone)).strftime("%a"),
         )
-    return titled(title, grid)
+        for number, instant in enumerate(instants, 1)
+    )
+    return tables.Table(columns, rows, title=title)
 
 
 def observation_dict(seen: Observation) -> dict[str, Any]:
@@ -293,8 +291,18 @@ def problems(seen: Survey, rules: HealthRules) -> list[str]:
     return lines
 
 
-def observation_view(seen: Observation) -> RenderableType:
-    """``observe``: the summary line, then one row per entry."""
+OBSERVE_COLUMNS = (
+    Column("id", 1, cut="middle"),
+    Column("health", 2),
+    Column("why", 3, cut="end", floor=24),
+    Column("runs", 5),
+    Column("last drift", 6),
+    Column("next run", 4),
+)
+
+
+def observation_view(seen: Observation) -> tables.Table:
+    """``observe``: the summary lines, then one row per entry that is not healthy."""
     summary = seen.summary
     line = (
         f"{counted(summary.entries, 'entry', 'entries')}, {summary.enabled} enabled, "
@@ -304,65 +312,53 @@ def observation_view(seen: Observation) -> RenderableType:
         f"(as of {format_instant(seen.now.replace(microsecond=0))})"
     )
     counts = health.count(seen.healths)
-    heading = Text(f"{line}\n{health_line(counts, seen.live, seen.beats)}")
-    unhealthy = [
-        (entry, verdict)
-        for entry, verdict in zip(seen.entries, seen.healths, strict=True)
-        if verdict.state in health.PROBLEMS
-    ]
-    if not unhealthy:
-        return heading
-    grid = table(
-        "id",
-        "health",
-        "why",
-        "runs",
-        "last drift",
-        "next run",
-        whole=("id", "next run"),
-    )
-    for entry, verdict in unhealthy:
-        state = entry.state
-        grid.add_row(
+    rows = (
+        (
             entry.id,
             verdict.state,
             verdict.reason,
-            str(state.total_run_count),
-            seconds(state.last_drift),
-            when(state.next_run_at, spec_zone(entry.spec), seen.now),
+            str(entry.state.total_run_count),
+            seconds(entry.state.last_drift),
+            instant_cell(
+                entry.state.next_run_at,
+                when(entry.state.next_run_at, spec_zone(entry.spec), seen.now),
+            ),
         )
-    return Group(heading, grid)
-
-
-def beats_table(
-    beats: Sequence[BeatInfo], live: Sequence[BeatInfo], now: datetime
-) -> RenderableType:
-    """``beats``: one row per recorded beat, live or silent."""
-    if not beats:
-        return Text("no beats recorded")
-    alive = {beat.owner for beat in live}
-    grid = table(
-        "owner",
-        "host",
-        "pid",
-        "version",
-        "started",
-        "last pass",
-        "store latency",
-        "clock offset",
-        "live",
-        whole=("owner",),
+        for entry, verdict in zip(seen.entries, seen.healths, strict=True)
+        if verdict.state in health.PROBLEMS
     )
-    for beat in beats:
-        grid.add_row(
+    title = f"{line}\n{health_line(counts, seen.live, seen.beats)}"
+    return tables.Table(OBSERVE_COLUMNS, rows, title=title)
+
+
+BEAT_COLUMNS = (
+    Column("owner", 1, cut="middle"),
+    Column("host", 4, cut="end"),
+    Column("pid", 7),
+    Column("version", 8),
+    Column("started", 6),
+    Column("last pass", 3),
+    Column("store latency", 5),
+    Column("clock offset", 9),
+    Column("live", 2),
+)
+
+
+def beats_table(beats: Sequence[BeatInfo], live: Sequence[BeatInfo], now: datetime) -> tables.Table:
+    """``beats``: one row per recorded beat, live or silent."""
+    alive = {beat.owner for beat in live}
+    rows = (
+        (
             beat.owner,
             beat.host,
             str(beat.pid),
             beat.version,
-            relative(beat.started_at, now),
-            relative(beat.last_pass_at, now),
+            instant_cell(beat.started_at, relative(beat.started_at, now)),
+            instant_cell(beat.last_pass_at, relative(beat.last_pass_at, now)),
             seconds(beat.store_latency),
             seconds(beat.clock_offset),
             "yes" if beat.owner in alive else "no",
         )
-    return grid
+        for beat in beats
+    )
+    return tables.Table(BEAT_COLUMNS, rows, empty="no beats recorded")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from celery_stembeat.cli.errors import translated
+from celery_stembeat.cli.tables import Output
 from celery_stembeat.config import URL_VARIABLE, StembeatConfig
 from celery_stembeat.engine import EngineSettings
 from celery_stembeat.stores import Store, open_store
@@ -53,6 +54,8 @@ class Session:
         self._locate = locate
         self._now = now
         self.color = color
+        #: How tables print (``-o`` and ``--no-headers`` of the verb that runs).
+        self.output = Output()
 
     @functools.cached_property
     def target(self) -> Target:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from celery_stembeat.specs import IntervalSpec
@@ -79,17 +80,22 @@ def test_check_thresholds_are_options(cli: Invoke, store: Store) -> None:
 def test_beats_lists_live_and_silent_beats(cli: Invoke, store: Store) -> None:
     store.record_beat(beat_info("web-1:42", 3))
     store.record_beat(beat_info("web-2:7", 600))
-    table = cli("beats")
+    table = cli("beats", "-o", "wide")
     assert table.exit_code == 0, table.output
     lines = table.stdout.splitlines()
-    assert lines[0].split() == [
-        "OWNER", "HOST", "PID", "VERSION", "STARTED", "LAST", "PASS", "STORE", "LATENCY",
-        "CLOCK", "OFFSET", "LIVE",
+    assert re.split(r"\s{3,}", lines[0]) == [
+        "OWNER", "HOST", "PID", "VERSION", "STARTED", "LAST PASS", "STORE LATENCY",
+        "CLOCK OFFSET", "LIVE",
     ]  # fmt: skip
-    assert lines[2].split() == [
+    assert lines[1].split() == [
         "web-1:42", "web-1", "42", "0.1.0", "2h", "ago", "3s", "ago", "0.001s", "-0.004s", "yes",
     ]  # fmt: skip
-    assert lines[3].split()[-1] == "no"
+    assert lines[2].split()[-1] == "no"
+    piped = cli("beats").stdout.splitlines()
+    assert piped[1].split("\t") == [
+        "web-1:42", "web-1", "42", "0.1.0", "2026-03-02T07:00:00Z", "2026-03-02T08:59:57Z",
+        "0.001s", "-0.004s", "yes",
+    ]  # fmt: skip
     listed = json.loads(cli("beats", "--json").stdout)
     assert [(beat["owner"], beat["live"]) for beat in listed] == [
         ("web-1:42", True),
@@ -101,5 +107,5 @@ def test_beats_lists_live_and_silent_beats(cli: Invoke, store: Store) -> None:
 
 
 def test_beats_on_an_empty_store(cli: Invoke) -> None:
-    assert cli("beats").stdout == "no beats recorded\n"
+    assert cli("beats", "-o", "wide").stdout == "no beats recorded\n"
     assert json.loads(cli("beats", "--json").stdout) == []

@@ -132,3 +132,21 @@ def test_yaml_anchors_without_aliases_still_read(
     result = sqlite_cli("apply", str(path))
     assert result.exit_code == 0, result.output
     assert [stored.id for stored in sqlite_store.list_entries()] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 100_000, "wide\n\x1b[2J\t", "", "WIDE", "json"],
+)
+@pytest.mark.parametrize("verb", ["list", "observe", "beats"])
+def test_a_hostile_output_option_is_refused_in_one_short_line(
+    sqlite_cli: Invoke, verb: str, value: str
+) -> None:
+    result = sqlite_cli(verb, "-o", value)
+    assert result.exit_code == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: Invalid value for '-o' / '--output': ")
+    assert error.endswith(" is not one of wide, tsv")
+    assert len(error) < 200
+    assert "\x1b" not in result.stderr
+    assert result.stdout == ""

@@ -15,13 +15,13 @@ from celery_stembeat.cli.commands import observe as observe_module
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import Store, open_store
 from tests.cli.conftest import Invoke
-from tests.cli.scenario import NOW, beat, entry, minutes, seed
+from tests.cli.scenario import NOW, OWNER, beat, entry, minutes, seed
 
 GOLDEN = Path(__file__).with_name("golden")
 
 
 def golden(name: str) -> str:
-    return (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+    return (GOLDEN / name).read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -31,17 +31,22 @@ def seeded(sqlite_store: Store) -> Store:
 
 
 @pytest.mark.usefixtures("seeded")
-def test_list_matches_the_golden_output(sqlite_cli: Invoke) -> None:
-    result = sqlite_cli("list")
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("list", "-o", "wide"), "list.txt"),
+        (("list",), "list.tsv"),
+        (("observe", "-o", "wide"), "observe.txt"),
+        (("observe",), "observe.tsv"),
+    ],
+)
+def test_output_matches_the_golden_output(
+    sqlite_cli: Invoke, args: tuple[str, ...], name: str
+) -> None:
+    """Wide: every column, one line per entry; piped (the runner is no terminal): TSV."""
+    result = sqlite_cli(*args)
     assert result.exit_code == 0, result.output
-    assert result.stdout == golden("list")
-
-
-@pytest.mark.usefixtures("seeded")
-def test_observe_matches_the_golden_output(sqlite_cli: Invoke) -> None:
-    result = sqlite_cli("observe")
-    assert result.exit_code == 0, result.output
-    assert result.stdout == golden("observe")
+    assert result.stdout == golden(name)
 
 
 @pytest.mark.usefixtures("seeded")
@@ -121,8 +126,11 @@ def test_list_refuses_an_unknown_sort_or_a_limit_below_one(
 
 
 def test_list_of_an_empty_store(sqlite_cli: Invoke) -> None:
-    result = sqlite_cli("list")
+    result = sqlite_cli("list", "-o", "wide")
     assert (result.exit_code, result.stdout) == (0, "no entries\n")
+    piped = sqlite_cli("list")
+    assert piped.stdout == "ID\tON\tSCHEDULE\tTASK\tNEXT RUN\tLAST RUN\tRUNS\tOUTCOME\n"
+    assert piped.stderr == "no entries\n"
 
 
 @pytest.mark.usefixtures("seeded")
@@ -156,14 +164,15 @@ def test_show_json_is_the_stored_entry(sqlite_cli: Invoke, seeded: Store) -> Non
 def test_history_shows_runs_newest_first(sqlite_cli: Invoke) -> None:
     result = sqlite_cli("history", "sync")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "sync: 2 runs, newest first, times in UTC"
-    rows = result.stdout.splitlines()[3:]
-    assert [row.split()[:2] for row in rows] == [
-        ["2026-03-02", "08:51:00"],
-        ["2026-03-02", "08:46:00"],
+    assert result.stderr == "sync: 2 runs, newest first, times in UTC\n"
+    heading, *rows = result.stdout.splitlines()
+    assert heading.split("\t") == [
+        "SCHEDULED FOR", "PUBLISHED AT", "DRIFT", "JITTER", "OUTCOME", "RUNTIME", "ERROR", "OWNER",
+    ]  # fmt: skip
+    assert [row.split("\t") for row in rows] == [
+        [at, "-", "-", "0.000s", "failed", "-", "OperationalError: broker unreachable", OWNER]
+        for at in ("2026-03-02T08:51:00Z", "2026-03-02T08:46:00Z")
     ]
-    assert all("failed" in row and "OperationalError: broker unreachable" in row for row in rows)
-    assert all(row.rstrip().endswith("beat-1:4242") for row in rows)
 
 
 @pytest.mark.usefixtures("seeded")
@@ -178,18 +187,24 @@ def test_history_json_and_limit(sqlite_cli: Invoke) -> None:
 
 @pytest.mark.usefixtures("seeded")
 def test_dry_run_of_an_entry_in_its_zone(sqlite_cli: Invoke) -> None:
-    result = sqlite_cli("dry-run", "report", "--count", "2")
+    result = sqlite_cli("dry-run", "report", "--count", "2", "-o", "wide")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
         "cron 0 9 * * 1-5 (America/New_York): 2 occurrences after 2026-03-02T09:00:00Z"
     )
-    assert result.stdout.splitlines()[3].split() == [
+    assert result.stdout.splitlines()[2].split() == [
         "1",
         "2026-03-02T14:00:00Z",
         "2026-03-02",
         "09:00:00",
         "EST",
         "Mon",
+    ]
+    piped = sqlite_cli("dry-run", "report", "--count", "2")
+    assert piped.stdout.splitlines() == [
+        "#\tUTC\tAMERICA/NEW_YORK\tDAY",
+        "1\t2026-03-02T14:00:00Z\t2026-03-02T09:00:00-05:00\tMon",
+        "2\t2026-03-03T14:00:00Z\t2026-03-03T09:00:00-05:00\tTue",
     ]
 
 
@@ -217,7 +232,8 @@ def test_dry_run_of_a_spec(
 
 
 def test_dry_run_when_nothing_is_left(sqlite_cli: Invoke) -> None:
-    result = sqlite_cli("dry-run", "--spec", '{"type": "clocked", "at": "2026-01-01T00:00:00Z"}')
+    spec = '{"type": "clocked", "at": "2026-01-01T00:00:00Z"}'
+    result = sqlite_cli("dry-run", "--spec", spec, "-o", "wide")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "once 2026-01-01T00:00:00Z: 0 occurrences after 2026-03-02T09:00:00Z\n"
@@ -313,9 +329,9 @@ def test_observe_watch_draws_a_live_table_and_stops_on_ctrl_c(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(observe_module, "refreshes", interrupted)
-    result = sqlite_cli("observe", "--watch")
+    result = sqlite_cli("observe", "--watch", "-o", "wide")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == golden("observe").strip()
+    assert result.stdout.strip() == golden("observe.txt").strip()
 
 
 def test_refreshes_wake_on_a_change_from_another_process(

@@ -12,7 +12,7 @@ from celery.bin.base import CeleryCommand
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
 from celery_stembeat.cli.jsonstream import json_list
-from celery_stembeat.cli.params import instant_option, json_option, zone_option
+from celery_stembeat.cli.params import instant_option, json_option, output_options, zone_option
 from celery_stembeat.cli.selection import SORTS, batched, select
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.entry import Entry
@@ -40,7 +40,7 @@ from celery_stembeat.survey import healths
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N (after --sort).")
 @click.option("--count", is_flag=True, help="Print only how many entries match.")
-@json_option
+@output_options
 @click.pass_context
 def list_entries(
     ctx: click.Context,
@@ -66,7 +66,7 @@ def list_entries(
         if as_json:
             json_list((entry.to_dict() for entry in entries), sys.stdout.write)
         else:
-            render.show(session, render.entries_table(list(entries), session.now()))
+            render.show(session, render.entries_table(entries, session.now()))
 
 
 #: Entries assessed together by ``list --state``.
@@ -107,7 +107,7 @@ def show(ctx: click.Context, entry_id: str, as_json: bool) -> None:
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Runs to show."
 )
-@json_option
+@output_options
 @click.pass_context
 def history(ctx: click.Context, entry_id: str, limit: int, as_json: bool) -> None:
     """Show the recorded runs of one entry.
@@ -149,7 +149,7 @@ def _parse(text: str, zone: str | None) -> Spec:
     help="Show local times in ZONE (default: the spec's zone, else UTC); also the zone of a "
     "cron string given to --spec.",
 )
-@json_option
+@output_options
 @click.pass_context
 def dry_run(
     ctx: click.Context,

@@ -10,8 +10,8 @@ import click
 from celery.bin.base import CeleryCommand
 from rich.live import Live
 
-from celery_stembeat.cli import render
-from celery_stembeat.cli.params import F, json_option
+from celery_stembeat.cli import render, tables
+from celery_stembeat.cli.params import F, output_options
 from celery_stembeat.cli.session import current
 from celery_stembeat.cli.stats import observe as observe_store
 from celery_stembeat.health import HealthRules, live_beats
@@ -123,7 +123,7 @@ def health_rules(
     help="A health probe: one line per problem (no live beat; entries late, failing, "
     "missed or stuck) and exit 1, or one 'ok' line and exit 0.",
 )
-@json_option
+@output_options
 @click.pass_context
 def observe(
     ctx: click.Context,
@@ -165,18 +165,24 @@ def observe(
                 for _ in refreshes(store, interval):
                     seen = observe_store(store, session.now(), rules)
                     click.echo(json.dumps(render.observation_dict(seen), ensure_ascii=False))
+            elif tables.is_tsv(session.output):
+                for _ in refreshes(store, interval):
+                    seen = observe_store(store, session.now(), rules)
+                    render.show(session, render.observation_view(seen))
             else:
-                with Live(console=render.console(session), auto_refresh=False) as live:
+                out = render.console(session)
+                with Live(console=out, auto_refresh=False) as live:
                     for _ in refreshes(store, interval):
                         seen = observe_store(store, session.now(), rules)
-                        live.update(render.observation_view(seen), refresh=True)
+                        view = tables.renderable(render.observation_view(seen), out, session.output)
+                        live.update(view, refresh=True)
         except KeyboardInterrupt:
             pass
 
 
 @click.command("beats", cls=CeleryCommand)
 @beat_silence_option
-@json_option
+@output_options
 @click.pass_context
 def beats(ctx: click.Context, beat_silence: float, as_json: bool) -> None:
     """The beats recorded in the store: host, pid, version, last pass, store latency and
