@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 from celery.bin.base import CeleryCommand
 
+from celery_stembeat.changes import LISTED_CHANGES, left_out, listed
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, apply, definition_digest, plan
 from celery_stembeat.cli.errors import Failed
@@ -29,24 +30,19 @@ def _missing(entry_ids: Sequence[str]) -> Failed:
     return Failed(f"no entry {', '.join(repr(entry_id) for entry_id in entry_ids)}")
 
 
-#: Per-entry lines ``apply`` prints by default, at most; more are counted, or listed with -v.
-PLAN_LINES = 50
-
-
 def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bool) -> None:
     rows = [("added", entry_id, "") for entry_id in planned.added]
     rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.updated.items()]
     if verbose:
         rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
     rows += [("removed", entry_id, "") for entry_id in removed]
-    lines = [f"{status:<10} {entry_id} {detail}".rstrip() for status, entry_id, detail in rows]
-    if len(lines) > PLAN_LINES and not verbose:
-        lines = []
+    shown = listed(rows, verbose)
+    lines = [f"{status:<10} {entry_id} {detail}".rstrip() for status, entry_id, detail in shown]
     summary = (
         f"{len(planned.added)} added, {len(planned.updated)} changed, "
         f"{len(planned.unchanged)} unchanged, {len(removed)} removed"
         + (" (dry run: nothing written)" if dry_run else "")
-        + (" (-v lists them)" if rows and not lines else "")
+        + left_out(rows, shown)
     )
     click.echo("\n".join([*lines, summary]))
 
@@ -70,7 +66,7 @@ def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bo
     "--verbose",
     "-v",
     is_flag=True,
-    help=f"List every entry, unchanged ones too (by default only changes, up to {PLAN_LINES}).",
+    help=f"List every entry, unchanged ones too (by default only changes, up to {LISTED_CHANGES}).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @json_option

@@ -13,6 +13,7 @@ from celery.bin.base import CeleryCommand
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from celery_stembeat.changes import LISTED_CHANGES
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import export as export_file
 from celery_stembeat.cli.errors import BadInput, Failed, translated
@@ -148,11 +149,8 @@ def _read_dcb(url: str, settings: DcbSettings) -> tuple[str, list[TaskRow]]:
     return schema.describe(), rows
 
 
-def _echo_import(result: ImportResult, dry_run: bool, header: list[str]) -> None:
-    for line in header:
-        click.echo(line)
-    for line in import_lines(result, dry_run):
-        click.echo(line)
+def _echo_import(result: ImportResult, dry_run: bool, header: list[str], verbose: bool) -> None:
+    click.echo("\n".join([*header, *import_lines(result, dry_run, verbose)]))
 
 
 def _switch_note(source: str, dry_run: bool) -> None:
@@ -182,6 +180,13 @@ def _switch_note(source: str, dry_run: bool) -> None:
     help=f"Predict every fire in the next WINDOW (24h, 7d) both ways and compare ({DCB}).",
 )
 @click.option("--allow-skips", is_flag=True, help="Exit 0 even when some rows were skipped.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help=f"List every entry, unchanged ones too (by default only changes, up to {LISTED_CHANGES}).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (and skipped tasks).")
 @json_option
 @click.pass_context
 def import_schedules(
@@ -195,6 +200,8 @@ def import_schedules(
     dry_run: bool,
     window: timedelta | None,
     allow_skips: bool,
+    verbose: bool,
+    quiet: bool,
     as_json: bool,
     **dcb_options: Any,
 ) -> None:
@@ -237,7 +244,9 @@ def import_schedules(
                 store, _progress(conversions, len(conversions), "importing"), now, dry_run=dry_run
             )
             entries = (
-                result.entries if dry_run else {entry.id: entry for entry in store.list_entries()}
+                result.entries
+                if dry_run or oracle is None
+                else {entry.id: entry for entry in store.get_many(result.entries)}
             )
     verification = None
     if oracle is not None and window is not None:
@@ -253,8 +262,11 @@ def import_schedules(
             data["verify"] = verification_dict(verification)
         render.echo_json(data)
         _switch_note(source, dry_run)
+    elif quiet:
+        for name, why in result.skipped.items():
+            click.echo(skipped_line(name, why), err=True)
     else:
-        _echo_import(result, dry_run, header)
+        _echo_import(result, dry_run, header, verbose)
         _switch_note(source, dry_run)
         for line in verification_lines(verification) if verification else ():
             click.echo(line)
