@@ -47,7 +47,8 @@ def test_a_pause_is_read_back_exactly_through_another_store(
     store.pause(pause)
     read = open_more().paused()
     assert read == pause
-    assert read is not None and read.since == datetime(2026, 3, 1, 12, 0, 0, 123000, timezone.utc)
+    assert read is not None
+    assert read.since == datetime(2026, 3, 1, 12, 0, 0, 123000, timezone.utc)
     assert read.since.tzinfo == timezone.utc
 
 
@@ -134,9 +135,9 @@ def test_hostile_pauses_are_refused_naming_the_field(
     store: Store, fields: dict[str, object], named: str
 ) -> None:
     values: dict[str, object] = {"since": T0, "until": at(60), "reason": "", "actor": "me@h"}
-    with pytest.raises(ValueError, match=f"^{named}: "):
+    with pytest.raises(ValueError, match=rf"^{named}: "):
         Pause(**{**values, **fields})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^pause: "):
+    with pytest.raises(ValueError, match=r"^pause: "):
         store.pause(fields)  # type: ignore[arg-type]
     assert store.paused() is None
 
