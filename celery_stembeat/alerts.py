@@ -112,7 +112,7 @@ class AlertWatch:
         entries = self.store.get_many(key.removeprefix(ENTRY) for key in settled)
         now_healthy = dict.fromkeys((key.removeprefix(ENTRY) for key in settled), Health(OK))
         for entry, health in zip(
-            entries, healths(self.store, entries, now, self.rules), strict=True
+            entries, healths(self.store, entries, now, self.rules, seen.pause), strict=True
         ):
             now_healthy[entry.id] = health
         for entry_id, health in now_healthy.items():

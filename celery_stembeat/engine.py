@@ -196,13 +196,7 @@ class Engine:
         if pause == self._pause:
             return
         if pause is not None:
-            logger.warning(
-                "stembeat: store paused since %s by %s until %s: %s",
-                format_instant(pause.since),
-                pause.actor or "?",
-                "resumed" if pause.until is None else format_instant(pause.until),
-                pause.reason or "no reason given",
-            )
+            logger.warning("stembeat: store paused %s", pause.describe())
         else:
             logger.info("stembeat: store pause ended, sending again")
         self._pause = pause

@@ -338,6 +338,14 @@ class Pause:
         """Whether the pause holds at ``now``: open-ended, or ``until`` is after ``now``."""
         return self.until is None or self.until > now
 
+    def describe(self) -> str:
+        """``since … by … until …: reason``, on one line (the reason and actor are printable)."""
+        until = "resumed" if self.until is None else format_instant(self.until)
+        return (
+            f"since {format_instant(self.since)} by {self.actor or '?'} until {until}: "
+            f"{self.reason or 'no reason given'}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return {

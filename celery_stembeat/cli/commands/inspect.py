@@ -52,10 +52,13 @@ def list_entries(
     session = current(ctx)
     with session.store() as store:
         found = select(store.list_entries(enabled=enabled, prefix=prefix), task=task)
+        pause = store.paused()
         if state is not None:
             rules = HealthRules(missed_after=session.target.grace)
-            verdicts = healths(store, found, session.now(), rules)
+            verdicts = healths(store, found, session.now(), rules, pause)
             found = [e for e, health in zip(found, verdicts, strict=True) if health.state == state]
+    if pause is not None and pause.in_force(session.now()):
+        click.echo(render.pause_banner(pause), err=True)
     if count:
         click.echo(len(found))
         return
