@@ -91,10 +91,20 @@ class Survey:
         return self.pause if self.pause is not None and self.pause.in_force(self.at) else None
 
 
-def survey(store: Store, now: datetime, rules: HealthRules, limit: int = SURVEY_LIMIT) -> Survey:
-    """Survey ``store`` at ``now``: a handful of index look-ups, then the suspects alone."""
+def survey(
+    store: Store,
+    now: datetime,
+    rules: HealthRules,
+    limit: int = SURVEY_LIMIT,
+    resumed: Pause | None = None,
+) -> Survey:
+    """Survey ``store`` at ``now``: a handful of index look-ups, then the suspects alone.
+
+    ``resumed`` is a pause the caller saw end by ``resume`` (which clears it from the store),
+    ending at its ``until``: while the store holds no pause, health counts the grace from it.
+    """
     counts = store.entry_counts()
-    pause = store.paused()
+    pause = store.paused() or resumed
     suspects = store.health_suspects(suspect_rules(now, rules), limit)
     entries = store.get_many(suspects)
     problems = [
