@@ -3,7 +3,9 @@ claims take nothing, atomically, and the change feed announces each change."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -151,3 +153,22 @@ def test_a_pause_round_trips_through_json() -> None:
         "reason": "incident 42",
         "actor": "oncall@host-2",
     }
+
+
+def test_concurrent_pauses_all_succeed_and_one_holds(
+    store: Store, open_more: Callable[..., Store]
+) -> None:
+    """Several processes pausing a store that holds no pause at once: none fails, and the
+    pause stored is one of theirs."""
+    stores = [open_more() for _ in range(4)]
+    pauses = [Pause(at(index), None, f"pause {index}", f"ops@host-{index}") for index in range(4)]
+    barrier = threading.Barrier(len(stores))
+
+    def pause(index: int) -> Pause | None:
+        barrier.wait()
+        return stores[index].pause(pauses[index])
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        replaced = list(pool.map(pause, range(len(stores))))
+    assert store.paused() in pauses
+    assert replaced.count(None) >= 1

@@ -46,12 +46,17 @@ def read_pause(conn: sa.Connection, schema: Schema, lock: bool = False) -> Pause
     return None if row is None else row_pause(row)
 
 
-def replace_pause(conn: sa.Connection, schema: Schema, pause: Pause | None) -> Pause | None:
+def replace_pause(
+    conn: sa.Connection, schema: Schema, insert: Any, pause: Pause | None
+) -> Pause | None:
     """In the write transaction ``conn``: store ``pause`` (``None``: clear it); the pause it
-    replaced."""
+    replaced. ``insert``, the dialect's ``INSERT`` into the pause table, can say ``ON
+    CONFLICT``: two first pauses at once both write, the later one wins."""
     previous = read_pause(conn, schema, lock=True)
-    conn.execute(sa.delete(schema.pause))
-    if pause is not None:
-        values = {name: getattr(pause, name) for name in _FIELDS}
-        conn.execute(sa.insert(schema.pause).values(slot=_SLOT, **values))
+    if pause is None:
+        conn.execute(sa.delete(schema.pause))
+        return previous
+    values = {name: getattr(pause, name) for name in _FIELDS}
+    statement = insert.values(slot=_SLOT, **values)
+    conn.execute(statement.on_conflict_do_update(index_elements=["slot"], set_=values))
     return previous

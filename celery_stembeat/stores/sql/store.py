@@ -491,15 +491,17 @@ class SQLStore(Store):
     def pause(self, pause: Pause) -> Pause | None:
         """Store ``pause`` and announce it, in one write transaction; the pause replaced."""
         pause = checked_pause(pause)
+        insert = self._dialect.insert(self._schema.pause)
         with self._write() as conn:
-            previous = replace_pause(conn, self._schema, pause)
+            previous = replace_pause(conn, self._schema, insert, pause)
             self._dialect.announce(conn, [ANY_CHANGE])
         return previous
 
     def resume(self) -> Pause | None:
         """Clear the pause and announce it, in one write transaction; the pause cleared."""
+        insert = self._dialect.insert(self._schema.pause)
         with self._write() as conn:
-            previous = replace_pause(conn, self._schema, None)
+            previous = replace_pause(conn, self._schema, insert, None)
             if previous is not None:
                 self._dialect.announce(conn, [ANY_CHANGE])
         return previous
