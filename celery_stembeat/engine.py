@@ -182,7 +182,8 @@ class Engine:
         # The index head as the claim left it, or an entry this pass just put back earlier.
         wake_ups = [o.next_run_at for o in outcomes if o.next_run_at is not None]
         if batch.paused is not None and batch.next_due_at is not None:
-            # Past the pause's end by the lookahead: a claim made earlier would still see it.
+            # A pass wakes a lookahead before a due time; at a pause's end that claim would
+            # still see the pause, so wake at the end itself.
             wake_ups.append(batch.next_due_at + settings.lookahead)
         elif batch.next_due_at is not None:
             wake_ups.append(batch.next_due_at)
