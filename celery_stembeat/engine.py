@@ -33,6 +33,7 @@ from celery_stembeat.stores.base import (
     ChangeFeed,
     Claim,
     Outcome,
+    Pause,
     RunRecord,
     Store,
 )
@@ -98,6 +99,8 @@ class TickReport:
     skipped: int = 0
     #: This tick found the store or broker unavailable, and the outage starts with it.
     outage_started: bool = False
+    #: The store-wide pause that held this tick's claim back, if one did.
+    paused: Pause | None = None
 
 
 class Engine:
@@ -127,6 +130,8 @@ class Engine:
         self._broker = _BrokerOutage()
         #: This pass's entries that missed occurrences: (id, catch_up, missed, counted in part).
         self._missed: list[tuple[str, str, int, bool]] = []
+        #: The store-wide pause the last tick found holding claims back.
+        self._pause: Pause | None = None
         self._closed = False
 
     # -- one pass ------------------------------------------------------------------------------
@@ -176,10 +181,26 @@ class Engine:
             now = self.clock()
         # The index head as the claim left it, or an entry this pass just put back earlier.
         wake_ups = [o.next_run_at for o in outcomes if o.next_run_at is not None]
-        if batch.next_due_at is not None:
+        if batch.paused is not None and batch.next_due_at is not None:
+            # A pass wakes a lookahead before a due time; at a pause's end that claim would
+            # still see the pause, so wake at the end itself.
+            wake_ups.append(batch.next_due_at + settings.lookahead)
+        elif batch.next_due_at is not None:
             wake_ups.append(batch.next_due_at)
+        self._note_pause(batch.paused)
+        report.paused = batch.paused
         report.delay = self._delay(self.clock(), min(wake_ups, default=None))
         return report
+
+    def _note_pause(self, pause: Pause | None) -> None:
+        """Log a pause once as it starts (or is replaced), and once as it ends."""
+        if pause == self._pause:
+            return
+        if pause is not None:
+            logger.warning("stembeat: store paused %s", pause.describe())
+        else:
+            logger.info("stembeat: store pause ended, sending again")
+        self._pause = pause
 
     def _run_when_due(self, claims: list[Claim], report: TickReport) -> list[Outcome]:
         """Run ``claims`` (earliest first, as stores claim them), each group as it falls due;

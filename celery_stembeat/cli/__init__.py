@@ -37,6 +37,8 @@ VERBS = {
     "enable": f"{_COMMANDS}.manage:enable",
     "disable": f"{_COMMANDS}.manage:disable",
     "remove": f"{_COMMANDS}.manage:remove",
+    "pause": f"{_COMMANDS}.pause:pause",
+    "resume": f"{_COMMANDS}.pause:resume",
     "export": f"{_COMMANDS}.migrate:export",
     "import": f"{_COMMANDS}.migrate:import_schedules",
 }

@@ -27,7 +27,7 @@ from celery_stembeat.specs import (
     format_instant,
     load_zone,
 )
-from celery_stembeat.stores import BeatInfo, RunRecord
+from celery_stembeat.stores import BeatInfo, Pause, RunRecord
 from celery_stembeat.survey import Survey
 
 NOTHING = "-"
@@ -247,6 +247,7 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
         "health": health.count(seen.healths),
         "live_beats": len(seen.live),
         "beats": [beat.to_dict() for beat in seen.beats],
+        "paused": None if seen.paused is None else seen.paused.to_dict(),
         "rows": [
             {
                 "id": entry.id,
@@ -266,6 +267,11 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
             for entry, verdict in zip(seen.entries, seen.healths, strict=True)
         ],
     }
+
+
+def pause_banner(pause: Pause) -> str:
+    """The line ``list`` and ``observe`` show while the store is paused."""
+    return f"PAUSED {pause.describe()} (stembeat resume ends it)"
 
 
 def health_line(
@@ -327,7 +333,8 @@ def observation_view(seen: Observation) -> tables.Table:
         for entry, verdict in zip(seen.entries, seen.healths, strict=True)
         if verdict.state in health.PROBLEMS
     )
-    title = f"{line}\n{health_line(counts, seen.live, seen.beats)}"
+    banner = "" if seen.paused is None else pause_banner(seen.paused) + "\n"
+    title = f"{banner}{line}\n{health_line(counts, seen.live, seen.beats)}"
     return tables.Table(OBSERVE_COLUMNS, rows, title=title)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import Health, HealthRules, live_beats
-from celery_stembeat.stores import BeatInfo, RunRecord, Store
+from celery_stembeat.stores import BeatInfo, Pause, RunRecord, Store
 from celery_stembeat.survey import healths
 
 WINDOW = timedelta(hours=1)
@@ -98,6 +98,8 @@ class Observation:
     beats: list[BeatInfo]
     #: The beats heard from within ``rules.beat_silence``.
     live: list[BeatInfo]
+    #: The pause in force at ``now``, or ``None``.
+    paused: Pause | None
 
 
 def observe(store: Store, now: datetime, rules: HealthRules) -> Observation:
@@ -105,13 +107,15 @@ def observe(store: Store, now: datetime, rules: HealthRules) -> Observation:
     entries = store.list_entries()
     grace = rules.missed_after
     beats = store.beats()
+    pause = store.paused()
     return Observation(
         now,
         grace,
         entries,
         summarise(store, entries, now, grace),
         rules,
-        healths(store, entries, now, rules),
+        healths(store, entries, now, rules, pause),
         beats,
         live_beats(beats, now, rules),
+        pause if pause is not None and pause.in_force(now) else None,
     )

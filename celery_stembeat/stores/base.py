@@ -65,8 +65,9 @@ DEFAULT_HISTORY_LIMIT = 1000
 ANNOUNCED_IDS = 100
 
 #: Returned by :meth:`ChangeFeed.wait` among the ids when announcements may have been missed
-#: (the feed lost its connection and made a new one, or fell behind a trimmed change log): the
-#: caller should reload every entry it caches. Never an entry id (ids are non-empty).
+#: (the feed lost its connection and made a new one, or fell behind a trimmed change log), and
+#: announced by a store-wide change (:meth:`Store.pause`, :meth:`Store.resume`): the caller
+#: should reload every entry it caches, and the pause. Never an entry id (ids are non-empty).
 ANY_CHANGE: Final = ""
 
 
@@ -293,6 +294,94 @@ def checked_transition(key: object, state: object, at: object) -> tuple[str, str
     return str(key), str(state), at.astimezone(timezone.utc)
 
 
+#: Characters of a pause's reason, and of its actor.
+MAX_PAUSE_REASON_LENGTH = 500
+MAX_PAUSE_ACTOR_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A store-wide pause: no beat claims anything from ``since`` until ``until`` (``None``:
+    until :meth:`Store.resume`), set by ``actor`` (``user@host`` from the CLI) for ``reason``.
+    Instants are kept in UTC, to the millisecond.
+
+    Raises ValueError naming the field for a naive instant, an ``until`` not after ``since``,
+    or a reason (actor) that is not at most 500 (255) printable characters.
+    """
+
+    since: datetime
+    until: datetime | None = None
+    reason: str = ""
+    actor: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is None and name == "until":
+                continue
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ValueError(f"{name}: {shorten(value)} is not an aware datetime")
+            utc = value.astimezone(timezone.utc)
+            # Milliseconds, as every store keeps instants in text and Redis compares them.
+            object.__setattr__(self, name, utc.replace(microsecond=utc.microsecond // 1000 * 1000))
+        if self.until is not None and self.until <= self.since:
+            raise ValueError(
+                f"until: {format_instant(self.until)} is not after since "
+                f"{format_instant(self.since)}"
+            )
+        for name, limit in (
+            ("reason", MAX_PAUSE_REASON_LENGTH),
+            ("actor", MAX_PAUSE_ACTOR_LENGTH),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > limit:
+                raise ValueError(
+                    f"{name}: {shorten(value)} is not text of at most {limit} characters"
+                )
+            if not value.isprintable():
+                raise ValueError(
+                    f"{name}: {shorten(value)} holds characters that are not printable"
+                )
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the pause holds at ``now``: open-ended, or ``until`` is after ``now``."""
+        return self.until is None or self.until > now
+
+    def describe(self) -> str:
+        """``since … by … until …: reason``, on one line (the reason and actor are printable)."""
+        until = "resumed" if self.until is None else format_instant(self.until)
+        return (
+            f"since {format_instant(self.since)} by {self.actor or '?'} until {until}: "
+            f"{self.reason or 'no reason given'}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "since": format_instant(self.since),
+            "until": _instant_text(self.until),
+            "reason": self.reason,
+            "actor": self.actor,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pause:
+        """Read :meth:`to_dict` output."""
+        return cls(
+            since=parse_instant(data["since"], "since"),
+            until=_instant_or_none(data, "until"),
+            reason=data.get("reason", ""),
+            actor=data.get("actor", ""),
+        )
+
+
+def checked_pause(pause: object) -> Pause:
+    """``pause`` when it is a :class:`Pause`, else a ValueError."""
+    if not isinstance(pause, Pause):
+        raise ValueError(f"pause: {shorten(pause)} is not a Pause")
+    return pause
+
+
 @dataclass(frozen=True)
 class EntryCounts:
     """How many entries a store holds, and how many of them are scheduled: enabled, with a
@@ -417,8 +506,16 @@ class ClaimBatch:
     """What one :meth:`Store.claim_batch` call took, and what it left in the due index."""
 
     claims: list[Claim]
-    #: The earliest ``next_run_at`` among enabled, unclaimed entries once the claims were taken.
+    #: The earliest ``next_run_at`` among enabled, unclaimed entries once the claims were taken;
+    #: while a pause holds, its ``until`` instead (``None``: open-ended).
     next_due_at: datetime | None
+    #: The pause in force at the claim's ``now`` (then nothing was claimed), else ``None``.
+    paused: Pause | None = None
+
+    @classmethod
+    def held(cls, pause: Pause) -> ClaimBatch:
+        """The batch of a claim that ``pause`` refused: nothing, until its end."""
+        return cls([], pause.until, pause)
 
 
 class ChangeFeed(abc.ABC):
@@ -573,7 +670,9 @@ class Store(abc.ABC):
         and read the earliest due time left after it, as one step.
 
         Atomic in the store: concurrent callers never receive the same occurrence. A beat's
-        idle pass is exactly this call, so backends answer it in one round trip.
+        idle pass is exactly this call, so backends answer it in one round trip. While a pause
+        is in force at ``now`` (see :meth:`pause`) nothing is claimed, in the same atomic step:
+        the batch is :meth:`ClaimBatch.held`.
         """
 
     def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
@@ -613,6 +712,29 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def recover_expired_claims(self, now: datetime) -> list[str]:
         """Return leases that ran out before ``now`` to the due index; the ids recovered."""
+
+    # -- pause ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def pause(self, pause: Pause) -> Pause | None:
+        """Set ``pause`` store-wide, replacing any; the pause it replaced, or ``None``.
+
+        Announces :data:`ANY_CHANGE` on the change feed, so that waiting beats look at once.
+        Raises ValueError (writing nothing) when ``pause`` is not a :class:`Pause`.
+        """
+
+    @abc.abstractmethod
+    def resume(self) -> Pause | None:
+        """Clear the pause; the pause cleared, or ``None`` (then nothing is announced).
+
+        Announces :data:`ANY_CHANGE` on the change feed when it clears one.
+        """
+
+    @abc.abstractmethod
+    def paused(self) -> Pause | None:
+        """The pause as stored, or ``None``. A pause whose ``until`` has passed is returned
+        all the same (it no longer holds claims back): callers compare with their own clock
+        (:meth:`Pause.in_force`)."""
 
     # -- reading run state ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.stores._outcomes import fold_batch, keep_tracked, occurrence_key
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
     INCIDENT_OK,
@@ -31,6 +32,7 @@ from celery_stembeat.stores.base import (
     Fingerprint,
     Incident,
     Outcome,
+    Pause,
     RunRecord,
     Store,
     SuspectRules,
@@ -38,6 +40,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     announced,
     checked_history_limit,
+    checked_pause,
     checked_transition,
     claim_token,
 )
@@ -62,6 +65,7 @@ class _Backend:
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
+        self.pause: Pause | None = None
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
     def index(self, entry: Entry) -> None:
@@ -276,6 +280,9 @@ class MemoryStore(Store):
         token = claim_token(owner)
         claims: list[Claim] = []
         with backend.lock:
+            pause = backend.pause
+            if pause is not None and pause.in_force(now):
+                return ClaimBatch.held(pause)
             while backend.due and len(claims) < limit and backend.due[0][0] <= now:
                 at, entry_id = heapq.heappop(backend.due)
                 if not backend.is_due_head(at, entry_id):
@@ -347,6 +354,26 @@ class MemoryStore(Store):
                 del backend.leases[entry_id]
                 backend.index(backend.entries[entry_id])
             return expired
+
+    def pause(self, pause: Pause) -> Pause | None:
+        pause = checked_pause(pause)
+        backend = self._backend
+        with backend.lock:
+            previous, backend.pause = backend.pause, pause
+            backend.announce(ANY_CHANGE)
+            return previous
+
+    def resume(self) -> Pause | None:
+        backend = self._backend
+        with backend.lock:
+            previous, backend.pause = backend.pause, None
+            if previous is not None:
+                backend.announce(ANY_CHANGE)
+            return previous
+
+    def paused(self) -> Pause | None:
+        with self._backend.lock:
+            return self._backend.pause
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         with self._backend.lock:
@@ -448,6 +475,7 @@ class MemoryStore(Store):
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()
+            backend.pause = None
 
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""

@@ -252,6 +252,7 @@ EXPECTED_OBSERVATION = {
     "health": {"ok": 5, "late": 0, "failing": 0, "missed": 1, "stuck": 0, "disabled": 1},
     "live_beats": 0,
     "beats": [],
+    "paused": None,
 }
 
 

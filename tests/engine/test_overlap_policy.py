@@ -167,5 +167,5 @@ def test_health_looks_past_skipped_occurrences_to_the_run_still_going(
     run_until(engine, clock, at(80))
     assert [outcome for _, outcome in outcomes(store, "etl")][-2:] == [SKIPPED, SKIPPED]
     rules = HealthRules(finish_within=timedelta(seconds=30))
-    (health,) = healths(store, [stored(store, "etl")], at(80), rules)
+    (health,) = healths(store, [stored(store, "etl")], at(80), rules, None)
     assert (health.state, health.reason) == (STUCK, "running for 59s")

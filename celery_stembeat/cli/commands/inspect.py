@@ -18,7 +18,7 @@ from celery_stembeat.cli.session import Session, current
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import STATES, HealthRules
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
-from celery_stembeat.stores import Store
+from celery_stembeat.stores import Pause, Store
 from celery_stembeat.survey import healths
 
 
@@ -56,9 +56,12 @@ def list_entries(
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
+        pause = store.paused()
+        if pause is not None and pause.in_force(session.now()):
+            click.echo(render.pause_banner(pause), err=True)
         found = select(store.iter_entries(enabled=enabled, prefix=prefix), task=task)
         if state is not None:
-            found = _in_state(store, found, state, session)
+            found = _in_state(store, found, state, session, pause)
         if count:
             click.echo(sum(1 for _ in found))
             return
@@ -74,13 +77,13 @@ _HEALTH_BATCH = 500
 
 
 def _in_state(
-    store: Store, entries: Iterable[Entry], state: str, session: Session
+    store: Store, entries: Iterable[Entry], state: str, session: Session, pause: Pause | None
 ) -> Iterator[Entry]:
     """The ``entries`` in health ``state`` (observe's default thresholds), assessed a batch at
     a time."""
     rules = HealthRules(missed_after=session.target.grace)
     for batch in batched(entries, _HEALTH_BATCH):
-        verdicts = healths(store, batch, session.now(), rules)
+        verdicts = healths(store, batch, session.now(), rules, pause)
         yield from (e for e, health in zip(batch, verdicts, strict=True) if health.state == state)
 
 

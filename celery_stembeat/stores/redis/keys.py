@@ -85,9 +85,15 @@ Cluster slot and every script can touch them atomically:
     The open incidents: key → compact JSON ``{"state": state, "since": ISO instant}``. A
     resolved incident (state ``ok``) has no field; the ``transition_incident`` script reads
     and moves one incident atomically.
+``{P}:pause`` (hash)
+    The store-wide pause, absent while there is none: ``j`` the compact JSON of
+    :meth:`~celery_stembeat.stores.base.Pause.to_dict`, ``u`` its ``until`` in epoch ms (absent
+    while open-ended). The ``claim_due`` script reads it first and claims nothing while it
+    holds.
 ``{P}:changes`` (pub/sub channel)
-    The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
-    that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
+    The id of every entry whose definition changed (upsert, enable/disable, delete), and
+    :data:`~celery_stembeat.stores.base.ANY_CHANGE` (``""``) when the pause is set or cleared.
+    A feed that had to subscribe again reports ``ANY_CHANGE`` too.
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ class Keys:
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
+        self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [

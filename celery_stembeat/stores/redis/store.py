@@ -51,6 +51,7 @@ from celery_stembeat.stores.base import (
     Fingerprint,
     Incident,
     Outcome,
+    Pause,
     RunRecord,
     Store,
     StoreError,
@@ -59,6 +60,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     checked_history_limit,
+    checked_pause,
     checked_transition,
     claim_token,
 )
@@ -397,14 +399,13 @@ class RedisStore(Store):
     # -- claims ----------------------------------------------------------------------------------
 
     def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
-        """Claim what is due and read the earliest due time left, in one atomic script call."""
-        if limit <= 0:
-            return ClaimBatch([], self.next_due_at())
+        """Claim what is due and read the earliest due time left, or the pause that holds, in
+        one atomic script call."""
         token = claim_token(owner)
         until = now + lease
         args = [
             str(to_ms(now)),
-            str(limit),
+            str(max(limit, 0)),
             str(to_ms(until)),
             token,
             owner,
@@ -412,8 +413,14 @@ class RedisStore(Store):
         ]
         with self._errors():
             reply = json.loads(
-                self._run(self._scripts["claim_due"], [self._keys.due, self._keys.leases], args)
+                self._run(
+                    self._scripts["claim_due"],
+                    [self._keys.due, self._keys.leases, self._keys.pause],
+                    args,
+                )
             )
+        if "pause" in reply:
+            return ClaimBatch.held(Pause.from_dict(reply["pause"]))
         claims: list[Claim] = []
         for row in reply["rows"]:
             entry = decode_entry(row)
@@ -547,6 +554,30 @@ class RedisStore(Store):
         return [entry_id.decode() for entry_id in raw]
 
     # -- reading run state -----------------------------------------------------------------------
+
+    # -- pause -----------------------------------------------------------------------------------
+
+    def pause(self, pause: Pause) -> Pause | None:
+        """Store ``pause`` and announce it: one atomic script call; the pause replaced."""
+        pause = checked_pause(pause)
+        return self._set_pause(compact_json(pause.to_dict()), ms_text(pause.until))
+
+    def resume(self) -> Pause | None:
+        """Clear the pause (announced when there was one): one atomic script call."""
+        return self._set_pause("", "")
+
+    def _set_pause(self, text: str, until: str) -> Pause | None:
+        with self._errors():
+            previous = self._run(
+                self._scripts["set_pause"], [self._keys.pause], [text, until, self.channel]
+            )
+        return None if previous is None else Pause.from_dict(json.loads(previous))
+
+    def paused(self) -> Pause | None:
+        """The stored pause, or ``None`` (one ``HGET``)."""
+        with self._errors():
+            text = self._client.hget(self._keys.pause, "j")
+        return None if text is None else Pause.from_dict(json.loads(cast(bytes, text)))
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""

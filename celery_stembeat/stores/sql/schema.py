@@ -104,10 +104,11 @@ class Schema:
     changes: sa.Table
     beats: sa.Table
     incidents: sa.Table
+    pause: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents]
+        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents, self.pause]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -247,7 +248,17 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("since", UTCDateTime, nullable=False),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents)
+    # Added by schema version 8: at most one row (``slot`` 1), the pause in force.
+    pause = sa.Table(
+        f"{prefix}pause",
+        metadata,
+        sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("since", UTCDateTime, nullable=False),
+        sa.Column("until", UTCDateTime),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+    )
+    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents, pause)
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -303,6 +314,10 @@ def _create_health_indexes(conn: sa.Connection, schema: Schema) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _create_pause(conn: sa.Connection, schema: Schema) -> None:
+    schema.pause.create(conn, checkfirst=True)
+
+
 def health_indexes(schema: Schema) -> list[sa.Index]:
     """The partial indexes of the health suspects and entry counts (added by schema
     version 7)."""
@@ -321,6 +336,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_overlap_columns,
     _create_incidents,
     _create_health_indexes,
+    _create_pause,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
     BeatInfo,
     ChangeFeed,
@@ -26,6 +27,7 @@ from celery_stembeat.stores.base import (
     Fingerprint,
     Incident,
     Outcome,
+    Pause,
     RunRecord,
     Store,
     StoreError,
@@ -34,6 +36,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     announced,
     checked_history_limit,
+    checked_pause,
     checked_transition,
     claim_token,
 )
@@ -52,6 +55,7 @@ from celery_stembeat.stores.sql.codec import (
 from celery_stembeat.stores.sql.dialects import dialect_for
 from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
 from celery_stembeat.stores.sql.incidents import read_incidents, transition
+from celery_stembeat.stores.sql.pause import look_query, read_pause, replace_pause, row_pause
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     Schema,
@@ -132,6 +136,7 @@ class SQLStore(Store):
         #: The index head the last claim left: while it is due, the next claim skips the look.
         self._head_hint: datetime | None = None
         self._head_statement = head_query(self._schema)
+        self._look_statement = look_query(self._schema)
         self._upgrade()
         _LIVE.add(self)
 
@@ -442,16 +447,20 @@ class SQLStore(Store):
         """Claim what is due and read the earliest due time left after it (see
         :meth:`Store.claim_batch`): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
 
-        Unless the last claim left something due by ``now``, a look at the index head comes
-        first: when nothing is due, that read is all (one round trip, no lock). Otherwise
-        PostgreSQL claims and reads the new head in one statement, run outside a transaction
-        block (a statement is atomic by itself); SQLite claims and reads it in one ``BEGIN
-        IMMEDIATE`` transaction.
+        Unless the last claim left something due by ``now``, a look at the index head and the
+        pause comes first: when nothing is due, or a pause holds, that read is all (one round
+        trip, no lock). Otherwise PostgreSQL claims and reads the new head in one statement,
+        run outside a transaction block (a statement is atomic by itself); SQLite claims and
+        reads it in one ``BEGIN IMMEDIATE`` transaction. The claim itself claims nothing while
+        a pause holds; when it leaves due entries unclaimed, the pause is read again.
         """
         _aware(now, "now")
         hint = self._head_hint
         if limit <= 0 or hint is None or hint > now:
-            head = self.next_due_at()
+            head, pause = self._look()
+            if pause is not None and pause.in_force(now):
+                self._head_hint = None
+                return ClaimBatch.held(pause)
             if limit <= 0 or head is None or head > now:
                 self._head_hint = head
                 return ClaimBatch([], head)  # nothing due: one read, no write lock
@@ -460,10 +469,22 @@ class SQLStore(Store):
         params = {"b_now": now, "b_token": token, "b_owner": owner, "b_until": until}
         statement = self._dialect.claim_statement(limit)
         rows, head = self._dialect.claim(self._write, self._single_statement, statement, params)
+        if not rows and head is not None and head <= now:
+            head, pause = self._look()  # due, yet nothing claimed: a pause came in meanwhile
+            if pause is not None and pause.in_force(now):
+                self._head_hint = None
+                return ClaimBatch.held(pause)
         claims = [Claim(read_entry(row), row["claimed_for"], owner, token, until) for row in rows]
         claims.sort(key=lambda claim: (claim.scheduled_for, claim.entry_id))
         self._head_hint = head
         return ClaimBatch(claims, head)
+
+    def _look(self) -> tuple[datetime | None, Pause | None]:
+        """The due index's head and the stored pause, in one query."""
+        with self._single_statement() as conn:
+            row = conn.execute(self._look_statement).mappings().one()
+        head: datetime | None = row["b_head"]
+        return head, row_pause(row)
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims, all in one transaction.
@@ -517,6 +538,31 @@ class SQLStore(Store):
         with self._write() as conn:
             recovered = conn.execute(statement).scalars().all()
         return sorted(recovered)
+
+    # -- pause -----------------------------------------------------------------------------------
+
+    def pause(self, pause: Pause) -> Pause | None:
+        """Store ``pause`` and announce it, in one write transaction; the pause replaced."""
+        pause = checked_pause(pause)
+        insert = self._dialect.insert(self._schema.pause)
+        with self._write() as conn:
+            previous = replace_pause(conn, self._schema, insert, pause)
+            self._dialect.announce(conn, [ANY_CHANGE])
+        return previous
+
+    def resume(self) -> Pause | None:
+        """Clear the pause and announce it, in one write transaction; the pause cleared."""
+        insert = self._dialect.insert(self._schema.pause)
+        with self._write() as conn:
+            previous = replace_pause(conn, self._schema, insert, None)
+            if previous is not None:
+                self._dialect.announce(conn, [ANY_CHANGE])
+        return previous
+
+    def paused(self) -> Pause | None:
+        """The stored pause, or ``None``."""
+        with self._single_statement() as conn:
+            return read_pause(conn, self._schema)
 
     # -- reading run state -----------------------------------------------------------------------
 
