@@ -36,7 +36,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "upsert_many": UPSERT_PARTS,
     "fingerprints": ENTRY_PARTS,
     "set_digests": (),
-    "delete": (),
+    "delete": ENTRY_PARTS,
     "set_enabled": ENTRY_PARTS,
     "renew": (),
     "recover": (),

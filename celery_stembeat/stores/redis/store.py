@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -57,6 +57,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     checked_history_limit,
+    checked_selection,
     checked_transition,
     claim_token,
 )
@@ -199,6 +200,13 @@ class RedisStore(Store):
             for row in decode_rows(reply)
         ]
 
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids holding every one of ``tags``: one ``SINTER`` of their sets."""
+        keys = [self._keys.tag(tag) for tag in checked_selection(tags)]
+        with self._errors():
+            members = cast(set[bytes], self._client.sinter(keys))
+        return sorted(member.decode() for member in members)
+
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`: one script call per
         :data:`_FINGERPRINT_BATCH` entries (listed in ``{P}:config``), three fields each."""
@@ -232,7 +240,7 @@ class RedisStore(Store):
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
         fields = entry_fields(entry, "")
         expected = "" if expected_version is None else str(expected_version)
-        args = [entry.id, expected, self.channel, compact_json(fields)]
+        args = [entry.id, expected, self.channel, compact_json(fields), self._keys.tag_prefix]
         with self._errors():
             reply = json.loads(
                 self._run(
@@ -281,7 +289,12 @@ class RedisStore(Store):
                 written.extend(items)
                 yield (
                     self._keys.indexes,
-                    [self.channel, self._keys.entry_prefix, compact_json(items)],
+                    [
+                        self.channel,
+                        self._keys.entry_prefix,
+                        compact_json(items),
+                        self._keys.tag_prefix,
+                    ],
                 )
 
         replies = self._pipelined(self._scripts["upsert_many"], calls())
@@ -302,7 +315,8 @@ class RedisStore(Store):
             self._keys.open,
         ]
         with self._errors():
-            return bool(self._run(self._scripts["delete"], keys, [entry_id, self.channel]))
+            args = [entry_id, self.channel, self._keys.tag_prefix]
+            return bool(self._run(self._scripts["delete"], keys, args))
 
     def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
         """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""

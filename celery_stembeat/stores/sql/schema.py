@@ -104,10 +104,11 @@ class Schema:
     changes: sa.Table
     beats: sa.Table
     incidents: sa.Table
+    entry_tags: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents]
+        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents, self.entry_tags]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -148,6 +149,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         # (overlap and overlap_timeout added by schema version 5)
         sa.Column("overlap", sa.Text, nullable=False, server_default="allow"),
         sa.Column("overlap_timeout", sa.Double),
+        # (added by schema version 8; {prefix}entry_tags indexes it)
+        sa.Column("tags", _json(dialect), nullable=False, server_default=sa.text("'[]'")),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
         # "version:digest" of the beat_schedule item start-up sync found this definition equal to
@@ -247,7 +250,16 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("since", UTCDateTime, nullable=False),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents)
+    # Added by schema version 8: one row per tag of an entry, written in the transaction that
+    # writes the entry (``Store.ids_tagged`` reads the primary key's tag ranges).
+    entry_tags = sa.Table(
+        f"{prefix}entry_tags",
+        metadata,
+        sa.Column("tag", _id(), primary_key=True),
+        sa.Column("entry_id", _id(), primary_key=True),
+        sa.Index(f"{prefix}entry_tags_entry", "entry_id"),
+    )
+    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents, entry_tags)
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -303,6 +315,12 @@ def _create_health_indexes(conn: sa.Connection, schema: Schema) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _add_tags(conn: sa.Connection, schema: Schema) -> None:
+    # Entries stored before have no tags: the new table starts empty.
+    _add_columns(conn, schema.entries, ["tags"])
+    schema.entry_tags.create(conn, checkfirst=True)
+
+
 def health_indexes(schema: Schema) -> list[sa.Index]:
     """The partial indexes of the health suspects and entry counts (added by schema
     version 7)."""
@@ -321,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_overlap_columns,
     _create_incidents,
     _create_health_indexes,
+    _add_tags,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

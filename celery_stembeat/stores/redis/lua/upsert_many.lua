@@ -1,16 +1,16 @@
 -- KEYS: the indexes (upsert_indexes). ARGV: channel, entry-key prefix, then JSON ``[[id,
 -- entry], ...]`` with each entry as upsert.lua takes it and ``g`` the digest to attach to the
--- version written.
+-- version written, the tag-set key prefix.
 -- Upserts each without a version check, in order. Returns JSON ``[[new version, row or false],
 -- ...]`` in the same order: the row (without the definition) of each entry that existed before.
-local indexes, channel, prefix = upsert_indexes(1), ARGV[1], ARGV[2]
+local indexes, channel, prefix, tag_prefix = upsert_indexes(1), ARGV[1], ARGV[2], ARGV[4]
 local out = {}
 for i, item in ipairs(cjson.decode(ARGV[3])) do
   local id = item[1]
   local key = prefix .. id
   local stored = redis.call('HGET', key, 'v')
   local actual = stored and tonumber(stored) or 0
-  local version = write_entry(key, indexes, channel, id, actual, item[2])
+  local version = write_entry(key, indexes, channel, tag_prefix, id, actual, item[2])
   local row = false
   if actual > 0 then
     row = read_entry(key, id)
