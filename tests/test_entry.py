@@ -169,7 +169,7 @@ def test_tags_are_normalised_without_duplicates_sorted() -> None:
         ({"team": "x"}, r"'tags': expected a list of names"),
         (["x"] * 33, r"'tags': 33 tags, more than 32$"),
         (["ok", ""], r"'tags\[1\]': '' is not a tag \(1-64 of"),
-        (["ok", "ok", "x" * 65], r"'tags\[2\]': 'x{60,}\.\.\.' is not a tag"),
+        (["ok", "ok", "x" * 65], r"'tags\[2\]': 'x{65}' is not a tag"),
         (["-leading"], r"'tags\[0\]': '-leading' is not a tag"),
         (["has space"], r"'tags\[0\]'"),
         (["caf\u00e9"], r"'tags\[0\]'"),
