@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from celery_stembeat.specs import SpecError, parse_instant, zone_name
+from celery_stembeat.stores.base import checked_selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,6 +28,27 @@ def _zone(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
         return None if value is None else zone_name(value)
     except SpecError as exc:
         raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _tags(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """Tag names (none given: no selection by tag)."""
+    try:
+        return checked_selection(value) if value else ()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def tag_option(function: F) -> F:
+    """``--tag T`` (repeatable): only the entries holding every tag given."""
+    option = click.option(
+        "--tag",
+        "tags",
+        metavar="TAG",
+        multiple=True,
+        callback=_tags,
+        help="Only entries with this tag; repeat to require several (all of them).",
+    )
+    return option(function)
 
 
 def instant_option(*names: str, **attrs: Any) -> Callable[[F], F]:

@@ -1,12 +1,14 @@
-"""Which entries ``list`` shows, and in what order: filters, a sort key and a limit."""
+"""Which entries ``list`` (and the verbs taking ``--tag``) act on, and in what order: the
+store's filters, tags, a sort key and a limit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.stores import Store
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -39,6 +41,26 @@ SORTS: dict[str, Callable[[Entry], Any]] = {
     "runs": _runs,
     "drift": _drift,
 }
+
+
+def stored(
+    store: Store,
+    *,
+    tags: Sequence[str] = (),
+    enabled: bool | None = None,
+    prefix: str | None = None,
+) -> list[Entry]:
+    """The store's entries sorted by id, optionally only those holding every one of ``tags``
+    (read through the store's tag index, not by reading every entry), enabled or disabled
+    ones, or ids with ``prefix``."""
+    if not tags:
+        return store.list_entries(enabled=enabled, prefix=prefix)
+    return [
+        entry
+        for entry in store.get_many(store.ids_tagged(tags))
+        if (enabled is None or entry.enabled == enabled)
+        and (prefix is None or entry.id.startswith(prefix))
+    ]
 
 
 def select(

@@ -56,6 +56,11 @@ def skipped_line(name: str, why: str) -> str:
     return f"{'skipped':<10} {name}: {why}"
 
 
+def left_out_line(name: str, fields: Sequence[str]) -> str:
+    """The line of an entry written without some of its fields (the target has none)."""
+    return f"{'left out':<10} {name}: {', '.join(fields)} (the target has no such field)"
+
+
 def import_lines(result: ImportResult, dry_run: bool) -> Iterator[str]:
     """One line per entry (with its changes beneath it), then the totals."""
     rows: list[tuple[str, str, Sequence[str]]] = [("added", name, ()) for name in result.added]
@@ -86,6 +91,8 @@ def export_lines(result: ExportResult, dry_run: bool) -> Iterator[str]:
         yield entry_line("updated", name, fields)
     for name in result.unchanged:
         yield entry_line("unchanged", name)
+    for name, fields in result.left_out.items():
+        yield left_out_line(name, fields)
     yield (
         f"{len(result.added)} added, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged, {len(result.skipped)} skipped" + _dry(dry_run)

@@ -9,8 +9,8 @@ from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
-from celery_stembeat.cli.params import instant_option, json_option, zone_option
-from celery_stembeat.cli.selection import SORTS, select
+from celery_stembeat.cli.params import instant_option, json_option, tag_option, zone_option
+from celery_stembeat.cli.selection import SORTS, select, stored
 from celery_stembeat.cli.session import current
 from celery_stembeat.health import STATES, HealthRules
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
@@ -21,6 +21,7 @@ from celery_stembeat.survey import healths
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) entries.")
 @click.option("--prefix", help="Only entries whose id starts with PREFIX.")
 @click.option("--task", help="Only entries that send TASK.")
+@tag_option
 @click.option(
     "--sort",
     type=click.Choice(list(SORTS)),
@@ -42,6 +43,7 @@ def list_entries(
     enabled: bool | None,
     prefix: str | None,
     task: str | None,
+    tags: tuple[str, ...],
     sort: str,
     state: str | None,
     limit: int | None,
@@ -51,7 +53,7 @@ def list_entries(
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
-        found = select(store.list_entries(enabled=enabled, prefix=prefix), task=task)
+        found = select(stored(store, tags=tags, enabled=enabled, prefix=prefix), task=task)
         if state is not None:
             rules = HealthRules(missed_after=session.target.grace)
             verdicts = healths(store, found, session.now(), rules)
