@@ -74,9 +74,9 @@ def _raw_engine(url: str) -> sa.Engine:
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
     """Make the tables as schema ``version`` (2 to 7) had them: without the tags (version 8),
-    below 7 without the partial indexes of the health suspects and entry counts, below 6 without the incidents, below
-    5 without the overlap columns, below 4 without the beats, and at version 2 without the
-    outcome columns either."""
+    below 7 without the partial indexes of the health suspects and entry counts, below 6
+    without the incidents, below 5 without the overlap columns, below 4 without the beats, and
+    at version 2 without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
@@ -233,7 +233,8 @@ def test_version_7_entries_gain_empty_tags_and_the_tag_index(old_store: str) -> 
     """Version 8 adds the ``tags`` column (empty for the entries there) and the tag index."""
     with upgraded(old_store) as store:
         entry = store.get("job")
-        assert entry is not None and entry.tags == ()
+        assert entry is not None
+        assert entry.tags == ()
         assert store.ids_tagged(["x"]) == []
         store.upsert(replace(entry, tags=("x",)))
         store.write_many([make_entry("other", tags=["x", "y"])])

@@ -15,7 +15,8 @@ def test_tags_are_stored_normalised_and_select_their_entries(store: Store) -> No
     store.upsert(make_entry("b", tags=["team:x"]))
     store.upsert(make_entry("c"))
     stored = store.get("a")
-    assert stored is not None and stored.tags == ("nightly", "team:x")
+    assert stored is not None
+    assert stored.tags == ("nightly", "team:x")
     assert store.ids_tagged(["team:x"]) == ["a", "b"]
     assert store.ids_tagged({"nightly"}) == ["a"]
 
@@ -43,7 +44,8 @@ def test_changing_removing_and_deleting_move_the_entry_in_the_index(store: Store
     store.upsert(replace(entry, tags=()))
     assert (store.ids_tagged(["kept"]), store.ids_tagged(["new"])) == ([], [])
     stored = store.get("a")
-    assert stored is not None and stored.tags == ()
+    assert stored is not None
+    assert stored.tags == ()
     store.upsert(replace(entry, tags=("back",)))
     assert store.delete("a")
     assert store.ids_tagged(["back"]) == []
@@ -58,7 +60,8 @@ def test_claims_completions_and_enabling_keep_the_tags(store: Store) -> None:
     store.complete(claim, published(claim))
     store.set_enabled("a", False, at(1))
     entry = store.get("a")
-    assert entry is not None and entry.tags == ("x",)
+    assert entry is not None
+    assert entry.tags == ("x",)
     assert store.ids_tagged(["x"]) == ["a"]
 
 

@@ -83,7 +83,8 @@ def test_bad_items_name_the_entry_and_field(item: dict, field: str, message: str
         entry_from_config("bad-one", item, "UTC")
     assert "bad-one" in str(caught.value)
     assert message in str(caught.value)
-    assert len(str(caught.value)) < 300 and "\n" not in str(caught.value)
+    assert len(str(caught.value)) < 300
+    assert "\n" not in str(caught.value)
     if field != "options":
         assert caught.value.field == field
 
@@ -171,7 +172,8 @@ def test_a_change_of_tags_is_a_change_and_reaches_the_index(store: Store) -> Non
     assert report.changed == ["job"]
     assert (store.ids_tagged(["a"]), store.ids_tagged(["c"])) == ([], ["job"])
     stored = store.get("job")
-    assert stored is not None and stored.tags == ("c",)
+    assert stored is not None
+    assert stored.tags == ("c",)
 
 
 def test_sync_disables_removed_entries_and_leaves_store_entries_alone(store: Store) -> None:
