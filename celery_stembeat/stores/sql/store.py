@@ -341,7 +341,7 @@ class SQLStore(Store):
                 self._dialect.insert_rows(conn, rows)
                 run = [batch[index] for index in indexes]
                 if tagged or any(entry.tags for entry in run):
-                    tagged = tag_index.write_tags(conn, self._schema, run, tagged) or tagged
+                    tagged = self._dialect.write_tags(conn, run, tagged) or tagged
                 if read_back:
                     stored += self._read_back(conn, [batch[index].id for index in indexes])
             self._dialect.announce(conn, [entry.id for entry in batch])
