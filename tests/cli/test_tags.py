@@ -117,3 +117,18 @@ def test_remove_by_tag_asks_first_unless_yes(cli: Invoke, tagged: Store) -> None
 
 def test_removing_by_id_never_asks(cli: Invoke, tagged: Store) -> None:
     assert cli("remove", "ping").stdout == "removed ping\n"
+
+
+def test_apply_names_a_change_of_tags_and_ignores_their_order(
+    cli: Invoke, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "jobs.json"
+    job = {"id": "job", "task": "t", "spec": "5m", "tags": ["b", "a"]}
+    path.write_text(json.dumps([job]), encoding="utf-8")
+    assert cli("apply", str(path)).exit_code == 0
+    path.write_text(json.dumps([{**job, "tags": ["a", "b", "a"]}]), encoding="utf-8")
+    assert cli("apply", str(path)).stdout == "0 added, 0 changed, 1 unchanged, 0 removed\n"
+    path.write_text(json.dumps([{**job, "tags": ["c"]}]), encoding="utf-8")
+    result = cli("apply", str(path))
+    assert result.stdout.startswith("changed    job (tags)\n")
+    assert (store.ids_tagged(["a"]), store.ids_tagged(["c"])) == ([], ["job"])
