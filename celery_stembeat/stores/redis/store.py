@@ -11,6 +11,7 @@ one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HV
 Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries.
+Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
