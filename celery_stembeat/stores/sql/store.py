@@ -297,7 +297,7 @@ class SQLStore(Store):
                         actual = self._version_of(conn, entry.id)
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is not None:
-                    tag_index.write_tags(conn, self._schema, [entry])
+                    self._dialect.write_tags(conn, [entry], True)
                     self._dialect.announce(conn, [entry.id])
             if row is not None:
                 return read_entry(row)
