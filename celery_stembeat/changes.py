@@ -33,7 +33,7 @@ def listed(rows: Sequence[T], verbose: bool) -> Sequence[T]:
     return rows if verbose or len(rows) <= LISTED_CHANGES else ()
 
 
-def left_out(rows: Sequence[object], shown: Sequence[object]) -> str:
+def unlisted_note(rows: Sequence[object], shown: Sequence[object]) -> str:
     """What a totals line adds when rows were left out."""
     return " (-v lists them)" if len(shown) < len(rows) else ""
 
@@ -44,4 +44,4 @@ def changed_fields(old: Entry, new: Entry) -> list[str]:
     return [name for name in after if before.get(name) != after[name]]
 
 
-__all__ = ["LISTED_CHANGES", "Changes", "changed_fields", "left_out", "listed"]
+__all__ = ["LISTED_CHANGES", "Changes", "changed_fields", "listed", "unlisted_note"]

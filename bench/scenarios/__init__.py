@@ -20,10 +20,22 @@ from bench.scenarios import (
     outcomes,
     propagation,
     startup,
+    tags,
     verify,
 )
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes, health)
+    for module in (
+        idle,
+        burst,
+        startup,
+        lateness,
+        propagation,
+        cron,
+        verify,
+        outcomes,
+        health,
+        tags,
+    )
 }

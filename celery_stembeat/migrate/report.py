@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from celery_stembeat.changes import left_out, listed
+from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.migrate.dcb_export import ExportResult
 from celery_stembeat.migrate.importer import RUN_STATE, ImportResult
 from celery_stembeat.migrate.instants import Instants
@@ -57,6 +57,11 @@ def skipped_line(name: str, why: str) -> str:
     return f"{'skipped':<10} {name}: {why}"
 
 
+def left_out_line(name: str, fields: Sequence[str]) -> str:
+    """The line of an entry written without some of its fields (the target has none)."""
+    return f"{'left out':<10} {name}: {', '.join(fields)} (the target has no such field)"
+
+
 def import_lines(result: ImportResult, dry_run: bool, verbose: bool = False) -> Iterator[str]:
     """A line per entry added, updated or refreshed (with its changes beneath it; unchanged
     ones too with ``verbose``; none when there are too many: see :func:`listed`), a line per
@@ -85,7 +90,7 @@ def import_lines(result: ImportResult, dry_run: bool, verbose: bool = False) -> 
         f"{len(result.refreshed)} refreshed, {len(result.unchanged)} unchanged, "
         f"{len(result.skipped)} skipped; {len(result.changes)} imported with changes"
         + _dry(dry_run)
-        + left_out(rows, shown)
+        + unlisted_note(rows, shown)
     )
 
 
@@ -98,6 +103,8 @@ def export_lines(result: ExportResult, dry_run: bool) -> Iterator[str]:
         yield entry_line("updated", name, fields)
     for name in result.unchanged:
         yield entry_line("unchanged", name)
+    for name, fields in result.left_out.items():
+        yield left_out_line(name, fields)
     yield (
         f"{len(result.added)} added, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged, {len(result.skipped)} skipped" + _dry(dry_run)

@@ -28,14 +28,14 @@ from __future__ import annotations
 import abc
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from celery_stembeat.entry import Entry
+from celery_stembeat.entry import Entry, checked_tags
 from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
-from celery_stembeat.specs import format_instant, parse_instant
+from celery_stembeat.specs import SpecError, format_instant, parse_instant
 
 #: Run outcomes a beat records in history: sent, could not be sent, or not sent because the
 #: entry's previous run had not finished (``overlap: skip``).
@@ -111,6 +111,20 @@ def checked_history_limit(value: object, backend: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise StoreError(f"{backend} store: history_limit {value!r} is not a count >= 0")
     return value
+
+
+def checked_selection(tags: Collection[str]) -> tuple[str, ...]:
+    """The ``tags`` of :meth:`Store.ids_tagged` when valid (distinct, sorted), else a
+    ValueError naming the bad one."""
+    if isinstance(tags, str):
+        raise ValueError(f"tags: expected a collection of names, got {shorten(tags)}")
+    try:
+        selection = checked_tags(list(tags))
+    except SpecError as exc:
+        raise ValueError(str(exc)) from None
+    if not selection:
+        raise ValueError("tags: at least one tag is needed")
+    return selection
 
 
 def claim_token(owner: str) -> str:
@@ -627,6 +641,15 @@ class Store(abc.ABC):
         reads."""
         found = (self.get(entry_id) for entry_id in entry_ids)
         return [entry for entry in found if entry is not None]
+
+    @abc.abstractmethod
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids of the entries holding every one of ``tags`` (at least one).
+
+        Answered from an index the writes keep in the same transaction (or script): the cost
+        grows with the entries holding the tags, not with the entries stored. Raises
+        ValueError for no tags or a name that is not a tag.
+        """
 
     @abc.abstractmethod
     def fingerprints(self) -> dict[str, Fingerprint]:

@@ -11,7 +11,7 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -41,6 +41,7 @@ from celery_stembeat.stores.base import (
     announced,
     checked_history_limit,
     checked_pause,
+    checked_selection,
     checked_transition,
     claim_token,
 )
@@ -62,6 +63,8 @@ class _Backend:
         self.leases: dict[str, _Lease] = {}
         self.history: dict[str, deque[RunRecord]] = {}
         self.digests: dict[str, tuple[int, str]] = {}
+        #: tag → the ids of the entries holding it.
+        self.tagged: dict[str, set[str]] = {}
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
@@ -71,6 +74,16 @@ class _Backend:
     def index(self, entry: Entry) -> None:
         if entry.enabled and entry.state.next_run_at is not None and entry.id not in self.leases:
             heapq.heappush(self.due, (entry.state.next_run_at, entry.id))
+
+    def retag(self, entry_id: str, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        """Move ``entry_id`` from the tag sets of ``old`` to those of ``new``."""
+        for tag in set(old) - set(new):
+            holders = self.tagged[tag]
+            holders.discard(entry_id)
+            if not holders:
+                del self.tagged[tag]
+        for tag in new:
+            self.tagged.setdefault(tag, set()).add(entry_id)
 
     def is_due_head(self, at: datetime, entry_id: str) -> bool:
         entry = self.entries.get(entry_id)
@@ -206,8 +219,15 @@ class MemoryStore(Store):
             )
             new = replace(entry, version=stored.version + 1, state=state)
         backend.entries[entry.id] = new
+        backend.retag(entry.id, stored.tags if stored else (), new.tags)
         backend.index(new)
         return new
+
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        selection = checked_selection(tags)
+        with self._backend.lock:
+            sets = [self._backend.tagged.get(tag, set()) for tag in selection]
+            return sorted(set.intersection(*sets))
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         backend = self._backend
@@ -245,7 +265,10 @@ class MemoryStore(Store):
     def delete(self, entry_id: str) -> bool:
         backend = self._backend
         with backend.lock:
-            existed = backend.entries.pop(entry_id, None) is not None
+            gone = backend.entries.pop(entry_id, None)
+            existed = gone is not None
+            if gone is not None:
+                backend.retag(entry_id, gone.tags, ())
             backend.leases.pop(entry_id, None)
             backend.history.pop(entry_id, None)
             backend.digests.pop(entry_id, None)
@@ -472,6 +495,7 @@ class MemoryStore(Store):
             backend.leases.clear()
             backend.history.clear()
             backend.digests.clear()
+            backend.tagged.clear()
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()

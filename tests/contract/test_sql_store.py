@@ -75,20 +75,22 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 7) had them: without the pause table
-    (version 8), below 7 without the partial indexes of the health suspects and entry counts,
-    below 6 without the incidents, below
-    5 without the overlap columns, below 4 without the beats, and at version 2 without the
-    outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 7) had them: without the tags (version 9)
+    and the pause table (version 8), below 7 without the partial indexes of the health suspects
+    and entry counts, below 6 without the incidents, below 5 without the overlap columns, below
+    4 without the beats, and at version 2 without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
-        dropped = [(schema.entries, ("overlap", "overlap_timeout"))] if version < 5 else []
+        dropped = [(schema.entries, ("tags",))]
+        if version < 5:
+            dropped += [(schema.entries, ("overlap", "overlap_timeout"))]
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
             schema.pause.drop(conn)
+            schema.entry_tags.drop(conn)
             if version < 7:
                 for index in health_indexes(schema):
                     index.drop(conn)
@@ -144,7 +146,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 8
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 9
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -211,7 +213,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 8
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 9
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -239,6 +241,19 @@ def test_version_7_tables_gain_the_pause_table_and_keep_their_rows(old_store: st
         assert store.claim_batch(at(86_500), 10, "beat-1", LEASE) == ClaimBatch.held(pause)
         assert store.resume() == pause
         assert [c.entry_id for c in store.claim_due(at(86_500), 10, "beat-1", LEASE)] == ["job"]
+
+
+@pytest.mark.parametrize("old_store", [7], indirect=True)
+def test_version_7_entries_gain_empty_tags_and_the_tag_index(old_store: str) -> None:
+    """Version 9 adds the ``tags`` column (empty for the entries there) and the tag index."""
+    with upgraded(old_store) as store:
+        entry = store.get("job")
+        assert entry is not None
+        assert entry.tags == ()
+        assert store.ids_tagged(["x"]) == []
+        store.upsert(replace(entry, tags=("x",)))
+        store.write_many([make_entry("other", tags=["x", "y"])])
+        assert store.ids_tagged(["x"]) == ["job", "other"]
 
 
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:

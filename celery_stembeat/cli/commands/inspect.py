@@ -12,8 +12,14 @@ from celery.bin.base import CeleryCommand
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
 from celery_stembeat.cli.jsonstream import json_list
-from celery_stembeat.cli.params import instant_option, json_option, output_options, zone_option
-from celery_stembeat.cli.selection import SORTS, batched, select
+from celery_stembeat.cli.params import (
+    instant_option,
+    json_option,
+    output_options,
+    tag_option,
+    zone_option,
+)
+from celery_stembeat.cli.selection import SORTS, batched, select, stored
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import STATES, HealthRules
@@ -26,6 +32,7 @@ from celery_stembeat.survey import healths
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) entries.")
 @click.option("--prefix", help="Only entries whose id starts with PREFIX.")
 @click.option("--task", help="Only entries that send TASK.")
+@tag_option
 @click.option(
     "--sort",
     type=click.Choice(list(SORTS)),
@@ -47,6 +54,7 @@ def list_entries(
     enabled: bool | None,
     prefix: str | None,
     task: str | None,
+    tags: tuple[str, ...],
     sort: str,
     state: str | None,
     limit: int | None,
@@ -59,7 +67,7 @@ def list_entries(
         pause = store.paused()
         if pause is not None and pause.in_force(session.now()):
             click.echo(render.pause_banner(pause), err=True)
-        found = select(store.iter_entries(enabled=enabled, prefix=prefix), task=task)
+        found = select(stored(store, tags=tags, enabled=enabled, prefix=prefix), task=task)
         if state is not None:
             found = _in_state(store, found, state, session, pause)
         if count:

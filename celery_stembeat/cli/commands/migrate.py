@@ -18,8 +18,9 @@ from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import export as export_file
 from celery_stembeat.cli.errors import BadInput, Failed, translated
 from celery_stembeat.cli.files import FORMATS
-from celery_stembeat.cli.params import F, json_option, zone_option
+from celery_stembeat.cli.params import F, json_option, tag_option, zone_option
 from celery_stembeat.cli.progress import verify_progress
+from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.engine import EngineSettings
 from celery_stembeat.entry import Entry
@@ -37,6 +38,7 @@ from celery_stembeat.migrate.report import (
     SWITCH_NOTE,
     export_lines,
     import_lines,
+    left_out_line,
     skipped_line,
     verification_dict,
     verification_lines,
@@ -278,9 +280,9 @@ def import_schedules(
         )
 
 
-def _store_entries(session: Session) -> list[Entry]:
+def _store_entries(session: Session, tags: tuple[str, ...]) -> list[Entry]:
     with session.store() as store:
-        return [entry for entry in store.list_entries() if entry.source == "store"]
+        return [entry for entry in stored(store, tags=tags) if entry.source == "store"]
 
 
 @click.command("export", cls=CeleryCommand)
@@ -295,11 +297,13 @@ def _store_entries(session: Session) -> list[Entry]:
 @dcb_settings_options
 @click.option("--dry-run", is_flag=True, help=f"With --to {DCB}: report, write nothing.")
 @click.option("--allow-skips", is_flag=True, help="Exit 0 even when some entries were skipped.")
+@tag_option
 @click.pass_context
 def export(
     ctx: click.Context,
     /,
     fmt: str,
+    tags: tuple[str, ...],
     target: str | None,
     db_url: str | None,
     dry_run: bool,
@@ -313,14 +317,16 @@ def export(
     named; exit 1 when an entry was left out (unless --allow-skips).
     """
     if target is None:
-        ctx.invoke(export_file, fmt=fmt)
+        ctx.invoke(export_file, fmt=fmt, tags=tags)
         return
     session = current(ctx)
-    entries = _store_entries(session)
+    entries = _store_entries(session, tags)
     settings = _dcb_settings(dcb_options)
     if target == "celery":
         module = beat_schedule_module(entries, settings.celery_timezone, session.now())
         click.echo(module.text, nl=False)
+        for name, fields in module.left_out.items():
+            click.echo(left_out_line(name, fields), err=True)
         skipped = module.skipped
     else:
         url = _require(db_url, "--db-url", f"--to {DCB}")

@@ -21,6 +21,8 @@ Cluster slot and every script can touch them atomically:
       its occurrence (ms), ``sc`` successes, ``tf`` task failures, ``tk`` task failures in a
       row, ``rm``/``rx`` mean/max runtime (seconds, ``repr``), ``te0``, ``te1``, … the last
       task error. A hash written before these existed reads as their defaults;
+    - ``t0``, ``t1``, … the entry's tags joined by spaces (absent without tags): what the
+      scripts read to move the entry between tag sets (readers take the tags from ``d*``);
     - ``g``, only on entries from ``beat_schedule``: ``version:digest`` of the item start-up
       sync found this definition equal to, or empty;
     - while claimed: ``ct`` claim token, ``co`` owner, ``cs`` the claimed occurrence (ms),
@@ -57,6 +59,10 @@ Cluster slot and every script can touch them atomically:
     entry removes it.
     Entries written before these keys existed join them at their next completion, report or
     edit.
+``{P}:tag:<name>`` (set)
+    The ids of the entries holding tag ``<name>``, kept by the upsert scripts (from the entry's
+    ``t*`` chunks) and by delete: ``ids_tagged`` is one ``SINTER``. A set that empties goes,
+    as Redis removes empty sets.
 ``{P}:ids`` (sorted set, every score 0)
     Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
     ``ZRANGEBYLEX``.
@@ -117,6 +123,7 @@ class Keys:
         self.failing = f"{tag}:failing"
         self.open = f"{tag}:open"
         self.ids = f"{tag}:ids"
+        self.tag_prefix = f"{tag}:tag:"
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
@@ -145,6 +152,9 @@ class Keys:
 
     def entry(self, entry_id: str) -> str:
         return self.entry_prefix + entry_id
+
+    def tag(self, name: str) -> str:
+        return self.tag_prefix + name
 
     def runs(self, entry_id: str) -> str:
         return self.runs_prefix + entry_id

@@ -37,7 +37,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "fingerprints": ENTRY_PARTS,
     "fingerprints_of": ENTRY_PARTS,
     "set_digests": (),
-    "delete": (),
+    "delete": ENTRY_PARTS,
     "set_enabled": ENTRY_PARTS,
     "renew": (),
     "recover": (),

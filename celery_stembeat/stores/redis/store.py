@@ -11,6 +11,7 @@ one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HV
 Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries.
+Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -22,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -61,6 +62,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     checked_history_limit,
     checked_pause,
+    checked_selection,
     checked_transition,
     claim_token,
 )
@@ -212,6 +214,13 @@ class RedisStore(Store):
             for row in decode_rows(reply)
         ]
 
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids holding every one of ``tags``: one ``SINTER`` of their sets."""
+        keys = [self._keys.tag(tag) for tag in checked_selection(tags)]
+        with self._errors():
+            members = cast(set[bytes], self._client.sinter(keys))
+        return sorted(member.decode() for member in members)
+
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`: one script call per
         :data:`_FINGERPRINT_BATCH` entries (listed in ``{P}:config``), three fields each."""
@@ -259,7 +268,7 @@ class RedisStore(Store):
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
         fields = entry_fields(entry, "")
         expected = "" if expected_version is None else str(expected_version)
-        args = [entry.id, expected, self.channel, compact_json(fields)]
+        args = [entry.id, expected, self.channel, compact_json(fields), self._keys.tag_prefix]
         with self._errors():
             reply = json.loads(
                 self._run(
@@ -328,7 +337,7 @@ class RedisStore(Store):
                 written.extend(items)
                 yield (
                     self._keys.indexes,
-                    [channel, self._keys.entry_prefix, compact_json(items)],
+                    [channel, self._keys.entry_prefix, compact_json(items), self._keys.tag_prefix],
                 )
 
         replies = self._pipelined(self._scripts["upsert_many"], calls())
@@ -352,7 +361,8 @@ class RedisStore(Store):
             self._keys.open,
         ]
         with self._errors():
-            return bool(self._run(self._scripts["delete"], keys, [entry_id, self.channel]))
+            args = [entry_id, self.channel, self._keys.tag_prefix]
+            return bool(self._run(self._scripts["delete"], keys, args))
 
     def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
         """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""

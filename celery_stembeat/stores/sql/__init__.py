@@ -8,9 +8,9 @@ Tables (named with the prefix)
 ------------------------------
 
 ``{prefix}entries``
-    One row per entry: the definition (``task``; ``spec``, ``args``, ``kwargs``, ``options`` as
-    JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so "the schedule
-    changed" is an exact text compare; the flags and ``version``), one column per
+    One row per entry: the definition (``task``; ``spec``, ``args``, ``kwargs``, ``options``,
+    ``tags`` as JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so
+    "the schedule changed" is an exact text compare; the flags and ``version``), one column per
     :class:`~celery_stembeat.entry.RunState` field, and the claim: ``claim_token``,
     ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``. Of the run state,
     workers' reports alone write the :data:`~celery_stembeat.entry.TRACKED_FIELDS`
@@ -51,6 +51,10 @@ Tables (named with the prefix)
     key, sorted by code point): ``state``, ``since`` (added by schema version 6). A resolved
     incident has no row. A transition reads the row ``FOR UPDATE`` and writes it in one write
     transaction.
+``{prefix}entry_tags``
+    The tag index (added by schema version 9): a row ``(tag, entry_id)`` per tag of each entry,
+    primary key ``(tag, entry_id)``, indexed on ``entry_id``; the transaction that writes or
+    deletes an entry replaces or removes its rows (see ``tags.py``).
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -94,6 +98,8 @@ Files
     The claim, renewal and lease-recovery statements, and the due index's head.
 ``upserts.py``
     Definition writes: one entry's ``UPDATE``, enabling, the bulk upsert of many rows.
+``tags.py``
+    The tag index: an entry's rows replaced or removed with it, and ``ids_tagged``'s query.
 ``complete.py``
     Completions: PostgreSQL's one-statement batch, SQLite's transaction, history trimming.
 ``outcomes.py``

@@ -117,6 +117,7 @@ DEFINITION_COLUMNS = (
     "description",
     "overlap",
     "overlap_timeout",
+    "tags",
     "source",
 )
 
@@ -137,6 +138,7 @@ def definition(entry: Entry) -> dict[str, Any]:
         "description": entry.description,
         "overlap": entry.overlap,
         "overlap_timeout": entry.overlap_timeout,
+        "tags": list(entry.tags),
         "source": entry.source,
     }
 
@@ -239,6 +241,7 @@ def read_entry(row: sa.RowMapping) -> Entry:
         description=row["description"],
         overlap=row["overlap"],
         overlap_timeout=row["overlap_timeout"],
+        tags=tuple(row["tags"]),
         source=row["source"],
         version=int(row["version"]),
         state=state,

@@ -105,10 +105,19 @@ class Schema:
     beats: sa.Table
     incidents: sa.Table
     pause: sa.Table
+    entry_tags: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents, self.pause]
+        tables = [
+            self.meta,
+            self.entries,
+            self.runs,
+            self.beats,
+            self.incidents,
+            self.pause,
+            self.entry_tags,
+        ]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -149,6 +158,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         # (overlap and overlap_timeout added by schema version 5)
         sa.Column("overlap", sa.Text, nullable=False, server_default="allow"),
         sa.Column("overlap_timeout", sa.Double),
+        # (added by schema version 9; {prefix}entry_tags indexes it)
+        sa.Column("tags", _json(dialect), nullable=False, server_default=sa.text("'[]'")),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
         # "version:digest" of the beat_schedule item start-up sync found this definition equal to
@@ -258,7 +269,18 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents, pause)
+    # Added by schema version 9: one row per tag of an entry, written in the transaction that
+    # writes the entry (``Store.ids_tagged`` reads the primary key's tag ranges).
+    entry_tags = sa.Table(
+        f"{prefix}entry_tags",
+        metadata,
+        sa.Column("tag", _id(), primary_key=True),
+        sa.Column("entry_id", _id(), primary_key=True),
+        sa.Index(f"{prefix}entry_tags_entry", "entry_id"),
+    )
+    return Schema(
+        prefix, metadata, entries, runs, meta, changes, beats, incidents, pause, entry_tags
+    )
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -318,6 +340,12 @@ def _create_pause(conn: sa.Connection, schema: Schema) -> None:
     schema.pause.create(conn, checkfirst=True)
 
 
+def _add_tags(conn: sa.Connection, schema: Schema) -> None:
+    # Entries stored before have no tags: the new table starts empty.
+    _add_columns(conn, schema.entries, ["tags"])
+    schema.entry_tags.create(conn, checkfirst=True)
+
+
 def health_indexes(schema: Schema) -> list[sa.Index]:
     """The partial indexes of the health suspects and entry counts (added by schema
     version 7)."""
@@ -337,6 +365,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_incidents,
     _create_health_indexes,
     _create_pause,
+    _add_tags,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,7 +8,7 @@ import dataclasses
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -37,10 +37,12 @@ from celery_stembeat.stores.base import (
     announced,
     checked_history_limit,
     checked_pause,
+    checked_selection,
     checked_transition,
     claim_token,
 )
 from celery_stembeat.stores.sql import health, outcomes, upserts
+from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
@@ -251,6 +253,12 @@ class SQLStore(Store):
     def _read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
         return self._dialect.read_back(conn, ids)
 
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids holding every one of ``tags``: one query of ``{prefix}entry_tags``."""
+        selection = checked_selection(tags)
+        with self._single_statement() as conn:
+            return tag_index.read_tagged(conn, self._schema, selection)
+
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`, in one query over four columns."""
         c = self._schema.entries.c
@@ -296,6 +304,8 @@ class SQLStore(Store):
                     refused.append(entry.id)
             if kept:
                 self._dialect.insert_rows(conn, [self._new_row(e, digests) for e in kept])
+                if any(entry.tags for entry in kept) or tag_index.any_tagged(conn, self._schema):
+                    self._dialect.write_tags(conn, kept, True)
                 self._dialect.announce(conn, announced([entry.id for entry in kept]))
         return refused
 
@@ -347,6 +357,7 @@ class SQLStore(Store):
                         actual = self._version_of(conn, entry.id)
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is not None:
+                    self._dialect.write_tags(conn, [entry], True)
                     self._dialect.announce(conn, [entry.id])
             if row is not None:
                 return read_entry(row)
@@ -384,9 +395,13 @@ class SQLStore(Store):
             return []
         stored: list[Entry] = []
         with self._write() as conn:
+            tagged = tag_index.any_tagged(conn, self._schema)
             for indexes in distinct_runs([entry.id for entry in batch]):
                 rows = [self._new_row(batch[index], digests) for index in indexes]
                 self._dialect.insert_rows(conn, rows)
+                run = [batch[index] for index in indexes]
+                if tagged or any(entry.tags for entry in run):
+                    tagged = self._dialect.write_tags(conn, run, tagged) or tagged
                 if read_back:
                     stored += self._read_back(conn, [batch[index].id for index in indexes])
             self._dialect.announce(conn, announced([entry.id for entry in batch]))
@@ -405,6 +420,7 @@ class SQLStore(Store):
                 sa.delete(entries).where(entries.c.id == entry_id).returning(entries.c.id)
             ).first()
             conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
+            tag_index.delete_tags(conn, self._schema, entry_id)
             if gone is not None:
                 self._dialect.announce(conn, [entry_id])
         return gone is not None
