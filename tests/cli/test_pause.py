@@ -109,7 +109,7 @@ def test_observe_while_paused(sqlite_cli: Invoke, sqlite_store: Store) -> None:
     sqlite_store.pause(Pause(minutes(-10), None, "deploy", "ops@host-1"))
     result = sqlite_cli("observe")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    lines = result.stderr.splitlines()  # piped: the table on stdout, its title on stderr
     assert lines[0] == (
         "PAUSED since 2026-03-02T08:50:00Z by ops@host-1 until resumed: deploy "
         "(stembeat resume ends it)"
