@@ -19,10 +19,12 @@ from sqlalchemy.dialects.postgresql import psycopg
 from celery_stembeat.entry import TRACKED_FIELDS
 from celery_stembeat.stores import (
     INCIDENT_OK,
+    PUBLISHED,
     BeatInfo,
     Claim,
     EntryCounts,
     Incident,
+    RunRecord,
     Store,
     SuspectRules,
     TaskReport,
@@ -73,19 +75,21 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 6) had them: without the partial indexes
-    of the health suspects and entry counts (version 7), below 6 without the incidents, below
-    5 without the overlap columns, below 4 without the beats, and at version 2 without the
-    outcome columns either."""
+    """Make the tables as schema ``version`` (2 to 7) had them: without the history's
+    ``manual`` column (version 8), below 7 without the partial indexes of the health suspects
+    and entry counts, below 6 without the incidents, below 5 without the overlap columns,
+    below 4 without the beats, and at version 2 without the outcome columns either."""
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
-        dropped = [(schema.entries, ("overlap", "overlap_timeout"))] if version < 5 else []
+        dropped = [(schema.runs, ("manual",))]
+        if version < 5:
+            dropped += [(schema.entries, ("overlap", "overlap_timeout"))]
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            for index in health_indexes(schema):
+            for index in health_indexes(schema) if version < 7 else []:
                 index.drop(conn)
             if version < 6:
                 schema.incidents.drop(conn)
@@ -139,7 +143,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 8
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -206,7 +210,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 7
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 8
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -222,6 +226,18 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
             store.close()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("old_store", [7], indirect=True)
+def test_version_7_runs_read_as_scheduled_and_take_manual_runs(old_store: str) -> None:
+    """Version 8 adds the history's ``manual`` column: the runs already there read as
+    scheduled runs, and manual runs are recorded beside them."""
+    with upgraded(old_store) as store:
+        (run,) = store.history("job")
+        assert (run.scheduled_for, run.manual) == (T0, False)
+        manual = RunRecord("job", at(30), PUBLISHED, at(30), owner="ops@host", manual=True)
+        assert store.record_manual_run(manual)
+        assert store.history("job") == [manual, run]
 
 
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
