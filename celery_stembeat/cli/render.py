@@ -184,7 +184,8 @@ def entry_table(entry: Entry, now: datetime) -> Table:
 
 
 def history_table(entry: Entry, runs: Sequence[RunRecord]) -> RenderableType:
-    """``history``: one row per recorded run, newest first."""
+    """``history``: one row per recorded run, newest first; a manual run's outcome says so
+    (its scheduled time is when it was asked for)."""
     zone = spec_zone(entry.spec)
     title = f"{entry.id}: {counted(len(runs), 'run')}, newest first, times in {zone}"
     if not runs:
@@ -206,7 +207,7 @@ def history_table(entry: Entry, runs: Sequence[RunRecord]) -> RenderableType:
             local(run.published_at, zone),
             seconds(run.drift),
             seconds(run.jitter),
-            run.outcome,
+            f"{run.outcome} (manual)" if run.manual else run.outcome,
             seconds(run.runtime),
             run.error or NOTHING,
             run.owner or NOTHING,
