@@ -150,8 +150,17 @@ def test_history_shows_the_manual_run(
 
 @pytest.mark.parametrize(
     "ids",
-    [("job", "nope"), ("nope", "ghost", "job"), ("bad\nid",), ("x" * 100_000,), ("\x00",), ("",)],
-    ids=["one-unknown", "two-unknown", "newline", "huge", "nul", "empty"],
+    [
+        ("job", "nope"),
+        ("nope", "ghost", "job"),
+        ("bad\nid",),
+        ("x" * 100_000,),
+        ("\x00",),
+        ("",),
+        ("bad\udc80",),
+        ("job", "\x1b[31mred"),
+    ],
+    ids=["one-unknown", "two-unknown", "newline", "huge", "nul", "empty", "surrogate", "escape"],
 )
 def test_unknown_ids_send_nothing(
     seeded: Store, store_url: str, redis_url: str, queue: str, ids: tuple[str, ...]
@@ -165,6 +174,7 @@ def test_unknown_ids_send_nothing(
     assert line.startswith("Error: no entry ")
     assert line.endswith("; nothing sent")
     assert len(line) < 300
+    assert line.isprintable()
     assert "job" not in line
     assert at_broker(redis_url, queue) == []
     assert seeded.history("job") == before
