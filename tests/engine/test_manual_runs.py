@@ -1,4 +1,5 @@
-"""``run_now``, the sending and recording behind ``stembeat run``, with an injected clock."""
+"""``run_now``, the sending and recording behind ``stembeat run``, with an injected clock (in
+tests/engine: the mutation run reaches it from the engine's ``run_record``)."""
 
 from __future__ import annotations
 
