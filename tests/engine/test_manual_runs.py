@@ -93,3 +93,13 @@ def test_without_a_login_name_the_user_is_unknown(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(getpass, "getuser", no_user)
     assert manual_owner() == f"unknown@{socket.gethostname()}"
+
+
+def test_a_manual_run_reads_back_from_its_dict() -> None:
+    """``manual`` is in ``to_dict``; a dict written before it existed reads as scheduled."""
+    record = RunRecord("a", T0, PUBLISHED, T0, owner="ops@host", task_id="t", manual=True)
+    data = record.to_dict()
+    assert data["manual"] is True
+    assert RunRecord.from_dict(data) == record
+    del data["manual"]
+    assert RunRecord.from_dict(data).manual is False
