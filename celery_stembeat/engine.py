@@ -56,6 +56,36 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def run_record(
+    message: Message, error: Exception | None, published_at: datetime, owner: str
+) -> RunRecord:
+    """The history record of ``message`` once a publisher sent it at ``published_at`` (``error``
+    ``None``) or could not send it; ``owner`` is who sent it."""
+    entry, scheduled_for = message.entry, message.scheduled_for
+    if error is not None:
+        return RunRecord(
+            entry_id=entry.id,
+            scheduled_for=scheduled_for,
+            outcome=FAILED,
+            jitter=message.countdown,
+            error=error_text(error),
+            owner=owner,
+            task_id=message.task_id,
+            manual=message.manual,
+        )
+    return RunRecord(
+        entry_id=entry.id,
+        scheduled_for=scheduled_for,
+        outcome=PUBLISHED,
+        published_at=published_at,
+        drift=(published_at - scheduled_for).total_seconds(),  # whole microseconds
+        jitter=message.countdown,
+        owner=owner,
+        task_id=message.task_id,
+        manual=message.manual,
+    )
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """How the engine claims and catches up; every field has a celery setting (``stembeat_*``)."""
@@ -364,37 +394,18 @@ class Engine:
         self, message: Message, error: Exception | None, published_at: datetime
     ) -> RunRecord:
         """The history record of one message the publisher sent, or could not send."""
-        entry, scheduled_for = message.entry, message.scheduled_for
-        if error is not None:
-            return RunRecord(
-                entry_id=entry.id,
-                scheduled_for=scheduled_for,
-                outcome=FAILED,
-                jitter=message.countdown,
-                error=error_text(error),
-                owner=self.settings.owner,
-                task_id=message.task_id,
-            )
-        drift = (published_at - scheduled_for).total_seconds()  # whole microseconds
-        if logger.isEnabledFor(logging.DEBUG):
+        record = run_record(message, error, published_at, self.settings.owner)
+        if record.drift is not None and logger.isEnabledFor(logging.DEBUG):
+            entry = message.entry
             logger.debug(
                 "stembeat: sent %s (%s) for %s, drift %.3f s, id %s",
                 entry.id,
                 entry.task,
-                scheduled_for.isoformat(),
-                drift,
+                message.scheduled_for.isoformat(),
+                record.drift,
                 message.task_id,
             )
-        return RunRecord(
-            entry_id=entry.id,
-            scheduled_for=scheduled_for,
-            outcome=PUBLISHED,
-            published_at=published_at,
-            drift=drift,
-            jitter=message.countdown,
-            owner=self.settings.owner,
-            task_id=message.task_id,
-        )
+        return record
 
     def _record(self) -> None:
         """Complete the pending claims; what the store could not take stays pending."""

@@ -256,6 +256,23 @@ def _check_json(value: object, name: str) -> None:
         raise _nul_error(name)
 
 
+def _check_id(value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"'id': {shorten(value)} must be non-empty text", "id")
+    _check_text(value, "id", MAX_ID_LENGTH)
+    if _CONTROL.search(value):
+        raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
+
+
+def is_entry_id(value: object) -> bool:
+    """Whether ``value`` could be an entry's id (so an id that is not can name no entry)."""
+    try:
+        _check_id(value)
+    except (SpecError, LimitError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Entry:
     """One schedule: the task to send, when, how, and its run state."""
@@ -289,11 +306,7 @@ class Entry:
             raise EntryError(f"entry {shorten(self.id)}: {exc}", self.id, exc.field) from None
 
     def _validate(self) -> None:
-        if not isinstance(self.id, str) or not self.id.strip():
-            raise SpecError(f"'id': {shorten(self.id)} must be non-empty text", "id")
-        _check_text(self.id, "id", MAX_ID_LENGTH)
-        if _CONTROL.search(self.id):
-            raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
+        _check_id(self.id)
         if not isinstance(self.task, str) or not self.task.strip():
             raise SpecError(f"'task': {shorten(self.task)} must be a task name", "task")
         _check_text(self.task, "task", MAX_TASK_LENGTH)

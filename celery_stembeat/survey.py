@@ -29,16 +29,20 @@ from celery_stembeat.stores import SKIPPED, BeatInfo, Pause, RunRecord, Store, S
 
 #: How many suspects a survey reads at most.
 SURVEY_LIMIT = 1000
-#: How many runs back the newest sent run is looked for behind skipped ones.
+#: How many runs back the newest sent run is looked for behind skipped and manual ones.
 SKIPPED_SCAN = 100
 
 
+def _scheduled_and_sent(run: RunRecord) -> bool:
+    return run.outcome != SKIPPED and not run.manual
+
+
 def _newest_sent(store: Store, entry_id: str) -> RunRecord | None:
-    """The entry's newest run that was sent or tried (``overlap: skip`` records the
-    occurrences it skips while that run goes on)."""
+    """The entry's newest scheduled run that was sent or tried (``overlap: skip`` records the
+    occurrences it skips while that run goes on; manual runs are not the schedule's)."""
     runs = store.history(entry_id, 1)
-    if runs and runs[0].outcome == SKIPPED:
-        runs = [run for run in store.history(entry_id, SKIPPED_SCAN) if run.outcome != SKIPPED]
+    if runs and not _scheduled_and_sent(runs[0]):
+        runs = [run for run in store.history(entry_id, SKIPPED_SCAN) if _scheduled_and_sent(run)]
     return runs[0] if runs else None
 
 

@@ -193,7 +193,8 @@ HISTORY_COLUMNS = (
 
 
 def history_table(entry: Entry, runs: Sequence[RunRecord]) -> tables.Table:
-    """``history``: one row per recorded run, newest first."""
+    """``history``: one row per recorded run, newest first; a manual run's outcome says so
+    (its scheduled time is when it was asked for)."""
     zone = spec_zone(entry.spec)
     title = f"{entry.id}: {counted(len(runs), 'run')}, newest first, times in {zone}"
     rows = (
@@ -202,7 +203,7 @@ def history_table(entry: Entry, runs: Sequence[RunRecord]) -> tables.Table:
             instant_cell(run.published_at, local(run.published_at, zone)),
             seconds(run.drift),
             seconds(run.jitter),
-            run.outcome,
+            f"{run.outcome} (manual)" if run.manual else run.outcome,
             seconds(run.runtime),
             run.error or NOTHING,
             run.owner or NOTHING,

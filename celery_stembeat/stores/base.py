@@ -152,7 +152,12 @@ class Claim:
 class RunRecord:
     """One occurrence as history keeps it: what the beat did with it (``published`` or
     ``failed``), then what the worker reported (``outcome`` moves on to one of
-    :data:`TASK_OUTCOMES`, with the times, runtime, error and worker)."""
+    :data:`TASK_OUTCOMES`, with the times, runtime, error and worker).
+
+    A ``manual`` run was sent out of schedule (``stembeat run``, see
+    :meth:`Store.record_manual_run`): ``scheduled_for`` is when it was asked for, ``owner`` who
+    asked (``user@host``).
+    """
 
     entry_id: str
     scheduled_for: datetime
@@ -169,6 +174,8 @@ class RunRecord:
     runtime: float | None = None
     #: The hostname of the worker that ran it.
     worker: str | None = None
+    #: Sent out of schedule, by hand; the entry's run state does not count it.
+    manual: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -186,6 +193,7 @@ class RunRecord:
             "finished_at": _instant_text(self.finished_at),
             "runtime": self.runtime,
             "worker": self.worker,
+            "manual": self.manual,
         }
 
     @classmethod
@@ -205,6 +213,7 @@ class RunRecord:
             finished_at=_instant_or_none(data, "finished_at"),
             runtime=data.get("runtime"),
             worker=data.get("worker"),
+            manual=bool(data.get("manual", False)),
         )
 
 
@@ -215,6 +224,13 @@ def _instant_text(value: datetime | None) -> str | None:
 def _instant_or_none(data: Mapping[str, Any], name: str) -> datetime | None:
     value = data.get(name)
     return parse_instant(value, name) if value else None
+
+
+def checked_manual(record: RunRecord) -> RunRecord:
+    """``record`` when it is marked manual (what :meth:`Store.record_manual_run` takes)."""
+    if not record.manual:
+        raise ValueError(f"run of {shorten(record.entry_id)}: not a manual run (manual=False)")
+    return record
 
 
 #: How long a beat not heard of stays in :meth:`Store.beats`: a beat recording itself
@@ -457,7 +473,8 @@ class SuspectRules:
 class TaskReport:
     """What a worker said about one occurrence it ran: ``outcome`` (one of
     :data:`TASK_OUTCOMES`) at ``at`` (when it started, for ``started``; when it ended, for the
-    rest), with the start, runtime, error text and hostname where known."""
+    rest), with the start, runtime, error text and hostname where known. ``manual``: the
+    message was a manual run's (its record is the manual run at ``scheduled_for``)."""
 
     entry_id: str
     scheduled_for: datetime
@@ -467,6 +484,7 @@ class TaskReport:
     runtime: float | None = None
     error: str | None = None
     worker: str | None = None
+    manual: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in TASK_OUTCOMES:
@@ -774,6 +792,18 @@ class Store(abc.ABC):
         folded, or no longer news, counts as found: sending a batch again changes nothing).
         A report whose record is not there (the beat has not recorded the run yet, or history
         no longer holds it) changes nothing. Completions never overwrite what this writes.
+        """
+
+    @abc.abstractmethod
+    def record_manual_run(self, record: RunRecord) -> bool:
+        """Append ``record``, a run sent out of schedule (``record.manual`` is true, else
+        ValueError), to its entry's history, trimmed to the newest ``history_limit`` as
+        completions trim it; ``False``, writing nothing, when the entry does not exist.
+
+        Atomic, and run state only: the definition, ``version``, the run state (next run,
+        counters, failures, drift) and any claim are left as they are, and nothing is
+        announced. Workers' reports on the run then fold into this record alone (see
+        :func:`celery_stembeat.stores._outcomes.fold`).
         """
 
     @abc.abstractmethod

@@ -40,6 +40,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     announced,
     checked_history_limit,
+    checked_manual,
     checked_pause,
     checked_selection,
     checked_transition,
@@ -346,12 +347,25 @@ class MemoryStore(Store):
             ),
         )
         backend.entries[claim.entry_id] = new
-        runs = backend.history.setdefault(claim.entry_id, deque())
-        runs.extend(outcome.runs)
-        while len(runs) > self.history_limit:
-            runs.popleft()
+        self._append_runs(claim.entry_id, outcome.runs)
         backend.index(new)
         return True
+
+    def _append_runs(self, entry_id: str, new_runs: Iterable[RunRecord]) -> None:
+        """Add runs to the entry's history, keeping the newest ``history_limit``; the caller
+        holds the backend's lock."""
+        runs = self._backend.history.setdefault(entry_id, deque())
+        runs.extend(new_runs)
+        while len(runs) > self.history_limit:
+            runs.popleft()
+
+    def record_manual_run(self, record: RunRecord) -> bool:
+        checked_manual(record)
+        with self._backend.lock:
+            if record.entry_id not in self._backend.entries:
+                return False
+            self._append_runs(record.entry_id, [record])
+            return True
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta

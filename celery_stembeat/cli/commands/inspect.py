@@ -123,7 +123,8 @@ def show(ctx: click.Context, entry_id: str, as_json: bool) -> None:
 def history(ctx: click.Context, entry_id: str, limit: int, as_json: bool) -> None:
     """Show the recorded runs of one entry.
 
-    Newest first: scheduled time, publish time, drift, jitter, outcome, error, beat.
+    Newest first: scheduled time, publish time, drift, jitter, outcome, error, beat. Runs sent
+    with 'run' say '(manual)' after their outcome.
     """
     session = current(ctx)
     with session.store() as store:

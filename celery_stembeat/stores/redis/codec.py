@@ -335,6 +335,8 @@ def run_fields(run: RunRecord) -> list[str]:
     fields += ["w", run.owner]
     if run.task_id is not None:
         fields += ["t", run.task_id]
+    if run.manual:
+        fields += ["m", "1"]
     return fields
 
 
@@ -375,6 +377,7 @@ def decode_run(entry_id: str, item: Sequence[Any]) -> RunRecord:
         error=None if error is None else error.decode(),
         owner=fields.get(b"w", b"").decode(),
         task_id=None if task_id is None else task_id.decode(),
+        manual=fields.get(b"m") == b"1",
     )
     if reported is None:
         return run

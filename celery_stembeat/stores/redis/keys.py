@@ -71,7 +71,8 @@ Cluster slot and every script can touch them atomically:
 ``{P}:runs:<id>`` (stream)
     Run history, one stream entry per run, trimmed exactly to ``history_limit`` by ``XADD
     MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
-    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``). Redis 7
+    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``), ``m``
+    ``1`` on a manual run (``stembeat run``; absent on scheduled ones). Redis 7
     allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
     costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run. Stream entries
     cannot change: what workers report on a run goes to ``{P}:outcomes:<id>``.

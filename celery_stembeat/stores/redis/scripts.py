@@ -32,6 +32,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "read": ENTRY_PARTS,
     "claim_due": ENTRY_PARTS,
     "complete": ENTRY_PARTS,
+    "record_manual_run": ENTRY_PARTS,
     "upsert": UPSERT_PARTS,
     "upsert_many": UPSERT_PARTS,
     "fingerprints": ENTRY_PARTS,

@@ -61,6 +61,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     checked_history_limit,
+    checked_manual,
     checked_pause,
     checked_selection,
     checked_transition,
@@ -108,6 +109,12 @@ _HEALTH_CHECK_INTERVAL = 30
 #: Reads a batch of reports may take before giving up while busy beats keep changing its
 #: entries (the caller, a worker's buffer, sends it again later).
 OUTCOME_ATTEMPTS = 20
+
+
+def _lookup(report: TaskReport) -> tuple[str, str, str]:
+    """The run a report is about, as the outcome_runs script looks for it: entry id,
+    scheduled time (ms), ``"1"`` for a manual run else ``""``."""
+    return report.entry_id, str(to_ms(report.scheduled_for)), "1" if report.manual else ""
 
 
 class RedisStore(Store):
@@ -628,9 +635,7 @@ class RedisStore(Store):
         """Read the entries and runs ``reports`` are about (``pipe`` watches their keys), fold
         the reports with :func:`fold`, and queue the writes on ``pipe``: whether each report's
         run was found."""
-        lookups = list(
-            dict.fromkeys((report.entry_id, str(to_ms(report.scheduled_for))) for report in reports)
-        )
+        lookups = list(dict.fromkeys(_lookup(report) for report in reports))
         prefixes = [self._keys.entry_prefix, self._keys.runs_prefix, self._keys.outcomes_prefix]
         reply = self._run(self._scripts["outcome_runs"], [], [*prefixes, compact_json(lookups)])
         stored = {row[0]: decode_entry(row).state for row in decode_rows(reply[0])}
@@ -643,7 +648,7 @@ class RedisStore(Store):
             reports,
             {lookup: run for lookup, (_, run) in runs.items()},
             stored,
-            lambda report: (report.entry_id, str(to_ms(report.scheduled_for))),
+            _lookup,
         )
         changed: dict[str, dict[str, RunRecord]] = {}
         for lookup, record in batch.runs.items():
@@ -664,6 +669,16 @@ class RedisStore(Store):
             pipe.multi()
             self._scripts["record_outcomes"](keys=keys, args=[compact_json(writes)], client=pipe)
         return batch.found
+
+    def record_manual_run(self, record: RunRecord) -> bool:
+        """Append a manual run to the entry's history stream: one atomic script call."""
+        checked_manual(record)
+        args = [str(self.history_limit), *run_fields(record)]
+        with self._errors():
+            added = self._run(
+                self._scripts["record_manual_run"], self._run_keys(record.entry_id), args
+            )
+        return bool(added)
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

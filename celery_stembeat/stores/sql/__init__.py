@@ -38,7 +38,8 @@ Tables (named with the prefix)
     A completion writes what the beat did (``scheduled_for``, ``published_at``, ``outcome``,
     ``drift``, ``jitter``, ``error``, ``owner``, ``task_id``); workers' reports then update the
     newest row of their occurrence: ``outcome``, ``started_at``, ``finished_at``, ``runtime``,
-    ``error`` and ``worker``.
+    ``error`` and ``worker``. ``manual`` (added by schema version 10) marks a run sent out of
+    schedule (:meth:`SQLStore.record_manual_run`), which only history holds.
 ``{prefix}beats``
     One row per beat that records itself, by ``owner`` (the primary key, sorted by code point
     like entry ids): ``host``, ``pid``, ``version``, ``started_at``, ``last_pass_at``,
@@ -105,6 +106,8 @@ Files
 ``outcomes.py``
     Workers' reports: the entries locked, the newest run of each occurrence read, the reports
     folded, the changed rows written back; the same statements on both databases.
+``manual.py``
+    Manual runs (``stembeat run``): the entry locked, the run inserted, history trimmed.
 ``health.py``
     Health from indexes: the entry counts, and the suspects' three index lookups in one query.
 ``beats.py``

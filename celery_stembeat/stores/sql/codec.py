@@ -172,6 +172,7 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "jitter": run.jitter,
         "owner": run.owner,
         "task_id": run.task_id,
+        "manual": run.manual,
         **reported_values(run),
     }
 
@@ -269,6 +270,7 @@ def read_run(row: sa.RowMapping) -> RunRecord:
         finished_at=row["finished_at"],
         runtime=row["runtime"],
         worker=row["worker"],
+        manual=bool(row["manual"]),
     )
 
 

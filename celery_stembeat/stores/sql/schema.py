@@ -223,6 +223,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("finished_at", UTCDateTime),
         sa.Column("runtime", sa.Double),
         sa.Column("worker", sa.Text),
+        # -- sent out of schedule by `stembeat run` (added by schema version 10)
+        sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Index(f"{prefix}runs_entry", "entry_id", "id"),
         **runs_options,
     )
@@ -346,6 +348,10 @@ def _add_tags(conn: sa.Connection, schema: Schema) -> None:
     schema.entry_tags.create(conn, checkfirst=True)
 
 
+def _add_manual_runs(conn: sa.Connection, schema: Schema) -> None:
+    _add_columns(conn, schema.runs, ["manual"])
+
+
 def health_indexes(schema: Schema) -> list[sa.Index]:
     """The partial indexes of the health suspects and entry counts (added by schema
     version 7)."""
@@ -366,6 +372,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_health_indexes,
     _create_pause,
     _add_tags,
+    _add_manual_runs,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -36,12 +36,13 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     announced,
     checked_history_limit,
+    checked_manual,
     checked_pause,
     checked_selection,
     checked_transition,
     claim_token,
 )
-from celery_stembeat.stores.sql import health, outcomes, upserts
+from celery_stembeat.stores.sql import health, manual, outcomes, upserts
 from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
@@ -604,6 +605,12 @@ class SQLStore(Store):
             return []
         with self._write() as conn:
             return outcomes.record_outcomes(conn, self._schema, reports)
+
+    def record_manual_run(self, record: RunRecord) -> bool:
+        """Append a manual run to history in one write transaction (see ``manual.py``)."""
+        checked_manual(record)
+        with self._write() as conn:
+            return manual.record_manual_run(conn, self._schema, record, self.history_limit)
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
