@@ -140,10 +140,11 @@ def test_history_shows_the_manual_run(
     seeded: Store, store_url: str, redis_url: str, queue: str, cli: Invoke
 ) -> None:
     assert run_with(make_app(redis_url, queue, store_url), "run", "heartbeat").exit_code == 0
-    table = cli("history", "heartbeat", "--limit", "2").stdout.splitlines()
-    assert "published (manual)" in table[3]
-    assert table[3].rstrip().endswith(manual_owner())
-    assert "(manual)" not in table[4]
+    header, manual, scheduled = cli("history", "heartbeat", "--limit", "2").stdout.splitlines()
+    assert header.split("\t")[4] == "OUTCOME"
+    assert manual.split("\t")[4] == "published (manual)"
+    assert manual.split("\t")[-1] == manual_owner()
+    assert "(manual)" not in scheduled
     runs = json.loads(cli("history", "heartbeat", "--limit", "2", "--json").stdout)
     assert [run["manual"] for run in runs] == [True, False]
 

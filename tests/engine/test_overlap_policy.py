@@ -187,5 +187,5 @@ def test_health_looks_past_manual_runs_to_the_scheduled_run(
     assert store.record_outcomes([done]) == [True]
     assert store.history("etl")[0].outcome == SUCCESS
     rules = HealthRules(finish_within=timedelta(seconds=5))
-    (health,) = healths(store, [stored(store, "etl")], at(28), rules)
+    (health,) = healths(store, [stored(store, "etl")], at(28), rules, None)
     assert (health.state, health.reason) == (STUCK, "running for 7s")
