@@ -13,6 +13,7 @@ from types import ModuleType
 
 from bench.scenarios import (
     burst,
+    cli,
     cron,
     health,
     idle,
@@ -37,5 +38,6 @@ SCENARIOS: dict[str, ModuleType] = {
         outcomes,
         health,
         tags,
+        cli,
     )
 }
