@@ -471,7 +471,13 @@ class Entry:
 
         The definition was checked when this entry was made and is shared, not checked again;
         the new run state checks itself."""
+        return self.with_run_state(replace(self.state, **changes))
+
+    def with_run_state(self, state: RunState) -> Entry:
+        """A copy whose run state is ``state`` (the definition shared, not checked again)."""
+        if not isinstance(state, RunState):
+            raise EntryError(f"entry {shorten(self.id)}: 'state': expected a RunState", self.id)
         copy = object.__new__(type(self))
         copy.__dict__.update(self.__dict__)
-        object.__setattr__(copy, "state", replace(self.state, **changes))
+        object.__setattr__(copy, "state", state)
         return copy

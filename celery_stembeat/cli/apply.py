@@ -20,7 +20,7 @@ from datetime import datetime
 from celery_stembeat import __version__
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed
-from celery_stembeat.entry import Entry
+from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import Spec
 from celery_stembeat.stores import Store
 
@@ -104,18 +104,24 @@ def plan(
 
 
 class _FirstRuns:
-    """First runs of new entries at one instant: a new entry's first run depends on its spec
-    alone, and files repeat a few specs many times."""
+    """The run state of new entries at one instant: a new entry's first run depends on its spec
+    alone, and files repeat a few specs many times, so entries of one spec share one state."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self._by_spec: dict[Spec, datetime | None] = {}
+        self._by_spec: dict[Spec, RunState] = {}
 
-    def of(self, entry: Entry) -> datetime | None:
+    def state_of(self, entry: Entry) -> RunState:
+        """The run state ``entry`` is stored with when new."""
         spec = entry.spec
-        if spec not in self._by_spec:
-            self._by_spec[spec] = entry.first_run_after(self.now)
-        return self._by_spec[spec]
+        state = self._by_spec.get(spec)
+        if state is None:
+            now = self.now
+            first = entry.first_run_after(now)
+            state = self._by_spec[spec] = RunState(
+                next_run_at=first, created_at=now, updated_at=now
+            )
+        return state
 
 
 def _writes(
@@ -131,9 +137,7 @@ def _writes(
     for entry in entries:
         current = planned.stored.get(entry.id)
         if entry.id in added:
-            batch.append(
-                entry.with_state(next_run_at=first_runs.of(entry), created_at=now, updated_at=now)
-            )
+            batch.append(entry.with_run_state(first_runs.state_of(entry)))
             expected[entry.id] = 0
         elif current is not None:
             kept = replace(entry, state=current.state)
