@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from celery_stembeat.limits import (
     MAX_COUNT,
@@ -264,7 +264,7 @@ def _check_id(value: object) -> None:
         raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
 
 
-def is_entry_id(value: object) -> bool:
+def is_entry_id(value: object) -> TypeGuard[str]:
     """Whether ``value`` could be an entry's id (so an id that is not can name no entry)."""
     try:
         _check_id(value)

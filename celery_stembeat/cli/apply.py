@@ -2,8 +2,9 @@
 
 Nothing is written until every entry of every file is valid (see :mod:`.files`) and no file
 entry would take over an entry that ``beat_schedule`` owns. The store is asked only about the
-entries the files name: their fingerprints first (version, source and the digest ``apply``
-attached when it last wrote them), then in full only those whose digest does not match. The
+entries the files name: their fingerprints first (version, source and the digest of the file
+item ``apply`` last wrote them from), then in full only those whose digest does not match; an
+item whose digest matches is not even checked again. The
 writes go in bulk, each entry checked against the version just read
 (:meth:`~celery_stembeat.stores.Store.write_checked`); entries another process changed
 meanwhile are read and written again.
@@ -11,30 +12,18 @@ meanwhile are read and written again.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from celery_stembeat import __version__
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import Spec
-from celery_stembeat.stores import Store
+from celery_stembeat.stores import Fingerprint, Store
 
 #: How often an entry is written when another process keeps changing it.
 ATTEMPTS = 5
-
-
-def definition_digest(entry: Entry) -> str:
-    """A digest of ``entry``'s definition (and of this release, which reads files into
-    definitions): equal digests, equal definitions."""
-    text = json.dumps(
-        [__version__, entry.definition()], sort_keys=True, ensure_ascii=False, default=str
-    )
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass
@@ -66,35 +55,46 @@ def _config_owned(entry_id: str) -> Failed:
 
 
 def plan(
-    store: Store, entries: Sequence[Entry], digests: dict[str, str], *, prune: bool = False
+    store: Store,
+    ids: Sequence[str],
+    entries: Mapping[str, Entry],
+    digests: Mapping[str, str],
+    *,
+    marks: Mapping[str, Fingerprint] | None = None,
+    prune: bool = False,
 ) -> Plan:
     """Compare the files with the store; refuse to touch entries that ``beat_schedule`` owns.
 
-    ``digests``: each entry's :func:`definition_digest`. With ``prune``, also list the
-    store's entries the files leave out.
+    ``ids``: every id the files name, in order; ``entries``: the checked entries by id (an id
+    without one is stored exactly as its file item says: unchanged); ``digests``: each item's
+    :func:`~celery_stembeat.cli.files.item_digest`; ``marks``: the fingerprints of ``ids``
+    when already read. With ``prune``, also list the store's entries the files leave out.
     """
-    marks = store.fingerprints_of(entry.id for entry in entries)
-    for entry in entries:
-        mark = marks.get(entry.id)
+    if marks is None:
+        marks = store.fingerprints_of(ids)
+    for entry_id in ids:
+        mark = marks.get(entry_id)
         if mark is not None and mark.source == "config":
-            raise _config_owned(entry.id)
-    unsure = [e.id for e in entries if e.id in marks and marks[e.id].digest != digests[e.id]]
+            raise _config_owned(entry_id)
+    unsure = [i for i in ids if i in entries and i in marks and marks[i].digest != digests.get(i)]
     stored = {entry.id: entry for entry in store.get_many(unsure)}
     result = Plan()
-    for entry in entries:
-        current = stored.get(entry.id)
-        if entry.id not in marks:
-            result.added.append(entry.id)
-        elif current is None:
-            result.unchanged.append(entry.id)
+    for entry_id in ids:
+        entry = entries.get(entry_id)
+        current = stored.get(entry_id)
+        if entry is None:
+            result.unchanged.append(entry_id)
+        elif current is None:  # not stored (or removed since its fingerprint was read)
+            result.added.append(entry_id)
         elif current.definition() == entry.definition():
-            result.unchanged.append(entry.id)
-            result.undigested[entry.id] = (current.version, digests[entry.id])
+            result.unchanged.append(entry_id)
+            if digests.get(entry_id):
+                result.undigested[entry_id] = (current.version, digests[entry_id])
         else:
-            result.updated[entry.id] = changed_fields(current, entry)
-            result.stored[entry.id] = current
+            result.updated[entry_id] = changed_fields(current, entry)
+            result.stored[entry_id] = current
     if prune:
-        wanted = {entry.id for entry in entries}
+        wanted = set(ids)
         result.absent = [
             stored_entry.id
             for stored_entry in store.list_entries()
@@ -148,28 +148,33 @@ def _writes(
 
 
 def apply(
-    store: Store, planned: Plan, entries: Sequence[Entry], digests: dict[str, str], now: datetime
+    store: Store,
+    planned: Plan,
+    entries: Mapping[str, Entry],
+    digests: Mapping[str, str],
+    now: datetime,
 ) -> None:
-    """Write what ``planned`` adds and changes, in bulk, and attach the digests of what it
-    leaves unchanged; entries changed meanwhile by another process are planned and written
-    again, ``ATTEMPTS`` times.
+    """Write what ``planned`` adds and changes (of ``entries``, by id), in bulk, and attach the
+    digests of what it leaves unchanged; entries changed meanwhile by another process are
+    planned and written again, ``ATTEMPTS`` times.
 
     Should an entry keep changing, the error names it and how many entries were written:
     applying the same files again finishes the job.
     """
     first_runs = _FirstRuns(now)
-    by_id = {entry.id: entry for entry in entries}
     pending, written = planned, 0
     refused: list[str] = []
     for _ in range(ATTEMPTS):
-        batch, expected = _writes(pending, entries, first_runs)
+        batch, expected = _writes(pending, entries.values(), first_runs)
         refused = store.write_checked(batch, expected, digests)
         written += len(batch) - len(refused)
         if pending.undigested:
             store.set_digests(pending.undigested)
         if not refused:
             return
-        pending = plan(store, [by_id[entry_id] for entry_id in refused], digests)
+        pending = plan(
+            store, refused, {entry_id: entries[entry_id] for entry_id in refused}, digests
+        )
     named = ", ".join(repr(entry_id) for entry_id in refused[:5])
     raise Failed(
         f"{'entry' if len(refused) == 1 else 'entries'} {named}{' …' if len(refused) > 5 else ''}"

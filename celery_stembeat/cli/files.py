@@ -7,13 +7,16 @@ other name, text starting with ``[`` or ``{`` is JSON and anything else YAML.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from celery_stembeat import __version__
 from celery_stembeat.cli.errors import BadInput
 from celery_stembeat.cli.jsonstream import json_entries
 from celery_stembeat.entry import Entry, EntryError
@@ -155,25 +158,65 @@ def _read_text(name: str) -> str:
         raise BadInput(f"{name}: cannot read: {exc}") from None
 
 
-def read_entries(names: Sequence[str]) -> list[Entry]:
-    """Every entry of every file, validated; the first problem raises :class:`BadInput`.
+@dataclass(frozen=True)
+class Item:
+    """One entry of a file as read, before it is checked."""
 
-    An id may appear once across all the files.
+    #: ``FILE item N``, for messages.
+    where: str
+    data: Any
+
+    @property
+    def entry_id(self) -> str | None:
+        """The id the item gives, when it gives one as text."""
+        data = self.data
+        entry_id = data.get("id") if isinstance(data, Mapping) else None
+        return entry_id if isinstance(entry_id, str) else None
+
+
+def read_items(names: Sequence[str]) -> list[Item]:
+    """Every item of every file, parsed but not checked; a malformed file raises
+    :class:`BadInput`."""
+    found: list[Item] = []
+    for name in names:
+        label = "<stdin>" if name == STDIN else name
+        for number, data in enumerate(_items(label, _parse(label, _read_text(name))), 1):
+            found.append(Item(f"{label} item {number}", data))
+    return found
+
+
+def item_digest(item: Item) -> str | None:
+    """A digest of ``item`` as written (its JSON, keys sorted) and of this release, which reads
+    it into a definition: a stored entry carrying it was written from this very item, so the
+    item needs no checking again. ``None`` for an item JSON cannot hold."""
+    try:
+        text = json.dumps([__version__, item.data], sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def checked_entries(items: Sequence[Item], known: Collection[str] = ()) -> list[Entry]:
+    """The entries of ``items``, validated, in order; the first problem raises
+    :class:`BadInput`. An id may appear once across all the items.
+
+    Items whose ids are in ``known`` (the store holds them exactly as written: see
+    :func:`item_digest`) are not checked again and left out, but still count as ids seen.
     """
     found: list[Entry] = []
     seen: dict[str, str] = {}
     specs: dict[str, Spec] = {}
-    for name in names:
-        label = "<stdin>" if name == STDIN else name
-        for number, item in enumerate(_items(label, _parse(label, _read_text(name))), 1):
-            where = f"{label} item {number}"
-            entry = _entry(where, item, specs)
-            if entry.id in seen:
-                raise BadInput(
-                    f"{where}: entry {shorten(entry.id)} is already defined by {seen[entry.id]}"
-                )
-            seen[entry.id] = where
+    for item in items:
+        entry_id = item.entry_id
+        if entry_id is None or entry_id not in known:
+            entry = _entry(item.where, item.data, specs)
+            entry_id = entry.id
             found.append(entry)
+        if entry_id in seen:
+            raise BadInput(
+                f"{item.where}: entry {shorten(entry_id)} is already defined by {seen[entry_id]}"
+            )
+        seen[entry_id] = item.where
     return found
 
 
@@ -195,7 +238,7 @@ def _definition(entry: Entry) -> dict[str, Any]:
 
 def write_entries(entries: Iterable[Entry], fmt: str, write: Callable[[str], object]) -> None:
     """Write what ``export`` prints, an entry at a time: the definitions, in a form
-    :func:`read_entries` reads back.
+    :func:`read_items` and :func:`checked_entries` read back.
 
     Field order is the definition's; the keys inside ``args``, ``kwargs`` and ``options``
     are sorted, so the same definitions give the same bytes from every store.

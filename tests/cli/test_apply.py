@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -330,3 +330,47 @@ def test_apply_gives_up_after_five_conflicts_naming_what_it_wrote(
     assert stored is not None
     assert (stored.description, stored.version) == ("rival 0", 6)
     assert store.get("report") is not None
+
+
+class Counting:
+    """A store that counts the entries read in full (``get_many``)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.read: list[str] = []
+
+    def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
+        ids = list(entry_ids)
+        self.read += ids
+        return self._store.get_many(ids)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_reapplying_a_file_reads_only_the_entries_changed_since(
+    cli: Invoke, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each written entry carries the digest of its file item: the same items again are
+    neither read in full nor checked again; an entry another writer changed since is."""
+    path = write(tmp_path / "jobs.json", ENTRIES)
+    assert cli("apply", str(path)).exit_code == 0
+    opened: list[Counting] = []
+
+    def counting(url: str) -> Counting:
+        opened.append(Counting(open_store(url)))
+        return opened[-1]
+
+    monkeypatch.setattr(session_module, "open_store", counting)
+    again = cli("apply", str(path))
+    assert again.stdout.endswith(f"0 added, 0 changed, {len(ENTRIES)} unchanged, 0 removed\n")
+    assert opened[-1].read == []
+    heartbeat = store.get("heartbeat")
+    assert heartbeat is not None
+    store.upsert(replace(heartbeat, description="edited elsewhere"))
+    restored = cli("apply", str(path))
+    assert "changed    heartbeat (description)" in restored.stdout
+    assert opened[-1].read == ["heartbeat"]
+    stored = store.get("heartbeat")
+    assert stored is not None
+    assert stored.definition() == Entry.from_dict(ENTRIES[1]).definition()

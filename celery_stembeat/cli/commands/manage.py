@@ -9,13 +9,20 @@ import click
 
 from celery_stembeat.changes import LISTED_CHANGES, listed, unlisted_note
 from celery_stembeat.cli import render
-from celery_stembeat.cli.apply import Plan, apply, definition_digest, plan
+from celery_stembeat.cli.apply import Plan, apply, plan
 from celery_stembeat.cli.errors import Command, Failed
-from celery_stembeat.cli.files import FORMATS, STDIN, read_entries, write_entries
+from celery_stembeat.cli.files import (
+    FORMATS,
+    STDIN,
+    checked_entries,
+    item_digest,
+    read_items,
+    write_entries,
+)
 from celery_stembeat.cli.params import json_option, tag_option
 from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import current
-from celery_stembeat.entry import Entry
+from celery_stembeat.entry import Entry, is_entry_id
 from celery_stembeat.stores import EntryNotFound, Store
 
 #: The entries a verb acts on: ids, or (instead) ``--tag``.
@@ -93,10 +100,22 @@ def apply_files(
     if prune and STDIN in files and not (yes or dry_run):
         raise click.UsageError("--prune with a file on stdin needs --yes: stdin cannot confirm")
     session = current(ctx)
-    entries = read_entries(files)
-    digests = {entry.id: definition_digest(entry) for entry in entries}
+    items = read_items(files)
+    digests = {
+        entry_id: digest
+        for item in items
+        if is_entry_id(entry_id := item.entry_id) and (digest := item_digest(item))
+    }
     with session.store() as store:
-        planned = plan(store, entries, digests, prune=prune)
+        marks = store.fingerprints_of(digests)
+        known = {
+            entry_id
+            for entry_id, mark in marks.items()
+            if mark.source == "store" and mark.digest and mark.digest == digests[entry_id]
+        }
+        entries = {entry.id: entry for entry in checked_entries(items, known)}
+        ids = list(dict.fromkeys(item.entry_id or "" for item in items))
+        planned = plan(store, ids, entries, digests, marks=marks, prune=prune)
         removed = planned.absent
         if not dry_run:
             if removed and not yes:
