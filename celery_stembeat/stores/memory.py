@@ -22,6 +22,8 @@ from celery_stembeat.stores.base import (
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
     INCIDENT_OK,
+    RUN_MINUTES_KEPT,
+    Activity,
     BeatInfo,
     ChangeFeed,
     Claim,
@@ -37,9 +39,12 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     announced,
+    checked_activity,
     checked_history_limit,
     checked_transition,
     claim_token,
+    counted_minutes,
+    minute_counts,
 )
 
 
@@ -62,6 +67,8 @@ class _Backend:
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
+        #: Runs recorded per minute (see :meth:`Store.activity`).
+        self.run_minutes: dict[datetime, int] = {}
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
     def index(self, entry: Entry) -> None:
@@ -288,7 +295,13 @@ class MemoryStore(Store):
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         with self._backend.lock:
-            return [self._complete(claim, outcome) for claim, outcome in pairs]
+            done = [self._complete(claim, outcome) for claim, outcome in pairs]
+            minutes = self._backend.run_minutes
+            if minutes:
+                oldest = max(minutes) - RUN_MINUTES_KEPT
+                for minute in [minute for minute in minutes if minute < oldest]:
+                    del minutes[minute]
+            return done
 
     def _complete(self, claim: Claim, outcome: Outcome) -> bool:
         """One completion; the caller holds the backend's lock."""
@@ -318,6 +331,8 @@ class MemoryStore(Store):
         backend.entries[claim.entry_id] = new
         runs = backend.history.setdefault(claim.entry_id, deque())
         runs.extend(outcome.runs)
+        for minute, count in minute_counts(outcome.runs).items():
+            backend.run_minutes[minute] = backend.run_minutes.get(minute, 0) + count
         while len(runs) > self.history_limit:
             runs.popleft()
         backend.index(new)
@@ -399,6 +414,28 @@ class MemoryStore(Store):
         scheduled = sum(entry.enabled and entry.state.next_run_at is not None for entry in entries)
         return EntryCounts(len(entries), scheduled)
 
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        now, overdue_before, since = checked_activity(now, overdue_before, since)
+        backend = self._backend
+        with backend.lock:
+            scheduled = [
+                (entry, entry.id in backend.leases)
+                for entry in backend.entries.values()
+                if entry.enabled and entry.state.next_run_at is not None
+            ]
+            enabled = [entry for entry in backend.entries.values() if entry.enabled]
+            minutes = counted_minutes(now, since)
+            runs = sum(backend.run_minutes.get(minute, 0) for minute in minutes)
+        unclaimed = [entry.state.next_run_at for entry, claimed in scheduled if not claimed]
+        return Activity(
+            enabled=len(scheduled),
+            due=sum(claimed for _, claimed in scheduled)
+            + sum(at is not None and at <= now for at in unclaimed),
+            overdue=sum(at is not None and at < overdue_before for at in unclaimed),
+            failing=sum(entry.state.consecutive_failures > 0 for entry in enabled),
+            runs=runs,
+        )
+
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         limit = SuspectRules.checked_limit(limit)
         backend = self._backend
@@ -448,6 +485,7 @@ class MemoryStore(Store):
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()
+            backend.run_minutes.clear()
 
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""

@@ -73,8 +73,9 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 6) had them: without the partial indexes
-    of the health suspects and entry counts (version 7), below 6 without the incidents, below
+    """Make the tables as schema ``version`` (2 to 7) had them: without the run counter
+    (version 8), below 7 without the partial indexes of the health suspects and entry counts,
+    below 6 without the incidents, below
     5 without the overlap columns, below 4 without the beats, and at version 2 without the
     outcome columns either."""
     engine = _raw_engine(url)
@@ -85,8 +86,10 @@ def _downgrade(url: str, prefix: str, version: int) -> None:
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            for index in health_indexes(schema):
-                index.drop(conn)
+            schema.run_minutes.drop(conn)
+            if version < 7:
+                for index in health_indexes(schema):
+                    index.drop(conn)
             if version < 6:
                 schema.incidents.drop(conn)
             if version < 4:
@@ -139,7 +142,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 7
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 8
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -206,7 +209,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 7
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 8
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -222,6 +225,21 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
             store.close()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("old_store", [7], indirect=True)
+def test_version_7_tables_gain_the_run_counter_which_counts_from_the_upgrade(
+    old_store: str,
+) -> None:
+    """Version 8 adds ``run_minutes``: the runs history holds from before are not counted,
+    those completed since are."""
+    with upgraded(old_store) as store:
+        assert store.activity(at(60), at(60), T0).runs == 0  # the run at T0 came before
+        (claim,) = store.claim_due(at(86_400), 10, "beat-1", LEASE)
+        assert claim.scheduled_for == at(60)
+        assert store.complete(claim, published(claim))
+        assert len(store.history("job")) == 2
+        assert store.activity(at(60), at(60), T0).runs == 1
 
 
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:

@@ -57,6 +57,12 @@ Cluster slot and every script can touch them atomically:
     entry removes it.
     Entries written before these keys existed join them at their next completion, report or
     edit.
+``{P}:run_minutes:<minute>`` (string)
+    How many runs (published or failed) completions recorded in one minute, ``<minute>``
+    being its start in epoch minutes (see :func:`~celery_stembeat.stores.base.run_minute`):
+    the completion script increments it and sets it to expire after
+    :data:`~celery_stembeat.stores.base.RUN_MINUTES_KEPT`; ``activity`` sums the minutes it
+    counts with one ``MGET``.
 ``{P}:ids`` (sorted set, every score 0)
     Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
     ``ZRANGEBYLEX``.
@@ -115,6 +121,7 @@ class Keys:
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
+        self.run_minutes_prefix = f"{tag}:run_minutes:"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [
@@ -144,3 +151,7 @@ class Keys:
 
     def outcomes(self, entry_id: str) -> str:
         return self.outcomes_prefix + entry_id
+
+    def run_minute(self, epoch_minute: int) -> str:
+        """The run counter of the minute starting ``epoch_minute`` minutes after the epoch."""
+        return f"{self.run_minutes_prefix}{epoch_minute}"

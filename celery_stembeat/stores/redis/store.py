@@ -42,6 +42,8 @@ from celery_stembeat.stores.base import (
     ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    RUN_MINUTES_KEPT,
+    Activity,
     BeatInfo,
     ChangeFeed,
     Claim,
@@ -58,9 +60,12 @@ from celery_stembeat.stores.base import (
     SuspectRules,
     TaskReport,
     VersionConflict,
+    checked_activity,
     checked_history_limit,
     checked_transition,
     claim_token,
+    counted_minutes,
+    minute_counts,
 )
 from celery_stembeat.stores.redis import scripts
 from celery_stembeat.stores.redis.codec import (
@@ -104,6 +109,10 @@ _HEALTH_CHECK_INTERVAL = 30
 #: Reads a batch of reports may take before giving up while busy beats keep changing its
 #: entries (the caller, a worker's buffer, sends it again later).
 OUTCOME_ATTEMPTS = 20
+
+
+def _epoch_minute(minute: datetime) -> int:
+    return to_ms(minute) // 60_000
 
 
 class RedisStore(Store):
@@ -436,6 +445,10 @@ class RedisStore(Store):
             "1" if result.disable else "0",
             state_changes(state, entry.state),
             [run_fields(run) for run in outcome.runs],
+            [
+                [str(_epoch_minute(minute)), str(count)]
+                for minute, count in minute_counts(outcome.runs).items()
+            ],
         ]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
@@ -450,7 +463,15 @@ class RedisStore(Store):
                 for claim, _ in chunk:
                     keys += self._run_keys(claim.entry.id)
                 completions = [self._completion(claim, outcome) for claim, outcome in chunk]
-                yield keys, [str(self.history_limit), compact_json(completions)]
+                yield (
+                    keys,
+                    [
+                        str(self.history_limit),
+                        compact_json(completions),
+                        self._keys.run_minutes_prefix,
+                        str(int(RUN_MINUTES_KEPT.total_seconds())),
+                    ],
+                )
 
         return [
             bool(done)
@@ -646,6 +667,23 @@ class RedisStore(Store):
             pipe.scard(self._keys.unscheduled)
             total, due, claimed, unscheduled = cast(list[int], pipe.execute())
         return EntryCounts(total, due + claimed - unscheduled)
+
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        """One script call: counts of ``{P}:due``, ``{P}:leases`` and
+        ``{P}:leases:unscheduled``, the ``{P}:failing`` entries whose sends fail, and one
+        ``MGET`` of the counted minutes' run counters."""
+        now, overdue_before, since = checked_activity(now, overdue_before, since)
+        keys = [self._keys.due, self._keys.leases, self._keys.unscheduled, self._keys.failing]
+        args = [
+            str(to_ms(now)),
+            str(to_ms_ceiling(overdue_before)),
+            self._keys.entry_prefix,
+            *(self._keys.run_minute(_epoch_minute(m)) for m in counted_minutes(now, since)),
+        ]
+        with self._errors():
+            reply = cast(list[int], self._run(self._scripts["activity"], keys, args))
+        enabled, due, overdue, failing, runs = reply
+        return Activity(enabled=enabled, due=due, overdue=overdue, failing=failing, runs=runs)
 
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """Up to ``limit`` suspects of each kind, the worst first (missed the longest, most

@@ -104,10 +104,11 @@ class Schema:
     changes: sa.Table
     beats: sa.Table
     incidents: sa.Table
+    run_minutes: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents]
+        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents, self.run_minutes]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -247,7 +248,14 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("since", UTCDateTime, nullable=False),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents)
+    # Added by schema version 8: runs recorded per minute (the start of the minute, UTC).
+    run_minutes = sa.Table(
+        f"{prefix}run_minutes",
+        metadata,
+        sa.Column("minute", UTCDateTime, primary_key=True),
+        sa.Column("runs", sa.BigInteger, nullable=False),
+    )
+    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents, run_minutes)
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -313,6 +321,10 @@ def health_indexes(schema: Schema) -> list[sa.Index]:
     )
 
 
+def _create_run_minutes(conn: sa.Connection, schema: Schema) -> None:
+    schema.run_minutes.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
@@ -321,6 +333,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_overlap_columns,
     _create_incidents,
     _create_health_indexes,
+    _create_run_minutes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

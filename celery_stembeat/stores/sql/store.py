@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores.base import (
     DEFAULT_HISTORY_LIMIT,
+    Activity,
     BeatInfo,
     ChangeFeed,
     Claim,
@@ -33,11 +34,12 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     announced,
+    checked_activity,
     checked_history_limit,
     checked_transition,
     claim_token,
 )
-from celery_stembeat.stores.sql import health, outcomes, upserts
+from celery_stembeat.stores.sql import activity, health, outcomes, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
@@ -562,6 +564,14 @@ class SQLStore(Store):
         limit = SuspectRules.checked_limit(limit)
         return self._read_health(
             lambda conn, schema: health.read_suspects(conn, schema, rules, limit), []
+        )
+
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        """One query of index counts and the counted minutes' rows (see ``activity.py``)."""
+        now, overdue_before, since = checked_activity(now, overdue_before, since)
+        return self._read_health(
+            lambda conn, schema: activity.read_activity(conn, schema, now, overdue_before, since),
+            Activity(0, 0, 0, 0, 0),
         )
 
     def _read_health(self, read: Callable[[sa.Connection, Schema], _T], dropped: _T) -> _T:
