@@ -68,6 +68,8 @@ class Survey:
     """A store's health at ``at``."""
 
     at: datetime
+    #: Every entry in the store.
+    entries: int
     #: Entries per state, every state named (problem counts are at least these when ``cut``).
     counts: dict[str, int]
     #: The entries that are not healthy, by id, each with its health.
@@ -97,6 +99,7 @@ def survey(store: Store, now: datetime, rules: HealthRules, limit: int = SURVEY_
     beats = store.beats()
     return Survey(
         at=now,
+        entries=counts.total,
         counts=by_state,
         problems=problems,
         cut=len(suspects) >= limit,
