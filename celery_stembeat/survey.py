@@ -84,7 +84,10 @@ class Survey:
 def survey(store: Store, now: datetime, rules: HealthRules, limit: int = SURVEY_LIMIT) -> Survey:
     """Survey ``store`` at ``now``: a handful of index look-ups, then the suspects alone."""
     counts = store.entry_counts()
-    suspects = store.health_suspects(suspect_rules(now, rules), limit)
+    # One more than is read: exactly ``limit`` suspects is not a cut survey.
+    suspects = store.health_suspects(suspect_rules(now, rules), limit + 1)
+    cut = len(suspects) > limit
+    suspects = suspects[:limit]
     entries = store.get_many(suspects)
     problems = [
         (entry, health)
@@ -102,7 +105,7 @@ def survey(store: Store, now: datetime, rules: HealthRules, limit: int = SURVEY_
         entries=counts.total,
         counts=by_state,
         problems=problems,
-        cut=len(suspects) >= limit,
+        cut=cut,
         beats=beats,
         live=live_beats(beats, now, rules),
     )

@@ -17,6 +17,7 @@ from bench.scenarios import (
     health,
     idle,
     lateness,
+    observe,
     outcomes,
     propagation,
     startup,
@@ -25,5 +26,5 @@ from bench.scenarios import (
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes, health)
+    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes, health, observe)
 }
