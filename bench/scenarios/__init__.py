@@ -26,5 +26,16 @@ from bench.scenarios import (
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (idle, burst, startup, lateness, propagation, cron, verify, outcomes, health, observe)
+    for module in (
+        idle,
+        burst,
+        startup,
+        lateness,
+        propagation,
+        cron,
+        verify,
+        outcomes,
+        health,
+        observe,
+    )
 }

@@ -90,9 +90,7 @@ def _run_active(store: Any, n: int, now: datetime) -> None:
 
     started = now - timedelta(minutes=50)
     store.write_many(
-        Entry(id=f"job{i:07d}", task=TASK, spec=IntervalSpec(600)).with_state(
-            next_run_at=started
-        )
+        Entry(id=f"job{i:07d}", task=TASK, spec=IntervalSpec(600)).with_state(next_run_at=started)
         for i in _active(n)
     )
     claims = store.claim_due(now, ACTIVE, "bench", timedelta(minutes=5))

@@ -29,6 +29,7 @@ from celery_stembeat.stores import (
     open_store,
 )
 from celery_stembeat.stores.sql import DEFAULT_PREFIX, SQLStore
+from celery_stembeat.stores.sql.activity import activity_query
 from celery_stembeat.stores.sql.engine import locate
 from celery_stembeat.stores.sql.health import counts_query, suspects_query
 from celery_stembeat.stores.sql.schema import (
@@ -291,6 +292,27 @@ def test_the_health_queries_read_indexes_only(sql_url: str) -> None:
         assert not [line for line in counts if f"SCAN {name}" in line and "INDEX" not in line]
         (unscheduled,) = [line for line in counts if "entries_unscheduled" in line]
         assert f"{store.prefix}entries_unscheduled" in unscheduled
+    finally:
+        engine.dispose()
+        store.close()
+
+
+def test_the_activity_query_reads_indexes_only(sql_url: str) -> None:
+    """Each count of ``activity`` has an index it can use: none scans the entries."""
+    store = open_store(sql_url)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    try:
+        store.upsert(make_entry("job"))
+        schema = build_schema(store.prefix, engine.dialect.name)
+        name = schema.entries.name
+        with engine.connect() as conn:
+            plan = _plan(conn, activity_query(schema, at(60), at(30), T0)).splitlines()
+        assert not [line for line in plan if f"Seq Scan on {name}" in line]
+        assert not [line for line in plan if f"SCAN {name}" in line and "INDEX" not in line]
+        for index in ("due", "lease", "failing"):
+            assert [line for line in plan if f"{store.prefix}entries_{index}" in line]
+        assert not [line for line in plan if f"Seq Scan on {schema.run_minutes.name}" in line]
     finally:
         engine.dispose()
         store.close()

@@ -10,7 +10,9 @@ newest, so a report on an old run costs up to ``history_limit`` stream entries. 
 one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
 Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
-index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries.
+index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
+:meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
+``MGET`` of the run counters).
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one

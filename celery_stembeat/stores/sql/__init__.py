@@ -51,6 +51,12 @@ Tables (named with the prefix)
     key, sorted by code point): ``state``, ``since`` (added by schema version 6). A resolved
     incident has no row. A transition reads the row ``FOR UPDATE`` and writes it in one write
     transaction.
+``{prefix}run_minutes``
+    The run counter (added by schema version 8): ``minute`` (the start of a minute, UTC, the
+    primary key) and ``runs``, the runs completions recorded in that minute (see
+    :meth:`~celery_stembeat.stores.base.Store.activity`). Each completion batch adds its runs
+    in its own transaction (on PostgreSQL, in its one statement) and deletes the minutes
+    :data:`~celery_stembeat.stores.base.RUN_MINUTES_KEPT` older than its own.
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -101,6 +107,9 @@ Files
     folded, the changed rows written back; the same statements on both databases.
 ``health.py``
     Health from indexes: the entry counts, and the suspects' three index lookups in one query.
+``activity.py``
+    :meth:`SQLStore.activity`: index counts and the run counter's minutes in one query; the
+    counter's upsert on SQLite.
 ``beats.py``
     Beats recording themselves: the upsert and pruning, the removal, the listing; the same
     statements on both databases.

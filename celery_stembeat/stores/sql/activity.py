@@ -15,7 +15,7 @@ and the runs of the counted minutes from ``{prefix}run_minutes``, at most
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,9 +28,24 @@ from celery_stembeat.stores.base import (
 from celery_stembeat.stores.sql.health import counts_query
 from celery_stembeat.stores.sql.schema import Schema, failing_predicate
 
+#: Before every lease: ``lease_until >= _EARLIEST`` is a range the lease index serves for
+#: every claimed entry (SQLite does not search an index for ``IS NOT NULL``).
+_EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
+
 
 def _count(schema: Schema, *where: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
     return sa.select(sa.func.count()).select_from(schema.entries).where(*where).scalar_subquery()
+
+
+def _count_if(
+    schema: Schema, where: sa.ColumnElement[bool], counted: sa.ColumnElement[bool]
+) -> sa.ScalarSelect[int]:
+    """The entries ``where`` finds (an index range) for which ``counted`` holds: SQLite, which
+    has no statistics, would read any condition on ``enabled`` from the due index, visiting
+    every enabled row, so the conditions the index does not hold are counted, not searched."""
+    one = sa.case((counted, 1), else_=0)
+    query = sa.select(sa.func.coalesce(sa.func.sum(one), 0)).select_from(schema.entries)
+    return query.where(where).scalar_subquery()
 
 
 def activity_query(
@@ -54,13 +69,13 @@ def activity_query(
         counts.c.total,
         counts.c.unscheduled,
         _count(schema, enabled, c.next_run_at <= now).label("due"),
-        _count(schema, c.lease_until.is_not(None), enabled, c.claimed_for.is_not(None)).label(
-            "claimed"
-        ),
+        _count_if(
+            schema, c.lease_until >= _EARLIEST, sa.and_(enabled, c.claimed_for.is_not(None))
+        ).label("claimed"),
         _count(schema, enabled, c.next_run_at < overdue_before).label("overdue"),
-        _count(schema, failing_predicate(c), c.consecutive_failures > zero, enabled).label(
-            "failing"
-        ),
+        _count_if(
+            schema, failing_predicate(c), sa.and_(enabled, c.consecutive_failures > zero)
+        ).label("failing"),
         runs.label("runs"),
     )
 
