@@ -31,6 +31,8 @@ MODES = {
         "lateness_windows": 5,
         "health_reps": 1,
         "health_surveys": 50,
+        "tags_reps": 1,
+        "tags_selections": 50,
     },
     "quick": {
         "reps": 2,
@@ -43,6 +45,8 @@ MODES = {
         "lateness_windows": 1,
         "health_reps": 1,
         "health_surveys": 10,
+        "tags_reps": 1,
+        "tags_selections": 10,
     },
 }
 

@@ -22,17 +22,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from celery_stembeat.engine import Clock, utc_now
 from celery_stembeat.health import OK, Health, HealthRules
 from celery_stembeat.specs import format_duration
-from celery_stembeat.stores import Incident, Store
+from celery_stembeat.stores import Incident, Pause, Store
 from celery_stembeat.survey import Survey, healths, survey
 from celery_stembeat.webhooks import FIRING, RESOLVED, Alert, WebhookSender
 
 logger = logging.getLogger(__name__)
 
+_INSTANT = timedelta(milliseconds=1)
 #: Seconds between two surveys of a watch.
 ALERT_INTERVAL = 2.0
 #: Seconds the store may fail a watch before it alerts that the store is unreachable.
@@ -73,6 +75,9 @@ class AlertWatch:
         self.store_alert_after = store_alert_after
         self._failing_since: float | None = None
         self._store_alerted = False
+        #: The pause the last survey found holding, and one seen ending (see :meth:`check`).
+        self._held: Pause | None = None
+        self._ended: Pause | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,7 +87,9 @@ class AlertWatch:
         """Survey once and send the alerts this watch won; those alerts. Never raises."""
         now = self.clock()
         try:
-            seen = survey(self.store, now, self.rules)
+            resumed = self._resumed(now)
+            seen = survey(self.store, now, self.rules, resumed=resumed)
+            self._note_pause(seen, resumed)
             incidents = {incident.key: incident for incident in self.store.incidents()}
             alerts = self._store_back(now)
             alerts += self._entries(seen, incidents, now)
@@ -92,6 +99,31 @@ class AlertWatch:
         for alert in alerts:
             self.sender.send(alert)
         return alerts
+
+    def _resumed(self, now: datetime) -> Pause | None:
+        """The pause to count the grace from should the store hold none (``resume`` clears
+        it): the one the last survey found holding, as ending now, or one seen ending within
+        the grace. Beats take the backlog a pause leaves within a pass or two; an entry is
+        ``missed`` only if still unsent after the grace, so a resume sends no alert storm."""
+        if self._held is not None:
+            return replace(self._held, until=max(now, self._held.since + _INSTANT))
+        ended = self._ended
+        if (
+            ended is not None
+            and ended.until is not None
+            and now - ended.until <= self.rules.missed_after
+        ):
+            return ended
+        self._ended = None
+        return None
+
+    def _note_pause(self, seen: Survey, resumed: Pause | None) -> None:
+        """Remember the pause in force, or the one that stopped holding since the last
+        survey."""
+        if seen.paused is not None:
+            self._held, self._ended = seen.paused, None
+        elif self._held is not None:
+            self._held, self._ended = None, resumed
 
     def _move(self, key: str, state: str, now: datetime) -> str | None:
         return self.store.transition_incident(key, state, now)
@@ -112,7 +144,7 @@ class AlertWatch:
         entries = self.store.get_many(key.removeprefix(ENTRY) for key in settled)
         now_healthy = dict.fromkeys((key.removeprefix(ENTRY) for key in settled), Health(OK))
         for entry, health in zip(
-            entries, healths(self.store, entries, now, self.rules), strict=True
+            entries, healths(self.store, entries, now, self.rules, seen.pause), strict=True
         ):
             now_healthy[entry.id] = health
         for entry_id, health in now_healthy.items():

@@ -37,6 +37,7 @@ STEMBEAT_KEYS = (
     "description",
     "overlap",
     "overlap_timeout",
+    "tags",
 )
 _KNOWN_KEYS = frozenset(CELERY_KEYS + STEMBEAT_KEYS)
 

@@ -33,6 +33,7 @@ from celery_stembeat.stores.base import (
     ChangeFeed,
     Claim,
     Outcome,
+    Pause,
     RunRecord,
     Store,
 )
@@ -53,6 +54,36 @@ def utc_now() -> datetime:
 def default_owner() -> str:
     """A name for this beat process that other beats and the history can show."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_record(
+    message: Message, error: Exception | None, published_at: datetime, owner: str
+) -> RunRecord:
+    """The history record of ``message`` once a publisher sent it at ``published_at`` (``error``
+    ``None``) or could not send it; ``owner`` is who sent it."""
+    entry, scheduled_for = message.entry, message.scheduled_for
+    if error is not None:
+        return RunRecord(
+            entry_id=entry.id,
+            scheduled_for=scheduled_for,
+            outcome=FAILED,
+            jitter=message.countdown,
+            error=error_text(error),
+            owner=owner,
+            task_id=message.task_id,
+            manual=message.manual,
+        )
+    return RunRecord(
+        entry_id=entry.id,
+        scheduled_for=scheduled_for,
+        outcome=PUBLISHED,
+        published_at=published_at,
+        drift=(published_at - scheduled_for).total_seconds(),  # whole microseconds
+        jitter=message.countdown,
+        owner=owner,
+        task_id=message.task_id,
+        manual=message.manual,
+    )
 
 
 @dataclass(frozen=True)
@@ -98,6 +129,8 @@ class TickReport:
     skipped: int = 0
     #: This tick found the store or broker unavailable, and the outage starts with it.
     outage_started: bool = False
+    #: The store-wide pause that held this tick's claim back, if one did.
+    paused: Pause | None = None
 
 
 class Engine:
@@ -127,6 +160,8 @@ class Engine:
         self._broker = _BrokerOutage()
         #: This pass's entries that missed occurrences: (id, catch_up, missed, counted in part).
         self._missed: list[tuple[str, str, int, bool]] = []
+        #: The store-wide pause the last tick found holding claims back.
+        self._pause: Pause | None = None
         self._closed = False
 
     # -- one pass ------------------------------------------------------------------------------
@@ -176,10 +211,26 @@ class Engine:
             now = self.clock()
         # The index head as the claim left it, or an entry this pass just put back earlier.
         wake_ups = [o.next_run_at for o in outcomes if o.next_run_at is not None]
-        if batch.next_due_at is not None:
+        if batch.paused is not None and batch.next_due_at is not None:
+            # A pass wakes a lookahead before a due time; at a pause's end that claim would
+            # still see the pause, so wake at the end itself.
+            wake_ups.append(batch.next_due_at + settings.lookahead)
+        elif batch.next_due_at is not None:
             wake_ups.append(batch.next_due_at)
+        self._note_pause(batch.paused)
+        report.paused = batch.paused
         report.delay = self._delay(self.clock(), min(wake_ups, default=None))
         return report
+
+    def _note_pause(self, pause: Pause | None) -> None:
+        """Log a pause once as it starts (or is replaced), and once as it ends."""
+        if pause == self._pause:
+            return
+        if pause is not None:
+            logger.warning("stembeat: store paused %s", pause.describe())
+        else:
+            logger.info("stembeat: store pause ended, sending again")
+        self._pause = pause
 
     def _run_when_due(self, claims: list[Claim], report: TickReport) -> list[Outcome]:
         """Run ``claims`` (earliest first, as stores claim them), each group as it falls due;
@@ -343,37 +394,18 @@ class Engine:
         self, message: Message, error: Exception | None, published_at: datetime
     ) -> RunRecord:
         """The history record of one message the publisher sent, or could not send."""
-        entry, scheduled_for = message.entry, message.scheduled_for
-        if error is not None:
-            return RunRecord(
-                entry_id=entry.id,
-                scheduled_for=scheduled_for,
-                outcome=FAILED,
-                jitter=message.countdown,
-                error=error_text(error),
-                owner=self.settings.owner,
-                task_id=message.task_id,
-            )
-        drift = (published_at - scheduled_for).total_seconds()  # whole microseconds
-        if logger.isEnabledFor(logging.DEBUG):
+        record = run_record(message, error, published_at, self.settings.owner)
+        if record.drift is not None and logger.isEnabledFor(logging.DEBUG):
+            entry = message.entry
             logger.debug(
                 "stembeat: sent %s (%s) for %s, drift %.3f s, id %s",
                 entry.id,
                 entry.task,
-                scheduled_for.isoformat(),
-                drift,
+                message.scheduled_for.isoformat(),
+                record.drift,
                 message.task_id,
             )
-        return RunRecord(
-            entry_id=entry.id,
-            scheduled_for=scheduled_for,
-            outcome=PUBLISHED,
-            published_at=published_at,
-            drift=drift,
-            jitter=message.countdown,
-            owner=self.settings.owner,
-            task_id=message.task_id,
-        )
+        return record
 
     def _record(self) -> None:
         """Complete the pending claims; what the store could not take stays pending."""

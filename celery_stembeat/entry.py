@@ -16,6 +16,8 @@ from celery_stembeat.limits import (
     MAX_ID_LENGTH,
     MAX_JITTER,
     MAX_OVERLAP_TIMEOUT,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
     MAX_TASK_LENGTH,
     LimitError,
     check_text,
@@ -35,6 +37,7 @@ OVERLAP_POLICIES = ("allow", "skip")
 DEFAULT_OVERLAP_TIMEOUT = 3600.0
 SOURCES = ("config", "store")
 _CONTROL = re.compile(r"[\x00-\x1f]")
+_TAG = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:/-]{{0,{MAX_TAG_LENGTH - 1}}}")
 
 
 class EntryError(ValueError):
@@ -199,6 +202,23 @@ def _number(value: object, name: str) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
+def checked_tags(value: object) -> tuple[str, ...]:
+    """``value`` (a list of tag names) without duplicates, sorted; SpecError names the first bad
+    one (``tags[2]``)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise SpecError(f"'tags': expected a list of names, got {shorten(value)}", "tags")
+    if len(value) > MAX_TAGS:
+        raise SpecError(f"'tags': {len(value)} tags, more than {MAX_TAGS}", "tags")
+    for index, tag in enumerate(value):
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+            raise SpecError(
+                f"'tags[{index}]': {shorten(tag)} is not a tag (1-{MAX_TAG_LENGTH} of "
+                "A-Z a-z 0-9 _ . : / -, starting with a letter or digit)",
+                "tags",
+            )
+    return tuple(sorted(set(value)))
+
+
 def _has_nul(value: object) -> bool:
     """Whether any text in a JSON-able value (mapping keys included) holds a NUL character."""
     if isinstance(value, str):
@@ -236,6 +256,23 @@ def _check_json(value: object, name: str) -> None:
         raise _nul_error(name)
 
 
+def _check_id(value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"'id': {shorten(value)} must be non-empty text", "id")
+    _check_text(value, "id", MAX_ID_LENGTH)
+    if _CONTROL.search(value):
+        raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
+
+
+def is_entry_id(value: object) -> bool:
+    """Whether ``value`` could be an entry's id (so an id that is not can name no entry)."""
+    try:
+        _check_id(value)
+    except (SpecError, LimitError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Entry:
     """One schedule: the task to send, when, how, and its run state."""
@@ -256,6 +293,8 @@ class Entry:
     #: Seconds after which an unfinished previous run no longer holds back ``overlap: skip``
     #: (``None``: :data:`DEFAULT_OVERLAP_TIMEOUT`).
     overlap_timeout: float | None = None
+    #: Names to select the entry by (``--tag``): no duplicates, sorted.
+    tags: tuple[str, ...] = ()
     source: str = "store"
     version: int = 0
     state: RunState = RunState()
@@ -267,11 +306,7 @@ class Entry:
             raise EntryError(f"entry {shorten(self.id)}: {exc}", self.id, exc.field) from None
 
     def _validate(self) -> None:
-        if not isinstance(self.id, str) or not self.id.strip():
-            raise SpecError(f"'id': {shorten(self.id)} must be non-empty text", "id")
-        _check_text(self.id, "id", MAX_ID_LENGTH)
-        if _CONTROL.search(self.id):
-            raise SpecError(f"'id': must be at most {MAX_ID_LENGTH} printable characters", "id")
+        _check_id(self.id)
         if not isinstance(self.task, str) or not self.task.strip():
             raise SpecError(f"'task': {shorten(self.task)} must be a task name", "task")
         _check_text(self.task, "task", MAX_TASK_LENGTH)
@@ -317,6 +352,7 @@ class Entry:
                     "overlap_timeout",
                 )
             object.__setattr__(self, "overlap_timeout", float(self.overlap_timeout))
+        object.__setattr__(self, "tags", checked_tags(self.tags))
         if not isinstance(self.description, str):
             raise SpecError(
                 f"'description': expected text, got {shorten(self.description)}", "description"
@@ -352,6 +388,7 @@ class Entry:
             "description": self.description,
             "overlap": self.overlap,
             "overlap_timeout": self.overlap_timeout,
+            "tags": list(self.tags),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -393,7 +430,13 @@ class Entry:
             values["state"] = RunState.from_dict(state, label)
         elif state is None:
             values.pop("state", None)
-        for key, default in (("args", ()), ("kwargs", {}), ("options", {}), ("description", "")):
+        for key, default in (
+            ("args", ()),
+            ("kwargs", {}),
+            ("options", {}),
+            ("description", ""),
+            ("tags", ()),
+        ):
             if values.get(key) is None:
                 values[key] = default
         return cls(**values)

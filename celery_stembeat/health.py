@@ -6,7 +6,10 @@ An entry is in the first of these states that applies:
     It is disabled.
 ``missed``
     Its next occurrence is due for longer than ``missed_after`` and no beat has sent it (no
-    live beat, or beats too busy or cut off from the broker).
+    live beat, or beats too busy or cut off from the broker). While the store is paused
+    (:meth:`~celery_stembeat.stores.base.Store.pause`) nothing is missed: beats hold back on
+    purpose. A pause that ended by its ``until`` counts as the due time for the occurrences
+    it held back.
 ``failing``
     Its last ``failures`` task outcomes failed in a row (``failure``, ``timeout``,
     ``rejected``), or its last ``failures`` occurrences could not be sent.
@@ -33,7 +36,7 @@ from datetime import datetime, timedelta
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import format_duration
-from celery_stembeat.stores import BeatInfo, RunRecord
+from celery_stembeat.stores import BeatInfo, Pause, RunRecord
 from celery_stembeat.stores.base import PUBLISHED, RETRY, STARTED
 
 OK = "ok"
@@ -84,14 +87,33 @@ def needs_newest_run(entry: Entry) -> bool:
     return entry.enabled and state.last_outcome is not None and state.newest_unfinished()
 
 
-def assess(entry: Entry, newest: RunRecord | None, now: datetime, rules: HealthRules) -> Health:
-    """The health of ``entry`` at ``now``; ``newest`` is its newest run record when
-    :func:`needs_newest_run` says it matters (else it is not looked at)."""
+def _sendable_from(due: datetime | None, now: datetime, pause: Pause | None) -> datetime | None:
+    """When a beat could first send an occurrence ``due`` then, under ``pause`` (the stored
+    one): ``None`` while the pause holds (or there is nothing due)."""
+    if due is None or pause is None:
+        return due
+    if pause.in_force(now):
+        return None
+    assert pause.until is not None  # a pause not in force has ended
+    return max(due, pause.until)
+
+
+def assess(
+    entry: Entry,
+    newest: RunRecord | None,
+    now: datetime,
+    rules: HealthRules,
+    pause: Pause | None = None,
+) -> Health:
+    """The health of ``entry`` at ``now`` under the store's ``pause`` (as stored, if any);
+    ``newest`` is its newest run record when :func:`needs_newest_run` says it matters (else
+    it is not looked at)."""
     state = entry.state
     if not entry.enabled:
         return Health(DISABLED)
-    if state.next_run_at is not None and now - state.next_run_at > rules.missed_after:
-        return Health(MISSED, f"due {_ago(now - state.next_run_at)} ago, not sent")
+    due = _sendable_from(state.next_run_at, now, pause)
+    if due is not None and now - due > rules.missed_after:
+        return Health(MISSED, f"due {_ago(now - due)} ago, not sent")
     if state.consecutive_task_failures >= rules.failures:
         return Health(
             FAILING,

@@ -28,6 +28,9 @@ MAX_DIGITS = 40
 MIN_INT, MAX_INT = -(10**MAX_DIGITS - 1), 10**MAX_DIGITS - 1
 #: Run counts and versions: what a signed 64-bit database column holds.
 MAX_COUNT = 2**63 - 1
+#: Tags of one entry, and characters of one tag.
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 64
 #: The largest ``jitter`` (seconds): one day.
 MAX_JITTER = 86_400.0
 #: The longest an entry with ``overlap: skip`` waits for its previous run (30 days).

@@ -142,7 +142,7 @@ class StoreCollector:
         up = core.GaugeMetricFamily("stembeat_store_up", "Whether the store answered the scrape.")
         try:
             seen = survey(self.store, now, self.rules)
-            selected = self._selected(now)
+            selected = self._selected(now, seen)
         except Exception as exc:
             logger.warning("stembeat: the store did not answer a scrape: %s", exc)
             up.add_metric([], 0)
@@ -158,11 +158,12 @@ class StoreCollector:
         took.add_metric([], self.elapsed() - started)
         yield took
 
-    def _selected(self, now: datetime) -> list[tuple[Entry, Health]]:
+    def _selected(self, now: datetime, seen: Survey) -> list[tuple[Entry, Health]]:
         if self.entry_prefix is None:
             return []
         entries = self.store.list_entries(prefix=self.entry_prefix)
-        return list(zip(entries, healths(self.store, entries, now, self.rules), strict=True))
+        found = healths(self.store, entries, now, self.rules, seen.pause)
+        return list(zip(entries, found, strict=True))
 
     def _store_families(self, core: Any, seen: Survey, now: datetime) -> Iterator[Any]:
         entries = core.GaugeMetricFamily(
@@ -203,6 +204,11 @@ class StoreCollector:
             ]
             oldest.add_metric([], max(waits, default=0.0))
             yield oldest
+        paused = core.GaugeMetricFamily(
+            "stembeat_paused", "1 while the store is paused (stembeat pause), else 0."
+        )
+        paused.add_metric([], int(seen.paused is not None))
+        yield paused
         live = core.GaugeMetricFamily("stembeat_store_live_beats", "Beats heard from lately.")
         live.add_metric([], len(seen.live))
         yield live

@@ -9,7 +9,9 @@ One line in the module that defines the celery app turns it on for every worker 
 It connects celery's task signals. Only messages stembeat sent (those carrying the
 ``stembeat_entry`` and ``stembeat_scheduled_for`` headers) are reported; other tasks cost a
 header lookup. Reports go through an :class:`~celery_stembeat.outcome_buffer.OutcomeBuffer`,
-so a task never waits for the store.
+so a task never waits for the store. A message of ``stembeat run`` also carries
+``stembeat_manual``: its reports close that manual run's record and leave the entry's run
+state alone.
 
 What is reported, and from where:
 
@@ -33,7 +35,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
@@ -55,13 +57,21 @@ from celery_stembeat.stores.base import (
 
 ENTRY_HEADER = "stembeat_entry"
 SCHEDULED_HEADER = "stembeat_scheduled_for"
+MANUAL_HEADER = "stembeat_manual"
 #: Occurrences the main process remembers by task id, for reports it makes itself.
 REMEMBERED = 10_000
 
 #: celery's end states (``task_postrun``) and what each reports; IGNORED reports nothing.
 _POSTRUN_OUTCOMES = {"SUCCESS": SUCCESS, "FAILURE": FAILURE, "RETRY": RETRY, "REJECTED": REJECTED}
 
-Occurrence = tuple[str, datetime]
+
+class Occurrence(NamedTuple):
+    """What a stembeat message is about: an entry's occurrence, or a manual run of it."""
+
+    entry_id: str
+    scheduled_for: datetime
+    manual: bool = False
+
 
 _TRACKERS: weakref.WeakKeyDictionary[Any, OutcomeTracker] = weakref.WeakKeyDictionary()
 
@@ -69,16 +79,18 @@ _TRACKERS: weakref.WeakKeyDictionary[Any, OutcomeTracker] = weakref.WeakKeyDicti
 def occurrence(headers: Mapping[str, Any] | None, request: object = None) -> Occurrence | None:
     """The (entry id, scheduled time) a stembeat message carries, from its ``headers`` or,
     as celery's task context has them, ``request``'s attributes; ``None`` for other messages."""
-    entry = when = None
+    entry = when = manual = None
     if headers:
         entry, when = headers.get(ENTRY_HEADER), headers.get(SCHEDULED_HEADER)
+        manual = headers.get(MANUAL_HEADER)
     if entry is None and request is not None:
         entry = getattr(request, ENTRY_HEADER, None)
         when = getattr(request, SCHEDULED_HEADER, None)
+        manual = getattr(request, MANUAL_HEADER, None)
     if not isinstance(entry, str) or not isinstance(when, str) or len(entry) > MAX_ID_LENGTH:
         return None
     try:
-        return entry, parse_instant(when, SCHEDULED_HEADER)
+        return Occurrence(entry, parse_instant(when, SCHEDULED_HEADER), manual is True)
     except SpecError:
         return None
 
@@ -151,11 +163,11 @@ class OutcomeTracker:
         error: str | None = None,
         worker: str | None = None,
     ) -> None:
-        entry_id, scheduled_for = found
         self.buffer.add(
             TaskReport(
-                entry_id=entry_id,
-                scheduled_for=scheduled_for,
+                entry_id=found.entry_id,
+                scheduled_for=found.scheduled_for,
+                manual=found.manual,
                 outcome=outcome,
                 at=at,
                 started_at=started_at,

@@ -32,6 +32,9 @@ class Message:
     task_id: str
     #: Seconds the worker should wait before running it (the entry's jitter); 0 for none.
     countdown: float = 0.0
+    #: Sent out of schedule (``stembeat run``): ``scheduled_for`` is when it was asked for,
+    #: and the message says so in the ``stembeat_manual`` header.
+    manual: bool = False
 
 
 class Publisher(Protocol):
@@ -99,6 +102,8 @@ class CeleryPublisher:
             stembeat_entry=entry.id,
             stembeat_scheduled_for=format_instant(message.scheduled_for),
         )
+        if message.manual:
+            headers["stembeat_manual"] = True
         eta = _instant(options.pop("eta", None))
         delay = message.countdown + (options.pop("countdown", None) or 0)
         if delay > 0:

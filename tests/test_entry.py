@@ -35,6 +35,7 @@ def full_entry() -> Entry:
         description="weekday report",
         overlap="skip",
         overlap_timeout=600.0,
+        tags=["team:reports", "nightly"],
         source="config",
         version=4,
         state=RunState(
@@ -80,6 +81,7 @@ def test_definition_holds_only_what_entry_files_hold() -> None:
         "description",
         "overlap",
         "overlap_timeout",
+        "tags",
     }
     restored = Entry.from_dict(definition)
     assert restored.spec == full_entry().spec
@@ -151,6 +153,40 @@ def test_nul_characters_are_refused_naming_the_field(
     with pytest.raises(EntryError, match="NUL") as raised:
         Entry.from_dict(data)
     assert raised.value.field == field
+
+
+def test_tags_are_normalised_without_duplicates_sorted() -> None:
+    entry = Entry(id="a", task="t", spec=IntervalSpec(5), tags=["b", "a", "a"])
+    assert entry == Entry(id="a", task="t", spec=IntervalSpec(5), tags=("a", "b"))
+    assert entry.definition()["tags"] == ["a", "b"]
+    assert Entry.from_dict({"id": "a", "task": "t", "spec": "5m", "tags": None}).tags == ()
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ("nightly", r"^entry 'a': 'tags': expected a list of names, got 'nightly'$"),
+        ({"team": "x"}, r"'tags': expected a list of names"),
+        (["x"] * 33, r"'tags': 33 tags, more than 32$"),
+        (["ok", ""], r"'tags\[1\]': '' is not a tag \(1-64 of"),
+        (["ok", "ok", "x" * 65], r"'tags\[2\]': 'x{65}' is not a tag"),
+        (["-leading"], r"'tags\[0\]': '-leading' is not a tag"),
+        (["has space"], r"'tags\[0\]'"),
+        (["caf\u00e9"], r"'tags\[0\]'"),
+        ([7], r"'tags\[0\]': 7 is not a tag"),
+    ],
+)
+def test_bad_tags_name_the_field_and_the_position(tags: object, message: str) -> None:
+    with pytest.raises(EntryError, match=message) as raised:
+        Entry.from_dict({"id": "a", "task": "t", "spec": "5m", "tags": tags})
+    assert raised.value.field == "tags"
+    assert len(str(raised.value)) < 200
+
+
+def test_a_tag_holds_up_to_64_characters_of_its_alphabet() -> None:
+    longest = "a" + "Z9_.:/-" * 9
+    assert len(longest) == 64
+    assert Entry(id="a", task="t", spec="5m", tags=[longest] * 3 + ["0"]).tags == ("0", longest)
 
 
 def test_text_that_only_looks_like_an_escaped_nul_is_kept() -> None:

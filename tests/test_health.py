@@ -22,7 +22,7 @@ from celery_stembeat.health import (
     needs_newest_run,
 )
 from celery_stembeat.specs import IntervalSpec
-from celery_stembeat.stores import BeatInfo, RunRecord
+from celery_stembeat.stores import BeatInfo, Pause, RunRecord
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 RULES = HealthRules()
@@ -63,6 +63,30 @@ def test_disabled_comes_first() -> None:
 def test_missed_is_a_due_occurrence_not_sent_within_missed_after(late: float, state: str) -> None:
     due = entry(next_run_at=NOW - timedelta(seconds=late), last_outcome_for=LAST)
     assert assess(due, None, NOW, RULES).state == state
+
+
+@pytest.mark.parametrize(
+    ("pause", "state"),
+    [
+        (Pause(NOW - timedelta(hours=1), None), OK),  # open-ended: holds
+        (Pause(NOW - timedelta(hours=1), NOW + timedelta(seconds=1)), OK),  # holds still
+        (Pause(NOW - timedelta(hours=1), NOW - timedelta(seconds=30)), OK),  # within the grace
+        (Pause(NOW - timedelta(hours=1), NOW - timedelta(seconds=31)), MISSED),
+        (Pause(NOW - timedelta(hours=2), NOW - timedelta(hours=1)), MISSED),  # long over
+    ],
+)
+def test_nothing_is_missed_while_paused_nor_within_the_grace_after_its_until(
+    pause: Pause, state: str
+) -> None:
+    due = entry(next_run_at=NOW - timedelta(minutes=5), last_outcome_for=LAST)
+    assert assess(due, None, NOW, RULES, pause).state == state
+
+
+def test_a_pause_hides_no_other_state() -> None:
+    failing = entry(next_run_at=NOW - timedelta(minutes=5), consecutive_task_failures=3)
+    pause = Pause(NOW - timedelta(hours=1), None)
+    assert assess(failing, None, NOW, RULES, pause).state == FAILING
+    assert assess(replace(failing, enabled=False), None, NOW, RULES, pause).state == DISABLED
 
 
 def test_missed_says_how_long_and_comes_before_failing() -> None:

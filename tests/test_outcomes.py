@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from celery_stembeat.limits import MAX_ERROR_LENGTH, MAX_ID_LENGTH
-from celery_stembeat.outcomes import occurrence
+from celery_stembeat.outcomes import Occurrence, occurrence
 from celery_stembeat.stores import TaskReport
 from celery_stembeat.stores.base import MAX_WORKER_LENGTH
 
@@ -19,14 +19,24 @@ AT = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=timezone.utc)
 
 def test_a_stembeat_message_names_its_occurrence() -> None:
     headers = {"stembeat_entry": "report", "stembeat_scheduled_for": WHEN, "x": 1}
-    assert occurrence(headers) == ("report", AT)
+    assert occurrence(headers) == Occurrence("report", AT, manual=False)
+
+
+def test_a_manual_run_s_message_says_so() -> None:
+    """``stembeat run`` adds ``stembeat_manual: true``; any other value is not a manual run."""
+    headers = {"stembeat_entry": "report", "stembeat_scheduled_for": WHEN}
+    assert occurrence({**headers, "stembeat_manual": True}) == Occurrence("report", AT, True)
+    request = SimpleNamespace(**headers, stembeat_manual=True)
+    assert occurrence(None, request) == Occurrence("report", AT, True)
+    for other in (False, None, 1, "true", [True]):
+        assert occurrence({**headers, "stembeat_manual": other}) == ("report", AT, False)
 
 
 def test_celery_s_task_context_carries_them_as_attributes() -> None:
     """Older celery puts custom headers on the request context, not in ``headers``."""
     request = SimpleNamespace(stembeat_entry="report", stembeat_scheduled_for=WHEN)
-    assert occurrence(None, request) == ("report", AT)
-    assert occurrence({}, request) == ("report", AT)
+    assert occurrence(None, request) == ("report", AT, False)
+    assert occurrence({}, request) == ("report", AT, False)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from bench.scenarios import (
     outcomes,
     propagation,
     startup,
+    tags,
     verify,
 )
 
@@ -37,5 +38,6 @@ SCENARIOS: dict[str, ModuleType] = {
         outcomes,
         health,
         observe,
+        tags,
     )
 }

@@ -37,6 +37,9 @@ VERBS = {
     "enable": f"{_COMMANDS}.manage:enable",
     "disable": f"{_COMMANDS}.manage:disable",
     "remove": f"{_COMMANDS}.manage:remove",
+    "pause": f"{_COMMANDS}.pause:pause",
+    "resume": f"{_COMMANDS}.pause:resume",
+    "run": f"{_COMMANDS}.run:run",
     "export": f"{_COMMANDS}.migrate:export",
     "import": f"{_COMMANDS}.migrate:import_schedules",
 }
@@ -65,4 +68,4 @@ def celery_command(ctx: click.Context, now: datetime | None) -> None:
     """Manage and inspect the stembeat schedules of this app's store (stembeat_url)."""
     celery_context = ctx.obj
     locate = functools.partial(target_from_app, celery_context.app)
-    install(ctx, Session(locate, now, color=not celery_context.no_color))
+    install(ctx, Session(locate, now, color=not celery_context.no_color, app=celery_context.app))

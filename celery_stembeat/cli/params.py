@@ -13,6 +13,7 @@ from celery_stembeat.cli.session import current
 from celery_stembeat.cli.tables import LAYOUTS, Layout, Output
 from celery_stembeat.limits import shorten
 from celery_stembeat.specs import SpecError, parse_instant, zone_name
+from celery_stembeat.stores.base import checked_selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +43,27 @@ class Choice(click.Choice[str]):
         except click.BadParameter:
             choices = ", ".join(map(str, self.choices))
             self.fail(f"{shorten(value)} is not one of {choices}", param, ctx)
+
+
+def _tags(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """Tag names (none given: no selection by tag)."""
+    try:
+        return checked_selection(value) if value else ()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def tag_option(function: F) -> F:
+    """``--tag T`` (repeatable): only the entries holding every tag given."""
+    option = click.option(
+        "--tag",
+        "tags",
+        metavar="TAG",
+        multiple=True,
+        callback=_tags,
+        help="Only entries with this tag; repeat to require several (all of them).",
+    )
+    return option(function)
 
 
 def instant_option(*names: str, **attrs: Any) -> Callable[[F], F]:

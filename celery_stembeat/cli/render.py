@@ -26,7 +26,7 @@ from celery_stembeat.specs import (
     format_instant,
     load_zone,
 )
-from celery_stembeat.stores import BeatInfo, RunRecord
+from celery_stembeat.stores import BeatInfo, Pause, RunRecord
 from celery_stembeat.survey import SURVEY_LIMIT, Survey
 
 NOTHING = "-"
@@ -192,7 +192,8 @@ HISTORY_COLUMNS = (
 
 
 def history_table(entry: Entry, runs: Sequence[RunRecord]) -> tables.Table:
-    """``history``: one row per recorded run, newest first."""
+    """``history``: one row per recorded run, newest first; a manual run's outcome says so
+    (its scheduled time is when it was asked for)."""
     zone = spec_zone(entry.spec)
     title = f"{entry.id}: {counted(len(runs), 'run')}, newest first, times in {zone}"
     rows = (
@@ -201,7 +202,7 @@ def history_table(entry: Entry, runs: Sequence[RunRecord]) -> tables.Table:
             instant_cell(run.published_at, local(run.published_at, zone)),
             seconds(run.drift),
             seconds(run.jitter),
-            run.outcome,
+            f"{run.outcome} (manual)" if run.manual else run.outcome,
             seconds(run.runtime),
             run.error or NOTHING,
             run.owner or NOTHING,
@@ -248,6 +249,7 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
         "live_beats": len(surveyed.live),
         "beats": [beat.to_dict() for beat in surveyed.beats],
         "cut": surveyed.cut,
+        "paused": None if surveyed.paused is None else surveyed.paused.to_dict(),
         "rows": [
             {
                 "id": entry.id,
@@ -267,6 +269,11 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
             for entry, verdict in surveyed.problems
         ],
     }
+
+
+def pause_banner(pause: Pause) -> str:
+    """The line ``list`` and ``observe`` show while the store is paused."""
+    return f"PAUSED {pause.describe()} (stembeat resume ends it)"
 
 
 def health_line(
@@ -331,7 +338,8 @@ def observation_view(seen: Observation) -> tables.Table:
         )
         for entry, verdict in surveyed.problems
     )
-    title = f"{line}\n{health_line(surveyed.counts, surveyed.live, surveyed.beats)}"
+    banner = "" if surveyed.paused is None else pause_banner(surveyed.paused) + "\n"
+    title = f"{banner}{line}\n{health_line(surveyed.counts, surveyed.live, surveyed.beats)}"
     if surveyed.cut:
         title += f"\nmore: {cut_line(surveyed)}; only the first {SURVEY_LIMIT} suspects were read"
     return tables.Table(OBSERVE_COLUMNS, rows, title=title)

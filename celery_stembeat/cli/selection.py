@@ -1,14 +1,16 @@
-"""Which entries ``list`` shows, and in what order: filters, a sort key and a limit."""
+"""Which entries ``list`` (and the verbs taking ``--tag``) act on, and in what order: the
+store's filters, tags, a sort key and a limit."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.stores import Store
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -41,6 +43,33 @@ SORTS: dict[str, Callable[[Entry], Any]] = {
     "runs": _runs,
     "drift": _drift,
 }
+
+
+#: Entries read together when a selection goes by ids.
+_READ_BATCH = 1000
+
+
+def stored(
+    store: Store,
+    *,
+    tags: Sequence[str] = (),
+    enabled: bool | None = None,
+    prefix: str | None = None,
+) -> Iterator[Entry]:
+    """The store's entries sorted by id, streamed, optionally only those holding every one of
+    ``tags`` (read through the store's tag index, not by reading every entry), enabled or
+    disabled ones, or ids with ``prefix``."""
+    if not tags:
+        yield from store.iter_entries(enabled=enabled, prefix=prefix)
+        return
+    ids = store.ids_tagged(tags)
+    for first in range(0, len(ids), _READ_BATCH):
+        yield from (
+            entry
+            for entry in store.get_many(ids[first : first + _READ_BATCH])
+            if (enabled is None or entry.enabled == enabled)
+            and (prefix is None or entry.id.startswith(prefix))
+        )
 
 
 def select(

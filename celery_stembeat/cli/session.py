@@ -43,19 +43,26 @@ def target_from_url(url: str | None) -> Target:
 
 
 class Session:
-    """The store, the clock and the output settings of one CLI invocation.
+    """The store, the clock, the output settings and (under ``celery stembeat``) the celery
+    app of one CLI invocation.
 
     The target is located on first use, so ``--help`` works without a store.
     """
 
     def __init__(
-        self, locate: Callable[[], Target], now: datetime | None = None, color: bool = True
+        self,
+        locate: Callable[[], Target],
+        now: datetime | None = None,
+        color: bool = True,
+        app: Any = None,
     ) -> None:
         self._locate = locate
         self._now = now
         self.color = color
         #: How tables print (``-o`` and ``--no-headers`` of the verb that runs).
         self.output = Output()
+        #: The celery app to send tasks with; ``None`` for the standalone ``stembeat``.
+        self.app = app
 
     @functools.cached_property
     def target(self) -> Target:

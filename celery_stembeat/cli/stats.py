@@ -28,7 +28,7 @@ class Observation:
     grace: timedelta
     rules: HealthRules
     activity: Activity
-    #: The health counts, the entries that are not healthy, and the beats.
+    #: The health counts, the entries that are not healthy, the beats and the pause.
     survey: Survey
 
 

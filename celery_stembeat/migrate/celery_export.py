@@ -31,6 +31,8 @@ class CeleryModule:
     written: list[str] = field(default_factory=list)
     #: id → what celery's scheduler cannot express.
     skipped: dict[str, str] = field(default_factory=dict)
+    #: id → the fields of an entry written without them (celery's entries have no tags).
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _schedule(entry: Entry, timezone: str) -> str:
@@ -87,6 +89,8 @@ def beat_schedule_module(entries: Iterable[Entry], timezone: str, now: datetime)
             module.skipped[entry.id] = str(exc)
             continue
         module.written.append(entry.id)
+        if entry.tags:
+            module.left_out[entry.id] = ["tags"]
     header = [
         f'"""beat_schedule exported by stembeat at {format_instant(now)}."""',
         "",
@@ -99,6 +103,9 @@ def beat_schedule_module(entries: Iterable[Entry], timezone: str, now: datetime)
     ]
     for entry_id, why in module.skipped.items():
         header.append(f"# not exported: {entry_id}: {why}")
+    for entry_id, names in module.left_out.items():
+        header.append(f"# left out of {entry_id}: {', '.join(names)}")
+    notes = module.skipped or module.left_out
     body = ["beat_schedule = {", *items, "}"]
-    module.text = "\n".join([*header, *([""] if module.skipped else []), *body]) + "\n"
+    module.text = "\n".join([*header, *([""] if notes else []), *body]) + "\n"
     return module

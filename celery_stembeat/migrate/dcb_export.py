@@ -79,6 +79,8 @@ class ExportResult(Changes):
 
     #: id → what the target cannot express.
     skipped: dict[str, str] = field(default_factory=dict)
+    #: id → the fields of an entry written without them (django-celery-beat has no tags).
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _schedule(entry: Entry) -> tuple[str, dict[str, Any], datetime | None]:
@@ -234,7 +236,7 @@ def _differences(entry: Entry, row: TaskRow, settings: DcbSettings, now: datetim
     back = convert_task(row, settings, now).entry
     if back is None:
         return [UNREADABLE]
-    fields = changed_fields(back, entry)
+    fields = changed_fields(back, replace(entry, tags=()))
     # django-celery-beat clears the last run of a disabled task when saving it; a task that
     # never ran has its next run from date_changed.
     state = entry.state if entry.enabled else replace(entry.state, last_run_at=None)
@@ -266,6 +268,8 @@ def export_entries(
         except Inexpressible as exc:
             result.skipped[entry.id] = str(exc)
             continue
+        if entry.tags:
+            result.left_out[entry.id] = ["tags"]
         row = existing.get(entry.id)
         if row is None:
             result.added.append(entry.id)

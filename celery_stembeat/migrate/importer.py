@@ -140,6 +140,9 @@ def import_conversions(
             continue
         if conversion.changes:
             result.changes[name] = conversion.changes
+        if current is not None:
+            # No source has tags: the ones given in stembeat stay.
+            entry = replace(entry, tags=current.tags)
         kept_disabled = current is not None and retired(current, entry, now)
         if kept_disabled:
             entry = replace(entry, enabled=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.migrate.dcb_export import ExportResult
 from celery_stembeat.migrate.importer import RUN_STATE, ImportResult
 from celery_stembeat.migrate.instants import Instants
@@ -56,24 +57,40 @@ def skipped_line(name: str, why: str) -> str:
     return f"{'skipped':<10} {name}: {why}"
 
 
-def import_lines(result: ImportResult, dry_run: bool) -> Iterator[str]:
-    """One line per entry (with its changes beneath it), then the totals."""
+def left_out_line(name: str, fields: Sequence[str]) -> str:
+    """The line of an entry written without some of its fields (the target has none)."""
+    return f"{'left out':<10} {name}: {', '.join(fields)} (the target has no such field)"
+
+
+def import_lines(result: ImportResult, dry_run: bool, verbose: bool = False) -> Iterator[str]:
+    """A line per entry added, updated or refreshed (with its changes beneath it; unchanged
+    ones too with ``verbose``; none when there are too many: see :func:`listed`), a line per
+    skipped task, then the totals."""
     rows: list[tuple[str, str, Sequence[str]]] = [("added", name, ()) for name in result.added]
     rows += [("updated", name, fields) for name, fields in result.updated.items()]
     rows += [("refreshed", name, (RUN_STATE,)) for name in result.refreshed]
-    rows += [("unchanged", name, ()) for name in result.unchanged]
-    for status, name, fields in rows:
+    if verbose:
+        rows += [("unchanged", name, ()) for name in result.unchanged]
+    shown = listed(rows, verbose)
+    for status, name, fields in shown:
         yield entry_line(status, name, fields)
         for change in result.changes.get(name, ()):
             yield f"{'':<10}   changed: {change}"
     for name, why in result.skipped.items():
         yield skipped_line(name, why)
-    total = len(rows) + len(result.skipped)
+    total = (
+        len(result.added)
+        + len(result.updated)
+        + len(result.refreshed)
+        + len(result.unchanged)
+        + len(result.skipped)
+    )
     yield (
         f"{_count(total, 'task')}: {len(result.added)} added, {len(result.updated)} updated, "
         f"{len(result.refreshed)} refreshed, {len(result.unchanged)} unchanged, "
         f"{len(result.skipped)} skipped; {len(result.changes)} imported with changes"
         + _dry(dry_run)
+        + unlisted_note(rows, shown)
     )
 
 
@@ -86,6 +103,8 @@ def export_lines(result: ExportResult, dry_run: bool) -> Iterator[str]:
         yield entry_line("updated", name, fields)
     for name in result.unchanged:
         yield entry_line("unchanged", name)
+    for name, fields in result.left_out.items():
+        yield left_out_line(name, fields)
     yield (
         f"{len(result.added)} added, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged, {len(result.skipped)} skipped" + _dry(dry_run)

@@ -46,6 +46,8 @@ def fold(record: RunRecord, state: RunState, report: TaskReport) -> Folded | Non
       ``task_failure_count`` (``revoked`` counts in neither); a success's runtime goes into
       ``runtime_mean``/``runtime_max``. ``last_outcome`` and ``consecutive_task_failures``
       follow the newest occurrence only: a late report on an older one leaves them alone.
+    - A manual run's final outcome (``record.manual``) closes its record and changes nothing
+      else: the entry's run state describes its schedule, which a manual run is not part of.
     """
     if record.outcome in FINAL_OUTCOMES or record.outcome in (FAILED, SKIPPED):
         return None
@@ -76,6 +78,8 @@ def fold(record: RunRecord, state: RunState, report: TaskReport) -> Folded | Non
         error=report.error,
         worker=report.worker,
     )
+    if record.manual:
+        return Folded(finished, None)
     return Folded(finished, _counted(state, report, record.scheduled_for))
 
 
@@ -119,10 +123,11 @@ def keep_tracked(state: RunState, stored: RunState) -> RunState:
     return replace(state, **{name: getattr(stored, name) for name in TRACKED_FIELDS})
 
 
-def occurrence_key(item: TaskReport | RunRecord) -> tuple[str, datetime]:
+def occurrence_key(item: TaskReport | RunRecord) -> tuple[str, datetime, bool]:
     """The occurrence a report or a run is about, to the millisecond a message's header
-    carries: a store matches a report to the run with the same key."""
-    return item.entry_id, truncate_to_ms(item.scheduled_for)
+    carries, and whether it is a manual run: a store matches a report to the run with the
+    same key (so a manual run never takes a scheduled occurrence's report, or the reverse)."""
+    return item.entry_id, truncate_to_ms(item.scheduled_for), item.manual
 
 
 @dataclass(frozen=True)

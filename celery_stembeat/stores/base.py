@@ -28,14 +28,14 @@ from __future__ import annotations
 import abc
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from celery_stembeat.entry import Entry
+from celery_stembeat.entry import Entry, checked_tags
 from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
-from celery_stembeat.specs import format_instant, parse_instant
+from celery_stembeat.specs import SpecError, format_instant, parse_instant
 
 #: Run outcomes a beat records in history: sent, could not be sent, or not sent because the
 #: entry's previous run had not finished (``overlap: skip``).
@@ -65,8 +65,9 @@ DEFAULT_HISTORY_LIMIT = 1000
 ANNOUNCED_IDS = 100
 
 #: Returned by :meth:`ChangeFeed.wait` among the ids when announcements may have been missed
-#: (the feed lost its connection and made a new one, or fell behind a trimmed change log): the
-#: caller should reload every entry it caches. Never an entry id (ids are non-empty).
+#: (the feed lost its connection and made a new one, or fell behind a trimmed change log), and
+#: announced by a store-wide change (:meth:`Store.pause`, :meth:`Store.resume`): the caller
+#: should reload every entry it caches, and the pause. Never an entry id (ids are non-empty).
 ANY_CHANGE: Final = ""
 
 
@@ -112,6 +113,20 @@ def checked_history_limit(value: object, backend: str) -> int:
     return value
 
 
+def checked_selection(tags: Collection[str]) -> tuple[str, ...]:
+    """The ``tags`` of :meth:`Store.ids_tagged` when valid (distinct, sorted), else a
+    ValueError naming the bad one."""
+    if isinstance(tags, str):
+        raise ValueError(f"tags: expected a collection of names, got {shorten(tags)}")
+    try:
+        selection = checked_tags(list(tags))
+    except SpecError as exc:
+        raise ValueError(str(exc)) from None
+    if not selection:
+        raise ValueError("tags: at least one tag is needed")
+    return selection
+
+
 def claim_token(owner: str) -> str:
     """A token for one claim: the owner's name, then a part no other claim has."""
     return f"{owner}:{uuid.uuid4().hex}"
@@ -137,7 +152,12 @@ class Claim:
 class RunRecord:
     """One occurrence as history keeps it: what the beat did with it (``published`` or
     ``failed``), then what the worker reported (``outcome`` moves on to one of
-    :data:`TASK_OUTCOMES`, with the times, runtime, error and worker)."""
+    :data:`TASK_OUTCOMES`, with the times, runtime, error and worker).
+
+    A ``manual`` run was sent out of schedule (``stembeat run``, see
+    :meth:`Store.record_manual_run`): ``scheduled_for`` is when it was asked for, ``owner`` who
+    asked (``user@host``).
+    """
 
     entry_id: str
     scheduled_for: datetime
@@ -154,6 +174,8 @@ class RunRecord:
     runtime: float | None = None
     #: The hostname of the worker that ran it.
     worker: str | None = None
+    #: Sent out of schedule, by hand; the entry's run state does not count it.
+    manual: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -171,6 +193,7 @@ class RunRecord:
             "finished_at": _instant_text(self.finished_at),
             "runtime": self.runtime,
             "worker": self.worker,
+            "manual": self.manual,
         }
 
     @classmethod
@@ -190,6 +213,7 @@ class RunRecord:
             finished_at=_instant_or_none(data, "finished_at"),
             runtime=data.get("runtime"),
             worker=data.get("worker"),
+            manual=bool(data.get("manual", False)),
         )
 
 
@@ -200,6 +224,13 @@ def _instant_text(value: datetime | None) -> str | None:
 def _instant_or_none(data: Mapping[str, Any], name: str) -> datetime | None:
     value = data.get(name)
     return parse_instant(value, name) if value else None
+
+
+def checked_manual(record: RunRecord) -> RunRecord:
+    """``record`` when it is marked manual (what :meth:`Store.record_manual_run` takes)."""
+    if not record.manual:
+        raise ValueError(f"run of {shorten(record.entry_id)}: not a manual run (manual=False)")
+    return record
 
 
 #: How long a beat not heard of stays in :meth:`Store.beats`: a beat recording itself
@@ -291,6 +322,94 @@ def checked_transition(key: object, state: object, at: object) -> tuple[str, str
     if not isinstance(at, datetime) or at.utcoffset() is None:
         raise ValueError(f"at: {shorten(at)} is not an aware datetime")
     return str(key), str(state), at.astimezone(timezone.utc)
+
+
+#: Characters of a pause's reason, and of its actor.
+MAX_PAUSE_REASON_LENGTH = 500
+MAX_PAUSE_ACTOR_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A store-wide pause: no beat claims anything from ``since`` until ``until`` (``None``:
+    until :meth:`Store.resume`), set by ``actor`` (``user@host`` from the CLI) for ``reason``.
+    Instants are kept in UTC, to the millisecond.
+
+    Raises ValueError naming the field for a naive instant, an ``until`` not after ``since``,
+    or a reason (actor) that is not at most 500 (255) printable characters.
+    """
+
+    since: datetime
+    until: datetime | None = None
+    reason: str = ""
+    actor: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is None and name == "until":
+                continue
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ValueError(f"{name}: {shorten(value)} is not an aware datetime")
+            utc = value.astimezone(timezone.utc)
+            # Milliseconds, as every store keeps instants in text and Redis compares them.
+            object.__setattr__(self, name, utc.replace(microsecond=utc.microsecond // 1000 * 1000))
+        if self.until is not None and self.until <= self.since:
+            raise ValueError(
+                f"until: {format_instant(self.until)} is not after since "
+                f"{format_instant(self.since)}"
+            )
+        for name, limit in (
+            ("reason", MAX_PAUSE_REASON_LENGTH),
+            ("actor", MAX_PAUSE_ACTOR_LENGTH),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > limit:
+                raise ValueError(
+                    f"{name}: {shorten(value)} is not text of at most {limit} characters"
+                )
+            if not value.isprintable():
+                raise ValueError(
+                    f"{name}: {shorten(value)} holds characters that are not printable"
+                )
+
+    def in_force(self, now: datetime) -> bool:
+        """Whether the pause holds at ``now``: open-ended, or ``until`` is after ``now``."""
+        return self.until is None or self.until > now
+
+    def describe(self) -> str:
+        """``since … by … until …: reason``, on one line (the reason and actor are printable)."""
+        until = "resumed" if self.until is None else format_instant(self.until)
+        return (
+            f"since {format_instant(self.since)} by {self.actor or '?'} until {until}: "
+            f"{self.reason or 'no reason given'}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "since": format_instant(self.since),
+            "until": _instant_text(self.until),
+            "reason": self.reason,
+            "actor": self.actor,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pause:
+        """Read :meth:`to_dict` output."""
+        return cls(
+            since=parse_instant(data["since"], "since"),
+            until=_instant_or_none(data, "until"),
+            reason=data.get("reason", ""),
+            actor=data.get("actor", ""),
+        )
+
+
+def checked_pause(pause: object) -> Pause:
+    """``pause`` when it is a :class:`Pause`, else a ValueError."""
+    if not isinstance(pause, Pause):
+        raise ValueError(f"pause: {shorten(pause)} is not a Pause")
+    return pause
 
 
 @dataclass(frozen=True)
@@ -426,7 +545,8 @@ class SuspectRules:
 class TaskReport:
     """What a worker said about one occurrence it ran: ``outcome`` (one of
     :data:`TASK_OUTCOMES`) at ``at`` (when it started, for ``started``; when it ended, for the
-    rest), with the start, runtime, error text and hostname where known."""
+    rest), with the start, runtime, error text and hostname where known. ``manual``: the
+    message was a manual run's (its record is the manual run at ``scheduled_for``)."""
 
     entry_id: str
     scheduled_for: datetime
@@ -436,6 +556,7 @@ class TaskReport:
     runtime: float | None = None
     error: str | None = None
     worker: str | None = None
+    manual: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in TASK_OUTCOMES:
@@ -489,8 +610,16 @@ class ClaimBatch:
     """What one :meth:`Store.claim_batch` call took, and what it left in the due index."""
 
     claims: list[Claim]
-    #: The earliest ``next_run_at`` among enabled, unclaimed entries once the claims were taken.
+    #: The earliest ``next_run_at`` among enabled, unclaimed entries once the claims were taken;
+    #: while a pause holds, its ``until`` instead (``None``: open-ended).
     next_due_at: datetime | None
+    #: The pause in force at the claim's ``now`` (then nothing was claimed), else ``None``.
+    paused: Pause | None = None
+
+    @classmethod
+    def held(cls, pause: Pause) -> ClaimBatch:
+        """The batch of a claim that ``pause`` refused: nothing, until its end."""
+        return cls([], pause.until, pause)
 
 
 class ChangeFeed(abc.ABC):
@@ -604,6 +733,15 @@ class Store(abc.ABC):
         return [entry for entry in found if entry is not None]
 
     @abc.abstractmethod
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids of the entries holding every one of ``tags`` (at least one).
+
+        Answered from an index the writes keep in the same transaction (or script): the cost
+        grows with the entries holding the tags, not with the entries stored. Raises
+        ValueError for no tags or a name that is not a tag.
+        """
+
+    @abc.abstractmethod
     def fingerprints(self) -> dict[str, Fingerprint]:
         """The :class:`Fingerprint` of every entry with ``source="config"``: what start-up
         sync compares with ``beat_schedule`` before reading any entry in full."""
@@ -645,7 +783,9 @@ class Store(abc.ABC):
         and read the earliest due time left after it, as one step.
 
         Atomic in the store: concurrent callers never receive the same occurrence. A beat's
-        idle pass is exactly this call, so backends answer it in one round trip.
+        idle pass is exactly this call, so backends answer it in one round trip. While a pause
+        is in force at ``now`` (see :meth:`pause`) nothing is claimed, in the same atomic step:
+        the batch is :meth:`ClaimBatch.held`.
         """
 
     def claim_due(self, now: datetime, limit: int, owner: str, lease: timedelta) -> list[Claim]:
@@ -686,6 +826,29 @@ class Store(abc.ABC):
     def recover_expired_claims(self, now: datetime) -> list[str]:
         """Return leases that ran out before ``now`` to the due index; the ids recovered."""
 
+    # -- pause ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def pause(self, pause: Pause) -> Pause | None:
+        """Set ``pause`` store-wide, replacing any; the pause it replaced, or ``None``.
+
+        Announces :data:`ANY_CHANGE` on the change feed, so that waiting beats look at once.
+        Raises ValueError (writing nothing) when ``pause`` is not a :class:`Pause`.
+        """
+
+    @abc.abstractmethod
+    def resume(self) -> Pause | None:
+        """Clear the pause; the pause cleared, or ``None`` (then nothing is announced).
+
+        Announces :data:`ANY_CHANGE` on the change feed when it clears one.
+        """
+
+    @abc.abstractmethod
+    def paused(self) -> Pause | None:
+        """The pause as stored, or ``None``. A pause whose ``until`` has passed is returned
+        all the same (it no longer holds claims back): callers compare with their own clock
+        (:meth:`Pause.in_force`)."""
+
     # -- reading run state ---------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -701,6 +864,18 @@ class Store(abc.ABC):
         folded, or no longer news, counts as found: sending a batch again changes nothing).
         A report whose record is not there (the beat has not recorded the run yet, or history
         no longer holds it) changes nothing. Completions never overwrite what this writes.
+        """
+
+    @abc.abstractmethod
+    def record_manual_run(self, record: RunRecord) -> bool:
+        """Append ``record``, a run sent out of schedule (``record.manual`` is true, else
+        ValueError), to its entry's history, trimmed to the newest ``history_limit`` as
+        completions trim it; ``False``, writing nothing, when the entry does not exist.
+
+        Atomic, and run state only: the definition, ``version``, the run state (next run,
+        counters, failures, drift) and any claim are left as they are, and nothing is
+        announced. Workers' reports on the run then fold into this record alone (see
+        :func:`celery_stembeat.stores._outcomes.fold`).
         """
 
     @abc.abstractmethod
@@ -728,11 +903,12 @@ class Store(abc.ABC):
         """What the entries are doing at ``now`` (see :class:`Activity`), answered from
         indexes and counters, without reading every entry or every run.
 
-        ``runs`` counts the runs :meth:`complete_many` recorded, published or failed (skipped
-        ones are not counted), by the minute of :func:`run_minute`: a per-minute counter the
-        completion writes with the runs, kept :data:`RUN_MINUTES_KEPT`. It counts runs
-        recorded, whether or not history still holds them, and only those recorded since the
-        store had the counter. Raises ValueError for a naive instant.
+        ``runs`` counts the runs :meth:`complete_many` and :meth:`record_manual_run` recorded,
+        published or failed (skipped ones are not counted), by the minute of
+        :func:`run_minute`: a per-minute counter written with the runs, kept
+        :data:`RUN_MINUTES_KEPT`. It counts runs recorded, whether or not history still holds
+        them, and only those recorded since the store had the counter. Raises ValueError for a
+        naive instant.
         """
 
     # -- beats ---------------------------------------------------------------------------------

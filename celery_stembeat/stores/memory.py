@@ -11,7 +11,7 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.stores._outcomes import fold_batch, keep_tracked, occurrence_key
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
     INCIDENT_OK,
@@ -33,6 +34,7 @@ from celery_stembeat.stores.base import (
     Fingerprint,
     Incident,
     Outcome,
+    Pause,
     RunRecord,
     Store,
     SuspectRules,
@@ -41,6 +43,9 @@ from celery_stembeat.stores.base import (
     announced,
     checked_activity,
     checked_history_limit,
+    checked_manual,
+    checked_pause,
+    checked_selection,
     checked_transition,
     claim_token,
     counted_minutes,
@@ -64,16 +69,29 @@ class _Backend:
         self.leases: dict[str, _Lease] = {}
         self.history: dict[str, deque[RunRecord]] = {}
         self.digests: dict[str, tuple[int, str]] = {}
+        #: tag → the ids of the entries holding it.
+        self.tagged: dict[str, set[str]] = {}
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
         #: Runs recorded per minute (see :meth:`Store.activity`).
         self.run_minutes: dict[datetime, int] = {}
+        self.pause: Pause | None = None
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
     def index(self, entry: Entry) -> None:
         if entry.enabled and entry.state.next_run_at is not None and entry.id not in self.leases:
             heapq.heappush(self.due, (entry.state.next_run_at, entry.id))
+
+    def retag(self, entry_id: str, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        """Move ``entry_id`` from the tag sets of ``old`` to those of ``new``."""
+        for tag in set(old) - set(new):
+            holders = self.tagged[tag]
+            holders.discard(entry_id)
+            if not holders:
+                del self.tagged[tag]
+        for tag in new:
+            self.tagged.setdefault(tag, set()).add(entry_id)
 
     def is_due_head(self, at: datetime, entry_id: str) -> bool:
         entry = self.entries.get(entry_id)
@@ -209,8 +227,15 @@ class MemoryStore(Store):
             )
             new = replace(entry, version=stored.version + 1, state=state)
         backend.entries[entry.id] = new
+        backend.retag(entry.id, stored.tags if stored else (), new.tags)
         backend.index(new)
         return new
+
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        selection = checked_selection(tags)
+        with self._backend.lock:
+            sets = [self._backend.tagged.get(tag, set()) for tag in selection]
+            return sorted(set.intersection(*sets))
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         backend = self._backend
@@ -248,7 +273,10 @@ class MemoryStore(Store):
     def delete(self, entry_id: str) -> bool:
         backend = self._backend
         with backend.lock:
-            existed = backend.entries.pop(entry_id, None) is not None
+            gone = backend.entries.pop(entry_id, None)
+            existed = gone is not None
+            if gone is not None:
+                backend.retag(entry_id, gone.tags, ())
             backend.leases.pop(entry_id, None)
             backend.history.pop(entry_id, None)
             backend.digests.pop(entry_id, None)
@@ -283,6 +311,9 @@ class MemoryStore(Store):
         token = claim_token(owner)
         claims: list[Claim] = []
         with backend.lock:
+            pause = backend.pause
+            if pause is not None and pause.in_force(now):
+                return ClaimBatch.held(pause)
             while backend.due and len(claims) < limit and backend.due[0][0] <= now:
                 at, entry_id = heapq.heappop(backend.due)
                 if not backend.is_due_head(at, entry_id):
@@ -329,14 +360,29 @@ class MemoryStore(Store):
             ),
         )
         backend.entries[claim.entry_id] = new
-        runs = backend.history.setdefault(claim.entry_id, deque())
-        runs.extend(outcome.runs)
-        for minute, count in minute_counts(outcome.runs).items():
-            backend.run_minutes[minute] = backend.run_minutes.get(minute, 0) + count
-        while len(runs) > self.history_limit:
-            runs.popleft()
+        self._append_runs(claim.entry_id, outcome.runs)
         backend.index(new)
         return True
+
+    def _append_runs(self, entry_id: str, new_runs: Iterable[RunRecord]) -> None:
+        """Add runs to the entry's history, keeping the newest ``history_limit``, and count
+        them per minute; the caller holds the backend's lock."""
+        new_runs = list(new_runs)
+        runs = self._backend.history.setdefault(entry_id, deque())
+        runs.extend(new_runs)
+        counted = self._backend.run_minutes
+        for minute, count in minute_counts(new_runs).items():
+            counted[minute] = counted.get(minute, 0) + count
+        while len(runs) > self.history_limit:
+            runs.popleft()
+
+    def record_manual_run(self, record: RunRecord) -> bool:
+        checked_manual(record)
+        with self._backend.lock:
+            if record.entry_id not in self._backend.entries:
+                return False
+            self._append_runs(record.entry_id, [record])
+            return True
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
@@ -362,6 +408,26 @@ class MemoryStore(Store):
                 del backend.leases[entry_id]
                 backend.index(backend.entries[entry_id])
             return expired
+
+    def pause(self, pause: Pause) -> Pause | None:
+        pause = checked_pause(pause)
+        backend = self._backend
+        with backend.lock:
+            previous, backend.pause = backend.pause, pause
+            backend.announce(ANY_CHANGE)
+            return previous
+
+    def resume(self) -> Pause | None:
+        backend = self._backend
+        with backend.lock:
+            previous, backend.pause = backend.pause, None
+            if previous is not None:
+                backend.announce(ANY_CHANGE)
+            return previous
+
+    def paused(self) -> Pause | None:
+        with self._backend.lock:
+            return self._backend.pause
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         with self._backend.lock:
@@ -482,10 +548,12 @@ class MemoryStore(Store):
             backend.leases.clear()
             backend.history.clear()
             backend.digests.clear()
+            backend.tagged.clear()
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()
             backend.run_minutes.clear()
+            backend.pause = None
 
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""

@@ -39,6 +39,9 @@ HOSTILE = st.sampled_from(
         '{"type": "cron", "expression": "0 9 * * *", "timezone": "' + "z" * 5_000 + '"}',
         '{"type": []}',
         '"' + "i" * 201 + '"',
+        '["ok", "' + "t" * 65 + '"]',
+        '["a b", "\\u0000"]',
+        json.dumps(["t"] * 33),
         '""',
         "null",
         "true",
@@ -67,6 +70,7 @@ FIELDS = (
     "expire_at",
     "overlap",
     "overlap_timeout",
+    "tags",
 )
 BASE = {"task": '"tasks.fuzz"', "spec": '"5m"'}
 #: A valid value of each field, so that some files are accepted.
@@ -83,6 +87,9 @@ VALID = {
     "expire_at": '"2027-01-01T00:00:00Z"',
     "overlap": '"skip"',
     "overlap_timeout": "2592000",
+    "tags": json.dumps(
+        ["team:x/y", "a" * 64, "0.9-b_c", "team:x/y"] + [f"t{i}" for i in range(28)]
+    ),
 }
 
 

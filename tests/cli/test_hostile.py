@@ -23,6 +23,8 @@ ALIAS_BOMB = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lo
 
 
 SURROGATE_KWARGS = json.dumps({"to": "x\udc80"})
+SURROGATE_TAGS = json.dumps(["ok", "x\udc80"])
+CONTROL_TAGS = json.dumps(["a\x1b[2Jb", "ok"])
 
 
 def item(**fields: str) -> str:
@@ -64,6 +66,31 @@ def item(**fields: str) -> str:
             "kwargs-1mb",
             f"[{GOOD}, {item(kwargs=json.dumps({'k': 'x' * 1_000_000}))}]",
             "item 2: entry 'bad': 'kwargs': 1000008 bytes of JSON, more than 65536",
+        ),
+        (
+            "tag-1mb",
+            f"[{GOOD}, {item(tags=json.dumps(['x' * 1_000_000]))}]",
+            "item 2: entry 'bad': 'tags[0]': 'xxxxxxxxxx",
+        ),
+        (
+            "tags-10000",
+            f"[{GOOD}, {item(tags=json.dumps(['t'] * 10_000))}]",
+            "item 2: entry 'bad': 'tags': 10000 tags, more than 32",
+        ),
+        (
+            "tags-not-a-list",
+            f"[{GOOD}, {item(tags=json.dumps({'team': 'x'}))}]",
+            "item 2: entry 'bad': 'tags': expected a list of names, got {'team': 'x'}",
+        ),
+        (
+            "tag-surrogate",
+            f"[{GOOD}, {item(tags=SURROGATE_TAGS)}]",
+            r"item 2: entry 'bad': 'tags[1]': 'x\udc80' is not a tag",
+        ),
+        (
+            "tag-control",
+            f"[{GOOD}, {item(tags=CONTROL_TAGS)}]",
+            r"item 2: entry 'bad': 'tags[0]': 'a\x1b[2Jb' is not a tag",
         ),
         (
             "id-1mb",

@@ -252,6 +252,7 @@ EXPECTED_OBSERVATION = {
     "live_beats": 0,
     "beats": [],
     "cut": False,
+    "paused": None,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -157,3 +158,13 @@ def test_instants_in_any_zone_count_as_in_utc(store: Store) -> None:
     plus_two = timezone(timedelta(hours=2))
     now = at(0).astimezone(plus_two)
     assert activity(store, now) == activity(store, at(0)) == Activity(1, 1, 1, 0, 0)
+
+
+def test_a_manual_run_counts_in_its_minute(store: Store) -> None:
+    """``stembeat run`` records runs too; one for an entry that is gone records nothing."""
+    store.upsert(make_entry("job"))
+    manual = RunRecord("job", at(30), PUBLISHED, at(31), owner="ops@host", manual=True)
+    assert store.record_manual_run(manual)
+    assert store.record_manual_run(replace(manual, entry_id="ghost")) is False
+    assert activity(store, at(59)).runs == 1
+    assert activity(store, at(120), window=timedelta(seconds=60)).runs == 0

@@ -60,9 +60,11 @@ def test_upsert_creates_version_one_and_round_trips(store: Store) -> None:
         description="daily report",
         overlap="skip",
         overlap_timeout=120.0,
+        tags=["team:billing", "nightly"],
     )
     stored = store.upsert(entry)
     assert stored.version == 1
+    assert stored.tags == ("nightly", "team:billing")
     assert store.get("report") == replace(entry, version=1)
 
 

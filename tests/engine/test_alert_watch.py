@@ -14,7 +14,7 @@ from celery_stembeat.alerts import AlertWatch
 from celery_stembeat.engine import Engine
 from celery_stembeat.health import HealthRules
 from celery_stembeat.specs import IntervalSpec
-from celery_stembeat.stores import BeatInfo, Store, TaskReport
+from celery_stembeat.stores import BeatInfo, Pause, Store, TaskReport
 from celery_stembeat.webhooks import Alert
 from tests.contract.helpers import at
 from tests.e2e.conftest import wait_for
@@ -172,3 +172,28 @@ def test_a_watch_on_a_thread_checks_until_closed(store: Store, clock: FakeClock)
     wait_for(lambda: outbox.sent, 10, "the watch's first alert")
     watch.close()
     assert brief(outbox.sent) == [("no_live_beat", None, "firing", "no beat is live")]
+
+
+def test_no_missed_alerts_while_paused_nor_in_the_grace_after_resume(
+    store: Store, clock: FakeClock, watch: Callable[..., AlertWatch]
+) -> None:
+    """Entries held back by a pause are not missed; after ``resume`` (which clears the pause)
+    the watch that saw it counts the grace from when it saw it end, so beats can take the
+    backlog without an alert storm; one still unsent after that is missed."""
+    first = watch("beat-a")
+    add(store, "job", IntervalSpec(10), first=at(5))
+    store.pause(Pause(at(0), None, "deploy", "ops@host-1"))
+
+    def missed() -> list[tuple[str, str | None, str, str]]:
+        live(store, "beat-a", (clock.now - at(0)).total_seconds())
+        return [b for b in brief(first.check()) if b[0] == "entry_missed"]
+
+    clock.now = at(100)
+    assert missed() == []
+    store.resume()
+    clock.now = at(101)
+    assert missed() == []
+    clock.now = at(131)
+    assert missed() == []
+    clock.now = at(131.5)
+    assert missed() == [("entry_missed", "job", "firing", "due 2m6s ago, not sent")]

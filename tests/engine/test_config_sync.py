@@ -35,6 +35,7 @@ CONFIG = {
         "description": "hourly",
         "overlap": "skip",
         "overlap_timeout": 1800,
+        "tags": ("team:ops", "hourly", "team:ops"),
     },
 }
 
@@ -53,6 +54,7 @@ def test_every_celery_schedule_form_becomes_a_spec() -> None:
     hourly = entries["stembeat-keys"]
     assert (hourly.catch_up, hourly.jitter, hourly.description) == ("skip", 5.0, "hourly")
     assert (hourly.overlap, hourly.overlap_timeout) == ("skip", 1800.0)
+    assert hourly.tags == ("hourly", "team:ops")
     assert all(e.source == "config" for e in entries.values())
 
 
@@ -63,6 +65,12 @@ def test_every_celery_schedule_form_becomes_a_spec() -> None:
         ({"task": "t", "schedule": "61 * * * *"}, "schedule", "61 is outside 0-59"),
         ({"task": "t", "schedule": 5, "colour": "red"}, "colour", "unknown key 'colour'"),
         ({"task": "t", "schedule": 5, "overlap": "never"}, "overlap", "'never' is not one of"),
+        ({"task": "t", "schedule": 5, "tags": "nightly"}, "tags", "expected a list of names"),
+        ({"task": "t", "schedule": 5, "tags": ["x" * 1_000_000]}, "tags", "'tags[0]': 'xxx"),
+        ({"task": "t", "schedule": 5, "tags": ["t"] * 10_000}, "tags", "10000 tags, more than"),
+        ({"task": "t", "schedule": 5, "tags": ["ok", "b\udc80"]}, "tags", "'tags[1]'"),
+        ({"task": "t", "schedule": 5, "tags": ["a\x00b"]}, "tags", "'tags[0]': 'a\\x00b'"),
+        ({"task": "t", "schedule": 5, "tags": ["a\nb"]}, "tags", "'tags[0]': 'a\\nb'"),
         (
             {"task": "t", "schedule": 5, "options": {"queu": 1}},
             "options",
@@ -75,6 +83,8 @@ def test_bad_items_name_the_entry_and_field(item: dict, field: str, message: str
         entry_from_config("bad-one", item, "UTC")
     assert "bad-one" in str(caught.value)
     assert message in str(caught.value)
+    assert len(str(caught.value)) < 300
+    assert "\n" not in str(caught.value)
     if field != "options":
         assert caught.value.field == field
 
@@ -147,6 +157,23 @@ def test_sync_adds_keeps_state_and_writes_only_changes(store: Store) -> None:
     assert numbers.state.total_run_count == 1
     assert delta.kwargs == {"x": 2}
     assert delta.state.next_run_at == at(300)
+
+
+def test_a_change_of_tags_is_a_change_and_reaches_the_index(store: Store) -> None:
+    config = {"job": {"task": "tasks.a", "schedule": 60, "tags": ["b", "a"]}}
+    sync_config(store, entries_from_config(config, "UTC"), T0)
+    assert store.ids_tagged(["a", "b"]) == ["job"]
+    # The same names in another order, repeated: the same definition, nothing written.
+    same = {"job": {**config["job"], "tags": ["a", "b", "a"]}}
+    report = sync_config(store, entries_from_config(same, "UTC"), at(1))
+    assert (report.changed, report.unchanged) == ([], 1)
+    moved = {"job": {**config["job"], "tags": ["c"]}}
+    report = sync_config(store, entries_from_config(moved, "UTC"), at(2))
+    assert report.changed == ["job"]
+    assert (store.ids_tagged(["a"]), store.ids_tagged(["c"])) == ([], ["job"])
+    stored = store.get("job")
+    assert stored is not None
+    assert stored.tags == ("c",)
 
 
 def test_sync_disables_removed_entries_and_leaves_store_entries_alone(store: Store) -> None:

@@ -12,7 +12,7 @@ import pytest
 from celery_stembeat.engine import Engine
 from celery_stembeat.health import STUCK, HealthRules
 from celery_stembeat.specs import IntervalSpec
-from celery_stembeat.stores import PUBLISHED, SKIPPED, Store, TaskReport
+from celery_stembeat.stores import PUBLISHED, SKIPPED, RunRecord, Store, TaskReport
 from celery_stembeat.stores.base import SUCCESS
 from celery_stembeat.survey import healths
 from tests.contract.helpers import at
@@ -167,5 +167,25 @@ def test_health_looks_past_skipped_occurrences_to_the_run_still_going(
     run_until(engine, clock, at(80))
     assert [outcome for _, outcome in outcomes(store, "etl")][-2:] == [SKIPPED, SKIPPED]
     rules = HealthRules(finish_within=timedelta(seconds=30))
-    (health,) = healths(store, [stored(store, "etl")], at(80), rules)
+    (health,) = healths(store, [stored(store, "etl")], at(80), rules, None)
     assert (health.state, health.reason) == (STUCK, "running for 59s")
+
+
+def test_health_looks_past_manual_runs_to_the_scheduled_run(
+    store: Store, engine: Engine, clock: FakeClock
+) -> None:
+    """A manual run that succeeded after the schedule's run started and never ended: the
+    entry is ``stuck`` all the same (health is about the schedule)."""
+    add(store, "etl", IntervalSpec(10))
+    run_until(engine, clock, at(10))
+    store.record_outcomes([TaskReport("etl", at(10), SUCCESS, at(11), runtime=1.0)])
+    run_until(engine, clock, at(20))
+    store.record_outcomes([TaskReport("etl", at(20), "started", at(21))])
+    by_hand = RunRecord("etl", at(22), PUBLISHED, at(22), owner="ops@host", manual=True)
+    assert store.record_manual_run(by_hand)
+    done = TaskReport("etl", at(22), SUCCESS, at(23), runtime=1.0, manual=True)
+    assert store.record_outcomes([done]) == [True]
+    assert store.history("etl")[0].outcome == SUCCESS
+    rules = HealthRules(finish_within=timedelta(seconds=5))
+    (health,) = healths(store, [stored(store, "etl")], at(28), rules, None)
+    assert (health.state, health.reason) == (STUCK, "running for 7s")

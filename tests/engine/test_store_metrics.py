@@ -13,7 +13,7 @@ from celery_stembeat.engine import Engine
 from celery_stembeat.health import HealthRules
 from celery_stembeat.metrics import StoreCollector
 from celery_stembeat.specs import IntervalSpec
-from celery_stembeat.stores import BeatInfo, Store, TaskReport
+from celery_stembeat.stores import BeatInfo, Pause, Store, TaskReport
 from tests.contract.helpers import at
 from tests.engine.conftest import FakeClock
 from tests.engine.test_engine import FlakyStore, add, run_until
@@ -103,3 +103,17 @@ def test_a_scrape_while_the_store_is_down_says_so(
     flaky.down = False
     clock.now += timedelta(seconds=1)
     assert scrape(collector)[("stembeat_store_up", ())] == 1
+
+
+def test_stembeat_paused_is_1_while_a_pause_holds(store: Store, clock: FakeClock) -> None:
+    """0 unpaused, 1 while paused, 0 again once the pause's until has passed; an entry due
+    meanwhile is not missed."""
+    add(store, "report", IntervalSpec(10), first=at(-60))
+    collector = StoreCollector(store, HealthRules(), clock=clock)
+    assert scrape(collector)[("stembeat_paused", ())] == 0
+    store.pause(Pause(at(-120), at(60), "deploy", "ops@host-1"))
+    samples = scrape(collector)
+    assert samples[("stembeat_paused", ())] == 1
+    assert samples[("stembeat_store_entries", (("state", "missed"),))] == 0
+    clock.now = at(60)
+    assert scrape(collector)[("stembeat_paused", ())] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -138,3 +139,48 @@ def test_skipping_overlaps_is_inexpressible_in_django_celery_beat_and_celery() -
         to_dcb(entry)
     with pytest.raises(Inexpressible, match=re.escape("overlap=skip (celery sends every")):
         check_celery_rules(entry)
+
+
+def _tag(store: Store, entry_id: str, *tags: str) -> None:
+    entry = store.get(entry_id)
+    assert entry is not None
+    store.upsert(replace(entry, tags=tags))
+
+
+def test_tags_are_named_as_left_out_and_kept_by_a_new_import(
+    sqlite_alias: str, cli: Invoke, store: Store
+) -> None:
+    """django-celery-beat has no tags: the export writes the entry without them and says so,
+    a second export finds it unchanged, and importing the task again keeps the stored tags."""
+    scenario.build_all_fields(sqlite_alias)
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    _tag(store, "overdue-interval", "team:ops", "nightly")
+    django_project.fresh(sqlite_alias)
+    url = django_project.url(sqlite_alias)
+    exported = cli("export", "--to", "django-celery-beat", "--db-url", url, "--allow-skips")
+    assert exported.exit_code == 0, exported.output
+    assert "left out   overdue-interval: tags (the target has no such field)" in exported.stdout
+    again = cli("export", "--to", "django-celery-beat", "--db-url", url, "--allow-skips")
+    assert "unchanged  overdue-interval" in again.stdout
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    assert store.ids_tagged(["nightly"]) == ["overdue-interval"]
+
+
+def test_export_to_celery_names_tags_as_left_out_and_takes_tag(
+    sqlite_alias: str, cli: Invoke, store: Store
+) -> None:
+    scenario.build_all_fields(sqlite_alias)
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    _tag(store, "ttl", "nightly")
+    _tag(store, "sunrise-nyc", "nightly", "team:ops")
+    result = cli(
+        "export", "--to", "celery", "--celery-timezone", "Europe/London", "--tag", "nightly"
+    )
+    assert result.exit_code == 0, result.output
+    namespace: dict[str, object] = {}
+    exec(compile(result.stdout, "exported.py", "exec"), namespace)
+    schedule = namespace["beat_schedule"]
+    assert isinstance(schedule, dict)
+    assert sorted(schedule) == ["sunrise-nyc", "ttl"]
+    assert "# left out of ttl: tags" in result.stdout
+    assert "left out   sunrise-nyc: tags (the target has no such field)" in result.stderr

@@ -73,7 +73,7 @@ def test_importing_again_keeps_what_stembeat_disabled(
     launch.kwargs = json.dumps({"loud": True})
     launch.save(using=any_alias)
     later = invoker(store_url, NOW + timedelta(days=3))
-    again = later(*import_args(any_alias))
+    again = later(*import_args(any_alias), "--verbose")
     assert again.exit_code == 0, again.output
     statuses = _statuses(again.output)
     assert statuses["admin-disabled"] == "updated    admin-disabled (enabled)"

@@ -127,6 +127,5 @@ def test_the_walkthrough_runs_as_written_on_postgresql(
 
     # In again after the back-out: every entry unchanged.
     back_in = outputs[7]
-    names = scenario.WALKTHROUGH
-    assert [line.split()[:2] for line in steps[7].reported] == [["unchanged", n] for n in names]
+    assert steps[7].reported == ()  # unchanged entries are counted, not listed
     assert "6 tasks: 0 added, 0 updated, 0 refreshed, 6 unchanged, 0 skipped" in back_in

@@ -12,13 +12,19 @@ from celery.bin.base import CeleryCommand
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
 from celery_stembeat.cli.jsonstream import json_list
-from celery_stembeat.cli.params import instant_option, json_option, output_options, zone_option
-from celery_stembeat.cli.selection import SORTS, batched, select
+from celery_stembeat.cli.params import (
+    instant_option,
+    json_option,
+    output_options,
+    tag_option,
+    zone_option,
+)
+from celery_stembeat.cli.selection import SORTS, batched, select, stored
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import STATES, HealthRules
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
-from celery_stembeat.stores import Store
+from celery_stembeat.stores import Pause, Store
 from celery_stembeat.survey import healths
 
 
@@ -26,6 +32,7 @@ from celery_stembeat.survey import healths
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) entries.")
 @click.option("--prefix", help="Only entries whose id starts with PREFIX.")
 @click.option("--task", help="Only entries that send TASK.")
+@tag_option
 @click.option(
     "--sort",
     type=click.Choice(list(SORTS)),
@@ -47,6 +54,7 @@ def list_entries(
     enabled: bool | None,
     prefix: str | None,
     task: str | None,
+    tags: tuple[str, ...],
     sort: str,
     state: str | None,
     limit: int | None,
@@ -56,9 +64,12 @@ def list_entries(
     """List entries with their next and last run."""
     session = current(ctx)
     with session.store() as store:
-        found = select(store.iter_entries(enabled=enabled, prefix=prefix), task=task)
+        pause = store.paused()
+        if pause is not None and pause.in_force(session.now()):
+            click.echo(render.pause_banner(pause), err=True)
+        found = select(stored(store, tags=tags, enabled=enabled, prefix=prefix), task=task)
         if state is not None:
-            found = _in_state(store, found, state, session)
+            found = _in_state(store, found, state, session, pause)
         if count:
             click.echo(sum(1 for _ in found))
             return
@@ -74,13 +85,13 @@ _HEALTH_BATCH = 500
 
 
 def _in_state(
-    store: Store, entries: Iterable[Entry], state: str, session: Session
+    store: Store, entries: Iterable[Entry], state: str, session: Session, pause: Pause | None
 ) -> Iterator[Entry]:
     """The ``entries`` in health ``state`` (observe's default thresholds), assessed a batch at
     a time."""
     rules = HealthRules(missed_after=session.target.grace)
     for batch in batched(entries, _HEALTH_BATCH):
-        verdicts = healths(store, batch, session.now(), rules)
+        verdicts = healths(store, batch, session.now(), rules, pause)
         yield from (e for e, health in zip(batch, verdicts, strict=True) if health.state == state)
 
 
@@ -112,7 +123,8 @@ def show(ctx: click.Context, entry_id: str, as_json: bool) -> None:
 def history(ctx: click.Context, entry_id: str, limit: int, as_json: bool) -> None:
     """Show the recorded runs of one entry.
 
-    Newest first: scheduled time, publish time, drift, jitter, outcome, error, beat.
+    Newest first: scheduled time, publish time, drift, jitter, outcome, error, beat. Runs sent
+    with 'run' say '(manual)' after their outcome.
     """
     session = current(ctx)
     with session.store() as store:

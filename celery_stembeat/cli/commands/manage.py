@@ -8,16 +8,19 @@ from collections.abc import Sequence
 import click
 from celery.bin.base import CeleryCommand
 
+from celery_stembeat.changes import LISTED_CHANGES, listed, unlisted_note
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, apply, definition_digest, plan
 from celery_stembeat.cli.errors import Failed
 from celery_stembeat.cli.files import FORMATS, STDIN, read_entries, write_entries
-from celery_stembeat.cli.params import json_option
+from celery_stembeat.cli.params import json_option, tag_option
+from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores import EntryNotFound
+from celery_stembeat.stores import EntryNotFound, Store
 
-ENTRY_IDS = click.argument("entry_ids", metavar="ID...", nargs=-1, required=True)
+#: The entries a verb acts on: ids, or (instead) ``--tag``.
+ENTRY_IDS = click.argument("entry_ids", metavar="[ID]...", nargs=-1)
 
 
 def warn(message: str) -> None:
@@ -29,24 +32,19 @@ def _missing(entry_ids: Sequence[str]) -> Failed:
     return Failed(f"no entry {', '.join(repr(entry_id) for entry_id in entry_ids)}")
 
 
-#: Per-entry lines ``apply`` prints by default, at most; more are counted, or listed with -v.
-PLAN_LINES = 50
-
-
 def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bool) -> None:
     rows = [("added", entry_id, "") for entry_id in planned.added]
     rows += [("changed", key, f"({', '.join(names)})") for key, names in planned.updated.items()]
     if verbose:
         rows += [("unchanged", entry_id, "") for entry_id in planned.unchanged]
     rows += [("removed", entry_id, "") for entry_id in removed]
-    lines = [f"{status:<10} {entry_id} {detail}".rstrip() for status, entry_id, detail in rows]
-    if len(lines) > PLAN_LINES and not verbose:
-        lines = []
+    shown = listed(rows, verbose)
+    lines = [f"{status:<10} {entry_id} {detail}".rstrip() for status, entry_id, detail in shown]
     summary = (
         f"{len(planned.added)} added, {len(planned.updated)} changed, "
         f"{len(planned.unchanged)} unchanged, {len(removed)} removed"
         + (" (dry run: nothing written)" if dry_run else "")
-        + (" (-v lists them)" if rows and not lines else "")
+        + unlisted_note(rows, shown)
     )
     click.echo("\n".join([*lines, summary]))
 
@@ -70,7 +68,7 @@ def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bo
     "--verbose",
     "-v",
     is_flag=True,
-    help=f"List every entry, unchanged ones too (by default only changes, up to {PLAN_LINES}).",
+    help=f"List every entry, unchanged ones too (by default only changes, up to {LISTED_CHANGES}).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @json_option
@@ -118,14 +116,38 @@ def apply_files(
         _echo_plan(planned, removed, dry_run, verbose)
 
 
+def _targets(
+    store: Store, entry_ids: Sequence[str], tags: Sequence[str], verb: str
+) -> Sequence[str]:
+    """The ids a verb acts on: those given, or (with ``--tag``) those holding every tag.
+
+    As with kubectl's ``-l``, ids and tags do not combine; a selection matching nothing is
+    said on stderr and is not an error.
+    """
+    if entry_ids and tags:
+        raise click.UsageError(f"{verb}: give entry IDs or --tag, not both")
+    if not tags:
+        if not entry_ids:
+            raise click.UsageError(f"{verb}: give entry IDs, or --tag to select by tag")
+        return entry_ids
+    selected = store.ids_tagged(tags)
+    if not selected:
+        click.echo(f"no entries tagged {' and '.join(tags)}", err=True)
+    return selected
+
+
 def _set_enabled(
-    ctx: click.Context, entry_ids: Sequence[str], enabled: bool, as_json: bool
+    ctx: click.Context,
+    entry_ids: Sequence[str],
+    tags: Sequence[str],
+    enabled: bool,
+    as_json: bool,
 ) -> None:
     session = current(ctx)
     done: list[Entry] = []
     missing: list[str] = []
     with session.store() as store:
-        for entry_id in entry_ids:
+        for entry_id in _targets(store, entry_ids, tags, "enable" if enabled else "disable"):
             try:
                 done.append(store.set_enabled(entry_id, enabled, session.now()))
             except EntryNotFound:
@@ -161,36 +183,62 @@ def _report(
 
 @click.command("enable", cls=CeleryCommand)
 @ENTRY_IDS
+@tag_option
 @json_option
 @click.pass_context
-def enable(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
+def enable(
+    ctx: click.Context, entry_ids: tuple[str, ...], tags: tuple[str, ...], as_json: bool
+) -> None:
     """Enable entries, starting afresh from now.
 
-    No backlog is fired: the next run is the first occurrence after now.
+    Give their IDs, or --tag to enable every entry with the tag(s). No backlog is fired: the
+    next run is the first occurrence after now.
     """
-    _set_enabled(ctx, entry_ids, True, as_json)
+    _set_enabled(ctx, entry_ids, tags, True, as_json)
 
 
 @click.command("disable", cls=CeleryCommand)
 @ENTRY_IDS
+@tag_option
 @json_option
 @click.pass_context
-def disable(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
-    """Disable entries (run state and history stay)."""
-    _set_enabled(ctx, entry_ids, False, as_json)
+def disable(
+    ctx: click.Context, entry_ids: tuple[str, ...], tags: tuple[str, ...], as_json: bool
+) -> None:
+    """Disable entries (run state and history stay).
+
+    Give their IDs, or --tag to disable every entry with the tag(s).
+    """
+    _set_enabled(ctx, entry_ids, tags, False, as_json)
 
 
 @click.command("remove", cls=CeleryCommand)
 @ENTRY_IDS
+@tag_option
+@click.option("--yes", "-y", is_flag=True, help="Remove the entries --tag selects without asking.")
 @json_option
 @click.pass_context
-def remove(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
-    """Delete entries with their history."""
+def remove(
+    ctx: click.Context, entry_ids: tuple[str, ...], tags: tuple[str, ...], yes: bool, as_json: bool
+) -> None:
+    """Delete entries with their history.
+
+    Give their IDs, or --tag to remove every entry with the tag(s) (after confirming, unless
+    --yes).
+    """
     session = current(ctx)
     removed: list[Entry] = []
     missing: list[str] = []
     with session.store() as store:
-        for entry_id in entry_ids:
+        targets = _targets(store, entry_ids, tags, "remove")
+        if tags and targets and not yes:
+            click.confirm(
+                f"Remove {render.counted(len(targets), 'entry', 'entries')} tagged "
+                f"{' and '.join(tags)} ({', '.join(targets)})?",
+                abort=True,
+                err=True,
+            )
+        for entry_id in targets:
             entry = store.get(entry_id)
             if entry is not None and store.delete(entry_id):
                 removed.append(entry)
@@ -202,12 +250,13 @@ def remove(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> Non
 
 @click.command("export", cls=CeleryCommand)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@tag_option
 @click.pass_context
-def export(ctx: click.Context, fmt: str) -> None:
+def export(ctx: click.Context, fmt: str, tags: tuple[str, ...]) -> None:
     """Print the store's entries as a file for apply.
 
     Definitions only, no run state; entries of beat_schedule (source=config) are left out.
     """
     with current(ctx).store() as store:
-        entries = (entry for entry in store.iter_entries() if entry.source == "store")
+        entries = (entry for entry in stored(store, tags=tags) if entry.source == "store")
         write_entries(entries, fmt, sys.stdout.write)

@@ -13,12 +13,14 @@ from celery.bin.base import CeleryCommand
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from celery_stembeat.changes import LISTED_CHANGES
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import export as export_file
 from celery_stembeat.cli.errors import BadInput, Failed, translated
 from celery_stembeat.cli.files import FORMATS
-from celery_stembeat.cli.params import F, json_option, zone_option
+from celery_stembeat.cli.params import F, json_option, tag_option, zone_option
 from celery_stembeat.cli.progress import verify_progress
+from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.engine import EngineSettings
 from celery_stembeat.entry import Entry
@@ -36,6 +38,7 @@ from celery_stembeat.migrate.report import (
     SWITCH_NOTE,
     export_lines,
     import_lines,
+    left_out_line,
     skipped_line,
     verification_dict,
     verification_lines,
@@ -148,11 +151,8 @@ def _read_dcb(url: str, settings: DcbSettings) -> tuple[str, list[TaskRow]]:
     return schema.describe(), rows
 
 
-def _echo_import(result: ImportResult, dry_run: bool, header: list[str]) -> None:
-    for line in header:
-        click.echo(line)
-    for line in import_lines(result, dry_run):
-        click.echo(line)
+def _echo_import(result: ImportResult, dry_run: bool, header: list[str], verbose: bool) -> None:
+    click.echo("\n".join([*header, *import_lines(result, dry_run, verbose)]))
 
 
 def _switch_note(source: str, dry_run: bool) -> None:
@@ -182,6 +182,13 @@ def _switch_note(source: str, dry_run: bool) -> None:
     help=f"Predict every fire in the next WINDOW (24h, 7d) both ways and compare ({DCB}).",
 )
 @click.option("--allow-skips", is_flag=True, help="Exit 0 even when some rows were skipped.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help=f"List every entry, unchanged ones too (by default only changes, up to {LISTED_CHANGES}).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (and skipped tasks).")
 @json_option
 @click.pass_context
 def import_schedules(
@@ -195,6 +202,8 @@ def import_schedules(
     dry_run: bool,
     window: timedelta | None,
     allow_skips: bool,
+    verbose: bool,
+    quiet: bool,
     as_json: bool,
     **dcb_options: Any,
 ) -> None:
@@ -237,7 +246,9 @@ def import_schedules(
                 store, _progress(conversions, len(conversions), "importing"), now, dry_run=dry_run
             )
             entries = (
-                result.entries if dry_run else {entry.id: entry for entry in store.list_entries()}
+                result.entries
+                if dry_run or oracle is None
+                else {entry.id: entry for entry in store.get_many(result.entries)}
             )
     verification = None
     if oracle is not None and window is not None:
@@ -253,8 +264,11 @@ def import_schedules(
             data["verify"] = verification_dict(verification)
         render.echo_json(data)
         _switch_note(source, dry_run)
+    elif quiet:
+        for name, why in result.skipped.items():
+            click.echo(skipped_line(name, why), err=True)
     else:
-        _echo_import(result, dry_run, header)
+        _echo_import(result, dry_run, header, verbose)
         _switch_note(source, dry_run)
         for line in verification_lines(verification) if verification else ():
             click.echo(line)
@@ -266,9 +280,9 @@ def import_schedules(
         )
 
 
-def _store_entries(session: Session) -> list[Entry]:
+def _store_entries(session: Session, tags: tuple[str, ...]) -> list[Entry]:
     with session.store() as store:
-        return [entry for entry in store.list_entries() if entry.source == "store"]
+        return [entry for entry in stored(store, tags=tags) if entry.source == "store"]
 
 
 @click.command("export", cls=CeleryCommand)
@@ -283,11 +297,13 @@ def _store_entries(session: Session) -> list[Entry]:
 @dcb_settings_options
 @click.option("--dry-run", is_flag=True, help=f"With --to {DCB}: report, write nothing.")
 @click.option("--allow-skips", is_flag=True, help="Exit 0 even when some entries were skipped.")
+@tag_option
 @click.pass_context
 def export(
     ctx: click.Context,
     /,
     fmt: str,
+    tags: tuple[str, ...],
     target: str | None,
     db_url: str | None,
     dry_run: bool,
@@ -301,14 +317,16 @@ def export(
     named; exit 1 when an entry was left out (unless --allow-skips).
     """
     if target is None:
-        ctx.invoke(export_file, fmt=fmt)
+        ctx.invoke(export_file, fmt=fmt, tags=tags)
         return
     session = current(ctx)
-    entries = _store_entries(session)
+    entries = _store_entries(session, tags)
     settings = _dcb_settings(dcb_options)
     if target == "celery":
         module = beat_schedule_module(entries, settings.celery_timezone, session.now())
         click.echo(module.text, nl=False)
+        for name, fields in module.left_out.items():
+            click.echo(left_out_line(name, fields), err=True)
         skipped = module.skipped
     else:
         url = _require(db_url, "--db-url", f"--to {DCB}")

@@ -121,7 +121,8 @@ def health_rules(
     "--check",
     is_flag=True,
     help="A health probe: one line per problem (no live beat; entries late, failing, "
-    "missed or stuck) and exit 1, or one 'ok' line and exit 0.",
+    "missed or stuck) and exit 1, or one 'ok' line and exit 0. A 'paused:' line comes "
+    "first while the store is paused (not a problem by itself).",
 )
 @output_options
 @click.pass_context
@@ -150,6 +151,8 @@ def observe(
             surveyed = survey(store, session.now(), rules)
             found = render.problems(surveyed, rules)
             healthy = render.health_line(surveyed.counts, surveyed.live, surveyed.beats)
+            if surveyed.paused is not None:
+                click.echo(f"paused: {surveyed.paused.describe()}")
             for line in found or [f"ok: {healthy}"]:
                 click.echo(line)
             ctx.exit(1 if found else 0)

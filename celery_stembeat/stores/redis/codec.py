@@ -112,6 +112,8 @@ def _definition_json(entry: Entry) -> str:
         data["overlap"] = entry.overlap
     if entry.overlap_timeout is not None:
         data["overlap_timeout"] = entry.overlap_timeout
+    if entry.tags:
+        data["tags"] = entry.tags
     if entry.source != "store":
         data["source"] = entry.source
     return compact_json(data)
@@ -246,6 +248,7 @@ def _parse_definition(entry_id: str, definition: str, spec: str) -> Entry:
     data["spec"] = spec_from_text(spec)
     data["args"] = tuple(data.get("args", ()))
     data["jitter"] = float(data.get("jitter", 0.0))
+    data["tags"] = tuple(data.get("tags", ()))
     if (expire_at := data.get("expire_at")) is not None:
         data["expire_at"] = parse_instant(expire_at, "expire_at")
     return stored_entry(**data)
@@ -289,6 +292,7 @@ def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
         "ca": ms_text(state.created_at),
         "ua": ms_text(state.updated_at),
         "d": _definition_json(entry),
+        "t": " ".join(entry.tags),
         "state": state_changes(state),
     }
     if entry.source == "config":
@@ -331,6 +335,8 @@ def run_fields(run: RunRecord) -> list[str]:
     fields += ["w", run.owner]
     if run.task_id is not None:
         fields += ["t", run.task_id]
+    if run.manual:
+        fields += ["m", "1"]
     return fields
 
 
@@ -371,6 +377,7 @@ def decode_run(entry_id: str, item: Sequence[Any]) -> RunRecord:
         error=None if error is None else error.decode(),
         owner=fields.get(b"w", b"").decode(),
         task_id=None if task_id is None else task_id.decode(),
+        manual=fields.get(b"m") == b"1",
     )
     if reported is None:
         return run

@@ -21,6 +21,8 @@ Cluster slot and every script can touch them atomically:
       its occurrence (ms), ``sc`` successes, ``tf`` task failures, ``tk`` task failures in a
       row, ``rm``/``rx`` mean/max runtime (seconds, ``repr``), ``te0``, ``te1``, … the last
       task error. A hash written before these existed reads as their defaults;
+    - ``t0``, ``t1``, … the entry's tags joined by spaces (absent without tags): what the
+      scripts read to move the entry between tag sets (readers take the tags from ``d*``);
     - ``g``, only on entries from ``beat_schedule``: ``version:digest`` of the item start-up
       sync found this definition equal to, or empty;
     - while claimed: ``ct`` claim token, ``co`` owner, ``cs`` the claimed occurrence (ms),
@@ -57,10 +59,14 @@ Cluster slot and every script can touch them atomically:
     entry removes it.
     Entries written before these keys existed join them at their next completion, report or
     edit.
+``{P}:tag:<name>`` (set)
+    The ids of the entries holding tag ``<name>``, kept by the upsert scripts (from the entry's
+    ``t*`` chunks) and by delete: ``ids_tagged`` is one ``SINTER``. A set that empties goes,
+    as Redis removes empty sets.
 ``{P}:run_minutes:<minute>`` (string)
-    How many runs (published or failed) completions recorded in one minute, ``<minute>``
+    How many runs (published or failed) were recorded in one minute, ``<minute>``
     being its start in epoch minutes (see :func:`~celery_stembeat.stores.base.run_minute`):
-    the completion script increments it and sets it to expire after
+    the completion and manual-run scripts increment it and set it to expire after
     :data:`~celery_stembeat.stores.base.RUN_MINUTES_KEPT`; ``activity`` sums the minutes it
     counts with one ``MGET``.
 ``{P}:ids`` (sorted set, every score 0)
@@ -71,7 +77,8 @@ Cluster slot and every script can touch them atomically:
 ``{P}:runs:<id>`` (stream)
     Run history, one stream entry per run, trimmed exactly to ``history_limit`` by ``XADD
     MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
-    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``). Redis 7
+    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``), ``m``
+    ``1`` on a manual run (``stembeat run``; absent on scheduled ones). Redis 7
     allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
     costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run. Stream entries
     cannot change: what workers report on a run goes to ``{P}:outcomes:<id>``.
@@ -91,9 +98,15 @@ Cluster slot and every script can touch them atomically:
     The open incidents: key → compact JSON ``{"state": state, "since": ISO instant}``. A
     resolved incident (state ``ok``) has no field; the ``transition_incident`` script reads
     and moves one incident atomically.
+``{P}:pause`` (hash)
+    The store-wide pause, absent while there is none: ``j`` the compact JSON of
+    :meth:`~celery_stembeat.stores.base.Pause.to_dict`, ``u`` its ``until`` in epoch ms (absent
+    while open-ended). The ``claim_due`` script reads it first and claims nothing while it
+    holds.
 ``{P}:changes`` (pub/sub channel)
-    The id of every entry whose definition changed (upsert, enable/disable, delete). A feed
-    that had to subscribe again reports :data:`~celery_stembeat.stores.base.ANY_CHANGE`.
+    The id of every entry whose definition changed (upsert, enable/disable, delete), and
+    :data:`~celery_stembeat.stores.base.ANY_CHANGE` (``""``) when the pause is set or cleared.
+    A feed that had to subscribe again reports ``ANY_CHANGE`` too.
 """
 
 from __future__ import annotations
@@ -117,11 +130,13 @@ class Keys:
         self.failing = f"{tag}:failing"
         self.open = f"{tag}:open"
         self.ids = f"{tag}:ids"
+        self.tag_prefix = f"{tag}:tag:"
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
         self.run_minutes_prefix = f"{tag}:run_minutes:"
+        self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [
@@ -145,6 +160,9 @@ class Keys:
 
     def entry(self, entry_id: str) -> str:
         return self.entry_prefix + entry_id
+
+    def tag(self, name: str) -> str:
+        return self.tag_prefix + name
 
     def runs(self, entry_id: str) -> str:
         return self.runs_prefix + entry_id

@@ -32,12 +32,13 @@ PARTS: dict[str, tuple[str, ...]] = {
     "read": ENTRY_PARTS,
     "claim_due": ENTRY_PARTS,
     "complete": ENTRY_PARTS,
+    "record_manual_run": ENTRY_PARTS,
     "upsert": UPSERT_PARTS,
     "upsert_many": UPSERT_PARTS,
     "fingerprints": ENTRY_PARTS,
     "fingerprints_of": ENTRY_PARTS,
     "set_digests": (),
-    "delete": (),
+    "delete": ENTRY_PARTS,
     "set_enabled": ENTRY_PARTS,
     "renew": (),
     "recover": (),
@@ -47,6 +48,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "record_beat": (),
     "transition_incident": (),
     "activity": (),
+    "set_pause": (),
 }
 
 

@@ -13,6 +13,7 @@ Incidents: a transition is one script call, listing them one ``HGETALL``. Health
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
 ``MGET`` of the run counters).
+Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***``. redis-py checks a pooled connection before lending it and reconnects one
@@ -24,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -55,6 +56,7 @@ from celery_stembeat.stores.base import (
     Fingerprint,
     Incident,
     Outcome,
+    Pause,
     RunRecord,
     Store,
     StoreError,
@@ -64,6 +66,9 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     checked_activity,
     checked_history_limit,
+    checked_manual,
+    checked_pause,
+    checked_selection,
     checked_transition,
     claim_token,
     counted_minutes,
@@ -111,6 +116,16 @@ _HEALTH_CHECK_INTERVAL = 30
 #: Reads a batch of reports may take before giving up while busy beats keep changing its
 #: entries (the caller, a worker's buffer, sends it again later).
 OUTCOME_ATTEMPTS = 20
+
+
+def _lookup(report: TaskReport) -> tuple[str, str, str]:
+    """The run a report is about, as the outcome_runs script looks for it: entry id,
+    scheduled time (ms), ``"1"`` for a manual run else ``""``."""
+    return report.entry_id, str(to_ms(report.scheduled_for)), "1" if report.manual else ""
+
+
+#: Seconds a run counter lives after its last increment.
+_COUNTER_TTL = str(int(RUN_MINUTES_KEPT.total_seconds()))
 
 
 def _epoch_minute(minute: datetime) -> int:
@@ -221,6 +236,13 @@ class RedisStore(Store):
             for row in decode_rows(reply)
         ]
 
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids holding every one of ``tags``: one ``SINTER`` of their sets."""
+        keys = [self._keys.tag(tag) for tag in checked_selection(tags)]
+        with self._errors():
+            members = cast(set[bytes], self._client.sinter(keys))
+        return sorted(member.decode() for member in members)
+
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`: one script call per
         :data:`_FINGERPRINT_BATCH` entries (listed in ``{P}:config``), three fields each."""
@@ -268,7 +290,7 @@ class RedisStore(Store):
         """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
         fields = entry_fields(entry, "")
         expected = "" if expected_version is None else str(expected_version)
-        args = [entry.id, expected, self.channel, compact_json(fields)]
+        args = [entry.id, expected, self.channel, compact_json(fields), self._keys.tag_prefix]
         with self._errors():
             reply = json.loads(
                 self._run(
@@ -337,7 +359,7 @@ class RedisStore(Store):
                 written.extend(items)
                 yield (
                     self._keys.indexes,
-                    [channel, self._keys.entry_prefix, compact_json(items)],
+                    [channel, self._keys.entry_prefix, compact_json(items), self._keys.tag_prefix],
                 )
 
         replies = self._pipelined(self._scripts["upsert_many"], calls())
@@ -361,7 +383,8 @@ class RedisStore(Store):
             self._keys.open,
         ]
         with self._errors():
-            return bool(self._run(self._scripts["delete"], keys, [entry_id, self.channel]))
+            args = [entry_id, self.channel, self._keys.tag_prefix]
+            return bool(self._run(self._scripts["delete"], keys, args))
 
     def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
         """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""
@@ -408,14 +431,13 @@ class RedisStore(Store):
     # -- claims ----------------------------------------------------------------------------------
 
     def claim_batch(self, now: datetime, limit: int, owner: str, lease: timedelta) -> ClaimBatch:
-        """Claim what is due and read the earliest due time left, in one atomic script call."""
-        if limit <= 0:
-            return ClaimBatch([], self.next_due_at())
+        """Claim what is due and read the earliest due time left, or the pause that holds, in
+        one atomic script call."""
         token = claim_token(owner)
         until = now + lease
         args = [
             str(to_ms(now)),
-            str(limit),
+            str(max(limit, 0)),
             str(to_ms(until)),
             token,
             owner,
@@ -423,8 +445,14 @@ class RedisStore(Store):
         ]
         with self._errors():
             reply = json.loads(
-                self._run(self._scripts["claim_due"], [self._keys.due, self._keys.leases], args)
+                self._run(
+                    self._scripts["claim_due"],
+                    [self._keys.due, self._keys.leases, self._keys.pause],
+                    args,
+                )
             )
+        if "pause" in reply:
+            return ClaimBatch.held(Pause.from_dict(reply["pause"]))
         claims: list[Claim] = []
         for row in reply["rows"]:
             entry = decode_entry(row)
@@ -471,7 +499,7 @@ class RedisStore(Store):
                         str(self.history_limit),
                         compact_json(completions),
                         self._keys.run_minutes_prefix,
-                        str(int(RUN_MINUTES_KEPT.total_seconds())),
+                        _COUNTER_TTL,
                     ],
                 )
 
@@ -571,6 +599,30 @@ class RedisStore(Store):
 
     # -- reading run state -----------------------------------------------------------------------
 
+    # -- pause -----------------------------------------------------------------------------------
+
+    def pause(self, pause: Pause) -> Pause | None:
+        """Store ``pause`` and announce it: one atomic script call; the pause replaced."""
+        pause = checked_pause(pause)
+        return self._set_pause(compact_json(pause.to_dict()), ms_text(pause.until))
+
+    def resume(self) -> Pause | None:
+        """Clear the pause (announced when there was one): one atomic script call."""
+        return self._set_pause("", "")
+
+    def _set_pause(self, text: str, until: str) -> Pause | None:
+        with self._errors():
+            previous = self._run(
+                self._scripts["set_pause"], [self._keys.pause], [text, until, self.channel]
+            )
+        return None if previous is None else Pause.from_dict(json.loads(previous))
+
+    def paused(self) -> Pause | None:
+        """The stored pause, or ``None`` (one ``HGET``)."""
+        with self._errors():
+            text = self._client.hget(self._keys.pause, "j")
+        return None if text is None else Pause.from_dict(json.loads(cast(bytes, text)))
+
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""
         if limit <= 0:
@@ -610,9 +662,7 @@ class RedisStore(Store):
         """Read the entries and runs ``reports`` are about (``pipe`` watches their keys), fold
         the reports with :func:`fold`, and queue the writes on ``pipe``: whether each report's
         run was found."""
-        lookups = list(
-            dict.fromkeys((report.entry_id, str(to_ms(report.scheduled_for))) for report in reports)
-        )
+        lookups = list(dict.fromkeys(_lookup(report) for report in reports))
         prefixes = [self._keys.entry_prefix, self._keys.runs_prefix, self._keys.outcomes_prefix]
         reply = self._run(self._scripts["outcome_runs"], [], [*prefixes, compact_json(lookups)])
         stored = {row[0]: decode_entry(row).state for row in decode_rows(reply[0])}
@@ -625,7 +675,7 @@ class RedisStore(Store):
             reports,
             {lookup: run for lookup, (_, run) in runs.items()},
             stored,
-            lambda report: (report.entry_id, str(to_ms(report.scheduled_for))),
+            _lookup,
         )
         changed: dict[str, dict[str, RunRecord]] = {}
         for lookup, record in batch.runs.items():
@@ -646,6 +696,16 @@ class RedisStore(Store):
             pipe.multi()
             self._scripts["record_outcomes"](keys=keys, args=[compact_json(writes)], client=pipe)
         return batch.found
+
+    def record_manual_run(self, record: RunRecord) -> bool:
+        """Append a manual run to the entry's history stream: one atomic script call."""
+        checked_manual(record)
+        keys = self._run_keys(record.entry_id)
+        keys += [self._keys.run_minute(_epoch_minute(m)) for m in minute_counts([record])]
+        args = [str(self.history_limit), _COUNTER_TTL, *run_fields(record)]
+        with self._errors():
+            added = self._run(self._scripts["record_manual_run"], keys, args)
+        return bool(added)
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

@@ -8,9 +8,9 @@ Tables (named with the prefix)
 ------------------------------
 
 ``{prefix}entries``
-    One row per entry: the definition (``task``; ``spec``, ``args``, ``kwargs``, ``options`` as
-    JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so "the schedule
-    changed" is an exact text compare; the flags and ``version``), one column per
+    One row per entry: the definition (``task``; ``spec``, ``args``, ``kwargs``, ``options``,
+    ``tags`` as JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so
+    "the schedule changed" is an exact text compare; the flags and ``version``), one column per
     :class:`~celery_stembeat.entry.RunState` field, and the claim: ``claim_token``,
     ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``. Of the run state,
     workers' reports alone write the :data:`~celery_stembeat.entry.TRACKED_FIELDS`
@@ -38,7 +38,8 @@ Tables (named with the prefix)
     A completion writes what the beat did (``scheduled_for``, ``published_at``, ``outcome``,
     ``drift``, ``jitter``, ``error``, ``owner``, ``task_id``); workers' reports then update the
     newest row of their occurrence: ``outcome``, ``started_at``, ``finished_at``, ``runtime``,
-    ``error`` and ``worker``.
+    ``error`` and ``worker``. ``manual`` (added by schema version 10) marks a run sent out of
+    schedule (:meth:`SQLStore.record_manual_run`), which only history holds.
 ``{prefix}beats``
     One row per beat that records itself, by ``owner`` (the primary key, sorted by code point
     like entry ids): ``host``, ``pid``, ``version``, ``started_at``, ``last_pass_at``,
@@ -51,8 +52,12 @@ Tables (named with the prefix)
     key, sorted by code point): ``state``, ``since`` (added by schema version 6). A resolved
     incident has no row. A transition reads the row ``FOR UPDATE`` and writes it in one write
     transaction.
+``{prefix}entry_tags``
+    The tag index (added by schema version 9): a row ``(tag, entry_id)`` per tag of each entry,
+    primary key ``(tag, entry_id)``, indexed on ``entry_id``; the transaction that writes or
+    deletes an entry replaces or removes its rows (see ``tags.py``).
 ``{prefix}run_minutes``
-    The run counter (added by schema version 8): ``minute`` (the start of a minute, UTC, the
+    The run counter (added by schema version 11): ``minute`` (the start of a minute, UTC, the
     primary key) and ``runs``, the runs completions recorded in that minute (see
     :meth:`~celery_stembeat.stores.base.Store.activity`). Each completion batch adds its runs
     in its own transaction (on PostgreSQL, in its one statement) and deletes the minutes
@@ -100,11 +105,15 @@ Files
     The claim, renewal and lease-recovery statements, and the due index's head.
 ``upserts.py``
     Definition writes: one entry's ``UPDATE``, enabling, the bulk upsert of many rows.
+``tags.py``
+    The tag index: an entry's rows replaced or removed with it, and ``ids_tagged``'s query.
 ``complete.py``
     Completions: PostgreSQL's one-statement batch, SQLite's transaction, history trimming.
 ``outcomes.py``
     Workers' reports: the entries locked, the newest run of each occurrence read, the reports
     folded, the changed rows written back; the same statements on both databases.
+``manual.py``
+    Manual runs (``stembeat run``): the entry locked, the run inserted, history trimmed.
 ``health.py``
     Health from indexes: the entry counts, and the suspects' three index lookups in one query.
 ``activity.py``

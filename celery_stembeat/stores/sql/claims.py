@@ -17,7 +17,7 @@ def claim_statement(
     schema: Schema, columns: Sequence[sa.Column[Any]], skip_locked: bool, limit: int
 ) -> Any:
     """The claim of up to ``limit`` entries, returning ``columns`` (build it once per limit:
-    building costs more than running it).
+    building costs more than running it); it claims nothing while a pause holds at ``b_now``.
 
     With ``skip_locked`` (where writers run concurrently) the rows are picked ``FOR UPDATE SKIP
     LOCKED`` and the statement's first column, ``b_head``, is the index head left after the
@@ -28,9 +28,11 @@ def claim_statement(
     c = entries.c
     now = sa.bindparam("b_now", type_=c.next_run_at.type)
     due = entries.alias("due")
+    held = schema.pause.c
+    paused = sa.exists().where(sa.or_(held.until.is_(None), held.until > now))
     picked = (
         sa.select(due.c.id)
-        .where(due.c.enabled == sa.true(), due.c.next_run_at <= now)
+        .where(due.c.enabled == sa.true(), due.c.next_run_at <= now, ~paused)
         .order_by(due.c.next_run_at, due.c.id)
         .limit(limit)
     )

@@ -117,6 +117,7 @@ DEFINITION_COLUMNS = (
     "description",
     "overlap",
     "overlap_timeout",
+    "tags",
     "source",
 )
 
@@ -137,6 +138,7 @@ def definition(entry: Entry) -> dict[str, Any]:
         "description": entry.description,
         "overlap": entry.overlap,
         "overlap_timeout": entry.overlap_timeout,
+        "tags": list(entry.tags),
         "source": entry.source,
     }
 
@@ -170,6 +172,7 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "jitter": run.jitter,
         "owner": run.owner,
         "task_id": run.task_id,
+        "manual": run.manual,
         **reported_values(run),
     }
 
@@ -239,6 +242,7 @@ def read_entry(row: sa.RowMapping) -> Entry:
         description=row["description"],
         overlap=row["overlap"],
         overlap_timeout=row["overlap_timeout"],
+        tags=tuple(row["tags"]),
         source=row["source"],
         version=int(row["version"]),
         state=state,
@@ -266,6 +270,7 @@ def read_run(row: sa.RowMapping) -> RunRecord:
         finished_at=row["finished_at"],
         runtime=row["runtime"],
         worker=row["worker"],
+        manual=bool(row["manual"]),
     )
 
 

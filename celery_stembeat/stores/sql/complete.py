@@ -65,6 +65,7 @@ RUN_COLUMNS = (
     ("error", "text"),
     ("owner", "text"),
     ("task_id", "text"),
+    ("manual", "boolean"),
     ("started_at", "timestamptz"),
     ("finished_at", "timestamptz"),
     ("runtime", "double precision"),

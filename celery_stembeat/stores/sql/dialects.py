@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores.base import ChangeFeed, Claim, Outcome
-from celery_stembeat.stores.sql import complete, upserts
+from celery_stembeat.stores.sql import complete, tags, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.claims import claim_statement, head_query, recover_statement
 from celery_stembeat.stores.sql.codec import read_entry
@@ -87,6 +87,11 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         """Upsert ``rows`` (distinct ids) by :func:`.upserts.upsert_many_statement`'s rules."""
+
+    def write_tags(self, conn: sa.Connection, entries: Sequence[Entry], replace: bool) -> bool:
+        """Make the tag index rows of ``entries`` (distinct ids) their tags (``replace=False``:
+        they have none yet); whether any row was written."""
+        return tags.write_tags(conn, self.schema, entries, replace)
 
     @abc.abstractmethod
     def rows_of(
@@ -175,6 +180,10 @@ class PostgresDialect(Dialect):
             lambda text: conn.execute(statement, {"rows": text}),
             "stembeat-upsert",
         )
+
+    def write_tags(self, conn: sa.Connection, entries: Sequence[Entry], replace: bool) -> bool:
+        """Two statements of arrays, however many entries."""
+        return tags.write_tags_arrays(conn, self.schema, entries, replace)
 
     def rows_of(
         self,

@@ -29,8 +29,8 @@ from celery_stembeat.stores.sql.codec import (
 )
 from celery_stembeat.stores.sql.schema import Schema
 
-#: An occurrence: its entry's id and its scheduled time.
-_Key = tuple[str, datetime]
+#: An occurrence: its entry's id, its scheduled time, whether it is a manual run.
+_Key = tuple[str, datetime, bool]
 _ONE_MS = timedelta(milliseconds=1)
 
 
@@ -81,12 +81,12 @@ def _newest_runs(
     found: dict[_Key, tuple[int, RunRecord]] = {}
     for chunk in chunks(list(dict.fromkeys(keys))):
         wanted = set(chunk)
-        earliest = min(when for _, when in chunk)
-        latest = max(when for _, when in chunk) + _ONE_MS
+        earliest = min(when for _, when, _ in chunk)
+        latest = max(when for _, when, _ in chunk) + _ONE_MS
         query = (
             sa.select(runs)
             .where(
-                runs.c.entry_id.in_({entry_id for entry_id, _ in chunk}),
+                runs.c.entry_id.in_({entry_id for entry_id, _, _ in chunk}),
                 runs.c.scheduled_for >= earliest,
                 runs.c.scheduled_for < latest,
             )

@@ -104,11 +104,22 @@ class Schema:
     changes: sa.Table
     beats: sa.Table
     incidents: sa.Table
+    pause: sa.Table
+    entry_tags: sa.Table
     run_minutes: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
-        tables = [self.meta, self.entries, self.runs, self.beats, self.incidents, self.run_minutes]
+        tables = [
+            self.meta,
+            self.entries,
+            self.runs,
+            self.beats,
+            self.incidents,
+            self.pause,
+            self.entry_tags,
+            self.run_minutes,
+        ]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
     @property
@@ -149,6 +160,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         # (overlap and overlap_timeout added by schema version 5)
         sa.Column("overlap", sa.Text, nullable=False, server_default="allow"),
         sa.Column("overlap_timeout", sa.Double),
+        # (added by schema version 9; {prefix}entry_tags indexes it)
+        sa.Column("tags", _json(dialect), nullable=False, server_default=sa.text("'[]'")),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
         # "version:digest" of the beat_schedule item start-up sync found this definition equal to
@@ -212,6 +225,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("finished_at", UTCDateTime),
         sa.Column("runtime", sa.Double),
         sa.Column("worker", sa.Text),
+        # -- sent out of schedule by `stembeat run` (added by schema version 10)
+        sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Index(f"{prefix}runs_entry", "entry_id", "id"),
         **runs_options,
     )
@@ -248,14 +263,45 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("since", UTCDateTime, nullable=False),
     )
-    # Added by schema version 8: runs recorded per minute (the start of the minute, UTC).
+    # Added by schema version 8: at most one row (``slot`` 1), the pause in force.
+    pause = sa.Table(
+        f"{prefix}pause",
+        metadata,
+        sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("since", UTCDateTime, nullable=False),
+        sa.Column("until", UTCDateTime),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+    )
+    # Added by schema version 9: one row per tag of an entry, written in the transaction that
+    # writes the entry (``Store.ids_tagged`` reads the primary key's tag ranges).
+    entry_tags = sa.Table(
+        f"{prefix}entry_tags",
+        metadata,
+        sa.Column("tag", _id(), primary_key=True),
+        sa.Column("entry_id", _id(), primary_key=True),
+        sa.Index(f"{prefix}entry_tags_entry", "entry_id"),
+    )
+    # Added by schema version 11: runs recorded per minute (the start of the minute, UTC).
     run_minutes = sa.Table(
         f"{prefix}run_minutes",
         metadata,
         sa.Column("minute", UTCDateTime, primary_key=True),
         sa.Column("runs", sa.BigInteger, nullable=False),
     )
-    return Schema(prefix, metadata, entries, runs, meta, changes, beats, incidents, run_minutes)
+    return Schema(
+        prefix,
+        metadata,
+        entries,
+        runs,
+        meta,
+        changes,
+        beats,
+        incidents,
+        pause,
+        entry_tags,
+        run_minutes,
+    )
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -311,6 +357,20 @@ def _create_health_indexes(conn: sa.Connection, schema: Schema) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _create_pause(conn: sa.Connection, schema: Schema) -> None:
+    schema.pause.create(conn, checkfirst=True)
+
+
+def _add_tags(conn: sa.Connection, schema: Schema) -> None:
+    # Entries stored before have no tags: the new table starts empty.
+    _add_columns(conn, schema.entries, ["tags"])
+    schema.entry_tags.create(conn, checkfirst=True)
+
+
+def _add_manual_runs(conn: sa.Connection, schema: Schema) -> None:
+    _add_columns(conn, schema.runs, ["manual"])
+
+
 def health_indexes(schema: Schema) -> list[sa.Index]:
     """The partial indexes of the health suspects and entry counts (added by schema
     version 7)."""
@@ -333,6 +393,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_overlap_columns,
     _create_incidents,
     _create_health_indexes,
+    _create_pause,
+    _add_tags,
+    _add_manual_runs,
     _create_run_minutes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,7 +8,7 @@ import dataclasses
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores.base import (
+    ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
     Activity,
     BeatInfo,
@@ -27,6 +28,7 @@ from celery_stembeat.stores.base import (
     Fingerprint,
     Incident,
     Outcome,
+    Pause,
     RunRecord,
     Store,
     StoreError,
@@ -36,10 +38,14 @@ from celery_stembeat.stores.base import (
     announced,
     checked_activity,
     checked_history_limit,
+    checked_manual,
+    checked_pause,
+    checked_selection,
     checked_transition,
     claim_token,
 )
-from celery_stembeat.stores.sql import activity, health, outcomes, upserts
+from celery_stembeat.stores.sql import activity, health, manual, outcomes, upserts
+from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
@@ -54,6 +60,7 @@ from celery_stembeat.stores.sql.codec import (
 from celery_stembeat.stores.sql.dialects import dialect_for
 from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
 from celery_stembeat.stores.sql.incidents import read_incidents, transition
+from celery_stembeat.stores.sql.pause import look_query, read_pause, replace_pause, row_pause
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
     Schema,
@@ -134,6 +141,7 @@ class SQLStore(Store):
         #: The index head the last claim left: while it is due, the next claim skips the look.
         self._head_hint: datetime | None = None
         self._head_statement = head_query(self._schema)
+        self._look_statement = look_query(self._schema)
         self._upgrade()
         _LIVE.add(self)
 
@@ -248,6 +256,12 @@ class SQLStore(Store):
     def _read_back(self, conn: sa.Connection, ids: Sequence[str]) -> list[Entry]:
         return self._dialect.read_back(conn, ids)
 
+    def ids_tagged(self, tags: Collection[str]) -> list[str]:
+        """The sorted ids holding every one of ``tags``: one query of ``{prefix}entry_tags``."""
+        selection = checked_selection(tags)
+        with self._single_statement() as conn:
+            return tag_index.read_tagged(conn, self._schema, selection)
+
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Every beat_schedule entry's :class:`Fingerprint`, in one query over four columns."""
         c = self._schema.entries.c
@@ -293,6 +307,8 @@ class SQLStore(Store):
                     refused.append(entry.id)
             if kept:
                 self._dialect.insert_rows(conn, [self._new_row(e, digests) for e in kept])
+                if any(entry.tags for entry in kept) or tag_index.any_tagged(conn, self._schema):
+                    self._dialect.write_tags(conn, kept, True)
                 self._dialect.announce(conn, announced([entry.id for entry in kept]))
         return refused
 
@@ -344,6 +360,7 @@ class SQLStore(Store):
                         actual = self._version_of(conn, entry.id)
                         raise VersionConflict(entry.id, expected_version, actual)
                 if row is not None:
+                    self._dialect.write_tags(conn, [entry], True)
                     self._dialect.announce(conn, [entry.id])
             if row is not None:
                 return read_entry(row)
@@ -381,9 +398,13 @@ class SQLStore(Store):
             return []
         stored: list[Entry] = []
         with self._write() as conn:
+            tagged = tag_index.any_tagged(conn, self._schema)
             for indexes in distinct_runs([entry.id for entry in batch]):
                 rows = [self._new_row(batch[index], digests) for index in indexes]
                 self._dialect.insert_rows(conn, rows)
+                run = [batch[index] for index in indexes]
+                if tagged or any(entry.tags for entry in run):
+                    tagged = self._dialect.write_tags(conn, run, tagged) or tagged
                 if read_back:
                     stored += self._read_back(conn, [batch[index].id for index in indexes])
             self._dialect.announce(conn, announced([entry.id for entry in batch]))
@@ -402,6 +423,7 @@ class SQLStore(Store):
                 sa.delete(entries).where(entries.c.id == entry_id).returning(entries.c.id)
             ).first()
             conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
+            tag_index.delete_tags(conn, self._schema, entry_id)
             if gone is not None:
                 self._dialect.announce(conn, [entry_id])
         return gone is not None
@@ -444,16 +466,20 @@ class SQLStore(Store):
         """Claim what is due and read the earliest due time left after it (see
         :meth:`Store.claim_batch`): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
 
-        Unless the last claim left something due by ``now``, a look at the index head comes
-        first: when nothing is due, that read is all (one round trip, no lock). Otherwise
-        PostgreSQL claims and reads the new head in one statement, run outside a transaction
-        block (a statement is atomic by itself); SQLite claims and reads it in one ``BEGIN
-        IMMEDIATE`` transaction.
+        Unless the last claim left something due by ``now``, a look at the index head and the
+        pause comes first: when nothing is due, or a pause holds, that read is all (one round
+        trip, no lock). Otherwise PostgreSQL claims and reads the new head in one statement,
+        run outside a transaction block (a statement is atomic by itself); SQLite claims and
+        reads it in one ``BEGIN IMMEDIATE`` transaction. The claim itself claims nothing while
+        a pause holds; when it leaves due entries unclaimed, the pause is read again.
         """
         _aware(now, "now")
         hint = self._head_hint
         if limit <= 0 or hint is None or hint > now:
-            head = self.next_due_at()
+            head, pause = self._look()
+            if pause is not None and pause.in_force(now):
+                self._head_hint = None
+                return ClaimBatch.held(pause)
             if limit <= 0 or head is None or head > now:
                 self._head_hint = head
                 return ClaimBatch([], head)  # nothing due: one read, no write lock
@@ -462,10 +488,22 @@ class SQLStore(Store):
         params = {"b_now": now, "b_token": token, "b_owner": owner, "b_until": until}
         statement = self._dialect.claim_statement(limit)
         rows, head = self._dialect.claim(self._write, self._single_statement, statement, params)
+        if not rows and head is not None and head <= now:
+            head, pause = self._look()  # due, yet nothing claimed: a pause came in meanwhile
+            if pause is not None and pause.in_force(now):
+                self._head_hint = None
+                return ClaimBatch.held(pause)
         claims = [Claim(read_entry(row), row["claimed_for"], owner, token, until) for row in rows]
         claims.sort(key=lambda claim: (claim.scheduled_for, claim.entry_id))
         self._head_hint = head
         return ClaimBatch(claims, head)
+
+    def _look(self) -> tuple[datetime | None, Pause | None]:
+        """The due index's head and the stored pause, in one query."""
+        with self._single_statement() as conn:
+            row = conn.execute(self._look_statement).mappings().one()
+        head: datetime | None = row["b_head"]
+        return head, row_pause(row)
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims, all in one transaction.
@@ -520,6 +558,31 @@ class SQLStore(Store):
             recovered = conn.execute(statement).scalars().all()
         return sorted(recovered)
 
+    # -- pause -----------------------------------------------------------------------------------
+
+    def pause(self, pause: Pause) -> Pause | None:
+        """Store ``pause`` and announce it, in one write transaction; the pause replaced."""
+        pause = checked_pause(pause)
+        insert = self._dialect.insert(self._schema.pause)
+        with self._write() as conn:
+            previous = replace_pause(conn, self._schema, insert, pause)
+            self._dialect.announce(conn, [ANY_CHANGE])
+        return previous
+
+    def resume(self) -> Pause | None:
+        """Clear the pause and announce it, in one write transaction; the pause cleared."""
+        insert = self._dialect.insert(self._schema.pause)
+        with self._write() as conn:
+            previous = replace_pause(conn, self._schema, insert, None)
+            if previous is not None:
+                self._dialect.announce(conn, [ANY_CHANGE])
+        return previous
+
+    def paused(self) -> Pause | None:
+        """The stored pause, or ``None``."""
+        with self._single_statement() as conn:
+            return read_pause(conn, self._schema)
+
     # -- reading run state -----------------------------------------------------------------------
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
@@ -544,6 +607,14 @@ class SQLStore(Store):
             return []
         with self._write() as conn:
             return outcomes.record_outcomes(conn, self._schema, reports)
+
+    def record_manual_run(self, record: RunRecord) -> bool:
+        """Append a manual run to history in one write transaction (see ``manual.py``)."""
+        checked_manual(record)
+        with self._write() as conn:
+            return manual.record_manual_run(
+                conn, self._schema, record, self.history_limit, self._dialect.insert
+            )
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

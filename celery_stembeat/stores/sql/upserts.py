@@ -19,7 +19,7 @@ from celery_stembeat.stores.sql.codec import DEFINITION_COLUMNS, dumps, json_row
 from celery_stembeat.stores.sql.schema import Schema, UTCDateTime
 
 #: Columns holding JSON values.
-_JSON_COLUMNS = frozenset(("spec", "args", "kwargs", "options"))
+_JSON_COLUMNS = frozenset(("spec", "args", "kwargs", "options", "tags"))
 #: Rows per JSON document PostgreSQL's bulk upsert takes in one statement.
 JSON_ROWS = 5000
 

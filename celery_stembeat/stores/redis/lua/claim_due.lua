@@ -1,7 +1,13 @@
--- KEYS: due, leases. ARGV: now ms, limit, lease deadline ms, token, owner, entry-key prefix.
+-- KEYS: due, leases, pause. ARGV: now ms, limit, lease deadline ms, token, owner, entry-key
+-- prefix.
 -- Returns JSON ``{"rows": [the claimed entries' rows, earliest first], "next": the earliest
--- score left in the due index (ms) or null}``.
+-- score left in the due index (ms) or null}``; while a pause holds at now, claims nothing and
+-- returns ``{"rows": [], "pause": the pause's JSON}``.
 local due, leases = KEYS[1], KEYS[2]
+local pause = redis.call('HMGET', KEYS[3], 'j', 'u')
+if pause[1] and (not pause[2] or tonumber(pause[2]) > tonumber(ARGV[1])) then
+  return '{"rows":[],"pause":' .. pause[1] .. '}'
+end
 local ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 call_many('ZREM', due, ids)
 -- READ_FIELDS, then the claim token

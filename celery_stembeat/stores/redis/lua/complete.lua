@@ -53,20 +53,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     else
       unindexed[#unindexed + 1] = id
     end
-    -- The runs the stream is about to trim take what workers reported on them along.
-    if redis.call('EXISTS', outcomes) == 1 then
-      local excess = redis.call('XLEN', runs) + #c[7] - tonumber(limit)
-      if excess > 0 then
-        local trimmed = {}
-        for j, run in ipairs(redis.call('XRANGE', runs, '-', '+', 'COUNT', excess)) do
-          trimmed[j] = run[1]
-        end
-        hdel_many(outcomes, trimmed)
-      end
-    end
-    for _, run in ipairs(c[7]) do
-      redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
-    end
+    append_runs(runs, outcomes, limit, c[7])
     for _, counted in ipairs(c[8]) do
       minutes[counted[1]] = (minutes[counted[1]] or 0) + tonumber(counted[2])
     end

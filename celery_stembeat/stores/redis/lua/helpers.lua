@@ -190,3 +190,21 @@ local function set_or_del(key, field, value)
     redis.call('HSET', key, field, value)
   end
 end
+
+-- Append the runs (each {field, value, ...}) to the stream `runs`, keeping its newest `limit`;
+-- what workers reported on the runs this trims (in the hash `outcomes`) goes with them.
+local function append_runs(runs, outcomes, limit, new_runs)
+  if redis.call('EXISTS', outcomes) == 1 then
+    local excess = redis.call('XLEN', runs) + #new_runs - tonumber(limit)
+    if excess > 0 then
+      local trimmed = {}
+      for j, run in ipairs(redis.call('XRANGE', runs, '-', '+', 'COUNT', excess)) do
+        trimmed[j] = run[1]
+      end
+      hdel_many(outcomes, trimmed)
+    end
+  end
+  for _, run in ipairs(new_runs) do
+    redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
+  end
+end

@@ -1,23 +1,28 @@
 -- What record_outcomes folds reports into. ARGV: entry-key prefix, runs-key prefix,
--- outcomes-key prefix, JSON ``[[id, scheduled for ms], ...]``. Returns {the JSON list of the
--- rows of the entries named that exist, then for each pair the newest run of that entry
--- scheduled for that time as {stream id, {field, value, ...}, what workers reported on it
--- (JSON) or false}, or false when the entry or the run is not there}. History is searched
--- from the newest run, a page at a time.
+-- outcomes-key prefix, JSON ``[[id, scheduled for ms, manual ('1' or '')], ...]``. Returns
+-- {the JSON list of the rows of the entries named that exist, then for each item the newest
+-- run of that entry scheduled for that time, manual or not as asked (field 'm'), as {stream
+-- id, {field, value, ...}, what workers reported on it (JSON) or false}, or false when the
+-- entry or the run is not there}. History is searched from the newest run, a page at a time.
 local PAGE = 100
 
-local function newest_run(runs, at)
+-- Whether a run's fields (field 's' first, as codec.run_fields writes them) are those of the
+-- occurrence at `at`, manual or not as `manual` says.
+local function is_run(fields, at, manual)
+  if fields[1] ~= 's' or fields[2] ~= at then return false end
+  local found = ''
+  for j = 3, #fields, 2 do
+    if fields[j] == 'm' then found = fields[j + 1] end
+  end
+  return found == manual
+end
+
+local function newest_run(runs, at, manual)
   local last, skip = '+', 0
   while true do
     local page = redis.call('XREVRANGE', runs, last, '-', 'COUNT', PAGE)
     for i = 1 + skip, #page do
-      local fields = page[i][2]
-      for j = 1, #fields, 2 do
-        if fields[j] == 's' then
-          if fields[j + 1] == at then return page[i] end
-          break
-        end
-      end
+      if is_run(page[i][2], at, manual) then return page[i] end
     end
     if #page < PAGE then return false end
     -- The range is inclusive: the next page starts with this one's last run.
@@ -33,7 +38,7 @@ for i, pair in ipairs(cjson.decode(ARGV[4])) do
     exists[id] = row ~= nil
     rows[#rows + 1] = row
   end
-  local run = exists[id] and newest_run(ARGV[2] .. id, pair[2])
+  local run = exists[id] and newest_run(ARGV[2] .. id, pair[2], pair[3])
   if run then run[3] = redis.call('HGET', ARGV[3] .. id, run[1]) end
   out[i + 1] = run
 end

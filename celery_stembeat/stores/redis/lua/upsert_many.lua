@@ -1,11 +1,11 @@
 -- KEYS: the indexes (upsert_indexes). ARGV: channel ('' to publish nothing), entry-key prefix,
 -- then JSON ``[[id, entry, expected version?], ...]`` with each entry as upsert.lua takes it and
--- ``g`` (``h``) the digest to attach to the version written.
+-- ``g`` (``h``) the digest to attach to the version written, the tag-set key prefix.
 -- Upserts each in order: without a version check, or, where an expected version is given
 -- ('0': must not exist), only if the stored version is that one. Returns JSON ``[[new version,
 -- row or false], ...]`` in the same order: the row (without the definition) of each entry that
 -- existed before; ``["0", false]`` for an entry refused by its check.
-local indexes, channel, prefix = upsert_indexes(1), ARGV[1], ARGV[2]
+local indexes, channel, prefix, tag_prefix = upsert_indexes(1), ARGV[1], ARGV[2], ARGV[4]
 local out = {}
 for i, item in ipairs(cjson.decode(ARGV[3])) do
   local id = item[1]
@@ -15,7 +15,7 @@ for i, item in ipairs(cjson.decode(ARGV[3])) do
   if item[3] and tonumber(item[3]) ~= actual then
     out[i] = {'0', false}
   else
-    local version = write_entry(key, indexes, channel, id, actual, item[2])
+    local version = write_entry(key, indexes, channel, tag_prefix, id, actual, item[2])
     local row = false
     if actual > 0 then
       row = read_entry(key, id)

@@ -8,14 +8,28 @@ local function upsert_indexes(first)
   }
 end
 
+-- Move entry `id` (hash `key`) from the tag sets of its stored tags (chunks t*) to those of
+-- `tags` (names joined by spaces, '' for none); a tag's set is `tag_prefix` .. name.
+local function retag(key, tag_prefix, id, tags)
+  local old = joined(key, 't', {}, 1, 0) or ''
+  if old == tags then return end
+  local wanted = {}
+  for tag in string.gmatch(tags, '%S+') do wanted[tag] = true end
+  for tag in string.gmatch(old, '%S+') do
+    if not wanted[tag] then redis.call('SREM', tag_prefix .. tag, id) end
+  end
+  for tag in pairs(wanted) do redis.call('SADD', tag_prefix .. tag, id) end
+  put_chunked(key, 't', tags ~= '' and tags)
+end
+
 -- Write entry `id` (hash `key`) whose stored version is `actual` (0 = new) as upsert does, and
--- its slots in `indexes` (upsert_indexes); `e` holds its values: spec, enabled, next run,
--- created, updated, definition, the run state of a new entry {s = {field = value}, c = {name =
--- chunked text}}, and `g`: the value of field g (a beat_schedule entry's digest, '' for none)
--- or false for an entry created in the store; `h`: the digest of an entry created in the store,
--- kept in field h (absent: none). Publishes `id` on `channel` unless it is ''. Returns the new
--- version.
-local function write_entry(key, indexes, channel, id, actual, e)
+-- its slots in `indexes` (upsert_indexes) and in the tag sets under `tag_prefix`; `e` holds
+-- its values: spec, enabled, next run, created, updated, definition, `t` its tags (joined by
+-- spaces), the run state of a new entry {s = {field = value}, c = {name = chunked text}}, and
+-- `g`: the value of field g (a beat_schedule entry's digest, '' for none) or false for an
+-- entry created in the store; `h`: the digest of an entry created in the store, kept in field h
+-- (absent: none). Publishes `id` on `channel` unless it is ''. Returns the new version.
+local function write_entry(key, indexes, channel, tag_prefix, id, actual, e)
   local version = string.format('%d', actual + 1)
   local digest = e.g and (e.g == '' and '' or version .. ':' .. e.g)
   if actual == 0 then
@@ -34,6 +48,10 @@ local function write_entry(key, indexes, channel, id, actual, e)
     for name, value in pairs(e.state.c) do add_chunks(values, name, value) end
     add_chunks(values, 'd', e.d)
     add_chunks(values, 's', e.spec)
+    if e.t ~= '' then
+      add_chunks(values, 't', e.t)
+      for tag in string.gmatch(e.t, '%S+') do redis.call('SADD', tag_prefix .. tag, id) end
+    end
     if digest then
       values[#values + 1] = 'g'
       values[#values + 1] = digest
@@ -57,6 +75,7 @@ local function write_entry(key, indexes, channel, id, actual, e)
     set_or_del(key, 'ua', e.ua)
     put_chunked(key, 'd', e.d)
     put_chunked(key, 's', e.spec)
+    retag(key, tag_prefix, id, e.t)
     if digest then
       redis.call('HSET', key, 'g', digest)
       redis.call('ZADD', indexes.config, 0, id)
