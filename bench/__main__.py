@@ -33,6 +33,7 @@ MODES = {
         "health_surveys": 50,
         "tags_reps": 1,
         "tags_selections": 50,
+        "cli_reps": 1,
     },
     "quick": {
         "reps": 2,
@@ -47,6 +48,7 @@ MODES = {
         "health_surveys": 10,
         "tags_reps": 1,
         "tags_selections": 10,
+        "cli_reps": 1,
     },
 }
 

@@ -11,19 +11,15 @@ from typing import Any
 
 from celery_stembeat.engine import EngineSettings, default_owner
 from celery_stembeat.health import HealthRules
+from celery_stembeat.setting import URL_VARIABLE, ConfigError
 from celery_stembeat.specs import zone_name
 from celery_stembeat.webhooks import check_webhook, mask_webhook
 
 #: The environment variable naming the store when the app's config does not.
-URL_VARIABLE = "STEMBEAT_URL"
 #: Appended to celery's ``beat_schedule_filename`` to name the embedded SQLite store.
 EMBEDDED_SUFFIX = "-stembeat.db"
 #: ``stembeat_max_skew`` when not set (seconds).
 DEFAULT_MAX_SKEW = 1.0
-
-
-class ConfigError(ValueError):
-    """A ``stembeat_*`` setting has a value the scheduler cannot use."""
 
 
 def embedded_url(schedule_filename: str) -> str:

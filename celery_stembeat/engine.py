@@ -24,6 +24,7 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.limits import error_text
 from celery_stembeat.overlap import unfinished_run
 from celery_stembeat.publisher import Message, Publisher, occurrence_task_id
+from celery_stembeat.setting import DEFAULT_GRACE
 from celery_stembeat.specs import format_instant
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
@@ -94,7 +95,7 @@ class EngineSettings:
     #: than half of it is confirmed with the store (and extended) before anything is sent.
     lease: timedelta = timedelta(seconds=10)
     #: An occurrence at most this late is on time; older ones follow ``catch_up``.
-    grace: timedelta = timedelta(seconds=30)
+    grace: timedelta = DEFAULT_GRACE
     #: The most runs one claim may produce (``fire_all`` backlogs); the newest are kept.
     catch_up_limit: int = 100
     #: Entries claimed per store round trip.

@@ -13,6 +13,7 @@ from types import ModuleType
 
 from bench.scenarios import (
     burst,
+    cli,
     cron,
     health,
     idle,
@@ -39,5 +40,6 @@ SCENARIOS: dict[str, ModuleType] = {
         health,
         observe,
         tags,
+        cli,
     )
 }

@@ -8,20 +8,16 @@ One set of verbs, two ways to find the store: the standalone ``stembeat`` reads 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import click
-from celery.bin.base import handle_preload_options
 
 from celery_stembeat import __version__
 from celery_stembeat.cli.errors import Verbs
-from celery_stembeat.cli.params import F, now_option
-from celery_stembeat.cli.session import Session, install, target_from_app, target_from_url
-from celery_stembeat.config import URL_VARIABLE
-
-#: celery's decorator, with the type celery's own code does not declare.
-preload_options: Callable[[F], F] = handle_preload_options
+from celery_stembeat.cli.params import now_option
+from celery_stembeat.cli.session import Session, install, target_from_url
+from celery_stembeat.setting import URL_VARIABLE
 
 _COMMANDS = "celery_stembeat.cli.commands"
 #: Each verb, and where it is: imported only when it runs.
@@ -60,12 +56,10 @@ def main(ctx: click.Context, url: str | None, now: datetime | None) -> None:
     install(ctx, Session(functools.partial(target_from_url, url), now))
 
 
-@click.group("stembeat", cls=Verbs, lazy=VERBS)
-@now_option
-@click.pass_context
-@preload_options
-def celery_command(ctx: click.Context, now: datetime | None) -> None:
-    """Manage and inspect the stembeat schedules of this app's store (stembeat_url)."""
-    celery_context = ctx.obj
-    locate = functools.partial(target_from_app, celery_context.app)
-    install(ctx, Session(locate, now, color=not celery_context.no_color, app=celery_context.app))
+def __getattr__(name: str) -> Any:
+    # ``celery_command`` (celery's entry point) imports celery's CLI: only when celery asks.
+    if name == "celery_command":
+        from celery_stembeat.cli.celery_group import celery_command
+
+        return celery_command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,17 +7,31 @@ coming back). 2: bad usage or bad input (click's own usage errors exit 2 as well
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from celery_stembeat.config import ConfigError
 from celery_stembeat.entry import EntryError
 from celery_stembeat.extras import MissingExtra, missing_extra
+from celery_stembeat.setting import ConfigError
 from celery_stembeat.specs import SpecError
 from celery_stembeat.stores import StoreError, StoreURLError
+
+
+def _command_class() -> type[click.Command]:
+    """celery's command class under ``celery stembeat`` (its help groups options as celery's
+    commands do), click's for the standalone ``stembeat``, which so never imports celery's CLI
+    (a third of its start-up)."""
+    celery_cli = sys.modules.get("celery.bin.base")
+    command: type[click.Command] = click.Command if celery_cli is None else celery_cli.CeleryCommand
+    return command
+
+
+#: The class of every verb.
+Command = _command_class()
 
 
 class Failed(click.ClickException):

@@ -13,8 +13,7 @@ import click
 
 from celery_stembeat.cli.errors import translated
 from celery_stembeat.cli.tables import Output
-from celery_stembeat.config import URL_VARIABLE, StembeatConfig
-from celery_stembeat.engine import EngineSettings
+from celery_stembeat.setting import DEFAULT_GRACE, URL_VARIABLE
 from celery_stembeat.stores import Store, open_store
 
 #: Where the group callbacks leave the session for the verbs (``click.Context.meta``).
@@ -31,6 +30,8 @@ class Target:
 
 def target_from_app(app: Any) -> Target:
     """The store and grace in a celery app's config (``stembeat_url``, ``stembeat_grace``)."""
+    from celery_stembeat.config import StembeatConfig
+
     config = StembeatConfig.from_app(app)
     return Target(config.url, config.engine.grace)
 
@@ -39,7 +40,7 @@ def target_from_url(url: str | None) -> Target:
     """The store at ``url`` (``--url`` or ``$STEMBEAT_URL``), with the default grace."""
     if not url:
         raise click.UsageError(f"no store: pass --url or set {URL_VARIABLE}")
-    return Target(url, EngineSettings().grace)
+    return Target(url, DEFAULT_GRACE)
 
 
 class Session:

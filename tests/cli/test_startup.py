@@ -1,5 +1,6 @@
 """The CLI imports only what a verb and its store need: a verb on a Redis store never loads
-SQLAlchemy, and no verb loads the migration code but ``import`` and ``export``."""
+SQLAlchemy, no verb loads the migration code but ``import`` and ``export``, and the standalone
+``stembeat`` loads neither celery nor kombu nor the engine to manage a store."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ if sys.argv[1:]:
         main(sys.argv[1:], standalone_mode=False)
     except Exception:  # an unknown id: the verb ran all the same
         pass
-heavy = ("sqlalchemy", "celery_stembeat.migrate", "celery_stembeat.stores.sql", "rich.progress")
+heavy = (
+    "sqlalchemy",
+    "celery_stembeat.migrate",
+    "celery_stembeat.stores.sql",
+    "rich.progress",
+    "celery",
+    "kombu",
+    "celery_stembeat.engine",
+)
 print("loaded:", *(name for name in heavy if name in sys.modules))
 """
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import click
-from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
+from celery_stembeat.cli.errors import Command
 from celery_stembeat.cli.jsonstream import json_list
 from celery_stembeat.cli.params import (
     instant_option,
@@ -28,7 +28,7 @@ from celery_stembeat.stores import Pause, Store
 from celery_stembeat.survey import healths
 
 
-@click.command("list", cls=CeleryCommand)
+@click.command("list", cls=Command)
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) entries.")
 @click.option("--prefix", help="Only entries whose id starts with PREFIX.")
 @click.option("--task", help="Only entries that send TASK.")
@@ -95,7 +95,7 @@ def _in_state(
         yield from (e for e, health in zip(batch, verdicts, strict=True) if health.state == state)
 
 
-@click.command("show", cls=CeleryCommand)
+@click.command("show", cls=Command)
 @click.argument("entry_id", metavar="ID")
 @json_option
 @click.pass_context
@@ -113,7 +113,7 @@ def show(ctx: click.Context, entry_id: str, as_json: bool) -> None:
         render.show(session, render.entry_table(entry, session.now()))
 
 
-@click.command("history", cls=CeleryCommand)
+@click.command("history", cls=Command)
 @click.argument("entry_id", metavar="ID")
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Runs to show."
@@ -143,7 +143,7 @@ def _parse(text: str, zone: str | None) -> Spec:
         raise click.BadParameter(str(exc), param_hint="'--spec'") from None
 
 
-@click.command("dry-run", cls=CeleryCommand)
+@click.command("dry-run", cls=Command)
 @click.argument("entry_id", metavar="[ID]", required=False)
 @click.option(
     "--spec",

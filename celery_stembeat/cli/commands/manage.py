@@ -6,12 +6,11 @@ import sys
 from collections.abc import Sequence
 
 import click
-from celery.bin.base import CeleryCommand
 
 from celery_stembeat.changes import LISTED_CHANGES, listed, unlisted_note
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, apply, definition_digest, plan
-from celery_stembeat.cli.errors import Failed
+from celery_stembeat.cli.errors import Command, Failed
 from celery_stembeat.cli.files import FORMATS, STDIN, read_entries, write_entries
 from celery_stembeat.cli.params import json_option, tag_option
 from celery_stembeat.cli.selection import stored
@@ -49,7 +48,7 @@ def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bo
     click.echo("\n".join([*lines, summary]))
 
 
-@click.command("apply", cls=CeleryCommand)
+@click.command("apply", cls=Command)
 @click.argument(
     "files",
     metavar="FILE...",
@@ -181,7 +180,7 @@ def _report(
         raise _missing(missing)
 
 
-@click.command("enable", cls=CeleryCommand)
+@click.command("enable", cls=Command)
 @ENTRY_IDS
 @tag_option
 @json_option
@@ -197,7 +196,7 @@ def enable(
     _set_enabled(ctx, entry_ids, tags, True, as_json)
 
 
-@click.command("disable", cls=CeleryCommand)
+@click.command("disable", cls=Command)
 @ENTRY_IDS
 @tag_option
 @json_option
@@ -212,7 +211,7 @@ def disable(
     _set_enabled(ctx, entry_ids, tags, False, as_json)
 
 
-@click.command("remove", cls=CeleryCommand)
+@click.command("remove", cls=Command)
 @ENTRY_IDS
 @tag_option
 @click.option("--yes", "-y", is_flag=True, help="Remove the entries --tag selects without asking.")
@@ -248,7 +247,7 @@ def remove(
     _report(removed, missing, "removed", comeback, as_json)
 
 
-@click.command("export", cls=CeleryCommand)
+@click.command("export", cls=Command)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
 @tag_option
 @click.pass_context

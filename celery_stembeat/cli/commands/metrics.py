@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import click
-from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli.commands.observe import health_options, health_rules
+from celery_stembeat.cli.errors import Command
 from celery_stembeat.cli.session import current
 from celery_stembeat.metrics import StoreCollector, serve_store_metrics
 
@@ -19,7 +19,7 @@ def metrics() -> None:
     """Prometheus metrics of the store."""
 
 
-@metrics.command("serve", cls=CeleryCommand)
+@metrics.command("serve", cls=Command)
 @click.option(
     "--port",
     default=DEFAULT_PORT,

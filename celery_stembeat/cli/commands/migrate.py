@@ -9,14 +9,13 @@ from typing import Any, TypeVar
 
 import click
 from celery.app.utils import find_app
-from celery.bin.base import CeleryCommand
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from celery_stembeat.changes import LISTED_CHANGES
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import export as export_file
-from celery_stembeat.cli.errors import BadInput, Failed, translated
+from celery_stembeat.cli.errors import BadInput, Command, Failed, translated
 from celery_stembeat.cli.files import FORMATS
 from celery_stembeat.cli.params import F, json_option, tag_option, zone_option
 from celery_stembeat.cli.progress import verify_progress
@@ -161,7 +160,7 @@ def _switch_note(source: str, dry_run: bool) -> None:
         click.echo(SWITCH_NOTE, err=True)
 
 
-@click.command("import", cls=CeleryCommand)
+@click.command("import", cls=Command)
 @click.option("--from", "source", type=click.Choice(SOURCES), required=True, help="Where from.")
 @click.option("--db-url", metavar="URL", help=f"The {DCB} database (SQLAlchemy URL).")
 @click.option("--app", "app_name", metavar="MODULE", help="The celery app (--from celery).")
@@ -285,7 +284,7 @@ def _store_entries(session: Session, tags: tuple[str, ...]) -> list[Entry]:
         return [entry for entry in stored(store, tags=tags) if entry.source == "store"]
 
 
-@click.command("export", cls=CeleryCommand)
+@click.command("export", cls=Command)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
 @click.option(
     "--to",

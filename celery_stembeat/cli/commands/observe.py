@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import click
-from celery.bin.base import CeleryCommand
 from rich.live import Live
 
 from celery_stembeat.cli import render, tables
+from celery_stembeat.cli.errors import Command
 from celery_stembeat.cli.params import F, output_options
 from celery_stembeat.cli.session import current
 from celery_stembeat.cli.stats import observe as observe_store
@@ -102,7 +102,7 @@ def health_rules(
     )
 
 
-@click.command("observe", cls=CeleryCommand)
+@click.command("observe", cls=Command)
 @click.option(
     "--watch",
     is_flag=True,
@@ -183,7 +183,7 @@ def observe(
             pass
 
 
-@click.command("beats", cls=CeleryCommand)
+@click.command("beats", cls=Command)
 @beat_silence_option
 @output_options
 @click.pass_context

@@ -7,10 +7,9 @@ import socket
 from datetime import datetime
 
 import click
-from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
-from celery_stembeat.cli.errors import BadInput
+from celery_stembeat.cli.errors import BadInput, Command
 from celery_stembeat.cli.params import instant_option, json_option
 from celery_stembeat.cli.session import current
 from celery_stembeat.stores import Pause
@@ -30,7 +29,7 @@ def _pause_json(pause: Pause | None) -> dict[str, object] | None:
     return None if pause is None else pause.to_dict()
 
 
-@click.command("pause", cls=CeleryCommand)
+@click.command("pause", cls=Command)
 @instant_option("--until", help="End the pause by itself at INSTANT (default: until resume).")
 @click.option("--reason", default="", help="Why, shown by beats' logs, observe and list.")
 @json_option
@@ -56,7 +55,7 @@ def pause(ctx: click.Context, until: datetime | None, reason: str, as_json: bool
         click.echo(f"replaced the pause {replaced.describe()}")
 
 
-@click.command("resume", cls=CeleryCommand)
+@click.command("resume", cls=Command)
 @json_option
 @click.pass_context
 def resume(ctx: click.Context, as_json: bool) -> None:

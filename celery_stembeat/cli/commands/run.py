@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import click
-from celery.bin.base import CeleryCommand
 
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import ENTRY_IDS, warn
-from celery_stembeat.cli.errors import BadInput, Failed
+from celery_stembeat.cli.errors import BadInput, Command, Failed
 from celery_stembeat.cli.params import json_option
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry, is_entry_id
@@ -58,7 +57,7 @@ def _echo(runs: Sequence[ManualRun]) -> None:
             click.echo(f"not sent {record.entry_id}: {record.error}")
 
 
-@click.command("run", cls=CeleryCommand)
+@click.command("run", cls=Command)
 @ENTRY_IDS
 @json_option
 @click.pass_context
