@@ -30,7 +30,6 @@ from the run state alone.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,9 +139,3 @@ def assess(
 def live_beats(beats: Sequence[BeatInfo], now: datetime, rules: HealthRules) -> list[BeatInfo]:
     """The beats heard from within ``rules.beat_silence`` of ``now``."""
     return [beat for beat in beats if now - beat.last_pass_at <= rules.beat_silence]
-
-
-def count(healths: Sequence[Health]) -> dict[str, int]:
-    """How many entries are in each state, every state named."""
-    counted = Counter(health.state for health in healths)
-    return {name: counted[name] for name in STATES}

@@ -77,6 +77,8 @@ class Survey:
     """A store's health at ``at``."""
 
     at: datetime
+    #: Every entry in the store.
+    entries: int
     #: Entries per state, every state named (problem counts are at least these when ``cut``).
     counts: dict[str, int]
     #: The entries that are not healthy, by id, each with its health.
@@ -109,7 +111,10 @@ def survey(
     """
     counts = store.entry_counts()
     pause = store.paused() or resumed
-    suspects = store.health_suspects(suspect_rules(now, rules), limit)
+    # One more than is read: exactly ``limit`` suspects is not a cut survey.
+    suspects = store.health_suspects(suspect_rules(now, rules), limit + 1)
+    cut = len(suspects) > limit
+    suspects = suspects[:limit]
     entries = store.get_many(suspects)
     problems = [
         (entry, health)
@@ -124,9 +129,10 @@ def survey(
     beats = store.beats()
     return Survey(
         at=now,
+        entries=counts.total,
         counts=by_state,
         problems=problems,
-        cut=len(suspects) >= limit,
+        cut=cut,
         beats=beats,
         live=live_beats(beats, now, rules),
         pause=pause,

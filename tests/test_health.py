@@ -18,7 +18,6 @@ from celery_stembeat.health import (
     Health,
     HealthRules,
     assess,
-    count,
     live_beats,
     needs_newest_run,
 )
@@ -154,18 +153,6 @@ def test_late_and_stuck_need_reports_and_an_open_occurrence() -> None:
     assert assess(untracked, old, NOW, RULES) == Health(OK)
     assert assess(closed, old, NOW, RULES) == Health(OK)
     assert assess(entry(), old, NOW, RULES) == Health(LATE, "sent 1d ago, not started")
-
-
-def test_counts_name_every_state() -> None:
-    healths = [Health(OK), Health(OK), Health(STUCK, "x"), Health(DISABLED)]
-    assert count(healths) == {
-        "ok": 2,
-        "late": 0,
-        "failing": 0,
-        "missed": 0,
-        "stuck": 1,
-        "disabled": 1,
-    }
 
 
 def test_a_beat_is_live_while_heard_from_within_beat_silence() -> None:

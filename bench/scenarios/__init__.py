@@ -18,6 +18,7 @@ from bench.scenarios import (
     health,
     idle,
     lateness,
+    observe,
     outcomes,
     propagation,
     startup,
@@ -37,6 +38,7 @@ SCENARIOS: dict[str, ModuleType] = {
         verify,
         outcomes,
         health,
+        observe,
         tags,
         cli,
     )

@@ -12,7 +12,6 @@ import click
 from rich.console import Console, RenderableType
 from rich.table import Table
 
-from celery_stembeat import health
 from celery_stembeat.cli import tables
 from celery_stembeat.cli.session import Session
 from celery_stembeat.cli.stats import Observation
@@ -28,7 +27,7 @@ from celery_stembeat.specs import (
     load_zone,
 )
 from celery_stembeat.stores import BeatInfo, Pause, RunRecord
-from celery_stembeat.survey import Survey
+from celery_stembeat.survey import SURVEY_LIMIT, Survey
 
 NOTHING = "-"
 
@@ -234,21 +233,23 @@ def occurrences_table(
 
 
 def observation_dict(seen: Observation) -> dict[str, Any]:
-    """``observe --json``: the summary's counts, health counts, beats and one row per entry."""
-    summary = seen.summary
+    """``observe --json``: the summary's counts, health counts, beats and one row per entry
+    that is not healthy (``cut``: more may be unhealthy than a survey reads)."""
+    activity, surveyed = seen.activity, seen.survey
     return {
         "now": format_instant(seen.now),
         "grace": seen.grace.total_seconds(),
-        "entries": summary.entries,
-        "enabled": summary.enabled,
-        "due_now": summary.due,
-        "overdue": summary.overdue,
-        "runs_last_hour": summary.recent_runs,
-        "failing": summary.failing,
-        "health": health.count(seen.healths),
-        "live_beats": len(seen.live),
-        "beats": [beat.to_dict() for beat in seen.beats],
-        "paused": None if seen.paused is None else seen.paused.to_dict(),
+        "entries": surveyed.entries,
+        "enabled": activity.enabled,
+        "due_now": activity.due,
+        "overdue": activity.overdue,
+        "runs_last_hour": activity.runs,
+        "failing": activity.failing,
+        "health": surveyed.counts,
+        "live_beats": len(surveyed.live),
+        "beats": [beat.to_dict() for beat in surveyed.beats],
+        "cut": surveyed.cut,
+        "paused": None if surveyed.paused is None else surveyed.paused.to_dict(),
         "rows": [
             {
                 "id": entry.id,
@@ -265,7 +266,7 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
                 "last_outcome": entry.state.last_outcome,
                 "consecutive_task_failures": entry.state.consecutive_task_failures,
             }
-            for entry, verdict in zip(seen.entries, seen.healths, strict=True)
+            for entry, verdict in surveyed.problems
         ],
     }
 
@@ -294,8 +295,13 @@ def problems(seen: Survey, rules: HealthRules) -> list[str]:
         lines.append(f"no-beat: no beat heard from in the last {silence}")
     lines += [f"{verdict.state} {entry.id}: {verdict.reason}" for entry, verdict in seen.problems]
     if seen.cut:
-        lines.append(f"more: over {len(seen.problems)} entries may be unhealthy; see observe")
+        lines.append(f"more: {cut_line(seen)}; see observe")
     return lines
+
+
+def cut_line(seen: Survey) -> str:
+    """What a survey cut by its limit left out."""
+    return f"over {len(seen.problems)} entries may be unhealthy"
 
 
 OBSERVE_COLUMNS = (
@@ -310,15 +316,14 @@ OBSERVE_COLUMNS = (
 
 def observation_view(seen: Observation) -> tables.Table:
     """``observe``: the summary lines, then one row per entry that is not healthy."""
-    summary = seen.summary
+    activity, surveyed = seen.activity, seen.survey
     line = (
-        f"{counted(summary.entries, 'entry', 'entries')}, {summary.enabled} enabled, "
-        f"{summary.due} due now, "
-        f"{summary.overdue} overdue (> {format_duration(seen.grace.total_seconds())} late), "
-        f"{counted(summary.recent_runs, 'run')} in the last hour, {summary.failing} failing "
+        f"{counted(surveyed.entries, 'entry', 'entries')}, {activity.enabled} enabled, "
+        f"{activity.due} due now, "
+        f"{activity.overdue} overdue (> {format_duration(seen.grace.total_seconds())} late), "
+        f"{counted(activity.runs, 'run')} in the last hour, {activity.failing} failing "
         f"(as of {format_instant(seen.now.replace(microsecond=0))})"
     )
-    counts = health.count(seen.healths)
     rows = (
         (
             entry.id,
@@ -331,11 +336,12 @@ def observation_view(seen: Observation) -> tables.Table:
                 when(entry.state.next_run_at, spec_zone(entry.spec), seen.now),
             ),
         )
-        for entry, verdict in zip(seen.entries, seen.healths, strict=True)
-        if verdict.state in health.PROBLEMS
+        for entry, verdict in surveyed.problems
     )
-    banner = "" if seen.paused is None else pause_banner(seen.paused) + "\n"
-    title = f"{banner}{line}\n{health_line(counts, seen.live, seen.beats)}"
+    banner = "" if surveyed.paused is None else pause_banner(surveyed.paused) + "\n"
+    title = f"{banner}{line}\n{health_line(surveyed.counts, surveyed.live, surveyed.beats)}"
+    if surveyed.cut:
+        title += f"\nmore: {cut_line(surveyed)}; only the first {SURVEY_LIMIT} suspects were read"
     return tables.Table(OBSERVE_COLUMNS, rows, title=title)
 
 

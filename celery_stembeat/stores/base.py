@@ -421,6 +421,78 @@ class EntryCounts:
     scheduled: int
 
 
+#: :meth:`Store.activity` counts runs per minute of the run's time (see :func:`run_minute`).
+RUN_MINUTE = timedelta(minutes=1)
+#: How long stores keep a minute's run count: the widest window :meth:`Store.activity` counts.
+RUN_MINUTES_KEPT = timedelta(hours=3)
+
+
+def minute_of(instant: datetime) -> datetime:
+    """The UTC minute ``instant`` falls in (its start)."""
+    return instant.astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
+def run_minute(run: RunRecord) -> datetime | None:
+    """The minute :meth:`Store.activity` counts ``run`` in: when it was sent (a run that
+    failed to send: its scheduled time); ``None`` for a skipped run, which is not counted."""
+    if run.outcome == SKIPPED:
+        return None
+    return minute_of(run.published_at or run.scheduled_for)
+
+
+def minute_counts(runs: Iterable[RunRecord]) -> dict[datetime, int]:
+    """How many of ``runs`` each minute counts (see :func:`run_minute`), in minute order; a
+    minute more than :data:`RUN_MINUTES_KEPT` before the newest is left out (its count would
+    be deleted with it)."""
+    counts: dict[datetime, int] = {}
+    for minute in map(run_minute, runs):
+        if minute is not None:
+            counts[minute] = counts.get(minute, 0) + 1
+    newest = max(counts, default=None)
+    if newest is None:
+        return counts
+    oldest = newest - RUN_MINUTES_KEPT
+    return {minute: counts[minute] for minute in sorted(counts) if minute >= oldest}
+
+
+def counted_minutes(now: datetime, since: datetime) -> list[datetime]:
+    """The minutes :meth:`Store.activity` sums the runs of: from ``since``'s minute to
+    ``now``'s, both included, and no further back than :data:`RUN_MINUTES_KEPT` (none when
+    ``since`` is after ``now``)."""
+    first, last = minute_of(max(since, now - RUN_MINUTES_KEPT)), minute_of(now)
+    count = int((last - first) / RUN_MINUTE) + 1
+    return [first + RUN_MINUTE * index for index in range(max(count, 0))]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a store's entries are doing at one instant (see :meth:`Store.activity`)."""
+
+    #: Scheduled entries: enabled, with a next run (claimed or not).
+    enabled: int
+    #: Enabled entries whose next run is at or before ``now``, and the claimed ones.
+    due: int
+    #: Unclaimed enabled entries due before ``overdue_before``.
+    overdue: int
+    #: Enabled entries whose sends are failing (``consecutive_failures > 0``).
+    failing: int
+    #: Runs recorded (published or failed) in the minutes from ``since``'s to ``now``'s.
+    runs: int
+
+
+def checked_activity(
+    now: object, overdue_before: object, since: object
+) -> tuple[datetime, datetime, datetime]:
+    """The arguments of :meth:`Store.activity` in UTC when they are aware datetimes, else a
+    ValueError naming the bad one."""
+    found: list[datetime] = []
+    for name, value in (("now", now), ("overdue_before", overdue_before), ("since", since)):
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ValueError(f"{name}: {shorten(value)} is not an aware datetime")
+        found.append(value.astimezone(timezone.utc))
+    return found[0], found[1], found[2]
+
+
 @dataclass(frozen=True)
 class SuspectRules:
     """What makes an enabled entry a suspect of :meth:`Store.health_suspects`."""
@@ -824,6 +896,19 @@ class Store(abc.ABC):
         Answered from indexes: the cost grows with the suspects, not with the entries, so a
         health probe stays cheap on a store of millions. Whether a suspect is unhealthy, and
         how, is :func:`celery_stembeat.health.assess`'s to say.
+        """
+
+    @abc.abstractmethod
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        """What the entries are doing at ``now`` (see :class:`Activity`), answered from
+        indexes and counters, without reading every entry or every run.
+
+        ``runs`` counts the runs :meth:`complete_many` and :meth:`record_manual_run` recorded,
+        published or failed (skipped ones are not counted), by the minute of
+        :func:`run_minute`: a per-minute counter written with the runs, kept
+        :data:`RUN_MINUTES_KEPT`. It counts runs recorded, whether or not history still holds
+        them, and only those recorded since the store had the counter. Raises ValueError for a
+        naive instant.
         """
 
     # -- beats ---------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from celery_stembeat.stores.base import (
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
     INCIDENT_OK,
+    RUN_MINUTES_KEPT,
+    Activity,
     BeatInfo,
     ChangeFeed,
     Claim,
@@ -39,12 +41,15 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     announced,
+    checked_activity,
     checked_history_limit,
     checked_manual,
     checked_pause,
     checked_selection,
     checked_transition,
     claim_token,
+    counted_minutes,
+    minute_counts,
 )
 
 
@@ -69,6 +74,8 @@ class _Backend:
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
+        #: Runs recorded per minute (see :meth:`Store.activity`).
+        self.run_minutes: dict[datetime, int] = {}
         self.pause: Pause | None = None
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
@@ -319,7 +326,13 @@ class MemoryStore(Store):
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         with self._backend.lock:
-            return [self._complete(claim, outcome) for claim, outcome in pairs]
+            done = [self._complete(claim, outcome) for claim, outcome in pairs]
+            minutes = self._backend.run_minutes
+            if minutes:
+                oldest = max(minutes) - RUN_MINUTES_KEPT
+                for minute in [minute for minute in minutes if minute < oldest]:
+                    del minutes[minute]
+            return done
 
     def _complete(self, claim: Claim, outcome: Outcome) -> bool:
         """One completion; the caller holds the backend's lock."""
@@ -352,10 +365,14 @@ class MemoryStore(Store):
         return True
 
     def _append_runs(self, entry_id: str, new_runs: Iterable[RunRecord]) -> None:
-        """Add runs to the entry's history, keeping the newest ``history_limit``; the caller
-        holds the backend's lock."""
+        """Add runs to the entry's history, keeping the newest ``history_limit``, and count
+        them per minute; the caller holds the backend's lock."""
+        new_runs = list(new_runs)
         runs = self._backend.history.setdefault(entry_id, deque())
         runs.extend(new_runs)
+        counted = self._backend.run_minutes
+        for minute, count in minute_counts(new_runs).items():
+            counted[minute] = counted.get(minute, 0) + count
         while len(runs) > self.history_limit:
             runs.popleft()
 
@@ -463,6 +480,28 @@ class MemoryStore(Store):
         scheduled = sum(entry.enabled and entry.state.next_run_at is not None for entry in entries)
         return EntryCounts(len(entries), scheduled)
 
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        now, overdue_before, since = checked_activity(now, overdue_before, since)
+        backend = self._backend
+        with backend.lock:
+            scheduled = [
+                (entry, entry.id in backend.leases)
+                for entry in backend.entries.values()
+                if entry.enabled and entry.state.next_run_at is not None
+            ]
+            enabled = [entry for entry in backend.entries.values() if entry.enabled]
+            minutes = counted_minutes(now, since)
+            runs = sum(backend.run_minutes.get(minute, 0) for minute in minutes)
+        unclaimed = [entry.state.next_run_at for entry, claimed in scheduled if not claimed]
+        return Activity(
+            enabled=len(scheduled),
+            due=sum(claimed for _, claimed in scheduled)
+            + sum(at is not None and at <= now for at in unclaimed),
+            overdue=sum(at is not None and at < overdue_before for at in unclaimed),
+            failing=sum(entry.state.consecutive_failures > 0 for entry in enabled),
+            runs=runs,
+        )
+
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         limit = SuspectRules.checked_limit(limit)
         backend = self._backend
@@ -513,6 +552,7 @@ class MemoryStore(Store):
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()
+            backend.run_minutes.clear()
             backend.pause = None
 
     def close(self) -> None:

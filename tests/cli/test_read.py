@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from celery_stembeat.cli import stats
 from celery_stembeat.cli.commands import observe as observe_module
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import Store, open_store
@@ -252,6 +251,7 @@ EXPECTED_OBSERVATION = {
     "health": {"ok": 5, "late": 0, "failing": 0, "missed": 1, "stuck": 0, "disabled": 1},
     "live_beats": 0,
     "beats": [],
+    "cut": False,
     "paused": None,
 }
 
@@ -261,26 +261,25 @@ def test_observe_is_the_same_on_every_store(cli: Invoke, store: Store) -> None:
     result = cli("observe", "--json")
     assert result.exit_code == 0, result.output
     seen = json.loads(result.stdout)
-    rows = {row["id"]: row for row in seen.pop("rows")}
+    rows = seen.pop("rows")
     assert seen == EXPECTED_OBSERVATION
-    assert rows["heartbeat"] == {
-        "id": "heartbeat",
-        "enabled": True,
-        "health": "ok",
-        "reason": None,
-        "total_run_count": 4,
-        "last_drift": 0.008,
-        "drift_mean": pytest.approx(0.0685),
-        "drift_max": 0.25,
-        "next_run_at": "2026-03-02T09:15:00Z",
-        "consecutive_failures": 0,
-        "last_error": None,
-        "last_outcome": None,
-        "consecutive_task_failures": 0,
-    }
-    assert (rows["sync"]["health"], rows["sync"]["reason"]) == ("missed", "due 4m ago, not sent")
-    assert rows["sync"]["last_error"] == "OperationalError: broker unreachable"
-    assert rows["sync"]["consecutive_failures"] == 2
+    assert rows == [  # the entries that are not healthy only
+        {
+            "id": "sync",
+            "enabled": True,
+            "health": "missed",
+            "reason": "due 4m ago, not sent",
+            "total_run_count": rows[0]["total_run_count"],
+            "last_drift": rows[0]["last_drift"],
+            "drift_mean": rows[0]["drift_mean"],
+            "drift_max": rows[0]["drift_max"],
+            "next_run_at": "2026-03-02T08:56:00Z",
+            "consecutive_failures": 2,
+            "last_error": "OperationalError: broker unreachable",
+            "last_outcome": None,
+            "consecutive_task_failures": 0,
+        }
+    ]
 
 
 @pytest.mark.usefixtures("seeded")
@@ -291,15 +290,19 @@ def test_observe_grace_option_changes_what_is_overdue(sqlite_cli: Invoke) -> Non
     assert seen["overdue"] == 2
 
 
-def test_recent_runs_read_history_past_its_first_page(
+def test_runs_in_the_last_hour_are_counted_from_the_stores_counter(
     sqlite_cli: Invoke, sqlite_store: Store
 ) -> None:
+    """Every run recorded since the minute an hour ago, however long history is; a run
+    history no longer holds still counts."""
     sqlite_store.upsert(entry("fast", IntervalSpec(10), minutes(-70)))
     for step in range(70 * 6):  # one run every 10 s for 70 minutes
         assert beat(sqlite_store, minutes(-70) + timedelta(seconds=10 * step)) == ["fast"]
-    assert stats.FIRST_PAGE < 360
     seen = json.loads(sqlite_cli("observe", "--json").stdout)
     assert seen["runs_last_hour"] == 360
+    assert sqlite_store.delete("fast")
+    seen = json.loads(sqlite_cli("observe", "--json").stdout)
+    assert (seen["entries"], seen["runs_last_hour"]) == (0, 360)
 
 
 def watched(lines: list[str]) -> list[dict[str, Any]]:
@@ -311,7 +314,7 @@ def test_observe_watch_refreshes_after_each_change(
 ) -> None:
     def two_refreshes(store: Store, interval: float) -> Iterator[list[str]]:
         yield []
-        sqlite_store.upsert(entry("added-live", IntervalSpec(60), NOW))
+        sqlite_store.upsert(entry("added-live", IntervalSpec(60), minutes(-10)))  # missed
         yield ["added-live"]
 
     monkeypatch.setattr(observe_module, "refreshes", two_refreshes)
@@ -344,3 +347,15 @@ def test_refreshes_wake_on_a_change_from_another_process(
         sqlite_store.upsert(entry("changed", IntervalSpec(60), NOW))
         assert next(updates) == ["changed"]
         updates.close()
+
+
+def test_observe_says_when_the_survey_was_cut(sqlite_cli: Invoke, sqlite_store: Store) -> None:
+    """More suspects than a survey reads: the table says so, and so does ``cut``."""
+    sqlite_store.upsert_many(
+        entry(f"late{number:04d}", IntervalSpec(60), minutes(-10)) for number in range(1001)
+    )
+    seen = json.loads(sqlite_cli("observe", "--json").stdout)
+    assert (seen["cut"], seen["overdue"], len(seen["rows"])) == (True, 1001, 1000)
+    lines = sqlite_cli("observe", "-o", "wide").stdout.splitlines()
+    cut = "more: over 1000 entries may be unhealthy; only the first 1000 suspects were read"
+    assert lines[2] == cut

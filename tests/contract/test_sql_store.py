@@ -33,6 +33,7 @@ from celery_stembeat.stores import (
     open_store,
 )
 from celery_stembeat.stores.sql import DEFAULT_PREFIX, SQLStore
+from celery_stembeat.stores.sql.activity import activity_query
 from celery_stembeat.stores.sql.engine import locate
 from celery_stembeat.stores.sql.health import counts_query, suspects_query
 from celery_stembeat.stores.sql.schema import (
@@ -77,7 +78,8 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 7) had them: without the history's
+    """Make the tables as schema ``version`` (2 to 7) had them: without the run counter
+    (version 11), the history's
     ``manual`` column (version 10), the tags (version 9) and the pause table (version 8), below
     7 without the partial indexes of the health suspects and entry counts, below 6 without the
     incidents, below 5 without the overlap columns, below 4 without the beats, and at version 2
@@ -92,6 +94,7 @@ def _downgrade(url: str, prefix: str, version: int) -> None:
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
+            schema.run_minutes.drop(conn)
             schema.pause.drop(conn)
             schema.entry_tags.drop(conn)
             if version < 7:
@@ -149,7 +152,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 10
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 11
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -216,7 +219,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 10
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 11
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -271,6 +274,21 @@ def test_version_7_runs_read_as_scheduled_and_take_manual_runs(old_store: str) -
         assert store.history("job") == [manual, run]
 
 
+@pytest.mark.parametrize("old_store", [7], indirect=True)
+def test_older_tables_gain_the_run_counter_which_counts_from_the_upgrade(
+    old_store: str,
+) -> None:
+    """Version 11 adds ``run_minutes``: the runs history holds from before are not counted,
+    those completed since are."""
+    with upgraded(old_store) as store:
+        assert store.activity(at(60), at(60), T0).runs == 0  # the run at T0 came before
+        (claim,) = store.claim_due(at(86_400), 10, "beat-1", LEASE)
+        assert claim.scheduled_for == at(60)
+        assert store.complete(claim, published(claim))
+        assert len(store.history("job")) == 2
+        assert store.activity(at(60), at(60), T0).runs == 1
+
+
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
     """The plan of ``query`` with its parameters bound. On PostgreSQL the generic plan, the
     one a prepared statement settles on, planned without the parameters' values, and with
@@ -320,6 +338,27 @@ def test_the_health_queries_read_indexes_only(sql_url: str) -> None:
         assert not [line for line in counts if f"SCAN {name}" in line and "INDEX" not in line]
         (unscheduled,) = [line for line in counts if "entries_unscheduled" in line]
         assert f"{store.prefix}entries_unscheduled" in unscheduled
+    finally:
+        engine.dispose()
+        store.close()
+
+
+def test_the_activity_query_reads_indexes_only(sql_url: str) -> None:
+    """Each count of ``activity`` has an index it can use: none scans the entries."""
+    store = open_store(sql_url)
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    try:
+        store.upsert(make_entry("job"))
+        schema = build_schema(store.prefix, engine.dialect.name)
+        name = schema.entries.name
+        with engine.connect() as conn:
+            plan = _plan(conn, activity_query(schema, at(60), at(30), T0)).splitlines()
+        assert not [line for line in plan if f"Seq Scan on {name}" in line]
+        assert not [line for line in plan if f"SCAN {name}" in line and "INDEX" not in line]
+        for index in ("due", "lease", "failing"):
+            assert [line for line in plan if f"{store.prefix}entries_{index}" in line]
+        assert not [line for line in plan if f"Seq Scan on {schema.run_minutes.name}" in line]
     finally:
         engine.dispose()
         store.close()

@@ -63,6 +63,12 @@ Cluster slot and every script can touch them atomically:
     The ids of the entries holding tag ``<name>``, kept by the upsert scripts (from the entry's
     ``t*`` chunks) and by delete: ``ids_tagged`` is one ``SINTER``. A set that empties goes,
     as Redis removes empty sets.
+``{P}:run_minutes:<minute>`` (string)
+    How many runs (published or failed) were recorded in one minute, ``<minute>``
+    being its start in epoch minutes (see :func:`~celery_stembeat.stores.base.run_minute`):
+    the completion and manual-run scripts increment it and set it to expire after
+    :data:`~celery_stembeat.stores.base.RUN_MINUTES_KEPT`; ``activity`` sums the minutes it
+    counts with one ``MGET``.
 ``{P}:ids`` (sorted set, every score 0)
     Every id, in byte order (= code point order, as ``list`` sorts): ``list(prefix=…)`` is a
     ``ZRANGEBYLEX``.
@@ -129,6 +135,7 @@ class Keys:
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
+        self.run_minutes_prefix = f"{tag}:run_minutes:"
         self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
@@ -162,3 +169,7 @@ class Keys:
 
     def outcomes(self, entry_id: str) -> str:
         return self.outcomes_prefix + entry_id
+
+    def run_minute(self, epoch_minute: int) -> str:
+        """The run counter of the minute starting ``epoch_minute`` minutes after the epoch."""
+        return f"{self.run_minutes_prefix}{epoch_minute}"

@@ -47,6 +47,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "record_outcomes": ENTRY_PARTS,
     "record_beat": (),
     "transition_incident": (),
+    "activity": (),
     "set_pause": (),
 }
 

@@ -10,7 +10,9 @@ newest, so a report on an old run costs up to ``history_limit`` stream entries. 
 one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
 Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
-index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries.
+index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
+:meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
+``MGET`` of the run counters).
 Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
@@ -43,6 +45,8 @@ from celery_stembeat.stores.base import (
     ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    RUN_MINUTES_KEPT,
+    Activity,
     BeatInfo,
     ChangeFeed,
     Claim,
@@ -60,12 +64,15 @@ from celery_stembeat.stores.base import (
     SuspectRules,
     TaskReport,
     VersionConflict,
+    checked_activity,
     checked_history_limit,
     checked_manual,
     checked_pause,
     checked_selection,
     checked_transition,
     claim_token,
+    counted_minutes,
+    minute_counts,
 )
 from celery_stembeat.stores.redis import scripts
 from celery_stembeat.stores.redis.codec import (
@@ -115,6 +122,14 @@ def _lookup(report: TaskReport) -> tuple[str, str, str]:
     """The run a report is about, as the outcome_runs script looks for it: entry id,
     scheduled time (ms), ``"1"`` for a manual run else ``""``."""
     return report.entry_id, str(to_ms(report.scheduled_for)), "1" if report.manual else ""
+
+
+#: Seconds a run counter lives after its last increment.
+_COUNTER_TTL = str(int(RUN_MINUTES_KEPT.total_seconds()))
+
+
+def _epoch_minute(minute: datetime) -> int:
+    return to_ms(minute) // 60_000
 
 
 class RedisStore(Store):
@@ -460,6 +475,10 @@ class RedisStore(Store):
             "1" if result.disable else "0",
             state_changes(state, entry.state),
             [run_fields(run) for run in outcome.runs],
+            [
+                [str(_epoch_minute(minute)), str(count)]
+                for minute, count in minute_counts(outcome.runs).items()
+            ],
         ]
 
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
@@ -474,7 +493,15 @@ class RedisStore(Store):
                 for claim, _ in chunk:
                     keys += self._run_keys(claim.entry.id)
                 completions = [self._completion(claim, outcome) for claim, outcome in chunk]
-                yield keys, [str(self.history_limit), compact_json(completions)]
+                yield (
+                    keys,
+                    [
+                        str(self.history_limit),
+                        compact_json(completions),
+                        self._keys.run_minutes_prefix,
+                        _COUNTER_TTL,
+                    ],
+                )
 
         return [
             bool(done)
@@ -673,11 +700,11 @@ class RedisStore(Store):
     def record_manual_run(self, record: RunRecord) -> bool:
         """Append a manual run to the entry's history stream: one atomic script call."""
         checked_manual(record)
-        args = [str(self.history_limit), *run_fields(record)]
+        keys = self._run_keys(record.entry_id)
+        keys += [self._keys.run_minute(_epoch_minute(m)) for m in minute_counts([record])]
+        args = [str(self.history_limit), _COUNTER_TTL, *run_fields(record)]
         with self._errors():
-            added = self._run(
-                self._scripts["record_manual_run"], self._run_keys(record.entry_id), args
-            )
+            added = self._run(self._scripts["record_manual_run"], keys, args)
         return bool(added)
 
     def next_due_at(self) -> datetime | None:
@@ -702,6 +729,23 @@ class RedisStore(Store):
             pipe.scard(self._keys.unscheduled)
             total, due, claimed, unscheduled = cast(list[int], pipe.execute())
         return EntryCounts(total, due + claimed - unscheduled)
+
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        """One script call: counts of ``{P}:due``, ``{P}:leases`` and
+        ``{P}:leases:unscheduled``, the ``{P}:failing`` entries whose sends fail, and one
+        ``MGET`` of the counted minutes' run counters."""
+        now, overdue_before, since = checked_activity(now, overdue_before, since)
+        keys = [self._keys.due, self._keys.leases, self._keys.unscheduled, self._keys.failing]
+        args = [
+            str(to_ms(now)),
+            str(to_ms_ceiling(overdue_before)),
+            self._keys.entry_prefix,
+            *(self._keys.run_minute(_epoch_minute(m)) for m in counted_minutes(now, since)),
+        ]
+        with self._errors():
+            reply = cast(list[int], self._run(self._scripts["activity"], keys, args))
+        enabled, due, overdue, failing, runs = reply
+        return Activity(enabled=enabled, due=due, overdue=overdue, failing=failing, runs=runs)
 
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """Up to ``limit`` suspects of each kind, the worst first (missed the longest, most

@@ -56,6 +56,12 @@ Tables (named with the prefix)
     The tag index (added by schema version 9): a row ``(tag, entry_id)`` per tag of each entry,
     primary key ``(tag, entry_id)``, indexed on ``entry_id``; the transaction that writes or
     deletes an entry replaces or removes its rows (see ``tags.py``).
+``{prefix}run_minutes``
+    The run counter (added by schema version 11): ``minute`` (the start of a minute, UTC, the
+    primary key) and ``runs``, the runs completions recorded in that minute (see
+    :meth:`~celery_stembeat.stores.base.Store.activity`). Each completion batch adds its runs
+    in its own transaction (on PostgreSQL, in its one statement) and deletes the minutes
+    :data:`~celery_stembeat.stores.base.RUN_MINUTES_KEPT` older than its own.
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -110,6 +116,9 @@ Files
     Manual runs (``stembeat run``): the entry locked, the run inserted, history trimmed.
 ``health.py``
     Health from indexes: the entry counts, and the suspects' three index lookups in one query.
+``activity.py``
+    :meth:`SQLStore.activity`: index counts and the run counter's minutes in one query; the
+    counter's upsert on SQLite.
 ``beats.py``
     Beats recording themselves: the upsert and pruning, the removal, the listing; the same
     statements on both databases.

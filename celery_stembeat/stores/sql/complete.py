@@ -21,7 +21,15 @@ import sqlalchemy as sa
 from celery_stembeat.entry import RunState
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores._spec_text import spec_from_text, spec_text
-from celery_stembeat.stores.base import Claim, Outcome
+from celery_stembeat.stores.base import (
+    RUN_MINUTES_KEPT,
+    Claim,
+    Outcome,
+    RunRecord,
+    minute_counts,
+    run_minute,
+)
+from celery_stembeat.stores.sql.activity import count_runs
 from celery_stembeat.stores.sql.batches import chunks
 from celery_stembeat.stores.sql.codec import (
     CLEARED_CLAIM,
@@ -80,6 +88,7 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
     """The statement, with parameters ``completions`` and ``runs`` (JSON text); it returns
     the ids whose completion was recorded."""
     entries, runs = quote.format_table(schema.entries), quote.format_table(schema.runs)
+    minutes = quote.format_table(schema.run_minutes)
     state = ", ".join(f"{name} = g.{name}" for name, _ in STATE_COLUMNS[1:])
     run_names = ", ".join(name for name, _ in RUN_COLUMNS)
     return sa.text(
@@ -108,6 +117,15 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
             AS r(seq integer, {_columns(RUN_COLUMNS)})
             WHERE r.entry_id IN (SELECT id FROM done)
             ORDER BY r.seq
+        ), counted AS (
+            INSERT INTO {minutes} (minute, runs)
+            SELECT r.minute, count(*)
+            FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(entry_id text, minute timestamptz)
+            WHERE r.minute IS NOT NULL AND r.entry_id IN (SELECT id FROM done)
+            GROUP BY r.minute ORDER BY r.minute
+            ON CONFLICT (minute) DO UPDATE SET runs = {minutes}.runs + EXCLUDED.runs
+        ), pruned AS (
+            DELETE FROM {minutes} WHERE minute < CAST(:oldest_minute AS timestamptz)
         )
         SELECT id FROM done
         """
@@ -116,12 +134,17 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
 
 def postgres_params(
     pairs: Sequence[tuple[Claim, Outcome]], history_limit: int
-) -> tuple[dict[str, str], list[str]]:
+) -> tuple[dict[str, Any], list[str]]:
     """The parameters of :func:`statement` completing ``pairs`` (of distinct entries), and
-    the ids whose history may need trimming once they are recorded."""
+    the ids whose history may need trimming once they are recorded.
+
+    Each run carries the minute it counts in (``None``: not counted, see
+    :func:`~celery_stembeat.stores.base.minute_counts`); ``oldest_minute`` is the oldest
+    minute the counter keeps."""
     completions: list[dict[str, Any]] = []
     new_runs: list[dict[str, Any]] = []
     full: list[str] = []
+    counted = minute_counts(run for _, outcome in pairs for run in outcome.runs)
     for claim, outcome in pairs:
         result = advance(claim, outcome)
         row: dict[str, Any] = {
@@ -134,10 +157,17 @@ def postgres_params(
         row.update(outcome_values(result.state))
         completions.append(storable(row))
         for run in outcome.runs:
-            new_runs.append(storable({"seq": len(new_runs), **run_values(run)}))
+            minute = run_minute(run)
+            values = {"seq": len(new_runs), **run_values(run)}
+            values["minute"] = minute if minute in counted else None
+            new_runs.append(storable(values))
         if outcome.runs and over_limit(result.state, history_limit):
             full.append(claim.entry_id)
-    params = {"completions": document(completions), "runs": document(new_runs)}
+    params = {
+        "completions": document(completions),
+        "runs": document(new_runs),
+        "oldest_minute": min(counted) - RUN_MINUTES_KEPT if counted else None,
+    }
     return params, full
 
 
@@ -146,8 +176,10 @@ def complete_sqlite(
     schema: Schema,
     pairs: Sequence[tuple[Claim, Outcome]],
     history_limit: int,
+    insert: Any,
 ) -> list[bool]:
-    """Complete ``pairs`` in SQLite's write transaction ``conn``: which were recorded."""
+    """Complete ``pairs`` in SQLite's write transaction ``conn`` (``insert`` makes an
+    ``INSERT … ON CONFLICT``): which were recorded."""
     entries, runs = schema.entries, schema.runs
     c = entries.c
     ids = sorted({claim.entry_id for claim, _ in pairs})
@@ -165,6 +197,7 @@ def complete_sqlite(
         held.update((row.id, row) for row in conn.execute(query))
     updates: list[dict[str, Any]] = []
     new_runs: list[dict[str, Any]] = []
+    recorded: list[RunRecord] = []
     full: set[str] = set()
     for index, (claim, outcome) in enumerate(pairs):
         row = held.get(claim.entry_id)
@@ -186,6 +219,7 @@ def complete_sqlite(
         )
         updates.append(values)
         new_runs.extend(run_values(run) for run in outcome.runs)
+        recorded.extend(outcome.runs)
         if outcome.runs and over_limit(result.state, history_limit):
             full.add(claim.entry_id)
         results[index] = True
@@ -193,6 +227,7 @@ def complete_sqlite(
         conn.execute(sa.update(entries).where(c.id == sa.bindparam("b_id")), updates)
     if new_runs:
         conn.execute(sa.insert(runs), new_runs)
+        count_runs(conn, schema, insert, minute_counts(recorded))
     if full:
         trim(conn, schema, sorted(full), history_limit)
     return results

@@ -306,7 +306,7 @@ class SQLiteDialect(Dialect):
     ) -> list[bool]:
         """Locks, checks and writes in one ``BEGIN IMMEDIATE`` transaction."""
         with write() as conn:
-            return complete.complete_sqlite(conn, self.schema, pairs, history_limit)
+            return complete.complete_sqlite(conn, self.schema, pairs, history_limit, self.insert)
 
     def lock(self, conn: sa.Connection) -> None:
         """Nothing: the write transaction (``BEGIN IMMEDIATE``) already runs alone."""

@@ -106,6 +106,7 @@ class Schema:
     incidents: sa.Table
     pause: sa.Table
     entry_tags: sa.Table
+    run_minutes: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
@@ -117,6 +118,7 @@ class Schema:
             self.incidents,
             self.pause,
             self.entry_tags,
+            self.run_minutes,
         ]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
@@ -280,8 +282,25 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("entry_id", _id(), primary_key=True),
         sa.Index(f"{prefix}entry_tags_entry", "entry_id"),
     )
+    # Added by schema version 11: runs recorded per minute (the start of the minute, UTC).
+    run_minutes = sa.Table(
+        f"{prefix}run_minutes",
+        metadata,
+        sa.Column("minute", UTCDateTime, primary_key=True),
+        sa.Column("runs", sa.BigInteger, nullable=False),
+    )
     return Schema(
-        prefix, metadata, entries, runs, meta, changes, beats, incidents, pause, entry_tags
+        prefix,
+        metadata,
+        entries,
+        runs,
+        meta,
+        changes,
+        beats,
+        incidents,
+        pause,
+        entry_tags,
+        run_minutes,
     )
 
 
@@ -362,6 +381,10 @@ def health_indexes(schema: Schema) -> list[sa.Index]:
     )
 
 
+def _create_run_minutes(conn: sa.Connection, schema: Schema) -> None:
+    schema.run_minutes.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
@@ -373,6 +396,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_pause,
     _add_tags,
     _add_manual_runs,
+    _create_run_minutes,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

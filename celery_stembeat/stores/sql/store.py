@@ -18,6 +18,7 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
+    Activity,
     BeatInfo,
     ChangeFeed,
     Claim,
@@ -35,6 +36,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     announced,
+    checked_activity,
     checked_history_limit,
     checked_manual,
     checked_pause,
@@ -42,7 +44,7 @@ from celery_stembeat.stores.base import (
     checked_transition,
     claim_token,
 )
-from celery_stembeat.stores.sql import health, manual, outcomes, upserts
+from celery_stembeat.stores.sql import activity, health, manual, outcomes, upserts
 from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
@@ -610,7 +612,9 @@ class SQLStore(Store):
         """Append a manual run to history in one write transaction (see ``manual.py``)."""
         checked_manual(record)
         with self._write() as conn:
-            return manual.record_manual_run(conn, self._schema, record, self.history_limit)
+            return manual.record_manual_run(
+                conn, self._schema, record, self.history_limit, self._dialect.insert
+            )
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
@@ -631,6 +635,14 @@ class SQLStore(Store):
         limit = SuspectRules.checked_limit(limit)
         return self._read_health(
             lambda conn, schema: health.read_suspects(conn, schema, rules, limit), []
+        )
+
+    def activity(self, now: datetime, overdue_before: datetime, since: datetime) -> Activity:
+        """One query of index counts and the counted minutes' rows (see ``activity.py``)."""
+        now, overdue_before, since = checked_activity(now, overdue_before, since)
+        return self._read_health(
+            lambda conn, schema: activity.read_activity(conn, schema, now, overdue_before, since),
+            Activity(0, 0, 0, 0, 0),
         )
 
     def _read_health(self, read: Callable[[sa.Connection, Schema], _T], dropped: _T) -> _T:

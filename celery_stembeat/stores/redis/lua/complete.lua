@@ -1,8 +1,9 @@
 -- KEYS: due, leases, unscheduled, failing, open, then for each completion its entry, runs and
 -- outcomes keys. ARGV: history limit, then JSON ``[[token, the claimed entry's spec canonical
 -- JSON, id, next run ms ('' = none), disable ('1'/'0'), state (the fields that change, as
--- codec.state_changes gives them; never the tracked fields), runs [[field, value, ...], ...]],
--- ...]``. Returns a list: 1 per completion recorded, 0 where the token no longer holds the
+-- codec.state_changes gives them; never the tracked fields), runs [[field, value, ...], ...],
+-- the minutes its runs count in [[epoch minute, runs], ...]], ...]``, the key prefix of the
+-- run counters and their time to live (s). Returns a list: 1 per completion recorded, 0 where the token no longer holds the
 -- entry's claim. Each completion is atomic (the whole script is).
 local due, leases, unscheduled, failing, open = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local limit = ARGV[1]
@@ -10,6 +11,7 @@ local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
 -- once per call: its first completion removes the claim token).
 local ended, indexed, unindexed, health = {}, {}, {}, new_health_slots()
+local minutes = {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
   local key, runs, outcomes = KEYS[3 * i + 3], KEYS[3 * i + 4], KEYS[3 * i + 5]
   local id, state = c[3], c[6]
@@ -52,6 +54,9 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
       unindexed[#unindexed + 1] = id
     end
     append_runs(runs, outcomes, limit, c[7])
+    for _, counted in ipairs(c[8]) do
+      minutes[counted[1]] = (minutes[counted[1]] or 0) + tonumber(counted[2])
+    end
     results[i] = 1
   end
 end
@@ -60,4 +65,8 @@ call_many('SREM', unscheduled, ended)
 call_many('ZADD', due, indexed)
 call_many('ZREM', due, unindexed)
 write_health_slots(health, failing, open)
+for minute, count in pairs(minutes) do
+  redis.call('INCRBY', ARGV[3] .. minute, count)
+  redis.call('EXPIRE', ARGV[3] .. minute, ARGV[4])
+end
 return results
