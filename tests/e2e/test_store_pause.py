@@ -34,7 +34,8 @@ STEMBEAT = str(Path(sys.executable).with_name("stembeat"))
 
 
 def stembeat(harness: Harness, *args: str) -> str:
-    """Run the ``stembeat`` CLI on the harness's store; its output."""
+    """Run the ``stembeat`` CLI on the harness's store; its output, stdout then stderr (piped,
+    a table's title and the pause banner go to stderr)."""
     done = subprocess.run(
         [STEMBEAT, "--url", harness.store_url, *args],
         capture_output=True,
@@ -43,7 +44,7 @@ def stembeat(harness: Harness, *args: str) -> str:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def published(harness: Harness) -> int:
