@@ -233,3 +233,29 @@ def test_stembeat_without_an_app_says_how_to_run(sqlite_cli: Invoke) -> None:
         "Error: run sends tasks through your celery app: call it as "
         "'celery -A PROJ stembeat run ID...' (PROJ: the module of your app)"
     )
+
+
+def test_run_tag_sends_every_entry_holding_the_tags(
+    seeded: Store, store_url: str, redis_url: str, queue: str
+) -> None:
+    """``--tag`` selects as for enable and disable: the entries holding every tag given;
+    ids and ``--tag`` together are a usage error and send nothing."""
+    for entry_id, tags in (("job", ("nightly", "team:ops")), ("new-year", ("nightly",))):
+        stored = seeded.get(entry_id)
+        assert stored is not None
+        seeded.upsert(replace(stored, tags=tags))
+    app = make_app(redis_url, queue, store_url)
+    both = run_with(app, "run", "job", "--tag", "nightly")
+    assert both.exit_code == 2
+    assert "give entry IDs or --tag, not both" in both.stderr
+    assert at_broker(redis_url, queue) == []
+    result = run_with(app, "run", "--tag", "nightly", "--tag", "team:ops")
+    assert result.exit_code == 0, result.output
+    assert [m["headers"]["stembeat_entry"] for m in at_broker(redis_url, queue)] == ["job"]
+    result = run_with(app, "run", "--tag", "nightly")
+    assert result.exit_code == 0, result.output
+    sent = [m["headers"]["stembeat_entry"] for m in at_broker(redis_url, queue)]
+    assert sent == ["job", "job", "new-year"]
+    nobody = run_with(app, "run", "--tag", "nobody")
+    assert (nobody.exit_code, nobody.stdout) == (0, "")
+    assert "no entries tagged nobody" in nobody.stderr

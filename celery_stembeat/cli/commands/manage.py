@@ -134,7 +134,7 @@ def apply_files(
         _echo_plan(planned, removed, dry_run, verbose)
 
 
-def _targets(
+def targets(
     store: Store, entry_ids: Sequence[str], tags: Sequence[str], verb: str
 ) -> Sequence[str]:
     """The ids a verb acts on: those given, or (with ``--tag``) those holding every tag.
@@ -165,7 +165,7 @@ def _set_enabled(
     done: list[Entry] = []
     missing: list[str] = []
     with session.store() as store:
-        for entry_id in _targets(store, entry_ids, tags, "enable" if enabled else "disable"):
+        for entry_id in targets(store, entry_ids, tags, "enable" if enabled else "disable"):
             try:
                 done.append(store.set_enabled(entry_id, enabled, session.now()))
             except EntryNotFound:
@@ -248,15 +248,15 @@ def remove(
     removed: list[Entry] = []
     missing: list[str] = []
     with session.store() as store:
-        targets = _targets(store, entry_ids, tags, "remove")
-        if tags and targets and not yes:
+        chosen = targets(store, entry_ids, tags, "remove")
+        if tags and chosen and not yes:
             click.confirm(
-                f"Remove {render.counted(len(targets), 'entry', 'entries')} tagged "
-                f"{' and '.join(tags)} ({', '.join(targets)})?",
+                f"Remove {render.counted(len(chosen), 'entry', 'entries')} tagged "
+                f"{' and '.join(tags)} ({', '.join(chosen)})?",
                 abort=True,
                 err=True,
             )
-        for entry_id in targets:
+        for entry_id in chosen:
             entry = store.get(entry_id)
             if entry is not None and store.delete(entry_id):
                 removed.append(entry)

@@ -8,9 +8,9 @@ from datetime import datetime
 import click
 
 from celery_stembeat.cli import render
-from celery_stembeat.cli.commands.manage import ENTRY_IDS, warn
+from celery_stembeat.cli.commands.manage import ENTRY_IDS, targets, warn
 from celery_stembeat.cli.errors import BadInput, Command, Failed
-from celery_stembeat.cli.params import json_option
+from celery_stembeat.cli.params import json_option, tag_option
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry, is_entry_id
 from celery_stembeat.limits import shorten
@@ -59,21 +59,25 @@ def _echo(runs: Sequence[ManualRun]) -> None:
 
 @click.command("run", cls=Command)
 @ENTRY_IDS
+@tag_option
 @json_option
 @click.pass_context
-def run(ctx: click.Context, entry_ids: tuple[str, ...], as_json: bool) -> None:
+def run(
+    ctx: click.Context, entry_ids: tuple[str, ...], tags: tuple[str, ...], as_json: bool
+) -> None:
     """Send each entry's task once, now, out of schedule.
 
     The message is the one beat sends (args, kwargs, options), with a task id of its own.
     The schedule is untouched (next run, run count, failures); history records a manual run,
     which track_outcomes completes with the worker's outcome. Disabled entries run too.
-    Needs the app: celery -A PROJ stembeat run ID...
+    Give entry IDs, or --tag to run every entry holding the tags. Needs the app:
+    celery -A PROJ stembeat run ID...
     """
     session = current(ctx)
     if session.app is None:
         raise BadInput(NO_APP)
-    wanted = list(dict.fromkeys(entry_ids))
     with session.store() as store:
+        wanted = list(dict.fromkeys(targets(store, entry_ids, tags, "run")))
         # An id no entry could have is not looked up: it is unknown.
         entries = store.get_many([entry_id for entry_id in wanted if is_entry_id(entry_id)])
         _runnable(entries, wanted, session.now())
