@@ -118,3 +118,22 @@ def output_options(function: F) -> F:
 def now_option(function: F) -> F:
     """The hidden ``--now INSTANT``: fixes the CLI's clock, for tests and reproducible docs."""
     return instant_option("--now", hidden=True)(function)
+
+
+def verbosity_options(quiet_help: str) -> Callable[[F], F]:
+    """``--verbose/-v`` (list every entry a report names, unchanged ones too) and
+    ``--quiet/-q`` (``quiet_help`` says what it still prints)."""
+
+    def decorate(function: F) -> F:
+        from celery_stembeat.changes import LISTED_CHANGES
+
+        function = click.option("--quiet", "-q", is_flag=True, help=quiet_help)(function)
+        return click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="List every entry, unchanged ones too (by default only changes, up to "
+            f"{LISTED_CHANGES}).",
+        )(function)
+
+    return decorate

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from celery_stembeat.changes import LISTED_CHANGES, listed, unlisted_note
+from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, apply, plan
 from celery_stembeat.cli.errors import Command, Failed
@@ -19,7 +19,7 @@ from celery_stembeat.cli.files import (
     read_items,
     write_entries,
 )
-from celery_stembeat.cli.params import json_option, tag_option
+from celery_stembeat.cli.params import json_option, tag_option, verbosity_options
 from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry, is_entry_id
@@ -70,13 +70,7 @@ def _echo_plan(planned: Plan, removed: Sequence[str], dry_run: bool, verbose: bo
     help="Also remove entries absent from the files (never those of beat_schedule).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Prune without asking.")
-@click.option(
-    "--verbose",
-    "-v",
-    is_flag=True,
-    help=f"List every entry, unchanged ones too (by default only changes, up to {LISTED_CHANGES}).",
-)
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@verbosity_options("Print nothing but errors.")
 @json_option
 @click.pass_context
 def apply_files(

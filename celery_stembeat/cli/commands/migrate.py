@@ -12,12 +12,11 @@ from celery.app.utils import find_app
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from celery_stembeat.changes import LISTED_CHANGES
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import export as export_file
 from celery_stembeat.cli.errors import BadInput, Command, Failed, translated
 from celery_stembeat.cli.files import FORMATS
-from celery_stembeat.cli.params import F, json_option, tag_option, zone_option
+from celery_stembeat.cli.params import F, json_option, tag_option, verbosity_options, zone_option
 from celery_stembeat.cli.progress import verify_progress
 from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import Session, current
@@ -181,13 +180,7 @@ def _switch_note(source: str, dry_run: bool) -> None:
     help=f"Predict every fire in the next WINDOW (24h, 7d) both ways and compare ({DCB}).",
 )
 @click.option("--allow-skips", is_flag=True, help="Exit 0 even when some rows were skipped.")
-@click.option(
-    "--verbose",
-    "-v",
-    is_flag=True,
-    help=f"List every entry, unchanged ones too (by default only changes, up to {LISTED_CHANGES}).",
-)
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (and skipped tasks).")
+@verbosity_options("Print nothing but errors (and skipped tasks).")
 @json_option
 @click.pass_context
 def import_schedules(
