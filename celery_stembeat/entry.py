@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -67,6 +68,11 @@ def _field_names(cls: type) -> frozenset[str]:
     if names is None:
         names = _FIELD_NAMES[key] = frozenset(item.name for item in fields(cls))
     return names
+
+
+@functools.cache
+def _state_field_order() -> tuple[str, ...]:
+    return tuple(item.name for item in fields(RunState))
 
 
 @dataclass(frozen=True)
@@ -153,10 +159,10 @@ class RunState:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form; instants as ISO 8601 UTC text."""
-        data: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            data[item.name] = _text_instant(value) if item.name in self._INSTANTS else value
+        values = self.__dict__
+        data = {name: values[name] for name in _state_field_order()}
+        for name in self._INSTANTS:
+            data[name] = _text_instant(data[name])
         return data
 
     @classmethod
