@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -156,3 +157,33 @@ def _unlink(client: redis.Redis, keys: Iterable[Any]) -> None:
             batch = []
     if batch:
         client.unlink(*batch)
+
+
+def write_entries(store: Any, entries: Iterable[Any]) -> None:
+    """Write ``entries`` (stembeat ``Entry`` objects) with ``write_many``,
+    :data:`_WRITE_BATCH` at a time."""
+    batch = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == _WRITE_BATCH:
+            store.write_many(batch)
+            batch = []
+    store.write_many(batch)
+
+
+def vacuum(ctx: Context, subject: str, tag: str, tables: Iterable[str] = ("entries",)) -> float:
+    """``VACUUM ANALYZE`` the stembeat tables of ``tag`` on PostgreSQL, as autovacuum would
+    after a bulk load; the seconds it took (0 on other subjects)."""
+    if subject != "stembeat-postgres":
+        return 0.0
+    import sqlalchemy as sa
+
+    started = time.perf_counter()
+    engine = sa.create_engine(ctx.postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for table in tables:
+                conn.execute(sa.text(f"VACUUM ANALYZE {ctx.name(tag)}_{table}"))
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started

@@ -91,14 +91,10 @@ def prepare(ctx: Context, subject: str, n: int) -> dict[str, float]:
     tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
     subjects.drop(ctx, subject, NAME)
     with open_store(subjects.store_url(ctx, subject, NAME)) as store:
-        batch = []
-        for index in range(n):
-            entry = Entry.from_dict(_item(index))
-            batch.append(entry.with_state(next_run_at=tomorrow))
-            if len(batch) == _WRITE_BATCH:
-                store.write_many(batch)
-                batch = []
-        store.write_many(batch)
+        subjects.write_entries(
+            store,
+            (Entry.from_dict(_item(index)).with_state(next_run_at=tomorrow) for index in range(n)),
+        )
     return {"load_s": time.perf_counter() - started}
 
 

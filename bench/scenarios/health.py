@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench import subjects
 from bench.apps import TASK
 from bench.context import Context
@@ -78,24 +76,11 @@ def prepare(ctx: Context, subject: str, n: int) -> dict[str, float]:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     started = time.perf_counter()
     with open_store(url) as store:
-        batch = []
-        for entry in _entries(n, now):
-            batch.append(entry)
-            if len(batch) == _WRITE_BATCH:
-                store.write_many(batch)
-                batch = []
-        store.write_many(batch)
+        subjects.write_entries(store, _entries(n, now))
         store.record_beat(BeatInfo("bench", "localhost", 1, "bench", now, now))
     took = {"load_s": time.perf_counter() - started}
     if subject == "stembeat-postgres":
-        started = time.perf_counter()
-        engine = sa.create_engine(ctx.postgres_url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(sa.text(f"VACUUM ANALYZE {ctx.name(NAME)}_entries"))
-        finally:
-            engine.dispose()
-        took["vacuum_s"] = time.perf_counter() - started
+        took["vacuum_s"] = subjects.vacuum(ctx, subject, NAME)
     return took
 
 

@@ -22,8 +22,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench import subjects
 from bench.apps import TASK
 from bench.context import Context
@@ -115,22 +113,10 @@ def prepare(ctx: Context, subject: str, n: int) -> dict[str, float]:
     started = time.perf_counter()
     with open_store(url) as store:
         _run_active(store, n, now)
-        batch = []
-        for entry in _entries(n, now):
-            batch.append(entry)
-            if len(batch) == _WRITE_BATCH:
-                store.write_many(batch)
-                batch = []
-        store.write_many(batch)
+        subjects.write_entries(store, _entries(n, now))
         store.record_beat(BeatInfo("bench", "localhost", 1, "bench", now, now))
     took = {"load_s": time.perf_counter() - started}
-    if subject == "stembeat-postgres":
-        engine = sa.create_engine(ctx.postgres_url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(sa.text(f"VACUUM ANALYZE {ctx.name(NAME)}_entries"))
-        finally:
-            engine.dispose()
+    subjects.vacuum(ctx, subject, NAME)
     return took
 
 

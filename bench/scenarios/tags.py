@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import sqlalchemy as sa
-
 from bench import subjects
 from bench.apps import TASK
 from bench.context import Context
@@ -68,24 +66,10 @@ def prepare(ctx: Context, subject: str, n: int) -> dict[str, float]:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     started = time.perf_counter()
     with open_store(url) as store:
-        batch = []
-        for entry in _entries(n, now):
-            batch.append(entry)
-            if len(batch) == _WRITE_BATCH:
-                store.write_many(batch)
-                batch = []
-        store.write_many(batch)
+        subjects.write_entries(store, _entries(n, now))
     took = {"load_s": time.perf_counter() - started}
     if subject == "stembeat-postgres":
-        started = time.perf_counter()
-        engine = sa.create_engine(ctx.postgres_url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                for table in ("entries", "entry_tags"):
-                    conn.execute(sa.text(f"VACUUM ANALYZE {ctx.name(NAME)}_{table}"))
-        finally:
-            engine.dispose()
-        took["vacuum_s"] = time.perf_counter() - started
+        took["vacuum_s"] = subjects.vacuum(ctx, subject, NAME, ("entries", "entry_tags"))
     return took
 
 
