@@ -15,12 +15,7 @@ from celery_stembeat.stores import Pause, Store
 from tests.contract.helpers import at
 from tests.engine.conftest import FakeClock, RecordingPublisher
 from tests.engine.test_engine import add, run_until, stored
-
-LOGGER = "celery_stembeat"
-
-
-def lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == level]
+from tests.engine.test_engine_logs import LOGGER, lines
 
 
 def test_nothing_is_sent_while_paused_and_sending_resumes(
