@@ -9,8 +9,6 @@ history only, the schedule and run state untouched.
 
 from __future__ import annotations
 
-import getpass
-import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,16 +19,6 @@ from celery_stembeat.entry import Entry
 from celery_stembeat.publisher import Message, Publisher
 from celery_stembeat.specs._time import truncate_to_ms
 from celery_stembeat.stores import RunRecord, Store
-
-
-def manual_owner() -> str:
-    """Who runs entries by hand from here, as history shows it: ``user@host``."""
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        # No login name in the environment and none in the password database (a container).
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 @dataclass(frozen=True)
