@@ -45,6 +45,15 @@ def test_nothing_is_sent_while_paused_and_sending_resumes(
     assert "stembeat: store pause ended, sending again" in lines(caplog, logging.INFO)
 
 
+def test_a_beat_never_paused_says_nothing_of_pauses(
+    store: Store, engine: Engine, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    add(store, "pulse", IntervalSpec(5), first=at(5))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        run_until(engine, clock, at(12))
+    assert not [line for line in lines(caplog, logging.INFO) if "pause" in line]
+
+
 def test_a_paused_tick_sleeps_until_the_pause_ends(
     store: Store, engine: Engine, clock: FakeClock, publisher: RecordingPublisher
 ) -> None:
