@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from celery_stembeat import __version__
+from celery_stembeat.audit import MAX_ACTOR_LENGTH, ChangeNote
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.entry_decode import replace_entry, stored_state
 from celery_stembeat.limits import shorten
@@ -241,7 +242,9 @@ def _given(entry: Entry) -> Callable[[], Entry]:
     return lambda: entry
 
 
-def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncReport:
+def sync_config(
+    store: Store, entries: Iterable[Entry], now: datetime, owner: str = "beat"
+) -> SyncReport:
     """Make the store's config entries match ``entries``, keeping run state.
 
     One read of the stored config entries' fingerprints (enabled, digest): an item whose
@@ -295,14 +298,17 @@ def sync_config(store: Store, entries: Iterable[Entry], now: datetime) -> SyncRe
             report.unchanged += 1
             if candidate.digest:
                 digests[entry.id] = (existing.version, candidate.digest)
+    note = ChangeNote(f"beat {owner}"[:MAX_ACTOR_LENGTH], "sync", now)
     store.write_many(
-        (entry for entry, _ in writes), {entry.id: digest for entry, digest in writes if digest}
+        (entry for entry, _ in writes),
+        {entry.id: digest for entry, digest in writes if digest},
+        note=note,
     )
     store.set_digests(digests)
     wanted = {candidate.entry_id for candidate in candidates}
     for entry_id, mark in stored.items():
         if mark.enabled and entry_id not in wanted:
-            store.set_enabled(entry_id, False, now)
+            store.set_enabled(entry_id, False, now, note=note)
             report.disabled.append(entry_id)
     for entry_id in report.shadowed:
         logger.warning(

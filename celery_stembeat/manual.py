@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery_stembeat.audit import MAX_ACTOR_LENGTH, RUN, ChangeNote
 from celery_stembeat.engine import run_record
 from celery_stembeat.entry import Entry
 from celery_stembeat.publisher import Message, Publisher
@@ -49,5 +50,6 @@ def run_now(
     runs = []
     for message, error in zip(messages, errors, strict=True):
         record = run_record(message, error, published_at, owner)
-        runs.append(ManualRun(record, store.record_manual_run(record)))
+        note = ChangeNote(owner[:MAX_ACTOR_LENGTH] or "unknown", RUN, asked)
+        runs.append(ManualRun(record, store.record_manual_run(record, note=note)))
     return runs

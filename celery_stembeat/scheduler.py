@@ -166,7 +166,7 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
         # Next runs come from the store's time, as every later pass does.
         self._clock = StoreClock(store, max_skew=self.stembeat.max_skew)
         with collector_paused():
-            report = sync_config(store, entries, self._clock())
+            report = sync_config(store, entries, self._clock(), self.stembeat.engine.owner)
         logger.info(
             "stembeat: store %s; beat_schedule: %d added, %d changed, %d unchanged, %d disabled",
             mask_url(self.stembeat.url),

@@ -36,7 +36,7 @@ from celery_stembeat.stores.base import (
 )
 
 #: Query parameters of a store URL that are ours, not the database driver's.
-STORE_OPTIONS = ("prefix", "history_limit")
+STORE_OPTIONS = ("prefix", "history_limit", "audit_limit")
 
 
 def _split_options(url: str) -> tuple[str, dict[str, Any]]:
@@ -46,13 +46,14 @@ def _split_options(url: str) -> tuple[str, dict[str, Any]]:
     query = parse_qsl(query_text, keep_blank_values=True)
     options: dict[str, Any] = {key: value for key, value in query if key in STORE_OPTIONS}
     rest = urlencode([(key, value) for key, value in query if key not in STORE_OPTIONS])
-    if "history_limit" in options:
-        try:
-            options["history_limit"] = int(options["history_limit"])
-        except ValueError:
-            raise StoreURLError(
-                f"store URL: history_limit {shorten(options['history_limit'])} is not a number"
-            ) from None
+    for name in ("history_limit", "audit_limit"):
+        if name in options:
+            try:
+                options[name] = int(options[name])
+            except ValueError:
+                raise StoreURLError(
+                    f"store URL: {name} {shorten(options[name])} is not a number"
+                ) from None
     return (f"{base}?{rest}" if rest else base), options
 
 
@@ -95,8 +96,9 @@ def open_store(url: str, **options: Any) -> Store:
     """Open the store at ``url``.
 
     ``memory://[NAME]``, ``sqlite:///PATH``, ``postgresql://…`` (or ``postgresql+psycopg://…``),
-    ``redis://…`` / ``rediss://…``. The query parameters ``prefix`` (key or table prefix) and
-    ``history_limit`` (runs kept per entry) may also be given as keyword arguments.
+    ``redis://…`` / ``rediss://…``. The query parameters ``prefix`` (key or table prefix),
+    ``history_limit`` (runs kept per entry) and ``audit_limit`` (change records kept) may also be
+    given as keyword arguments.
     """
     check_url(url)
     base, from_url = _split_options(url)

@@ -33,6 +33,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
+from celery_stembeat.audit import (
+    DEFAULT_AUDIT_LIMIT,
+    AuditHead,
+    Change,
+    ChangeNote,
+    EntryChange,
+)
 from celery_stembeat.entry import Entry, checked_tags
 from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
 from celery_stembeat.specs import SpecError, format_instant, parse_instant
@@ -405,6 +412,14 @@ class Pause:
         )
 
 
+def pause_change(before: Pause | None, after: Pause | None) -> EntryChange | None:
+    """The change record's content for the pause going from ``before`` to ``after`` (entry
+    id ``""``); ``None`` when nothing changed."""
+    old = None if before is None else before.to_dict()
+    new = None if after is None else after.to_dict()
+    return None if old == new else ("", old, new)
+
+
 def checked_pause(pause: object) -> Pause:
     """``pause`` when it is a :class:`Pause`, else a ValueError."""
     if not isinstance(pause, Pause):
@@ -643,6 +658,8 @@ class Store(abc.ABC):
     """Where entries, their run state and their history live."""
 
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    #: Change records the audit log keeps (the newest; a store setting).
+    audit_limit: int = DEFAULT_AUDIT_LIMIT
 
     # -- definitions ---------------------------------------------------------------------------
 
@@ -664,7 +681,9 @@ class Store(abc.ABC):
         yield from self.list_entries(enabled=enabled, prefix=prefix)
 
     @abc.abstractmethod
-    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+    def upsert(
+        self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None
+    ) -> Entry:
         """Create or update ``entry``'s definition; return what is stored now.
 
         ``expected_version`` guards against lost updates: ``0`` means "must not exist yet", a
@@ -675,10 +694,19 @@ class Store(abc.ABC):
         run state is kept, except that ``next_run_at`` takes ``entry.state.next_run_at`` when
         the schedule changed (its spec, or enabled going from false to true). The version goes
         up by one; ``created_at``/``updated_at`` come from the entry's state.
+
+        Every writing method records its change in the audit log (see :mod:`celery_stembeat.audit`)
+        in the same atomic step, as ``note`` says (who and which verb; by default this process's
+        user@host and the method's own verb). A write that leaves the definition as it was is
+        not recorded.
         """
 
     def upsert_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[Entry]:
         """:meth:`upsert` each entry without a version check; what is stored now, in order.
 
@@ -686,7 +714,7 @@ class Store(abc.ABC):
         transaction). An id given twice is upserted twice, in order. ``digests`` (id → digest)
         are attached, as :meth:`set_digests` would, to the versions these writes make.
         """
-        stored = [self.upsert(entry) for entry in entries]
+        stored = [self.upsert(entry, note=note) for entry in entries]
         if digests:
             self.set_digests(
                 {e.id: (e.version, digests[e.id]) for e in stored if digests.get(e.id)}
@@ -694,16 +722,22 @@ class Store(abc.ABC):
         return stored
 
     def write_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> None:
         """:meth:`upsert_many` without reading anything back (start-up sync's bulk write)."""
-        self.upsert_many(entries, digests)
+        self.upsert_many(entries, digests, note=note)
 
     def write_checked(
         self,
         entries: Sequence[Entry],
         expected_versions: Mapping[str, int],
         digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[str]:
         """:meth:`upsert` each entry (distinct ids) whose stored version still is
         ``expected_versions[id]`` (``0``: must not exist); the ids refused, none of them written.
@@ -716,7 +750,7 @@ class Store(abc.ABC):
         written: dict[str, tuple[int, str]] = {}
         for entry in entries:
             try:
-                stored = self.upsert(entry, expected_versions[entry.id])
+                stored = self.upsert(entry, expected_versions[entry.id], note=note)
             except VersionConflict:
                 refused.append(entry.id)
                 continue
@@ -765,11 +799,13 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def delete(self, entry_id: str) -> bool:
+    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
         """Remove the entry and its history; ``False`` if it did not exist."""
 
     @abc.abstractmethod
-    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+    def set_enabled(
+        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+    ) -> Entry:
         """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired).
 
         Bumps the version when the flag changes. Raises :class:`EntryNotFound`.
@@ -829,7 +865,7 @@ class Store(abc.ABC):
     # -- pause ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def pause(self, pause: Pause) -> Pause | None:
+    def pause(self, pause: Pause, *, note: ChangeNote | None = None) -> Pause | None:
         """Set ``pause`` store-wide, replacing any; the pause it replaced, or ``None``.
 
         Announces :data:`ANY_CHANGE` on the change feed, so that waiting beats look at once.
@@ -837,7 +873,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def resume(self) -> Pause | None:
+    def resume(self, *, note: ChangeNote | None = None) -> Pause | None:
         """Clear the pause; the pause cleared, or ``None`` (then nothing is announced).
 
         Announces :data:`ANY_CHANGE` on the change feed when it clears one.
@@ -848,6 +884,25 @@ class Store(abc.ABC):
         """The pause as stored, or ``None``. A pause whose ``until`` has passed is returned
         all the same (it no longer holds claims back): callers compare with their own clock
         (:meth:`Pause.in_force`)."""
+
+    # -- audit log ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def audit_head(self) -> AuditHead:
+        """The audit log's :class:`~celery_stembeat.audit.AuditHead`: its newest record and the
+        oldest one kept."""
+
+    @abc.abstractmethod
+    def changes(
+        self, entry_id: str | None = None, *, since: datetime | None = None
+    ) -> Iterator[Change]:
+        """The change records kept, oldest first, streamed (backends read a batch at a time):
+        only those about ``entry_id`` when given (``""``: the pause's), only those made at or
+        after ``since`` when given. Close the iterator to stop early."""
+
+    @abc.abstractmethod
+    def change(self, seq: int) -> Change | None:
+        """The change record numbered ``seq``, or ``None`` when the log does not hold it."""
 
     # -- reading run state ---------------------------------------------------------------------
 
@@ -867,7 +922,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def record_manual_run(self, record: RunRecord) -> bool:
+    def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
         """Append ``record``, a run sent out of schedule (``record.manual`` is true, else
         ValueError), to its entry's history, trimmed to the newest ``history_limit`` as
         completions trim it; ``False``, writing nothing, when the entry does not exist.

@@ -11,10 +11,12 @@ import queue
 import threading
 import weakref
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from celery_stembeat import audit
+from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, entry_change
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores._outcomes import fold_batch, keep_tracked, occurrence_key
 from celery_stembeat.stores._runstate import advance, rescheduled_during
@@ -50,6 +52,7 @@ from celery_stembeat.stores.base import (
     claim_token,
     counted_minutes,
     minute_counts,
+    pause_change,
 )
 
 
@@ -77,6 +80,8 @@ class _Backend:
         #: Runs recorded per minute (see :meth:`Store.activity`).
         self.run_minutes: dict[datetime, int] = {}
         self.pause: Pause | None = None
+        self.changes: deque[Change] = deque()
+        self.audit_head = AuditHead()
         self.feeds: weakref.WeakSet[_MemoryFeed] = weakref.WeakSet()
 
     def index(self, entry: Entry) -> None:
@@ -101,6 +106,16 @@ class _Backend:
             and entry_id not in self.leases
             and entry.state.next_run_at == at
         )
+
+    def record(self, note: ChangeNote, items: Iterable[EntryChange | None], limit: int) -> None:
+        """Append the change records of ``items`` (``None``: no change), keeping ``limit``."""
+        changes, head = audit.chained(
+            self.audit_head, note, (item for item in items if item is not None)
+        )
+        self.changes.extend(changes)
+        self.audit_head = audit.trimmed(head, limit)
+        while self.changes and self.changes[0].seq < self.audit_head.floor:
+            self.changes.popleft()
 
     def announce(self, entry_id: str) -> None:
         for feed in list(self.feeds):
@@ -136,9 +151,14 @@ class MemoryStore(Store):
     """Entries in a dict, the due index in a heap; thread-safe."""
 
     def __init__(
-        self, name: str = "", history_limit: int = DEFAULT_HISTORY_LIMIT, prefix: str = ""
+        self,
+        name: str = "",
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        prefix: str = "",
+        audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
     ) -> None:
         self.history_limit = checked_history_limit(history_limit, "memory")
+        self.audit_limit = audit.checked_audit_limit(audit_limit, "memory")
         if name:
             with _NAMED_LOCK:
                 key = f"{name}/{prefix}"
@@ -165,19 +185,35 @@ class MemoryStore(Store):
             key=lambda entry: entry.id,
         )
 
-    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+    def upsert(
+        self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None
+    ) -> Entry:
+        note = audit.note_or_default(note, audit.WRITE)
         backend = self._backend
         with backend.lock:
+            before = backend.entries.get(entry.id)
             new = self._put(entry, expected_version)
+            backend.record(note, [entry_change(entry.id, before, new)], self.audit_limit)
             backend.announce(entry.id)
             return new
 
     def upsert_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[Entry]:
+        note = audit.note_or_default(note, audit.WRITE)
         backend = self._backend
         with backend.lock:
-            stored = [self._put(entry, None) for entry in entries]
+            changes: list[EntryChange | None] = []
+            stored = []
+            for entry in entries:
+                before = backend.entries.get(entry.id)
+                stored.append(self._put(entry, None))
+                changes.append(entry_change(entry.id, before, stored[-1]))
+            backend.record(note, changes, self.audit_limit)
             self._attach(stored, digests)
             for entry_id in announced([entry.id for entry in stored]):
                 backend.announce(entry_id)
@@ -188,16 +224,24 @@ class MemoryStore(Store):
         entries: Sequence[Entry],
         expected_versions: Mapping[str, int],
         digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[str]:
+        note = audit.note_or_default(note, audit.WRITE)
         backend = self._backend
         refused: list[str] = []
         stored: list[Entry] = []
+        changes: list[EntryChange | None] = []
         with backend.lock:
             for entry in entries:
+                before = backend.entries.get(entry.id)
                 try:
                     stored.append(self._put(entry, expected_versions[entry.id]))
                 except VersionConflict:
                     refused.append(entry.id)
+                    continue
+                changes.append(entry_change(entry.id, before, stored[-1]))
+            backend.record(note, changes, self.audit_limit)
             self._attach(stored, digests)
             for entry_id in announced([entry.id for entry in stored]):
                 backend.announce(entry_id)
@@ -270,13 +314,15 @@ class MemoryStore(Store):
                 if entry is not None and entry.version == version:
                     backend.digests[entry_id] = (version, digest)
 
-    def delete(self, entry_id: str) -> bool:
+    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
+        note = audit.note_or_default(note, audit.REMOVE)
         backend = self._backend
         with backend.lock:
             gone = backend.entries.pop(entry_id, None)
             existed = gone is not None
             if gone is not None:
                 backend.retag(entry_id, gone.tags, ())
+                backend.record(note, [entry_change(entry_id, gone, None)], self.audit_limit)
             backend.leases.pop(entry_id, None)
             backend.history.pop(entry_id, None)
             backend.digests.pop(entry_id, None)
@@ -284,7 +330,10 @@ class MemoryStore(Store):
                 backend.announce(entry_id)
             return existed
 
-    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+    def set_enabled(
+        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+    ) -> Entry:
+        note = audit.note_or_default(note, audit.ENABLE if enabled else audit.DISABLE)
         backend = self._backend
         with backend.lock:
             stored = backend.entries.get(entry_id)
@@ -303,6 +352,7 @@ class MemoryStore(Store):
             )
             backend.entries[entry_id] = new
             backend.index(new)
+            backend.record(note, [entry_change(entry_id, stored, new)], self.audit_limit)
             backend.announce(entry_id)
             return new
 
@@ -376,12 +426,14 @@ class MemoryStore(Store):
         while len(runs) > self.history_limit:
             runs.popleft()
 
-    def record_manual_run(self, record: RunRecord) -> bool:
+    def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
         checked_manual(record)
+        note = audit.note_or_default(note, audit.RUN)
         with self._backend.lock:
             if record.entry_id not in self._backend.entries:
                 return False
             self._append_runs(record.entry_id, [record])
+            self._backend.record(note, [(record.entry_id, None, None)], self.audit_limit)
             return True
 
     def renew_claims(
@@ -409,19 +461,23 @@ class MemoryStore(Store):
                 backend.index(backend.entries[entry_id])
             return expired
 
-    def pause(self, pause: Pause) -> Pause | None:
+    def pause(self, pause: Pause, *, note: ChangeNote | None = None) -> Pause | None:
         pause = checked_pause(pause)
+        note = audit.note_or_default(note, audit.PAUSE)
         backend = self._backend
         with backend.lock:
             previous, backend.pause = backend.pause, pause
+            backend.record(note, [pause_change(previous, pause)], self.audit_limit)
             backend.announce(ANY_CHANGE)
             return previous
 
-    def resume(self) -> Pause | None:
+    def resume(self, *, note: ChangeNote | None = None) -> Pause | None:
+        note = audit.note_or_default(note, audit.RESUME)
         backend = self._backend
         with backend.lock:
             previous, backend.pause = backend.pause, None
             if previous is not None:
+                backend.record(note, [pause_change(previous, None)], self.audit_limit)
                 backend.announce(ANY_CHANGE)
             return previous
 
@@ -538,6 +594,28 @@ class MemoryStore(Store):
                 heapq.heappop(backend.due)
             return backend.due[0][0] if backend.due else None
 
+    def audit_head(self) -> AuditHead:
+        with self._backend.lock:
+            return self._backend.audit_head
+
+    def changes(
+        self, entry_id: str | None = None, *, since: datetime | None = None
+    ) -> Iterator[Change]:
+        with self._backend.lock:
+            kept = list(self._backend.changes)
+        for change in kept:
+            if (entry_id is None or change.entry_id == entry_id) and (
+                since is None or change.at >= since
+            ):
+                yield change
+
+    def change(self, seq: int) -> Change | None:
+        with self._backend.lock:
+            kept = self._backend.changes
+            if not kept or not kept[0].seq <= seq <= kept[-1].seq:
+                return None
+            return kept[seq - kept[0].seq]
+
     def watch(self) -> ChangeFeed:
         return _MemoryFeed(self._backend)
 
@@ -554,6 +632,8 @@ class MemoryStore(Store):
             backend.incidents.clear()
             backend.run_minutes.clear()
             backend.pause = None
+            backend.changes.clear()
+            backend.audit_head = AuditHead()
 
     def close(self) -> None:
         """Nothing to release: the entries stay for other stores opened on the same name."""

@@ -17,8 +17,8 @@ from celery import Celery
 from celery.bin.base import CLIContext
 from click.testing import CliRunner, Result
 
+from celery_stembeat.audit import local_actor
 from celery_stembeat.cli import celery_command
-from celery_stembeat.cli.actor import cli_actor
 from celery_stembeat.publisher import occurrence_task_id
 from celery_stembeat.specs import format_instant
 from celery_stembeat.stores import FAILED, PUBLISHED, RunRecord, Store
@@ -118,12 +118,12 @@ def test_run_sends_each_entry_once_and_leaves_the_schedule(
             outcome=PUBLISHED,
             published_at=NOW,
             drift=0.0,
-            owner=cli_actor(),
+            owner=local_actor(),
             task_id=task_id,
             manual=True,
         )
         assert seeded.get(entry_id) == before[entry_id]
-    assert "@" in cli_actor()
+    assert "@" in local_actor()
 
 
 def test_run_json_prints_the_manual_runs(
@@ -143,7 +143,7 @@ def test_history_shows_the_manual_run(
     header, manual, scheduled = cli("history", "heartbeat", "--limit", "2").stdout.splitlines()
     assert header.split("\t")[4] == "OUTCOME"
     assert manual.split("\t")[4] == "published (manual)"
-    assert manual.split("\t")[-1] == cli_actor()
+    assert manual.split("\t")[-1] == local_actor()
     assert "(manual)" not in scheduled
     runs = json.loads(cli("history", "heartbeat", "--limit", "2", "--json").stdout)
     assert [run["manual"] for run in runs] == [True, False]

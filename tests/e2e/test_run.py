@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from celery_stembeat.cli.actor import cli_actor
+from celery_stembeat.audit import local_actor
 from celery_stembeat.entry import Entry
 from celery_stembeat.publisher import occurrence_task_id
 from tests.e2e.conftest import CELERY, ROOT, Harness, wait_for
@@ -64,7 +64,7 @@ def test_run_sends_once_and_the_worker_reports_on_the_manual_run(harness: Harnes
         )
         (job_run,) = store.history("job")
         (breaks_run,) = store.history("breaks")
-    assert (job_run.manual, job_run.outcome, job_run.owner) == (True, "success", cli_actor())
+    assert (job_run.manual, job_run.outcome, job_run.owner) == (True, "success", local_actor())
     assert job_run.task_id == ran["id"]
     assert ran["id"] != occurrence_task_id("job", job_run.scheduled_for)
     assert job_run.worker is not None

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from celery_stembeat.cli.actor import cli_actor
+from celery_stembeat.audit import local_actor
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.manual import run_now
 from celery_stembeat.publisher import occurrence_task_id
@@ -85,7 +85,7 @@ def test_an_entry_removed_before_the_record_is_not_recorded() -> None:
 
 def test_the_owner_is_user_at_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(getpass, "getuser", lambda: "ana")
-    assert cli_actor() == f"ana@{socket.gethostname()}"
+    assert local_actor() == f"ana@{socket.gethostname()}"
 
 
 def test_without_a_login_name_the_user_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +93,7 @@ def test_without_a_login_name_the_user_is_unknown(monkeypatch: pytest.MonkeyPatc
         raise OSError("No username set in the environment")
 
     monkeypatch.setattr(getpass, "getuser", no_user)
-    assert cli_actor() == f"unknown@{socket.gethostname()}"
+    assert local_actor() == f"unknown@{socket.gethostname()}"
 
 
 def test_a_manual_run_reads_back_from_its_dict() -> None:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import click
 
+from celery_stembeat.audit import local_actor
 from celery_stembeat.cli import render
-from celery_stembeat.cli.actor import cli_actor
 from celery_stembeat.cli.errors import BadInput, Command
 from celery_stembeat.cli.params import instant_option, json_option
 from celery_stembeat.cli.session import current
@@ -17,7 +17,7 @@ from celery_stembeat.stores.base import MAX_PAUSE_ACTOR_LENGTH
 
 def actor() -> str:
     """``user@host`` of whoever runs the CLI, as long as a pause keeps it."""
-    return cli_actor()[:MAX_PAUSE_ACTOR_LENGTH]
+    return local_actor()[:MAX_PAUSE_ACTOR_LENGTH]
 
 
 def _pause_json(pause: Pause | None) -> dict[str, object] | None:
