@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from celery_stembeat.audit import ChangeNote
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed
 from celery_stembeat.entry import Entry, RunState
@@ -47,7 +48,8 @@ class Plan(Changes):
         }
 
 
-def _config_owned(entry_id: str) -> Failed:
+def config_owned(entry_id: str) -> Failed:
+    """The error of a verb refusing to change an entry that ``beat_schedule`` owns."""
     return Failed(
         f"entry {entry_id!r} comes from beat_schedule (source=config): change it there, or "
         f"remove it from beat_schedule and run 'stembeat remove {entry_id}' first"
@@ -75,7 +77,7 @@ def plan(
     for entry_id in ids:
         mark = marks.get(entry_id)
         if mark is not None and mark.source == "config":
-            raise _config_owned(entry_id)
+            raise config_owned(entry_id)
     unsure = [i for i in ids if i in entries and i in marks and marks[i].digest != digests.get(i)]
     stored = {entry.id: entry for entry in store.get_many(unsure)}
     result = Plan()
@@ -103,7 +105,7 @@ def plan(
     return result
 
 
-class _FirstRuns:
+class FirstRuns:
     """The run state of new entries at one instant: a new entry's first run depends on its spec
     alone, and files repeat a few specs many times, so entries of one spec share one state."""
 
@@ -124,13 +126,20 @@ class _FirstRuns:
         return state
 
 
+def replacing(entry: Entry, current: Entry, now: datetime) -> Entry:
+    """``entry``'s definition with ``current``'s run state, to write over ``current``: should
+    the schedule change, its next run starts afresh from ``now`` (the store keeps the stored
+    next run otherwise), so that a running beat follows the new schedule at once."""
+    kept = replace(entry, state=current.state)
+    next_run = kept.first_run_after(now, resume=False)
+    return kept.with_state(next_run_at=next_run, updated_at=now)
+
+
 def _writes(
-    planned: Plan, entries: Iterable[Entry], first_runs: _FirstRuns
+    planned: Plan, entries: Iterable[Entry], first_runs: FirstRuns
 ) -> tuple[list[Entry], dict[str, int]]:
     """The entries to write and the version each must still have: a new entry starts at its
-    first run; a changed one keeps its run state and, when its schedule changes, starts afresh
-    from now."""
-    now = first_runs.now
+    first run; a changed one keeps its run state (see :func:`replacing`)."""
     added = set(planned.added)
     batch: list[Entry] = []
     expected: dict[str, int] = {}
@@ -140,9 +149,7 @@ def _writes(
             batch.append(entry.with_run_state(first_runs.state_of(entry)))
             expected[entry.id] = 0
         elif current is not None:
-            kept = replace(entry, state=current.state)
-            next_run = kept.first_run_after(now, resume=False)
-            batch.append(kept.with_state(next_run_at=next_run, updated_at=now))
+            batch.append(replacing(entry, current, first_runs.now))
             expected[entry.id] = current.version
     return batch, expected
 
@@ -153,20 +160,21 @@ def apply(
     entries: Mapping[str, Entry],
     digests: Mapping[str, str],
     now: datetime,
+    note: ChangeNote,
 ) -> None:
-    """Write what ``planned`` adds and changes (of ``entries``, by id), in bulk, and attach the
-    digests of what it leaves unchanged; entries changed meanwhile by another process are
-    planned and written again, ``ATTEMPTS`` times.
+    """Write what ``planned`` adds and changes (of ``entries``, by id), in bulk, recorded as
+    ``note`` says, and attach the digests of what it leaves unchanged; entries changed meanwhile
+    by another process are planned and written again, ``ATTEMPTS`` times.
 
     Should an entry keep changing, the error names it and how many entries were written:
     applying the same files again finishes the job.
     """
-    first_runs = _FirstRuns(now)
+    first_runs = FirstRuns(now)
     pending, written = planned, 0
     refused: list[str] = []
     for _ in range(ATTEMPTS):
         batch, expected = _writes(pending, entries.values(), first_runs)
-        refused = store.write_checked(batch, expected, digests)
+        refused = store.write_checked(batch, expected, digests, note=note)
         written += len(batch) - len(refused)
         if pending.undigested:
             store.set_digests(pending.undigested)

@@ -1,4 +1,5 @@
-"""What every verb needs, whichever entry point ran it: the store, the clock, the grace."""
+"""What every verb needs, whichever entry point ran it: the store, the clock, the grace, and
+who makes the changes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 
+from celery_stembeat.audit import MAX_ACTOR_LENGTH, ChangeNote, local_actor
 from celery_stembeat.cli.errors import translated
 from celery_stembeat.cli.tables import Output
 from celery_stembeat.setting import DEFAULT_GRACE, URL_VARIABLE
@@ -18,6 +20,12 @@ from celery_stembeat.stores import Store, open_store
 
 #: Where the group callbacks leave the session for the verbs (``click.Context.meta``).
 META_KEY = "celery_stembeat.session"
+
+
+def actor() -> str:
+    """``user@host`` of whoever runs the CLI, as long as a change record (and a pause) keeps
+    it."""
+    return local_actor()[:MAX_ACTOR_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,11 @@ class Session:
     def now(self) -> datetime:
         """The current instant (fixed by the hidden ``--now`` option, for tests and docs)."""
         return self._now or datetime.now(timezone.utc)
+
+    def note(self, verb: str) -> ChangeNote:
+        """How the audit log records this invocation's changes: :func:`actor`, ``verb``, and
+        :meth:`now`."""
+        return ChangeNote(actor(), verb, self.now())
 
     @contextmanager
     def store(self) -> Iterator[Store]:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from celery_stembeat.audit import ChangeNote
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.migrate.convert import Conversion, same_instant
@@ -94,17 +95,18 @@ def retired(stored: Entry, incoming: Entry, now: datetime) -> bool:
 
 
 class _Writer:
-    """Collects writes and sends them to the store in batches."""
+    """Collects writes and sends them to the store in batches, recorded as ``note`` says."""
 
-    def __init__(self, store: Store, dry_run: bool) -> None:
+    def __init__(self, store: Store, dry_run: bool, note: ChangeNote | None) -> None:
         self.store = store
         self.dry_run = dry_run
+        self.note = note
         self.pending: list[Entry] = []
 
     def replace(self, entry: Entry) -> None:
         if not self.dry_run:
             self.flush()
-            self.store.delete(entry.id)
+            self.store.delete(entry.id, note=self.note)
         self.upsert(entry)
 
     def upsert(self, entry: Entry) -> None:
@@ -114,21 +116,27 @@ class _Writer:
 
     def flush(self) -> None:
         if self.pending and not self.dry_run:
-            self.store.upsert_many(self.pending)
+            self.store.upsert_many(self.pending, note=self.note)
         self.pending = []
 
 
 def import_conversions(
-    store: Store, conversions: Iterable[Conversion], now: datetime, *, dry_run: bool = False
+    store: Store,
+    conversions: Iterable[Conversion],
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    note: ChangeNote | None = None,
 ) -> ImportResult:
     """Write every converted entry to ``store``; see the module docstring for the rules.
 
     An id that an entry of ``beat_schedule`` already holds in the store is skipped: beat owns
-    it. With ``dry_run`` nothing is written and the result says what would be.
+    it. With ``dry_run`` nothing is written and the result says what would be. The audit log
+    records the writes as ``note`` says (by default, as the store's own verbs).
     """
     result = ImportResult()
     stored = {entry.id: entry for entry in store.list_entries()}
-    writer = _Writer(store, dry_run)
+    writer = _Writer(store, dry_run, note)
     for conversion in conversions:
         name, entry = conversion.name, conversion.entry
         if entry is None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from celery_stembeat.audit import ChangeNote
 from celery_stembeat.cli import session as session_module
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import CronSpec, IntervalSpec
@@ -269,6 +270,8 @@ class Interfering:
         entries: Sequence[Entry],
         expected_versions: Mapping[str, int],
         digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[str]:
         if self.times and any(entry.id == "heartbeat" for entry in entries):
             self.times -= 1
@@ -278,7 +281,7 @@ class Interfering:
                 replace(rival, description=f"rival {self.times}"),
                 expected_version=current.version if current else 0,
             )
-        return self._store.write_checked(entries, expected_versions, digests)
+        return self._store.write_checked(entries, expected_versions, digests, note=note)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

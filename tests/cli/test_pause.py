@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from celery_stembeat.cli.commands.pause import actor
+from celery_stembeat.cli.session import actor
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import BeatInfo, Pause, Store
 from tests.cli.conftest import Invoke

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import click
 
+from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
 from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, apply, plan
@@ -119,9 +120,10 @@ def apply_files(
                     abort=True,
                     err=True,
                 )
-            apply(store, planned, entries, digests, session.now())
+            note = session.note("apply")
+            apply(store, planned, entries, digests, session.now(), note)
             for entry_id in removed:
-                store.delete(entry_id)
+                store.delete(entry_id, note=note)
     if as_json:
         render.echo_json({**planned.to_dict(removed), "dry_run": dry_run})
     elif not quiet:
@@ -158,10 +160,12 @@ def _set_enabled(
     session = current(ctx)
     done: list[Entry] = []
     missing: list[str] = []
+    verb = ENABLE if enabled else DISABLE
+    note = session.note(verb)
     with session.store() as store:
-        for entry_id in targets(store, entry_ids, tags, "enable" if enabled else "disable"):
+        for entry_id in targets(store, entry_ids, tags, verb):
             try:
-                done.append(store.set_enabled(entry_id, enabled, session.now()))
+                done.append(store.set_enabled(entry_id, enabled, session.now(), note=note))
             except EntryNotFound:
                 missing.append(entry_id)
     comeback = (
@@ -242,7 +246,7 @@ def remove(
     removed: list[Entry] = []
     missing: list[str] = []
     with session.store() as store:
-        chosen = targets(store, entry_ids, tags, "remove")
+        chosen = targets(store, entry_ids, tags, REMOVE)
         if tags and chosen and not yes:
             click.confirm(
                 f"Remove {render.counted(len(chosen), 'entry', 'entries')} tagged "
@@ -250,9 +254,10 @@ def remove(
                 abort=True,
                 err=True,
             )
+        note = session.note(REMOVE)
         for entry_id in chosen:
             entry = store.get(entry_id)
-            if entry is not None and store.delete(entry_id):
+            if entry is not None and store.delete(entry_id, note=note):
                 removed.append(entry)
             else:
                 missing.append(entry_id)

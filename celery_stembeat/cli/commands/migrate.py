@@ -235,7 +235,11 @@ def import_schedules(
             raise Failed(str(exc)) from None
         with session.store() as store:
             result = import_conversions(
-                store, _progress(conversions, len(conversions), "importing"), now, dry_run=dry_run
+                store,
+                _progress(conversions, len(conversions), "importing"),
+                now,
+                dry_run=dry_run,
+                note=session.note("import"),
             )
             entries = (
                 result.entries

@@ -6,18 +6,12 @@ from datetime import datetime
 
 import click
 
-from celery_stembeat.audit import local_actor
+from celery_stembeat.audit import PAUSE, RESUME
 from celery_stembeat.cli import render
 from celery_stembeat.cli.errors import BadInput, Command
 from celery_stembeat.cli.params import instant_option, json_option
-from celery_stembeat.cli.session import current
+from celery_stembeat.cli.session import actor, current
 from celery_stembeat.stores import Pause
-from celery_stembeat.stores.base import MAX_PAUSE_ACTOR_LENGTH
-
-
-def actor() -> str:
-    """``user@host`` of whoever runs the CLI, as long as a pause keeps it."""
-    return local_actor()[:MAX_PAUSE_ACTOR_LENGTH]
 
 
 def _pause_json(pause: Pause | None) -> dict[str, object] | None:
@@ -41,7 +35,7 @@ def pause(ctx: click.Context, until: datetime | None, reason: str, as_json: bool
     except ValueError as exc:
         raise BadInput(f"--{exc}") from None
     with session.store() as store:
-        replaced = store.pause(wanted)
+        replaced = store.pause(wanted, note=session.note(PAUSE))
     if as_json:
         render.echo_json({"paused": wanted.to_dict(), "replaced": _pause_json(replaced)})
         return
@@ -55,8 +49,9 @@ def pause(ctx: click.Context, until: datetime | None, reason: str, as_json: bool
 @click.pass_context
 def resume(ctx: click.Context, as_json: bool) -> None:
     """Let every beat on the store send again (a pause's --until ends it by itself too)."""
-    with current(ctx).store() as store:
-        cleared = store.resume()
+    session = current(ctx)
+    with session.store() as store:
+        cleared = store.resume(note=session.note(RESUME))
     if as_json:
         render.echo_json({"resumed": _pause_json(cleared)})
     elif cleared is None:

@@ -7,12 +7,11 @@ from datetime import datetime
 
 import click
 
-from celery_stembeat.audit import local_actor
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.manage import ENTRY_IDS, targets, warn
 from celery_stembeat.cli.errors import BadInput, Command, Failed
 from celery_stembeat.cli.params import json_option, tag_option
-from celery_stembeat.cli.session import current
+from celery_stembeat.cli.session import actor, current
 from celery_stembeat.entry import Entry, is_entry_id
 from celery_stembeat.limits import shorten
 from celery_stembeat.manual import ManualRun, run_now
@@ -83,7 +82,7 @@ def run(
         entries = store.get_many([entry_id for entry_id in wanted if is_entry_id(entry_id)])
         _runnable(entries, wanted, session.now())
         publisher = CeleryPublisher(session.app, clock=session.now)
-        runs = run_now(store, publisher, entries, session.now, local_actor())
+        runs = run_now(store, publisher, entries, session.now, actor())
     for lost in (run.record for run in runs if not run.recorded):
         warn(f"entry {shorten(lost.entry_id)} was removed meanwhile: history has no record of it")
     if as_json:
