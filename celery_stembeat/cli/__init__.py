@@ -28,6 +28,7 @@ VERBS = {
     "dry-run": f"{_COMMANDS}.inspect:dry_run",
     "observe": f"{_COMMANDS}.observe:observe",
     "beats": f"{_COMMANDS}.observe:beats",
+    "log": f"{_COMMANDS}.log:log",
     "metrics": f"{_COMMANDS}.metrics:metrics",
     "apply": f"{_COMMANDS}.manage:apply_files",
     "enable": f"{_COMMANDS}.manage:enable",
@@ -36,6 +37,7 @@ VERBS = {
     "pause": f"{_COMMANDS}.pause:pause",
     "resume": f"{_COMMANDS}.pause:resume",
     "run": f"{_COMMANDS}.run:run",
+    "rollback": f"{_COMMANDS}.rollback:rollback",
     "export": f"{_COMMANDS}.migrate:export",
     "import": f"{_COMMANDS}.migrate:import_schedules",
 }

@@ -12,6 +12,7 @@ import click
 from rich.console import Console, RenderableType
 from rich.table import Table
 
+from celery_stembeat.audit import Change
 from celery_stembeat.cli import tables
 from celery_stembeat.cli.session import Session
 from celery_stembeat.cli.stats import Observation
@@ -376,3 +377,45 @@ def beats_table(beats: Sequence[BeatInfo], live: Sequence[BeatInfo], now: dateti
         for beat in beats
     )
     return tables.Table(BEAT_COLUMNS, rows, empty="no beats recorded")
+
+
+CHANGE_COLUMNS = (
+    Column("#", 1),
+    Column("when", 4),
+    Column("actor", 5, cut="middle", floor=12),
+    Column("verb", 3, cut="end", floor=8),
+    Column("entry", 2, cut="middle", floor=12),
+    Column("changed", 6, cut="end", floor=10),
+)
+
+
+def change_summary(change: Change) -> str:
+    """What a change record did: ``created``, ``removed``, ``run``, the names of the definition
+    fields that changed, or, for the store-wide pause, ``paused until …`` or ``resumed``."""
+    before, after = change.before, change.after
+    if not change.entry_id:
+        if after is None:
+            return "resumed"
+        reason = after.get("reason")
+        return f"paused until {after.get('until') or 'resumed'}" + (f": {reason}" if reason else "")
+    if before is None:
+        return "run" if after is None else "created"
+    if after is None:
+        return "removed"
+    return ", ".join(change.fields_changed())
+
+
+def changes_table(changes: Iterable[Change], title: str | None, empty: str) -> tables.Table:
+    """``log``: one row per change record, as given (newest first)."""
+    rows = (
+        (
+            str(change.seq),
+            instant_cell(change.at, local(change.at, "UTC")),
+            change.actor,
+            change.verb,
+            change.entry_id or NOTHING,
+            change_summary(change),
+        )
+        for change in changes
+    )
+    return tables.Table(CHANGE_COLUMNS, rows, title=title, empty=empty)

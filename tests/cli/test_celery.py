@@ -79,7 +79,8 @@ def test_celery_stembeat_fails_like_stembeat(sqlite_url: str, tmp_path: Path) ->
 def test_celery_stembeat_help_lists_every_verb(sqlite_url: str, tmp_path: Path) -> None:
     done = celery(sqlite_url, "--help", decoy=tmp_path / "decoy.db")
     assert done.returncode == 0, done.stderr
-    for verb in ("apply", "disable", "dry-run", "enable", "export", "history", "list", "observe"):
+    verbs = ("apply", "disable", "dry-run", "enable", "export", "history", "list", "log", "observe")
+    for verb in (*verbs, "rollback"):
         assert f"  {verb} " in done.stdout
 
 

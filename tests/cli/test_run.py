@@ -124,6 +124,10 @@ def test_run_sends_each_entry_once_and_leaves_the_schedule(
         )
         assert seeded.get(entry_id) == before[entry_id]
     assert "@" in local_actor()
+    runs = [(c.verb, c.entry_id, c.actor, c.at, c.before, c.after) for c in seeded.changes()][-2:]
+    assert runs == [
+        ("run", entry_id, local_actor(), NOW, None, None) for entry_id in ("job", "new-year")
+    ]
 
 
 def test_run_json_prints_the_manual_runs(
