@@ -80,6 +80,7 @@ def verification_dict(head: AuditHead, found: Verification) -> dict[str, Any]:
 @instant_option("--since", help="Only changes made at or after INSTANT.")
 @click.option(
     "--limit",
+    metavar="N",
     type=click.IntRange(1, audit.MAX_AUDIT_LIMIT),
     help=f"Show the newest N changes (default {DEFAULT_LIMIT}).",
 )

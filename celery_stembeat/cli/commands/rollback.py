@@ -148,11 +148,11 @@ def _write(
 def rollback(
     ctx: click.Context, entry_id: str, seq: int | None, dry_run: bool, as_json: bool
 ) -> None:
-    """Restore an earlier definition of an entry from the audit log; run state stays.
+    """Restore an entry's earlier definition from the audit log.
 
     Without --to, undo the entry's newest change (manual runs aside): restore the definition
-    that change found. A removed entry is created again; an entry that did not exist then is
-    removed. The write is checked against the entry as read: should another process change it
+    that change found. Run state stays; a removed entry is created again, an entry that did
+    not exist then is removed. The write is checked against the entry as read: should another process change it
     meanwhile, nothing is written (exit 1). The audit log records the rollback as any change.
     """
     session = current(ctx)
