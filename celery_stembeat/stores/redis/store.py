@@ -19,8 +19,9 @@ an ``XADD`` and a ``ZADD``; trimming deletes the records below the floor. Readin
 :meth:`RedisStore.record_outcomes` is three round trips per call (WATCH, the read script,
 MULTI/EXEC with the write script), more when a concurrent write makes it read again; finding a
 run searches its history from the newest, so a report on an old run costs up to
-``history_limit`` stream entries. Beats: recording one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
-Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
+``history_limit`` stream entries. Beats: recording one is one script call, removing one a
+``MULTI``/``EXEC``, listing them one ``HVALS``. Incidents: a transition is one script call,
+listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
@@ -172,17 +173,17 @@ def _epoch_minute(minute: datetime) -> int:
     return to_ms(minute) // 60_000
 
 
-def _without_repeats(indexes: Sequence[int], chunks: Sequence[Sequence[Entry]]) -> list[int]:
-    """The longest run of ``indexes`` from the first whose ``chunks`` share no entry id: chunks
-    streamed together are read together, so a later one must not depend on an earlier one's
-    write getting through."""
+def _without_repeats(firsts: Sequence[int], batch: Sequence[Entry]) -> list[int]:
+    """The longest run of ``firsts`` (each the start of a chunk of ``batch``) from the first
+    whose chunks share no entry id: chunks streamed together are read together, so a later one
+    must not depend on an earlier one's write getting through."""
     seen: set[str] = set()
-    for count, index in enumerate(indexes):
-        ids = {entry.id for entry in chunks[index]}
+    for count, first in enumerate(firsts):
+        ids = {entry.id for entry in batch[first : first + _UPSERT_BATCH]}
         if count and not seen.isdisjoint(ids):
-            return list(indexes[:count])
+            return list(firsts[:count])
         seen |= ids
-    return list(indexes)
+    return list(firsts)
 
 
 class RedisStore(Store):
@@ -481,28 +482,34 @@ class RedisStore(Store):
         note = audit.note_or_default(note, audit.WRITE)
         note = dataclasses.replace(note, at=note.when())  # one instant for the whole batch
         channel = self.channel if len(batch) <= ANNOUNCED_IDS else ""
-        items: list[list[Any]] = []
-        for entry in batch:
-            item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
-            if expected is not None:
-                item.append(str(expected[entry.id]))
-            items.append(item)
-        chunks = [
-            (batch[first : first + _UPSERT_BATCH], items[first : first + _UPSERT_BATCH])
-            for first in range(0, len(batch), _UPSERT_BATCH)
-        ]
+        firsts = range(0, len(batch), _UPSERT_BATCH)
+        encoded: dict[int, list[list[Any]]] = {}
+
+        def items_of(first: int) -> list[list[Any]]:
+            """The items of the chunk from ``first``, encoded once (while Redis runs the chunk
+            before it)."""
+            if first not in encoded:
+                items: list[list[Any]] = []
+                for entry in batch[first : first + _UPSERT_BATCH]:
+                    item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
+                    if expected is not None:
+                        item.append(str(expected[entry.id]))
+                    items.append(item)
+                encoded[first] = items
+            return encoded[first]
+
         replies: dict[int, list[Any]] = {}
-        pending = list(range(len(chunks)))
+        pending = list(firsts)
         stale = 0
         new = {entry_id for entry_id, version in (expected or {}).items() if version == 0}
         while pending:
-            sent = _without_repeats(pending, [entries for entries, _ in chunks])
-            got = self._chunks([chunks[index] for index in sent], channel, note, new)
+            sent = _without_repeats(pending, batch)
+            got = self._chunks(batch, sent, items_of, channel, note, new)
             new = set()
             replies.update(
-                (index, reply) for index, reply in zip(sent, got, strict=True) if reply is not None
+                (first, reply) for first, reply in zip(sent, got, strict=True) if reply is not None
             )
-            pending = [index for index in pending if index not in replies]
+            pending = [first for first in pending if first not in replies]
             # Rounds in which another writer came first every time.
             stale = stale + 1 if all(reply is None for reply in got) else 0
             if stale == WRITE_ATTEMPTS:
@@ -513,27 +520,36 @@ class RedisStore(Store):
         if batch and not channel:
             with self._errors():
                 self._client.publish(self.channel, ANY_CHANGE)
-        return items, [pair for index in range(len(chunks)) for pair in replies[index]]
+        return (
+            [item for first in firsts for item in encoded[first]],
+            [pair for first in firsts for pair in replies[first]],
+        )
 
     def _chunks(
         self,
-        chunks: Sequence[tuple[Sequence[Entry], list[list[Any]]]],
+        batch: Sequence[Entry],
+        firsts: Sequence[int],
+        items_of: Callable[[int], list[list[Any]]],
         channel: str,
         note: ChangeNote,
         new: Collection[str],
     ) -> list[list[Any] | None]:
-        """Read the entries of ``chunks`` (entries and their upsert_many items, no id in two
+        """Read the entries of the chunks of ``batch`` that start at ``firsts`` (no id in two
         of them) but those taken to be ``new``, and the log's head, then run upsert_many on
-        each chunk, streamed (see :meth:`_pipelined`): each chunk's change records follow the
-        previous chunk's, built from what was read and what the chunks before it write. The
-        replies, ``None`` for a chunk that wrote nothing because the store had changed."""
-        ids = dict.fromkeys(entry.id for entries, _ in chunks for entry in entries)
+        each chunk (its items from ``items_of``), streamed (see :meth:`_pipelined`): each
+        chunk's change records follow the previous chunk's, built from what was read and what
+        the chunks before it write. The replies, ``None`` for a chunk that wrote nothing
+        because the store had changed."""
+        ids = dict.fromkeys(
+            entry.id for first in firsts for entry in batch[first : first + _UPSERT_BATCH]
+        )
         head, known = self._read_before([entry_id for entry_id in ids if entry_id not in new])
         keys = [*self._keys.indexes, *self._keys.audit_keys]
 
         def calls() -> Iterator[tuple[list[str], list[str]]]:
             nonlocal head
-            for entries, items in chunks:
+            for first in firsts:
+                entries, items = batch[first : first + _UPSERT_BATCH], items_of(first)
                 read: dict[str, list[str]] = {}
                 changes: list[EntryChange | None] = []
                 for entry, item in zip(entries, items, strict=True):
