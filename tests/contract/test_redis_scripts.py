@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+from celery_stembeat import audit
 from celery_stembeat.stores.redis import codec, scripts
 
 
@@ -37,3 +38,29 @@ def test_every_lua_file_is_a_script_or_a_part_of_one() -> None:
     assert set(scripts.SOURCES) == set(scripts.PARTS)
     for name, source in scripts.SOURCES.items():
         assert source.endswith(lua(name))
+
+
+def test_every_script_that_appends_changes_checks_the_head_it_follows_first() -> None:
+    """A script stores change records only after checking, at the same ``ARGV`` position, that
+    the log's head is the one they were built after; and it is sent with ``audit.lua``."""
+    appending = {name for name in scripts.PARTS if "append_changes(" in lua(name)}
+    assert appending == {
+        "upsert",
+        "upsert_many",
+        "delete",
+        "set_enabled",
+        "record_manual_run",
+        "set_pause",
+    }
+    for name in appending:
+        text = lua(name)
+        (checked,) = re.findall(r"audit_head_is\([^,]+, (\d+)\)", text)
+        (appended,) = re.findall(r"append_changes\([^,]+, [^,]+, (\d+)\)", text)
+        assert checked == appended, name
+        assert text.index("audit_head_is(") < text.index("append_changes("), name
+        assert "audit" in scripts.PARTS[name], name
+
+
+def test_audit_lua_starts_the_chain_where_audit_py_does() -> None:
+    assert audit.GENESIS == "0" * 64
+    assert "local GENESIS = string.rep('0', 64)\n" in lua("audit")

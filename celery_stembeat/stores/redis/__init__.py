@@ -2,16 +2,20 @@
 beats' heartbeats in a hash and a sorted set.
 
 ``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS) or ``unix:///path.sock``;
-the query parameters ``prefix`` (default ``stembeat``) and ``history_limit`` (default 1000)
-belong to the store, any others go to redis-py (e.g. ``ssl_ca_certs``). Passwords never appear
+the query parameters ``prefix`` (default ``stembeat``), ``history_limit`` (default 1000) and
+``audit_limit`` (change records kept, default 100,000) belong to the store, any others go to
+redis-py (e.g. ``ssl_ca_certs``). Passwords never appear
 in reprs or error messages: the URL is shown with ``***`` in their place.
 
 The package, one concern per module:
 
 - :mod:`.store`: :class:`RedisStore`, the store contract over redis-py;
-- :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, beats, the channel);
+- :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, beats, the audit log, the
+  channel);
 - :mod:`.codec`: entries, run state, runs and beats to hash fields and script arguments, and the
   scripts' rows back to entries;
+- :mod:`.changelog`: the audit log's records as the writing scripts take them and as they
+  read back;
 - :mod:`.feed`: change notifications over pub/sub;
 - :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.
 """

@@ -281,6 +281,12 @@ def decode_entry(row: Sequence[Any], definition: str | None = None) -> Entry:
     )
 
 
+def definition_entry(entry_id: str, enabled: str, definition: str, spec: str) -> Entry:
+    """The entry a stored definition, spec and enabled flag describe (version 0, empty run
+    state): what a change record holds of it."""
+    return replace_entry(_definition(entry_id, definition, spec), enabled=enabled == "1")
+
+
 def entry_fields(entry: Entry, digest: str) -> dict[str, Any]:
     """``entry`` as the upsert scripts take it, with ``digest`` (``""``: none) in ``g`` for a
     beat_schedule entry, in ``h`` for one created in the store."""

@@ -103,6 +103,21 @@ Cluster slot and every script can touch them atomically:
     :meth:`~celery_stembeat.stores.base.Pause.to_dict`, ``u`` its ``until`` in epoch ms (absent
     while open-ended). The ``claim_due`` script reads it first and claims nothing while it
     holds.
+``{P}:audit`` (hash)
+    The audit log's head (see :mod:`celery_stembeat.audit`), absent while the log is empty:
+    ``s`` the newest record's number, ``h`` its hash, ``f`` the oldest number kept (the floor).
+``{P}:audit:log`` (stream)
+    The change records, stream id ``<seq>-0`` each, fields ``h`` the record's hash, ``e`` its
+    entry id (``""`` for the pause) and ``t`` its text (:meth:`~celery_stembeat.audit.Change.text`,
+    canonical JSON). A script that changes an entry (upsert, delete, enable/disable, a manual
+    run, the pause) appends its records and moves the head in the same step, once it has
+    checked that the head, and the version and flag of each entry changed, are what the records
+    were built from; it deletes the records below the new floor, keeping ``audit_limit``.
+``{P}:audit:entry:<id>`` (sorted set)
+    The numbers of the records of entry ``<id>`` (``{P}:audit:entry:`` for the pause's), each
+    scored by itself: ``changes(entry_id)`` reads them a page at a time. Trimming the log removes
+    the numbers it deletes; an emptied set goes, as Redis removes empty sets. The set outlives
+    its entry, as the records do.
 ``{P}:changes`` (pub/sub channel)
     The id of every entry whose definition changed (upsert, enable/disable, delete), and
     :data:`~celery_stembeat.stores.base.ANY_CHANGE` (``""``) when the pause is set or cleared.
@@ -138,6 +153,11 @@ class Keys:
         self.run_minutes_prefix = f"{tag}:run_minutes:"
         self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
+        self.audit = f"{tag}:audit"
+        self.audit_log = f"{tag}:audit:log"
+        self.audit_entry_prefix = f"{tag}:audit:entry:"
+        #: The keys a script that records changes takes after its own (head, then log).
+        self.audit_keys = [self.audit, self.audit_log]
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [
             self.due,
@@ -169,6 +189,9 @@ class Keys:
 
     def outcomes(self, entry_id: str) -> str:
         return self.outcomes_prefix + entry_id
+
+    def audit_entry(self, entry_id: str) -> str:
+        return self.audit_entry_prefix + entry_id
 
     def run_minute(self, epoch_minute: int) -> str:
         """The run counter of the minute starting ``epoch_minute`` minutes after the epoch."""

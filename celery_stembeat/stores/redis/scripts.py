@@ -6,10 +6,11 @@ opening comment gives its ``KEYS``, ``ARGV`` and reply. Keys a script knows in a
 argument (``upsert_many``, ``outcome_runs``) are built from the key prefixes in ``ARGV``.
 Every key shares one hash tag, so all of them live in one cluster slot (see :mod:`.keys`).
 
-Three files are not scripts but parts of them: ``layout.lua`` (the entry hash layout, mirrored
-in :mod:`.codec`), ``helpers.lua`` (functions over entry hashes) and ``write_entry.lua`` (one
-entry's upsert). A script that needs them is sent with them in front, in that order
-(:data:`PARTS`); nothing in the text is substituted.
+Four files are not scripts but parts of them: ``layout.lua`` (the entry hash layout, mirrored
+in :mod:`.codec`), ``helpers.lua`` (functions over entry hashes), ``write_entry.lua`` (one
+entry's upsert) and ``audit.lua`` (appending change records to the audit log). A script that
+needs them is sent with them in front, in that order (:data:`PARTS`); nothing in the text is
+substituted.
 
 Entries travel to Python as one JSON text per call (``cjson.encode``), a row per entry with the
 fields at fixed positions and the chunked values (``d*``, ``s*``, ``le*``) joined again: one
@@ -26,20 +27,23 @@ from redis.commands.core import Script
 
 #: The files of ``lua/`` that scripts are sent with, in front of their own text.
 ENTRY_PARTS = ("layout", "helpers")
-UPSERT_PARTS = (*ENTRY_PARTS, "write_entry")
+UPSERT_PARTS = (*ENTRY_PARTS, "write_entry", "audit")
+#: The parts of a script that changes entries and records it.
+RECORDING_PARTS = (*ENTRY_PARTS, "audit")
 #: Every script (by file name without ``.lua``) and the parts sent in front of it.
 PARTS: dict[str, tuple[str, ...]] = {
     "read": ENTRY_PARTS,
+    "definitions": ENTRY_PARTS,
     "claim_due": ENTRY_PARTS,
     "complete": ENTRY_PARTS,
-    "record_manual_run": ENTRY_PARTS,
+    "record_manual_run": RECORDING_PARTS,
     "upsert": UPSERT_PARTS,
     "upsert_many": UPSERT_PARTS,
     "fingerprints": ENTRY_PARTS,
     "fingerprints_of": ENTRY_PARTS,
     "set_digests": (),
-    "delete": ENTRY_PARTS,
-    "set_enabled": ENTRY_PARTS,
+    "delete": RECORDING_PARTS,
+    "set_enabled": RECORDING_PARTS,
     "renew": (),
     "recover": (),
     "history": (),
@@ -48,7 +52,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "record_beat": (),
     "transition_incident": (),
     "activity": (),
-    "set_pause": (),
+    "set_pause": ("audit",),
 }
 
 

@@ -1,14 +1,27 @@
 """The Redis store: :class:`RedisStore`, the store contract over redis-py and the scripts.
 
-Cost: claim, complete, upsert, delete and recovery are one script call each (O(log N) in the
-number of entries, plus the entries returned); :meth:`RedisStore.complete_many` streams one
-script call per 100 completions on one connection, :meth:`RedisStore.upsert_many` one per
-1,000 entries; ``list`` reads every matching hash. :meth:`RedisStore.record_outcomes` is
-three round trips per call (WATCH, the read script, MULTI/EXEC with the write script), more
-when a concurrent write makes it read again; finding a run searches its history from the
-newest, so a report on an old run costs up to ``history_limit`` stream entries. Beats: recording
-one is one script call, removing one a ``MULTI``/``EXEC``, listing them one ``HVALS``.
-Incidents: a transition is one script call, listing them one ``HGETALL``. Health:
+Cost: claim, complete and recovery are one script call each (O(log N) in the number of
+entries, plus the entries returned); :meth:`RedisStore.complete_many` streams one script call
+per 100 completions on one connection; ``list`` reads every matching hash.
+
+Writes that change definitions record each change in the audit log in the same script (see
+:mod:`.changelog`): Python builds the records after reading what they describe, and the script
+stores them, with the change, only if that still holds. So upsert, delete, enable/disable and
+the pause are two round trips (a read of the entry or pause with the log's head, then the
+script), a manual run two (the head, then the script), each again when another writer came
+first; :meth:`RedisStore.upsert_many` reads its entries (500 per script call, pipelined; not
+those ``write_checked`` expects not to exist) and streams one script call per 500 entries,
+sending a chunk again, after a new read, when another writer came first. Appending a record is
+an ``XADD`` and a ``ZADD``; trimming deletes the records below the floor. Reading the log:
+:meth:`RedisStore.audit_head` is one ``HMGET``, :meth:`RedisStore.change` one ``XRANGE``,
+:meth:`RedisStore.changes` one round trip per 500 records (of the log, or of one entry's).
+
+:meth:`RedisStore.record_outcomes` is three round trips per call (WATCH, the read script,
+MULTI/EXEC with the write script), more when a concurrent write makes it read again; finding a
+run searches its history from the newest, so a report on an old run costs up to
+``history_limit`` stream entries. Beats: recording one is one script call, removing one a
+``MULTI``/``EXEC``, listing them one ``HVALS``. Incidents: a transition is one script call,
+listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
@@ -25,15 +38,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any, Final, TypeVar, cast
 
 import redis
 from redis.client import Pipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, WatchError
 
+from celery_stembeat import audit
+from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
 from celery_stembeat.stores._outcomes import fold_batch
@@ -73,8 +88,17 @@ from celery_stembeat.stores.base import (
     claim_token,
     counted_minutes,
     minute_counts,
+    pause_change,
 )
 from celery_stembeat.stores.redis import scripts
+from celery_stembeat.stores.redis.changelog import (
+    Stored,
+    decode_change,
+    decode_head,
+    entry_change,
+    guard,
+    record_args,
+)
 from celery_stembeat.stores.redis.codec import (
     beat_text,
     decode_beats,
@@ -101,10 +125,12 @@ from celery_stembeat.stores.redis.keys import Keys
 
 DEFAULT_PREFIX = "stembeat"
 _LIST_BATCH = 500
-#: Entries per upsert_many script call.
-_UPSERT_BATCH = 1000
-#: Ids per fingerprints script call.
+#: Entries per upsert_many script call: with their change records, about as long a call as
+#: Redis should be kept from other clients (a beat claiming).
+_UPSERT_BATCH = 500
+#: Ids per fingerprints script call, and per fingerprints_of script call.
 _FINGERPRINT_BATCH = 5000
+_FINGERPRINTS_OF_BATCH = 1000
 #: Entries per set_digests script call.
 _DIGEST_BATCH = 1000
 #: Completions per complete script call: small enough that Redis runs one call while Python
@@ -113,9 +139,24 @@ _COMPLETE_BATCH = 100
 _HEALTH_CHECK_INTERVAL = 30
 
 
+#: Change records per read of the audit log.
+_CHANGES_BATCH = 500
+
 #: Reads a batch of reports may take before giving up while busy beats keep changing its
 #: entries (the caller, a worker's buffer, sends it again later).
 OUTCOME_ATTEMPTS = 20
+#: Reads a write may take before giving up while other writers keep changing what its change
+#: records are built from (a bulk write counts the rounds in which no chunk got through).
+WRITE_ATTEMPTS = 100
+
+_T = TypeVar("_T")
+
+
+class _Stale:
+    """What a write attempt returns when its script found the store changed since the read."""
+
+
+STALE: Final = _Stale()
 
 
 def _lookup(report: TaskReport) -> tuple[str, str, str]:
@@ -132,6 +173,19 @@ def _epoch_minute(minute: datetime) -> int:
     return to_ms(minute) // 60_000
 
 
+def _without_repeats(firsts: Sequence[int], batch: Sequence[Entry]) -> list[int]:
+    """The longest run of ``firsts`` (each the start of a chunk of ``batch``) from the first
+    whose chunks share no entry id: chunks streamed together are read together, so a later one
+    must not depend on an earlier one's write getting through."""
+    seen: set[str] = set()
+    for count, first in enumerate(firsts):
+        ids = {entry.id for entry in batch[first : first + _UPSERT_BATCH]}
+        if count and not seen.isdisjoint(ids):
+            return list(firsts[:count])
+        seen |= ids
+    return list(firsts)
+
+
 class RedisStore(Store):
     """The store on Redis (or a Redis-compatible server), via redis-py."""
 
@@ -141,6 +195,7 @@ class RedisStore(Store):
         *,
         prefix: str = DEFAULT_PREFIX,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
         **redis_options: Any,
     ) -> None:
         self.display_url = mask_url(url)
@@ -148,6 +203,7 @@ class RedisStore(Store):
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
             raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
         self.history_limit = checked_history_limit(history_limit, "Redis")
+        self.audit_limit = audit.checked_audit_limit(audit_limit, "Redis")
         self.prefix = prefix
         redis_options["decode_responses"] = False
         # Ping connections idle this long before use: a feed then notices a dead connection
@@ -181,6 +237,39 @@ class RedisStore(Store):
     @staticmethod
     def _run(script: Script, keys: Sequence[str], args: Iterable[str | bytes | int]) -> Any:
         return script(keys=keys, args=args)
+
+    def _fresh(self, attempt: Callable[[], _T | _Stale], what: str) -> _T:
+        """``attempt()``'s result, attempted again while it returns :data:`STALE`."""
+        for _ in range(WRITE_ATTEMPTS):
+            result = attempt()
+            if not isinstance(result, _Stale):
+                return result
+        raise StoreError(
+            f"Redis store {self.display_url}: {what}: other writers kept changing the store; "
+            f"tried {WRITE_ATTEMPTS} times"
+        )
+
+    def _records(
+        self, head: AuditHead, note: ChangeNote, items: Iterable[EntryChange | None]
+    ) -> tuple[list[str], AuditHead]:
+        """The arguments that append the change records of ``items`` after ``head`` (see
+        :func:`.changelog.record_args`), and the head after them."""
+        return record_args(head, note, items, self.audit_limit, self._keys.audit_entry_prefix)
+
+    def _read_before(self, entry_ids: Sequence[str]) -> tuple[AuditHead, dict[str, Stored]]:
+        """The audit head and the entries with these ids that exist, as a write builds its
+        change records from them: one read script per :data:`_LIST_BATCH` ids, pipelined, the
+        first reading the head in the same step."""
+        calls: list[tuple[list[str], list[str]]] = [
+            (
+                [self._keys.audit] if first == 0 else [],
+                [self._keys.entry_prefix, compact_json(entry_ids[first : first + _LIST_BATCH])],
+            )
+            for first in range(0, max(len(entry_ids), 1), _LIST_BATCH)
+        ]
+        replies = self._pipelined(self._scripts["definitions"], calls)
+        rows = [row for reply in replies for row in decode_rows(reply)]
+        return decode_head(rows[0]), {row[0]: Stored(*row) for row in rows[1:]}
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -261,12 +350,18 @@ class RedisStore(Store):
             after = "(" + rows[-1][0]
 
     def fingerprints_of(self, entry_ids: Iterable[str]) -> dict[str, Fingerprint]:
-        """The fingerprints of these entries: one script call per :data:`_UPSERT_BATCH` ids,
-        four fields each, all pipelined."""
+        """The fingerprints of these entries: one script call per
+        :data:`_FINGERPRINTS_OF_BATCH` ids, four fields each, all pipelined."""
         ids = list(entry_ids)
         calls: list[tuple[list[str], list[str]]] = [
-            ([], [self._keys.entry_prefix, compact_json(ids[first : first + _UPSERT_BATCH])])
-            for first in range(0, len(ids), _UPSERT_BATCH)
+            (
+                [],
+                [
+                    self._keys.entry_prefix,
+                    compact_json(ids[first : first + _FINGERPRINTS_OF_BATCH]),
+                ],
+            )
+            for first in range(0, len(ids), _FINGERPRINTS_OF_BATCH)
         ]
         return {
             entry_id: decode_sourced_fingerprint(enabled, version, mark, source)
@@ -286,30 +381,56 @@ class RedisStore(Store):
             calls.append((keys, args))
         self._pipelined(self._scripts["set_digests"], calls)
 
-    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
-        """Create or update ``entry``'s definition atomically; see :meth:`Store.upsert`."""
+    def upsert(
+        self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None
+    ) -> Entry:
+        """Create or update ``entry``'s definition atomically, recording the change; see
+        :meth:`Store.upsert`. Two round trips: a read of the entry and the log's head, then the
+        script, which writes only if neither moved (else both again)."""
+        note = audit.note_or_default(note, audit.WRITE)
         fields = entry_fields(entry, "")
         expected = "" if expected_version is None else str(expected_version)
-        args = [entry.id, expected, self.channel, compact_json(fields), self._keys.tag_prefix]
-        with self._errors():
-            reply = json.loads(
-                self._run(
-                    self._scripts["upsert"], [self._keys.entry(entry.id), *self._keys.indexes], args
-                )
-            )
-        if isinstance(reply, dict):
-            actual = int(reply["conflict"]) if reply["conflict"] else None
-            raise VersionConflict(entry.id, expected_version, actual)
-        return decode_entry(reply, fields["d"])
+        keys = [self._keys.entry(entry.id), *self._keys.indexes, *self._keys.audit_keys]
+
+        def attempt() -> Entry | _Stale:
+            head, found = self._read_before([entry.id])
+            stored = found.get(entry.id)
+            actual = int(stored.version) if stored else 0
+            if expected_version is not None and expected_version != actual:
+                raise VersionConflict(entry.id, expected_version, actual if stored else None)
+            records, _ = self._records(head, note, [entry_change(entry, fields, stored)])
+            args = [
+                entry.id,
+                expected,
+                self.channel,
+                compact_json(fields),
+                self._keys.tag_prefix,
+                *guard(stored),
+                *records,
+            ]
+            with self._errors():
+                reply = json.loads(self._run(self._scripts["upsert"], keys, args))
+            if isinstance(reply, dict):
+                if reply.get("stale"):
+                    return STALE
+                conflict = int(reply["conflict"]) if reply["conflict"] else None
+                raise VersionConflict(entry.id, expected_version, conflict)
+            return decode_entry(reply, fields["d"])
+
+        return self._fresh(attempt, f"upsert of {entry.id!r}")
 
     def upsert_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[Entry]:
         """:meth:`upsert` each entry without a version check, attaching ``digests``: one script
         call per :data:`_UPSERT_BATCH` entries (see :meth:`_write`); each entry's write is
         atomic."""
         batch = list(entries)
-        written, replies = self._write(batch, digests or {})
+        written, replies = self._write(batch, digests or {}, note=note)
         return [
             decode_entry(row, fields["d"])
             if row
@@ -318,19 +439,25 @@ class RedisStore(Store):
         ]
 
     def write_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> None:
         """:meth:`upsert_many`, without decoding what the scripts return."""
-        self._write(list(entries), digests or {})
+        self._write(list(entries), digests or {}, note=note)
 
     def write_checked(
         self,
         entries: Sequence[Entry],
         expected_versions: Mapping[str, int],
         digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[str]:
         """:meth:`write_many` with each entry's version checked in the script that writes it."""
-        _, replies = self._write(entries, digests or {}, expected_versions)
+        _, replies = self._write(entries, digests or {}, expected_versions, note)
         return [
             entry.id for entry, (version, _) in zip(entries, replies, strict=True) if version == "0"
         ]
@@ -340,36 +467,121 @@ class RedisStore(Store):
         batch: Sequence[Entry],
         digests: Mapping[str, str],
         expected: Mapping[str, int] | None = None,
+        note: ChangeNote | None = None,
     ) -> tuple[list[Any], list[Any]]:
-        """Run upsert_many over ``batch``, streamed (see :meth:`_pipelined`), with the
-        ``expected`` versions when given: the items it was given, and its replies, in order.
+        """Run upsert_many over ``batch``, :data:`_UPSERT_BATCH` entries per call, with the
+        ``expected`` versions when given, recording each change: the items it was given, and
+        its replies, in order.
 
-        A batch of more than :data:`ANNOUNCED_IDS` is announced once, at the end."""
-        written: list[Any] = []
+        The calls are streamed (see :meth:`_chunks`); a chunk whose script found the store
+        changed since the read wrote nothing and is sent again after a new read, until every
+        chunk got through. The first round takes an expected version ``0`` at its word (the
+        caller read that the entry does not exist) instead of reading the entry; a chunk sent
+        back reads every entry. A batch of more than :data:`ANNOUNCED_IDS` is announced once, at
+        the end."""
+        note = audit.note_or_default(note, audit.WRITE)
+        note = dataclasses.replace(note, at=note.when())  # one instant for the whole batch
         channel = self.channel if len(batch) <= ANNOUNCED_IDS else ""
+        firsts = range(0, len(batch), _UPSERT_BATCH)
+        encoded: dict[int, list[list[Any]]] = {}
 
-        def calls() -> Iterator[tuple[list[str], list[str]]]:
-            for first in range(0, len(batch), _UPSERT_BATCH):
+        def items_of(first: int) -> list[list[Any]]:
+            """The items of the chunk from ``first``, encoded once (while Redis runs the chunk
+            before it)."""
+            if first not in encoded:
                 items: list[list[Any]] = []
                 for entry in batch[first : first + _UPSERT_BATCH]:
                     item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
                     if expected is not None:
                         item.append(str(expected[entry.id]))
                     items.append(item)
-                written.extend(items)
-                yield (
-                    self._keys.indexes,
-                    [channel, self._keys.entry_prefix, compact_json(items), self._keys.tag_prefix],
-                )
+                encoded[first] = items
+            return encoded[first]
 
-        replies = self._pipelined(self._scripts["upsert_many"], calls())
+        replies: dict[int, list[Any]] = {}
+        pending = list(firsts)
+        stale = 0
+        new = {entry_id for entry_id, version in (expected or {}).items() if version == 0}
+        while pending:
+            sent = _without_repeats(pending, batch)
+            got = self._chunks(batch, sent, items_of, channel, note, new)
+            new = set()
+            replies.update(
+                (first, reply) for first, reply in zip(sent, got, strict=True) if reply is not None
+            )
+            pending = [first for first in pending if first not in replies]
+            # Rounds in which another writer came first every time.
+            stale = stale + 1 if all(reply is None for reply in got) else 0
+            if stale == WRITE_ATTEMPTS:
+                raise StoreError(
+                    f"Redis store {self.display_url}: writing {len(batch)} entries: other "
+                    f"writers kept changing the store; tried {WRITE_ATTEMPTS} times"
+                )
         if batch and not channel:
             with self._errors():
                 self._client.publish(self.channel, ANY_CHANGE)
-        return written, [pair for reply in replies for pair in json.loads(reply)]
+        return (
+            [item for first in firsts for item in encoded[first]],
+            [pair for first in firsts for pair in replies[first]],
+        )
 
-    def delete(self, entry_id: str) -> bool:
-        """Remove the entry, its index slots and its history; ``False`` if it did not exist."""
+    def _chunks(
+        self,
+        batch: Sequence[Entry],
+        firsts: Sequence[int],
+        items_of: Callable[[int], list[list[Any]]],
+        channel: str,
+        note: ChangeNote,
+        new: Collection[str],
+    ) -> list[list[Any] | None]:
+        """Read the entries of the chunks of ``batch`` that start at ``firsts`` (no id in two
+        of them) but those taken to be ``new``, and the log's head, then run upsert_many on
+        each chunk (its items from ``items_of``), streamed (see :meth:`_pipelined`): each
+        chunk's change records follow the previous chunk's, built from what was read and what
+        the chunks before it write. The replies, ``None`` for a chunk that wrote nothing
+        because the store had changed."""
+        ids = dict.fromkeys(
+            entry.id for first in firsts for entry in batch[first : first + _UPSERT_BATCH]
+        )
+        head, known = self._read_before([entry_id for entry_id in ids if entry_id not in new])
+        keys = [*self._keys.indexes, *self._keys.audit_keys]
+
+        def calls() -> Iterator[tuple[list[str], list[str]]]:
+            nonlocal head
+            for first in firsts:
+                entries, items = batch[first : first + _UPSERT_BATCH], items_of(first)
+                read: dict[str, list[str]] = {}
+                changes: list[EntryChange | None] = []
+                for entry, item in zip(entries, items, strict=True):
+                    stored = known.get(entry.id)
+                    read.setdefault(entry.id, [entry.id, *guard(stored)])
+                    actual = int(stored.version) if stored else 0
+                    if len(item) > 2 and int(item[2]) != actual:
+                        continue  # the script refuses it
+                    changes.append(entry_change(entry, item[1], stored))
+                    known[entry.id] = Stored.after(entry, item[1], actual + 1)
+                records, head = self._records(head, note, changes)
+                yield (
+                    keys,
+                    [
+                        channel,
+                        self._keys.entry_prefix,
+                        compact_json(items),
+                        self._keys.tag_prefix,
+                        compact_json(list(read.values())),
+                        *records,
+                    ],
+                )
+
+        replies = [
+            json.loads(reply) for reply in self._pipelined(self._scripts["upsert_many"], calls())
+        ]
+        return [None if isinstance(reply, dict) else reply for reply in replies]
+
+    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
+        """Remove the entry, its index slots and its history, recording the change; ``False``
+        if it did not exist. A read, then the script (see :meth:`upsert`)."""
+        note = audit.note_or_default(note, audit.REMOVE)
         keys = [
             self._keys.entry(entry_id),
             self._keys.due,
@@ -381,13 +593,27 @@ class RedisStore(Store):
             self._keys.unscheduled,
             self._keys.failing,
             self._keys.open,
+            *self._keys.audit_keys,
         ]
-        with self._errors():
-            args = [entry_id, self.channel, self._keys.tag_prefix]
-            return bool(self._run(self._scripts["delete"], keys, args))
 
-    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
-        """Enable or disable; enabling starts afresh from ``now``. Bumps the version."""
+        def attempt() -> bool | _Stale:
+            head, found = self._read_before([entry_id])
+            stored = found.get(entry_id)
+            before = None if stored is None else stored.entry()
+            records, _ = self._records(head, note, [audit.entry_change(entry_id, before, None)])
+            args = [entry_id, self.channel, self._keys.tag_prefix, *guard(stored), *records]
+            with self._errors():
+                existed = int(self._run(self._scripts["delete"], keys, args))
+            return STALE if existed < 0 else existed == 1
+
+        return self._fresh(attempt, f"delete of {entry_id!r}")
+
+    def set_enabled(
+        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+    ) -> Entry:
+        """Enable or disable; enabling starts afresh from ``now``. Bumps the version and
+        records the change. A read, then the script (see :meth:`upsert`)."""
+        note = audit.note_or_default(note, audit.ENABLE if enabled else audit.DISABLE)
         updated_at = from_ms(to_ms(now))
         keys = [
             self._keys.entry(entry_id),
@@ -395,11 +621,21 @@ class RedisStore(Store):
             self._keys.unscheduled,
             self._keys.failing,
             self._keys.open,
+            *self._keys.audit_keys,
         ]
-        while True:
-            stored = self.get(entry_id)
-            if stored is None:
+
+        def attempt() -> Entry | _Stale:
+            with self._errors():
+                rows = decode_rows(
+                    self._run(
+                        self._scripts["read"],
+                        [self._keys.audit],
+                        ["", self._keys.entry_prefix, compact_json([entry_id])],
+                    )
+                )
+            if len(rows) < 2:
                 raise EntryNotFound(entry_id)
+            head, stored = decode_head(rows[0]), decode_entry(rows[1])
             if stored.enabled == enabled:
                 return stored
             if enabled:
@@ -409,6 +645,11 @@ class RedisStore(Store):
                     next_run_at = from_ms(to_ms(next_run_at))
             else:
                 next_run_at, next_arg = stored.state.next_run_at, "-"
+            state = dataclasses.replace(
+                stored.state, next_run_at=next_run_at, updated_at=updated_at
+            )
+            new = dataclasses.replace(stored, enabled=enabled, state=state)
+            records, _ = self._records(head, note, [audit.entry_change(entry_id, stored, new)])
             args = [
                 entry_id,
                 str(stored.version),
@@ -416,17 +657,15 @@ class RedisStore(Store):
                 next_arg,
                 str(to_ms(updated_at)),
                 self.channel,
+                *records,
             ]
             with self._errors():
                 version = int(self._run(self._scripts["set_enabled"], keys, args))
             if version == 0:
                 raise EntryNotFound(entry_id)
-            if version > 0:
-                state = dataclasses.replace(
-                    stored.state, next_run_at=next_run_at, updated_at=updated_at
-                )
-                return dataclasses.replace(stored, enabled=enabled, version=version, state=state)
-            # The version moved between the read and the write: read again.
+            return STALE if version < 0 else dataclasses.replace(new, version=version)
+
+        return self._fresh(attempt, f"set_enabled of {entry_id!r}")
 
     # -- claims ----------------------------------------------------------------------------------
 
@@ -597,31 +836,113 @@ class RedisStore(Store):
             )
         return [entry_id.decode() for entry_id in raw]
 
-    # -- reading run state -----------------------------------------------------------------------
-
     # -- pause -----------------------------------------------------------------------------------
 
-    def pause(self, pause: Pause) -> Pause | None:
-        """Store ``pause`` and announce it: one atomic script call; the pause replaced."""
+    def pause(self, pause: Pause, *, note: ChangeNote | None = None) -> Pause | None:
+        """Store ``pause``, announce it and record the change; the pause replaced. A read of
+        the pause and the log's head, then one atomic script call (both again when either
+        moved)."""
         pause = checked_pause(pause)
-        return self._set_pause(compact_json(pause.to_dict()), ms_text(pause.until))
+        return self._set_pause(pause, audit.note_or_default(note, audit.PAUSE))
 
-    def resume(self) -> Pause | None:
-        """Clear the pause (announced when there was one): one atomic script call."""
-        return self._set_pause("", "")
+    def resume(self, *, note: ChangeNote | None = None) -> Pause | None:
+        """Clear the pause (announced and recorded when there was one), as :meth:`pause`
+        sets one."""
+        return self._set_pause(None, audit.note_or_default(note, audit.RESUME))
 
-    def _set_pause(self, text: str, until: str) -> Pause | None:
-        with self._errors():
-            previous = self._run(
-                self._scripts["set_pause"], [self._keys.pause], [text, until, self.channel]
-            )
-        return None if previous is None else Pause.from_dict(json.loads(previous))
+    def _set_pause(self, pause: Pause | None, note: ChangeNote) -> Pause | None:
+        text = "" if pause is None else compact_json(pause.to_dict())
+        until = "" if pause is None else ms_text(pause.until)
+        keys = [self._keys.pause, *self._keys.audit_keys]
+
+        def attempt() -> Pause | _Stale | None:
+            with self._errors(), self._client.pipeline(transaction=False) as pipe:
+                pipe.hget(self._keys.pause, "j")
+                pipe.hmget(self._keys.audit, ["s", "h", "f"])
+                stored, head = pipe.execute()
+            previous = None if stored is None else Pause.from_dict(json.loads(stored))
+            if pause is None and previous is None:
+                return None  # nothing to clear: nothing written, nothing announced
+            records, _ = self._records(decode_head(head), note, [pause_change(previous, pause)])
+            args = [text, until, self.channel, stored or "", *records]
+            with self._errors():
+                done = self._run(self._scripts["set_pause"], keys, args)
+            return previous if done else STALE
+
+        return self._fresh(attempt, "pause" if pause else "resume")
 
     def paused(self) -> Pause | None:
         """The stored pause, or ``None`` (one ``HGET``)."""
         with self._errors():
             text = self._client.hget(self._keys.pause, "j")
         return None if text is None else Pause.from_dict(json.loads(cast(bytes, text)))
+
+    # -- audit log -------------------------------------------------------------------------------
+
+    def audit_head(self) -> AuditHead:
+        """The log's head (one ``HMGET``)."""
+        with self._errors():
+            values = cast(list[Any], self._client.hmget(self._keys.audit, ["s", "h", "f"]))
+        return decode_head(values)
+
+    def changes(
+        self, entry_id: str | None = None, *, since: datetime | None = None
+    ) -> Iterator[Change]:
+        """The records kept, oldest first, :data:`_CHANGES_BATCH` per round trip: the log's
+        with ``XRANGE``, or an entry's numbers from its index with ``ZRANGEBYSCORE`` and their
+        records in one pipeline. ``since`` is applied as they are read."""
+        pages = self._log_pages() if entry_id is None else self._entry_pages(entry_id)
+        for page in pages:
+            for fields in page:
+                change = decode_change(fields)
+                if since is None or change.at >= since:
+                    yield change
+
+    def _log_pages(self) -> Iterator[list[dict[bytes, bytes]]]:
+        start: bytes = b"-"
+        while True:
+            with self._errors():
+                page = cast(
+                    list[tuple[bytes, dict[bytes, bytes]]],
+                    self._client.xrange(self._keys.audit_log, start, "+", count=_CHANGES_BATCH),
+                )
+            yield [fields for _, fields in page]
+            if len(page) < _CHANGES_BATCH:
+                return
+            start = b"(" + page[-1][0]
+
+    def _entry_pages(self, entry_id: str) -> Iterator[list[dict[bytes, bytes]]]:
+        index = self._keys.audit_entry(entry_id)
+        low = "-inf"
+        while True:
+            with self._errors():
+                numbers = cast(
+                    list[bytes],
+                    self._client.zrangebyscore(index, low, "+inf", start=0, num=_CHANGES_BATCH),
+                )
+                with self._client.pipeline(transaction=False) as pipe:
+                    for number in numbers:
+                        pipe.xrange(self._keys.audit_log, number + b"-0", number + b"-0")
+                    found = cast(list[list[tuple[bytes, dict[bytes, bytes]]]], pipe.execute())
+            # A number whose record is gone (trimmed meanwhile) is passed over.
+            yield [fields for records in found for _, fields in records]
+            if len(numbers) < _CHANGES_BATCH:
+                return
+            low = "(" + numbers[-1].decode()
+
+    def change(self, seq: int) -> Change | None:
+        """The record numbered ``seq``, or ``None`` (one ``XRANGE``)."""
+        if seq < 1:
+            return None
+        record_id = f"{int(seq)}-0"
+        with self._errors():
+            found = cast(
+                list[tuple[bytes, dict[bytes, bytes]]],
+                self._client.xrange(self._keys.audit_log, record_id, record_id),
+            )
+        return decode_change(found[0][1]) if found else None
+
+    # -- reading run state -----------------------------------------------------------------------
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
         """The newest ``limit`` runs of the entry, newest first."""
@@ -697,15 +1018,24 @@ class RedisStore(Store):
             self._scripts["record_outcomes"](keys=keys, args=[compact_json(writes)], client=pipe)
         return batch.found
 
-    def record_manual_run(self, record: RunRecord) -> bool:
-        """Append a manual run to the entry's history stream: one atomic script call."""
+    def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
+        """Append a manual run to the entry's history stream and record it in the audit log:
+        a read of the log's head, then one atomic script call (both again when the head
+        moved)."""
         checked_manual(record)
-        keys = self._run_keys(record.entry_id)
+        note = audit.note_or_default(note, audit.RUN)
+        keys = [*self._run_keys(record.entry_id), *self._keys.audit_keys]
         keys += [self._keys.run_minute(_epoch_minute(m)) for m in minute_counts([record])]
-        args = [str(self.history_limit), _COUNTER_TTL, *run_fields(record)]
-        with self._errors():
-            added = self._run(self._scripts["record_manual_run"], keys, args)
-        return bool(added)
+        fields = compact_json(run_fields(record))
+
+        def attempt() -> bool | _Stale:
+            records, _ = self._records(self.audit_head(), note, [(record.entry_id, None, None)])
+            args = [str(self.history_limit), _COUNTER_TTL, fields, *records]
+            with self._errors():
+                added = int(self._run(self._scripts["record_manual_run"], keys, args))
+            return STALE if added < 0 else added == 1
+
+        return self._fresh(attempt, f"manual run of {record.entry_id!r}")
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""

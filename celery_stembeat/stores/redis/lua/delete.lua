@@ -1,5 +1,10 @@
--- KEYS: entry, due, leases, ids, runs, config, outcomes, unscheduled, failing, open. ARGV: id,
--- channel, the tag-set key prefix. Returns 1 if the entry existed.
+-- KEYS: entry, due, leases, ids, runs, config, outcomes, unscheduled, failing, open, the audit
+-- head and log. ARGV: id, channel, the tag-set key prefix, the version and enabled flag the
+-- change record was built from ('' and '' = no entry), then the change record (see audit.lua).
+-- Returns 1 if the entry existed, 0 if not, -1 (nothing written) when the entry or the log's
+-- head is no longer as read.
+if not (audit_head_is(KEYS[11], 6) and entry_is(KEYS[1], ARGV[4], ARGV[5])) then return -1 end
+append_changes(KEYS[11], KEYS[12], 6)
 local tags = joined(KEYS[1], 't', {}, 1, 0)
 if tags then
   for tag in string.gmatch(tags, '%S+') do redis.call('SREM', ARGV[3] .. tag, ARGV[1]) end

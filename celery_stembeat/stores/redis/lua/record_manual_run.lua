@@ -1,12 +1,15 @@
--- KEYS: entry, runs, outcomes, then the run counter of the run's minute when it counts.
--- ARGV: history limit, the counter's time to live (s), then the run's {field, value, ...}.
--- Appends the run to the entry's history and counts it when the entry exists (run state,
--- indexes and claims are not touched; nothing is announced). Returns 1, or 0 when there is no
--- entry.
+-- KEYS: entry, runs, outcomes, the audit head and log, then the run counter of the run's minute
+-- when it counts. ARGV: history limit, the counter's time to live (s), the run's fields as JSON
+-- ``[field, value, ...]``, then the change record (see audit.lua).
+-- Appends the run to the entry's history, counts it and records the change when the entry
+-- exists (run state, indexes and claims are not touched; nothing is announced). Returns 1, 0
+-- when there is no entry, or -1 (nothing written) when the log's head moved since it was read.
+if not audit_head_is(KEYS[4], 4) then return -1 end
 if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return 0 end
-append_runs(KEYS[2], KEYS[3], ARGV[1], {{unpack(ARGV, 3)}})
-if KEYS[4] then
-  redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[2])
+append_changes(KEYS[4], KEYS[5], 4)
+append_runs(KEYS[2], KEYS[3], ARGV[1], {cjson.decode(ARGV[3])})
+if KEYS[6] then
+  redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], ARGV[2])
 end
 return 1
