@@ -4,8 +4,16 @@ edit a record's text (its hash left as it was) or delete a record."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from celery_stembeat.stores import Store
+
+EDITED_ACTOR = "mallory"
+
+
+def _edited(text: str) -> str:
+    """A record's text with another actor."""
+    return json.dumps({**json.loads(text), "actor": EDITED_ACTOR}, sort_keys=True)
 
 
 def tamper(store: Store, backend: str, seq: int, how: str) -> None:
@@ -15,8 +23,24 @@ def tamper(store: Store, backend: str, seq: int, how: str) -> None:
         kept = store._backend.changes  # type: ignore[attr-defined]
         index = next(i for i, change in enumerate(kept) if change.seq == seq)
         if how == "edit":
-            kept[index] = dataclasses.replace(kept[index], actor="mallory")
+            kept[index] = dataclasses.replace(kept[index], actor=EDITED_ACTOR)
         else:
             del kept[index]
+    elif backend == "redis":
+        _tamper_redis(store, seq, how)
+    else:
+        raise NotImplementedError(backend)
+
+
+def _tamper_redis(store: Store, seq: int, how: str) -> None:
+    """A stream keeps its records in order of id: an edit rewrites the whole stream."""
+    client, log = store._client, store._keys.audit_log  # type: ignore[attr-defined]
+    if how == "delete":
+        assert client.xdel(log, f"{seq}-0") == 1
         return
-    raise NotImplementedError(backend)
+    records = client.xrange(log)
+    client.delete(log)
+    for record_id, fields in records:
+        if record_id == f"{seq}-0".encode():
+            fields = {**fields, b"t": _edited(fields[b"t"].decode()).encode()}
+        client.xadd(log, fields, id=record_id)
