@@ -770,12 +770,19 @@ class RedisStore(Store):
             return []
         made = [first]
 
+        def send(connection: Any, keys: list[str], args: list[str], number: int) -> None:
+            # Only the first call may check the connection's health: a PING sent after it
+            # would read that call's reply, and a long stream outlasts the check's interval.
+            connection.send_command(
+                "EVALSHA", script.sha, len(keys), *keys, *args, check_health=number == 0
+            )
+
         def send_all(connection: Any) -> list[Any]:
-            for keys, args in made:
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            for number, (keys, args) in enumerate(made):
+                send(connection, keys, args, number)
             for keys, args in pending:
                 made.append((keys, args))
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                send(connection, keys, args, len(made) - 1)
             replies = []
             for keys, args in made:
                 try:
