@@ -17,10 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from celery_stembeat.audit import Change
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores.base import ChangeFeed, Claim, Outcome
-from celery_stembeat.stores.sql import complete, tags, upserts
+from celery_stembeat.stores.sql import audit_log, complete, tags, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.claims import claim_statement, head_query, recover_statement
 from celery_stembeat.stores.sql.codec import read_entry
@@ -92,6 +93,10 @@ class Dialect(abc.ABC):
         """Make the tag index rows of ``entries`` (distinct ids) their tags (``replace=False``:
         they have none yet); whether any row was written."""
         return tags.write_tags(conn, self.schema, entries, replace)
+
+    def insert_changes(self, conn: sa.Connection, changes: Sequence[Change]) -> None:
+        """Insert the change records ``changes`` into ``{prefix}audit``."""
+        conn.execute(sa.insert(self.schema.audit), [audit_log.change_row(c) for c in changes])
 
     @abc.abstractmethod
     def rows_of(
