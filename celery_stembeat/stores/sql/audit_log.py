@@ -8,7 +8,8 @@
 An audited write transaction reads the head first (:func:`read_head` with ``lock``:
 ``FOR UPDATE`` on PostgreSQL, before any entry row is locked, so audited writers queue on the
 head and never deadlock with each other; SQLite's ``BEGIN IMMEDIATE`` already runs alone), then
-makes its change, then :func:`append` inserts its records in bulk (the dialect's
+makes its change and its records (:func:`records`, which a bulk write makes while the database
+works on its rows), then :func:`write` inserts the records in bulk (the dialect's
 :meth:`~celery_stembeat.stores.sql.dialects.Dialect.insert_changes`), updates the head, and, only
 when the log went over ``audit_limit``, deletes the records below the new floor (a range of the
 primary key).
@@ -22,7 +23,9 @@ old records once the log is full. Reading: :func:`change` is one primary-key loo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,8 +34,12 @@ import sqlalchemy as sa
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, chained, trimmed
 from celery_stembeat.stores.sql.schema import AUDIT_HEAD_SLOT, Schema
 
-#: Inserts records into ``{prefix}audit`` in the caller's transaction.
-InsertChanges = Callable[[sa.Connection, Sequence[Change]], None]
+#: Records made (and rows built) at a time: their definitions and texts are let go of before
+#: the next ones are made, so a bulk write's records cost little more memory than their rows.
+_CHUNK = 100
+
+#: Inserts rows of :func:`change_row` into ``{prefix}audit`` in the caller's transaction.
+InsertChanges = Callable[[sa.Connection, Sequence[Mapping[str, Any]]], None]
 
 
 def read_head(conn: sa.Connection, schema: Schema, lock: bool = False) -> AuditHead:
@@ -44,22 +51,40 @@ def read_head(conn: sa.Connection, schema: Schema, lock: bool = False) -> AuditH
     return AuditHead(int(row.seq), row.hash, int(row.floor))
 
 
-def append(
+@dataclass(frozen=True)
+class Records:
+    """The change records of a write, as rows of ``{prefix}audit``, and the head after them
+    (its floor not moved yet)."""
+
+    rows: list[dict[str, Any]]
+    head: AuditHead
+
+
+def records(head: AuditHead, note: ChangeNote, items: Iterable[EntryChange | None]) -> Records:
+    """The records of ``items`` (``None``: no change), appended after ``head``: no I/O, so a
+    bulk write can make them while the database works on its rows."""
+    changes = (item for item in items if item is not None)
+    rows: list[dict[str, Any]] = []
+    while chunk := list(itertools.islice(changes, _CHUNK)):
+        made, head = chained(head, note, chunk)
+        rows += map(change_row, made)
+    return Records(rows, head)
+
+
+def write(
     conn: sa.Connection,
     schema: Schema,
     head: AuditHead,
-    note: ChangeNote,
-    items: Iterable[EntryChange | None],
+    made: Records,
     limit: int,
     insert: InsertChanges,
 ) -> None:
-    """Append the records of ``items`` (``None``: no change) after ``head`` (what
-    :func:`read_head` read and locked in this transaction), keeping the newest ``limit``."""
-    changes, new = chained(head, note, (item for item in items if item is not None))
-    if not changes:
+    """Insert the records ``made`` after ``head`` (what :func:`read_head` read and locked in
+    this transaction), move the head, and keep the newest ``limit``."""
+    if not made.rows:
         return
-    insert(conn, changes)
-    kept = trimmed(new, limit)
+    insert(conn, made.rows)
+    kept = trimmed(made.head, limit)
     table = schema.audit_head
     conn.execute(
         sa.update(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import re
 import weakref
@@ -151,9 +152,12 @@ class SQLStore(Store):
         entries = self._schema.entries
         # Every column an entry is rebuilt from (``spec_key`` stands for the spec JSON).
         self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
-        # What an audited write reads of the rows it changes: their definitions and versions.
-        self._before_columns = [entries.c[name] for name in (*DEFINITION_READ_COLUMNS, "version")]
         self._dialect = dialect_for(self._engine, self._schema, self._columns)
+        # What an audited write reads of the rows it changes: their definitions and versions.
+        self._before_columns = [
+            *(entries.c[name] for name in (*DEFINITION_READ_COLUMNS, "version")),
+            self._dialect.definition_json(),
+        ]
         # Single statements may run on a pool of their own whose connections stay in
         # autocommit: switching a pooled connection there and back costs a sixth of a pass.
         self._single = (
@@ -254,8 +258,11 @@ class SQLStore(Store):
     ) -> None:
         """Append the change records of ``items`` to the audit log, in the transaction that
         read ``head``."""
-        audit_log.append(
-            conn, self._schema, head, note, items, self.audit_limit, self._dialect.insert_changes
+        self._write_records(conn, head, audit_log.records(head, note, items))
+
+    def _write_records(self, conn: sa.Connection, head: AuditHead, made: audit_log.Records) -> None:
+        audit_log.write(
+            conn, self._schema, head, made, self.audit_limit, self._dialect.insert_changes
         )
 
     # -- definitions -----------------------------------------------------------------------------
@@ -350,10 +357,13 @@ class SQLStore(Store):
                 else:
                     refused.append(entry.id)
             if kept:
-                self._dialect.insert_rows(conn, [self._new_row(e, digests) for e in kept])
+                made = functools.cache(
+                    lambda: audit_log.records(head, note, _entry_changes(stored, kept))
+                )
+                self._dialect.insert_rows(conn, [self._new_row(e, digests) for e in kept], made)
                 if any(entry.tags for entry in kept) or tag_index.any_tagged(conn, self._schema):
                     self._dialect.write_tags(conn, kept, True)
-                self._record(conn, head, note, _entry_changes(stored, kept))
+                self._write_records(conn, head, made())
                 self._dialect.announce(conn, announced([entry.id for entry in kept]))
         return refused
 
@@ -449,16 +459,20 @@ class SQLStore(Store):
         with self._write() as conn:
             head = self._lock_audit(conn)
             before = self._before(conn, list(dict.fromkeys(entry.id for entry in batch)))
+            # Made once, while the database writes the first rows.
+            made = functools.cache(
+                lambda: audit_log.records(head, note, _entry_changes(before, batch))
+            )
             tagged = tag_index.any_tagged(conn, self._schema)
             for indexes in distinct_runs([entry.id for entry in batch]):
                 rows = [self._new_row(batch[index], digests) for index in indexes]
-                self._dialect.insert_rows(conn, rows)
+                self._dialect.insert_rows(conn, rows, made)
                 run = [batch[index] for index in indexes]
                 if tagged or any(entry.tags for entry in run):
                     tagged = self._dialect.write_tags(conn, run, tagged) or tagged
                 if read_back:
                     stored += self._read_back(conn, [batch[index].id for index in indexes])
-            self._record(conn, head, note, _entry_changes(before, batch))
+            self._write_records(conn, head, made())
             self._dialect.announce(conn, announced([entry.id for entry in batch]))
         return stored
 
