@@ -492,3 +492,19 @@ def test_audited_writers_running_together_record_every_change_in_one_unbroken_ch
         assert len(records) == 1 + 2 * rounds
         assert records[0].before is None
         assert all(later.before == earlier.after for earlier, later in itertools.pairwise(records))
+
+
+def test_drop_removes_the_audit_log_tables(sql_url: str, store: Store) -> None:
+    store.upsert(make_entry("job"))
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    schema = build_schema(store.prefix, engine.dialect.name)
+    names = (schema.audit.name, schema.audit_head.name)
+    try:
+        with engine.connect() as conn:
+            assert all(sa.inspect(conn).has_table(name) for name in names)
+        store.drop()
+        with engine.connect() as conn:
+            assert not any(sa.inspect(conn).has_table(name) for name in names)
+    finally:
+        engine.dispose()

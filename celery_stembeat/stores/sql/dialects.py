@@ -2,8 +2,9 @@
 
 :class:`SQLStore` is one algorithm; where PostgreSQL and SQLite need different statements or
 round trips it asks its :class:`Dialect`: the claim, the bulk upsert, the bulk completion, the
-read-back of written rows, the change announcement and feed, the database clock and the lock
-that serialises schema changes.
+read-back of written rows, the definitions an audited write replaces and the insert of its
+change records, the change announcement and feed, the database clock and the lock that
+serialises schema changes.
 """
 
 from __future__ import annotations
