@@ -85,8 +85,8 @@ _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
 def _entry_changes(
     before: Mapping[str, sa.RowMapping], entries: Iterable[Entry]
 ) -> Iterator[EntryChange | None]:
-    """The change each of ``entries`` makes, in order, to the definitions ``before`` (rows of
-    :data:`DEFINITION_READ_COLUMNS` by id) and to those of the entries written before it."""
+    """The change each of ``entries`` makes, in order, to the definitions ``before`` (the rows
+    :meth:`SQLStore._before` read, by id) and to those of the entries written before it."""
     current: dict[str, Entry] = {}
     for entry in entries:
         found = before.get(entry.id)
@@ -409,7 +409,7 @@ class SQLStore(Store):
                 )
             else:
                 statement = upserts.update_statement(
-                    self._schema, self._columns, entry, definition(entry), None
+                    self._schema, self._columns, entry, definition(entry)
                 )
             row = conn.execute(statement).mappings().one()
             self._dialect.write_tags(conn, [entry], True)

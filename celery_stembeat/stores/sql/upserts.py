@@ -49,18 +49,14 @@ def rescheduled(
 
 
 def update_statement(
-    schema: Schema,
-    columns: Sequence[sa.Column[Any]],
-    entry: Entry,
-    definition: Mapping[str, Any],
-    expected_version: int | None,
+    schema: Schema, columns: Sequence[sa.Column[Any]], entry: Entry, definition: Mapping[str, Any]
 ) -> Any:
     """The ``UPDATE`` of ``entry``'s definition, returning ``columns`` (no row if the entry
-    is missing or not at ``expected_version``)."""
+    is missing)."""
     entries = schema.entries
     c = entries.c
     next_run = sa.literal(entry.state.next_run_at, entries.c.next_run_at.type)
-    stmt = (
+    return (
         sa.update(entries)
         .where(c.id == entry.id)
         .values(
@@ -74,9 +70,6 @@ def update_statement(
         )
         .returning(*columns)
     )
-    if expected_version is not None:
-        stmt = stmt.where(c.version == expected_version)
-    return stmt
 
 
 def upsert_many_statement(schema: Schema, insert: Any) -> Any:
