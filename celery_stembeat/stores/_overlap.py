@@ -14,14 +14,22 @@ class _Skipped(Exception):
     """A payload left unsent because an earlier one failed."""
 
 
+def _nothing() -> None:
+    pass
+
+
 def send_while_encoding(
-    payloads: Iterable[Payload], send: Callable[[Payload], Reply], thread_name: str
+    payloads: Iterable[Payload],
+    send: Callable[[Payload], Reply],
+    thread_name: str,
+    meanwhile: Callable[[], object] = _nothing,
 ) -> list[Reply]:
     """``send`` each payload, in order, on one worker thread while ``payloads`` (a generator
     that encodes them) makes the next: the server works on one while Python prepares the
-    next. The replies, in order. Once a call fails, no later payload is sent and that
-    call's error is raised; so is an error raised while encoding, after the payloads made
-    before it were sent.
+    next. Once every payload is handed over, ``meanwhile`` runs (the caller's work that needs
+    no reply: the server works on what is left meanwhile). The replies, in order. Once a call
+    fails, no later payload is sent and that call's error is raised; so is an error raised
+    while encoding or in ``meanwhile``, after the payloads made before it were sent.
     """
     failed = False
 
@@ -41,4 +49,5 @@ def send_while_encoding(
             if failed:
                 break
             sent.append(sender.submit(guarded, payload))
+        meanwhile()
         return [future.result() for future in sent]

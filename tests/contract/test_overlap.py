@@ -51,3 +51,35 @@ def test_an_encoding_error_is_raised_after_what_was_made_before_it_is_sent() -> 
 
 def test_no_payloads_send_nothing() -> None:
     assert send_while_encoding(iter(()), lambda payload: payload, "test-send") == []
+
+
+def test_meanwhile_runs_once_in_the_callers_thread_while_the_sends_are_outstanding() -> None:
+    encoded: list[int] = []
+    ran: list[tuple[list[int], int]] = []
+    released = threading.Event()
+
+    def payloads() -> Iterator[int]:
+        for payload in range(3):
+            encoded.append(payload)
+            yield payload
+
+    def send(payload: int) -> bool:
+        return released.wait(timeout=30)  # the first send waits for meanwhile
+
+    def meanwhile() -> None:
+        ran.append((list(encoded), threading.get_ident()))
+        released.set()
+
+    assert send_while_encoding(payloads(), send, "test-send", meanwhile) == [True] * 3
+    assert ran == [([0, 1, 2], threading.get_ident())]
+
+
+def test_an_error_in_meanwhile_is_raised_after_the_payloads_are_sent() -> None:
+    sent: list[int] = []
+
+    def meanwhile() -> None:
+        raise ValueError("bad record")
+
+    with pytest.raises(ValueError, match="bad record"):
+        send_while_encoding(iter(range(3)), sent.append, "test-send", meanwhile)
+    assert sent == [0, 1, 2]

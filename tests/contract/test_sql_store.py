@@ -1,10 +1,13 @@
 """What only the SQL store does: it upgrades tables an older celery-stembeat made, keeping
 their rows; it mends NUL characters in workers' reports (PostgreSQL cannot hold them); its
-reports and completions lock rows in the same order."""
+reports and completions lock rows in the same order; its audited writers queue on the audit
+log's head."""
 
 from __future__ import annotations
 
+import itertools
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -16,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg
 
-from celery_stembeat.entry import TRACKED_FIELDS
+from celery_stembeat.audit import AuditHead, ChangeNote, verify
+from celery_stembeat.entry import TRACKED_FIELDS, Entry
 from celery_stembeat.stores import (
     INCIDENT_OK,
     PUBLISHED,
@@ -78,25 +82,29 @@ def _raw_engine(url: str) -> sa.Engine:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 7) had them: without the run counter
-    (version 11), the history's
-    ``manual`` column (version 10), the tags (version 9) and the pause table (version 8), below
-    7 without the partial indexes of the health suspects and entry counts, below 6 without the
+    """Make the tables as schema ``version`` (2 to 7, or 11) had them: without the audit log
+    (version 12); below 11 without the run counter (version 11), the history's ``manual``
+    column (version 10), the tags (version 9) and the pause table (version 8), below 7 without
+    the partial indexes of the health suspects and entry counts, below 6 without the
     incidents, below 5 without the overlap columns, below 4 without the beats, and at version 2
     without the outcome columns either."""
+    assert 2 <= version <= 7 or version == 11
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
-        dropped = [(schema.entries, ("tags",)), (schema.runs, ("manual",))]
+        dropped = [] if version == 11 else [(schema.entries, ("tags",)), (schema.runs, ("manual",))]
         if version < 5:
             dropped += [(schema.entries, ("overlap", "overlap_timeout"))]
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            schema.run_minutes.drop(conn)
-            schema.pause.drop(conn)
-            schema.entry_tags.drop(conn)
+            schema.audit.drop(conn)
+            schema.audit_head.drop(conn)
+            if version < 11:
+                schema.run_minutes.drop(conn)
+                schema.pause.drop(conn)
+                schema.entry_tags.drop(conn)
             if version < 7:
                 for index in health_indexes(schema):
                     index.drop(conn)
@@ -152,7 +160,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 11
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 12
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -219,7 +227,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 11
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 12
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -287,6 +295,26 @@ def test_older_tables_gain_the_run_counter_which_counts_from_the_upgrade(
         assert store.complete(claim, published(claim))
         assert len(store.history("job")) == 2
         assert store.activity(at(60), at(60), T0).runs == 1
+
+
+@pytest.mark.parametrize("old_store", [11], indirect=True)
+def test_older_tables_gain_an_empty_audit_log_that_records_from_the_upgrade(
+    old_store: str,
+) -> None:
+    """Version 12 adds the audit log: the changes made before have no records, so it starts
+    empty (the genesis head), and the changes made since are recorded from number 1."""
+    with upgraded(old_store) as store:
+        assert store.audit_head() == AuditHead()
+        assert list(store.changes()) == []
+        before = store.get("job")
+        assert before is not None
+        store.set_enabled("job", False, at(10), note=ChangeNote("ops@host-1", "disable"))
+        (change,) = store.changes()
+        assert (change.seq, change.entry_id, change.verb) == (1, "job", "disable")
+        assert change.before == before.definition()
+        assert change.fields_changed() == ["enabled"]
+        assert store.audit_head() == AuditHead(1, change.hash, 1)
+        assert verify(store.audit_head(), store.changes()).intact
 
 
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
@@ -419,3 +447,64 @@ def test_reports_and_completions_running_together_neither_deadlock_nor_lose_coun
     for entry in store.get_many(ids):
         assert (entry.state.total_run_count, entry.state.success_count) == (rounds, rounds)
         assert entry.state.last_outcome_for == at(60 * (rounds - 1))
+
+
+def test_audited_writers_running_together_record_every_change_in_one_unbroken_chain(
+    sql_url: str, store: Store, open_more: Callable[..., Store]
+) -> None:
+    """Two writers change the same entries at once, one in id order (bulk writes), the other
+    in reverse (bulk and single upserts), which would deadlock on the rows if each did not
+    take the audit log's head first: every change is recorded once, each entry's records
+    follow one another (a record's before is the previous one's after), and the chain
+    verifies."""
+    ids = [f"job{number:02d}" for number in range(30)]
+    store.write_many(make_entry(entry_id) for entry_id in ids)
+    other = open_more()
+    rounds = 10
+    start = threading.Barrier(2)
+
+    def entries(name: str, round_: int, order: list[str]) -> list[Entry]:
+        return [make_entry(entry_id, description=f"{name}{round_}") for entry_id in order]
+
+    def forward() -> None:
+        start.wait(timeout=30)
+        for round_ in range(rounds):
+            store.write_many(entries("a", round_, ids))
+
+    def backward() -> None:
+        start.wait(timeout=30)
+        for round_ in range(rounds):
+            written = entries("b", round_, ids[::-1])
+            if round_ % 2:
+                other.upsert_many(written)
+            else:
+                for entry in written:
+                    other.upsert(entry)
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(forward), pool.submit(backward)]:
+            future.result(timeout=120)
+    head = other.audit_head()
+    assert (head.seq, head.count) == (len(ids) * (1 + 2 * rounds),) * 2
+    assert verify(head, other.changes()).intact
+    for entry_id in ids:
+        records = list(other.changes(entry_id))
+        assert len(records) == 1 + 2 * rounds
+        assert records[0].before is None
+        assert all(later.before == earlier.after for earlier, later in itertools.pairwise(records))
+
+
+def test_drop_removes_the_audit_log_tables(sql_url: str, store: Store) -> None:
+    store.upsert(make_entry("job"))
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    schema = build_schema(store.prefix, engine.dialect.name)
+    names = (schema.audit.name, schema.audit_head.name)
+    try:
+        with engine.connect() as conn:
+            assert all(sa.inspect(conn).has_table(name) for name in names)
+        store.drop()
+        with engine.connect() as conn:
+            assert not any(sa.inspect(conn).has_table(name) for name in names)
+    finally:
+        engine.dispose()

@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, TypeVar, cast
@@ -137,6 +139,10 @@ _DIGEST_BATCH = 1000
 #: encodes the next, large enough that the per-call overhead stays small.
 _COMPLETE_BATCH = 100
 _HEALTH_CHECK_INTERVAL = 30
+#: Script calls a stream sends ahead of the reply it reads: enough that Redis has the next
+#: call queued while Python reads a reply and encodes a call, few enough that a long stream's
+#: arguments are not all held at once.
+_IN_FLIGHT = 8
 
 
 #: Change records per read of the audit log.
@@ -430,12 +436,10 @@ class RedisStore(Store):
         call per :data:`_UPSERT_BATCH` entries (see :meth:`_write`); each entry's write is
         atomic."""
         batch = list(entries)
-        written, replies = self._write(batch, digests or {}, note=note)
+        definitions, replies = self._write(batch, digests or {}, note=note)
         return [
-            decode_entry(row, fields["d"])
-            if row
-            else written_entry(entry, fields["d"], int(version))
-            for entry, (_, fields), (version, row) in zip(batch, written, replies, strict=True)
+            decode_entry(row, definition) if row else written_entry(entry, definition, int(version))
+            for entry, definition, (version, row) in zip(batch, definitions, replies, strict=True)
         ]
 
     def write_many(
@@ -468,10 +472,10 @@ class RedisStore(Store):
         digests: Mapping[str, str],
         expected: Mapping[str, int] | None = None,
         note: ChangeNote | None = None,
-    ) -> tuple[list[Any], list[Any]]:
+    ) -> tuple[list[str], list[Any]]:
         """Run upsert_many over ``batch``, :data:`_UPSERT_BATCH` entries per call, with the
-        ``expected`` versions when given, recording each change: the items it was given, and
-        its replies, in order.
+        ``expected`` versions when given, recording each change: the definitions written (as
+        their text), and the script's replies, in order.
 
         The calls are streamed (see :meth:`_chunks`); a chunk whose script found the store
         changed since the read wrote nothing and is sent again after a new read, until every
@@ -483,20 +487,20 @@ class RedisStore(Store):
         note = dataclasses.replace(note, at=note.when())  # one instant for the whole batch
         channel = self.channel if len(batch) <= ANNOUNCED_IDS else ""
         firsts = range(0, len(batch), _UPSERT_BATCH)
-        encoded: dict[int, list[list[Any]]] = {}
+        definitions: dict[int, list[str]] = {}
 
         def items_of(first: int) -> list[list[Any]]:
-            """The items of the chunk from ``first``, encoded once (while Redis runs the chunk
-            before it)."""
-            if first not in encoded:
-                items: list[list[Any]] = []
-                for entry in batch[first : first + _UPSERT_BATCH]:
-                    item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
-                    if expected is not None:
-                        item.append(str(expected[entry.id]))
-                    items.append(item)
-                encoded[first] = items
-            return encoded[first]
+            """The items of the chunk from ``first``, encoded as it is sent (while Redis runs
+            the chunk before it), again if it is sent again: keeping every chunk's would keep
+            their many small objects for the cyclic garbage collector to go through."""
+            items: list[list[Any]] = []
+            for entry in batch[first : first + _UPSERT_BATCH]:
+                item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
+                if expected is not None:
+                    item.append(str(expected[entry.id]))
+                items.append(item)
+            definitions[first] = [fields["d"] for _, fields, *_ in items]
+            return items
 
         replies: dict[int, list[Any]] = {}
         pending = list(firsts)
@@ -521,7 +525,7 @@ class RedisStore(Store):
             with self._errors():
                 self._client.publish(self.channel, ANY_CHANGE)
         return (
-            [item for first in firsts for item in encoded[first]],
+            [text for first in firsts for text in definitions[first]],
             [pair for first in firsts for pair in replies[first]],
         )
 
@@ -540,10 +544,17 @@ class RedisStore(Store):
         chunk's change records follow the previous chunk's, built from what was read and what
         the chunks before it write. The replies, ``None`` for a chunk that wrote nothing
         because the store had changed."""
-        ids = dict.fromkeys(
-            entry.id for first in firsts for entry in batch[first : first + _UPSERT_BATCH]
-        )
+        entries = [entry for first in firsts for entry in batch[first : first + _UPSERT_BATCH]]
+        ids = dict.fromkeys(entry.id for entry in entries)
         head, known = self._read_before([entry_id for entry_id in ids if entry_id not in new])
+        # The ids written more than once, whose later writes start from the earlier ones.
+        again = (
+            set()
+            if len(ids) == len(entries)
+            else {
+                entry_id for entry_id, count in Counter(e.id for e in entries).items() if count > 1
+            }
+        )
         keys = [*self._keys.indexes, *self._keys.audit_keys]
 
         def calls() -> Iterator[tuple[list[str], list[str]]]:
@@ -559,7 +570,8 @@ class RedisStore(Store):
                     if len(item) > 2 and int(item[2]) != actual:
                         continue  # the script refuses it
                     changes.append(entry_change(entry, item[1], stored))
-                    known[entry.id] = Stored.after(entry, item[1], actual + 1)
+                    if entry.id in again:
+                        known[entry.id] = Stored.after(entry, item[1], actual + 1)
                 records, head = self._records(head, note, changes)
                 yield (
                     keys,
@@ -759,31 +771,55 @@ class RedisStore(Store):
     def _pipelined(self, script: Script, calls: Iterable[tuple[list[str], list[str]]]) -> list[Any]:
         """Run ``script`` once per (keys, args), in order, on one connection; the replies.
 
-        Each call is sent as soon as ``calls`` yields it and the replies are read at the end:
-        Redis runs one call while Python encodes the next (``calls`` may be a generator that
-        encodes them). As in redis-py's pipelines, a lost connection is opened again and every
-        call sent again; a failed call raises once all were sent.
+        Each call is sent as soon as ``calls`` yields it, and its reply read once
+        :data:`_IN_FLIGHT` more are sent: Redis runs one call while Python encodes the next
+        (``calls`` may be a generator that encodes them), and only the calls in flight are
+        held. As in redis-py's pipelines, a lost connection is opened again and the calls not
+        answered sent again; a failed call raises once all were sent and answered.
         """
         pending = iter(calls)
         first = next(pending, None)
         if first is None:
             return []
-        made = [first]
+        pending = itertools.chain([first], pending)
+        #: Calls sent whose replies are not read yet, oldest first.
+        unread: deque[tuple[list[str], list[str]]] = deque()
+        replies: list[Any] = []
+        failures: list[redis.ResponseError] = []
+
+        def send(connection: Any, keys: list[str], args: list[str], number: int) -> None:
+            # Only a call sent with none in flight may check the connection's health: a PING
+            # sent behind another call would read that call's reply.
+            connection.send_command(
+                "EVALSHA", script.sha, len(keys), *keys, *args, check_health=number == 0
+            )
+
+        def read_oldest(connection: Any) -> None:
+            keys, args = unread[0]
+            try:
+                reply = connection.read_response()
+            except NoScriptError:
+                # The server lost its script cache (restart, SCRIPT FLUSH): this call never
+                # ran, so running it again now is safe. Script() reloads the script.
+                reply = self._run(script, keys, args)
+            except redis.ResponseError as exc:
+                failures.append(exc)
+                reply = None
+            unread.popleft()
+            replies.append(reply)
 
         def send_all(connection: Any) -> list[Any]:
-            for keys, args in made:
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            for number, (keys, args) in enumerate(unread):
+                send(connection, keys, args, number)
             for keys, args in pending:
-                made.append((keys, args))
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            replies = []
-            for keys, args in made:
-                try:
-                    replies.append(connection.read_response())
-                except NoScriptError:
-                    # The server lost its script cache (restart, SCRIPT FLUSH): this call never
-                    # ran, so running it again now is safe. Script() reloads the script.
-                    replies.append(self._run(script, keys, args))
+                unread.append((keys, args))
+                send(connection, keys, args, len(unread) - 1)
+                if len(unread) > _IN_FLIGHT:
+                    read_oldest(connection)
+            while unread:
+                read_oldest(connection)
+            if failures:
+                raise failures[0]
             return replies
 
         with self._errors():

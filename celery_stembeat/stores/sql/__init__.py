@@ -1,8 +1,9 @@
 """The SQL store: SQLite (the embedded default) and PostgreSQL, on SQLAlchemy Core.
 
 ``sqlite:///PATH`` or ``postgresql://…`` (``postgres://`` and ``postgresql+psycopg://`` too; the
-driver is always psycopg 3). The store's own options, ``prefix`` (default ``stembeat_``) and
-``history_limit``, are keyword arguments (``open_store`` takes them from the URL's query).
+driver is always psycopg 3). The store's own options, ``prefix`` (default ``stembeat_``),
+``history_limit`` and ``audit_limit``, are keyword arguments (``open_store`` takes them from the
+URL's query).
 
 Tables (named with the prefix)
 ------------------------------
@@ -62,6 +63,15 @@ Tables (named with the prefix)
     :meth:`~celery_stembeat.stores.base.Store.activity`). Each completion batch adds its runs
     in its own transaction (on PostgreSQL, in its one statement) and deletes the minutes
     :data:`~celery_stembeat.stores.base.RUN_MINUTES_KEPT` older than its own.
+``{prefix}audit``
+    The audit log (added by schema version 12; see :mod:`celery_stembeat.audit`): one row per
+    change record kept, ``seq`` (the primary key), ``entry_id`` (``""`` for the pause), ``at``,
+    ``text`` (the record's canonical JSON, what its hash is taken of) and ``hash``; indexed on
+    ``(entry_id, seq)``. The newest ``audit_limit`` records are kept.
+``{prefix}audit_head``
+    The log's head (added by schema version 12), one row (``slot`` 1): ``seq`` and ``hash`` of
+    the newest record, ``floor``, the oldest kept. A store upgraded to version 12 starts with an
+    empty log (the changes made before have no records).
 ``{prefix}meta``
     ``schema_version`` and ``changes``, a counter every definition change increments.
     Migrations (``schema.MIGRATIONS``) take the schema up from ``schema_version``.
@@ -80,6 +90,11 @@ Concurrency: SQLite runs in WAL mode with a 30 s busy timeout, and every write i
 IMMEDIATE`` transaction, so several processes can share the file. On PostgreSQL a claim is one
 ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement; completions lock their rows in id
 order, and so does a batch of workers' reports (one write transaction, ``FOR UPDATE``).
+Every write that changes a definition or the pause (and ``record_manual_run``) is audited: its
+transaction reads the audit log's head first, ``FOR UPDATE`` on PostgreSQL, before it locks any
+entry row, so audited writers queue on the head in one order and never deadlock with each
+other; it appends its change records and moves the head in the same transaction. Claims,
+completions and workers' reports are not audited and never touch the head.
 Schema creation and upgrades run on open, under an advisory lock (PostgreSQL) or a write
 transaction (SQLite); an upgrade never drops rows.
 
@@ -105,6 +120,11 @@ Files
     The claim, renewal and lease-recovery statements, and the due index's head.
 ``upserts.py``
     Definition writes: one entry's ``UPDATE``, enabling, the bulk upsert of many rows.
+``driver.py``
+    SQLite's bulk writes: a statement compiled once, rows as tuples of driver values.
+``audit_log.py``
+    The audit log: the head read and locked, a write's records made and inserted, the head
+    moved and the log trimmed; the reads of ``changes`` and ``change``.
 ``tags.py``
     The tag index: an entry's rows replaced or removed with it, and ``ids_tagged``'s query.
 ``complete.py``

@@ -1,7 +1,8 @@
 """Rows of the SQL store and the values they hold: entries, run state, runs, JSON text.
 
 One place maps each way: :func:`read_entry` reads an entry (with its run state) back from a row,
-:func:`new_row` and its parts write one; runs and fingerprints likewise.
+:func:`new_row` and its parts write one; runs, fingerprints and definitions (what the audit log
+records) likewise.
 """
 
 from __future__ import annotations
@@ -228,25 +229,61 @@ def read_entry(row: sa.RowMapping) -> Entry:
         **read_tracked(row),
     )
     return stored_entry(
-        id=row["id"],
-        task=row["task"],
-        spec=spec_from_text(row["spec_key"]),
-        args=tuple(row["args"]),
-        kwargs=row["kwargs"],
-        options=row["options"],
-        enabled=bool(row["enabled"]),
-        run_once=bool(row["run_once"]),
-        expire_at=row["expire_at"],
-        catch_up=row["catch_up"],
-        jitter=float(row["jitter"]),
-        description=row["description"],
-        overlap=row["overlap"],
-        overlap_timeout=row["overlap_timeout"],
-        tags=tuple(row["tags"]),
+        **_definition_fields(row, row),
         source=row["source"],
         version=int(row["version"]),
         state=state,
     )
+
+
+#: The JSON columns of a definition, as :data:`DEFINITION_JSON` holds them.
+JSON_DEFINITION_COLUMNS = ("args", "kwargs", "options", "tags")
+#: The label of the JSON text of an array of the :data:`JSON_DEFINITION_COLUMNS`' values (one
+#: document to parse per row instead of four).
+DEFINITION_JSON = "b_definition_json"
+#: The other columns :func:`read_definition` reads.
+DEFINITION_READ_COLUMNS = (
+    "id",
+    "task",
+    "spec_key",
+    "enabled",
+    "run_once",
+    "expire_at",
+    "catch_up",
+    "jitter",
+    "description",
+    "overlap",
+    "overlap_timeout",
+)
+
+
+def read_definition(row: sa.RowMapping) -> Entry:
+    """The entry a row of :data:`DEFINITION_READ_COLUMNS` and :data:`DEFINITION_JSON` holds,
+    without its run state: what :meth:`Entry.definition` compares and the audit log records."""
+    values = dict(zip(JSON_DEFINITION_COLUMNS, json.loads(row[DEFINITION_JSON]), strict=True))
+    return stored_entry(**_definition_fields(row, values))
+
+
+def _definition_fields(row: sa.RowMapping, json_values: Mapping[Any, Any]) -> dict[str, Any]:
+    """The definition's fields in ``row``, its JSON columns' values read from
+    ``json_values``."""
+    return {
+        "id": row["id"],
+        "task": row["task"],
+        "spec": spec_from_text(row["spec_key"]),
+        "args": tuple(json_values["args"]),
+        "kwargs": json_values["kwargs"],
+        "options": json_values["options"],
+        "enabled": bool(row["enabled"]),
+        "run_once": bool(row["run_once"]),
+        "expire_at": row["expire_at"],
+        "catch_up": row["catch_up"],
+        "jitter": float(row["jitter"]),
+        "description": row["description"],
+        "overlap": row["overlap"],
+        "overlap_timeout": row["overlap_timeout"],
+        "tags": tuple(json_values["tags"]),
+    }
 
 
 def read_tracked(row: sa.RowMapping) -> dict[str, Any]:

@@ -2,15 +2,17 @@
 
 :class:`SQLStore` is one algorithm; where PostgreSQL and SQLite need different statements or
 round trips it asks its :class:`Dialect`: the claim, the bulk upsert, the bulk completion, the
-read-back of written rows, the change announcement and feed, the database clock and the lock
-that serialises schema changes.
+read-back of written rows, the definitions an audited write replaces and the insert of its
+change records, the change announcement and feed, the database clock and the lock that
+serialises schema changes.
 """
 
 from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Callable, Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from typing import Any
@@ -23,7 +25,8 @@ from celery_stembeat.stores.base import ChangeFeed, Claim, Outcome
 from celery_stembeat.stores.sql import complete, tags, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.claims import claim_statement, head_query, recover_statement
-from celery_stembeat.stores.sql.codec import read_entry
+from celery_stembeat.stores.sql.codec import DEFINITION_JSON, JSON_DEFINITION_COLUMNS, read_entry
+from celery_stembeat.stores.sql.driver import DriverStatement, driver_rows, driver_statement
 from celery_stembeat.stores.sql.engine import listen_connection
 from celery_stembeat.stores.sql.feed import (
     ListenFeed,
@@ -40,6 +43,10 @@ Connect = Callable[[], AbstractContextManager[sa.Connection]]
 Errors = Callable[[], AbstractContextManager[None]]
 
 _ID_ARRAY = sa.ARRAY(sa.Text)  # PostgreSQL's ARRAY once compiled for it
+
+
+def _nothing() -> None:
+    pass
 
 
 class Dialect(abc.ABC):
@@ -60,6 +67,11 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def insert(self, table: sa.Table) -> Any:
         """An ``INSERT`` into ``table`` that can say ``ON CONFLICT``."""
+
+    @abc.abstractmethod
+    def definition_json(self) -> sa.ColumnElement[str]:
+        """The JSON text of an array of an entry row's
+        :data:`~.codec.JSON_DEFINITION_COLUMNS` values, labelled :data:`~.codec.DEFINITION_JSON`."""
 
     def claim_statement(self, limit: int) -> Any:
         """The claim of up to ``limit`` entries (built once per limit: building costs more
@@ -85,8 +97,15 @@ class Dialect(abc.ABC):
         """Run the claim: the rows claimed and the index head left after it."""
 
     @abc.abstractmethod
-    def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        """Upsert ``rows`` (distinct ids) by :func:`.upserts.upsert_many_statement`'s rules."""
+    def insert_rows(
+        self,
+        conn: sa.Connection,
+        rows: list[dict[str, Any]],
+        meanwhile: Callable[[], object] = _nothing,
+    ) -> None:
+        """Upsert ``rows`` (distinct ids) by :func:`.upserts.upsert_many_statement`'s rules, and
+        run ``meanwhile`` (work that needs no connection), while the database works on them
+        where it can."""
 
     def write_tags(self, conn: sa.Connection, entries: Sequence[Entry], replace: bool) -> bool:
         """Make the tag index rows of ``entries`` (distinct ids) their tags (``replace=False``:
@@ -94,10 +113,15 @@ class Dialect(abc.ABC):
         return tags.write_tags(conn, self.schema, entries, replace)
 
     @abc.abstractmethod
+    def insert_changes(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (change records, see :func:`.audit_log.change_row`) into
+        ``{prefix}audit``."""
+
+    @abc.abstractmethod
     def rows_of(
         self,
         conn: sa.Connection,
-        columns: Sequence[sa.Column[Any]],
+        columns: Sequence[sa.ColumnElement[Any]],
         ids: Sequence[str],
         lock: bool = False,
     ) -> Iterator[sa.RowMapping]:
@@ -151,6 +175,12 @@ class PostgresDialect(Dialect):
 
         return postgresql.insert(table)
 
+    def definition_json(self) -> sa.ColumnElement[str]:
+        """``jsonb_build_array`` of the columns, as text."""
+        c = self.schema.entries.c
+        values = sa.func.jsonb_build_array(*(c[name] for name in JSON_DEFINITION_COLUMNS))
+        return sa.cast(values, sa.Text).label(DEFINITION_JSON)
+
     def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
         """Count the changes and ``NOTIFY`` each id, delivered at commit."""
         count_changes(conn, self.schema, len(entry_ids))
@@ -170,25 +200,52 @@ class PostgresDialect(Dialect):
     def _json_upsert(self) -> Any:
         return upserts.json_upsert(self.schema)
 
-    def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    def insert_rows(
+        self,
+        conn: sa.Connection,
+        rows: list[dict[str, Any]],
+        meanwhile: Callable[[], object] = _nothing,
+    ) -> None:
         """The rows as JSON documents of :data:`.upserts.JSON_ROWS` rows each, one statement
         apiece, sent on a thread while the next is encoded (binding 30 parameters per row
-        through SQLAlchemy costs more than the database's whole insert)."""
+        through SQLAlchemy costs more than the database's whole insert); ``meanwhile`` runs
+        once they are all encoded, while the server works on the rest."""
         statement = self._json_upsert
         send_while_encoding(
             upserts.json_documents(rows),
             lambda text: conn.execute(statement, {"rows": text}),
             "stembeat-upsert",
+            meanwhile,
         )
 
     def write_tags(self, conn: sa.Connection, entries: Sequence[Entry], replace: bool) -> bool:
         """Two statements of arrays, however many entries."""
         return tags.write_tags_arrays(conn, self.schema, entries, replace)
 
+    def insert_changes(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One ``COPY … FROM STDIN`` on the transaction's own psycopg connection: the rows
+        streamed as psycopg formats them, without a statement's parameters."""
+        import psycopg
+
+        table = self.schema.audit
+        quote = self.engine.dialect.identifier_preparer
+        names = [column.name for column in table.c]
+        columns = ", ".join(map(quote.quote, names))
+        statement = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+        values = operator.itemgetter(*names)
+        driver = conn.connection.driver_connection
+        assert driver is not None  # the transaction's own, open
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+        except psycopg.Error as exc:
+            raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
     def rows_of(
         self,
         conn: sa.Connection,
-        columns: Sequence[sa.Column[Any]],
+        columns: Sequence[sa.ColumnElement[Any]],
         ids: Sequence[str],
         lock: bool = False,
     ) -> Iterator[sa.RowMapping]:
@@ -256,6 +313,13 @@ class SQLiteDialect(Dialect):
 
         return sqlite.insert(table)
 
+    def definition_json(self) -> sa.ColumnElement[str]:
+        """The columns' JSON texts, as SQLite keeps them, joined into an array."""
+        c = self.schema.entries.c
+        pattern = "[" + ",".join("%s" for _ in JSON_DEFINITION_COLUMNS) + "]"
+        parts = (sa.type_coerce(c[name], sa.Text) for name in JSON_DEFINITION_COLUMNS)
+        return sa.func.printf(pattern, *parts, type_=sa.Text).label(DEFINITION_JSON)
+
     def announce(self, conn: sa.Connection, entry_ids: Sequence[str]) -> None:
         """Count the changes and write them to the change log that feeds poll."""
         counter = count_changes(conn, self.schema, len(entry_ids))
@@ -275,19 +339,39 @@ class SQLiteDialect(Dialect):
         return head_query(self.schema)
 
     @functools.cached_property
-    def _driver_upsert(self) -> upserts.DriverStatement:
-        return upserts.driver_statement(self.engine, self.schema)
+    def _driver_upsert(self) -> DriverStatement:
+        from sqlalchemy.dialects.sqlite import insert
 
-    def insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        """The statement compiled once and the rows as tuples of driver values (made by the
-        columns' own bind processors), run once per row inside the driver."""
+        statement = upserts.upsert_many_statement(self.schema, insert(self.schema.entries))
+        return driver_statement(self.engine, statement, self.schema.entries)
+
+    def insert_rows(
+        self,
+        conn: sa.Connection,
+        rows: list[dict[str, Any]],
+        meanwhile: Callable[[], object] = _nothing,
+    ) -> None:
+        """The statement compiled once and the rows as tuples of driver values (see
+        ``driver.py``), run once per row inside the driver; then ``meanwhile`` (SQLite works
+        in this thread)."""
         driver = self._driver_upsert
-        conn.exec_driver_sql(driver.sql, upserts.driver_rows(driver, rows))
+        conn.exec_driver_sql(driver.sql, driver_rows(driver, rows))
+        meanwhile()
+
+    @functools.cached_property
+    def _driver_insert_changes(self) -> DriverStatement:
+        table = self.schema.audit
+        return driver_statement(self.engine, sa.insert(table), table)
+
+    def insert_changes(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """As :meth:`insert_rows` inserts entries: one ``executemany`` inside the driver."""
+        driver = self._driver_insert_changes
+        conn.exec_driver_sql(driver.sql, driver_rows(driver, rows))
 
     def rows_of(
         self,
         conn: sa.Connection,
-        columns: Sequence[sa.Column[Any]],
+        columns: Sequence[sa.ColumnElement[Any]],
         ids: Sequence[str],
         lock: bool = False,
     ) -> Iterator[sa.RowMapping]:

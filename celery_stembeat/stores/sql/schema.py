@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from celery_stembeat.audit import AuditHead
 from celery_stembeat.entry import TRACKED_FIELDS
 
 #: Meta-table keys.
@@ -107,6 +108,8 @@ class Schema:
     pause: sa.Table
     entry_tags: sa.Table
     run_minutes: sa.Table
+    audit: sa.Table
+    audit_head: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
@@ -119,6 +122,8 @@ class Schema:
             self.pause,
             self.entry_tags,
             self.run_minutes,
+            self.audit,
+            self.audit_head,
         ]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
@@ -289,6 +294,26 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("minute", UTCDateTime, primary_key=True),
         sa.Column("runs", sa.BigInteger, nullable=False),
     )
+    # Added by schema version 12: the audit log (see ``audit.py``), one row per change record,
+    # and its head, one row (``slot`` 1).
+    audit = sa.Table(
+        f"{prefix}audit",
+        metadata,
+        sa.Column("seq", _serial(), primary_key=True, autoincrement=False),
+        sa.Column("entry_id", _id(), nullable=False),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("hash", sa.Text, nullable=False),
+        sa.Index(f"{prefix}audit_entry", "entry_id", "seq"),
+    )
+    audit_head = sa.Table(
+        f"{prefix}audit_head",
+        metadata,
+        sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("hash", sa.Text, nullable=False),
+        sa.Column("floor", sa.BigInteger, nullable=False),
+    )
     return Schema(
         prefix,
         metadata,
@@ -301,6 +326,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         pause,
         entry_tags,
         run_minutes,
+        audit,
+        audit_head,
     )
 
 
@@ -385,6 +412,21 @@ def _create_run_minutes(conn: sa.Connection, schema: Schema) -> None:
     schema.run_minutes.create(conn, checkfirst=True)
 
 
+#: The one row of ``{prefix}audit_head``.
+AUDIT_HEAD_SLOT = 1
+
+
+def _create_audit(conn: sa.Connection, schema: Schema) -> None:
+    # Changes made before have no records: the log starts empty.
+    schema.audit.create(conn, checkfirst=True)
+    schema.audit_head.create(conn, checkfirst=True)
+    head = schema.audit_head
+    if conn.scalar(sa.select(head.c.slot).where(head.c.slot == AUDIT_HEAD_SLOT)) is None:
+        empty = AuditHead()
+        values = {"seq": empty.seq, "hash": empty.hash, "floor": empty.floor}
+        conn.execute(sa.insert(head).values(slot=AUDIT_HEAD_SLOT, **values))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
@@ -397,6 +439,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_tags,
     _add_manual_runs,
     _create_run_minutes,
+    _create_audit,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import re
 import weakref
@@ -14,6 +15,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from celery_stembeat import audit
+from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, entry_change
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
@@ -43,15 +46,18 @@ from celery_stembeat.stores.base import (
     checked_selection,
     checked_transition,
     claim_token,
+    pause_change,
 )
-from celery_stembeat.stores.sql import activity, health, manual, outcomes, upserts
+from celery_stembeat.stores.sql import activity, audit_log, health, manual, outcomes, upserts
 from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
 from celery_stembeat.stores.sql.codec import (
+    DEFINITION_READ_COLUMNS,
     definition,
     new_row,
+    read_definition,
     read_entry,
     read_fingerprint,
     read_run,
@@ -74,6 +80,19 @@ DEFAULT_PREFIX = "stembeat_"
 _STREAM_ROWS = 1000
 _T = TypeVar("_T")
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_]{0,40}")
+
+
+def _entry_changes(
+    before: Mapping[str, sa.RowMapping], entries: Iterable[Entry]
+) -> Iterator[EntryChange | None]:
+    """The change each of ``entries`` makes, in order, to the definitions ``before`` (the rows
+    :meth:`SQLStore._before` read, by id) and to those of the entries written before it."""
+    current: dict[str, Entry] = {}
+    for entry in entries:
+        found = before.get(entry.id)
+        previous = current.get(entry.id) or (None if found is None else read_definition(found))
+        yield entry_change(entry.id, previous, entry)
+        current[entry.id] = entry
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -104,11 +123,13 @@ class SQLStore(Store):
         *,
         prefix: str = DEFAULT_PREFIX,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
         poll_interval: float = 0.05,
         **engine_options: Any,
     ) -> None:
         """Open (and create or upgrade the tables of) the store at ``url``.
 
+        ``audit_limit`` is how many change records the audit log keeps (the newest);
         ``poll_interval`` is how often a SQLite change feed looks for changes; other keyword
         arguments go to :func:`sqlalchemy.create_engine`.
         """
@@ -120,6 +141,7 @@ class SQLStore(Store):
                 f"SQL store: prefix {prefix!r} must be at most 40 letters, digits or underscores"
             )
         self.history_limit = checked_history_limit(history_limit, "SQL")
+        self.audit_limit = audit.checked_audit_limit(audit_limit, "SQL")
         self.prefix = prefix
         self.poll_interval = poll_interval
         self._closed = False
@@ -131,6 +153,11 @@ class SQLStore(Store):
         # Every column an entry is rebuilt from (``spec_key`` stands for the spec JSON).
         self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
         self._dialect = dialect_for(self._engine, self._schema, self._columns)
+        # What an audited write reads of the rows it changes: their definitions and versions.
+        self._before_columns = [
+            *(entries.c[name] for name in (*DEFINITION_READ_COLUMNS, "version")),
+            self._dialect.definition_json(),
+        ]
         # Single statements may run on a pool of their own whose connections stay in
         # autocommit: switching a pooled connection there and back costs a sixth of a pass.
         self._single = (
@@ -205,10 +232,38 @@ class SQLStore(Store):
         concurrently, else a write transaction."""
         return self._single_statement() if self._dialect.autocommit_statements else self._write()
 
-    def _version_of(self, conn: sa.Connection, entry_id: str) -> int | None:
-        entries = self._schema.entries
-        version = conn.scalar(sa.select(entries.c.version).where(entries.c.id == entry_id))
-        return None if version is None else int(version)
+    def _stream(self, query: sa.Select[Any]) -> Iterator[sa.RowMapping]:
+        """The rows of ``query``, read through a server-side cursor :data:`_STREAM_ROWS` rows at
+        a time."""
+        options = {"stream_results": True, "yield_per": _STREAM_ROWS}
+        with self._errors(), self._engine.connect() as conn, conn.begin():
+            yield from conn.execution_options(**options).execute(query).mappings()
+
+    def _lock_audit(self, conn: sa.Connection) -> AuditHead:
+        """The audit log's head, locked: the first statement of an audited write transaction
+        (see ``audit_log.py``)."""
+        return audit_log.read_head(conn, self._schema, lock=True)
+
+    def _before(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
+        """The definition and version of each of the rows ``ids`` that exist, locked."""
+        rows = self._dialect.rows_of(conn, self._before_columns, ids, lock=True)
+        return {row["id"]: row for row in rows}
+
+    def _record(
+        self,
+        conn: sa.Connection,
+        head: AuditHead,
+        note: ChangeNote,
+        items: Iterable[EntryChange | None],
+    ) -> None:
+        """Append the change records of ``items`` to the audit log, in the transaction that
+        read ``head``."""
+        self._write_records(conn, head, audit_log.records(head, note, items))
+
+    def _write_records(self, conn: sa.Connection, head: AuditHead, made: audit_log.Records) -> None:
+        audit_log.write(
+            conn, self._schema, head, made, self.audit_limit, self._dialect.insert_changes
+        )
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -241,12 +296,10 @@ class SQLStore(Store):
             query = query.where(entries.c.enabled == enabled)
         if prefix:
             query = query.where(entries.c.id.startswith(prefix, autoescape=True))
-        options = {"stream_results": True, "yield_per": _STREAM_ROWS}
-        with self._errors(), self._engine.connect() as conn, conn.begin():
-            for row in conn.execution_options(**options).execute(query).mappings():
-                # SQLite's LIKE ignores ASCII case: the exact test is Python's.
-                if prefix is None or row["id"].startswith(prefix):
-                    yield read_entry(row)
+        for row in self._stream(query):
+            # SQLite's LIKE ignores ASCII case: the exact test is Python's.
+            if prefix is None or row["id"].startswith(prefix):
+                yield read_entry(row)
 
     def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given, in one query."""
@@ -272,43 +325,45 @@ class SQLStore(Store):
 
     def fingerprints_of(self, entry_ids: Iterable[str]) -> dict[str, Fingerprint]:
         """The fingerprints of these entries, reading five columns of each in one query."""
-        with self._single_statement() as conn:
-            return self._fingerprints_of(conn, list(entry_ids), lock=False)
-
-    def _fingerprints_of(
-        self, conn: sa.Connection, ids: Sequence[str], lock: bool
-    ) -> dict[str, Fingerprint]:
         c = self._schema.entries.c
         columns = (c.id, c.enabled, c.version, c.config_digest, c.source)
-        return {
-            row["id"]: read_sourced_fingerprint(row)
-            for row in self._dialect.rows_of(conn, columns, ids, lock)
-        }
+        with self._single_statement() as conn:
+            rows = self._dialect.rows_of(conn, columns, list(entry_ids))
+            return {row["id"]: read_sourced_fingerprint(row) for row in rows}
 
     def write_checked(
         self,
         entries: Sequence[Entry],
         expected_versions: Mapping[str, int],
         digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[str]:
-        """One transaction: the rows' versions read and locked, then the entries whose version
-        holds written as :meth:`write_many` writes them."""
+        """One transaction: the audit log's head locked, the rows' definitions and versions
+        read and locked, then the entries whose version holds written as :meth:`write_many`
+        writes them, and their change records appended."""
+        note = audit.note_or_default(note, audit.WRITE)
         if not entries:
             return []
         with self._write() as conn:
-            stored = self._fingerprints_of(conn, [entry.id for entry in entries], lock=True)
+            head = self._lock_audit(conn)
+            stored = self._before(conn, [entry.id for entry in entries])
             refused: list[str] = []
             kept: list[Entry] = []
             for entry in entries:
                 found = stored.get(entry.id)
-                if (found.version if found else 0) == expected_versions[entry.id]:
+                if (int(found["version"]) if found else 0) == expected_versions[entry.id]:
                     kept.append(entry)
                 else:
                     refused.append(entry.id)
             if kept:
-                self._dialect.insert_rows(conn, [self._new_row(e, digests) for e in kept])
+                made = functools.cache(
+                    lambda: audit_log.records(head, note, _entry_changes(stored, kept))
+                )
+                self._dialect.insert_rows(conn, [self._new_row(e, digests) for e in kept], made)
                 if any(entry.tags for entry in kept) or tag_index.any_tagged(conn, self._schema):
                     self._dialect.write_tags(conn, kept, True)
+                self._write_records(conn, head, made())
                 self._dialect.announce(conn, announced([entry.id for entry in kept]))
         return refused
 
@@ -329,84 +384,95 @@ class SQLStore(Store):
         with self._write() as conn:
             conn.execute(statement, params)
 
-    def upsert(self, entry: Entry, expected_version: int | None = None) -> Entry:
+    def upsert(
+        self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None
+    ) -> Entry:
         """Create or update ``entry``'s definition; return what is stored now.
 
-        See :meth:`Store.upsert`. Each attempt is one statement, so of several writers holding
-        the same ``expected_version`` exactly one wins.
+        See :meth:`Store.upsert`. One write transaction: the audit log's head locked, the row's
+        definition and version read and locked, then one ``UPDATE`` or ``INSERT`` and the
+        change record.
         """
-        values = definition(entry)
-        while True:
-            row: sa.RowMapping | None = None
-            with self._write() as conn:
-                if expected_version != 0:
-                    row = (
-                        conn.execute(self._update_stmt(entry, values, expected_version))
-                        .mappings()
-                        .first()
-                    )
-                    if row is None and expected_version is not None:
-                        actual = self._version_of(conn, entry.id)
-                        raise VersionConflict(entry.id, expected_version, actual)
-                if row is None:
-                    insert = (
-                        self._dialect.insert(self._schema.entries)
-                        .values(new_row(entry))
-                        .on_conflict_do_nothing(index_elements=["id"])
-                        .returning(*self._columns)
-                    )
-                    row = conn.execute(insert).mappings().first()
-                    if row is None and expected_version == 0:
-                        actual = self._version_of(conn, entry.id)
-                        raise VersionConflict(entry.id, expected_version, actual)
-                if row is not None:
-                    self._dialect.write_tags(conn, [entry], True)
-                    self._dialect.announce(conn, [entry.id])
-            if row is not None:
-                return read_entry(row)
-            # No check asked for, and another writer created the entry between our UPDATE and
-            # INSERT: update it now.
-
-    def _update_stmt(
-        self, entry: Entry, values: Mapping[str, Any], expected_version: int | None
-    ) -> Any:
-        return upserts.update_statement(
-            self._schema, self._columns, entry, values, expected_version
-        )
+        note = audit.note_or_default(note, audit.WRITE)
+        with self._write() as conn:
+            head = self._lock_audit(conn)
+            before = self._before(conn, [entry.id])
+            found = before.get(entry.id)
+            actual = None if found is None else int(found["version"])
+            if expected_version is not None and expected_version != (actual or 0):
+                raise VersionConflict(entry.id, expected_version, actual)
+            if found is None:
+                statement = (
+                    self._dialect.insert(self._schema.entries)
+                    .values(new_row(entry))
+                    .returning(*self._columns)
+                )
+            else:
+                statement = upserts.update_statement(
+                    self._schema, self._columns, entry, definition(entry)
+                )
+            row = conn.execute(statement).mappings().one()
+            self._dialect.write_tags(conn, [entry], True)
+            self._record(conn, head, note, _entry_changes(before, [entry]))
+            self._dialect.announce(conn, [entry.id])
+        return read_entry(row)
 
     def upsert_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> list[Entry]:
         """:meth:`upsert` each entry without a version check, all in one transaction.
 
-        Each run of distinct ids is one ``INSERT … ON CONFLICT (id) DO UPDATE`` executed with
-        many parameter sets (which applies :meth:`upsert`'s rules row by row), then one read of
-        the rows written; an id given again starts a new run, so repeats apply in order.
+        The audit log's head is locked and the rows' definitions read (and locked) in one query
+        first. Each run of distinct ids is then one ``INSERT … ON CONFLICT (id) DO UPDATE``
+        executed with many parameter sets (which applies :meth:`upsert`'s rules row by row),
+        then one read of the rows written; an id given again starts a new run, so repeats apply
+        in order. The change records go in last, in one bulk insert.
         """
-        return self._upsert_runs(list(entries), digests, read_back=True)
+        note = audit.note_or_default(note, audit.WRITE)
+        return self._upsert_runs(list(entries), digests, note, read_back=True)
 
     def write_many(
-        self, entries: Iterable[Entry], digests: Mapping[str, str] | None = None
+        self,
+        entries: Iterable[Entry],
+        digests: Mapping[str, str] | None = None,
+        *,
+        note: ChangeNote | None = None,
     ) -> None:
         """:meth:`upsert_many` without reading the rows back."""
-        self._upsert_runs(list(entries), digests, read_back=False)
+        note = audit.note_or_default(note, audit.WRITE)
+        self._upsert_runs(list(entries), digests, note, read_back=False)
 
     def _upsert_runs(
-        self, batch: Sequence[Entry], digests: Mapping[str, str] | None, read_back: bool
+        self,
+        batch: Sequence[Entry],
+        digests: Mapping[str, str] | None,
+        note: ChangeNote,
+        read_back: bool,
     ) -> list[Entry]:
         if not batch:
             return []
         stored: list[Entry] = []
         with self._write() as conn:
+            head = self._lock_audit(conn)
+            before = self._before(conn, list(dict.fromkeys(entry.id for entry in batch)))
+            # Made once, while the database writes the first rows.
+            made = functools.cache(
+                lambda: audit_log.records(head, note, _entry_changes(before, batch))
+            )
             tagged = tag_index.any_tagged(conn, self._schema)
             for indexes in distinct_runs([entry.id for entry in batch]):
                 rows = [self._new_row(batch[index], digests) for index in indexes]
-                self._dialect.insert_rows(conn, rows)
+                self._dialect.insert_rows(conn, rows, made)
                 run = [batch[index] for index in indexes]
                 if tagged or any(entry.tags for entry in run):
                     tagged = self._dialect.write_tags(conn, run, tagged) or tagged
                 if read_back:
                     stored += self._read_back(conn, [batch[index].id for index in indexes])
+            self._write_records(conn, head, made())
             self._dialect.announce(conn, announced([entry.id for entry in batch]))
         return stored
 
@@ -415,30 +481,45 @@ class SQLStore(Store):
         digest = digests.get(entry.id) if digests else None
         return new_row(entry, f"1:{digest}" if digest else None)
 
-    def delete(self, entry_id: str) -> bool:
+    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
         """Remove the entry and its history; ``False`` if it did not exist."""
+        note = audit.note_or_default(note, audit.REMOVE)
         entries, runs = self._schema.entries, self._schema.runs
         with self._write() as conn:
-            gone = conn.execute(
-                sa.delete(entries).where(entries.c.id == entry_id).returning(entries.c.id)
-            ).first()
+            head = self._lock_audit(conn)
+            gone = (
+                conn.execute(
+                    sa.delete(entries)
+                    .where(entries.c.id == entry_id)
+                    .returning(*self._before_columns)
+                )
+                .mappings()
+                .first()
+            )
             conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
             tag_index.delete_tags(conn, self._schema, entry_id)
             if gone is not None:
+                self._record(
+                    conn, head, note, [entry_change(entry_id, read_definition(gone), None)]
+                )
                 self._dialect.announce(conn, [entry_id])
         return gone is not None
 
-    def set_enabled(self, entry_id: str, enabled: bool, now: datetime) -> Entry:
+    def set_enabled(
+        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+    ) -> Entry:
         """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired).
 
         Bumps the version when the flag changes. Raises :class:`EntryNotFound`.
         """
         _aware(now, "now")
+        note = audit.note_or_default(note, audit.ENABLE if enabled else audit.DISABLE)
         entries = self._schema.entries
         c = entries.c
         while True:
             row: sa.RowMapping | None
             with self._write() as conn:
+                head = self._lock_audit(conn)
                 current = (
                     conn.execute(
                         sa.select(*self._columns).where(c.id == entry_id).with_for_update()
@@ -456,9 +537,11 @@ class SQLStore(Store):
                 )
                 row = conn.execute(statement).mappings().first()
                 if row is not None:
+                    changed = read_entry(row)
+                    self._record(conn, head, note, [entry_change(entry_id, stored, changed)])
                     self._dialect.announce(conn, [entry_id])
             if row is not None:
-                return read_entry(row)
+                return changed
 
     # -- claims ----------------------------------------------------------------------------------
 
@@ -560,21 +643,29 @@ class SQLStore(Store):
 
     # -- pause -----------------------------------------------------------------------------------
 
-    def pause(self, pause: Pause) -> Pause | None:
-        """Store ``pause`` and announce it, in one write transaction; the pause replaced."""
+    def pause(self, pause: Pause, *, note: ChangeNote | None = None) -> Pause | None:
+        """Store ``pause``, record and announce it, in one write transaction; the pause
+        replaced."""
         pause = checked_pause(pause)
+        note = audit.note_or_default(note, audit.PAUSE)
         insert = self._dialect.insert(self._schema.pause)
         with self._write() as conn:
+            head = self._lock_audit(conn)
             previous = replace_pause(conn, self._schema, insert, pause)
+            self._record(conn, head, note, [pause_change(previous, pause)])
             self._dialect.announce(conn, [ANY_CHANGE])
         return previous
 
-    def resume(self) -> Pause | None:
-        """Clear the pause and announce it, in one write transaction; the pause cleared."""
+    def resume(self, *, note: ChangeNote | None = None) -> Pause | None:
+        """Clear the pause, record and announce it, in one write transaction; the pause
+        cleared."""
+        note = audit.note_or_default(note, audit.RESUME)
         insert = self._dialect.insert(self._schema.pause)
         with self._write() as conn:
+            head = self._lock_audit(conn)
             previous = replace_pause(conn, self._schema, insert, None)
             if previous is not None:
+                self._record(conn, head, note, [pause_change(previous, None)])
                 self._dialect.announce(conn, [ANY_CHANGE])
         return previous
 
@@ -608,19 +699,46 @@ class SQLStore(Store):
         with self._write() as conn:
             return outcomes.record_outcomes(conn, self._schema, reports)
 
-    def record_manual_run(self, record: RunRecord) -> bool:
-        """Append a manual run to history in one write transaction (see ``manual.py``)."""
+    def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
+        """Append a manual run to history and record it, in one write transaction (see
+        ``manual.py``)."""
         checked_manual(record)
+        note = audit.note_or_default(note, audit.RUN)
         with self._write() as conn:
-            return manual.record_manual_run(
+            head = self._lock_audit(conn)
+            found = manual.record_manual_run(
                 conn, self._schema, record, self.history_limit, self._dialect.insert
             )
+            if found:
+                self._record(conn, head, note, [(record.entry_id, None, None)])
+            return found
 
     def next_due_at(self) -> datetime | None:
         """The earliest ``next_run_at`` among enabled, unclaimed entries."""
         with self._single_statement() as conn:
             value: datetime | None = conn.scalar(self._head_statement)
         return value
+
+    # -- audit log -------------------------------------------------------------------------------
+
+    def audit_head(self) -> AuditHead:
+        """The audit log's head: one row."""
+        with self._single_statement() as conn:
+            return audit_log.read_head(conn, self._schema)
+
+    def changes(
+        self, entry_id: str | None = None, *, since: datetime | None = None
+    ) -> Iterator[Change]:
+        """The records kept, in order: one query, read :data:`_STREAM_ROWS` rows at a time (see
+        ``audit_log.py``)."""
+        for row in self._stream(audit_log.changes_query(self._schema, entry_id, since)):
+            yield audit_log.read_change(row)
+
+    def change(self, seq: int) -> Change | None:
+        """The record numbered ``seq``: one primary-key lookup."""
+        with self._single_statement() as conn:
+            row = conn.execute(audit_log.change_query(self._schema, seq)).mappings().first()
+        return None if row is None else audit_log.read_change(row)
 
     # -- health ----------------------------------------------------------------------------------
 

@@ -1,20 +1,17 @@
 """The SQL store's definition writes: one entry's ``UPDATE`` (an edit, enabling or disabling),
-and the ``INSERT … ON CONFLICT DO UPDATE`` of many rows, compiled once for SQLite's driver or
-fed one JSON document at a time to PostgreSQL. Edits of one entry and of many apply the same
-rule for their next run (:func:`rescheduled`)."""
+and the ``INSERT … ON CONFLICT DO UPDATE`` of many rows, compiled once for SQLite's driver (see
+``driver.py``) or fed one JSON document at a time to PostgreSQL. Edits of one entry and of many
+apply the same rule for their next run (:func:`rescheduled`)."""
 
 from __future__ import annotations
 
-import dataclasses
-import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores.base import StoreError
 from celery_stembeat.stores.sql.codec import DEFINITION_COLUMNS, dumps, json_row
 from celery_stembeat.stores.sql.schema import Schema, UTCDateTime
 
@@ -22,18 +19,6 @@ from celery_stembeat.stores.sql.schema import Schema, UTCDateTime
 _JSON_COLUMNS = frozenset(("spec", "args", "kwargs", "options", "tags"))
 #: Rows per JSON document PostgreSQL's bulk upsert takes in one statement.
 JSON_ROWS = 5000
-
-
-@dataclasses.dataclass(frozen=True)
-class DriverStatement:
-    """A statement compiled for the driver: its SQL, how to take a row's column values in
-    parameter order, the bind processors by position, and the statement's own constants (which
-    come after the columns)."""
-
-    sql: str
-    columns: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    processors: list[tuple[int, Callable[[Any], Any]]]
-    constants: tuple[Any, ...]
 
 
 def _plain_type(column: sa.Column[Any]) -> Any:
@@ -64,18 +49,14 @@ def rescheduled(
 
 
 def update_statement(
-    schema: Schema,
-    columns: Sequence[sa.Column[Any]],
-    entry: Entry,
-    definition: Mapping[str, Any],
-    expected_version: int | None,
+    schema: Schema, columns: Sequence[sa.Column[Any]], entry: Entry, definition: Mapping[str, Any]
 ) -> Any:
     """The ``UPDATE`` of ``entry``'s definition, returning ``columns`` (no row if the entry
-    is missing or not at ``expected_version``)."""
+    is missing)."""
     entries = schema.entries
     c = entries.c
     next_run = sa.literal(entry.state.next_run_at, entries.c.next_run_at.type)
-    stmt = (
+    return (
         sa.update(entries)
         .where(c.id == entry.id)
         .values(
@@ -89,9 +70,6 @@ def update_statement(
         )
         .returning(*columns)
     )
-    if expected_version is not None:
-        stmt = stmt.where(c.version == expected_version)
-    return stmt
 
 
 def upsert_many_statement(schema: Schema, insert: Any) -> Any:
@@ -140,56 +118,6 @@ def json_documents(rows: Sequence[Mapping[str, Any]]) -> Iterator[str]:
     """``rows`` as the JSON documents :func:`json_upsert` takes, :data:`JSON_ROWS` each."""
     for first in range(0, len(rows), JSON_ROWS):
         yield dumps([json_row(row) for row in rows[first : first + JSON_ROWS]])
-
-
-def driver_statement(engine: sa.Engine, schema: Schema) -> DriverStatement:
-    """SQLite's upsert statement compiled once, for rows of driver values."""
-    from sqlalchemy.dialects.sqlite import insert
-
-    dialect = engine.dialect
-    compiled = upsert_many_statement(schema, insert(schema.entries)).compile(dialect=dialect)
-    columns = schema.entries.c
-    names = [name for name in compiled.positiontup or () if name in columns]
-    constants = (compiled.positiontup or ())[len(names) :]
-    if any(name in columns for name in constants):
-        raise StoreError("the upsert statement binds its constants before its columns")
-    processors = []
-    for index, name in enumerate(names):
-        process = columns[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processors.append((index, process))
-    return DriverStatement(
-        compiled.string,
-        operator.itemgetter(*names),
-        processors,
-        tuple(compiled.params[name] for name in constants),
-    )
-
-
-def driver_rows(
-    driver: DriverStatement, rows: Sequence[Mapping[str, Any]]
-) -> list[tuple[Any, ...]]:
-    """``rows`` as tuples of driver values for ``driver`` (made by the columns' own bind
-    processors)."""
-    values = []
-    # Rows written together mostly share their instants (one stamp, a first run per
-    # schedule): each column formats each distinct instant once.
-    instants: dict[tuple[int, datetime], Any] = {}
-    for row in rows:
-        items = list(driver.columns(row))
-        for index, process in driver.processors:
-            value = items[index]
-            if value is None:  # NULL whatever the type (JSON is NOT NULL)
-                continue
-            if type(value) is datetime:
-                key = (index, value)
-                if (done := instants.get(key)) is None:
-                    done = instants[key] = process(value)
-                items[index] = done
-            else:
-                items[index] = process(value)
-        values.append((*items, *driver.constants))
-    return values
 
 
 def enable_statement(
