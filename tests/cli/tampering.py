@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import sqlalchemy as sa
+
 from celery_stembeat.stores import Store
 
 EDITED_ACTOR = "mallory"
@@ -29,7 +31,18 @@ def tamper(store: Store, backend: str, seq: int, how: str) -> None:
     elif backend == "redis":
         _tamper_redis(store, seq, how)
     else:
-        raise NotImplementedError(backend)
+        _tamper_sql(store, seq, how)
+
+
+def _tamper_sql(store: Store, seq: int, how: str) -> None:
+    log = store._schema.audit  # type: ignore[attr-defined]
+    where = log.c.seq == seq
+    with store._engine.begin() as conn:  # type: ignore[attr-defined]
+        if how == "delete":
+            assert conn.execute(sa.delete(log).where(where)).rowcount == 1
+            return
+        text = conn.execute(sa.select(log.c.text).where(where)).scalar_one()
+        conn.execute(sa.update(log).where(where).values(text=_edited(text)))
 
 
 def _tamper_redis(store: Store, seq: int, how: str) -> None:
