@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from celery_stembeat.specs import format_instant
+from celery_stembeat.cli.session import actor
+from celery_stembeat.specs import IntervalSpec, format_instant
 from celery_stembeat.stores import Store
-from tests.cli.scenario import NOW, seed
+from tests.cli.scenario import NOW, entry, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -90,3 +91,18 @@ def test_celery_preload_options_reach_the_app(sqlite_url: str, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "tenant=acme" in done.stderr
     assert len(json.loads(done.stdout)) == 7
+
+
+def test_celery_stembeat_rollback_and_log(
+    sqlite_url: str, sqlite_store: Store, tmp_path: Path
+) -> None:
+    sqlite_store.upsert(entry("job", IntervalSpec(60), NOW))
+    sqlite_store.upsert(entry("job", IntervalSpec(90), NOW))
+    now = format_instant(NOW)
+    done = celery(sqlite_url, "--now", now, "rollback", "job", decoy=tmp_path / "decoy.db")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "rolled back job: its definition before change 2"
+    done = celery(sqlite_url, "log", "--json", "--limit", "1", decoy=tmp_path / "decoy.db")
+    (newest,) = json.loads(done.stdout)
+    assert (newest["seq"], newest["verb"], newest["actor"]) == (3, "rollback", actor())
+    assert (newest["at"], newest["after"]["spec"]["every"]) == (now, 60.0)
