@@ -152,8 +152,9 @@ def rollback(
 
     Without --to, undo the entry's newest change (manual runs aside): restore the definition
     that change found. Run state stays; a removed entry is created again, an entry that did
-    not exist then is removed. The write is checked against the entry as read: should another process change it
-    meanwhile, nothing is written (exit 1). The audit log records the rollback as any change.
+    not exist then is removed. The write is checked against the entry as read: should another
+    process change it meanwhile, nothing is written (exit 1). The audit log records the
+    rollback as any change.
     """
     session = current(ctx)
     checked_id(entry_id)
