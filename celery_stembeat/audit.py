@@ -169,6 +169,9 @@ class Change:
         reads is returned as it is, for :func:`verify` to find."""
         try:
             data = json.loads(text)
+            for name in ("before", "after"):
+                if not isinstance(data[name], (dict, type(None))):
+                    raise ValueError(f"{name!r} is neither an object nor null")
             return cls(
                 seq=int(data["seq"]),
                 at=parse_instant(data["at"], "at"),

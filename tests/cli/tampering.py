@@ -13,14 +13,17 @@ from celery_stembeat.stores import Store
 EDITED_ACTOR = "mallory"
 
 
-def _edited(text: str) -> str:
-    """A record's text with another actor."""
-    return json.dumps({**json.loads(text), "actor": EDITED_ACTOR}, sort_keys=True)
+def _edited(text: str, how: str = "edit") -> str:
+    """A record's text with another actor (``edit``) or a definition that is not an object
+    (``garble``)."""
+    changed = {"actor": EDITED_ACTOR} if how == "edit" else {"after": [1, 2]}
+    return json.dumps({**json.loads(text), **changed}, sort_keys=True)
 
 
 def tamper(store: Store, backend: str, seq: int, how: str) -> None:
-    """``how``: ``edit`` (the record's actor becomes ``mallory``) or ``delete`` record ``seq``."""
-    assert how in ("edit", "delete")
+    """``how``: ``edit`` (the record's actor becomes ``mallory``), ``garble`` (its definition
+    after becomes a list) or ``delete`` record ``seq``."""
+    assert how in ("edit", "garble", "delete")
     if backend == "memory":
         kept = store._backend.changes  # type: ignore[attr-defined]
         index = next(i for i, change in enumerate(kept) if change.seq == seq)
@@ -42,7 +45,7 @@ def _tamper_sql(store: Store, seq: int, how: str) -> None:
             assert conn.execute(sa.delete(log).where(where)).rowcount == 1
             return
         text = conn.execute(sa.select(log.c.text).where(where)).scalar_one()
-        conn.execute(sa.update(log).where(where).values(text=_edited(text)))
+        conn.execute(sa.update(log).where(where).values(text=_edited(text, how)))
 
 
 def _tamper_redis(store: Store, seq: int, how: str) -> None:
@@ -55,5 +58,5 @@ def _tamper_redis(store: Store, seq: int, how: str) -> None:
     client.delete(log)
     for record_id, fields in records:
         if record_id == f"{seq}-0".encode():
-            fields = {**fields, b"t": _edited(fields[b"t"].decode()).encode()}
+            fields = {**fields, b"t": _edited(fields[b"t"].decode(), how).encode()}
         client.xadd(log, fields, id=record_id)

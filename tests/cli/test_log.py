@@ -190,6 +190,20 @@ def test_verify_finds_a_record_changed_in_the_store_itself(
     assert (document["intact"], document["checked"], document["problem"]) == (False, 2, problem)
 
 
+def test_a_record_that_no_longer_reads_is_one_line_and_exit_1(
+    cli: Invoke, logged: Store, backend: str
+) -> None:
+    tamper(logged, backend, 3, "garble")
+    for args in (("log",), ("log", "--verify"), ("log", "--json")):
+        result = cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("Error: audit log")
+        assert "'after' is neither an object nor null" in line
+        assert len(line) < 400
+
+
 class Trimmed:
     """A store whose first reading of the log is overtaken, after its first record, by writes
     of another process that trim the log (``audit_limit`` 3), as a bulk apply may."""

@@ -3,8 +3,10 @@ is whole and unedited."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import deque
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from celery_stembeat import audit
 from celery_stembeat.audit import AuditHead, Change, Verification
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import checked_id
-from celery_stembeat.cli.errors import Command
+from celery_stembeat.cli.errors import Command, Failed
 from celery_stembeat.cli.jsonstream import json_list
 from celery_stembeat.cli.params import instant_option, output_options
 from celery_stembeat.cli.session import current
@@ -52,6 +54,16 @@ def verified(store: Store) -> tuple[AuditHead, Verification]:
         if again.floor > problem_at:
             head, found = again, audit.verify(again, store.changes())
     return head, found
+
+
+@contextlib.contextmanager
+def unreadable_fails() -> Iterator[None]:
+    """A change record the store holds but that does not read as one (edited by hand) ends the
+    command with one line naming it, exit 1."""
+    try:
+        yield
+    except ValueError as exc:
+        raise Failed(f"audit log broken: {exc}") from None
 
 
 def verification_line(found: Verification) -> str:
@@ -110,7 +122,7 @@ def log(
     if verify:
         if entry_id is not None or since is not None or limit is not None:
             raise click.UsageError("--verify checks the whole log: give no ID, --since or --limit")
-        with session.store() as store:
+        with session.store() as store, unreadable_fails():
             head, found = verified(store)
         if as_json:
             render.echo_json(verification_dict(head, found))
@@ -119,7 +131,7 @@ def log(
         ctx.exit(0 if found.intact else 1)
     if entry_id is not None:
         checked_id(entry_id)
-    with session.store() as store:
+    with session.store() as store, unreadable_fails():
         shown, selected = newest(store, entry_id, since, limit or DEFAULT_LIMIT)
     if as_json:
         json_list((change.to_dict() for change in shown), sys.stdout.write)
