@@ -1,4 +1,5 @@
-"""Pausing Python's cyclic garbage collector around start-up's bulk work."""
+"""Pausing Python's cyclic garbage collector around bulk work: start-up's, a store's bulk
+writes."""
 
 from __future__ import annotations
 

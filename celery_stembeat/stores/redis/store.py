@@ -50,6 +50,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, WatchError
 
 from celery_stembeat import audit
+from celery_stembeat._collector import collector_paused
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
@@ -491,8 +492,7 @@ class RedisStore(Store):
 
         def items_of(first: int) -> list[list[Any]]:
             """The items of the chunk from ``first``, encoded as it is sent (while Redis runs
-            the chunk before it), again if it is sent again: keeping every chunk's would keep
-            their many small objects for the cyclic garbage collector to go through."""
+            the chunk before it), again if it is sent again: not every chunk's at once."""
             items: list[list[Any]] = []
             for entry in batch[first : first + _UPSERT_BATCH]:
                 item = [entry.id, entry_fields(entry, digests.get(entry.id, ""))]
@@ -506,21 +506,26 @@ class RedisStore(Store):
         pending = list(firsts)
         stale = 0
         new = {entry_id for entry_id, version in (expected or {}).items() if version == 0}
-        while pending:
-            sent = _without_repeats(pending, batch)
-            got = self._chunks(batch, sent, items_of, channel, note, new)
-            new = set()
-            replies.update(
-                (first, reply) for first, reply in zip(sent, got, strict=True) if reply is not None
-            )
-            pending = [first for first in pending if first not in replies]
-            # Rounds in which another writer came first every time.
-            stale = stale + 1 if all(reply is None for reply in got) else 0
-            if stale == WRITE_ATTEMPTS:
-                raise StoreError(
-                    f"Redis store {self.display_url}: writing {len(batch)} entries: other "
-                    f"writers kept changing the store; tried {WRITE_ATTEMPTS} times"
+        # Each change record allocates objects that live until its chunk is sent: with the
+        # caller's entries alive, full collections would walk them all again and again.
+        with collector_paused():
+            while pending:
+                sent = _without_repeats(pending, batch)
+                got = self._chunks(batch, sent, items_of, channel, note, new)
+                new = set()
+                replies.update(
+                    (first, reply)
+                    for first, reply in zip(sent, got, strict=True)
+                    if reply is not None
                 )
+                pending = [first for first in pending if first not in replies]
+                # Rounds in which another writer came first every time.
+                stale = stale + 1 if all(reply is None for reply in got) else 0
+                if stale == WRITE_ATTEMPTS:
+                    raise StoreError(
+                        f"Redis store {self.display_url}: writing {len(batch)} entries: other "
+                        f"writers kept changing the store; tried {WRITE_ATTEMPTS} times"
+                    )
         if batch and not channel:
             with self._errors():
                 self._client.publish(self.channel, ANY_CHANGE)
