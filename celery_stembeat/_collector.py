@@ -1,4 +1,5 @@
-"""Pausing Python's cyclic garbage collector around start-up's bulk work."""
+"""Pausing Python's cyclic garbage collector around bulk work (start-up, a tick, a bulk write's
+audit records)."""
 
 from __future__ import annotations
 
