@@ -1,5 +1,5 @@
-"""Pausing Python's cyclic garbage collector around bulk work: start-up's, a store's bulk
-writes."""
+"""Pausing Python's cyclic garbage collector around bulk work: start-up, a tick, a store's bulk
+writes and their audit records."""
 
 from __future__ import annotations
 

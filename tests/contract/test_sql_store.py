@@ -32,6 +32,7 @@ from celery_stembeat.stores import (
     Pause,
     RunRecord,
     Store,
+    StoreError,
     SuspectRules,
     TaskReport,
     open_store,
@@ -508,3 +509,24 @@ def test_drop_removes_the_audit_log_tables(sql_url: str, store: Store) -> None:
             assert not any(sa.inspect(conn).has_table(name) for name in names)
     finally:
         engine.dispose()
+
+
+def test_a_write_after_the_head_was_set_back_fails_and_writes_nothing(
+    sql_url: str, store: Store
+) -> None:
+    """A head set back by hand makes the next audited bulk write number a record that exists:
+    the insert of the records fails, and with it the whole write."""
+    store.upsert(make_entry("a"))
+    store.upsert(make_entry("a", description="edited"))
+    assert isinstance(store, SQLStore)
+    engine = _raw_engine(sql_url)
+    try:
+        head = build_schema(store.prefix, engine.dialect.name).audit_head
+        with engine.begin() as conn:
+            conn.execute(sa.update(head).values(seq=1))
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError, match="audit"):
+        store.write_many([make_entry("b"), make_entry("c")])
+    assert store.get_many(["b", "c"]) == []
+    assert [change.seq for change in store.changes()] == [1, 2]

@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from celery_stembeat._collector import collector_paused
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, chained, trimmed
 from celery_stembeat.stores.sql.schema import AUDIT_HEAD_SLOT, Schema
 
@@ -62,12 +63,17 @@ class Records:
 
 def records(head: AuditHead, note: ChangeNote, items: Iterable[EntryChange | None]) -> Records:
     """The records of ``items`` (``None``: no change), appended after ``head``: no I/O, so a
-    bulk write can make them while the database works on its rows."""
-    changes = (item for item in items if item is not None)
+    bulk write can make them while the database works on its rows.
+
+    Made with the cyclic collector paused: each record allocates a few short-lived containers,
+    and the collections they triggered walked every object the write holds (its entries and
+    rows), a third of the time records took for a bulk write of 100,000 entries."""
+    changed = (item for item in items if item is not None)
     rows: list[dict[str, Any]] = []
-    while chunk := list(itertools.islice(changes, _CHUNK)):
-        made, head = chained(head, note, chunk)
-        rows += map(change_row, made)
+    with collector_paused():
+        while chunk := list(itertools.islice(changed, _CHUNK)):
+            made, head = chained(head, note, chunk)
+            rows += map(change_row, made)
     return Records(rows, head)
 
 
