@@ -38,7 +38,7 @@ VERBS = {
     "resume": f"{_COMMANDS}.pause:resume",
     "run": f"{_COMMANDS}.run:run",
     "rollback": f"{_COMMANDS}.rollback:rollback",
-    "export": f"{_COMMANDS}.migrate:export",
+    "export": f"{_COMMANDS}.export:export",
     "import": f"{_COMMANDS}.migrate:import_schedules",
 }
 

@@ -48,9 +48,9 @@ def format_instant(value: datetime) -> str:
     The text is canonical: an instant and the one parsed back from its text format alike, so
     a sub-millisecond remainder is dropped rather than written as ``.000``.
     """
-    utc = value.astimezone(UTC)
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     spec = "milliseconds" if utc.microsecond >= 1000 else "seconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return utc.isoformat("T", spec)[:-6] + "Z"  # without its "+00:00"
 
 
 @functools.lru_cache(maxsize=512)

@@ -13,10 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from celery_stembeat.cli import render
-from celery_stembeat.cli.commands.manage import export as export_file
+from celery_stembeat.cli.commands.dcb_options import DCB, dcb_settings_options
 from celery_stembeat.cli.errors import BadInput, Command, Failed, translated
-from celery_stembeat.cli.files import FORMATS
-from celery_stembeat.cli.params import F, json_option, tag_option, verbosity_options, zone_option
+from celery_stembeat.cli.params import json_option, verbosity_options
 from celery_stembeat.cli.progress import verify_progress
 from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import Session, current
@@ -44,9 +43,7 @@ from celery_stembeat.migrate.report import (
 from celery_stembeat.migrate.verify import verify
 from celery_stembeat.specs import SpecError, parse_duration
 
-DCB = "django-celery-beat"
 SOURCES = (DCB, "celery", "redbeat")
-TARGETS = (DCB, "celery")
 #: The longest verification window.
 MAX_WINDOW = timedelta(days=366)
 #: Rows from which an import shows a progress bar (on a terminal).
@@ -68,41 +65,8 @@ def _window(ctx: click.Context, param: click.Parameter, value: str | None) -> ti
     return window
 
 
-def dcb_settings_options(function: F) -> F:
-    """The Django and django-celery-beat settings that live outside the database."""
-    for option in reversed(
-        (
-            click.option(
-                "--use-tz/--no-use-tz",
-                default=True,
-                show_default=True,
-                help="Django's USE_TZ: naive instants in the database are UTC.",
-            ),
-            zone_option(
-                "--time-zone",
-                default="UTC",
-                show_default=True,
-                help="Django's TIME_ZONE: the zone of naive instants with --no-use-tz.",
-            ),
-            zone_option(
-                "--celery-timezone",
-                default="UTC",
-                show_default=True,
-                help="celery's timezone (CELERY_TIMEZONE).",
-            ),
-            click.option(
-                "--tz-aware/--no-tz-aware",
-                default=True,
-                show_default=True,
-                help="DJANGO_CELERY_BEAT_TZ_AWARE: crontabs run in their own zone.",
-            ),
-        )
-    ):
-        function = option(function)
-    return function
-
-
-def _dcb_settings(options: dict[str, Any]) -> DcbSettings:
+def dcb_settings(options: dict[str, Any]) -> DcbSettings:
+    """The settings the options of :func:`dcb_settings_options` give."""
     return DcbSettings(
         use_tz=options["use_tz"],
         time_zone=options["time_zone"],
@@ -206,7 +170,7 @@ def import_schedules(
     """
     session = current(ctx)
     now = session.now()
-    settings = _dcb_settings(dcb_options)
+    settings = dcb_settings(dcb_options)
     rows: list[TaskRow] = []
     header: list[str] = []
     if window is not None and source != DCB:
@@ -281,43 +245,19 @@ def _store_entries(session: Session, tags: tuple[str, ...]) -> list[Entry]:
         return [entry for entry in stored(store, tags=tags) if entry.source == "store"]
 
 
-@click.command("export", cls=Command)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
-@click.option(
-    "--to",
-    "target",
-    type=click.Choice(TARGETS),
-    help=f"Write to {DCB}'s tables (--db-url) or print a celery beat_schedule module.",
-)
-@click.option("--db-url", metavar="URL", help=f"The {DCB} database (SQLAlchemy URL).")
-@dcb_settings_options
-@click.option("--dry-run", is_flag=True, help=f"With --to {DCB}: report, write nothing.")
-@click.option("--allow-skips", is_flag=True, help="Exit 0 even when some entries were skipped.")
-@tag_option
-@click.pass_context
-def export(
-    ctx: click.Context,
-    /,
-    fmt: str,
+def export_to(
+    session: Session,
+    target: str,
     tags: tuple[str, ...],
-    target: str | None,
     db_url: str | None,
     dry_run: bool,
     allow_skips: bool,
-    **dcb_options: Any,
+    dcb_options: dict[str, Any],
 ) -> None:
-    """Print the store's entries as a file for apply, or export them to another scheduler.
-
-    Without --to: definitions only, no run state; entries of beat_schedule are left out. With
-    --to, run state goes along where the target keeps it, and what it cannot express is
-    named; exit 1 when an entry was left out (unless --allow-skips).
-    """
-    if target is None:
-        ctx.invoke(export_file, fmt=fmt, tags=tags)
-        return
-    session = current(ctx)
+    """``export --to``: the store's entries written to django-celery-beat's tables or printed
+    as a celery ``beat_schedule`` module."""
     entries = _store_entries(session, tags)
-    settings = _dcb_settings(dcb_options)
+    settings = dcb_settings(dcb_options)
     if target == "celery":
         module = beat_schedule_module(entries, settings.celery_timezone, session.now())
         click.echo(module.text, nl=False)

@@ -14,7 +14,7 @@ from celery_stembeat.stores.sql.schema import Schema
 
 
 def claim_statement(
-    schema: Schema, columns: Sequence[sa.Column[Any]], skip_locked: bool, limit: int
+    schema: Schema, columns: Sequence[sa.ColumnElement[Any]], skip_locked: bool, limit: int
 ) -> Any:
     """The claim of up to ``limit`` entries, returning ``columns`` (build it once per limit:
     building costs more than running it); it claims nothing while a pause holds at ``b_now``.

@@ -210,7 +210,8 @@ def storable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_entry(row: sa.RowMapping) -> Entry:
-    """The entry a row holds (while claimed, its next run is ``claimed_for``)."""
+    """The entry a row holds: every entry column but :data:`UNREAD_COLUMNS`, and
+    :data:`DEFINITION_JSON` (while claimed, its next run is ``claimed_for``)."""
     # The row holds what a validated entry wrote, in final types (see entry_decode).
     claimed = row["claim_token"] is not None
     state = stored_state(
@@ -229,7 +230,7 @@ def read_entry(row: sa.RowMapping) -> Entry:
         **read_tracked(row),
     )
     return stored_entry(
-        **_definition_fields(row, row),
+        **_definition_fields(row, _json_definition(row)),
         source=row["source"],
         version=int(row["version"]),
         state=state,
@@ -241,6 +242,9 @@ JSON_DEFINITION_COLUMNS = ("args", "kwargs", "options", "tags")
 #: The label of the JSON text of an array of the :data:`JSON_DEFINITION_COLUMNS`' values (one
 #: document to parse per row instead of four).
 DEFINITION_JSON = "b_definition_json"
+#: The entry columns :func:`read_entry` does without: ``spec_key`` stands for the spec, and
+#: :data:`DEFINITION_JSON` for the JSON columns.
+UNREAD_COLUMNS = ("spec", "config_digest", *JSON_DEFINITION_COLUMNS)
 #: The other columns :func:`read_definition` reads.
 DEFINITION_READ_COLUMNS = (
     "id",
@@ -260,8 +264,12 @@ DEFINITION_READ_COLUMNS = (
 def read_definition(row: sa.RowMapping) -> Entry:
     """The entry a row of :data:`DEFINITION_READ_COLUMNS` and :data:`DEFINITION_JSON` holds,
     without its run state: what :meth:`Entry.definition` compares and the audit log records."""
-    values = dict(zip(JSON_DEFINITION_COLUMNS, json.loads(row[DEFINITION_JSON]), strict=True))
-    return stored_entry(**_definition_fields(row, values))
+    return stored_entry(**_definition_fields(row, _json_definition(row)))
+
+
+def _json_definition(row: sa.RowMapping) -> dict[str, Any]:
+    """The :data:`JSON_DEFINITION_COLUMNS`' values a row holds as :data:`DEFINITION_JSON`."""
+    return dict(zip(JSON_DEFINITION_COLUMNS, json.loads(row[DEFINITION_JSON]), strict=True))
 
 
 def _definition_fields(row: sa.RowMapping, json_values: Mapping[Any, Any]) -> dict[str, Any]:

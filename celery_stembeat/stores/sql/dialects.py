@@ -25,7 +25,12 @@ from celery_stembeat.stores.base import ChangeFeed, Claim, Outcome
 from celery_stembeat.stores.sql import complete, tags, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.claims import claim_statement, head_query, recover_statement
-from celery_stembeat.stores.sql.codec import DEFINITION_JSON, JSON_DEFINITION_COLUMNS, read_entry
+from celery_stembeat.stores.sql.codec import (
+    DEFINITION_JSON,
+    JSON_DEFINITION_COLUMNS,
+    UNREAD_COLUMNS,
+    read_entry,
+)
 from celery_stembeat.stores.sql.driver import DriverStatement, driver_rows, driver_statement
 from celery_stembeat.stores.sql.engine import listen_connection
 from celery_stembeat.stores.sql.feed import (
@@ -58,10 +63,14 @@ class Dialect(abc.ABC):
     #: concurrently); without it every write transaction runs alone.
     skip_locked: bool = False
 
-    def __init__(self, engine: sa.Engine, schema: Schema, columns: Sequence[sa.Column[Any]]):
+    def __init__(self, engine: sa.Engine, schema: Schema):
         self.engine = engine
         self.schema = schema
-        self.columns = columns
+        #: What :func:`~.codec.read_entry` reads.
+        self.columns: list[sa.ColumnElement[Any]] = [
+            *(c for c in schema.entries.c if c.name not in UNREAD_COLUMNS),
+            self.definition_json(),
+        ]
         self._claims: dict[int, Any] = {}
 
     @abc.abstractmethod
@@ -165,8 +174,8 @@ class PostgresDialect(Dialect):
     autocommit_statements = True
     skip_locked = True
 
-    def __init__(self, engine: sa.Engine, schema: Schema, columns: Sequence[sa.Column[Any]]):
-        super().__init__(engine, schema, columns)
+    def __init__(self, engine: sa.Engine, schema: Schema):
+        super().__init__(engine, schema)
         self._complete_statement = complete.statement(schema, engine.dialect.identifier_preparer)
 
     def insert(self, table: sa.Table) -> Any:
@@ -406,7 +415,7 @@ class SQLiteDialect(Dialect):
         return PollingFeed(self.engine, self.schema, poll, errors)
 
 
-def dialect_for(engine: sa.Engine, schema: Schema, columns: Sequence[sa.Column[Any]]) -> Dialect:
+def dialect_for(engine: sa.Engine, schema: Schema) -> Dialect:
     """The :class:`Dialect` of ``engine``'s database."""
     kind = PostgresDialect if engine.dialect.name == "postgresql" else SQLiteDialect
-    return kind(engine, schema, columns)
+    return kind(engine, schema)

@@ -150,9 +150,9 @@ class SQLStore(Store):
         self._writer = self._engine.execution_options(**{WRITE: True})
         self._schema: Schema = build_schema(prefix, self._engine.dialect.name)
         entries = self._schema.entries
-        # Every column an entry is rebuilt from (``spec_key`` stands for the spec JSON).
-        self._columns = [c for c in entries.c if c.name not in ("spec", "config_digest")]
-        self._dialect = dialect_for(self._engine, self._schema, self._columns)
+        self._dialect = dialect_for(self._engine, self._schema)
+        # Every column an entry is rebuilt from.
+        self._columns = self._dialect.columns
         # What an audited write reads of the rows it changes: their definitions and versions.
         self._before_columns = [
             *(entries.c[name] for name in (*DEFINITION_READ_COLUMNS, "version")),
