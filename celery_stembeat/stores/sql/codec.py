@@ -241,19 +241,15 @@ JSON_DEFINITION_COLUMNS = ("args", "kwargs", "options", "tags")
 #: The label of the JSON text of an array of the :data:`JSON_DEFINITION_COLUMNS`' values (one
 #: document to parse per row instead of four).
 DEFINITION_JSON = "b_definition_json"
-#: The other columns :func:`read_definition` reads.
+#: The other columns :func:`read_definition` reads: the id and the definition's plain columns
+#: (``spec_key`` stands for the spec's JSON; the source is not part of a definition).
 DEFINITION_READ_COLUMNS = (
     "id",
-    "task",
-    "spec_key",
-    "enabled",
-    "run_once",
-    "expire_at",
-    "catch_up",
-    "jitter",
-    "description",
-    "overlap",
-    "overlap_timeout",
+    *(
+        name
+        for name in DEFINITION_COLUMNS
+        if name not in (*JSON_DEFINITION_COLUMNS, "spec", "source")
+    ),
 )
 
 
