@@ -90,6 +90,16 @@ def invoker(url: str) -> Invoke:
     return invoke
 
 
+def usage_error(result: Result) -> str:
+    """The one ``Error:`` line of a usage error: exit 2, nothing on stdout, under 200
+    characters."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error) < 200
+    return error
+
+
 @pytest.fixture
 def cli(store_url: str, store: Store) -> Invoke:
     """The CLI on the backend under test (whose store is dropped afterwards)."""
