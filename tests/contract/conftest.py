@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from celery_stembeat.stores import Store, open_store
 from tests.contract.helpers import drop_store
@@ -57,6 +58,14 @@ def open_more(store_url: str) -> Iterator[Callable[..., Store]]:
     yield opener
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client on the test Redis server."""
+    plain = redis.Redis.from_url(redis_url)
+    yield plain
+    plain.close()
 
 
 @pytest.fixture
