@@ -22,6 +22,7 @@ from tests.cli.files import write
 from tests.cli.scenario import NOW, entry, minutes
 from tests.cli.tampering import tamper
 from tests.cli.terminal import in_terminal, piped
+from tests.contract.helpers import with_option
 
 ACTOR = actor()
 JOBS: list[dict[str, Any]] = [
@@ -231,7 +232,7 @@ class Trimmed:
 def test_verify_reads_again_when_a_concurrent_write_trimmed_the_log(
     store_url: str, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limited = f"{store_url}{'&' if '?' in store_url else '?'}audit_limit=3"
+    limited = with_option(store_url, "audit_limit", 3)
     rival = open_store(limited)
     for number in range(3):
         rival.upsert(entry(f"old-{number}", IntervalSpec(60), NOW))

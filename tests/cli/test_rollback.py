@@ -20,6 +20,7 @@ from tests.cli.conftest import Invoke, usage_error
 from tests.cli.files import write
 from tests.cli.scenario import NOW, beat, entry, minutes
 from tests.cli.tampering import tamper
+from tests.contract.helpers import with_option
 
 OPS = ChangeNote("ops@host-1", "apply", minutes(-30))
 
@@ -255,7 +256,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
 
 
 def test_a_change_no_longer_kept_is_refused(cli: Invoke, store_url: str, store: Store) -> None:
-    with open_store(f"{store_url}{'&' if '?' in store_url else '?'}audit_limit=2") as limited:
+    with open_store(with_option(store_url, "audit_limit", 2)) as limited:
         for every in (60, 90, 120):
             limited.upsert(entry("job", IntervalSpec(every), NOW))
     result = cli("rollback", "job", "--to", "1")

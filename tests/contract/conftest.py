@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from celery_stembeat.stores import Store, open_store
-from tests.contract.helpers import drop_store
+from tests.contract.helpers import drop_store, private_store_url
 
 ALL_BACKENDS = ("memory", "sqlite", "postgres", "redis")
 #: ``STEMBEAT_TEST_BACKENDS=memory,sqlite`` runs the store and engine suites on some only.
@@ -36,13 +36,7 @@ def store_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str
 ) -> str:
     """A URL that opens a fresh, private store on ``backend``."""
-    if backend == "memory":
-        return f"memory://{unique_prefix}"
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'stembeat.db'}"
-    base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}prefix={unique_prefix}"
+    return private_store_url(backend, request, tmp_path / "stembeat.db", unique_prefix)
 
 
 @pytest.fixture
