@@ -12,7 +12,7 @@ from celery_stembeat.cli import main
 from celery_stembeat.specs import format_instant
 from celery_stembeat.stores import Store, open_store
 from tests.cli.scenario import NOW
-from tests.contract.helpers import drop_store
+from tests.contract.helpers import drop_store, private_store_url
 
 BACKENDS = ("sqlite", "postgres", "redis")
 #: A fixed terminal: 160 columns, no colours, whatever the environment running the tests.
@@ -33,20 +33,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _url(backend: str, request: pytest.FixtureRequest, path: Path, prefix: str) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{path}"
-    base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}prefix={prefix}"
-
-
 @pytest.fixture
 def store_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str
 ) -> str:
     """A URL that opens a fresh, private store on ``backend``."""
-    return _url(backend, request, tmp_path / "stembeat.db", unique_prefix)
+    return private_store_url(backend, request, tmp_path / "stembeat.db", unique_prefix)
 
 
 def opened(url: str, backend: str) -> Iterator[Store]:
@@ -88,6 +80,16 @@ def invoker(url: str) -> Invoke:
         )
 
     return invoke
+
+
+def usage_error(result: Result) -> str:
+    """The one ``Error:`` line of a usage error: exit 2, nothing on stdout, under 200
+    characters."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error) < 200
+    return error
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.contract.helpers import with_option
+
 #: Prints which heavy packages a run of the CLI with ``sys.argv[1:]`` loaded.
 PROBE = """
 import sys
@@ -45,7 +47,7 @@ def test_importing_the_cli_loads_no_verb() -> None:
 
 
 def test_a_verb_on_a_redis_store_loads_no_sql(redis_url: str, unique_prefix: str) -> None:
-    url = f"{redis_url}{'&' if '?' in redis_url else '?'}prefix={unique_prefix}"
+    url = with_option(redis_url, "prefix", unique_prefix)
     assert loaded("--url", url, "list") == []
 
 

@@ -17,7 +17,7 @@ from celery_stembeat.cli.commands import observe as observe_module
 from celery_stembeat.cli.tables import Column, Output, Table
 from celery_stembeat.specs import format_instant
 from celery_stembeat.stores import Store, open_store
-from tests.cli.conftest import Invoke
+from tests.cli.conftest import Invoke, usage_error
 from tests.cli.files import write
 from tests.cli.scenario import NOW, seed
 from tests.cli.terminal import in_terminal, piped
@@ -176,9 +176,7 @@ def test_observe_watch_piped_prints_the_rows_at_each_refresh(
 
 def test_output_and_json_do_not_combine(sqlite_cli: Invoke) -> None:
     result = sqlite_cli("list", "--json", "-o", "wide")
-    assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: --output and --json cannot be combined"
-    assert result.stdout == ""
+    assert usage_error(result) == "Error: --output and --json cannot be combined"
 
 
 # -- the renderer on its own -----------------------------------------------------------------

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from celery_stembeat.stores import Store, open_store
-from tests.contract.helpers import drop_store
+from tests.contract.helpers import drop_store, private_store_url
 
 ALL_BACKENDS = ("memory", "sqlite", "postgres", "redis")
 #: ``STEMBEAT_TEST_BACKENDS=memory,sqlite`` runs the store and engine suites on some only.
@@ -35,13 +36,7 @@ def store_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str
 ) -> str:
     """A URL that opens a fresh, private store on ``backend``."""
-    if backend == "memory":
-        return f"memory://{unique_prefix}"
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'stembeat.db'}"
-    base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}prefix={unique_prefix}"
+    return private_store_url(backend, request, tmp_path / "stembeat.db", unique_prefix)
 
 
 @pytest.fixture
@@ -57,6 +52,14 @@ def open_more(store_url: str) -> Iterator[Callable[..., Store]]:
     yield opener
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client on the test Redis server."""
+    plain = redis.Redis.from_url(redis_url)
+    yield plain
+    plain.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from celery_stembeat.stores import ChangeFeed
+from celery_stembeat.stores import ChangeFeed, Store, open_store
 
 
 def kill_redis_clients(url: str, name: str, kind: str) -> int:
@@ -176,3 +176,17 @@ def private_server(kind: str) -> Iterator[PrivateRedis | PrivatePostgres]:
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_redis_store() -> Iterator[tuple[Store, redis.Redis]]:
+    """A store on a private Redis server and a plain client there (to flush its scripts, say);
+    both closed, and the server stopped, at exit."""
+    with private_server("redis") as server:
+        store = open_store(f"{server.url}?prefix=private_")
+        client = redis.Redis.from_url(server.url)
+        try:
+            yield store, client
+        finally:
+            client.close()
+            store.close()

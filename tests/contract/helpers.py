@@ -1,9 +1,12 @@
-"""Building blocks for the contract suite: entries, instants and completions."""
+"""Building blocks for the contract suite: entries, instants, completions and store URLs."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import ClockedSpec, IntervalSpec, Spec
@@ -94,3 +97,19 @@ def drop_store(store: Store, backend: str) -> None:
             store.drop()
     finally:
         store.close()
+
+
+def with_option(url: str, name: str, value: object) -> str:
+    """``url`` with ``name=value`` added to its query."""
+    return f"{url}{'&' if '?' in url else '?'}{name}={value}"
+
+
+def private_store_url(backend: str, request: pytest.FixtureRequest, path: Path, prefix: str) -> str:
+    """A URL that opens a fresh store of its own on ``backend``: in memory under ``prefix``, an
+    SQLite file at ``path``, or ``prefix`` on the test PostgreSQL or Redis server."""
+    if backend == "memory":
+        return f"memory://{prefix}"
+    if backend == "sqlite":
+        return f"sqlite:///{path}"
+    base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
+    return with_option(base, "prefix", prefix)

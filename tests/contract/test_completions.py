@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import redis
-
-from celery_stembeat.stores import Store, open_store
-from tests.contract.faults import private_server
+from celery_stembeat.stores import Store
+from tests.contract.faults import private_redis_store
 from tests.contract.helpers import LEASE, T0, make_entry, published
 
 
@@ -29,18 +27,10 @@ def test_complete_many_keeps_the_order_across_many_completions(store: Store) -> 
 
 def test_complete_many_after_the_server_lost_its_scripts() -> None:
     """Completions sent while the script cache is empty all run once it is loaded again."""
-    with private_server("redis") as server:
-        store = open_store(f"{server.url}?prefix=flush_")
-        try:
-            store.upsert_many(make_entry(f"job{index:03d}") for index in range(250))
-            claims = store.claim_due(T0, 250, "beat-1", LEASE)
-            client = redis.Redis.from_url(server.url)
-            try:
-                client.script_flush()
-            finally:
-                client.close()
-            assert store.complete_many((c, published(c)) for c in claims) == [True] * 250
-            assert all(entry.state.total_run_count == 1 for entry in store.list_entries())
-            assert store.claim_due(T0, 10, "beat-1", LEASE) == []
-        finally:
-            store.close()
+    with private_redis_store() as (store, flushing):
+        store.upsert_many(make_entry(f"job{index:03d}") for index in range(250))
+        claims = store.claim_due(T0, 250, "beat-1", LEASE)
+        flushing.script_flush()
+        assert store.complete_many((c, published(c)) for c in claims) == [True] * 250
+        assert all(entry.state.total_run_count == 1 for entry in store.list_entries())
+        assert store.claim_due(T0, 10, "beat-1", LEASE) == []

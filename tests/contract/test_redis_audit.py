@@ -17,16 +17,8 @@ from celery_stembeat.stores import Pause, RunRecord, Store, StoreError, open_sto
 from celery_stembeat.stores.base import PUBLISHED
 from celery_stembeat.stores.redis import RedisStore
 from celery_stembeat.stores.redis.store import WRITE_ATTEMPTS
-from tests.contract.faults import private_server
+from tests.contract.faults import private_redis_store
 from tests.contract.helpers import LEASE, T0, at, make_entry, one_off, published
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    """A plain client on the test server."""
-    plain = redis.Redis.from_url(redis_url)
-    yield plain
-    plain.close()
 
 
 @pytest.fixture
@@ -251,7 +243,7 @@ def test_two_writers_hammering_leave_an_unbroken_chain(
 
 
 def test_trimming_keeps_each_entrys_index_in_step(
-    opened: Callable[..., RedisStore], client: redis.Redis
+    opened: Callable[..., RedisStore], redis_client: redis.Redis
 ) -> None:
     """With ``audit_limit`` (from the URL) the log keeps the newest records, and each entry's
     index keeps exactly the numbers of its records still kept; an index left empty goes."""
@@ -260,9 +252,9 @@ def test_trimming_keeps_each_entrys_index_in_step(
     prefix = store.prefix
 
     def indexes() -> dict[str, list[int]]:
-        found = client.scan_iter(match="{" + prefix + "}:audit:entry:*", count=1000)
+        found = redis_client.scan_iter(match="{" + prefix + "}:audit:entry:*", count=1000)
         return {
-            key.decode().rsplit(":", 1)[1]: [int(n) for n in client.zrange(key, 0, -1)]
+            key.decode().rsplit(":", 1)[1]: [int(n) for n in redis_client.zrange(key, 0, -1)]
             for key in found
         }
 
@@ -282,7 +274,7 @@ def test_trimming_keeps_each_entrys_index_in_step(
                                    "n2": [12], "n3": [13]}  # fmt: skip
     store.write_many([make_entry(f"m{i}") for i in range(1100)])  # three chunks
     assert indexes() == kept() == {f"m{i}": [14 + i] for i in range(1093, 1100)}
-    assert client.xlen("{" + prefix + "}:audit:log") == 7
+    assert redis_client.xlen("{" + prefix + "}:audit:log") == 7
     assert verify(store.audit_head(), store.changes()).intact
 
 
@@ -317,13 +309,13 @@ def test_hostile_text_reads_back_exactly(opened: Callable[..., RedisStore]) -> N
 
 
 def test_drop_removes_the_log_and_its_indexes(
-    opened: Callable[..., RedisStore], client: redis.Redis
+    opened: Callable[..., RedisStore], redis_client: redis.Redis
 ) -> None:
     store = opened()
     store.write_many([make_entry(name) for name in ("a", "b")])
     store.delete("a")
     store.drop()
-    assert list(client.scan_iter(match="{" + store.prefix + "}:*")) == []
+    assert list(redis_client.scan_iter(match="{" + store.prefix + "}:*")) == []
     store.upsert(make_entry("a"))
     assert [(c.seq, c.prev) for c in store.changes()] == [(1, "0" * 64)]
 
@@ -331,9 +323,7 @@ def test_drop_removes_the_log_and_its_indexes(
 def test_writes_record_after_the_server_lost_its_scripts() -> None:
     """Every writing script, and the read a bulk write streams, loaded again after a
     ``SCRIPT FLUSH``."""
-    with private_server("redis") as server:
-        store = open_store(f"{server.url}?prefix=flush_")
-        flushing = redis.Redis.from_url(server.url)
+    with private_redis_store() as (store, flushing):
         entries = [make_entry(f"e{i}") for i in range(700)]
         writes: list[Callable[[], object]] = [
             lambda: store.write_many(entries),
@@ -347,16 +337,12 @@ def test_writes_record_after_the_server_lost_its_scripts() -> None:
             lambda: store.pause(Pause(at(3))),
             lambda: store.delete("one"),
         ]
-        try:
-            for write in writes:
-                flushing.script_flush()
-                write()
-            head = store.audit_head()
-            assert head.seq == 700 + 700 + 1 + 1 + 1 + 1 + 1 + 1
-            assert verify(head, store.changes()).intact
-        finally:
-            flushing.close()
-            store.close()
+        for write in writes:
+            flushing.script_flush()
+            write()
+        head = store.audit_head()
+        assert head.seq == 700 + 700 + 1 + 1 + 1 + 1 + 1 + 1
+        assert verify(head, store.changes()).intact
 
 
 def test_a_write_that_keeps_meeting_other_writers_gives_up(

@@ -12,17 +12,9 @@ import redis
 from celery_stembeat.stores import Store, StoreError, open_store
 from celery_stembeat.stores.redis import RedisStore
 from celery_stembeat.stores.redis.store import OUTCOME_ATTEMPTS
-from tests.contract.faults import private_server
+from tests.contract.faults import private_redis_store
 from tests.contract.helpers import T0, make_entry, one_off
 from tests.contract.test_outcomes import fire, report, state_of
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    """A plain client on the test server."""
-    plain = redis.Redis.from_url(redis_url)
-    yield plain
-    plain.close()
 
 
 @pytest.fixture
@@ -46,36 +38,38 @@ def outcome_keys(client: redis.Redis, prefix: str) -> dict[bytes, Any]:
     return {key: client.hgetall(key) for key in found}
 
 
-def test_trimmed_runs_take_their_reports_along(short: Store, client: redis.Redis) -> None:
+def test_trimmed_runs_take_their_reports_along(short: Store, redis_client: redis.Redis) -> None:
     """The runs the stream trims lose their reports in the same completion; reports on runs
     still kept stay."""
     assert isinstance(short, RedisStore)
     short.upsert(make_entry("job"))
     times = fire(short, count=2)
     short.record_outcomes([report(at, "success", runtime=1.0) for at in times])
-    ((key, fields),) = outcome_keys(client, short.prefix).items()
+    ((key, fields),) = outcome_keys(redis_client, short.prefix).items()
     assert len(fields) == 2
     (newest,) = fire(short)
-    assert len(outcome_keys(client, short.prefix)[key]) == 1
+    assert len(outcome_keys(redis_client, short.prefix)[key]) == 1
     assert [run.outcome for run in short.history("job")] == ["published", "success"]
     assert short.record_outcomes([report(times[0], "failure")]) == [False]
     fire(short)
-    assert outcome_keys(client, short.prefix) == {}
+    assert outcome_keys(redis_client, short.prefix) == {}
     assert short.record_outcomes([report(newest, "success", runtime=2.0)]) == [True]
     assert state_of(short).success_count == 3
 
 
-def test_deleting_or_dropping_removes_the_reports(short: Store, client: redis.Redis) -> None:
+def test_deleting_or_dropping_removes_the_reports(short: Store, redis_client: redis.Redis) -> None:
     assert isinstance(short, RedisStore)
     for entry_id in ("a", "b"):
         short.upsert(one_off(entry_id, T0))
         (at,) = fire(short, entry_id)
         short.record_outcomes([report(at, "started", entry_id=entry_id)])
-    assert len(outcome_keys(client, short.prefix)) == 2
+    assert len(outcome_keys(redis_client, short.prefix)) == 2
     assert short.delete("a")
-    assert list(outcome_keys(client, short.prefix)) == [f"{{{short.prefix}}}:outcomes:b".encode()]
+    assert list(outcome_keys(redis_client, short.prefix)) == [
+        f"{{{short.prefix}}}:outcomes:b".encode()
+    ]
     short.drop()
-    assert outcome_keys(client, short.prefix) == {}
+    assert outcome_keys(redis_client, short.prefix) == {}
 
 
 def test_a_concurrent_write_makes_the_reports_read_again(
@@ -140,20 +134,12 @@ def test_reports_whose_entries_never_stop_changing_give_up(
 
 def test_reports_after_the_server_lost_its_scripts() -> None:
     """The read and the write scripts are loaded again after a ``SCRIPT FLUSH``."""
-    with private_server("redis") as server:
-        store = open_store(f"{server.url}?prefix=flush_")
-        try:
-            store.upsert(make_entry("job"))
-            (at,) = fire(store)
-            flushing = redis.Redis.from_url(server.url)
-            try:
-                flushing.script_flush()
-                assert store.record_outcomes([report(at, "started")]) == [True]
-                flushing.script_flush()
-                assert store.record_outcomes([report(at, "success", runtime=1.0)]) == [True]
-                flushing.script_flush()
-                assert [run.outcome for run in store.history("job")] == ["success"]
-            finally:
-                flushing.close()
-        finally:
-            store.close()
+    with private_redis_store() as (store, flushing):
+        store.upsert(make_entry("job"))
+        (at,) = fire(store)
+        flushing.script_flush()
+        assert store.record_outcomes([report(at, "started")]) == [True]
+        flushing.script_flush()
+        assert store.record_outcomes([report(at, "success", runtime=1.0)]) == [True]
+        flushing.script_flush()
+        assert [run.outcome for run in store.history("job")] == ["success"]

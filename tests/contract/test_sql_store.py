@@ -82,6 +82,14 @@ def _raw_engine(url: str) -> sa.Engine:
     return sa.create_engine(locate(url).url.difference_update_query(["prefix"]))
 
 
+@pytest.fixture
+def raw_engine(sql_url: str) -> Iterator[sa.Engine]:
+    """:func:`_raw_engine` on ``sql_url``, disposed of afterwards."""
+    engine = _raw_engine(sql_url)
+    yield engine
+    engine.dispose()
+
+
 def _downgrade(url: str, prefix: str, version: int) -> None:
     """Make the tables as schema ``version`` (2 to 7, or 11) had them: without the audit log
     (version 12); below 11 without the run counter (version 11), the history's ``manual``
@@ -343,54 +351,42 @@ def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:
     return plan
 
 
-def test_the_health_queries_read_indexes_only(sql_url: str) -> None:
+def test_the_health_queries_read_indexes_only(raw_engine: sa.Engine, store: Store) -> None:
     """Each lookup of ``health_suspects`` has an index it can use, its partial index's
     predicate repeated (a parameter would not prove it): none scans the table. ``entry_counts``
     counts the unscheduled entries from their partial index, and every entry from an index."""
-    store = open_store(sql_url)
     assert isinstance(store, SQLStore)
-    engine = _raw_engine(sql_url)
-    try:
-        store.upsert(make_entry("job"))
-        schema = build_schema(store.prefix, engine.dialect.name)
-        name = schema.entries.name
-        rules = SuspectRules(missed_before=T0, failures=3, open_before=T0)
-        with engine.connect() as conn:
-            plan = _plan(conn, suspects_query(schema, rules, 10))
-        assert f"Seq Scan on {name}" not in plan
-        assert f"SCAN {name}" not in plan
-        for index in ("due", "failing", "open"):
-            assert f"{store.prefix}entries_{index}" in plan
-        with engine.connect() as conn:
-            counts = _plan(conn, counts_query(schema)).splitlines()
-        assert not [line for line in counts if f"Seq Scan on {name}" in line]
-        assert not [line for line in counts if f"SCAN {name}" in line and "INDEX" not in line]
-        (unscheduled,) = [line for line in counts if "entries_unscheduled" in line]
-        assert f"{store.prefix}entries_unscheduled" in unscheduled
-    finally:
-        engine.dispose()
-        store.close()
+    store.upsert(make_entry("job"))
+    schema = build_schema(store.prefix, raw_engine.dialect.name)
+    name = schema.entries.name
+    rules = SuspectRules(missed_before=T0, failures=3, open_before=T0)
+    with raw_engine.connect() as conn:
+        plan = _plan(conn, suspects_query(schema, rules, 10))
+    assert f"Seq Scan on {name}" not in plan
+    assert f"SCAN {name}" not in plan
+    for index in ("due", "failing", "open"):
+        assert f"{store.prefix}entries_{index}" in plan
+    with raw_engine.connect() as conn:
+        counts = _plan(conn, counts_query(schema)).splitlines()
+    assert not [line for line in counts if f"Seq Scan on {name}" in line]
+    assert not [line for line in counts if f"SCAN {name}" in line and "INDEX" not in line]
+    (unscheduled,) = [line for line in counts if "entries_unscheduled" in line]
+    assert f"{store.prefix}entries_unscheduled" in unscheduled
 
 
-def test_the_activity_query_reads_indexes_only(sql_url: str) -> None:
+def test_the_activity_query_reads_indexes_only(raw_engine: sa.Engine, store: Store) -> None:
     """Each count of ``activity`` has an index it can use: none scans the entries."""
-    store = open_store(sql_url)
     assert isinstance(store, SQLStore)
-    engine = _raw_engine(sql_url)
-    try:
-        store.upsert(make_entry("job"))
-        schema = build_schema(store.prefix, engine.dialect.name)
-        name = schema.entries.name
-        with engine.connect() as conn:
-            plan = _plan(conn, activity_query(schema, at(60), at(30), T0)).splitlines()
-        assert not [line for line in plan if f"Seq Scan on {name}" in line]
-        assert not [line for line in plan if f"SCAN {name}" in line and "INDEX" not in line]
-        for index in ("due", "lease", "failing"):
-            assert [line for line in plan if f"{store.prefix}entries_{index}" in line]
-        assert not [line for line in plan if f"Seq Scan on {schema.run_minutes.name}" in line]
-    finally:
-        engine.dispose()
-        store.close()
+    store.upsert(make_entry("job"))
+    schema = build_schema(store.prefix, raw_engine.dialect.name)
+    name = schema.entries.name
+    with raw_engine.connect() as conn:
+        plan = _plan(conn, activity_query(schema, at(60), at(30), T0)).splitlines()
+    assert not [line for line in plan if f"Seq Scan on {name}" in line]
+    assert not [line for line in plan if f"SCAN {name}" in line and "INDEX" not in line]
+    for index in ("due", "lease", "failing"):
+        assert [line for line in plan if f"{store.prefix}entries_{index}" in line]
+    assert not [line for line in plan if f"Seq Scan on {schema.run_minutes.name}" in line]
 
 
 def test_nul_in_a_reports_texts_becomes_a_replacement_character(sql_url: str, backend: str) -> None:
@@ -495,37 +491,29 @@ def test_audited_writers_running_together_record_every_change_in_one_unbroken_ch
         assert all(later.before == earlier.after for earlier, later in itertools.pairwise(records))
 
 
-def test_drop_removes_the_audit_log_tables(sql_url: str, store: Store) -> None:
+def test_drop_removes_the_audit_log_tables(raw_engine: sa.Engine, store: Store) -> None:
     store.upsert(make_entry("job"))
     assert isinstance(store, SQLStore)
-    engine = _raw_engine(sql_url)
-    schema = build_schema(store.prefix, engine.dialect.name)
+    schema = build_schema(store.prefix, raw_engine.dialect.name)
     names = (schema.audit.name, schema.audit_head.name)
-    try:
-        with engine.connect() as conn:
-            assert all(sa.inspect(conn).has_table(name) for name in names)
-        store.drop()
-        with engine.connect() as conn:
-            assert not any(sa.inspect(conn).has_table(name) for name in names)
-    finally:
-        engine.dispose()
+    with raw_engine.connect() as conn:
+        assert all(sa.inspect(conn).has_table(name) for name in names)
+    store.drop()
+    with raw_engine.connect() as conn:
+        assert not any(sa.inspect(conn).has_table(name) for name in names)
 
 
 def test_a_write_after_the_head_was_set_back_fails_and_writes_nothing(
-    sql_url: str, store: Store
+    raw_engine: sa.Engine, store: Store
 ) -> None:
     """A head set back by hand makes the next audited bulk write number a record that exists:
     the insert of the records fails, and with it the whole write."""
     store.upsert(make_entry("a"))
     store.upsert(make_entry("a", description="edited"))
     assert isinstance(store, SQLStore)
-    engine = _raw_engine(sql_url)
-    try:
-        head = build_schema(store.prefix, engine.dialect.name).audit_head
-        with engine.begin() as conn:
-            conn.execute(sa.update(head).values(seq=1))
-    finally:
-        engine.dispose()
+    head = build_schema(store.prefix, raw_engine.dialect.name).audit_head
+    with raw_engine.begin() as conn:
+        conn.execute(sa.update(head).values(seq=1))
     with pytest.raises(StoreError, match="audit"):
         store.write_many([make_entry("b"), make_entry("c")])
     assert store.get_many(["b", "c"]) == []

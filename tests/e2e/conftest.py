@@ -20,7 +20,7 @@ import redis
 
 from celery_stembeat.stores import Store, open_store
 from tests.contract.faults import PrivateRedis, private_server
-from tests.contract.helpers import drop_store
+from tests.contract.helpers import drop_store, private_store_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -166,13 +166,10 @@ def e2e_store_url(
 ) -> Iterator[str]:
     """A fresh store URL on each backend beat can use; dropped afterwards."""
     backend = request.param
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'stembeat.db'}"
-        return
-    base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
-    url = f"{base}{'&' if '?' in base else '?'}prefix={unique_prefix}"
+    url = private_store_url(backend, request, tmp_path / "stembeat.db", unique_prefix)
     yield url
-    drop_store(open_store(url), backend)
+    if backend != "sqlite":
+        drop_store(open_store(url), backend)
 
 
 @contextlib.contextmanager

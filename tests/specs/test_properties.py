@@ -20,6 +20,7 @@ from celery_stembeat.specs import (
     SpecError,
     parse_spec,
 )
+from celery_stembeat.specs.solar import EVENTS
 
 UTC = timezone.utc
 #: Fixed seeds keep the suite deterministic; the examples still cover every kind widely.
@@ -32,17 +33,6 @@ ZONES = [
     "America/Santiago",
     "Pacific/Chatham",
     "Asia/Kolkata",
-]
-SOLAR_EVENTS = [
-    "dawn_astronomical",
-    "dawn_nautical",
-    "dawn_civil",
-    "sunrise",
-    "solar_noon",
-    "sunset",
-    "dusk_civil",
-    "dusk_nautical",
-    "dusk_astronomical",
 ]
 
 
@@ -91,7 +81,7 @@ def crons(draw: st.DrawFn) -> CronSpec:
 
 solars = st.builds(
     SolarSpec,
-    event=st.sampled_from(SOLAR_EVENTS),
+    event=st.sampled_from(EVENTS),
     latitude=st.floats(-89.9, 89.9),
     longitude=st.floats(-180, 180),
     offset=st.integers(-7200, 7200),

@@ -245,19 +245,15 @@ DEFINITION_JSON = "b_definition_json"
 #: The entry columns :func:`read_entry` does without: ``spec_key`` stands for the spec, and
 #: :data:`DEFINITION_JSON` for the JSON columns.
 UNREAD_COLUMNS = ("spec", "config_digest", *JSON_DEFINITION_COLUMNS)
-#: The other columns :func:`read_definition` reads.
+#: The other columns :func:`read_definition` reads: the id and the definition's plain columns
+#: (``spec_key`` stands for the spec's JSON; the source is not part of a definition).
 DEFINITION_READ_COLUMNS = (
     "id",
-    "task",
-    "spec_key",
-    "enabled",
-    "run_once",
-    "expire_at",
-    "catch_up",
-    "jitter",
-    "description",
-    "overlap",
-    "overlap_timeout",
+    *(
+        name
+        for name in DEFINITION_COLUMNS
+        if name not in (*JSON_DEFINITION_COLUMNS, "spec", "source")
+    ),
 )
 
 
