@@ -49,7 +49,10 @@ def rescheduled(
 
 
 def update_statement(
-    schema: Schema, columns: Sequence[sa.ColumnElement[Any]], entry: Entry, definition: Mapping[str, Any]
+    schema: Schema,
+    columns: Sequence[sa.ColumnElement[Any]],
+    entry: Entry,
+    definition: Mapping[str, Any],
 ) -> Any:
     """The ``UPDATE`` of ``entry``'s definition, returning ``columns`` (no row if the entry
     is missing)."""
@@ -121,7 +124,11 @@ def json_documents(rows: Sequence[Mapping[str, Any]]) -> Iterator[str]:
 
 
 def enable_statement(
-    schema: Schema, columns: Sequence[sa.ColumnElement[Any]], stored: Entry, enabled: bool, now: datetime
+    schema: Schema,
+    columns: Sequence[sa.ColumnElement[Any]],
+    stored: Entry,
+    enabled: bool,
+    now: datetime,
 ) -> Any:
     """The ``UPDATE`` that enables or disables ``stored``, returning ``columns`` (no row if it
     changed meanwhile). Enabling starts afresh from ``now`` (in ``claimed_for`` while the entry
