@@ -42,6 +42,8 @@ def truncate_to_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+# Entries share many instants (a schedule's fires, a bulk write's stamp).
+@functools.lru_cache(maxsize=4096)
 def format_instant(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, milliseconds only when there are any.
 
