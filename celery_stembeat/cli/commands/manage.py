@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import click
 
+from celery_stembeat import wording
 from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
 from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.cli import render
@@ -21,9 +22,9 @@ from celery_stembeat.cli.files import (
     write_entries,
 )
 from celery_stembeat.cli.params import json_option, tag_option, verbosity_options
-from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry, is_entry_id
+from celery_stembeat.selection import stored
 from celery_stembeat.stores import EntryNotFound, Store
 
 #: The entries a verb acts on: ids, or (instead) ``--tag``.
@@ -115,7 +116,7 @@ def apply_files(
         if not dry_run:
             if removed and not yes:
                 click.confirm(
-                    f"Remove {render.counted(len(removed), 'entry', 'entries')} absent from the "
+                    f"Remove {wording.counted(len(removed), 'entry', 'entries')} absent from the "
                     f"files ({', '.join(removed)})?",
                     abort=True,
                     err=True,
@@ -249,7 +250,7 @@ def remove(
         chosen = targets(store, entry_ids, tags, REMOVE)
         if tags and chosen and not yes:
             click.confirm(
-                f"Remove {render.counted(len(chosen), 'entry', 'entries')} tagged "
+                f"Remove {wording.counted(len(chosen), 'entry', 'entries')} tagged "
                 f"{' and '.join(tags)} ({', '.join(chosen)})?",
                 abort=True,
                 err=True,

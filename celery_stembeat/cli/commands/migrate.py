@@ -18,7 +18,6 @@ from celery_stembeat.cli.errors import BadInput, Command, Failed, translated
 from celery_stembeat.cli.files import FORMATS
 from celery_stembeat.cli.params import F, json_option, tag_option, verbosity_options, zone_option
 from celery_stembeat.cli.progress import verify_progress
-from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.engine import EngineSettings
 from celery_stembeat.entry import Entry
@@ -42,6 +41,7 @@ from celery_stembeat.migrate.report import (
     verification_lines,
 )
 from celery_stembeat.migrate.verify import verify
+from celery_stembeat.selection import stored
 from celery_stembeat.specs import SpecError, parse_duration
 
 DCB = "django-celery-beat"
