@@ -75,12 +75,12 @@ def _act(change: Change) -> Callable[[Request], Any]:
     ``version`` its page showed)."""
 
     async def endpoint(request: Request) -> Response:
-        form, refusal = await _form(request)
-        if refusal is not None:
-            return refusal
         settings = dashboard(request)
         if settings.read_only:
             return _refused(request, 403, READ_ONLY)
+        form, refusal = await _form(request)
+        if refusal is not None:
+            return refusal
         entry_id, version = str(form.get("entry_id", "")), str(form.get("version", ""))
 
         def act() -> tuple[str, str]:
