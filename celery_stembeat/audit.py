@@ -18,13 +18,17 @@ import getpass
 import hashlib
 import json
 import socket
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery_stembeat.limits import shorten
 from celery_stembeat.specs import format_instant, parse_instant
+
+if TYPE_CHECKING:
+    from celery_stembeat.stores.base import Store
 
 #: Records a store keeps unless told otherwise (``audit_limit``): a bulk apply of 100,000
 #: entries fits whole.
@@ -323,3 +327,18 @@ def entry_change(entry_id: str, before: Any, after: Any) -> EntryChange | None:
     old = None if before is None else before.definition()
     new = None if after is None else after.definition()
     return None if old == new else (entry_id, old, new)
+
+
+def newest(
+    store: Store, entry_id: str | None, since: datetime | None, limit: int
+) -> tuple[list[Change], int]:
+    """The newest ``limit`` change records of :meth:`Store.changes` (``entry_id``'s only when
+    given, made at or after ``since`` when given), newest first, and how many were selected:
+    the log is read oldest first, holding ``limit`` records at most."""
+    kept: deque[Change] = deque(maxlen=limit)
+    selected = 0
+    for change in store.changes(entry_id, since=since):
+        kept.append(change)
+        selected += 1
+    kept.reverse()
+    return list(kept), selected

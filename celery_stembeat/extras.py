@@ -13,6 +13,12 @@ OPTIONAL = {
     "psycopg": ("A PostgreSQL database", "psycopg", "postgres"),
     "yaml": ("YAML", "PyYAML", "yaml"),
     "prometheus_client": ("Serving Prometheus metrics", "prometheus_client", "metrics"),
+    "starlette": ("The web dashboard", "starlette", "web"),
+    "jinja2": ("The web dashboard", "Jinja2", "web"),
+    "uvicorn": ("The web dashboard", "uvicorn", "web"),
+    "multipart": ("The web dashboard", "python-multipart", "web"),
+    "python_multipart": ("The web dashboard", "python-multipart", "web"),
+    "itsdangerous": ("The web dashboard", "itsdangerous", "web"),
 }
 
 

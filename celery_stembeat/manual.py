@@ -31,6 +31,12 @@ class ManualRun:
     recorded: bool
 
 
+def expired(entries: Sequence[Entry], now: datetime) -> list[str]:
+    """The ids of the ``entries`` whose ``expire_at`` has passed at ``now``: not to be run by
+    hand, as their message would expire before any worker could run it."""
+    return [entry.id for entry in entries if entry.expire_at is not None and entry.expire_at <= now]
+
+
 def run_now(
     store: Store,
     publisher: Publisher,

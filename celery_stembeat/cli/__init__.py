@@ -40,6 +40,7 @@ VERBS = {
     "rollback": f"{_COMMANDS}.rollback:rollback",
     "export": f"{_COMMANDS}.export:export",
     "import": f"{_COMMANDS}.migrate:import_schedules",
+    "web": f"{_COMMANDS}.web:web",
 }
 
 

@@ -15,13 +15,11 @@ from rich.table import Table
 from celery_stembeat.audit import Change
 from celery_stembeat.cli import tables
 from celery_stembeat.cli.session import Session
-from celery_stembeat.cli.stats import Observation
 from celery_stembeat.cli.tables import Cell, Column
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import HealthRules
+from celery_stembeat.observation import Observation
 from celery_stembeat.specs import (
-    CalendarSpec,
-    CronSpec,
     Spec,
     format_duration,
     format_instant,
@@ -29,57 +27,16 @@ from celery_stembeat.specs import (
 )
 from celery_stembeat.stores import BeatInfo, Pause, RunRecord
 from celery_stembeat.survey import SURVEY_LIMIT, Survey
-
-NOTHING = "-"
-
-
-# -- instants and durations ----------------------------------------------------------------
-
-
-def spec_zone(spec: Spec) -> str:
-    """The zone a spec is read in: its own for cron and calendar, UTC for the others."""
-    return spec.timezone if isinstance(spec, (CronSpec, CalendarSpec)) else "UTC"
-
-
-def local(instant: datetime | None, zone: str) -> str:
-    """``2026-03-02 09:00:00 GMT``: the instant's wall-clock time in ``zone``."""
-    if instant is None:
-        return NOTHING
-    return instant.astimezone(load_zone(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def _coarse(seconds: float) -> float:
-    """Whole hours past a day, whole minutes past a minute, whole seconds below."""
-    for threshold, unit in ((86400, 3600), (60, 60)):
-        if seconds >= threshold:
-            return seconds // unit * unit
-    return seconds // 1
-
-
-def relative(instant: datetime, now: datetime) -> str:
-    """``in 4m``, ``2h5m ago`` or ``now``."""
-    seconds = (instant - now).total_seconds()
-    if abs(seconds) < 1:
-        return "now"
-    text = format_duration(_coarse(abs(seconds)))
-    return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
-def when(instant: datetime | None, zone: str, now: datetime) -> str:
-    """``2026-03-02 09:00:00 GMT (in 4m)``, or ``-``."""
-    if instant is None:
-        return NOTHING
-    return f"{local(instant, zone)} ({relative(instant, now)})"
-
-
-def seconds(value: float | None) -> str:
-    """A drift or jitter: ``0.004s``, or ``-``."""
-    return NOTHING if value is None else f"{value:.3f}s"
-
-
-def counted(count: int, noun: str, nouns: str | None = None) -> str:
-    """``1 entry``, ``2 entries``: a count and its noun (plural ``nouns``, else ``noun`` + s)."""
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+from celery_stembeat.wording import (
+    NOTHING,
+    change_summary,
+    counted,
+    local,
+    relative,
+    seconds,
+    spec_zone,
+    when,
+)
 
 
 def _instant(instant: datetime | None) -> str | None:
@@ -387,22 +344,6 @@ CHANGE_COLUMNS = (
     Column("entry", 2, cut="middle", floor=12),
     Column("changed", 6, cut="end", floor=10),
 )
-
-
-def change_summary(change: Change) -> str:
-    """What a change record did: ``created``, ``removed``, ``run``, the names of the definition
-    fields that changed, or, for the store-wide pause, ``paused until …`` or ``resumed``."""
-    before, after = change.before, change.after
-    if not change.entry_id:
-        if after is None:
-            return "resumed"
-        reason = after.get("reason")
-        return f"paused until {after.get('until') or 'resumed'}" + (f": {reason}" if reason else "")
-    if before is None:
-        return "run" if after is None else "created"
-    if after is None:
-        return "removed"
-    return ", ".join(change.fields_changed())
 
 
 def changes_table(changes: Iterable[Change], title: str | None, empty: str) -> tables.Table:

@@ -1,6 +1,7 @@
 """The CLI imports only what a verb and its store need: a verb on a Redis store never loads
 SQLAlchemy, no verb loads the migration code but ``import`` and ``export``, and the standalone
-``stembeat`` loads neither celery nor kombu nor the engine to manage a store."""
+``stembeat`` loads neither celery nor kombu nor the engine to manage a store, and only ``web``
+loads the dashboard's stack."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ heavy = (
     "celery",
     "kombu",
     "celery_stembeat.engine",
+    "starlette",
+    "uvicorn",
+    "jinja2",
 )
 print("loaded:", *(name for name in heavy if name in sys.modules))
 """
@@ -44,6 +48,11 @@ def loaded(*args: str) -> list[str]:
 
 def test_importing_the_cli_loads_no_verb() -> None:
     assert loaded() == []
+
+
+def test_listing_the_verbs_loads_no_web_stack() -> None:
+    # Help imports every verb's module, the dashboard's too: its stack loads only when it runs.
+    assert not {"starlette", "uvicorn", "jinja2"} & set(loaded("--help"))
 
 
 def test_a_verb_on_a_redis_store_loads_no_sql(redis_url: str, unique_prefix: str) -> None:

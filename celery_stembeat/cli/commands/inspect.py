@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import click
 
+from celery_stembeat import wording
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import require
 from celery_stembeat.cli.errors import Command
@@ -19,13 +19,10 @@ from celery_stembeat.cli.params import (
     tag_option,
     zone_option,
 )
-from celery_stembeat.cli.selection import SORTS, batched, select, stored
-from celery_stembeat.cli.session import Session, current
-from celery_stembeat.entry import Entry
+from celery_stembeat.cli.session import current
 from celery_stembeat.health import STATES, HealthRules
+from celery_stembeat.selection import SORTS, in_state, select, stored
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
-from celery_stembeat.stores import Pause, Store
-from celery_stembeat.survey import healths
 
 
 @click.command("list", cls=Command)
@@ -69,7 +66,8 @@ def list_entries(
             click.echo(render.pause_banner(pause), err=True)
         found = select(stored(store, tags=tags, enabled=enabled, prefix=prefix), task=task)
         if state is not None:
-            found = _in_state(store, found, state, session, pause)
+            rules = HealthRules(missed_after=session.target.grace)
+            found = in_state(store, found, state, session.now(), rules, pause)
         if count:
             click.echo(sum(1 for _ in found))
             return
@@ -78,21 +76,6 @@ def list_entries(
             json_list((entry.to_dict() for entry in entries), sys.stdout.write)
         else:
             render.show(session, render.entries_table(entries, session.now()))
-
-
-#: Entries assessed together by ``list --state``.
-_HEALTH_BATCH = 500
-
-
-def _in_state(
-    store: Store, entries: Iterable[Entry], state: str, session: Session, pause: Pause | None
-) -> Iterator[Entry]:
-    """The ``entries`` in health ``state`` (observe's default thresholds), assessed a batch at
-    a time."""
-    rules = HealthRules(missed_after=session.target.grace)
-    for batch in batched(entries, _HEALTH_BATCH):
-        verdicts = healths(store, batch, session.now(), rules, pause)
-        yield from (e for e, health in zip(batch, verdicts, strict=True) if health.state == state)
 
 
 @click.command("show", cls=Command)
@@ -185,7 +168,7 @@ def dry_run(
     else:
         raise click.UsageError("give either an entry ID or --spec SPEC")
     start = after or session.now().replace(microsecond=0)
-    shown = zone or render.spec_zone(spec)
+    shown = zone or wording.spec_zone(spec)
     instants = list(spec.occurrences(start, count))
     if not as_json:
         render.show(session, render.occurrences_table(spec, start, instants, shown))
@@ -197,7 +180,7 @@ def dry_run(
             "after": format_instant(start),
             "zone": shown,
             "occurrences": [
-                {"utc": format_instant(instant), "local": render.local(instant, shown)}
+                {"utc": format_instant(instant), "local": wording.local(instant, shown)}
                 for instant in instants
             ],
         }

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import click
 
-from celery_stembeat import audit
-from celery_stembeat.audit import AuditHead, Change, Verification
+from celery_stembeat import audit, wording
+from celery_stembeat.audit import AuditHead, Verification, newest
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands import checked_id
 from celery_stembeat.cli.errors import Command, Failed
@@ -24,20 +23,6 @@ from celery_stembeat.stores import Store
 
 #: Changes shown unless ``--limit`` says otherwise.
 DEFAULT_LIMIT = 20
-
-
-def newest(
-    store: Store, entry_id: str | None, since: datetime | None, limit: int
-) -> tuple[list[Change], int]:
-    """The newest ``limit`` change records selected, newest first, and how many were selected:
-    the log is read oldest first, holding ``limit`` records at most."""
-    kept: deque[Change] = deque(maxlen=limit)
-    selected = 0
-    for change in store.changes(entry_id, since=since):
-        kept.append(change)
-        selected += 1
-    kept.reverse()
-    return list(kept), selected
 
 
 def verified(store: Store) -> tuple[AuditHead, Verification]:
@@ -138,7 +123,7 @@ def log(
         return
     subject = entry_id or "audit log"
     title = (
-        f"{subject}: {render.counted(selected, 'change')}, newest first, times in UTC"
+        f"{subject}: {wording.counted(selected, 'change')}, newest first, times in UTC"
         if len(shown) == selected
         else f"{subject}: the newest {len(shown)} of {selected:,} changes, times in UTC"
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import click
 
+from celery_stembeat import wording
 from celery_stembeat._collector import collector_paused
 from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
 from celery_stembeat.changes import listed, unlisted_note
@@ -22,9 +23,9 @@ from celery_stembeat.cli.files import (
     write_entries,
 )
 from celery_stembeat.cli.params import json_option, tag_option, verbosity_options
-from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry, is_entry_id
+from celery_stembeat.selection import stored
 from celery_stembeat.stores import EntryNotFound, Store
 
 #: The entries a verb acts on: ids, or (instead) ``--tag``.
@@ -118,7 +119,7 @@ def apply_files(
             removed = planned.absent
             if not dry_run:
                 if removed and not yes:
-                    counted = render.counted(len(removed), "entry", "entries")
+                    counted = wording.counted(len(removed), "entry", "entries")
                     click.confirm(
                         f"Remove {counted} absent from the files ({', '.join(removed)})?",
                         abort=True,
@@ -253,7 +254,7 @@ def remove(
         chosen = targets(store, entry_ids, tags, REMOVE)
         if tags and chosen and not yes:
             click.confirm(
-                f"Remove {render.counted(len(chosen), 'entry', 'entries')} tagged "
+                f"Remove {wording.counted(len(chosen), 'entry', 'entries')} tagged "
                 f"{' and '.join(tags)} ({', '.join(chosen)})?",
                 abort=True,
                 err=True,

@@ -17,7 +17,6 @@ from celery_stembeat.cli.commands.dcb_options import DCB, dcb_settings_options
 from celery_stembeat.cli.errors import BadInput, Command, Failed, translated
 from celery_stembeat.cli.params import json_option, verbosity_options
 from celery_stembeat.cli.progress import verify_progress
-from celery_stembeat.cli.selection import stored
 from celery_stembeat.cli.session import Session, current
 from celery_stembeat.engine import EngineSettings
 from celery_stembeat.entry import Entry
@@ -41,6 +40,7 @@ from celery_stembeat.migrate.report import (
     verification_lines,
 )
 from celery_stembeat.migrate.verify import verify
+from celery_stembeat.selection import stored
 from celery_stembeat.specs import SpecError, parse_duration
 
 SOURCES = (DCB, "celery", "redbeat")

@@ -13,8 +13,8 @@ from celery_stembeat.cli import render, tables
 from celery_stembeat.cli.errors import Command
 from celery_stembeat.cli.params import F, output_options
 from celery_stembeat.cli.session import current
-from celery_stembeat.cli.stats import observe as observe_store
 from celery_stembeat.health import HealthRules, live_beats
+from celery_stembeat.observation import observe as observe_store
 from celery_stembeat.stores import Store
 from celery_stembeat.survey import survey
 

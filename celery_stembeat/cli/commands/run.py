@@ -14,7 +14,7 @@ from celery_stembeat.cli.params import json_option, tag_option
 from celery_stembeat.cli.session import actor, current
 from celery_stembeat.entry import Entry, is_entry_id
 from celery_stembeat.limits import shorten
-from celery_stembeat.manual import ManualRun, run_now
+from celery_stembeat.manual import ManualRun, expired, run_now
 from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.stores import PUBLISHED
 
@@ -40,10 +40,10 @@ def _runnable(entries: Sequence[Entry], entry_ids: Sequence[str], now: datetime)
     missing = [entry_id for entry_id in entry_ids if entry_id not in found]
     if missing:
         raise BadInput(f"no entry {_named(missing)}; nothing sent")
-    expired = [e.id for e in entries if e.expire_at is not None and e.expire_at <= now]
-    if expired:
+    gone = expired(entries, now)
+    if gone:
         raise BadInput(
-            f"entry {_named(expired)} expired (expire_at has passed): its message would "
+            f"entry {_named(gone)} expired (expire_at has passed): its message would "
             "expire unrun; nothing sent"
         )
 

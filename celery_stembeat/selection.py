@@ -1,5 +1,5 @@
-"""Which entries ``list`` (and the verbs taking ``--tag``) act on, and in what order: the
-store's filters, tags, a sort key and a limit."""
+"""Which entries ``list``, the verbs taking ``--tag`` and the dashboard's entries page act on,
+and in what order: the store's filters, tags, health states, a sort key and a limit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.stores import Store
+from celery_stembeat.health import HealthRules
+from celery_stembeat.stores import Pause, Store
+from celery_stembeat.survey import healths
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -90,3 +92,22 @@ def batched(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
     pending = iter(entries)
     while batch := list(itertools.islice(pending, size)):
         yield batch
+
+
+#: Entries assessed together by :func:`in_state`.
+_HEALTH_BATCH = 500
+
+
+def in_state(
+    store: Store,
+    entries: Iterable[Entry],
+    state: str,
+    now: datetime,
+    rules: HealthRules,
+    pause: Pause | None,
+) -> Iterator[Entry]:
+    """The ``entries`` in health ``state`` at ``now`` under ``rules`` and the store's
+    ``pause``, assessed a batch at a time (streamed)."""
+    for batch in batched(entries, _HEALTH_BATCH):
+        verdicts = healths(store, batch, now, rules, pause)
+        yield from (e for e, health in zip(batch, verdicts, strict=True) if health.state == state)

@@ -1,0 +1,172 @@
+"""The actions (POST, with the session's CSRF token): enable, disable, run now and remove an
+entry, signing in and out.
+
+Each change goes through the store API with a :class:`~celery_stembeat.audit.ChangeNote`
+naming the web user, is refused in read-only mode, and is made only while the entry still
+has the version its page showed: a concurrent change is reported, never overwritten. Each
+redirects back with a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
+from celery_stembeat.entry import Entry, is_entry_id
+from celery_stembeat.limits import shorten
+from celery_stembeat.manual import expired, run_now
+from celery_stembeat.publisher import CeleryPublisher
+from celery_stembeat.stores import PUBLISHED, EntryNotFound, Store
+from celery_stembeat.web.dashboard import Dashboard, actor, dashboard, flash, note, render
+from celery_stembeat.web.security import CSRF_FIELD, USER_KEY, csrf_valid
+
+READ_ONLY = "this dashboard is read-only (started with --read-only): nothing was changed"
+BAD_CSRF = "the form's security token is missing or out of date: reload the page and try again"
+NO_APP = (
+    "run now sends the task through your celery app: start the dashboard with "
+    "'celery -A PROJ stembeat web' (PROJ: the module of your app)"
+)
+
+#: What an action does to an entry that still has the version its page showed: a message.
+Change = Callable[[Request, Dashboard, Entry], str]
+
+
+def _refused(request: Request, status_code: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", {"message": message}, status_code=status_code)
+
+
+async def _form(request: Request) -> tuple[FormData, HTMLResponse | None]:
+    """The request's form, and the refusal to send instead when its CSRF token is wrong."""
+    form = await request.form()
+    if not csrf_valid(request.session, form.get(CSRF_FIELD)):
+        return form, _refused(request, 403, BAD_CSRF)
+    return form, None
+
+
+def _back(request: Request, entry_id: str | None) -> RedirectResponse:
+    """To the entry's page, or (it is gone) to the entries."""
+    if entry_id is None:
+        return RedirectResponse(request.url_for("entries"), status_code=303)
+    url = request.url_for("entry").include_query_params(id=entry_id)
+    return RedirectResponse(url, status_code=303)
+
+
+def _checked(store: Store, entry_id: str, version: str) -> tuple[Entry | None, str]:
+    """The entry when it still has ``version``; else ``None`` and why."""
+    found = store.get(entry_id) if is_entry_id(entry_id) else None
+    if found is None:
+        return None, f"no entry {shorten(entry_id)}: removed meanwhile? nothing was done"
+    if str(found.version) != version:
+        return None, (
+            f"entry {shorten(entry_id)} changed since this page was read (version "
+            f"{shorten(version)}, now {found.version}): nothing was done; look again and retry"
+        )
+    return found, ""
+
+
+def _act(change: Change) -> Callable[[Request], Any]:
+    """The endpoint that makes ``change`` to the entry a form names (``entry_id`` and the
+    ``version`` its page showed)."""
+
+    async def endpoint(request: Request) -> Response:
+        settings = dashboard(request)
+        if settings.read_only:
+            return _refused(request, 403, READ_ONLY)
+        form, refusal = await _form(request)
+        if refusal is not None:
+            return refusal
+        entry_id, version = str(form.get("entry_id", "")), str(form.get("version", ""))
+
+        def act() -> tuple[str, str]:
+            found, problem = _checked(settings.store, entry_id, version)
+            if found is None:
+                return "error", problem
+            try:
+                return "ok", change(request, settings, found)
+            except EntryNotFound:
+                return "error", f"no entry {shorten(entry_id)}: removed meanwhile"
+            except ValueError as exc:
+                return "error", str(exc)
+
+        kind, message = await run_in_threadpool(act)
+        flash(request, kind, message)
+        gone = kind == "ok" and change is _remove
+        return _back(request, None if gone else entry_id)
+
+    endpoint.__doc__ = change.__doc__
+    return endpoint
+
+
+def _enable(request: Request, settings: Dashboard, entry: Entry) -> str:
+    """Enable the entry, starting afresh from now."""
+    settings.store.set_enabled(entry.id, True, settings.clock(), note=note(request, ENABLE))
+    return f"enabled {entry.id}"
+
+
+def _disable(request: Request, settings: Dashboard, entry: Entry) -> str:
+    """Disable the entry (its run state and history stay)."""
+    settings.store.set_enabled(entry.id, False, settings.clock(), note=note(request, DISABLE))
+    return f"disabled {entry.id}"
+
+
+def _remove(request: Request, settings: Dashboard, entry: Entry) -> str:
+    """Delete the entry and its history."""
+    if not settings.store.delete(entry.id, note=note(request, REMOVE)):
+        raise EntryNotFound(entry.id)
+    return f"removed {entry.id}"
+
+
+def _run(request: Request, settings: Dashboard, entry: Entry) -> str:
+    """Send the entry's task once, now, out of schedule."""
+    if settings.celery_app is None:
+        raise ValueError(NO_APP)
+    if expired([entry], settings.clock()):
+        raise ValueError(
+            f"entry {shorten(entry.id)} expired (expire_at has passed): its message would "
+            "expire unrun; nothing sent"
+        )
+    publisher = CeleryPublisher(settings.celery_app, clock=settings.clock)
+    (ran,) = run_now(settings.store, publisher, [entry], settings.clock, actor(request))
+    record = ran.record
+    if record.outcome != PUBLISHED:
+        raise ValueError(f"not sent {entry.id}: {record.error}")
+    return f"sent {entry.id}: task id {record.task_id}"
+
+
+enable = _act(_enable)
+disable = _act(_disable)
+remove = _act(_remove)
+run = _act(_run)
+
+
+async def login(request: Request) -> Response:
+    """Sign in: the session remembers the user (a fresh session, with a fresh CSRF token)."""
+    form, refusal = await _form(request)
+    if refusal is not None:
+        return refusal
+    auth = dashboard(request).auth
+    if auth is None:
+        return RedirectResponse(request.url_for("overview"), status_code=303)
+    user, secret = str(form.get("user", "")), str(form.get("secret", ""))
+    who = await run_in_threadpool(auth.check, user, secret)
+    if who is None:
+        wrong = "wrong token" if auth.uses_token else "wrong user name or password"
+        return render(request, "login.html", {"problem": wrong}, status_code=401)
+    request.session.clear()
+    request.session[USER_KEY] = who
+    return RedirectResponse(request.url_for("overview"), status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    """Sign out: the session is cleared."""
+    _, refusal = await _form(request)
+    if refusal is not None:
+        return refusal
+    request.session.clear()
+    return RedirectResponse(request.url_for("login"), status_code=303)
