@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import itertools
 import json
 import socket
 from collections.abc import Iterable, Iterator, Mapping
@@ -306,6 +307,14 @@ def verify(head: AuditHead, changes: Iterable[Change]) -> Verification:
     if prev is not None and prev != head.hash:
         return found(f"change {head.seq} is not the one the log's head names")
     return Verification(checked, first, expected - 1 if checked else None)
+
+
+def made_since(newest_first: Iterable[Change], since: datetime | None) -> Iterator[Change]:
+    """``newest_first`` (records, newest first) up to the first one made before ``since``:
+    what a read from the newest selects (see :meth:`~celery_stembeat.stores.Store.changes`)."""
+    if since is None:
+        return iter(newest_first)
+    return itertools.takewhile(lambda change: change.at >= since, newest_first)
 
 
 def _through(changes: Iterable[Change], last: int) -> Iterator[Change]:

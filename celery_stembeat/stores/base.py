@@ -134,6 +134,14 @@ def checked_selection(tags: Collection[str]) -> tuple[str, ...]:
     return selection
 
 
+def checked_change_limit(limit: object) -> int | None:
+    """``limit`` of :meth:`Store.changes` when it is ``None`` or a count >= 1, else a
+    ValueError."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit: {shorten(limit)} is not a count >= 1")
+    return limit
+
+
 def claim_token(owner: str) -> str:
     """A token for one claim: the owner's name, then a part no other claim has."""
     return f"{owner}:{uuid.uuid4().hex}"
@@ -894,11 +902,36 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
-        """The change records kept, oldest first, streamed (backends read a batch at a time):
-        only those about ``entry_id`` when given (``""``: the pause's), only those made at or
-        after ``since`` when given. Close the iterator to stop early."""
+        """The change records kept, oldest first (``newest_first``: newest first), streamed
+        (backends read a batch at a time, from the end asked for): only those about
+        ``entry_id`` when given (``""``: the pause's), only those made at or after ``since``
+        when given, at most ``limit`` when given (the first ``limit`` in the order asked; a
+        ValueError unless a count >= 1). Close the iterator to stop early.
+
+        ``since`` is read from the newest: the selection ends at the newest record (of
+        ``entry_id``, when given) made before ``since``, so reading it costs the records
+        selected, not the log. The log is in time order while one clock dates it; where clocks
+        disagree (or a note is dated by hand), the newest record dated before ``since`` ends
+        the selection even if older records are dated later.
+        """
+
+    def count_changes(self, entry_id: str | None = None, *, since: datetime | None = None) -> int:
+        """How many records :meth:`changes` selects with these arguments.
+
+        Without ``entry_id`` and ``since``: the head's :attr:`~AuditHead.count`. Otherwise
+        this counts the records as it reads them; backends count an index instead where they
+        can.
+        """
+        if entry_id is None and since is None:
+            return self.audit_head().count
+        return sum(1 for _ in self.changes(entry_id, since=since, newest_first=True))
 
     @abc.abstractmethod
     def change(self, seq: int) -> Change | None:

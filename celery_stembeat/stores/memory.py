@@ -44,6 +44,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     announced,
     checked_activity,
+    checked_change_limit,
     checked_history_limit,
     checked_manual,
     checked_pause,
@@ -599,15 +600,21 @@ class MemoryStore(Store):
             return self._backend.audit_head
 
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
+        limit = checked_change_limit(limit)
         with self._backend.lock:
             kept = list(self._backend.changes)
-        for change in kept:
-            if (entry_id is None or change.entry_id == entry_id) and (
-                since is None or change.at >= since
-            ):
-                yield change
+        about = (c for c in reversed(kept) if entry_id is None or c.entry_id == entry_id)
+        selected = list(audit.made_since(about, since))
+        if not newest_first:
+            selected.reverse()
+        yield from selected[:limit]
 
     def change(self, seq: int) -> Change | None:
         with self._backend.lock:

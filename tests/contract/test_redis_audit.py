@@ -16,9 +16,11 @@ from celery_stembeat.audit import ChangeNote, verify
 from celery_stembeat.stores import Pause, RunRecord, Store, StoreError, open_store
 from celery_stembeat.stores.base import PUBLISHED
 from celery_stembeat.stores.redis import RedisStore
+from celery_stembeat.stores.redis import store as redis_store
 from celery_stembeat.stores.redis.store import WRITE_ATTEMPTS
 from tests.contract.faults import private_server
 from tests.contract.helpers import LEASE, T0, at, make_entry, one_off, published
+from tests.contract.test_audit import assert_selections, dated
 
 
 @pytest.fixture
@@ -284,6 +286,18 @@ def test_trimming_keeps_each_entrys_index_in_step(
     assert indexes() == kept() == {f"m{i}": [14 + i] for i in range(1093, 1100)}
     assert client.xlen("{" + prefix + "}:audit:log") == 7
     assert verify(store.audit_head(), store.changes()).intact
+
+
+@pytest.mark.parametrize("page", [1, 2, 4])
+def test_reads_page_through_the_log_and_each_entrys_index(
+    opened: Callable[..., RedisStore], monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    """Pages smaller than the selections: each read, from either end, takes up where the page
+    before it ended (and a limit cuts the page it reads), the log's and an entry's alike."""
+    store = opened()
+    dated(store)
+    monkeypatch.setattr(redis_store, "_CHANGES_BATCH", page)
+    assert_selections(store)
 
 
 def test_hostile_text_reads_back_exactly(opened: Callable[..., RedisStore]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -26,18 +25,15 @@ from celery_stembeat.stores import Store
 DEFAULT_LIMIT = 20
 
 
-def newest(
-    store: Store, entry_id: str | None, since: datetime | None, limit: int
-) -> tuple[list[Change], int]:
-    """The newest ``limit`` change records selected, newest first, and how many were selected:
-    the log is read oldest first, holding ``limit`` records at most."""
-    kept: deque[Change] = deque(maxlen=limit)
-    selected = 0
-    for change in store.changes(entry_id, since=since):
-        kept.append(change)
-        selected += 1
-    kept.reverse()
-    return list(kept), selected
+def selected_count(
+    store: Store, entry_id: str | None, since: datetime | None, shown: list[Change], limit: int
+) -> int:
+    """How many records the selection holds, ``shown`` its newest ``limit``: counted by the
+    store only when there may be more."""
+    if len(shown) < limit:
+        return len(shown)
+    # A write may trim the log between the read and the count: never fewer than were shown.
+    return max(store.count_changes(entry_id, since=since), len(shown))
 
 
 def verified(store: Store) -> tuple[AuditHead, Verification]:
@@ -131,11 +127,14 @@ def log(
         ctx.exit(0 if found.intact else 1)
     if entry_id is not None:
         checked_id(entry_id)
+    limit = limit or DEFAULT_LIMIT
     with session.store() as store, unreadable_fails():
-        shown, selected = newest(store, entry_id, since, limit or DEFAULT_LIMIT)
-    if as_json:
-        json_list((change.to_dict() for change in shown), sys.stdout.write)
-        return
+        # Newest first: only the records shown are read.
+        shown = list(store.changes(entry_id, since=since, newest_first=True, limit=limit))
+        if as_json:
+            json_list((change.to_dict() for change in shown), sys.stdout.write)
+            return
+        selected = selected_count(store, entry_id, since, shown, limit)
     subject = entry_id or "audit log"
     title = (
         f"{subject}: {render.counted(selected, 'change')}, newest first, times in UTC"

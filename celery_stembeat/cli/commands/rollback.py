@@ -50,10 +50,8 @@ def _is_run(change: Change) -> bool:
 
 def undo_target(store: Store, entry_id: str) -> Target:
     """What undoing the entry's newest change restores: the definition that change found."""
-    newest = None
-    for change in store.changes(entry_id):
-        if not _is_run(change):
-            newest = change
+    changes = store.changes(entry_id, newest_first=True)
+    newest = next((change for change in changes if not _is_run(change)), None)
     if newest is None:
         raise BadInput(f"the audit log holds no change of entry {entry_id!r} to undo")
     return Target(newest, "before")

@@ -14,7 +14,9 @@ those ``write_checked`` expects not to exist) and streams one script call per 50
 sending a chunk again, after a new read, when another writer came first. Appending a record is
 an ``XADD`` and a ``ZADD``; trimming deletes the records below the floor. Reading the log:
 :meth:`RedisStore.audit_head` is one ``HMGET``, :meth:`RedisStore.change` one ``XRANGE``,
-:meth:`RedisStore.changes` one round trip per 500 records (of the log, or of one entry's).
+:meth:`RedisStore.changes` one round trip per 500 records (of the log, or of one entry's), from
+either end, fewer with ``limit``; :meth:`RedisStore.count_changes` the head or a ``ZCARD``, or
+with ``since`` a read back to it.
 
 :meth:`RedisStore.record_outcomes` is three round trips per call (WATCH, the read script,
 MULTI/EXEC with the write script), more when a concurrent write makes it read again; finding a
@@ -83,6 +85,7 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     checked_activity,
+    checked_change_limit,
     checked_history_limit,
     checked_manual,
     checked_pause,
@@ -927,49 +930,90 @@ class RedisStore(Store):
         return decode_head(values)
 
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
-        """The records kept, oldest first, :data:`_CHANGES_BATCH` per round trip: the log's
-        with ``XRANGE``, or an entry's numbers from its index with ``ZRANGEBYSCORE`` and their
-        records in one pipeline. ``since`` is applied as they are read."""
-        pages = self._log_pages() if entry_id is None else self._entry_pages(entry_id)
-        for page in pages:
-            for fields in page:
-                change = decode_change(fields)
-                if since is None or change.at >= since:
-                    yield change
+        """The records selected, in the order asked, a page of at most :data:`_CHANGES_BATCH`
+        (and ``limit``) per round trip: the log's with ``XRANGE`` (``XREVRANGE``), or an
+        entry's numbers from its index with ``ZRANGEBYSCORE`` (``ZREVRANGEBYSCORE``) and their
+        records in one pipeline. Newest first, ``since`` stops the read at the first record
+        made before it; oldest first, that record is looked for first, the same way."""
+        limit = checked_change_limit(limit)
+        page = min(limit or _CHANGES_BATCH, _CHANGES_BATCH)
+        if newest_first:
+            selected = audit.made_since(self._read_changes(entry_id, page, newest_first), since)
+        else:
+            after = 0 if since is None else self._newest_before(entry_id, since)
+            selected = self._read_changes(entry_id, page, newest_first, after)
+        yield from itertools.islice(selected, limit)
 
-    def _log_pages(self) -> Iterator[list[dict[bytes, bytes]]]:
-        start: bytes = b"-"
-        while True:
-            with self._errors():
-                page = cast(
-                    list[tuple[bytes, dict[bytes, bytes]]],
-                    self._client.xrange(self._keys.audit_log, start, "+", count=_CHANGES_BATCH),
-                )
-            yield [fields for _, fields in page]
-            if len(page) < _CHANGES_BATCH:
-                return
-            start = b"(" + page[-1][0]
+    def count_changes(self, entry_id: str | None = None, *, since: datetime | None = None) -> int:
+        """The head's count, or one entry's index counted (``ZCARD``); with ``since``, the
+        records read back to it (see :meth:`changes`)."""
+        if entry_id is None or since is not None:
+            return super().count_changes(entry_id, since=since)
+        with self._errors():
+            return int(self._client.zcard(self._keys.audit_entry(entry_id)))
 
-    def _entry_pages(self, entry_id: str) -> Iterator[list[dict[bytes, bytes]]]:
-        index = self._keys.audit_entry(entry_id)
-        low = "-inf"
+    def _newest_before(self, entry_id: str | None, since: datetime) -> int:
+        """The number of the newest record (of ``entry_id``) made before ``since``, else 0."""
+        for change in self._read_changes(entry_id, _CHANGES_BATCH, newest_first=True):
+            if change.at < since:
+                return change.seq
+        return 0
+
+    def _read_changes(
+        self, entry_id: str | None, page: int, newest_first: bool, after: int = 0
+    ) -> Iterator[Change]:
+        """The log's records (or ``entry_id``'s) numbered above ``after``, in the order asked,
+        ``page`` per round trip."""
+        low, high = after, None
         while True:
-            with self._errors():
-                numbers = cast(
-                    list[bytes],
-                    self._client.zrangebyscore(index, low, "+inf", start=0, num=_CHANGES_BATCH),
-                )
-                with self._client.pipeline(transaction=False) as pipe:
-                    for number in numbers:
-                        pipe.xrange(self._keys.audit_log, number + b"-0", number + b"-0")
-                    found = cast(list[list[tuple[bytes, dict[bytes, bytes]]]], pipe.execute())
-            # A number whose record is gone (trimmed meanwhile) is passed over.
-            yield [fields for records in found for _, fields in records]
-            if len(numbers) < _CHANGES_BATCH:
+            numbers, found = self._change_page(entry_id, low, high, page, newest_first)
+            for fields in found:
+                yield decode_change(fields)
+            if len(numbers) < page:
                 return
-            low = "(" + numbers[-1].decode()
+            if newest_first:
+                high = numbers[-1]
+            else:
+                low = numbers[-1]
+
+    def _change_page(
+        self, entry_id: str | None, low: int, high: int | None, page: int, newest_first: bool
+    ) -> tuple[list[int], list[dict[bytes, bytes]]]:
+        """Up to ``page`` records (of ``entry_id``) numbered above ``low`` and below ``high``
+        (``None``: no bound), in the order asked, in one round trip: the numbers read and the
+        records' fields. One entry's numbers come from its index, a number whose record is gone
+        (trimmed meanwhile) has none."""
+        log = self._keys.audit_log
+        with self._errors():
+            if entry_id is None:
+                first, last = f"({low}-0", "+" if high is None else f"({high}-0"
+                if newest_first:
+                    read = self._client.xrevrange(log, last, first, count=page)
+                else:
+                    read = self._client.xrange(log, first, last, count=page)
+                records = cast(list[tuple[bytes, dict[bytes, bytes]]], read)
+                return [int(key.partition(b"-")[0]) for key, _ in records], [
+                    fields for _, fields in records
+                ]
+            index = self._keys.audit_entry(entry_id)
+            first, last = f"({low}", "+inf" if high is None else f"({high}"
+            if newest_first:
+                scored = self._client.zrevrangebyscore(index, last, first, start=0, num=page)
+            else:
+                scored = self._client.zrangebyscore(index, first, last, start=0, num=page)
+            numbers = [int(number) for number in cast(list[bytes], scored)]
+            with self._client.pipeline(transaction=False) as pipe:
+                for number in numbers:
+                    pipe.xrange(log, f"{number}-0", f"{number}-0")
+                found = cast(list[list[tuple[bytes, dict[bytes, bytes]]]], pipe.execute())
+        return numbers, [fields for records in found for _, fields in records]
 
     def change(self, seq: int) -> Change | None:
         """The record numbered ``seq``, or ``None`` (one ``XRANGE``)."""

@@ -40,6 +40,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     announced,
     checked_activity,
+    checked_change_limit,
     checked_history_limit,
     checked_manual,
     checked_pause,
@@ -727,12 +728,26 @@ class SQLStore(Store):
             return audit_log.read_head(conn, self._schema)
 
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
-        """The records kept, in order: one query, read :data:`_STREAM_ROWS` rows at a time (see
-        ``audit_log.py``)."""
-        for row in self._stream(audit_log.changes_query(self._schema, entry_id, since)):
+        """The records selected, in the order asked: one query, read :data:`_STREAM_ROWS` rows
+        at a time (see ``audit_log.py``)."""
+        limit = checked_change_limit(limit)
+        query = audit_log.changes_query(self._schema, entry_id, since, newest_first, limit)
+        for row in self._stream(query):
             yield audit_log.read_change(row)
+
+    def count_changes(self, entry_id: str | None = None, *, since: datetime | None = None) -> int:
+        """The head's count, or one ``COUNT`` of the index range :meth:`changes` reads."""
+        if entry_id is None and since is None:
+            return self.audit_head().count
+        with self._single_statement() as conn:
+            return int(conn.scalar(audit_log.count_query(self._schema, entry_id, since)) or 0)
 
     def change(self, seq: int) -> Change | None:
         """The record numbered ``seq``: one primary-key lookup."""
