@@ -113,6 +113,13 @@ class VersionConflict(StoreError):
         self.actual = actual
 
 
+def check_version(entry_id: str, expected: int | None, actual: int | None) -> None:
+    """Raise :class:`VersionConflict` unless ``expected`` is ``None`` or the stored version
+    ``actual`` (``None``: no entry, which ``expected`` names as ``0``)."""
+    if expected is not None and expected != (actual or 0):
+        raise VersionConflict(entry_id, expected, actual)
+
+
 def checked_history_limit(value: object, backend: str) -> int:
     """``value`` when it is a count of runs to keep (an int >= 0), else a StoreError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -807,8 +814,21 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
-        """Remove the entry and its history; ``False`` if it did not exist."""
+    def delete(
+        self,
+        entry_id: str,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
+    ) -> bool:
+        """Remove the entry and its history; ``False`` if it did not exist.
+
+        ``expected_version`` guards against lost updates as :meth:`upsert`'s does: a positive
+        number must equal the stored version (an entry gone meanwhile conflicts too), ``0``
+        means "must not exist" (then there is nothing to remove: ``False``), ``None`` skips
+        the check. Raises :class:`VersionConflict` otherwise, and removes nothing: the check
+        and the removal are one atomic step.
+        """
 
     @abc.abstractmethod
     def set_enabled(

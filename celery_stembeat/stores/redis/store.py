@@ -84,6 +84,7 @@ from celery_stembeat.stores.base import (
     SuspectRules,
     TaskReport,
     VersionConflict,
+    check_version,
     checked_activity,
     checked_change_limit,
     checked_history_limit,
@@ -405,9 +406,7 @@ class RedisStore(Store):
         def attempt() -> Entry | _Stale:
             head, found = self._read_before([entry.id])
             stored = found.get(entry.id)
-            actual = int(stored.version) if stored else 0
-            if expected_version is not None and expected_version != actual:
-                raise VersionConflict(entry.id, expected_version, actual if stored else None)
+            check_version(entry.id, expected_version, int(stored.version) if stored else None)
             records, _ = self._records(head, note, [entry_change(entry, fields, stored)])
             args = [
                 entry.id,
@@ -598,9 +597,17 @@ class RedisStore(Store):
         ]
         return [None if isinstance(reply, dict) else reply for reply in replies]
 
-    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
+    def delete(
+        self,
+        entry_id: str,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
+    ) -> bool:
         """Remove the entry, its index slots and its history, recording the change; ``False``
-        if it did not exist. A read, then the script (see :meth:`upsert`)."""
+        if it did not exist. A read, where ``expected_version`` is checked, then the script,
+        which removes the entry only while its version is the one read (see :meth:`upsert`):
+        the check and the removal are one step."""
         note = audit.note_or_default(note, audit.REMOVE)
         keys = [
             self._keys.entry(entry_id),
@@ -619,6 +626,7 @@ class RedisStore(Store):
         def attempt() -> bool | _Stale:
             head, found = self._read_before([entry_id])
             stored = found.get(entry_id)
+            check_version(entry_id, expected_version, int(stored.version) if stored else None)
             before = None if stored is None else stored.entry()
             records, _ = self._records(head, note, [audit.entry_change(entry_id, before, None)])
             args = [entry_id, self.channel, self._keys.tag_prefix, *guard(stored), *records]
