@@ -15,9 +15,8 @@ import redis
 from celery_stembeat.audit import ChangeNote, verify
 from celery_stembeat.stores import Pause, RunRecord, Store, StoreError, open_store
 from celery_stembeat.stores.base import PUBLISHED
-from celery_stembeat.stores.redis import RedisStore
-from celery_stembeat.stores.redis import store as redis_store
-from celery_stembeat.stores.redis.store import WRITE_ATTEMPTS
+from celery_stembeat.stores.redis import RedisStore, log_reader
+from celery_stembeat.stores.redis.recorded import WRITE_ATTEMPTS
 from tests.contract.faults import private_server
 from tests.contract.helpers import LEASE, T0, at, make_entry, one_off, published
 from tests.contract.test_audit import assert_selections, dated
@@ -69,27 +68,26 @@ def interrupt_writes(
     """Run ``meanwhile`` right before ``store``'s first writing script call (after the read
     its change records were built from), or before every one; the writing scripts called (a
     bulk write's streamed chunks count once), as they are."""
-    names = {id(store._scripts[name]): name for name in WRITING}
     called: list[str] = []
-    run, pipelined = store._run, store._pipelined
+    client = store._client
+    run, pipelined = client.run, client.pipelined
 
-    def before(script: Any) -> None:
-        name = names.get(id(script))
-        if name is not None:
+    def before(name: str) -> None:
+        if name in WRITING:
             called.append(name)
             if every or len(called) == 1:
                 meanwhile()
 
-    def interrupted_run(script: Any, keys: Any, args: Any) -> Any:
-        before(script)
-        return run(script, keys, args)
+    def interrupted_run(name: str, keys: Any, args: Any) -> Any:
+        before(name)
+        return run(name, keys, args)
 
-    def interrupted_pipelined(script: Any, calls: Any) -> Any:
-        before(script)
-        return pipelined(script, calls)
+    def interrupted_pipelined(name: str, calls: Any) -> Any:
+        before(name)
+        return pipelined(name, calls)
 
-    monkeypatch.setattr(store, "_run", interrupted_run)
-    monkeypatch.setattr(store, "_pipelined", interrupted_pipelined)
+    monkeypatch.setattr(client, "run", interrupted_run)
+    monkeypatch.setattr(client, "pipelined", interrupted_pipelined)
     return called
 
 
@@ -296,7 +294,7 @@ def test_reads_page_through_the_log_and_each_entrys_index(
     before it ended (and a limit cuts the page it reads), the log's and an entry's alike."""
     store = opened()
     dated(store)
-    monkeypatch.setattr(redis_store, "_CHANGES_BATCH", page)
+    monkeypatch.setattr(log_reader, "CHANGES_BATCH", page)
     assert_selections(store)
 
 
