@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import itertools
 import json
 import socket
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -312,6 +312,14 @@ def verify(head: AuditHead, changes: Iterable[Change]) -> Verification:
     return Verification(checked, first, expected - 1 if checked else None)
 
 
+def made_since(newest_first: Iterable[Change], since: datetime | None) -> Iterator[Change]:
+    """``newest_first`` (records, newest first) up to the first one made before ``since``:
+    what a read from the newest selects (see :meth:`~celery_stembeat.stores.Store.changes`)."""
+    if since is None:
+        return iter(newest_first)
+    return itertools.takewhile(lambda change: change.at >= since, newest_first)
+
+
 def _through(changes: Iterable[Change], last: int) -> Iterator[Change]:
     """``changes`` up to record ``last``: records written after the head was read are not
     part of what is checked."""
@@ -333,12 +341,11 @@ def newest(
     store: Store, entry_id: str | None, since: datetime | None, limit: int
 ) -> tuple[list[Change], int]:
     """The newest ``limit`` change records of :meth:`Store.changes` (``entry_id``'s only when
-    given, made at or after ``since`` when given), newest first, and how many were selected:
-    the log is read oldest first, holding ``limit`` records at most."""
-    kept: deque[Change] = deque(maxlen=limit)
-    selected = 0
-    for change in store.changes(entry_id, since=since):
-        kept.append(change)
-        selected += 1
-    kept.reverse()
-    return list(kept), selected
+    given, made at or after ``since`` when given), newest first, and how many the selection
+    holds: only the records returned are read, and the store counts the rest only when there
+    may be more."""
+    shown = list(store.changes(entry_id, since=since, newest_first=True, limit=limit))
+    if len(shown) < limit:
+        return shown, len(shown)
+    # A write may trim the log between the read and the count: never fewer than were shown.
+    return shown, max(store.count_changes(entry_id, since=since), len(shown))

@@ -113,6 +113,13 @@ class VersionConflict(StoreError):
         self.actual = actual
 
 
+def check_version(entry_id: str, expected: int | None, actual: int | None) -> None:
+    """Raise :class:`VersionConflict` unless ``expected`` is ``None`` or the stored version
+    ``actual`` (``None``: no entry, which ``expected`` names as ``0``)."""
+    if expected is not None and expected != (actual or 0):
+        raise VersionConflict(entry_id, expected, actual)
+
+
 def checked_history_limit(value: object, backend: str) -> int:
     """``value`` when it is a count of runs to keep (an int >= 0), else a StoreError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -132,6 +139,14 @@ def checked_selection(tags: Collection[str]) -> tuple[str, ...]:
     if not selection:
         raise ValueError("tags: at least one tag is needed")
     return selection
+
+
+def checked_change_limit(limit: object) -> int | None:
+    """``limit`` of :meth:`Store.changes` when it is ``None`` or a count >= 1, else a
+    ValueError."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit: {shorten(limit)} is not a count >= 1")
+    return limit
 
 
 def claim_token(owner: str) -> str:
@@ -799,8 +814,21 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
-        """Remove the entry and its history; ``False`` if it did not exist."""
+    def delete(
+        self,
+        entry_id: str,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
+    ) -> bool:
+        """Remove the entry and its history; ``False`` if it did not exist.
+
+        ``expected_version`` guards against lost updates as :meth:`upsert`'s does: a positive
+        number must equal the stored version (an entry gone meanwhile conflicts too), ``0``
+        means "must not exist" (then there is nothing to remove: ``False``), ``None`` skips
+        the check. Raises :class:`VersionConflict` otherwise, and removes nothing: the check
+        and the removal are one atomic step.
+        """
 
     @abc.abstractmethod
     def set_enabled(
@@ -894,11 +922,36 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
-        """The change records kept, oldest first, streamed (backends read a batch at a time):
-        only those about ``entry_id`` when given (``""``: the pause's), only those made at or
-        after ``since`` when given. Close the iterator to stop early."""
+        """The change records kept, oldest first (``newest_first``: newest first), streamed
+        (backends read a batch at a time, from the end asked for): only those about
+        ``entry_id`` when given (``""``: the pause's), only those made at or after ``since``
+        when given, at most ``limit`` when given (the first ``limit`` in the order asked; a
+        ValueError unless a count >= 1). Close the iterator to stop early.
+
+        ``since`` is read from the newest: the selection ends at the newest record (of
+        ``entry_id``, when given) made before ``since``, so reading it costs the records
+        selected, not the log. The log is in time order while one clock dates it; where clocks
+        disagree (or a note is dated by hand), the newest record dated before ``since`` ends
+        the selection even if older records are dated later.
+        """
+
+    def count_changes(self, entry_id: str | None = None, *, since: datetime | None = None) -> int:
+        """How many records :meth:`changes` selects with these arguments.
+
+        Without ``entry_id`` and ``since``: the head's :attr:`~AuditHead.count`. Otherwise
+        this counts the records as it reads them; backends count an index instead where they
+        can.
+        """
+        if entry_id is None and since is None:
+            return self.audit_head().count
+        return sum(1 for _ in self.changes(entry_id, since=since, newest_first=True))
 
     @abc.abstractmethod
     def change(self, seq: int) -> Change | None:

@@ -43,7 +43,9 @@ from celery_stembeat.stores.base import (
     TaskReport,
     VersionConflict,
     announced,
+    check_version,
     checked_activity,
+    checked_change_limit,
     checked_history_limit,
     checked_manual,
     checked_pause,
@@ -256,9 +258,7 @@ class MemoryStore(Store):
         """Store ``entry`` by :meth:`upsert`'s rules, announcing nothing (lock held)."""
         backend = self._backend
         stored = backend.entries.get(entry.id)
-        actual = stored.version if stored else 0
-        if expected_version is not None and expected_version != actual:
-            raise VersionConflict(entry.id, expected_version, actual if stored else None)
+        check_version(entry.id, expected_version, stored.version if stored else None)
         if stored is None:
             new = replace(entry, version=1)
         else:
@@ -314,10 +314,18 @@ class MemoryStore(Store):
                 if entry is not None and entry.version == version:
                     backend.digests[entry_id] = (version, digest)
 
-    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
+    def delete(
+        self,
+        entry_id: str,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
+    ) -> bool:
         note = audit.note_or_default(note, audit.REMOVE)
         backend = self._backend
         with backend.lock:
+            stored = backend.entries.get(entry_id)
+            check_version(entry_id, expected_version, stored.version if stored else None)
             gone = backend.entries.pop(entry_id, None)
             existed = gone is not None
             if gone is not None:
@@ -599,15 +607,21 @@ class MemoryStore(Store):
             return self._backend.audit_head
 
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
+        limit = checked_change_limit(limit)
         with self._backend.lock:
             kept = list(self._backend.changes)
-        for change in kept:
-            if (entry_id is None or change.entry_id == entry_id) and (
-                since is None or change.at >= since
-            ):
-                yield change
+        about = (c for c in reversed(kept) if entry_id is None or c.entry_id == entry_id)
+        selected = list(audit.made_since(about, since))
+        if not newest_first:
+            selected.reverse()
+        yield from selected[:limit]
 
     def change(self, seq: int) -> Change | None:
         with self._backend.lock:

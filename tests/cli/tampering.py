@@ -50,7 +50,7 @@ def _tamper_sql(store: Store, seq: int, how: str) -> None:
 
 def _tamper_redis(store: Store, seq: int, how: str) -> None:
     """A stream keeps its records in order of id: an edit rewrites the whole stream."""
-    client, log = store._client, store._keys.audit_log  # type: ignore[attr-defined]
+    client, log = store._client.redis, store._keys.audit_log  # type: ignore[attr-defined]
     if how == "delete":
         assert client.xdel(log, f"{seq}-0") == 1
         return

@@ -144,6 +144,66 @@ def test_log_lists_the_trail_newest_first(cli: Invoke, logged: Store) -> None:
     assert result.stderr == "no changes of nothing-here\n"
 
 
+class Counting:
+    """A store that counts the change records it hands out, and how often it counts them."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.read = 0
+        self.counted = 0
+
+    def changes(self, *args: Any, **kwargs: Any) -> Iterator[Change]:
+        for change in self._store.changes(*args, **kwargs):
+            self.read += 1
+            yield change
+
+    def count_changes(self, *args: Any, **kwargs: Any) -> int:
+        self.counted += 1
+        return self._store.count_changes(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+LATE = "2026-03-02T08:58:00Z"
+
+
+@pytest.mark.parametrize(
+    ("args", "title", "read", "counted"),
+    [
+        (("--limit", "2"), "audit log: the newest 2 of 7 changes,", 2, 1),
+        (("report", "--limit", "1"), "report: the newest 1 of 2 changes,", 1, 1),
+        (("--since", LATE, "--limit", "1"), "audit log: the newest 1 of 3 changes,", 1, 1),
+        (("--limit", "7"), "audit log: 7 changes, newest first,", 7, 1),
+        (("--limit", "8"), "audit log: 7 changes, newest first,", 7, 0),
+        (("--json", "--limit", "3"), None, 3, 0),
+    ],
+)
+def test_log_reads_only_the_changes_it_shows(
+    store_url: str,
+    logged: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    title: str | None,
+    read: int,
+    counted: int,
+) -> None:
+    """The store reads the newest ``--limit`` changes alone, and counts the selection only
+    when there may be more."""
+    opened: list[Counting] = []
+
+    def counting(url: str) -> Counting:
+        opened.append(Counting(open_store(url)))
+        return opened[-1]
+
+    monkeypatch.setattr(session_module, "open_store", counting)
+    result = invoker(store_url)("log", *args)
+    assert result.exit_code == 0, result.output
+    if title is not None:
+        assert result.stderr == f"{title} times in UTC\n"
+    assert (opened[0].read, opened[0].counted) == (read, counted)
+
+
 def test_log_json_is_the_records_newest_first(cli: Invoke, logged: Store) -> None:
     result = cli("log", "--json", "--limit", "3")
     assert result.exit_code == 0, result.output

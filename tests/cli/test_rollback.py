@@ -160,17 +160,24 @@ def test_rollback_json(cli: Invoke, store: Store, job: Entry, tmp_path: Path) ->
 
 
 class Racing:
-    """A store whose ``upsert`` lets another handle change the entry first."""
+    """A store whose ``upsert`` and ``delete`` let another handle change the entry first."""
 
     def __init__(self, store: Store, rival: Store) -> None:
         self._store = store
         self._rival = rival
 
-    def upsert(self, entry: Entry, *args: Any, **kwargs: Any) -> Entry:
-        current = self._rival.get(entry.id)
+    def _change(self, entry_id: str) -> None:
+        current = self._rival.get(entry_id)
         assert current is not None
         self._rival.upsert(Entry.from_dict({**current.definition(), "description": "rival"}))
+
+    def upsert(self, entry: Entry, *args: Any, **kwargs: Any) -> Entry:
+        self._change(entry.id)
         return self._store.upsert(entry, *args, **kwargs)
+
+    def delete(self, entry_id: str, **kwargs: Any) -> bool:
+        self._change(entry_id)
+        return self._store.delete(entry_id, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -196,6 +203,21 @@ def test_a_change_meanwhile_fails_and_writes_nothing(
     )
     assert [c.verb for c in store.changes("job")] == ["apply", "write", "write"]
     assert store.get("job").description == "rival"  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("racing")
+def test_a_change_meanwhile_keeps_the_entry_a_rollback_would_remove(
+    cli: Invoke, store: Store
+) -> None:
+    store.upsert(entry("fresh", IntervalSpec(60), NOW))
+    result = cli("rollback", "fresh")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: entry 'fresh' changed while rolling back: nothing written (see stembeat log "
+        "fresh)\n"
+    )
+    assert [c.verb for c in store.changes("fresh")] == ["write", "write"]
+    assert store.get("fresh").description == "rival"  # type: ignore[union-attr]
 
 
 def test_an_entry_of_beat_schedule_is_refused(cli: Invoke, store: Store) -> None:

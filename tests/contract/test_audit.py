@@ -142,6 +142,82 @@ def test_changes_select_by_entry_and_instant(store: Store) -> None:
     assert list(store.changes("nobody")) == []
 
 
+def dated(store: Store) -> None:
+    """Six records of entries ``a`` and ``b`` and the pause, two dated (by hand, as a clock
+    that disagrees would) before the record ahead of them: 1 a@60 s, 2 b@180, 3 a@120, 4 b@240,
+    5 pause@210, 6 a@300."""
+    for number, (entry_id, seconds) in enumerate([("a", 60), ("b", 180), ("a", 120), ("b", 240)]):
+        store.upsert(
+            make_entry(entry_id, next_run_at=at(10), description=str(number)),
+            note=ChangeNote("ops@host-1", "apply", at(seconds)),
+        )
+    store.pause(Pause(at(200), None, "", "ops@host-1"), note=ChangeNote("ops", "pause", at(210)))
+    store.upsert(make_entry("a", next_run_at=at(10)), note=ChangeNote("ops", "apply", at(300)))
+
+
+#: The selections of the log :func:`dated` leaves, and the records of each, newest first.
+SELECTED = [
+    ((None, None), [6, 5, 4, 3, 2, 1]),
+    (("a", None), [6, 3, 1]),
+    (("", None), [5]),
+    (("nobody", None), []),
+    # Read from the newest, up to the newest record made before since.
+    ((None, at(150)), [6, 5, 4]),
+    (("a", at(150)), [6]),
+    (("b", at(150)), [4, 2]),
+    (("", at(150)), [5]),
+    ((None, at(220)), [6]),
+    (("b", at(220)), [4]),
+    ((None, at(1000)), []),
+]
+
+
+def assert_selections(store: Store) -> None:
+    """Every selection of :data:`SELECTED`, read from either end, whole or cut at a limit, and
+    counted, on a store :func:`dated` wrote."""
+    for (entry_id, since), newest in SELECTED:
+        chosen = {"entry_id": entry_id, "since": since}
+        assert [c.seq for c in store.changes(**chosen, newest_first=True)] == newest, chosen
+        assert [c.seq for c in store.changes(**chosen)] == newest[::-1], chosen
+        assert store.count_changes(**chosen) == len(newest), chosen
+        for limit in (1, 2, 5):
+            cut = store.changes(**chosen, newest_first=True, limit=limit)
+            assert [c.seq for c in cut] == newest[:limit], (chosen, limit)
+            cut = store.changes(**chosen, limit=limit)
+            assert [c.seq for c in cut] == newest[::-1][:limit], (chosen, limit)
+
+
+def test_changes_read_from_either_end_and_count(store: Store) -> None:
+    dated(store)
+    assert_selections(store)
+    newest = next(store.changes(newest_first=True))
+    assert newest == store.change(6)
+    assert newest.after == make_entry("a", next_run_at=at(10)).definition()
+
+
+def test_a_long_log_reads_from_either_end(store: Store) -> None:
+    entries = [make_entry(f"e{i:04d}", next_run_at=at(10)) for i in range(1200)]
+    store.write_many(entries[:700], note=ChangeNote("ops", "apply", at(100)))
+    store.write_many(entries[700:], note=ChangeNote("ops", "apply", at(200)))
+    oldest = [c.seq for c in store.changes()]
+    assert oldest == list(range(1, 1201))
+    assert [c.seq for c in store.changes(newest_first=True)] == oldest[::-1]
+    assert [c.seq for c in store.changes(newest_first=True, limit=1100)] == oldest[:99:-1]
+    assert [c.seq for c in store.changes(since=at(150))] == oldest[700:]
+    assert [c.seq for c in store.changes(since=at(150), newest_first=True)] == oldest[:699:-1]
+    assert store.count_changes(since=at(150)) == 500
+    assert store.count_changes() == 1200
+    assert store.count_changes("e0001") == 1
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 2.0, "5"])
+def test_a_bad_limit_is_refused(store: Store, limit: object) -> None:
+    store.upsert(make_entry("a", next_run_at=at(10)))
+    for newest_first in (False, True):
+        with pytest.raises(ValueError, match="limit"):
+            next(store.changes(newest_first=newest_first, limit=limit))  # type: ignore[arg-type]
+
+
 def test_the_log_keeps_the_newest_audit_limit_records(
     store: Store, open_more: Callable[..., Store]
 ) -> None:
@@ -152,10 +228,14 @@ def test_the_log_keeps_the_newest_audit_limit_records(
     assert (head.seq, head.floor, head.count) == (8, 4, 5)
     assert [c.seq for c in small.changes()] == [4, 5, 6, 7, 8]
     assert [c.seq for c in small.changes("a")] == [4, 5, 6, 7, 8]
+    assert [c.seq for c in small.changes("a", newest_first=True, limit=2)] == [8, 7]
+    assert (small.count_changes(), small.count_changes("a")) == (5, 5)
     assert small.change(3) is None
     assert verify(head, small.changes()).intact
     small.write_many([make_entry(f"b{i}", next_run_at=at(10)) for i in range(12)])
     assert [c.seq for c in small.changes()] == [16, 17, 18, 19, 20]
+    assert (small.count_changes(), small.count_changes("a")) == (5, 0)
+    assert list(small.changes("a", newest_first=True)) == []
     assert verify(small.audit_head(), small.changes()).intact
 
 

@@ -15,10 +15,11 @@ import redis
 from celery_stembeat.audit import ChangeNote, verify
 from celery_stembeat.stores import Pause, RunRecord, Store, StoreError, open_store
 from celery_stembeat.stores.base import PUBLISHED
-from celery_stembeat.stores.redis import RedisStore
-from celery_stembeat.stores.redis.store import WRITE_ATTEMPTS
+from celery_stembeat.stores.redis import RedisStore, log_reader
+from celery_stembeat.stores.redis.recorded import WRITE_ATTEMPTS
 from tests.contract.faults import private_redis_store
 from tests.contract.helpers import LEASE, T0, at, make_entry, one_off, published
+from tests.contract.test_audit import assert_selections, dated
 
 
 @pytest.fixture
@@ -59,27 +60,26 @@ def interrupt_writes(
     """Run ``meanwhile`` right before ``store``'s first writing script call (after the read
     its change records were built from), or before every one; the writing scripts called (a
     bulk write's streamed chunks count once), as they are."""
-    names = {id(store._scripts[name]): name for name in WRITING}
     called: list[str] = []
-    run, pipelined = store._run, store._pipelined
+    client = store._client
+    run, pipelined = client.run, client.pipelined
 
-    def before(script: Any) -> None:
-        name = names.get(id(script))
-        if name is not None:
+    def before(name: str) -> None:
+        if name in WRITING:
             called.append(name)
             if every or len(called) == 1:
                 meanwhile()
 
-    def interrupted_run(script: Any, keys: Any, args: Any) -> Any:
-        before(script)
-        return run(script, keys, args)
+    def interrupted_run(name: str, keys: Any, args: Any) -> Any:
+        before(name)
+        return run(name, keys, args)
 
-    def interrupted_pipelined(script: Any, calls: Any) -> Any:
-        before(script)
-        return pipelined(script, calls)
+    def interrupted_pipelined(name: str, calls: Any) -> Any:
+        before(name)
+        return pipelined(name, calls)
 
-    monkeypatch.setattr(store, "_run", interrupted_run)
-    monkeypatch.setattr(store, "_pipelined", interrupted_pipelined)
+    monkeypatch.setattr(client, "run", interrupted_run)
+    monkeypatch.setattr(client, "pipelined", interrupted_pipelined)
     return called
 
 
@@ -276,6 +276,18 @@ def test_trimming_keeps_each_entrys_index_in_step(
     assert indexes() == kept() == {f"m{i}": [14 + i] for i in range(1093, 1100)}
     assert redis_client.xlen("{" + prefix + "}:audit:log") == 7
     assert verify(store.audit_head(), store.changes()).intact
+
+
+@pytest.mark.parametrize("page", [1, 2, 4])
+def test_reads_page_through_the_log_and_each_entrys_index(
+    opened: Callable[..., RedisStore], monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    """Pages smaller than the selections: each read, from either end, takes up where the page
+    before it ended (and a limit cuts the page it reads), the log's and an entry's alike."""
+    store = opened()
+    dated(store)
+    monkeypatch.setattr(log_reader, "CHANGES_BATCH", page)
+    assert_selections(store)
 
 
 def test_hostile_text_reads_back_exactly(opened: Callable[..., RedisStore]) -> None:

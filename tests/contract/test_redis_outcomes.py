@@ -11,7 +11,7 @@ import redis
 
 from celery_stembeat.stores import Store, StoreError, open_store
 from celery_stembeat.stores.redis import RedisStore
-from celery_stembeat.stores.redis.store import OUTCOME_ATTEMPTS
+from celery_stembeat.stores.redis.outcomes import OUTCOME_ATTEMPTS
 from tests.contract.faults import private_redis_store
 from tests.contract.helpers import T0, make_entry, one_off
 from tests.contract.test_outcomes import fire, report, state_of
@@ -81,7 +81,7 @@ def test_a_concurrent_write_makes_the_reports_read_again(
     older, newer = fire(short, count=2)
     other = open_store(short_url)
     reads: list[list[bool]] = []
-    fold_reports = short._fold_reports
+    fold_reports = short._outcomes._fold
 
     def interrupted(pipe: Any, reports: Any) -> list[bool]:
         found = fold_reports(pipe, reports)
@@ -90,7 +90,7 @@ def test_a_concurrent_write_makes_the_reports_read_again(
             assert other.record_outcomes([report(older, "failure", error="E: x")]) == [True]
         return found
 
-    monkeypatch.setattr(short, "_fold_reports", interrupted)
+    monkeypatch.setattr(short._outcomes, "_fold", interrupted)
     try:
         assert short.record_outcomes([report(newer, "success", runtime=1.0)]) == [True]
     finally:
@@ -111,7 +111,7 @@ def test_reports_whose_entries_never_stop_changing_give_up(
     short.upsert(make_entry("job"))
     (first,) = fire(short)
     other = open_store(short_url)
-    fold_reports = short._fold_reports
+    fold_reports = short._outcomes._fold
     reads = 0
 
     def always_interrupted(pipe: Any, reports: Any) -> list[bool]:
@@ -121,7 +121,7 @@ def test_reports_whose_entries_never_stop_changing_give_up(
         other.set_enabled("job", reads % 2 == 0, first)  # a write to the watched entry
         return found
 
-    monkeypatch.setattr(short, "_fold_reports", always_interrupted)
+    monkeypatch.setattr(short._outcomes, "_fold", always_interrupted)
     try:
         with pytest.raises(StoreError, match=r"the entries of 1 reports kept changing; tried 20"):
             short.record_outcomes([report(first, "success", runtime=1.0)])

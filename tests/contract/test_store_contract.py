@@ -252,6 +252,66 @@ def test_versions_guard_against_lost_updates(store: Store) -> None:
     assert store.upsert(make_entry("job", description="forced")).version == 3
 
 
+def test_a_delete_naming_a_version_removes_only_that_version(store: Store) -> None:
+    """expected_version on delete is upsert's: a stale version, or 0 for an entry that exists,
+    conflicts and removes nothing (history and log kept); an entry gone conflicts too, and 0
+    for one gone is nothing to remove."""
+    store.upsert(make_entry("job"))
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    assert store.complete(claim, published(claim))
+    store.upsert(make_entry("job", description="v2"))
+    head = store.audit_head()
+    for stale in (1, 0, 3):
+        with pytest.raises(VersionConflict) as conflict:
+            store.delete("job", expected_version=stale)
+        assert (conflict.value.expected, conflict.value.actual) == (stale, 2)
+    kept = store.get("job")
+    assert kept is not None
+    assert (kept.version, kept.description) == (2, "v2")
+    assert len(store.history("job")) == 1
+    assert store.audit_head() == head
+    assert store.delete("job", expected_version=2) is True
+    assert (store.get("job"), store.history("job")) == (None, [])
+    with pytest.raises(VersionConflict) as conflict:
+        store.delete("job", expected_version=2)
+    assert (conflict.value.expected, conflict.value.actual) == (2, None)
+    assert store.delete("job", expected_version=0) is False
+    assert [c.verb for c in store.changes("job")] == ["write", "write", "remove"]
+
+
+def test_concurrent_writes_with_one_version_have_one_winner_deletes_included(
+    store: Store, open_more: Callable[..., Store]
+) -> None:
+    """Of writers holding version 1, upserting or deleting, exactly one succeeds."""
+    store.upsert(make_entry("contested"))
+    writers = [open_more() for _ in range(4)]
+    outcomes: list[str] = []
+    gate = threading.Barrier(len(writers))
+
+    def write(index: int, writer: Store) -> None:
+        gate.wait()
+        try:
+            if index % 2:
+                assert writer.delete("contested", expected_version=1)
+                outcomes.append("deleted")
+            else:
+                writer.upsert(make_entry("contested", description=f"w{index}"), expected_version=1)
+                outcomes.append("written")
+        except VersionConflict:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(outcomes) == len(writers)
+    (winner,) = [outcome for outcome in outcomes if outcome != "lost"]
+    stored = store.get("contested")
+    assert (None if stored is None else stored.version) == (None if winner == "deleted" else 2)
+    assert len(list(store.changes("contested"))) == 2
+
+
 def test_concurrent_upserts_with_one_version_have_one_winner(
     store: Store, open_more: Callable[..., Store]
 ) -> None:

@@ -116,8 +116,9 @@ def log(
         ctx.exit(0 if found.intact else 1)
     if entry_id is not None:
         checked_id(entry_id)
+    limit = limit or DEFAULT_LIMIT
     with session.store() as store, unreadable_fails():
-        shown, selected = newest(store, entry_id, since, limit or DEFAULT_LIMIT)
+        shown, selected = newest(store, entry_id, since, limit)
     if as_json:
         json_list((change.to_dict() for change in shown), sys.stdout.write)
         return

@@ -50,10 +50,8 @@ def _is_run(change: Change) -> bool:
 
 def undo_target(store: Store, entry_id: str) -> Target:
     """What undoing the entry's newest change restores: the definition that change found."""
-    newest = None
-    for change in store.changes(entry_id):
-        if not _is_run(change):
-            newest = change
+    changes = store.changes(entry_id, newest_first=True)
+    newest = next((change for change in changes if not _is_run(change)), None)
     if newest is None:
         raise BadInput(f"the audit log holds no change of entry {entry_id!r} to undo")
     return Target(newest, "before")
@@ -119,15 +117,16 @@ def _write(
     """Write ``entry`` (``None``: remove) over ``current`` as read, checked against its version;
     the version stored. Exit 1 when another process changed the entry meanwhile."""
     note = session.note(VERB)
-    if entry is None:
-        if not store.delete(entry_id, note=note):
-            raise _changed_meanwhile(entry_id)
-        return None
-    if current is None:
-        written, expected = entry.with_run_state(FirstRuns(session.now()).state_of(entry)), 0
-    else:
-        written, expected = replacing(entry, current, session.now()), current.version
+    expected = 0 if current is None else current.version
     try:
+        if entry is None:
+            store.delete(entry_id, expected_version=expected, note=note)
+            return None
+        written = (
+            entry.with_run_state(FirstRuns(session.now()).state_of(entry))
+            if current is None
+            else replacing(entry, current, session.now())
+        )
         return store.upsert(written, expected, note=note).version
     except VersionConflict:
         raise _changed_meanwhile(entry_id) from None

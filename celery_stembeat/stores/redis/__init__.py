@@ -10,12 +10,19 @@ in reprs or error messages: the URL is shown with ``***`` in their place.
 The package, one concern per module:
 
 - :mod:`.store`: :class:`RedisStore`, the store contract over redis-py;
+- :mod:`.client`: redis-py's client with the prefix's keys and scripts, its errors as
+  StoreError, script calls streamed on one connection;
 - :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, beats, the audit log, the
   channel);
 - :mod:`.codec`: entries, run state, runs and beats to hash fields and script arguments, and the
   scripts' rows back to entries;
 - :mod:`.changelog`: the audit log's records as the writing scripts take them and as they
   read back;
+- :mod:`.recorded`: writes that record their change: the read they are built from, the
+  script call, and the one loop that tries again when another writer came first;
+- :mod:`.bulk`: bulk writes, chunked and streamed, each chunk with its records;
+- :mod:`.log_reader`: reading the audit log, from either end, a page at a time;
+- :mod:`.outcomes`: workers' reports folded in one optimistic transaction;
 - :mod:`.feed`: change notifications over pub/sub;
 - :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.
 """

@@ -190,6 +190,10 @@ class Keys:
     def outcomes(self, entry_id: str) -> str:
         return self.outcomes_prefix + entry_id
 
+    def run_state(self, entry_id: str) -> list[str]:
+        """The keys of an entry that completions and reports write: entry, runs, outcomes."""
+        return [self.entry(entry_id), self.runs(entry_id), self.outcomes(entry_id)]
+
     def audit_entry(self, entry_id: str) -> str:
         return self.audit_entry_prefix + entry_id
 

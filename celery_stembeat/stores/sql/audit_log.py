@@ -17,8 +17,10 @@ primary key).
 Costs: the head, one row read and one written per audited write; a write of ``n`` entries adds
 ``n`` records (JSON and a hash each, made once) in one bulk insert, and a delete of as many
 old records once the log is full. Reading: :func:`change` is one primary-key lookup;
-:func:`changes_query` a range of the primary key, or of ``{prefix}audit_entry`` for one entry;
-``since`` filters the rows it reads (records are in ``seq`` order, not ``at`` order).
+:func:`changes_query` a range of the primary key, or of ``{prefix}audit_entry`` for one entry,
+walked either way; ``since`` bounds the range at the newest record made before it (records are
+in ``seq`` order, which is time order while one clock dates them), found by walking the same
+index back from the end; :func:`count_query` counts the same range.
 """
 
 from __future__ import annotations
@@ -113,16 +115,46 @@ def change_row(change: Change) -> dict[str, Any]:
     }
 
 
-def changes_query(schema: Schema, entry_id: str | None, since: datetime | None) -> sa.Select[Any]:
-    """The records kept, in ``seq`` order: only ``entry_id``'s when given, only those made at
-    or after ``since`` when given."""
+def _selected(schema: Schema, entry_id: str | None, since: datetime | None) -> list[Any]:
+    """The conditions of the records :meth:`~celery_stembeat.stores.Store.changes` selects:
+    ``entry_id``'s when given; with ``since``, those after the newest record (of
+    ``entry_id``) made before it, which one backward walk of the primary key (or of
+    ``{prefix}audit_entry``) finds, stopping there."""
     log = schema.audit
-    query = sa.select(log.c.text, log.c.hash).order_by(log.c.seq)
+    conditions: list[Any] = []
     if entry_id is not None:
-        query = query.where(log.c.entry_id == entry_id)
+        conditions.append(log.c.entry_id == entry_id)
     if since is not None:
-        query = query.where(log.c.at >= since)
-    return query
+        before = (
+            sa.select(log.c.seq)
+            .where(log.c.at < since, *conditions)
+            .order_by(log.c.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        conditions.append(log.c.seq > sa.func.coalesce(before, 0))
+    return conditions
+
+
+def changes_query(
+    schema: Schema,
+    entry_id: str | None,
+    since: datetime | None,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> sa.Select[Any]:
+    """The records :meth:`~celery_stembeat.stores.Store.changes` selects, in ``seq`` order
+    (``newest_first``: descending), at most ``limit``."""
+    log = schema.audit
+    order = log.c.seq.desc() if newest_first else log.c.seq
+    query = sa.select(log.c.text, log.c.hash).where(*_selected(schema, entry_id, since))
+    return query.order_by(order).limit(limit)
+
+
+def count_query(schema: Schema, entry_id: str | None, since: datetime | None) -> sa.Select[Any]:
+    """How many records :func:`changes_query` selects: a count of an index range."""
+    log = schema.audit
+    return sa.select(sa.func.count()).select_from(log).where(*_selected(schema, entry_id, since))
 
 
 def change_query(schema: Schema, seq: int) -> sa.Select[Any]:

@@ -37,9 +37,10 @@ from celery_stembeat.stores.base import (
     StoreError,
     SuspectRules,
     TaskReport,
-    VersionConflict,
     announced,
+    check_version,
     checked_activity,
+    checked_change_limit,
     checked_history_limit,
     checked_manual,
     checked_pause,
@@ -399,8 +400,7 @@ class SQLStore(Store):
             before = self._before(conn, [entry.id])
             found = before.get(entry.id)
             actual = None if found is None else int(found["version"])
-            if expected_version is not None and expected_version != (actual or 0):
-                raise VersionConflict(entry.id, expected_version, actual)
+            check_version(entry.id, expected_version, actual)
             if found is None:
                 statement = (
                     self._dialect.insert(self._schema.entries)
@@ -481,21 +481,29 @@ class SQLStore(Store):
         digest = digests.get(entry.id) if digests else None
         return new_row(entry, f"1:{digest}" if digest else None)
 
-    def delete(self, entry_id: str, *, note: ChangeNote | None = None) -> bool:
-        """Remove the entry and its history; ``False`` if it did not exist."""
+    def delete(
+        self,
+        entry_id: str,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
+    ) -> bool:
+        """Remove the entry and its history; ``False`` if it did not exist. See
+        :meth:`Store.delete`. One write transaction: the audit log's head locked, then
+        ``DELETE … WHERE id = … [AND version = …]``; when the version named removed nothing,
+        the version stored is read (no audited writer can move it: they queue on the head)
+        for the conflict."""
         note = audit.note_or_default(note, audit.REMOVE)
         entries, runs = self._schema.entries, self._schema.runs
+        statement = sa.delete(entries).where(entries.c.id == entry_id)
+        if expected_version is not None:
+            statement = statement.where(entries.c.version == expected_version)
         with self._write() as conn:
             head = self._lock_audit(conn)
-            gone = (
-                conn.execute(
-                    sa.delete(entries)
-                    .where(entries.c.id == entry_id)
-                    .returning(*self._before_columns)
-                )
-                .mappings()
-                .first()
-            )
+            gone = conn.execute(statement.returning(*self._before_columns)).mappings().first()
+            if gone is None and expected_version is not None:
+                version = sa.select(entries.c.version).where(entries.c.id == entry_id)
+                check_version(entry_id, expected_version, conn.scalar(version))
             conn.execute(sa.delete(runs).where(runs.c.entry_id == entry_id))
             tag_index.delete_tags(conn, self._schema, entry_id)
             if gone is not None:
@@ -727,12 +735,26 @@ class SQLStore(Store):
             return audit_log.read_head(conn, self._schema)
 
     def changes(
-        self, entry_id: str | None = None, *, since: datetime | None = None
+        self,
+        entry_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> Iterator[Change]:
-        """The records kept, in order: one query, read :data:`_STREAM_ROWS` rows at a time (see
-        ``audit_log.py``)."""
-        for row in self._stream(audit_log.changes_query(self._schema, entry_id, since)):
+        """The records selected, in the order asked: one query, read :data:`_STREAM_ROWS` rows
+        at a time (see ``audit_log.py``)."""
+        limit = checked_change_limit(limit)
+        query = audit_log.changes_query(self._schema, entry_id, since, newest_first, limit)
+        for row in self._stream(query):
             yield audit_log.read_change(row)
+
+    def count_changes(self, entry_id: str | None = None, *, since: datetime | None = None) -> int:
+        """The head's count, or one ``COUNT`` of the index range :meth:`changes` reads."""
+        if entry_id is None and since is None:
+            return self.audit_head().count
+        with self._single_statement() as conn:
+            return int(conn.scalar(audit_log.count_query(self._schema, entry_id, since)) or 0)
 
     def change(self, seq: int) -> Change | None:
         """The record numbered ``seq``: one primary-key lookup."""
