@@ -118,10 +118,11 @@ def log(
         checked_id(entry_id)
     limit = limit or DEFAULT_LIMIT
     with session.store() as store, unreadable_fails():
+        if as_json:  # the records alone, all read before any is printed: nothing to count
+            shown = list(store.changes(entry_id, since=since, newest_first=True, limit=limit))
+            json_list((change.to_dict() for change in shown), sys.stdout.write)
+            return
         shown, selected = newest(store, entry_id, since, limit)
-    if as_json:
-        json_list((change.to_dict() for change in shown), sys.stdout.write)
-        return
     subject = entry_id or "audit log"
     title = (
         f"{subject}: {wording.counted(selected, 'change')}, newest first, times in UTC"
