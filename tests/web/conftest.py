@@ -13,8 +13,9 @@ from starlette.testclient import TestClient
 
 from celery_stembeat.stores import Store
 from celery_stembeat.web import create_app
-from tests.cli.conftest import BACKENDS, _url, opened
+from tests.cli.conftest import BACKENDS, opened
 from tests.cli.scenario import NOW, seed
+from tests.contract.helpers import private_store_url
 
 Client = Callable[..., TestClient]
 
@@ -30,7 +31,7 @@ def store_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique_prefix: str
 ) -> str:
     """A URL that opens a fresh, private store on ``backend``."""
-    return _url(backend, request, tmp_path / "web.db", unique_prefix)
+    return private_store_url(backend, request, tmp_path / "web.db", unique_prefix)
 
 
 @pytest.fixture
