@@ -161,6 +161,7 @@ def entry(request: Request) -> HTMLResponse:
             "zone": spec_zone(found.spec),
             "definition": views.definition_json(found, settings.mask_kwargs),
             "fires": views.next_fires(found, now),
+            "spec_problem": "",
             "runs": store.history(entry_id, HISTORY_SHOWN),
             "changes": changes,
             "changed": changed,
