@@ -61,7 +61,7 @@ async def change_form(request: Request, max_part_size: int = MAX_FIELD) -> FormD
     return await checked_form(request, max_part_size)
 
 
-def _back(request: Request, entry_id: str | None) -> RedirectResponse:
+def back_to_entry(request: Request, entry_id: str | None) -> RedirectResponse:
     """To the entry's page, or (it is gone) to the entries."""
     if entry_id is None:
         return RedirectResponse(request.url_for("entries"), status_code=303)
@@ -107,7 +107,7 @@ def _act(change: Change) -> Callable[[Request], Any]:
         kind, message = await run_in_threadpool(act)
         flash(request, kind, message)
         gone = kind == "ok" and change is _remove
-        return _back(request, None if gone else entry_id)
+        return back_to_entry(request, None if gone else entry_id)
 
     endpoint.__doc__ = change.__doc__
     return endpoint

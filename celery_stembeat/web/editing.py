@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from celery_stembeat.cli.apply import config_owned, write_definition
 from celery_stembeat.cli.errors import BadInput
@@ -25,7 +25,7 @@ from celery_stembeat.entry import CATCH_UP_POLICIES, OVERLAP_POLICIES, Entry, is
 from celery_stembeat.limits import shorten
 from celery_stembeat.stores import VersionConflict
 from celery_stembeat.web import views
-from celery_stembeat.web.actions import READ_ONLY, change_form, refused
+from celery_stembeat.web.actions import READ_ONLY, back_to_entry, change_form, refused
 from celery_stembeat.web.dashboard import dashboard, flash, note, render, render_fragment
 from celery_stembeat.web.forms import BLANK, MASKED, EntryForm, spec_of
 from celery_stembeat.wording import spec_zone
@@ -79,7 +79,7 @@ def _save(request: Request, form: FormData) -> Response:
     current = store.get(entry_id) if is_entry_id(entry_id) else None
     if current is None and not posted.is_new:
         flash(request, "error", f"no entry {shorten(entry_id)}: removed meanwhile; nothing saved")
-        return RedirectResponse(request.url_for("entries"), status_code=303)
+        return back_to_entry(request, None)
     if current is not None and current.version != posted.version:
         return _conflict(request, posted, current)
     if current is not None and current.source == "config":
@@ -91,14 +91,14 @@ def _save(request: Request, form: FormData) -> Response:
         return _page(request, posted, exc.message, getattr(exc, "field", None), 400)
     if current is not None and current.definition() == entry.definition():
         flash(request, "ok", f"{entry.id} unchanged: nothing saved")
-        return _to_entry(request, entry.id)
+        return back_to_entry(request, entry.id)
     try:
         stored = write_definition(store, entry, current, settings.clock(), note(request, EDIT))
     except VersionConflict:
         return _conflict(request, posted, store.get(entry.id))
     verb = "created" if current is None else "saved"
     flash(request, "ok", f"{verb} {stored.id} (version {stored.version})")
-    return _to_entry(request, stored.id)
+    return back_to_entry(request, stored.id)
 
 
 def _kept_masked(
@@ -130,11 +130,6 @@ def _conflict(request: Request, posted: EntryForm, current: Entry | None) -> HTM
             f"now {current.version}): nothing saved; the form shows it as it is now"
         )
     return _page(request, form, message, None, 409)
-
-
-def _to_entry(request: Request, entry_id: str) -> RedirectResponse:
-    url = request.url_for("entry").include_query_params(id=entry_id)
-    return RedirectResponse(url, status_code=303)
 
 
 def _fires(request: Request, text: str) -> dict[str, Any]:
