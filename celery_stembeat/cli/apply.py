@@ -19,7 +19,8 @@ from datetime import datetime
 from celery_stembeat.audit import ChangeNote
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed
-from celery_stembeat.entry import Entry, RunState
+from celery_stembeat.cli.files import Item, checked_entries, item_digest
+from celery_stembeat.entry import Entry, RunState, is_entry_id
 from celery_stembeat.specs import Spec
 from celery_stembeat.stores import Fingerprint, Store
 
@@ -189,3 +190,55 @@ def apply(
         f": still changing under us after {ATTEMPTS} attempts ({written} written; apply the "
         "files again to finish)"
     )
+
+
+@dataclass(frozen=True)
+class ItemsPlan:
+    """What applying some files' items changes, and what writing it takes."""
+
+    plan: Plan
+    #: The checked entries by id (items the store holds exactly as written are left out).
+    entries: dict[str, Entry]
+    #: Each item's :func:`~celery_stembeat.cli.files.item_digest`, by id.
+    digests: dict[str, str]
+
+
+def plan_items(store: Store, items: Sequence[Item], *, prune: bool = False) -> ItemsPlan:
+    """Check ``items`` (as read from files) and :func:`plan` them against the store; the first
+    bad item raises :class:`~celery_stembeat.cli.errors.BadInput`. Items whose digest the
+    store already holds are not checked again (see :func:`checked_entries`)."""
+    digests = {
+        entry_id: digest
+        for item in items
+        if is_entry_id(entry_id := item.entry_id) and (digest := item_digest(item))
+    }
+    marks = store.fingerprints_of(digests)
+    known = {
+        entry_id
+        for entry_id, mark in marks.items()
+        if mark.source == "store" and mark.digest and mark.digest == digests[entry_id]
+    }
+    entries = {entry.id: entry for entry in checked_entries(items, known)}
+    ids = list(dict.fromkeys(item.entry_id or "" for item in items))
+    planned = plan(store, ids, entries, digests, marks=marks, prune=prune)
+    return ItemsPlan(planned, entries, digests)
+
+
+def carry_out(store: Store, planned: ItemsPlan, now: datetime, note: ChangeNote) -> None:
+    """:func:`apply` what ``planned`` adds and changes, then remove the entries it found
+    absent (pruning), each recorded as ``note`` says."""
+    apply(store, planned.plan, planned.entries, planned.digests, now, note)
+    for entry_id in planned.plan.absent:
+        store.delete(entry_id, note=note)
+
+
+def write_definition(
+    store: Store, entry: Entry, current: Entry | None, now: datetime, note: ChangeNote
+) -> Entry:
+    """Write ``entry``'s definition over ``current`` (the entry as read; ``None``: absent),
+    checked against its version, as ``apply`` writes one entry: a new entry starts at its
+    first run, an existing one keeps its run state (see :func:`replacing`). What is stored
+    now; :class:`~celery_stembeat.stores.VersionConflict` when the entry changed since read."""
+    if current is None:
+        return store.upsert(entry.with_run_state(FirstRuns(now).state_of(entry)), 0, note=note)
+    return store.upsert(replacing(entry, current, now), current.version, note=note)

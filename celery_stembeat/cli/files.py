@@ -87,12 +87,22 @@ def _parse(name: str, text: str) -> Any:
         raise BadInput(f"{name}: {exc}") from None
 
 
+def parse_json(name: str, text: str) -> Any:
+    """``text`` read as a file's JSON is (integers of at most :data:`MAX_DIGITS` digits); a
+    problem raises :class:`BadInput` naming ``name`` and where."""
+    try:
+        return json.loads(text, parse_int=_integer)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{name}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise BadInput(f"{name}: nested too deeply") from None
+    except _TooLong as exc:
+        raise BadInput(f"{name}: {exc}") from None
+
+
 def _document(name: str, text: str) -> Any:
     if _format_of(name, text) == "json":
-        try:
-            return json.loads(text, parse_int=_integer)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{name}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        return parse_json(name, text)
     yaml = _yaml()
     try:
         return yaml.load(text, Loader=_yaml_loader())
@@ -128,6 +138,14 @@ def _spec_key(item: Any) -> str | None:
         return None
 
 
+class BadItem(BadInput):
+    """An item is not a valid entry; ``field`` names the field at fault, where one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _entry(where: str, item: Any, specs: dict[str, Spec]) -> Entry:
     """The entry of ``item``; ``specs`` (spec key → spec) spares parsing a spec seen before:
     files repeat a few specs many times."""
@@ -136,14 +154,15 @@ def _entry(where: str, item: Any, specs: dict[str, Spec]) -> Entry:
     try:
         entry = Entry.from_dict(item if known is None else {**item, "spec": known})
     except EntryError as exc:
-        raise BadInput(f"{where}: {exc}") from None
+        raise BadItem(f"{where}: {exc}", exc.field) from None
     if key is not None and known is None:
         specs[key] = entry.spec
     extra = sorted(set(item) - set(entry.definition()), key=str)
     if extra:
-        raise BadInput(
+        raise BadItem(
             f"{where}: entry {shorten(entry.id)}: {shorten(extra[0])} is not part of a definition "
-            "(files hold definitions only; the store keeps source, version and state)"
+            "(files hold definitions only; the store keeps source, version and state)",
+            str(extra[0]),
         )
     return entry
 
@@ -174,14 +193,21 @@ class Item:
         return entry_id if isinstance(entry_id, str) else None
 
 
+def text_items(name: str, text: str) -> list[Item]:
+    """Every item of one file's ``text``, parsed but not checked (``name`` tells JSON from YAML
+    and names the file in messages); a malformed file raises :class:`BadInput`."""
+    return [
+        Item(f"{name} item {number}", data)
+        for number, data in enumerate(_items(name, _parse(name, text)), 1)
+    ]
+
+
 def read_items(names: Sequence[str]) -> list[Item]:
     """Every item of every file, parsed but not checked; a malformed file raises
     :class:`BadInput`."""
     found: list[Item] = []
     for name in names:
-        label = "<stdin>" if name == STDIN else name
-        for number, data in enumerate(_items(label, _parse(label, _read_text(name))), 1):
-            found.append(Item(f"{label} item {number}", data))
+        found.extend(text_items("<stdin>" if name == STDIN else name, _read_text(name)))
     return found
 
 

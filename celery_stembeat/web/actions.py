@@ -33,23 +33,35 @@ NO_APP = (
     "'celery -A PROJ stembeat web' (PROJ: the module of your app)"
 )
 
+#: The bytes a field of a multipart form may hold (Starlette's default).
+MAX_FIELD = 1024 * 1024
+
 #: What an action does to an entry that still has the version its page showed: a message.
 Change = Callable[[Request, Dashboard, Entry], str]
 
 
-def _refused(request: Request, status_code: int, message: str) -> HTMLResponse:
+def refused(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """The error page saying ``message``."""
     return render(request, "error.html", {"message": message}, status_code=status_code)
 
 
-async def _form(request: Request) -> tuple[FormData, HTMLResponse | None]:
-    """The request's form, and the refusal to send instead when its CSRF token is wrong."""
-    form = await request.form()
+async def checked_form(request: Request, max_part_size: int = MAX_FIELD) -> FormData | HTMLResponse:
+    """The request's form, or the refusal to send instead when its CSRF token is wrong.
+    ``max_part_size``: the bytes a field of a multipart form may hold."""
+    form = await request.form(max_part_size=max_part_size)
     if not csrf_valid(request.session, form.get(CSRF_FIELD)):
-        return form, _refused(request, 403, BAD_CSRF)
-    return form, None
+        return refused(request, 403, BAD_CSRF)
+    return form
 
 
-def _back(request: Request, entry_id: str | None) -> RedirectResponse:
+async def change_form(request: Request, max_part_size: int = MAX_FIELD) -> FormData | HTMLResponse:
+    """:func:`checked_form` of a change, refused at once on a read-only dashboard."""
+    if dashboard(request).read_only:
+        return refused(request, 403, READ_ONLY)
+    return await checked_form(request, max_part_size)
+
+
+def back_to_entry(request: Request, entry_id: str | None) -> RedirectResponse:
     """To the entry's page, or (it is gone) to the entries."""
     if entry_id is None:
         return RedirectResponse(request.url_for("entries"), status_code=303)
@@ -76,11 +88,9 @@ def _act(change: Change) -> Callable[[Request], Any]:
 
     async def endpoint(request: Request) -> Response:
         settings = dashboard(request)
-        if settings.read_only:
-            return _refused(request, 403, READ_ONLY)
-        form, refusal = await _form(request)
-        if refusal is not None:
-            return refusal
+        form = await change_form(request)
+        if isinstance(form, Response):
+            return form
         entry_id, version = str(form.get("entry_id", "")), str(form.get("version", ""))
 
         def act() -> tuple[str, str]:
@@ -97,7 +107,7 @@ def _act(change: Change) -> Callable[[Request], Any]:
         kind, message = await run_in_threadpool(act)
         flash(request, kind, message)
         gone = kind == "ok" and change is _remove
-        return _back(request, None if gone else entry_id)
+        return back_to_entry(request, None if gone else entry_id)
 
     endpoint.__doc__ = change.__doc__
     return endpoint
@@ -147,9 +157,9 @@ run = _act(_run)
 
 async def login(request: Request) -> Response:
     """Sign in: the session remembers the user (a fresh session, with a fresh CSRF token)."""
-    form, refusal = await _form(request)
-    if refusal is not None:
-        return refusal
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     auth = dashboard(request).auth
     if auth is None:
         return RedirectResponse(request.url_for("overview"), status_code=303)
@@ -165,8 +175,8 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     """Sign out: the session is cleared."""
-    _, refusal = await _form(request)
-    if refusal is not None:
-        return refusal
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
     request.session.clear()
     return RedirectResponse(request.url_for("login"), status_code=303)

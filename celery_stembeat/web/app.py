@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from celery_stembeat.health import HealthRules
 from celery_stembeat.setting import DEFAULT_GRACE
 from celery_stembeat.stores import open_store
-from celery_stembeat.web import actions, pages
+from celery_stembeat.web import actions, applying, editing, pages, rollbacks
 from celery_stembeat.web.auth import WebAuth
 from celery_stembeat.web.dashboard import Dashboard, render
 from celery_stembeat.web.security import SecurityHeaders, SignInGate
@@ -90,6 +90,14 @@ def create_app(
         Route("/", pages.overview, name="overview"),
         Route("/entries", pages.entries, name="entries"),
         Route("/entry", pages.entry, name="entry"),
+        Route("/new", editing.new_entry, name="new"),
+        Route("/edit", editing.edit_entry, name="edit"),
+        Route("/edit", editing.save, methods=["POST"], name="save"),
+        Route("/preview", editing.preview, name="preview"),
+        Route("/apply", applying.upload_form, name="upload"),
+        Route("/apply", applying.plan_or_apply, methods=["POST"], name="apply"),
+        Route("/rollback", rollbacks.rollback_page, name="rollback_page"),
+        Route("/rollback", rollbacks.roll_back, methods=["POST"], name="rollback"),
         Route("/login", pages.login, name="login"),
         Route("/login", actions.login, methods=["POST"], name="sign_in"),
         Route("/logout", actions.logout, methods=["POST"], name="logout"),

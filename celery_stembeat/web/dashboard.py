@@ -98,3 +98,9 @@ def render(
         **context,
     )
     return HTMLResponse(page, status_code=status_code)
+
+
+def render_fragment(name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """The part of a page ``name`` (a template) makes of ``context`` alone, for a script to
+    put in its place (the flash messages stay for the next page)."""
+    return HTMLResponse(_TEMPLATES.get_template(name).render(**context), status_code=status_code)

@@ -22,6 +22,7 @@ from celery_stembeat.health import STATES
 from celery_stembeat.observation import observe
 from celery_stembeat.selection import SORTS, in_state, select, stored
 from celery_stembeat.web import views
+from celery_stembeat.web.chart import run_chart
 from celery_stembeat.web.dashboard import dashboard, render
 from celery_stembeat.wording import change_summary, spec_zone
 
@@ -153,15 +154,19 @@ def entry(request: Request) -> HTMLResponse:
     if found is None:
         raise HTTPException(404, f"no entry {entry_id!r}")
     changes, changed = newest(store, entry_id, None, CHANGES_SHOWN)
+    runs = store.history(entry_id, HISTORY_SHOWN)
+    zone = spec_zone(found.spec)
     return render(
         request,
         "entry.html",
         {
             "entry": found,
-            "zone": spec_zone(found.spec),
+            "zone": zone,
             "definition": views.definition_json(found, settings.mask_kwargs),
             "fires": views.next_fires(found, now),
-            "runs": store.history(entry_id, HISTORY_SHOWN),
+            "spec_problem": "",
+            "runs": runs,
+            "chart": run_chart(runs, zone),
             "changes": changes,
             "changed": changed,
             "change_summary": change_summary,

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery_stembeat import wording
 from celery_stembeat.entry import Entry
-from celery_stembeat.specs import format_instant
+from celery_stembeat.specs import Spec, format_instant
 
 #: What a masked value shows.
 MASK = "•••"
@@ -51,10 +51,15 @@ class Fire:
 
 def next_fires(entry: Entry, now: datetime, count: int = NEXT_FIRES) -> list[Fire]:
     """The entry's next ``count`` occurrences after ``now`` (whatever its enabled flag)."""
-    zone = wording.spec_zone(entry.spec)
+    return spec_fires(entry.spec, now, count)
+
+
+def spec_fires(spec: Spec, now: datetime, count: int = NEXT_FIRES) -> list[Fire]:
+    """The next ``count`` occurrences of ``spec`` after ``now``, in its zone and in UTC."""
+    zone = wording.spec_zone(spec)
     return [
         Fire(wording.local(at, zone), format_instant(at), wording.relative(at, now))
-        for at in entry.spec.occurrences(now.replace(microsecond=0), count)
+        for at in spec.occurrences(now.replace(microsecond=0), count)
     ]
 
 

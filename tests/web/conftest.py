@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,56 @@ def post_action(client: TestClient, verb: str, entry_id: str, **fields: str) -> 
         **fields,
     }
     return client.post(f"/actions/{verb}", data=form)
+
+
+class _Fields(HTMLParser):
+    """The fields of a page's first POST form to ``action``, as a browser would send them."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action = action
+        self.fields: dict[str, str] = {}
+        self.inside = False
+        self.done = False
+        self.textarea: str | None = None
+        self.select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "form" and not self.done and found.get("action", "").endswith(self.action):
+            self.inside = True
+        if not self.inside or ("name" not in found and tag != "option"):
+            return
+        name = found.get("name", "")
+        if tag == "input" and found.get("type") not in ("checkbox", "submit"):
+            self.fields[name] = found.get("value", "")
+        elif tag == "input" and found.get("type") == "checkbox" and "checked" in found:
+            self.fields[name] = found.get("value", "on")
+        elif tag == "textarea":
+            self.textarea = name
+            self.fields[name] = ""
+        elif tag == "select":
+            self.select = name
+        elif tag == "option" and self.select and "selected" in found:
+            self.fields[self.select] = ""
+            self.textarea = self.select
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea is not None:
+            self.fields[self.textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("textarea", "option"):
+            self.textarea = None
+        elif tag == "select":
+            self.select = None
+        elif tag == "form" and self.inside:
+            self.inside, self.done = False, True
+
+
+def form_fields(page: str, action: str) -> dict[str, str]:
+    """The fields the page's first form posting to ``action`` sends (checkboxes only when
+    checked, no button)."""
+    parser = _Fields(action)
+    parser.feed(page)
+    return parser.fields

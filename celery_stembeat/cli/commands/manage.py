@@ -12,19 +12,12 @@ from celery_stembeat._collector import collector_paused
 from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
 from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.cli import render
-from celery_stembeat.cli.apply import Plan, apply, plan
+from celery_stembeat.cli.apply import Plan, carry_out, plan_items
 from celery_stembeat.cli.errors import Command, Failed
-from celery_stembeat.cli.files import (
-    FORMATS,
-    STDIN,
-    checked_entries,
-    item_digest,
-    read_items,
-    write_entries,
-)
+from celery_stembeat.cli.files import FORMATS, STDIN, read_items, write_entries
 from celery_stembeat.cli.params import json_option, tag_option, verbosity_options
 from celery_stembeat.cli.session import current
-from celery_stembeat.entry import Entry, is_entry_id
+from celery_stembeat.entry import Entry
 from celery_stembeat.selection import stored
 from celery_stembeat.stores import EntryNotFound, Store
 
@@ -101,21 +94,9 @@ def apply_files(
     # passes would walk them all again and again (a sixth of an apply of 100,000 entries).
     with collector_paused():
         items = read_items(files)
-        digests = {
-            entry_id: digest
-            for item in items
-            if is_entry_id(entry_id := item.entry_id) and (digest := item_digest(item))
-        }
         with session.store() as store:
-            marks = store.fingerprints_of(digests)
-            known = {
-                entry_id
-                for entry_id, mark in marks.items()
-                if mark.source == "store" and mark.digest and mark.digest == digests[entry_id]
-            }
-            entries = {entry.id: entry for entry in checked_entries(items, known)}
-            ids = list(dict.fromkeys(item.entry_id or "" for item in items))
-            planned = plan(store, ids, entries, digests, marks=marks, prune=prune)
+            planned_items = plan_items(store, items, prune=prune)
+            planned = planned_items.plan
             removed = planned.absent
             if not dry_run:
                 if removed and not yes:
@@ -125,10 +106,7 @@ def apply_files(
                         abort=True,
                         err=True,
                     )
-                note = session.note("apply")
-                apply(store, planned, entries, digests, session.now(), note)
-                for entry_id in removed:
-                    store.delete(entry_id, note=note)
+                carry_out(store, planned_items, session.now(), session.note("apply"))
     if as_json:
         render.echo_json({**planned.to_dict(removed), "dry_run": dry_run})
     elif not quiet:
