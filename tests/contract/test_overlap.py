@@ -1,4 +1,5 @@
-"""Bulk writes sent on a thread while the next is encoded."""
+"""Bulk writes sent on a thread while the next is encoded; bulk reads made on a thread while
+the last is decoded."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from celery_stembeat.stores._overlap import send_while_encoding
+from celery_stembeat.stores._overlap import read_ahead, send_while_encoding
 
 
 def test_every_payload_is_sent_in_order_on_another_thread() -> None:
@@ -83,3 +84,51 @@ def test_an_error_in_meanwhile_is_raised_after_the_payloads_are_sent() -> None:
     with pytest.raises(ValueError, match="bad record"):
         send_while_encoding(iter(range(3)), sent.append, "test-send", meanwhile)
     assert sent == [0, 1, 2]
+
+
+def _batches(count: int, threads: set[int], read: list[int]) -> Iterator[list[int]]:
+    for number in range(count):
+        threads.add(threading.get_ident())
+        read.append(number)
+        yield [number, number]
+
+
+def test_reads_come_in_order_from_another_thread() -> None:
+    threads: set[int] = set()
+    read: list[int] = []
+    got = list(read_ahead(_batches(9, threads, read), "test-read"))
+    assert got == [[number, number] for number in range(9)]
+    assert threads
+    assert threading.get_ident() not in threads
+    assert not [thread for thread in threading.enumerate() if thread.name == "test-read"]
+
+
+def test_a_read_error_is_raised_in_its_batchs_place() -> None:
+    def batches() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ConnectionError("lost")
+
+    reading = read_ahead(batches(), "test-read")
+    assert [next(reading), next(reading)] == [1, 2]
+    with pytest.raises(ConnectionError, match="lost"):
+        next(reading)
+
+
+def test_stopping_early_stops_the_reader_and_closes_the_batches() -> None:
+    closed = threading.Event()
+    read: list[int] = []
+
+    def batches() -> Iterator[int]:
+        try:
+            for number in range(1000):
+                read.append(number)
+                yield number
+        finally:
+            closed.set()
+
+    reading = read_ahead(batches(), "test-read", depth=2)
+    assert next(reading) == 0
+    reading.close()
+    assert closed.is_set()  # closing joins the reader, which closes the batches first
+    assert len(read) <= 4  # the one taken, the ones waiting, and the one being handed over

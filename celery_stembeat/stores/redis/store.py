@@ -49,6 +49,7 @@ from celery_stembeat import audit
 from celery_stembeat.audit import AuditHead, Change, ChangeNote
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores import mask_url
+from celery_stembeat.stores._overlap import read_ahead
 from celery_stembeat.stores._runstate import advance
 from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
@@ -162,12 +163,17 @@ class RedisStore(Store):
     # -- definitions -----------------------------------------------------------------------------
 
     def _read_entries(self, entry_ids: Sequence[str], enabled: bool | None = None) -> list[Entry]:
-        flag = "" if enabled is None else ("1" if enabled else "0")
         with self._client.errors():
-            reply = self._client.run(
-                "read", [], [flag, self._keys.entry_prefix, compact_json(entry_ids)]
-            )
+            reply = self._read_reply(entry_ids, enabled)
         return [decode_entry(row) for row in decode_rows(reply)]
+
+    def _read_reply(self, entry_ids: Sequence[str], enabled: bool | None) -> Any:
+        """The read script's reply for ``entry_ids`` (only enabled or disabled ones when
+        ``enabled`` says)."""
+        flag = "" if enabled is None else ("1" if enabled else "0")
+        return self._client.run(
+            "read", [], [flag, self._keys.entry_prefix, compact_json(entry_ids)]
+        )
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with that id, or ``None``."""
@@ -184,7 +190,14 @@ class RedisStore(Store):
         self, *, enabled: bool | None = None, prefix: str | None = None
     ) -> Iterator[Entry]:
         """The ids index read :data:`READ_BATCH` ids at a time (in byte order, which is the
-        ids' code-point order), each batch's entries with one script call."""
+        ids' code-point order), each batch's entries with one script call; the next batch is
+        read on a thread while this one is decoded."""
+        for reply in read_ahead(self._entry_batches(enabled, prefix), "stembeat-read"):
+            yield from (decode_entry(row) for row in decode_rows(reply))
+
+    def _entry_batches(self, enabled: bool | None, prefix: str | None) -> Iterator[Any]:
+        """The read script's replies for the ids with ``prefix``, :data:`READ_BATCH` at a
+        time."""
         start = b"[" + prefix.encode() if prefix else b"-"
         stop = b"(" + prefix.encode() + b"\xff" if prefix else b"+"
         while True:
@@ -193,8 +206,10 @@ class RedisStore(Store):
                     list[bytes],
                     self._client.redis.zrangebylex(self._keys.ids, start, stop, 0, READ_BATCH),
                 )
-            if raw:
-                yield from self._read_entries([entry_id.decode() for entry_id in raw], enabled)
+                ids = [entry_id.decode() for entry_id in raw]
+                reply = self._read_reply(ids, enabled) if ids else None
+            if reply is not None:
+                yield reply
             if len(raw) < READ_BATCH:
                 return
             start = b"(" + raw[-1]

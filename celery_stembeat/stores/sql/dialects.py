@@ -62,6 +62,8 @@ class Dialect(abc.ABC):
     #: Claims and lease recoveries pick their rows ``FOR UPDATE SKIP LOCKED`` (writers run
     #: concurrently); without it every write transaction runs alone.
     skip_locked: bool = False
+    #: Streamed reads wait on a server: the next batch is read on a thread meanwhile.
+    reads_ahead: bool = False
 
     def __init__(self, engine: sa.Engine, schema: Schema):
         self.engine = engine
@@ -173,6 +175,7 @@ class PostgresDialect(Dialect):
 
     autocommit_statements = True
     skip_locked = True
+    reads_ahead = True
 
     def __init__(self, engine: sa.Engine, schema: Schema):
         super().__init__(engine, schema)

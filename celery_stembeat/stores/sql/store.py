@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from celery_stembeat import audit
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, entry_change
 from celery_stembeat.entry import Entry
+from celery_stembeat.stores._overlap import read_ahead
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
@@ -235,10 +236,17 @@ class SQLStore(Store):
 
     def _stream(self, query: sa.Select[Any]) -> Iterator[sa.RowMapping]:
         """The rows of ``query``, read through a server-side cursor :data:`_STREAM_ROWS` rows at
-        a time."""
+        a time (from a server, the next batch read while the caller decodes this one)."""
+        batches = self._row_batches(query)
+        if self._dialect.reads_ahead:
+            batches = read_ahead(batches, "stembeat-read")
+        for batch in batches:
+            yield from batch
+
+    def _row_batches(self, query: sa.Select[Any]) -> Iterator[Sequence[sa.RowMapping]]:
         options = {"stream_results": True, "yield_per": _STREAM_ROWS}
         with self._errors(), self._engine.connect() as conn, conn.begin():
-            yield from conn.execution_options(**options).execute(query).mappings()
+            yield from conn.execution_options(**options).execute(query).mappings().partitions()
 
     def _lock_audit(self, conn: sa.Connection) -> AuditHead:
         """The audit log's head, locked: the first statement of an audited write transaction
