@@ -18,11 +18,11 @@ from datetime import datetime
 
 from celery_stembeat.audit import ChangeNote
 from celery_stembeat.changes import Changes, changed_fields
-from celery_stembeat.cli.errors import Failed
+from celery_stembeat.cli.errors import Failed, changed_meanwhile
 from celery_stembeat.cli.files import Item, checked_entries, item_digest
 from celery_stembeat.entry import Entry, RunState, is_entry_id
 from celery_stembeat.specs import Spec
-from celery_stembeat.stores import Fingerprint, Store
+from celery_stembeat.stores import Fingerprint, Store, VersionConflict
 
 #: How often an entry is written when another process keeps changing it.
 ATTEMPTS = 5
@@ -32,14 +32,15 @@ ATTEMPTS = 5
 class Plan(Changes):
     """What applying the files changes, by entry id."""
 
-    #: Store entries absent from the files (looked for only when pruning).
-    absent: list[str] = field(default_factory=list)
+    #: Store entries absent from the files (looked for only when pruning): id → the version
+    #: read, which removing them checks.
+    absent: dict[str, int] = field(default_factory=dict)
     #: The stored entries that change, by id, as read for the plan.
     stored: dict[str, Entry] = field(default_factory=dict, repr=False)
     #: Unchanged entries whose stored digest is missing: id → (version, digest) to attach.
     undigested: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
 
-    def to_dict(self, removed: Sequence[str]) -> dict[str, object]:
+    def to_dict(self, removed: Iterable[str]) -> dict[str, object]:
         """JSON-able form, with the ids actually (or, in a dry run, to be) removed."""
         return {
             "added": self.added,
@@ -98,11 +99,11 @@ def plan(
             result.stored[entry_id] = current
     if prune:
         wanted = set(ids)
-        result.absent = [
-            stored_entry.id
+        result.absent = {
+            stored_entry.id: stored_entry.version
             for stored_entry in store.list_entries()
             if stored_entry.source == "store" and stored_entry.id not in wanted
-        ]
+        }
     return result
 
 
@@ -226,10 +227,16 @@ def plan_items(store: Store, items: Sequence[Item], *, prune: bool = False) -> I
 
 def carry_out(store: Store, planned: ItemsPlan, now: datetime, note: ChangeNote) -> None:
     """:func:`apply` what ``planned`` adds and changes, then remove the entries it found
-    absent (pruning), each recorded as ``note`` says."""
+    absent (pruning) at the versions it read, each recorded as ``note`` says. Should one have
+    changed since (an entry gone is left gone), nothing more is removed: :class:`Failed`
+    naming it."""
     apply(store, planned.plan, planned.entries, planned.digests, now, note)
-    for entry_id in planned.plan.absent:
-        store.delete(entry_id, note=note)
+    for entry_id, version in planned.plan.absent.items():
+        try:
+            store.delete(entry_id, expected_version=version, note=note)
+        except VersionConflict as conflict:
+            if conflict.actual is not None:
+                raise changed_meanwhile(entry_id, "pruning", "nothing more removed") from None
 
 
 def write_definition(

@@ -46,6 +46,12 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+def changed_meanwhile(entry_id: str, doing: str, kept: str) -> Failed:
+    """The error of a write that found the entry changed by another process since it was read
+    (``doing``: what was being done, ``kept``: what was left alone)."""
+    return Failed(f"entry {entry_id!r} changed while {doing}: {kept} (see stembeat log {entry_id})")
+
+
 @contextmanager
 def translated() -> Iterator[None]:
     """Turn validation errors into :class:`BadInput` and store errors into :class:`Failed`."""

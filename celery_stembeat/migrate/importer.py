@@ -103,10 +103,11 @@ class _Writer:
         self.note = note
         self.pending: list[Entry] = []
 
-    def replace(self, entry: Entry) -> None:
+    def replace(self, entry: Entry, version: int) -> None:
+        """Write ``entry`` in place of the stored one, removed at ``version`` (as read)."""
         if not self.dry_run:
             self.flush()
-            self.store.delete(entry.id, note=self.note)
+            self.store.delete(entry.id, expected_version=version, note=self.note)
         self.upsert(entry)
 
     def upsert(self, entry: Entry) -> None:
@@ -132,7 +133,10 @@ def import_conversions(
 
     An id that an entry of ``beat_schedule`` already holds in the store is skipped: beat owns
     it. With ``dry_run`` nothing is written and the result says what would be. The audit log
-    records the writes as ``note`` says (by default, as the store's own verbs).
+    records the writes as ``note`` says (by default, as the store's own verbs). An entry
+    replaced (see the module docstring) is removed at the version read: should another
+    process change it meanwhile, :class:`~celery_stembeat.stores.VersionConflict`, and nothing
+    more is written.
     """
     result = ImportResult()
     stored = {entry.id: entry for entry in store.list_entries()}
@@ -168,7 +172,7 @@ def import_conversions(
                 continue
             else:
                 result.refreshed.append(name)
-            writer.replace(entry)
+            writer.replace(entry, current.version)
         elif current.definition() == entry.definition():
             result.unchanged.append(name)
             result.entries[name] = current

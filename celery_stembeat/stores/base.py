@@ -104,7 +104,7 @@ class EntryNotFound(StoreError, KeyError):
 
 
 class VersionConflict(StoreError):
-    """An upsert named a version that is no longer the stored one."""
+    """A write named a version that is no longer the stored one."""
 
     def __init__(self, entry_id: str, expected: int | None, actual: int | None) -> None:
         super().__init__(f"entry {entry_id!r}: expected version {expected}, store has {actual}")
@@ -118,6 +118,14 @@ def check_version(entry_id: str, expected: int | None, actual: int | None) -> No
     ``actual`` (``None``: no entry, which ``expected`` names as ``0``)."""
     if expected is not None and expected != (actual or 0):
         raise VersionConflict(entry_id, expected, actual)
+
+
+def not_found(entry_id: str, expected: int | None) -> StoreError:
+    """What a write to an entry that is not stored raises: :class:`VersionConflict` when the
+    caller named the version it read (``expected``), else :class:`EntryNotFound`."""
+    if expected is None:
+        return EntryNotFound(entry_id)
+    return VersionConflict(entry_id, expected, None)
 
 
 def checked_history_limit(value: object, backend: str) -> int:
@@ -832,11 +840,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_enabled(
-        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+        self,
+        entry_id: str,
+        enabled: bool,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
     ) -> Entry:
         """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired).
 
-        Bumps the version when the flag changes. Raises :class:`EntryNotFound`.
+        Bumps the version when the flag changes. Raises :class:`EntryNotFound`, or with
+        ``expected_version`` (the version the caller read) :class:`VersionConflict` when the
+        stored version differs or the entry is gone, and writes nothing: the check and the
+        write are one atomic step, as :meth:`delete`'s are. ``None`` skips the check.
         """
 
     # -- claims --------------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from celery_stembeat.stores.base import (
     Claim,
     ClaimBatch,
     EntryCounts,
-    EntryNotFound,
     Fingerprint,
     Incident,
     Outcome,
@@ -54,6 +53,7 @@ from celery_stembeat.stores.base import (
     claim_token,
     counted_minutes,
     minute_counts,
+    not_found,
     pause_change,
 )
 
@@ -339,14 +339,21 @@ class MemoryStore(Store):
             return existed
 
     def set_enabled(
-        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+        self,
+        entry_id: str,
+        enabled: bool,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
     ) -> Entry:
         note = audit.note_or_default(note, audit.ENABLE if enabled else audit.DISABLE)
         backend = self._backend
         with backend.lock:
             stored = backend.entries.get(entry_id)
             if stored is None:
-                raise EntryNotFound(entry_id)
+                raise not_found(entry_id, expected_version)
+            check_version(entry_id, expected_version, stored.version)
             if stored.enabled == enabled:
                 return stored
             next_run_at = (

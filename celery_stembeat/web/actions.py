@@ -3,8 +3,8 @@ entry, signing in and out.
 
 Each change goes through the store API with a :class:`~celery_stembeat.audit.ChangeNote`
 naming the web user, is refused in read-only mode, and is made only while the entry still
-has the version its page showed: a concurrent change is reported, never overwritten. Each
-redirects back with a message.
+has the version its page showed, which the store checks as it writes: a concurrent change is
+reported, never overwritten. Each redirects back with a message.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
-from celery_stembeat.entry import Entry, is_entry_id
+from celery_stembeat.entry import is_entry_id
 from celery_stembeat.limits import shorten
 from celery_stembeat.manual import expired, run_now
 from celery_stembeat.publisher import CeleryPublisher
-from celery_stembeat.stores import PUBLISHED, EntryNotFound, Store
+from celery_stembeat.stores import PUBLISHED, VersionConflict
 from celery_stembeat.web.dashboard import Dashboard, actor, dashboard, flash, note, render
+from celery_stembeat.web.forms import form_version
 from celery_stembeat.web.security import CSRF_FIELD, USER_KEY, csrf_valid
 
 READ_ONLY = "this dashboard is read-only (started with --read-only): nothing was changed"
@@ -36,8 +37,9 @@ NO_APP = (
 #: The bytes a field of a multipart form may hold (Starlette's default).
 MAX_FIELD = 1024 * 1024
 
-#: What an action does to an entry that still has the version its page showed: a message.
-Change = Callable[[Request, Dashboard, Entry], str]
+#: What an action does to the entry a form names (its id and the version its page showed),
+#: checked against that version as it is made: a message.
+Change = Callable[[Request, Dashboard, str, int], str]
 
 
 def refused(request: Request, status_code: int, message: str) -> HTMLResponse:
@@ -69,17 +71,15 @@ def back_to_entry(request: Request, entry_id: str | None) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _checked(store: Store, entry_id: str, version: str) -> tuple[Entry | None, str]:
-    """The entry when it still has ``version``; else ``None`` and why."""
-    found = store.get(entry_id) if is_entry_id(entry_id) else None
-    if found is None:
-        return None, f"no entry {shorten(entry_id)}: removed meanwhile? nothing was done"
-    if str(found.version) != version:
-        return None, (
-            f"entry {shorten(entry_id)} changed since this page was read (version "
-            f"{shorten(version)}, now {found.version}): nothing was done; look again and retry"
-        )
-    return found, ""
+def _conflict(entry_id: str, shown: str, actual: int | None) -> str:
+    """Why an action on version ``shown`` of the entry did nothing: it is at version
+    ``actual`` now (``None``: gone)."""
+    if actual is None:
+        return f"no entry {shorten(entry_id)}: removed meanwhile? nothing was done"
+    return (
+        f"entry {shorten(entry_id)} changed since this page was read (version "
+        f"{shorten(shown)}, now {actual}): nothing was done; look again and retry"
+    )
 
 
 def _act(change: Change) -> Callable[[Request], Any]:
@@ -91,16 +91,15 @@ def _act(change: Change) -> Callable[[Request], Any]:
         form = await change_form(request)
         if isinstance(form, Response):
             return form
-        entry_id, version = str(form.get("entry_id", "")), str(form.get("version", ""))
+        entry_id, shown = str(form.get("entry_id", "")), str(form.get("version", ""))
 
         def act() -> tuple[str, str]:
-            found, problem = _checked(settings.store, entry_id, version)
-            if found is None:
-                return "error", problem
+            if not is_entry_id(entry_id):
+                return "error", _conflict(entry_id, shown, None)
             try:
-                return "ok", change(request, settings, found)
-            except EntryNotFound:
-                return "error", f"no entry {shorten(entry_id)}: removed meanwhile"
+                return "ok", change(request, settings, entry_id, form_version(shown))
+            except VersionConflict as conflict:
+                return "error", _conflict(entry_id, shown, conflict.actual)
             except ValueError as exc:
                 return "error", str(exc)
 
@@ -113,27 +112,37 @@ def _act(change: Change) -> Callable[[Request], Any]:
     return endpoint
 
 
-def _enable(request: Request, settings: Dashboard, entry: Entry) -> str:
+def _enable(request: Request, settings: Dashboard, entry_id: str, version: int) -> str:
     """Enable the entry, starting afresh from now."""
-    settings.store.set_enabled(entry.id, True, settings.clock(), note=note(request, ENABLE))
-    return f"enabled {entry.id}"
+    made = note(request, ENABLE)
+    settings.store.set_enabled(
+        entry_id, True, settings.clock(), expected_version=version, note=made
+    )
+    return f"enabled {entry_id}"
 
 
-def _disable(request: Request, settings: Dashboard, entry: Entry) -> str:
+def _disable(request: Request, settings: Dashboard, entry_id: str, version: int) -> str:
     """Disable the entry (its run state and history stay)."""
-    settings.store.set_enabled(entry.id, False, settings.clock(), note=note(request, DISABLE))
-    return f"disabled {entry.id}"
+    made = note(request, DISABLE)
+    settings.store.set_enabled(
+        entry_id, False, settings.clock(), expected_version=version, note=made
+    )
+    return f"disabled {entry_id}"
 
 
-def _remove(request: Request, settings: Dashboard, entry: Entry) -> str:
+def _remove(request: Request, settings: Dashboard, entry_id: str, version: int) -> str:
     """Delete the entry and its history."""
-    if not settings.store.delete(entry.id, note=note(request, REMOVE)):
-        raise EntryNotFound(entry.id)
-    return f"removed {entry.id}"
+    made = note(request, REMOVE)
+    if not settings.store.delete(entry_id, expected_version=version, note=made):
+        raise VersionConflict(entry_id, version, None)
+    return f"removed {entry_id}"
 
 
-def _run(request: Request, settings: Dashboard, entry: Entry) -> str:
+def _run(request: Request, settings: Dashboard, entry_id: str, version: int) -> str:
     """Send the entry's task once, now, out of schedule."""
+    entry = settings.store.get(entry_id)
+    if entry is None or entry.version != version:
+        raise VersionConflict(entry_id, version, None if entry is None else entry.version)
     if settings.celery_app is None:
         raise ValueError(NO_APP)
     if expired([entry], settings.clock()):

@@ -45,6 +45,11 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _TAG_SEPARATORS = re.compile(r"[\s,]+")
 
 
+def form_version(text: str) -> int:
+    """The entry version a form names (``0``, for no entry, when ``text`` is not one)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
+
+
 @dataclass(frozen=True)
 class EntryForm:
     """The form's fields as text (a checkbox: ``"on"`` or ``""``), and the version of the
@@ -73,8 +78,7 @@ class EntryForm:
     def posted(cls, form: Mapping[str, Any]) -> EntryForm:
         """The form as posted (fields not sent are empty; an unreadable version is 0)."""
         values = {name: _field(form, name) for name in BLANK}
-        version = _field(form, "version")
-        return cls(values, int(version) if version.isdigit() and len(version) < 19 else 0)
+        return cls(values, form_version(_field(form, "version")))
 
     @property
     def is_new(self) -> bool:

@@ -14,11 +14,14 @@ import yaml
 
 from celery_stembeat.audit import ChangeNote
 from celery_stembeat.cli import session as session_module
+from celery_stembeat.cli.apply import carry_out, plan_items
+from celery_stembeat.cli.files import read_items
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import Store, open_store
 from tests.cli.conftest import Invoke, invoker
 from tests.cli.files import ENTRIES, write
+from tests.cli.racing import racing_cli
 from tests.cli.scenario import NOW, beat, entry, minutes
 from tests.test_options import EVERY_OPTION
 
@@ -191,6 +194,38 @@ def test_prune_removes_store_entries_absent_from_the_files_but_never_config_ones
     store.upsert(entry("old", IntervalSpec(60), NOW))
     assert cli("apply", "--prune", "--yes", path).exit_code == 0
     assert sorted(definitions(store)) == ["cleanup", "heartbeat"]
+
+
+@pytest.fixture
+def racing_old(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Another process changes ``old`` between apply's plan and its removal."""
+    yield from racing_cli(store_url, monkeypatch, {"old"})
+
+
+@pytest.mark.usefixtures("racing_old")
+def test_prune_keeps_an_entry_changed_since_planned_and_stops(
+    cli: Invoke, store: Store, tmp_path: Path
+) -> None:
+    for entry_id in ("gone", "old", "older"):
+        store.upsert(entry(entry_id, IntervalSpec(60), NOW))
+    path = str(write(tmp_path / "jobs.json", ENTRIES[1:2]))
+    result = cli("apply", "--prune", "--yes", path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: entry 'old' changed while pruning: nothing more removed (see stembeat log old)\n"
+    )
+    assert sorted(definitions(store)) == ["heartbeat", "old", "older"]
+    assert store.get("old").description == "rival"  # type: ignore[union-attr]
+
+
+def test_prune_leaves_an_entry_removed_since_planned_removed(store: Store, tmp_path: Path) -> None:
+    for entry_id in ("gone", "old"):
+        store.upsert(entry(entry_id, IntervalSpec(60), NOW))
+    planned = plan_items(store, read_items([str(write(tmp_path / "jobs.json", []))]), prune=True)
+    assert planned.plan.absent == {"gone": 1, "old": 1}
+    store.delete("gone")
+    carry_out(store, planned, NOW, ChangeNote("ops@host-1", "apply", NOW))
+    assert store.list_entries() == []
 
 
 def test_prune_from_stdin_needs_yes(sqlite_cli: Invoke) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+
+import pytest
 
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import Store
 from tests.cli.conftest import Invoke
+from tests.cli.racing import racing_cli
 from tests.cli.scenario import NOW, beat, entry, minutes
 
 BEAT_SCHEDULE_WARNING = "warning: entry 'cleanup' comes from beat_schedule"
@@ -71,6 +75,26 @@ def test_remove_deletes_entries_and_their_history(cli: Invoke, store: Store) -> 
     assert "no entry 'nope'" in result.stderr
     assert [stored.id for stored in store.list_entries()] == ["tock"]
     assert store.history("tick") == []
+
+
+@pytest.fixture
+def racing_tock(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Another process changes ``tock`` between a verb's read of it and its write."""
+    yield from racing_cli(store_url, monkeypatch, {"tock"})
+
+
+@pytest.mark.usefixtures("racing_tock")
+def test_remove_stops_at_an_entry_changed_since_read(cli: Invoke, store: Store) -> None:
+    for entry_id in ("tick", "tock", "zzz"):
+        store.upsert(entry(entry_id, IntervalSpec(60), NOW))
+    result = cli("remove", "tick", "tock", "zzz")
+    assert result.exit_code == 1
+    assert result.stdout == "removed tick\n"
+    assert result.stderr == (
+        "Error: entry 'tock' changed while removing: nothing more removed (see stembeat log tock)\n"
+    )
+    assert [stored.id for stored in store.list_entries()] == ["tock", "zzz"]
+    assert store.get("tock").description == "rival"  # type: ignore[union-attr]
 
 
 def test_removing_an_entry_of_beat_schedule_warns(cli: Invoke, store: Store) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from celery_stembeat.audit import ChangeNote
-from celery_stembeat.cli import session as session_module
 from celery_stembeat.cli.session import actor
 from celery_stembeat.entry import Entry
 from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import PUBLISHED, Pause, RunRecord, Store, open_store
 from tests.cli.conftest import Invoke, usage_error
 from tests.cli.files import write
+from tests.cli.racing import racing_cli
 from tests.cli.scenario import NOW, beat, entry, minutes
 from tests.cli.tampering import tamper
 from tests.contract.helpers import with_option
@@ -159,36 +159,9 @@ def test_rollback_json(cli: Invoke, store: Store, job: Entry, tmp_path: Path) ->
     assert document["current"]["spec"]["every"] == 60.0
 
 
-class Racing:
-    """A store whose ``upsert`` and ``delete`` let another handle change the entry first."""
-
-    def __init__(self, store: Store, rival: Store) -> None:
-        self._store = store
-        self._rival = rival
-
-    def _change(self, entry_id: str) -> None:
-        current = self._rival.get(entry_id)
-        assert current is not None
-        self._rival.upsert(Entry.from_dict({**current.definition(), "description": "rival"}))
-
-    def upsert(self, entry: Entry, *args: Any, **kwargs: Any) -> Entry:
-        self._change(entry.id)
-        return self._store.upsert(entry, *args, **kwargs)
-
-    def delete(self, entry_id: str, **kwargs: Any) -> bool:
-        self._change(entry_id)
-        return self._store.delete(entry_id, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
 @pytest.fixture
 def racing(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    rival = open_store(store_url)
-    monkeypatch.setattr(session_module, "open_store", lambda url: Racing(open_store(url), rival))
-    yield
-    rival.close()
+    yield from racing_cli(store_url, monkeypatch)
 
 
 @pytest.mark.usefixtures("racing")

@@ -379,6 +379,75 @@ def test_set_enabled_disables_and_restarts_from_now(store: Store) -> None:
         store.set_enabled("missing", True, now=T0)
 
 
+def test_set_enabled_naming_a_version_writes_only_that_version(store: Store) -> None:
+    """expected_version on set_enabled is delete's: a stale version, or an entry gone,
+    conflicts and writes nothing (not even a flag already as asked); the version read wins."""
+    store.upsert(make_entry("job"))
+    store.upsert(make_entry("job", description="v2"))
+    head = store.audit_head()
+    for stale in (1, 0, 3):
+        with pytest.raises(VersionConflict) as conflict:
+            store.set_enabled("job", False, at(1), expected_version=stale)
+        assert (conflict.value.expected, conflict.value.actual) == (stale, 2)
+        with pytest.raises(VersionConflict):
+            store.set_enabled("job", True, at(1), expected_version=stale)
+    kept = store.get("job")
+    assert kept is not None
+    assert (kept.version, kept.enabled) == (2, True)
+    assert store.audit_head() == head
+    assert store.set_enabled("job", True, at(1), expected_version=2).version == 2
+    disabled = store.set_enabled("job", False, at(1), expected_version=2)
+    assert (disabled.version, disabled.enabled) == (3, False)
+    enabled = store.set_enabled("job", True, at(1000), expected_version=3)
+    assert (enabled.version, enabled.state.next_run_at) == (4, at(1060))
+    store.delete("job")
+    with pytest.raises(VersionConflict) as conflict:
+        store.set_enabled("job", False, at(2000), expected_version=4)
+    assert (conflict.value.expected, conflict.value.actual) == (4, None)
+    with pytest.raises(EntryNotFound):
+        store.set_enabled("job", False, at(2000))
+    assert [c.verb for c in store.changes("job")] == [
+        "write",
+        "write",
+        "disable",
+        "enable",
+        "remove",
+    ]
+
+
+def test_concurrent_set_enabled_with_one_version_have_one_winner(
+    store: Store, open_more: Callable[..., Store]
+) -> None:
+    """Of writers holding version 1, three disabling and one upserting, exactly one writes;
+    the others conflict."""
+    store.upsert(make_entry("contested"))
+    writers = [open_more() for _ in range(4)]
+    outcomes: list[str] = []
+    gate = threading.Barrier(len(writers))
+
+    def write(index: int, writer: Store) -> None:
+        gate.wait()
+        try:
+            if index == 0:
+                writer.upsert(make_entry("contested", description="w0"), expected_version=1)
+            else:
+                writer.set_enabled("contested", False, at(1), expected_version=1)
+            outcomes.append("won")
+        except VersionConflict:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
+    stored = store.get("contested")
+    assert stored is not None
+    assert stored.version == 2
+    assert len(list(store.changes("contested"))) == 2
+
+
 # -- claims --------------------------------------------------------------------------------------
 
 

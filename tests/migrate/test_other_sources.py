@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from celery.schedules import crontab, schedule
 from celery_stembeat.config_entries import entry_from_config
 from celery_stembeat.specs import CalendarSpec, CronSpec, IntervalSpec
 from celery_stembeat.stores import Store
+from tests.cli.racing import racing_cli
 from tests.migrate import celery_app
 from tests.migrate.conftest import NOW, Invoke
 
@@ -36,6 +38,33 @@ def test_celery_beat_schedule_imports_as_beat_converts_it(cli: Invoke, store: St
     assert isinstance(entries["first-monday"].spec, CalendarSpec)
     again = cli("import", "--from", "celery", "--app", "tests.migrate.celery_app:app")
     assert "0 added, 0 updated, 0 refreshed, 5 unchanged, 1 skipped" in again.output
+
+
+@pytest.fixture
+def racing_heartbeat(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Another process changes ``heartbeat`` between the import's read of it and its write."""
+    yield from racing_cli(store_url, monkeypatch, {"heartbeat"})
+
+
+@pytest.mark.usefixtures("racing_heartbeat")
+def test_an_entry_changed_while_importing_stops_the_import(cli: Invoke, store: Store) -> None:
+    """Edited in stembeat, ``heartbeat`` and ``dawn`` are replaced by the next import, each
+    removed at the version read: ``heartbeat`` changed meanwhile, so it and ``dawn`` after it
+    stay as they are."""
+    app = "tests.migrate.celery_app:app"
+    cli("import", "--from", "celery", "--app", app)
+    for entry_id in ("heartbeat", "dawn"):
+        stored = store.get(entry_id)
+        assert stored is not None
+        store.upsert(replace(stored, description="edited"))
+    result = cli("import", "--from", "celery", "--app", app)
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "Error: entry 'heartbeat' changed while importing: nothing more written (see "
+        "stembeat log heartbeat)\n"
+    )
+    assert store.get("heartbeat").description == "rival"  # type: ignore[union-attr]
+    assert store.get("dawn").description == "edited"  # type: ignore[union-attr]
 
 
 @pytest.fixture

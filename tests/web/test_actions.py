@@ -4,6 +4,7 @@ change."""
 
 from __future__ import annotations
 
+import html
 import socket
 import uuid
 from collections.abc import Iterator
@@ -56,29 +57,48 @@ def test_remove(client: Client, store: Store) -> None:
 
 
 def test_a_concurrent_change_is_reported_not_overwritten(client: Client, store: Store) -> None:
+    """Every action names the version its page showed; the entry moved on since: nothing."""
     web = client()
     page = web.get("/entry", params={"id": "sync"}).text
     store.set_enabled("sync", False, NOW)
+    head = store.audit_head()
     form = {"csrf": csrf_of(page), "entry_id": "sync", "version": "1"}
-    for verb in ("remove", "enable"):
+    for verb in ("remove", "enable", "disable", "run"):
         response = web.post(f"/actions/{verb}", data={**form, "confirm": "yes"})
         (message,) = messages(response.text)
-        assert "changed since this page was read" in message
-        assert "nothing was done" in message
+        assert html.unescape(message) == (
+            "entry 'sync' changed since this page was read (version '1', now 2): nothing was "
+            "done; look again and retry"
+        )
     kept = store.get("sync")
     assert kept is not None
-    assert not kept.enabled
+    assert (kept.enabled, kept.version) == (False, 2)
+    assert store.audit_head() == head
+
+
+def test_an_action_on_a_flag_already_set_at_the_version_shown_changes_nothing(
+    client: Client, store: Store
+) -> None:
+    web = client()
+    store.set_enabled("sync", False, NOW)
+    head = store.audit_head()
+    response = post_action(web, "disable", "sync")
+    assert messages(response.text) == ["disabled sync"]
+    assert store.get("sync").version == 2  # type: ignore[union-attr]
+    assert store.audit_head() == head
 
 
 def test_an_entry_removed_meanwhile_is_reported(client: Client, store: Store) -> None:
     web = client()
     page = web.get("/entry", params={"id": "sync"}).text
     store.delete("sync")
-    response = web.post(
-        "/actions/disable", data={"csrf": csrf_of(page), "entry_id": "sync", "version": "1"}
-    )
-    assert response.url.path == "/entry"
-    assert "removed meanwhile" in messages(response.text)[0]
+    form = {"csrf": csrf_of(page), "entry_id": "sync", "version": "1", "confirm": "yes"}
+    for verb in ("disable", "enable", "remove", "run"):
+        response = web.post(f"/actions/{verb}", data=form)
+        assert response.url.path == "/entry"
+        message = messages(response.text)[0]
+        assert html.unescape(message) == "no entry 'sync': removed meanwhile? nothing was done"
+    assert store.get("sync") is None
 
 
 @pytest.mark.parametrize("token", [None, "", "forged"])

@@ -6,15 +6,19 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from celery_stembeat.audit import ChangeNote
+from celery_stembeat.cli.rollbacks import Rollback
+from celery_stembeat.specs import IntervalSpec
 from celery_stembeat.stores import Store
+from celery_stembeat.web import rollbacks
 from celery_stembeat.web.actions import BAD_CSRF, READ_ONLY
 from tests.cli.conftest import invoker
-from tests.cli.scenario import NOW
+from tests.cli.scenario import NOW, entry
 from tests.web.conftest import Client, form_fields, messages
 from tests.web.test_actions import WEB_ACTOR, newest_change
 
@@ -93,6 +97,35 @@ def test_a_change_meanwhile_is_reported_and_nothing_written(client: Client, stor
     assert "changed since the difference was shown" in messages(response.text)[0]
     assert store.get("sync").task == "tasks.third"  # type: ignore[union-attr]
     assert rows(response.text) == ['task: "tasks.third" → "tasks.other"']
+
+
+@pytest.mark.parametrize("created", [False, True])
+def test_a_change_after_the_version_check_is_refused_by_the_store(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch, created: bool
+) -> None:
+    """Another writer between the confirmation's check and its write: the store refuses the
+    write, for a removal (undoing a creation) as for an update; the rival's change stays."""
+    entry_id = "fresh" if created else "sync"
+    if created:
+        store.upsert(entry(entry_id, IntervalSpec(60), NOW))
+    else:
+        retask(store, entry_id, "tasks.other")
+    web = client()
+    shown = web.get("/rollback", params={"id": entry_id}).text
+    checked = rollbacks.rollback_of
+
+    def rival_after_the_check(*args: Any) -> Rollback:
+        found = checked(*args)
+        retask(store, entry_id, "tasks.rival")
+        return found
+
+    monkeypatch.setattr(rollbacks, "rollback_of", rival_after_the_check)
+    response = web.post("/rollback", data=form_fields(shown, "/rollback"))
+    assert response.url.path == "/entry"
+    (message,) = messages(response.text)
+    assert html.unescape(message) == f"entry {entry_id!r} changed meanwhile: nothing written"
+    assert store.get(entry_id).task == "tasks.rival"  # type: ignore[union-attr]
+    assert newest_change(store, entry_id) == ("ops@host", "write")
 
 
 def test_what_the_cli_refuses_is_refused_in_its_words(client: Client, store: Store) -> None:

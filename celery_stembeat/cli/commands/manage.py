@@ -13,13 +13,13 @@ from celery_stembeat.audit import DISABLE, ENABLE, REMOVE
 from celery_stembeat.changes import listed, unlisted_note
 from celery_stembeat.cli import render
 from celery_stembeat.cli.apply import Plan, carry_out, plan_items
-from celery_stembeat.cli.errors import Command, Failed
+from celery_stembeat.cli.errors import Command, Failed, changed_meanwhile
 from celery_stembeat.cli.files import FORMATS, STDIN, read_items, write_entries
 from celery_stembeat.cli.params import json_option, tag_option, verbosity_options
 from celery_stembeat.cli.session import current
 from celery_stembeat.entry import Entry
 from celery_stembeat.selection import stored
-from celery_stembeat.stores import EntryNotFound, Store
+from celery_stembeat.stores import EntryNotFound, Store, VersionConflict
 
 #: The entries a verb acts on: ids, or (instead) ``--tag``.
 ENTRY_IDS = click.argument("entry_ids", metavar="[ID]...", nargs=-1)
@@ -97,7 +97,7 @@ def apply_files(
         with session.store() as store:
             planned_items = plan_items(store, items, prune=prune)
             planned = planned_items.plan
-            removed = planned.absent
+            removed = list(planned.absent)
             if not dry_run:
                 if removed and not yes:
                     counted = wording.counted(len(removed), "entry", "entries")
@@ -223,7 +223,8 @@ def remove(
     """Delete entries with their history.
 
     Give their IDs, or --tag to remove every entry with the tag(s) (after confirming, unless
-    --yes).
+    --yes). Each entry is removed at the version just read: should another process change one
+    meanwhile, it and those after it stay (exit 1).
     """
     session = current(ctx)
     removed: list[Entry] = []
@@ -238,14 +239,23 @@ def remove(
                 err=True,
             )
         note = session.note(REMOVE)
+        changed: Failed | None = None
         for entry_id in chosen:
             entry = store.get(entry_id)
-            if entry is not None and store.delete(entry_id, note=note):
-                removed.append(entry)
-            else:
-                missing.append(entry_id)
+            if entry is not None:
+                try:
+                    store.delete(entry_id, expected_version=entry.version, note=note)
+                    removed.append(entry)
+                    continue
+                except VersionConflict as conflict:
+                    if conflict.actual is not None:
+                        changed = changed_meanwhile(entry_id, "removing", "nothing more removed")
+                        break
+            missing.append(entry_id)  # never stored, or removed meanwhile
     comeback = "beat adds it again at its next start unless you remove it from beat_schedule"
-    _report(removed, missing, "removed", comeback, as_json)
+    _report(removed, missing if changed is None else [], "removed", comeback, as_json)
+    if changed is not None:
+        raise changed
 
 
 @click.command("export", cls=Command)

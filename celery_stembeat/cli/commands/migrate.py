@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from celery_stembeat.cli import render
 from celery_stembeat.cli.commands.dcb_options import DCB, dcb_settings_options
-from celery_stembeat.cli.errors import BadInput, Command, Failed, translated
+from celery_stembeat.cli.errors import BadInput, Command, Failed, changed_meanwhile, translated
 from celery_stembeat.cli.params import json_option, verbosity_options
 from celery_stembeat.cli.progress import verify_progress
 from celery_stembeat.cli.session import Session, current
@@ -42,6 +42,7 @@ from celery_stembeat.migrate.report import (
 from celery_stembeat.migrate.verify import verify
 from celery_stembeat.selection import stored
 from celery_stembeat.specs import SpecError, parse_duration
+from celery_stembeat.stores import VersionConflict
 
 SOURCES = (DCB, "celery", "redbeat")
 #: The longest verification window.
@@ -198,13 +199,18 @@ def import_schedules(
         except MigrateError as exc:
             raise Failed(str(exc)) from None
         with session.store() as store:
-            result = import_conversions(
-                store,
-                _progress(conversions, len(conversions), "importing"),
-                now,
-                dry_run=dry_run,
-                note=session.note("import"),
-            )
+            try:
+                result = import_conversions(
+                    store,
+                    _progress(conversions, len(conversions), "importing"),
+                    now,
+                    dry_run=dry_run,
+                    note=session.note("import"),
+                )
+            except VersionConflict as conflict:
+                raise changed_meanwhile(
+                    conflict.entry_id, "importing", "nothing more written"
+                ) from None
             entries = (
                 result.entries
                 if dry_run or oracle is None

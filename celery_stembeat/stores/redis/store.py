@@ -62,7 +62,6 @@ from celery_stembeat.stores.base import (
     Claim,
     ClaimBatch,
     EntryCounts,
-    EntryNotFound,
     Fingerprint,
     Incident,
     Outcome,
@@ -84,6 +83,7 @@ from celery_stembeat.stores.base import (
     claim_token,
     counted_minutes,
     minute_counts,
+    not_found,
     pause_change,
 )
 from celery_stembeat.stores.redis.bulk import BulkWriter
@@ -394,10 +394,18 @@ class RedisStore(Store):
         return self._recorder.fresh(attempt, f"delete of {entry_id!r}")
 
     def set_enabled(
-        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+        self,
+        entry_id: str,
+        enabled: bool,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
     ) -> Entry:
         """Enable or disable; enabling starts afresh from ``now``. Bumps the version and
-        records the change. A read, then the script (see :meth:`upsert`)."""
+        records the change. A read, where ``expected_version`` is checked, then the script,
+        which writes only while the version is the one read (see :meth:`upsert`): the check
+        and the write are one step."""
         note = audit.note_or_default(note, audit.ENABLE if enabled else audit.DISABLE)
         updated_at = from_ms(to_ms(now))
         keys = [
@@ -419,8 +427,9 @@ class RedisStore(Store):
                     )
                 )
             if len(rows) < 2:
-                raise EntryNotFound(entry_id)
+                raise not_found(entry_id, expected_version)
             head, stored = decode_head(rows[0]), decode_entry(rows[1])
+            check_version(entry_id, expected_version, stored.version)
             if stored.enabled == enabled:
                 return stored
             if enabled:
@@ -445,7 +454,7 @@ class RedisStore(Store):
             change = audit.entry_change(entry_id, stored, new)
             version = int(self._recorder.call("set_enabled", keys, args, head, note, change))
             if version == 0:
-                raise EntryNotFound(entry_id)
+                raise not_found(entry_id, expected_version)
             return STALE if version < 0 else dataclasses.replace(new, version=version)
 
         return self._recorder.fresh(attempt, f"set_enabled of {entry_id!r}")

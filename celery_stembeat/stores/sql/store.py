@@ -28,7 +28,6 @@ from celery_stembeat.stores.base import (
     Claim,
     ClaimBatch,
     EntryCounts,
-    EntryNotFound,
     Fingerprint,
     Incident,
     Outcome,
@@ -48,6 +47,7 @@ from celery_stembeat.stores.base import (
     checked_selection,
     checked_transition,
     claim_token,
+    not_found,
     pause_change,
 )
 from celery_stembeat.stores.sql import activity, audit_log, health, manual, outcomes, upserts
@@ -522,12 +522,20 @@ class SQLStore(Store):
         return gone is not None
 
     def set_enabled(
-        self, entry_id: str, enabled: bool, now: datetime, *, note: ChangeNote | None = None
+        self,
+        entry_id: str,
+        enabled: bool,
+        now: datetime,
+        *,
+        expected_version: int | None = None,
+        note: ChangeNote | None = None,
     ) -> Entry:
-        """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired).
+        """Enable or disable; enabling starts afresh from ``now`` (no backlog is fired). See
+        :meth:`Store.set_enabled`.
 
-        Bumps the version when the flag changes. Raises :class:`EntryNotFound`.
-        """
+        One write transaction: the audit log's head locked, the row read and locked (where
+        ``expected_version`` is checked), then ``UPDATE … WHERE id = … AND version = …`` with
+        the version read, so the check and the write are one step."""
         _aware(now, "now")
         note = audit.note_or_default(note, audit.ENABLE if enabled else audit.DISABLE)
         entries = self._schema.entries
@@ -544,8 +552,9 @@ class SQLStore(Store):
                     .first()
                 )
                 if current is None:
-                    raise EntryNotFound(entry_id)
+                    raise not_found(entry_id, expected_version)
                 stored = read_entry(current)
+                check_version(entry_id, expected_version, stored.version)
                 if stored.enabled == enabled:
                     return stored
                 statement = upserts.enable_statement(
