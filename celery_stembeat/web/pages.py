@@ -20,7 +20,8 @@ from celery_stembeat.audit import newest
 from celery_stembeat.entry import Entry, is_entry_id
 from celery_stembeat.health import STATES
 from celery_stembeat.observation import observe
-from celery_stembeat.selection import SORTS, in_state, select, stored
+from celery_stembeat.ordering import SORTS
+from celery_stembeat.selection import in_state, select, stored
 from celery_stembeat.web import views
 from celery_stembeat.web.chart import run_chart
 from celery_stembeat.web.dashboard import dashboard, render
