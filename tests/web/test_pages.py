@@ -152,10 +152,21 @@ def test_entry_page_shows_spec_json_fires_runs_and_changes(client: Client) -> No
     assert "2026-03-02 09:00:00 EST" in fires
     assert "2026-03-02T14:00:00Z" in fires
     assert fires.count("<tr><td>") == 10
+    assert "<th>America/New_York</th><th>UTC</th>" in fires
+    assert '<td class="viewer-time" data-instant="2026-03-02T14:00:00Z" hidden></td>' in fires
     runs = page.split("<h2>Runs</h2>")[1].split("<h2>")[0]
     assert "published" in runs
     changes = page.split("<h2>Changes</h2>")[1]
     assert "created" in changes
+
+
+def test_entry_page_in_utc_has_one_zone_column_and_the_viewers(client: Client) -> None:
+    page = client().get("/entry", params={"id": "heartbeat"}).text
+    fires = page.split("<h2>Next 10 fires</h2>")[1].split("<h2>")[0]
+    assert "<th>#</th><th>UTC</th><th" in fires
+    assert fires.count('class="viewer-time" data-instant="') == 10
+    assert "/static/zone.js" in page
+    assert "<script>" not in page
 
 
 def test_entry_page_of_an_unknown_id_is_a_404(client: Client) -> None:
