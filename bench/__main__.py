@@ -34,6 +34,8 @@ MODES = {
         "tags_reps": 1,
         "tags_selections": 50,
         "cli_reps": 1,
+        "web_reps": 1,
+        "web_requests": 40,
     },
     "quick": {
         "reps": 2,
@@ -49,6 +51,8 @@ MODES = {
         "tags_reps": 1,
         "tags_selections": 10,
         "cli_reps": 1,
+        "web_reps": 1,
+        "web_requests": 5,
     },
 }
 

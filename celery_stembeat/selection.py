@@ -5,47 +5,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from celery_stembeat.entry import Entry
 from celery_stembeat.health import HealthRules
+from celery_stembeat.ordering import SORTS
 from celery_stembeat.stores import Pause, Store
 from celery_stembeat.survey import healths
-
-_NEVER = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _next(entry: Entry) -> tuple[Any, ...]:
-    at = entry.state.next_run_at
-    return (at is None, at or _NEVER, entry.id)
-
-
-def _last(entry: Entry) -> tuple[Any, ...]:
-    at = entry.state.last_run_at
-    return (at is None, -(at or _NEVER).timestamp(), entry.id)
-
-
-def _runs(entry: Entry) -> tuple[Any, ...]:
-    return (-entry.state.total_run_count, entry.id)
-
-
-def _drift(entry: Entry) -> tuple[Any, ...]:
-    mean = entry.state.drift_mean
-    return (mean is None, -(mean or 0.0), entry.id)
-
-
-#: ``--sort`` keys: by id; soonest next run; latest last run; most runs; largest mean drift
-#: (entries without a value last, ties by id).
-SORTS: dict[str, Callable[[Entry], Any]] = {
-    "id": lambda entry: entry.id,
-    "next": _next,
-    "last": _last,
-    "runs": _runs,
-    "drift": _drift,
-}
-
 
 #: Entries read together when a selection goes by ids.
 _READ_BATCH = 1000

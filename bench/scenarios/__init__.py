@@ -24,6 +24,7 @@ from bench.scenarios import (
     startup,
     tags,
     verify,
+    web,
 )
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -41,5 +42,6 @@ SCENARIOS: dict[str, ModuleType] = {
         observe,
         tags,
         cli,
+        web,
     )
 }

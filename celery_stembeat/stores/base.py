@@ -26,9 +26,10 @@ the stored one would hand the occurrence just published to the next claim.
 from __future__ import annotations
 
 import abc
+import heapq
 import math
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
@@ -42,6 +43,7 @@ from celery_stembeat.audit import (
 )
 from celery_stembeat.entry import Entry, checked_tags
 from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
+from celery_stembeat.ordering import RANKINGS, SORTS
 from celery_stembeat.specs import SpecError, format_instant, parse_instant
 
 #: Run outcomes a beat records in history: sent, could not be sent, or not sent because the
@@ -147,6 +149,39 @@ def checked_selection(tags: Collection[str]) -> tuple[str, ...]:
     if not selection:
         raise ValueError("tags: at least one tag is needed")
     return selection
+
+
+def _checked_count(name: str, value: object, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name}: {shorten(value)} is not a count >= {least}")
+    return value
+
+
+def checked_soonest(limit: object, after: object) -> tuple[int, tuple[datetime, str] | None]:
+    """The arguments of :meth:`Store.soonest` (``after``'s instant in UTC) when valid, else
+    a ValueError naming the bad one."""
+    count = _checked_count("limit", limit, 1)
+    if after is None:
+        return count, None
+    if not (
+        isinstance(after, tuple)
+        and len(after) == 2
+        and isinstance(after[0], datetime)
+        and after[0].utcoffset() is not None
+        and isinstance(after[1], str)
+    ):
+        raise ValueError(f"after: {shorten(after)} is not an (aware datetime, id) pair")
+    return count, (after[0].astimezone(timezone.utc), after[1])
+
+
+def checked_ranking(by: object, limit: object, offset: object) -> Callable[[Entry], Any]:
+    """The sort key of :meth:`Store.ranked`'s ``by`` when its arguments are valid, else a
+    ValueError naming the bad one."""
+    if by not in RANKINGS:
+        raise ValueError(f"by: {shorten(by)} is not one of {', '.join(RANKINGS)}")
+    _checked_count("limit", limit, 1)
+    _checked_count("offset", offset, 0)
+    return SORTS[str(by)]
 
 
 def checked_change_limit(limit: object) -> int | None:
@@ -702,6 +737,29 @@ class Store(abc.ABC):
         """:meth:`list_entries`, streamed: backends read a batch at a time, so memory stays
         flat however many entries there are. Close the iterator to stop early."""
         yield from self.list_entries(enabled=enabled, prefix=prefix)
+
+    @abc.abstractmethod
+    def soonest(self, limit: int, *, after: tuple[datetime, str] | None = None) -> list[Entry]:
+        """The first ``limit`` entries of the due index (enabled, unclaimed, with a next run)
+        by ``(next_run_at, id)``; with ``after`` (a key of that order,
+        :func:`~celery_stembeat.ordering.next_key` of a page's last entry), those after it.
+
+        Keyset paging over the index the beats claim from: the cost grows with ``limit``,
+        not with the entries stored, however far on the page is. An entry out on a claim is
+        not in the index until its completion. Raises ValueError for a ``limit`` that is not
+        a count >= 1 or an ``after`` whose instant is naive.
+        """
+
+    def ranked(self, by: str, limit: int, *, offset: int = 0) -> list[Entry]:
+        """The entries ranked by ``by`` (one of :data:`~celery_stembeat.ordering.RANKINGS`,
+        the order of :data:`~celery_stembeat.ordering.SORTS`), ``limit`` of them after the
+        first ``offset``.
+
+        This default reads every entry and holds ``offset + limit`` of them; SQL stores
+        sort on the server. Raises ValueError for an unknown ``by`` or bad counts.
+        """
+        key = checked_ranking(by, limit, offset)
+        return heapq.nsmallest(offset + limit, self.iter_entries(), key=key)[offset:]
 
     @abc.abstractmethod
     def upsert(

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from celery_stembeat import audit
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, entry_change
 from celery_stembeat.entry import Entry
+from celery_stembeat.ordering import next_key
 from celery_stembeat.stores._outcomes import fold_batch, keep_tracked, occurrence_key
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores.base import (
@@ -49,6 +50,7 @@ from celery_stembeat.stores.base import (
     checked_manual,
     checked_pause,
     checked_selection,
+    checked_soonest,
     checked_transition,
     claim_token,
     counted_minutes,
@@ -186,6 +188,21 @@ class MemoryStore(Store):
             ),
             key=lambda entry: entry.id,
         )
+
+    def soonest(self, limit: int, *, after: tuple[datetime, str] | None = None) -> list[Entry]:
+        """The reference: every entry looked at, ``limit`` of them held."""
+        limit, after = checked_soonest(limit, after)
+        backend = self._backend
+        with backend.lock:
+            indexed = [
+                entry
+                for entry in backend.entries.values()
+                if entry.enabled
+                and entry.state.next_run_at is not None
+                and entry.id not in backend.leases
+                and (after is None or next_key(entry) > after)
+            ]
+        return heapq.nsmallest(limit, indexed, key=next_key)
 
     def upsert(
         self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None

@@ -245,7 +245,10 @@ def test_the_form_uses_a_script_file_never_an_inline_script(client: Client) -> N
     web = client()
     page = web.get("/new").text
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
-    assert scripts == [(' src="http://testserver/static/form.js" defer', "")]
+    assert scripts == [
+        (' src="http://testserver/static/form.js" defer', ""),
+        (' src="http://testserver/static/zone.js" defer', ""),
+    ]
     script = web.get("/static/form.js")
     assert script.status_code == 200
     assert "/preview" not in script.text  # the URL comes from the page

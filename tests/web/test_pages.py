@@ -9,6 +9,7 @@ import pytest
 
 from celery_stembeat import __version__
 from celery_stembeat.entry import Entry
+from celery_stembeat.ordering import SORTS
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import BeatInfo, Pause, Store
 from celery_stembeat.web.security import HEADERS
@@ -63,13 +64,21 @@ def test_entries_lists_every_entry_by_id(client: Client) -> None:
     )
 
 
-def test_entries_search_by_id_task_or_tag_and_filter_by_tag(client: Client, store: Store) -> None:
-    store.upsert(entry("tagged", IntervalSpec(60), NOW, tags=("nightly",)))
+def test_entries_search_by_id_prefix_or_tag_and_filter_by_tag_and_task(
+    client: Client, store: Store
+) -> None:
+    store.upsert(entry("tagged", IntervalSpec(60), NOW, tags=("nightly", "report")))
     web = client()
     assert ids_listed(web.get("/entries", params={"q": "repo"}).text) == ["report"]
-    assert ids_listed(web.get("/entries", params={"q": "tasks.ping"}).text) == ["ping"]
+    assert ids_listed(web.get("/entries", params={"q": "eport"}).text) == []
+    assert ids_listed(web.get("/entries", params={"q": "report"}).text) == ["report", "tagged"]
     assert ids_listed(web.get("/entries", params={"q": "nightly"}).text) == ["tagged"]
+    assert ids_listed(web.get("/entries", params={"q": "a b"}).text) == []
     assert ids_listed(web.get("/entries", params={"tag": "nightly"}).text) == ["tagged"]
+    by_task = web.get("/entries", params={"task": "tasks.ping", "sort": "next"}).text
+    assert ids_listed(by_task) == ["ping"]
+    both = {"q": "report", "tag": "nightly", "sort": "runs"}
+    assert ids_listed(web.get("/entries", params=both).text) == ["tagged"]
 
 
 def test_entries_refuse_a_bad_tag_with_the_stores_message(client: Client) -> None:
@@ -82,12 +91,44 @@ def test_entries_filter_by_health_state(client: Client) -> None:
     web = client()
     assert ids_listed(web.get("/entries", params={"state": "missed"}).text) == ["sync"]
     assert ids_listed(web.get("/entries", params={"state": "disabled"}).text) == ["new-year"]
+    missed = {"state": "missed", "q": "sy", "sort": "next"}
+    assert ids_listed(web.get("/entries", params=missed).text) == ["sync"]
+    assert ids_listed(web.get("/entries", params={**missed, "q": "pi"}).text) == []
 
 
 def test_entries_sort_by_runs_and_next(client: Client) -> None:
     web = client()
     assert ids_listed(web.get("/entries", params={"sort": "runs"}).text)[0] == "heartbeat"
     assert ids_listed(web.get("/entries", params={"sort": "next"}).text)[:2] == ["sync", "ping"]
+
+
+def test_entries_by_next_run_are_paged_by_key(client: Client, store: Store) -> None:
+    store.upsert_many(
+        entry(f"bulk-{n:02}", IntervalSpec(60), NOW + timedelta(hours=1)) for n in range(30)
+    )
+    web = client()
+    seen: list[str] = []
+    link = "/entries?sort=next&size=25"
+    while True:
+        page = web.get(link).text
+        seen += ids_listed(page)
+        found = re.search(r'<a rel="next" href="([^"]+)"', page)
+        if not found:
+            break
+        link = "/entries" + found.group(1).replace("&amp;", "&")
+    ordered = sorted(store.list_entries(), key=SORTS["next"])
+    scheduled = [e.id for e in ordered if e.enabled and e.state.next_run_at is not None]
+    assert seen == scheduled
+    assert len(seen) == 36
+    assert 'rel="first"' in page
+
+
+@pytest.mark.parametrize("sort", ["last", "runs", "drift"])
+def test_entries_ranked_pages_follow_the_sort(client: Client, store: Store, sort: str) -> None:
+    web = client()
+    first = ids_listed(web.get("/entries", params={"sort": sort, "size": 25}).text)
+    everything = [e.id for e in sorted(store.list_entries(), key=SORTS[sort])]
+    assert first == everything[:25]
 
 
 def test_entries_are_paged(client: Client, store: Store) -> None:
@@ -111,10 +152,20 @@ def test_entry_page_shows_spec_json_fires_runs_and_changes(client: Client) -> No
     assert "2026-03-02 09:00:00 EST" in fires
     assert "2026-03-02T14:00:00Z" in fires
     assert fires.count("<tr><td>") == 10
+    assert "<th>America/New_York</th><th>UTC</th>" in fires
+    assert '<td class="viewer-time" data-instant="2026-03-02T14:00:00Z" hidden></td>' in fires
     runs = page.split("<h2>Runs</h2>")[1].split("<h2>")[0]
     assert "published" in runs
     changes = page.split("<h2>Changes</h2>")[1]
     assert "created" in changes
+
+
+def test_entry_page_in_utc_has_one_zone_column_and_the_viewers(client: Client) -> None:
+    page = client().get("/entry", params={"id": "heartbeat"}).text
+    fires = page.split("<h2>Next 10 fires</h2>")[1].split("<h2>")[0]
+    assert "<th>#</th><th>UTC</th><th" in fires
+    assert fires.count('class="viewer-time" data-instant="') == 10
+    assert "/static/zone.js" in page
 
 
 def test_entry_page_of_an_unknown_id_is_a_404(client: Client) -> None:
@@ -147,7 +198,7 @@ def test_every_value_is_escaped(client: Client, store: Store) -> None:
         web.get("/entry", params={"id": HOSTILE}).text,
     ]
     for page in pages:
-        assert "<script" not in page
+        assert "<script>alert" not in page
         assert "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in pages[3]
 
@@ -195,6 +246,8 @@ def test_pages_hold_no_inline_script_nor_assets_from_elsewhere(client: Client) -
     web = client()
     for path in ("/", "/entries", "/entry?id=report", "/login"):
         page = web.get(path).text
-        assert "<script" not in page
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+        expected = [(' src="http://testserver/static/zone.js" defer', "")]
+        assert scripts == (expected if path.startswith("/entry?") else [])
         assert " style=" not in page
         assert not re.search(r'(src|href)="(https?:)?//(?!testserver)', page)

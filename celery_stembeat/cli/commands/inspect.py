@@ -21,7 +21,8 @@ from celery_stembeat.cli.params import (
 )
 from celery_stembeat.cli.session import current
 from celery_stembeat.health import STATES, HealthRules
-from celery_stembeat.selection import SORTS, in_state, select, stored
+from celery_stembeat.ordering import SORTS
+from celery_stembeat.selection import in_state, select, stored
 from celery_stembeat.specs import Spec, SpecError, format_instant, parse_spec
 
 

@@ -33,6 +33,7 @@ RECORDING_PARTS = (*ENTRY_PARTS, "audit")
 #: Every script (by file name without ``.lua``) and the parts sent in front of it.
 PARTS: dict[str, tuple[str, ...]] = {
     "read": ENTRY_PARTS,
+    "soonest": ENTRY_PARTS,
     "definitions": ENTRY_PARTS,
     "claim_due": ENTRY_PARTS,
     "complete": ENTRY_PARTS,

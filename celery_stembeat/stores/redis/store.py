@@ -79,6 +79,7 @@ from celery_stembeat.stores.base import (
     checked_manual,
     checked_pause,
     checked_selection,
+    checked_soonest,
     checked_transition,
     claim_token,
     counted_minutes,
@@ -281,6 +282,24 @@ class RedisStore(Store):
             args = [text for _, (v, digest) in chunk for text in (str(v), f"{v}:{digest}")]
             calls.append((keys, args))
         self._client.pipelined("set_digests", calls)
+
+    def soonest(self, limit: int, *, after: tuple[datetime, str] | None = None) -> list[Entry]:
+        """One script call: a range of ``{P}:due`` from the rank past ``after`` (a binary
+        search among the entries of its millisecond), then the entries' hashes."""
+        limit, after = checked_soonest(limit, after)
+        start, last_id = "", ""
+        if after is not None:
+            at, last_id = after
+            if from_ms(to_ms(at)) != at:  # between milliseconds: every id of the next one
+                at, last_id = from_ms(to_ms_ceiling(at)), ""
+            start = ms_text(at)
+        with self._client.errors():
+            reply = self._client.run(
+                "soonest",
+                [self._keys.due],
+                [str(limit), start, last_id, self._keys.entry_prefix],
+            )
+        return [decode_entry(row) for row in decode_rows(reply)]
 
     def upsert(
         self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None

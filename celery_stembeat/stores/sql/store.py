@@ -44,7 +44,9 @@ from celery_stembeat.stores.base import (
     checked_history_limit,
     checked_manual,
     checked_pause,
+    checked_ranking,
     checked_selection,
+    checked_soonest,
     checked_transition,
     claim_token,
     not_found,
@@ -68,6 +70,7 @@ from celery_stembeat.stores.sql.codec import (
 from celery_stembeat.stores.sql.dialects import dialect_for
 from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
 from celery_stembeat.stores.sql.incidents import read_incidents, transition
+from celery_stembeat.stores.sql.ordered import ranked_query, soonest_query
 from celery_stembeat.stores.sql.pause import look_query, read_pause, replace_pause, row_pause
 from celery_stembeat.stores.sql.schema import (
     SCHEMA_VERSION,
@@ -309,6 +312,23 @@ class SQLStore(Store):
             # SQLite's LIKE ignores ASCII case: the exact test is Python's.
             if prefix is None or row["id"].startswith(prefix):
                 yield read_entry(row)
+
+    def soonest(self, limit: int, *, after: tuple[datetime, str] | None = None) -> list[Entry]:
+        """One query: a range of the due index ``{prefix}entries_due``."""
+        limit, after = checked_soonest(limit, after)
+        dialect = self._engine.dialect.name
+        query = soonest_query(self._schema, self._columns, dialect, limit, after)
+        with self._single_statement() as conn:
+            return [read_entry(row) for row in conn.execute(query).mappings()]
+
+    def ranked(self, by: str, limit: int, *, offset: int = 0) -> list[Entry]:
+        """One query, sorted on the server (``ORDER BY`` … ``LIMIT``/``OFFSET``: the server
+        sorts every row, and reads the ``offset`` rows it skips)."""
+        checked_ranking(by, limit, offset)
+        dialect = self._engine.dialect.name
+        query = ranked_query(self._schema, self._columns, dialect, by, limit, offset)
+        with self._single_statement() as conn:
+            return [read_entry(row) for row in conn.execute(query).mappings()]
 
     def get_many(self, entry_ids: Iterable[str]) -> list[Entry]:
         """The entries with these ids that exist, in the order given, in one query."""
