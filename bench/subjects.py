@@ -171,6 +171,29 @@ def write_entries(store: Any, entries: Iterable[Any]) -> None:
     store.write_many(batch)
 
 
+def load(
+    ctx: Context,
+    subject: str,
+    tag: str,
+    entries: Iterable[Any],
+    tables: Iterable[str] = ("entries",),
+    then: Callable[[Any], object] | None = None,
+) -> dict[str, float]:
+    """Write ``entries`` to the store of ``tag`` (then ``then(store)``), and vacuum ``tables``
+    on PostgreSQL: the seconds each took."""
+    from celery_stembeat.stores import open_store
+
+    started = time.perf_counter()
+    with open_store(store_url(ctx, subject, tag)) as store:
+        write_entries(store, entries)
+        if then is not None:
+            then(store)
+    took = {"load_s": time.perf_counter() - started}
+    if subject == "stembeat-postgres":
+        took["vacuum_s"] = vacuum(ctx, subject, tag, tables)
+    return took
+
+
 def vacuum(ctx: Context, subject: str, tag: str, tables: Iterable[str] = ("entries",)) -> float:
     """``VACUUM ANALYZE`` the stembeat tables of ``tag`` on PostgreSQL, as autovacuum would
     after a bulk load; the seconds it took (0 on other subjects)."""

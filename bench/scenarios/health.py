@@ -70,18 +70,13 @@ def _entries(n: int, now: datetime) -> Iterator[Any]:
 
 def prepare(ctx: Context, subject: str, n: int) -> dict[str, float]:
     """Write the ``n`` entries and a beat; vacuum on PostgreSQL. Seconds it took."""
-    from celery_stembeat.stores import BeatInfo, open_store
+    from celery_stembeat.stores import BeatInfo
 
-    url = subjects.store_url(ctx, subject, NAME)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    started = time.perf_counter()
-    with open_store(url) as store:
-        subjects.write_entries(store, _entries(n, now))
-        store.record_beat(BeatInfo("bench", "localhost", 1, "bench", now, now))
-    took = {"load_s": time.perf_counter() - started}
-    if subject == "stembeat-postgres":
-        took["vacuum_s"] = subjects.vacuum(ctx, subject, NAME)
-    return took
+    beat = BeatInfo("bench", "localhost", 1, "bench", now, now)
+    return subjects.load(
+        ctx, subject, NAME, _entries(n, now), then=lambda store: store.record_beat(beat)
+    )
 
 
 def _times(call: Callable[[], Any], count: int) -> list[float]:

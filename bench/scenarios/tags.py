@@ -60,17 +60,8 @@ def _entries(n: int, now: datetime) -> Iterator[Any]:
 
 def prepare(ctx: Context, subject: str, n: int) -> dict[str, float]:
     """Write the ``n`` entries; vacuum on PostgreSQL. Seconds it took."""
-    from celery_stembeat.stores import open_store
-
-    url = subjects.store_url(ctx, subject, NAME)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    started = time.perf_counter()
-    with open_store(url) as store:
-        subjects.write_entries(store, _entries(n, now))
-    took = {"load_s": time.perf_counter() - started}
-    if subject == "stembeat-postgres":
-        took["vacuum_s"] = subjects.vacuum(ctx, subject, NAME, ("entries", "entry_tags"))
-    return took
+    return subjects.load(ctx, subject, NAME, _entries(n, now), ("entries", "entry_tags"))
 
 
 def measure(ctx: Context, subject: str, n: int, rep: int) -> dict[str, float]:
