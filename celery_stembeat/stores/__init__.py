@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from celery_stembeat.limits import shorten
+from celery_stembeat.stores._hosts import postgres_hosts
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
@@ -85,9 +86,9 @@ def mask_url(url: str) -> str:
 
 def check_url(url: str, what: str = "store URL") -> None:
     """Raise :class:`StoreURLError` (naming ``what``, password masked) unless ``url`` splits
-    into its parts and any port is a number 0-65535."""
+    into its parts and any port (each of a PostgreSQL host list's) is a number 0-65535."""
     try:
-        urlsplit(url).port  # noqa: B018 - reading the port is the check
+        urlsplit(postgres_hosts(url)).port  # noqa: B018 - reading the port is the check
     except ValueError as exc:
         raise StoreURLError(f"{what} {mask_url(url)}: {exc}") from None
 

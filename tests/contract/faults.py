@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -119,23 +120,32 @@ class PrivateRedis:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own (``initdb`` in ``workdir``, run with ``pg_ctl``).
+    """A PostgreSQL cluster of the test's own (``initdb`` in ``workdir``, run with ``pg_ctl``),
+    or, given ``primary``, a streaming-replication standby of that one (``pg_basebackup -R``).
 
     ``workdir`` and its parents must be open to the postgres user when the tests run as root.
     """
 
     BIN = Path("/usr/lib/postgresql/15/bin")
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, primary: PrivatePostgres | None = None) -> None:
         self.port = free_port()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"postgresql+psycopg://postgres@{self.host}/postgres"
         self._data = workdir / "data"
         self._workdir = workdir
         # PostgreSQL refuses to run as root: run its tools as the postgres user then.
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self._as:
             shutil.chown(workdir, "postgres")
-        self._run("initdb", "-D", str(self._data), "-A", "trust", "-U", "postgres")
+        if primary is None:
+            self._run("initdb", "-D", str(self._data), "-A", "trust", "-U", "postgres")
+        else:
+            # initdb's pg_hba.conf lets loopback replication connections in.
+            self._run(
+                "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                "-D", str(self._data), "-R", "-X", "stream", "-c", "fast",
+            )  # fmt: skip
 
     def _run(self, tool: str, *args: str) -> None:
         command = [*self._as, str(self.BIN / tool), *args]
@@ -151,6 +161,42 @@ class PrivatePostgres:
         """Stop the cluster if it runs (fast shutdown: every client connection is terminated)."""
         if (self._data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")
+
+    def kill(self) -> None:
+        """SIGKILL the server and all its processes at once, as a crashed host loses them: no
+        shutdown checkpoint, and WAL not yet sent to a standby stays unsent."""
+        pid_file = self._data / "postmaster.pid"
+        pid = int(pid_file.read_text().split()[0])
+        # pg_ctl starts the postmaster in a session of its own, its processes in its group.
+        os.killpg(pid, signal.SIGKILL)
+        _until(lambda: _dead(pid), "the killed server's exit")
+        pid_file.unlink()  # stale now; stop() has nothing left to do
+
+    def detach(self) -> None:
+        """Stop this standby streaming from its primary: from now on it lags behind by all the
+        primary commits, as a standby cut off by the network does."""
+        engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("ALTER SYSTEM SET primary_conninfo = ''"))
+                conn.execute(sa.text("SELECT pg_reload_conf()"))
+                receiving = sa.text("SELECT count(*) FROM pg_stat_wal_receiver")
+                _until(lambda: conn.scalar(receiving) == 0, "the standby's detachment")
+        finally:
+            engine.dispose()
+
+    def promote(self) -> None:
+        """Promote this standby to a primary and wait until it accepts writes."""
+        self._run("pg_ctl", "-D", str(self._data), "-w", "promote")
+
+
+def _dead(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return True
+    return state in ("Z", "X")
 
 
 @contextlib.contextmanager
@@ -176,6 +222,24 @@ def private_server(kind: str) -> Iterator[PrivateRedis | PrivatePostgres]:
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_primary_and_standby() -> Iterator[tuple[PrivatePostgres, PrivatePostgres]]:
+    """A running private PostgreSQL primary and its streaming-replication standby (asynchronous,
+    as replication is by default), both stopped and removed at exit."""
+    with private_server("postgres") as primary:
+        assert isinstance(primary, PrivatePostgres)
+        workdir = Path(tempfile.mkdtemp(prefix="stembeat-pg-standby-"))
+        try:
+            standby = PrivatePostgres(workdir, primary=primary)
+            try:
+                standby.start()
+                yield primary, standby
+            finally:
+                standby.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager

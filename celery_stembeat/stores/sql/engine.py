@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from celery_stembeat.extras import missing_extra
+from celery_stembeat.stores._hosts import postgres_hosts
 from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores.base import StoreError, StoreURLError
 from celery_stembeat.stores.sql.codec import dumps
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg")
 _BUSY_TIMEOUT = 30.0
-_LISTEN_CONNECT_TIMEOUT = 10
+#: Seconds libpq gives each host to answer a connection attempt, unless the URL says.
+CONNECT_TIMEOUT = 10
+#: ``target_session_attrs`` values that would connect the store to a read-only server.
+_READ_ONLY_TARGETS = ("read-only", "standby", "prefer-standby")
 #: The execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
 WRITE = "stembeat_write"
 
@@ -45,12 +49,20 @@ class Location:
 
 
 def locate(url: str | sa.URL) -> Location:
-    """Parse ``url``; :class:`StoreURLError` (which never quotes it) if it cannot be."""
+    """Parse ``url`` (a PostgreSQL host list in the form SQLAlchemy reads: see
+    :mod:`~celery_stembeat.stores._hosts`); :class:`StoreURLError` (which never quotes it) if
+    it cannot be, or if it would connect to a standby."""
     try:
-        parsed = make_url(url)
+        parsed = make_url(postgres_hosts(url) if isinstance(url, str) else url)
     except (sa.exc.ArgumentError, ValueError):
         # The parser's message quotes the URL, password included.
         raise StoreURLError("SQL store: cannot parse the URL") from None
+    target = parsed.query.get("target_session_attrs")
+    if target in _READ_ONLY_TARGETS:
+        raise StoreURLError(
+            f"SQL store: target_session_attrs={target} would connect to a standby, and the "
+            "store writes (use read-write or primary)"
+        )
     secrets = url_secrets(parsed.render_as_string(hide_password=False))
     shown = parsed
     if "password" in parsed.query:
@@ -66,22 +78,27 @@ def create_engine(
     mode and takes the write lock up front in :data:`WRITE` transactions)."""
     driver = url.drivername
     settings: dict[str, Any] = {"hide_parameters": True, "json_serializer": dumps}
+    connect_args: dict[str, Any] = {}
     if driver in _POSTGRES_DRIVERS:
         url = url.set(drivername="postgresql+psycopg")
+        if "connect_timeout" not in url.query:
+            # Else a host that vanished would hold every new connection (and so a failover
+            # to the next host of the list) for the kernel's TCP timeout.
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT
     elif driver in _SQLITE_DRIVERS:
-        connect_args: dict[str, Any] = {"timeout": _BUSY_TIMEOUT}
+        connect_args["timeout"] = _BUSY_TIMEOUT
         if url.database in (None, "", ":memory:"):
             # One private in-memory database, shared by this store's connections.
             settings["poolclass"] = StaticPool
             connect_args["check_same_thread"] = False
         elif not url.query.get("uri"):
             _create_private(url.database)
-        settings["connect_args"] = {**connect_args, **options.pop("connect_args", {})}
     else:
         raise StoreError(
             f"SQL store {display_url}: unsupported driver {driver!r} "
             "(use sqlite:/// or postgresql://, which uses psycopg 3)"
         )
+    settings["connect_args"] = {**connect_args, **options.pop("connect_args", {})}
     try:
         engine = sa.create_engine(url, **{**settings, **options})
     except (sa.exc.SQLAlchemyError, ImportError, TypeError, ValueError) as exc:
@@ -104,7 +121,7 @@ def listen_connection(engine: sa.Engine) -> psycopg.Connection[Any]:
 
     args, kwargs = engine.dialect.create_connect_args(engine.url)
     # Without a connect timeout, a feed reconnecting to an unreachable host would hang.
-    kwargs.setdefault("connect_timeout", _LISTEN_CONNECT_TIMEOUT)
+    kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
     return psycopg.connect(*args, **{**kwargs, "autocommit": True})
 
 
