@@ -114,9 +114,9 @@ def open_store(url: str, **options: Any) -> Store:
 
     ``memory://[NAME]``, ``sqlite:///PATH``, ``postgresql://…`` (or ``postgresql+psycopg://…``),
     ``redis://…`` / ``rediss://…``, ``sentinel://…;sentinel://…?master_name=…`` (Redis
-    Sentinel, see :mod:`celery_stembeat.stores.redis.sentinel`). The query parameters ``prefix`` (key or table prefix),
-    ``history_limit`` (runs kept per entry) and ``audit_limit`` (change records kept) may also be
-    given as keyword arguments.
+    Sentinel, see :mod:`celery_stembeat.stores.redis.sentinel`). The query parameters
+    ``prefix`` (key or table prefix), ``history_limit`` (runs kept per entry) and
+    ``audit_limit`` (change records kept) may also be given as keyword arguments.
     """
     if not is_sentinel(url):  # a Sentinel URL is checked part by part by the Redis store
         check_url(url)

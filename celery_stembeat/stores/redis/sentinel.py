@@ -169,8 +169,8 @@ def _options(query: dict[str, str]) -> tuple[bool, dict[str, Any]]:
                 raise _fail(f"{key} is empty or holds a control character")
             options[key] = query[key]
     if options.get("ssl_cert_reqs", "required") not in _CERT_REQS:
-        raise _fail(f"ssl_cert_reqs {shorten(options['ssl_cert_reqs'])} is not one of none, "
-                    "optional, required")  # fmt: skip
+        reqs = shorten(options["ssl_cert_reqs"])
+        raise _fail(f"ssl_cert_reqs {reqs} is not one of none, optional, required")
     return ssl, options
 
 
@@ -203,9 +203,7 @@ def parse(url: str) -> SentinelURL:
     if not master_name:
         raise _fail("master_name is missing (…?master_name=NAME)")
     if not _NAME.match(master_name):
-        raise _fail(
-            f"master_name {shorten(master_name)} is not 1-200 letters, digits or '._:-'"
-        )
+        raise _fail(f"master_name {shorten(master_name)} is not 1-200 letters, digits, ._:-")
     ssl, options = _options(query)
     username, password = found.get("login", (None, None))
     return SentinelURL(
