@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from celery_stembeat.limits import shorten
 from celery_stembeat.stores._hosts import postgres_hosts
+from celery_stembeat.stores._secrets import SENTINEL_SCHEME, is_sentinel, url_parts
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
@@ -59,10 +60,24 @@ def _split_options(url: str) -> tuple[str, dict[str, Any]]:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with any password (in the authority or the query) replaced by ``***``.
+    """``url`` with any password (in the authority or the query, a key named ``password`` or
+    ending in it) replaced by ``***``; a Redis Sentinel URL's in every part.
 
     It lives here, not with the Redis store, so that naming a store does not import redis-py.
     """
+    parts = url_parts(url)
+    if len(parts) == 1:
+        return _mask_one(url)
+    if all(part.lower().startswith(f"{SENTINEL_SCHEME}://") for part in parts):
+        return ";".join(_mask_one(part) for part in parts)
+    # A part that is not a URL of its own (a ';' in a password, say): hide every login.
+    head, question, query = url.partition("?")
+    if "@" in head:
+        head = f"{SENTINEL_SCHEME}://***@{head.rpartition('@')[2]}"
+    return _mask_one(head + question + query)
+
+
+def _mask_one(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -77,8 +92,10 @@ def mask_url(url: str) -> str:
         user, colon, _password = userinfo.partition(":")
         head = head.replace(parts.netloc, f"{user}:***@{host}" if colon else f"***@{host}", 1)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key.lower() == "password" for key, _ in pairs):
-        masked = [(key, "***" if key.lower() == "password" else value) for key, value in pairs]
+    if any(key.lower().endswith("password") for key, _ in pairs):
+        masked = [
+            (key, "***" if key.lower().endswith("password") else value) for key, value in pairs
+        ]
         fragment = f"#{parts.fragment}" if parts.fragment else ""
         rest = urlencode(masked, safe="*/") + fragment
     return head + question + rest
@@ -97,14 +114,16 @@ def open_store(url: str, **options: Any) -> Store:
     """Open the store at ``url``.
 
     ``memory://[NAME]``, ``sqlite:///PATH``, ``postgresql://…`` (or ``postgresql+psycopg://…``),
-    ``redis://…`` / ``rediss://…``. The query parameters ``prefix`` (key or table prefix),
-    ``history_limit`` (runs kept per entry) and ``audit_limit`` (change records kept) may also be
-    given as keyword arguments.
+    ``redis://…`` / ``rediss://…``, ``sentinel://…;sentinel://…?master_name=…`` (Redis
+    Sentinel, see :mod:`celery_stembeat.stores.redis.sentinel`). The query parameters
+    ``prefix`` (key or table prefix), ``history_limit`` (runs kept per entry) and
+    ``audit_limit`` (change records kept) may also be given as keyword arguments.
     """
-    check_url(url)
+    if not is_sentinel(url):  # a Sentinel URL is checked part by part by the Redis store
+        check_url(url)
     base, from_url = _split_options(url)
     settings = {**from_url, **options}
-    scheme = urlsplit(base).scheme.lower()
+    scheme = SENTINEL_SCHEME if is_sentinel(base) else urlsplit(base).scheme.lower()
     if scheme == "memory":
         from celery_stembeat.stores.memory import MemoryStore
 
@@ -113,13 +132,13 @@ def open_store(url: str, **options: Any) -> Store:
         from celery_stembeat.stores.sql import SQLStore
 
         return SQLStore(base, **settings)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", SENTINEL_SCHEME):
         from celery_stembeat.stores.redis import RedisStore
 
         return RedisStore(base, **settings)
     raise StoreURLError(
         f"store URL: unknown scheme {shorten(scheme)} "
-        "(use memory://, sqlite:///, postgresql://, redis://)"
+        "(use memory://, sqlite:///, postgresql://, redis://, sentinel://)"
     )
 
 

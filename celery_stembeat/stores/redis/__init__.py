@@ -1,7 +1,8 @@
 """The Redis store: entries in hashes, the due index in a sorted set, claims in Lua scripts,
 beats' heartbeats in a hash and a sorted set.
 
-``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS) or ``unix:///path.sock``;
+``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS), ``unix:///path.sock`` or
+``sentinel://…;sentinel://…?master_name=NAME`` (Redis Sentinel, see :mod:`.sentinel`);
 the query parameters ``prefix`` (default ``stembeat``), ``history_limit`` (default 1000) and
 ``audit_limit`` (change records kept, default 100,000) belong to the store, any others go to
 redis-py (e.g. ``ssl_ca_certs``). Passwords never appear
@@ -12,6 +13,8 @@ The package, one concern per module:
 - :mod:`.store`: :class:`RedisStore`, the store contract over redis-py;
 - :mod:`.client`: redis-py's client with the prefix's keys and scripts, its errors as
   StoreError, script calls streamed on one connection;
+- :mod:`.sentinel`: Sentinel URLs read and checked, the primary's client through the
+  sentinels;
 - :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, beats, the audit log, the
   channel);
 - :mod:`.codec`: entries, run state, runs and beats to hash fields and script arguments, and the

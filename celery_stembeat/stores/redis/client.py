@@ -3,7 +3,9 @@ of one prefix, every redis-py error turned into :class:`StoreError` (the URL's p
 masked), and script calls run one at a time or streamed on one connection.
 
 redis-py checks a pooled connection before lending it and reconnects one the server has closed,
-so after a restart the next operation normally succeeds.
+so after a restart the next operation normally succeeds. A Sentinel URL's client (see
+:mod:`.sentinel`) asks the sentinels where the primary is on each new connection, so after a
+failover the same holds.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any, cast
 
 import redis
 from redis.exceptions import NoScriptError
+from redis.sentinel import Sentinel
 
-from celery_stembeat.stores._secrets import scrub, url_secrets
+from celery_stembeat.stores._secrets import is_sentinel, scrub, url_secrets
 from celery_stembeat.stores.base import StoreError, StoreURLError
-from celery_stembeat.stores.redis import scripts
+from celery_stembeat.stores.redis import scripts, sentinel
 from celery_stembeat.stores.redis.keys import Keys
 
 _HEALTH_CHECK_INTERVAL = 30
@@ -45,8 +48,14 @@ class Client:
         # Ping connections idle this long before use: a feed then notices a dead connection
         # (and subscribes again) instead of waiting on it forever.
         options.setdefault("health_check_interval", _HEALTH_CHECK_INTERVAL)
+        self.redis: redis.Redis
+        #: The sentinels' client of a Sentinel URL, closed with this one.
+        self._sentinel: Sentinel | None = None
         try:
-            self.redis: redis.Redis = redis.Redis.from_url(url, **options)
+            if is_sentinel(url):
+                self.redis, self._sentinel = sentinel.open_primary(url, options)
+            else:
+                self.redis = redis.Redis.from_url(url, **options)
         except (ValueError, TypeError) as exc:
             # The message may quote parts of the URL: show only the masked form.
             kind = type(exc).__name__
@@ -148,8 +157,11 @@ class Client:
                 pool.release(connection)
 
     def close(self) -> None:
-        """Close the connection pool; safe to call twice."""
+        """Close the connection pool (and the sentinels' connections); safe to call twice."""
         with contextlib.suppress(redis.RedisError, OSError):
             self.redis.close()
         with contextlib.suppress(redis.RedisError, OSError):
             self.redis.connection_pool.disconnect()
+        if self._sentinel is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self._sentinel.close()
