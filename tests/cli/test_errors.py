@@ -250,7 +250,7 @@ MALFORMED_URLS = [
     ("sqlite:///x.db?history_limit=zz", "store URL: history_limit 'zz' is not a number"),
     (
         "ftp://example.com/x",
-        "store URL: unknown scheme 'ftp' (use memory://, sqlite:///, postgresql://, redis://)",
+        "store URL: unknown scheme 'ftp' (use memory://, sqlite:///, postgresql://, redis://, redis+cluster://)",
     ),
 ]
 

@@ -1,6 +1,7 @@
-"""The Redis store's way to the server: redis-py's client with the key layout and the scripts
-of one prefix, every redis-py error turned into :class:`StoreError` (the URL's password
-masked), and script calls run one at a time or streamed on one connection.
+"""The Redis store's way to the server: redis-py's client (on one server, or on a Redis Cluster
+through :mod:`.cluster`) with the key layout and the scripts of one prefix, every redis-py
+error turned into :class:`StoreError` (the URL's password masked), and script calls run one at
+a time or streamed on one connection (to the node serving the prefix, on a cluster).
 
 redis-py checks a pooled connection before lending it and reconnects one the server has closed,
 so after a restart the next operation normally succeeds.
@@ -15,11 +16,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from celery_stembeat.stores._secrets import scrub, url_secrets
 from celery_stembeat.stores.base import StoreError, StoreURLError
-from celery_stembeat.stores.redis import scripts
+from celery_stembeat.stores.redis import cluster, scripts
 from celery_stembeat.stores.redis.keys import Keys
 
 _HEALTH_CHECK_INTERVAL = 30
@@ -36,7 +38,11 @@ Call = tuple[list[str], list[str]]
 
 class Client:
     """redis-py's client on ``url`` (``redis`` for commands of its own), the keys of
-    ``prefix`` and the scripts, registered once."""
+    ``prefix`` and the scripts, registered once.
+
+    On a cluster (``redis+cluster://``) ``redis`` is a :class:`~redis.cluster.RedisCluster`,
+    typed as :class:`redis.Redis`: it takes every command the store sends with the same
+    arguments, and routes each by its first key, which is always one of the prefix's."""
 
     def __init__(self, url: str, display_url: str, prefix: str, options: dict[str, Any]) -> None:
         self.display_url = display_url
@@ -45,8 +51,15 @@ class Client:
         # Ping connections idle this long before use: a feed then notices a dead connection
         # (and subscribes again) instead of waiting on it forever.
         options.setdefault("health_check_interval", _HEALTH_CHECK_INTERVAL)
+        self._cluster: RedisCluster | None = None
         try:
-            self.redis: redis.Redis = redis.Redis.from_url(url, **options)
+            if cluster.is_cluster(url):
+                # The cluster client reads the layout at once: an outage is a StoreError.
+                with self.errors():
+                    self._cluster = cluster.connect(url, options)
+                self.redis: redis.Redis = cast(redis.Redis, self._cluster)
+            else:
+                self.redis = redis.Redis.from_url(url, **options)
         except (ValueError, TypeError) as exc:
             # The message may quote parts of the URL: show only the masked form.
             kind = type(exc).__name__
@@ -61,7 +74,7 @@ class Client:
         """Turn redis-py's exceptions (and raw socket errors) into :class:`StoreError`."""
         try:
             yield
-        except (redis.RedisError, OSError) as exc:
+        except (redis.RedisError, RedisClusterException, OSError) as exc:
             message = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
             raise StoreError(f"Redis store {self.display_url}: {message}") from exc
 
@@ -130,7 +143,7 @@ class Client:
             return replies
 
         with self.errors():
-            pool = self.redis.connection_pool
+            pool = self._pool()
             # Any: redis-py leaves the connection's methods unannotated.
             connection: Any = pool.get_connection()
             try:
@@ -143,13 +156,22 @@ class Client:
             except BaseException:
                 # Replies may still be on their way: the connection cannot serve anyone else.
                 connection.disconnect()
+                if self._cluster is not None:
+                    cluster.relearn(self._cluster)  # the slot may have a new primary
                 raise
             finally:
                 pool.release(connection)
+
+    def _pool(self) -> redis.ConnectionPool:
+        """The pool of the server that holds the prefix's keys."""
+        if self._cluster is not None:
+            return cluster.slot_pool(self._cluster, self.keys.due)
+        return self.redis.connection_pool
 
     def close(self) -> None:
         """Close the connection pool; safe to call twice."""
         with contextlib.suppress(redis.RedisError, OSError):
             self.redis.close()
-        with contextlib.suppress(redis.RedisError, OSError):
-            self.redis.connection_pool.disconnect()
+        if self._cluster is None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.redis.connection_pool.disconnect()

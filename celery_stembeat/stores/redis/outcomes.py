@@ -56,7 +56,7 @@ class OutcomeRecorder:
             for entry_id in dict.fromkeys(report.entry_id for report in reports)
             for key in client.keys.run_state(entry_id)
         ]
-        with client.errors(), client.redis.pipeline() as pipe:
+        with client.errors(), client.redis.pipeline(transaction=True) as pipe:
             for _ in range(OUTCOME_ATTEMPTS):
                 try:
                     # Any: redis-py leaves Pipeline.watch unannotated.
@@ -77,7 +77,7 @@ class OutcomeRecorder:
         keys = client.keys
         lookups = list(dict.fromkeys(_lookup(report) for report in reports))
         prefixes = [keys.entry_prefix, keys.runs_prefix, keys.outcomes_prefix]
-        reply = client.run("outcome_runs", [], [*prefixes, compact_json(lookups)])
+        reply = client.run("outcome_runs", prefixes, [compact_json(lookups)])
         stored = {row[0]: decode_entry(row).state for row in decode_rows(reply[0])}
         runs = {
             lookup: (cast(bytes, item[0]).decode(), decode_run(lookup[0], item))
