@@ -102,9 +102,9 @@ def open_store(url: str, **options: Any) -> Store:
 
     ``memory://[NAME]``, ``sqlite:///PATH``, ``postgresql://…`` (or ``postgresql+psycopg://…``),
     ``redis://…`` / ``rediss://…``, ``redis+cluster://host:port[,host:port…]`` (or
-    ``rediss+cluster://…``) for a Redis Cluster. The query parameters ``prefix`` (key or table prefix),
-    ``history_limit`` (runs kept per entry) and ``audit_limit`` (change records kept) may also be
-    given as keyword arguments.
+    ``rediss+cluster://…``) for a Redis Cluster. The query parameters ``prefix`` (key or table
+    prefix), ``history_limit`` (runs kept per entry) and ``audit_limit`` (change records kept)
+    may also be given as keyword arguments.
     """
     check_url(url)
     base, from_url = _split_options(url)

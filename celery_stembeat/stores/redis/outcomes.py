@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from redis.client import Pipeline
-from redis.exceptions import WatchError
+from redis.exceptions import NoScriptError, WatchError
 
 from celery_stembeat.stores._outcomes import fold_batch
 from celery_stembeat.stores._spec_text import compact_json
@@ -66,6 +66,10 @@ class OutcomeRecorder:
                     return found
                 except WatchError:
                     continue  # a completion or another reporter came first: read again
+                except NoScriptError:
+                    # A cluster pipeline sends EVALSHA without loading the script first (a
+                    # single server's loads it). The failed EXEC wrote nothing: load, go again.
+                    client.redis.script_load(client.scripts["record_outcomes"].script)
         raise client.failed(
             f"the entries of {len(reports)} reports kept changing; tried {OUTCOME_ATTEMPTS} times"
         )
