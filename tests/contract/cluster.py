@@ -43,7 +43,7 @@ class PrivateCluster:
 
     def __init__(self, workdir: Path, node_timeout_ms: int = NODE_TIMEOUT_MS) -> None:
         self._workdir = workdir
-        self._node_timeout = node_timeout_ms
+        self.node_timeout_ms = node_timeout_ms
         self.ports = [free_port() for _ in range(NODES)]
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -58,7 +58,7 @@ class PrivateCluster:
         command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
         command += ["--cluster-enabled", "yes", "--cluster-port", str(free_port())]
         command += ["--cluster-config-file", str(folder / "nodes.conf")]
-        command += ["--cluster-node-timeout", str(self._node_timeout)]
+        command += ["--cluster-node-timeout", str(self.node_timeout_ms)]
         command += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
         self._processes[port] = subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
@@ -96,8 +96,18 @@ class PrivateCluster:
             timeout=60,
         )
         _until(lambda: self._healthy(self.ports), "cluster ok")
-        # Every replica attached to its primary, so that a failover has someone to promote.
+        # Every replica attached to its primary and in sync, so that a failover has someone
+        # to promote.
         _until(lambda: len(self.replicas()) == NODES // 2, "replicas attached")
+        for port in self.replicas():
+            _until(lambda port=port: self._linked(port), f"replica {port} in sync")
+
+    def _linked(self, port: int) -> bool:
+        client = _client(port)
+        try:
+            return client.info("replication").get("master_link_status") == "up"
+        finally:
+            client.close()
 
     def _nodes(self, port: int) -> list[list[str]]:
         client = _client(port)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import redis
@@ -143,30 +143,43 @@ class Client:
             return replies
 
         with self.errors():
-            pool = self._pool()
-            # Any: redis-py leaves the connection's methods unannotated.
-            connection: Any = pool.get_connection()
+            if self._cluster is None:
+                return self._stream(self.redis.connection_pool, send_all)
             try:
-                return cast(
-                    list[Any],
-                    connection.retry.call_with_retry(
-                        lambda: send_all(connection), lambda _: connection.disconnect()
-                    ),
-                )
-            except BaseException:
-                # Replies may still be on their way: the connection cannot serve anyone else.
-                connection.disconnect()
-                if self._cluster is not None:
-                    cluster.relearn(self._cluster)  # the slot may have a new primary
+                return self._stream(cluster.slot_pool(self._cluster, self.keys.due), send_all)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # The slot's primary is gone: once its replica is promoted, it serves the slot.
+                self.relearn()
+                return self._stream(cluster.slot_pool(self._cluster, self.keys.due), send_all)
+            except redis.RedisError:
+                self.relearn()  # a MOVED reply, say: the slot has moved
                 raise
-            finally:
-                pool.release(connection)
 
-    def _pool(self) -> redis.ConnectionPool:
-        """The pool of the server that holds the prefix's keys."""
+    @staticmethod
+    def _stream(pool: redis.ConnectionPool, send_all: Callable[[Any], list[Any]]) -> list[Any]:
+        """``send_all`` on a connection of ``pool``, again on a new connection when it loses
+        its connection (as the connection's retry allows)."""
+        # Any: redis-py leaves the connection's methods unannotated.
+        connection: Any = pool.get_connection()
+        try:
+            return cast(
+                list[Any],
+                connection.retry.call_with_retry(
+                    lambda: send_all(connection), lambda _: connection.disconnect()
+                ),
+            )
+        except BaseException:
+            # Replies may still be on their way: the connection cannot serve anyone else.
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+
+    def relearn(self) -> None:
+        """After a failure, on a cluster: read its layout again (the prefix's slot may have a
+        new primary). Nothing to do on one server."""
         if self._cluster is not None:
-            return cluster.slot_pool(self._cluster, self.keys.due)
-        return self.redis.connection_pool
+            cluster.relearn(self._cluster)
 
     def close(self) -> None:
         """Close the connection pool; safe to call twice."""

@@ -803,7 +803,9 @@ class RedisStore(Store):
     def watch(self) -> ChangeFeed:
         """A feed of definition changes, on its own pub/sub connection."""
         with self._client.errors():
-            return RedisFeed(self._client.redis, self.channel, self.display_url)
+            return RedisFeed(
+                self._client.redis, self.channel, self.display_url, self._client.relearn
+            )
 
     def drop(self) -> None:
         """Delete every key of this prefix (entries, indexes, history, beats, incidents)."""
