@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from celery_stembeat.stores import open_store
+from celery_stembeat.startup import unreachable
+from celery_stembeat.stores import StoreError, StoreURLError, open_store
 from tests.contract.cluster import PrivateCluster
 from tests.contract.helpers import LEASE, T0, make_entry, published
 from tests.contract.test_store_contract import *  # noqa: F403 - the contract, collected here
@@ -52,3 +53,26 @@ def test_prefixes_spread_over_the_primaries_each_on_one_slot(
             finally:
                 store.drop()
     assert len(set(homes.values())) > 1, homes
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+cluster://127.0.0.1:1/3",
+        "redis+cluster://127.0.0.1:1/0?db=2",
+        "redis+cluster://127.0.0.1:1,nohost",
+    ],
+)
+def test_a_cluster_url_it_cannot_use_is_a_url_error(url: str) -> None:
+    """A database other than 0, or a node without its port: a mistake, never an outage."""
+    with pytest.raises(StoreURLError):
+        open_store(url)
+
+
+def test_an_unreachable_cluster_is_an_outage_without_the_password() -> None:
+    """No node answers: a StoreError from the driver's error (beat waits for the store), the
+    password masked."""
+    with pytest.raises(StoreError) as failure:
+        open_store("rediss+cluster://:s3cret@127.0.0.1:1,127.0.0.1:2/?prefix=p")
+    assert unreachable(failure.value)
+    assert "s3cret" not in str(failure.value)

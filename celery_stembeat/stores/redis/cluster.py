@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
@@ -42,19 +43,20 @@ def _node(address: str) -> ClusterNode:
 
 def connect(url: str, options: dict[str, Any]) -> RedisCluster:
     """A cluster client on the nodes of ``url`` (see the module's docstring); ``ValueError``
-    for a URL it cannot use."""
+    for a URL it cannot use, RedisClusterException when no node answers."""
     scheme, _, rest = url.partition("://")
     authority, slash, tail = rest.partition("/")
     userinfo, at, hosts = authority.rpartition("@")
+    path, _, query = tail.partition("?")
+    if path not in ("", "0") or any(key == "db" for key, _ in parse_qsl(query)):
+        raise ValueError("a Redis Cluster has database 0 only")
     first, *others = hosts.split(",")
     nodes = [_node(address) for address in others]
     _node(first)  # checked here, as the others are; redis-py reads it from the URL below
     node_url = f"{SCHEMES[scheme.lower()]}://{userinfo}{at}{first}{slash}{tail}"
-    try:
-        return RedisCluster.from_url(node_url, startup_nodes=nodes or None, **options)
-    except redis.exceptions.RedisClusterException as exc:
-        # A database other than 0, say: a mistake in the URL, not an outage.
-        raise ValueError(str(exc)) from None
+    # The client reads the cluster's layout now: a cluster it cannot reach raises
+    # RedisClusterException (an outage, not a mistake in the URL).
+    return RedisCluster.from_url(node_url, startup_nodes=nodes or None, **options)
 
 
 def slot_pool(client: RedisCluster, key: str) -> redis.ConnectionPool:
