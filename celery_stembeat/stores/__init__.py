@@ -103,9 +103,14 @@ def _mask_one(url: str) -> str:
 
 def check_url(url: str, what: str = "store URL") -> None:
     """Raise :class:`StoreURLError` (naming ``what``, password masked) unless ``url`` splits
-    into its parts and any port (each of a PostgreSQL host list's) is a number 0-65535."""
+    into its parts and any port is a number 0-65535: each host's, when the URL names several
+    separated by commas (a PostgreSQL host list, or ``redis+cluster://h1:7000,h2:7000``)."""
     try:
-        urlsplit(postgres_hosts(url)).port  # noqa: B018 - reading the port is the check
+        parts = urlsplit(postgres_hosts(url))
+        userinfo, at, hosts = parts.netloc.rpartition("@")
+        for host in hosts.split(","):
+            # Reading the port is the check.
+            parts._replace(netloc=f"{userinfo}{at}{host}").port  # noqa: B018
     except ValueError as exc:
         raise StoreURLError(f"{what} {mask_url(url)}: {exc}") from None
 
@@ -115,7 +120,8 @@ def open_store(url: str, **options: Any) -> Store:
 
     ``memory://[NAME]``, ``sqlite:///PATH``, ``postgresql://…`` (or ``postgresql+psycopg://…``),
     ``redis://…`` / ``rediss://…``, ``sentinel://…;sentinel://…?master_name=…`` (Redis
-    Sentinel, see :mod:`celery_stembeat.stores.redis.sentinel`). The query parameters
+    Sentinel, see :mod:`celery_stembeat.stores.redis.sentinel`), ``redis+cluster://host:port[,
+    host:port…]`` (or ``rediss+cluster://…``) for a Redis Cluster. The query parameters
     ``prefix`` (key or table prefix), ``history_limit`` (runs kept per entry) and
     ``audit_limit`` (change records kept) may also be given as keyword arguments.
     """
@@ -132,13 +138,13 @@ def open_store(url: str, **options: Any) -> Store:
         from celery_stembeat.stores.sql import SQLStore
 
         return SQLStore(base, **settings)
-    if scheme in ("redis", "rediss", "unix", SENTINEL_SCHEME):
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", SENTINEL_SCHEME):
         from celery_stembeat.stores.redis import RedisStore
 
         return RedisStore(base, **settings)
     raise StoreURLError(
         f"store URL: unknown scheme {shorten(scheme)} "
-        "(use memory://, sqlite:///, postgresql://, redis://, sentinel://)"
+        "(use memory://, sqlite:///, postgresql://, redis://, redis+cluster://, sentinel://)"
     )
 
 

@@ -251,7 +251,7 @@ MALFORMED_URLS = [
     (
         "ftp://example.com/x",
         "store URL: unknown scheme 'ftp' (use memory://, sqlite:///, postgresql://, redis://, "
-        "sentinel://)",
+        "redis+cluster://, sentinel://)",
     ),
 ]
 

@@ -1,4 +1,8 @@
-"""One store per backend, each test on its own prefix, cleaned up afterwards."""
+"""One store per backend, each test on its own prefix, cleaned up afterwards.
+
+``cluster`` (a private six-node Redis Cluster, started once per session) is left out of the
+default backends, to keep the default run quick: ``test_cluster_contract.py`` runs the core
+contract there, and ``STEMBEAT_TEST_BACKENDS=cluster`` runs every contract suite there."""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ import pytest
 import redis
 
 from celery_stembeat.stores import Store, open_store
+from tests.contract.cluster import PrivateCluster, private_cluster
 from tests.contract.helpers import drop_store, private_store_url
 
-ALL_BACKENDS = ("memory", "sqlite", "postgres", "redis")
+ALL_BACKENDS = ("memory", "sqlite", "postgres", "redis", "cluster")
+DEFAULT_BACKENDS = ("memory", "sqlite", "postgres", "redis")
 #: ``STEMBEAT_TEST_BACKENDS=memory,sqlite`` runs the store and engine suites on some only.
 BACKENDS = tuple(
     name.strip()
-    for name in os.environ.get("STEMBEAT_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",")
+    for name in os.environ.get("STEMBEAT_TEST_BACKENDS", ",".join(DEFAULT_BACKENDS)).split(",")
 )
 if not BACKENDS or set(BACKENDS) - set(ALL_BACKENDS):
     raise pytest.UsageError(
@@ -52,6 +58,13 @@ def open_more(store_url: str) -> Iterator[Callable[..., Store]]:
     yield opener
     for store in opened:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[PrivateCluster]:
+    """A private Redis Cluster for the whole session (each test on its own prefix)."""
+    with private_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -89,11 +89,20 @@ def drain_in_process(url: str, owner: str, now: datetime, start: object, results
         store.close()
 
 
+def redis_server_url(request: pytest.FixtureRequest, backend: str, prefix: str) -> str:
+    """The URL of the Redis server holding ``prefix``'s keys on ``backend``: the test server, or
+    the cluster's primary serving the prefix's slot."""
+    if backend == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    port = request.getfixturevalue("redis_cluster").primary_of("{" + prefix + "}:due")
+    return f"redis://127.0.0.1:{port}/0"
+
+
 def drop_store(store: Store, backend: str) -> None:
     """Remove what a test store created on a server (PostgreSQL tables, Redis keys), then close
     it; SQLite and memory stores vanish with their file or process."""
     try:
-        if backend in ("postgres", "redis"):
+        if backend in ("postgres", "redis", "cluster"):
             store.drop()
     finally:
         store.close()
@@ -106,10 +115,13 @@ def with_option(url: str, name: str, value: object) -> str:
 
 def private_store_url(backend: str, request: pytest.FixtureRequest, path: Path, prefix: str) -> str:
     """A URL that opens a fresh store of its own on ``backend``: in memory under ``prefix``, an
-    SQLite file at ``path``, or ``prefix`` on the test PostgreSQL or Redis server."""
+    SQLite file at ``path``, or ``prefix`` on the test PostgreSQL or Redis server or on the
+    private Redis Cluster."""
     if backend == "memory":
         return f"memory://{prefix}"
     if backend == "sqlite":
         return f"sqlite:///{path}"
+    if backend == "cluster":
+        return with_option(request.getfixturevalue("redis_cluster").url, "prefix", prefix)
     base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
     return with_option(base, "prefix", prefix)

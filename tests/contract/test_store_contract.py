@@ -1,4 +1,5 @@
-"""The store contract, run identically on memory, SQLite, PostgreSQL and Redis."""
+"""The store contract, run identically on memory, SQLite, PostgreSQL and Redis (and on a Redis
+Cluster: see test_cluster_contract.py)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from tests.contract.helpers import (
     make_entry,
     one_off,
     published,
+    redis_server_url,
 )
 from tests.test_options import EVERY_OPTION
 
@@ -807,7 +809,7 @@ def test_feed_reports_any_change_after_losing_its_connection(
 ) -> None:
     """A feed whose connection is dropped reconnects, says ANY_CHANGE, then announces ids."""
     name = f"stembeat-test-{uuid.uuid4().hex[:12]}"
-    watched = open_more(client_name=name) if backend == "redis" else store
+    watched = open_more(client_name=name) if backend in ("redis", "cluster") else store
     feed = watched.watch()
     try:
         writer = open_more()
@@ -815,8 +817,9 @@ def test_feed_reports_any_change_after_losing_its_connection(
         assert ANY_CHANGE not in wait_for(feed, lambda seen: "before" in seen)
         if backend in ("memory", "sqlite"):
             pytest.skip(f"a {backend} feed holds no server connection to lose")
-        if backend == "redis":
-            killed = kill_redis_clients(request.getfixturevalue("redis_url"), name, "pubsub")
+        if backend in ("redis", "cluster"):
+            url = redis_server_url(request, backend, unique_prefix)
+            killed = kill_redis_clients(url, name, "pubsub")
         else:
             listen = f'LISTEN "{unique_prefix}changes"'
             url = request.getfixturevalue("postgres_url")
@@ -838,8 +841,8 @@ def test_operations_survive_dropped_connections(
     """After the server drops every connection, an operation may fail (with StoreError only)
     and the one after it works."""
     name = f"stembeat-test-{uuid.uuid4().hex[:12]}"
-    if backend == "redis":
-        url = request.getfixturevalue("redis_url")
+    if backend in ("redis", "cluster"):
+        url = redis_server_url(request, backend, request.getfixturevalue("unique_prefix"))
         subject = open_more(client_name=name)
 
         def drop_connections() -> int:
@@ -890,6 +893,7 @@ def test_unreachable_server_raises_store_error_without_the_password(
         "sqlite": f"sqlite:///{tmp_path / 'missing' / 'dir' / 'stembeat.db'}",
         "postgres": f"postgresql+psycopg://postgres:{secret}@127.0.0.1:1/test",
         "redis": f"redis://:{secret}@127.0.0.1:1/0",
+        "cluster": f"redis+cluster://:{secret}@127.0.0.1:1,127.0.0.1:2",
     }
     if backend not in urls:
         pytest.skip("a memory store has no server to miss")

@@ -1,12 +1,13 @@
 """The Redis store: entries in hashes, the due index in a sorted set, claims in Lua scripts,
 beats' heartbeats in a hash and a sorted set.
 
-``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS), ``unix:///path.sock`` or
-``sentinel://…;sentinel://…?master_name=NAME`` (Redis Sentinel, see :mod:`.sentinel`);
-the query parameters ``prefix`` (default ``stembeat``), ``history_limit`` (default 1000) and
+``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS), ``unix:///path.sock``,
+``sentinel://…;sentinel://…?master_name=NAME`` (Redis Sentinel, see :mod:`.sentinel`), or a
+Redis Cluster as ``redis+cluster://host:port[,host:port…]`` (``rediss+cluster://…``); the
+query parameters ``prefix`` (default ``stembeat``), ``history_limit`` (default 1000) and
 ``audit_limit`` (change records kept, default 100,000) belong to the store, any others go to
-redis-py (e.g. ``ssl_ca_certs``). Passwords never appear
-in reprs or error messages: the URL is shown with ``***`` in their place.
+redis-py (e.g. ``ssl_ca_certs``). Passwords never appear in reprs or error messages: the URL
+is shown with ``***`` in their place.
 
 The package, one concern per module:
 
@@ -15,6 +16,8 @@ The package, one concern per module:
   StoreError, script calls streamed on one connection;
 - :mod:`.sentinel`: Sentinel URLs read and checked, the primary's client through the
   sentinels;
+- :mod:`.cluster`: ``redis+cluster://`` URLs as redis-py's cluster client, and the node that
+  serves a prefix;
 - :mod:`.keys`: the key layout of a prefix (hashes, indexes, streams, beats, the audit log, the
   channel);
 - :mod:`.codec`: entries, run state, runs and beats to hash fields and script arguments, and the

@@ -1,6 +1,7 @@
-"""The Redis store's way to the server: redis-py's client with the key layout and the scripts
-of one prefix, every redis-py error turned into :class:`StoreError` (the URL's password
-masked), and script calls run one at a time or streamed on one connection.
+"""The Redis store's way to the server: redis-py's client (on one server, or on a Redis Cluster
+through :mod:`.cluster`) with the key layout and the scripts of one prefix, every redis-py
+error turned into :class:`StoreError` (the URL's password masked), and script calls run one at
+a time or streamed on one connection (to the node serving the prefix, on a cluster).
 
 redis-py checks a pooled connection before lending it and reconnects one the server has closed,
 so after a restart the next operation normally succeeds. A Sentinel URL's client (see
@@ -13,16 +14,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisClusterException
 from redis.sentinel import Sentinel
 
 from celery_stembeat.stores._secrets import is_sentinel, scrub, url_secrets
 from celery_stembeat.stores.base import StoreError, StoreURLError
-from celery_stembeat.stores.redis import scripts, sentinel
+from celery_stembeat.stores.redis import cluster, scripts, sentinel
 from celery_stembeat.stores.redis.keys import Keys
 
 _HEALTH_CHECK_INTERVAL = 30
@@ -39,7 +41,11 @@ Call = tuple[list[str], list[str]]
 
 class Client:
     """redis-py's client on ``url`` (``redis`` for commands of its own), the keys of
-    ``prefix`` and the scripts, registered once."""
+    ``prefix`` and the scripts, registered once.
+
+    On a cluster (``redis+cluster://``) ``redis`` is a :class:`~redis.cluster.RedisCluster`,
+    typed as :class:`redis.Redis`: it takes every command the store sends with the same
+    arguments, and routes each by its first key, which is always one of the prefix's."""
 
     def __init__(self, url: str, display_url: str, prefix: str, options: dict[str, Any]) -> None:
         self.display_url = display_url
@@ -51,9 +57,15 @@ class Client:
         self.redis: redis.Redis
         #: The sentinels' client of a Sentinel URL, closed with this one.
         self._sentinel: Sentinel | None = None
+        self._cluster: RedisCluster | None = None
         try:
             if is_sentinel(url):
                 self.redis, self._sentinel = sentinel.open_primary(url, options)
+            elif cluster.is_cluster(url):
+                # The cluster client reads the layout at once: an outage is a StoreError.
+                with self.errors():
+                    self._cluster = cluster.connect(url, options)
+                self.redis = cast(redis.Redis, self._cluster)
             else:
                 self.redis = redis.Redis.from_url(url, **options)
         except (ValueError, TypeError) as exc:
@@ -70,7 +82,7 @@ class Client:
         """Turn redis-py's exceptions (and raw socket errors) into :class:`StoreError`."""
         try:
             yield
-        except (redis.RedisError, OSError) as exc:
+        except (redis.RedisError, RedisClusterException, OSError) as exc:
             message = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
             raise StoreError(f"Redis store {self.display_url}: {message}") from exc
 
@@ -139,29 +151,51 @@ class Client:
             return replies
 
         with self.errors():
-            pool = self.redis.connection_pool
-            # Any: redis-py leaves the connection's methods unannotated.
-            connection: Any = pool.get_connection()
+            if self._cluster is None:
+                return self._stream(self.redis.connection_pool, send_all)
             try:
-                return cast(
-                    list[Any],
-                    connection.retry.call_with_retry(
-                        lambda: send_all(connection), lambda _: connection.disconnect()
-                    ),
-                )
-            except BaseException:
-                # Replies may still be on their way: the connection cannot serve anyone else.
-                connection.disconnect()
+                return self._stream(cluster.slot_pool(self._cluster, self.keys.due), send_all)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # The slot's primary is gone: once its replica is promoted, it serves the slot.
+                self.relearn()
+                return self._stream(cluster.slot_pool(self._cluster, self.keys.due), send_all)
+            except redis.RedisError:
+                self.relearn()  # a MOVED reply, say: the slot has moved
                 raise
-            finally:
-                pool.release(connection)
+
+    @staticmethod
+    def _stream(pool: redis.ConnectionPool, send_all: Callable[[Any], list[Any]]) -> list[Any]:
+        """``send_all`` on a connection of ``pool``, again on a new connection when it loses
+        its connection (as the connection's retry allows)."""
+        # Any: redis-py leaves the connection's methods unannotated.
+        connection: Any = pool.get_connection()
+        try:
+            return cast(
+                list[Any],
+                connection.retry.call_with_retry(
+                    lambda: send_all(connection), lambda _: connection.disconnect()
+                ),
+            )
+        except BaseException:
+            # Replies may still be on their way: the connection cannot serve anyone else.
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+
+    def relearn(self) -> None:
+        """After a failure, on a cluster: read its layout again (the prefix's slot may have a
+        new primary). Nothing to do on one server."""
+        if self._cluster is not None:
+            cluster.relearn(self._cluster)
 
     def close(self) -> None:
         """Close the connection pool (and the sentinels' connections); safe to call twice."""
         with contextlib.suppress(redis.RedisError, OSError):
             self.redis.close()
-        with contextlib.suppress(redis.RedisError, OSError):
-            self.redis.connection_pool.disconnect()
+        if self._cluster is None:  # a cluster client closes its nodes' pools itself
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.redis.connection_pool.disconnect()
         if self._sentinel is not None:
             with contextlib.suppress(redis.RedisError, OSError):
                 self._sentinel.close()

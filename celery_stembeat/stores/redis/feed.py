@@ -23,11 +23,19 @@ class RedisFeed(ChangeFeed):
     Redis keeps nothing for a subscriber while it is disconnected. After losing its connection
     the feed subscribes again (redis-py, when configured to retry, may do so by itself inside a
     read); either way the server confirms the subscription once more, and every confirmation
-    after the first makes :meth:`wait` return :data:`ANY_CHANGE`.
+    after the first makes :meth:`wait` return :data:`ANY_CHANGE`. Each lost connection calls
+    ``relearn`` first: on a cluster, the channel's slot may have a new primary by then.
     """
 
-    def __init__(self, client: redis.Redis, channel: str, display_url: str) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        channel: str,
+        display_url: str,
+        relearn: Callable[[], None] = lambda: None,
+    ) -> None:
         self._client = client
+        self._relearn = relearn
         self._channel = channel
         self._pending: list[str] = []
         self._confirmed = False
@@ -98,6 +106,7 @@ class RedisFeed(ChangeFeed):
                     self._take(message)
             except (redis.RedisError, OSError):
                 self._drop()
+                self._relearn()
                 continue
             return self._flush()
         return []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from redis.client import Pipeline
-from redis.exceptions import WatchError
+from redis.exceptions import NoScriptError, WatchError
 
 from celery_stembeat.stores._outcomes import fold_batch
 from celery_stembeat.stores._spec_text import compact_json
@@ -56,7 +56,7 @@ class OutcomeRecorder:
             for entry_id in dict.fromkeys(report.entry_id for report in reports)
             for key in client.keys.run_state(entry_id)
         ]
-        with client.errors(), client.redis.pipeline() as pipe:
+        with client.errors(), client.redis.pipeline(transaction=True) as pipe:
             for _ in range(OUTCOME_ATTEMPTS):
                 try:
                     # Any: redis-py leaves Pipeline.watch unannotated.
@@ -66,6 +66,10 @@ class OutcomeRecorder:
                     return found
                 except WatchError:
                     continue  # a completion or another reporter came first: read again
+                except NoScriptError:
+                    # A cluster pipeline sends EVALSHA without loading the script first (a
+                    # single server's loads it). The failed EXEC wrote nothing: load, go again.
+                    client.redis.script_load(client.scripts["record_outcomes"].script)
         raise client.failed(
             f"the entries of {len(reports)} reports kept changing; tried {OUTCOME_ATTEMPTS} times"
         )
@@ -77,7 +81,7 @@ class OutcomeRecorder:
         keys = client.keys
         lookups = list(dict.fromkeys(_lookup(report) for report in reports))
         prefixes = [keys.entry_prefix, keys.runs_prefix, keys.outcomes_prefix]
-        reply = client.run("outcome_runs", [], [*prefixes, compact_json(lookups)])
+        reply = client.run("outcome_runs", prefixes, [compact_json(lookups)])
         stored = {row[0]: decode_entry(row).state for row in decode_rows(reply[0])}
         runs = {
             lookup: (cast(bytes, item[0]).decode(), decode_run(lookup[0], item))

@@ -73,8 +73,8 @@ class Recorder:
         keys = self._client.keys
         calls: list[Call] = [
             (
-                [keys.audit] if first == 0 else [],
-                [keys.entry_prefix, compact_json(entry_ids[first : first + READ_BATCH])],
+                [keys.entry_prefix, keys.audit] if first == 0 else [keys.entry_prefix],
+                [compact_json(entry_ids[first : first + READ_BATCH])],
             )
             for first in range(0, max(len(entry_ids), 1), READ_BATCH)
         ]

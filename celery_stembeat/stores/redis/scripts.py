@@ -3,8 +3,12 @@
 Each script is one atomic step of the store contract, in its own ``lua/<name>.lua`` whose
 opening comment gives its ``KEYS``, ``ARGV`` and reply. Keys a script knows in advance come in
 ``KEYS``; entry hashes found through an index (``claim_due``, ``recover``) or named in a JSON
-argument (``upsert_many``, ``outcome_runs``) are built from the key prefixes in ``ARGV``.
-Every key shares one hash tag, so all of them live in one cluster slot (see :mod:`.keys`).
+argument (``upsert_many``) are built from the key prefixes in ``ARGV``. Every key shares one
+hash tag, so all of them live in one cluster slot (see :mod:`.keys`), and every call declares
+at least one of them in ``KEYS``: a Redis Cluster client sends a call to the node of its first
+key, a call without keys to any node. A script that knows no key in advance (``read``,
+``definitions``, ``fingerprints_of``, ``outcome_runs``) takes its key prefixes as ``KEYS``
+instead: names of the prefix's slot that no key has, only the start of the keys it builds.
 
 Four files are not scripts but parts of them: ``layout.lua`` (the entry hash layout, mirrored
 in :mod:`.codec`), ``helpers.lua`` (functions over entry hashes), ``write_entry.lua`` (one

@@ -172,9 +172,7 @@ class RedisStore(Store):
         """The read script's reply for ``entry_ids`` (only enabled or disabled ones when
         ``enabled`` says)."""
         flag = "" if enabled is None else ("1" if enabled else "0")
-        return self._client.run(
-            "read", [], [flag, self._keys.entry_prefix, compact_json(entry_ids)]
-        )
+        return self._client.run("read", [self._keys.entry_prefix], [flag, compact_json(entry_ids)])
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with that id, or ``None``."""
@@ -220,7 +218,7 @@ class RedisStore(Store):
         :data:`READ_BATCH`, all in one pipelined round trip."""
         ids = list(entry_ids)
         calls: list[Call] = [
-            ([], ["", self._keys.entry_prefix, compact_json(ids[first : first + READ_BATCH])])
+            ([self._keys.entry_prefix], ["", compact_json(ids[first : first + READ_BATCH])])
             for first in range(0, len(ids), READ_BATCH)
         ]
         return [
@@ -257,11 +255,8 @@ class RedisStore(Store):
         ids = list(entry_ids)
         calls: list[Call] = [
             (
-                [],
-                [
-                    self._keys.entry_prefix,
-                    compact_json(ids[first : first + _FINGERPRINTS_OF_BATCH]),
-                ],
+                [self._keys.entry_prefix],
+                [compact_json(ids[first : first + _FINGERPRINTS_OF_BATCH])],
             )
             for first in range(0, len(ids), _FINGERPRINTS_OF_BATCH)
         ]
@@ -441,8 +436,8 @@ class RedisStore(Store):
                 rows = decode_rows(
                     self._client.run(
                         "read",
-                        [self._keys.audit],
-                        ["", self._keys.entry_prefix, compact_json([entry_id])],
+                        [self._keys.entry_prefix, self._keys.audit],
+                        ["", compact_json([entry_id])],
                     )
                 )
             if len(rows) < 2:
@@ -711,7 +706,7 @@ class RedisStore(Store):
         """Every entry (``{P}:ids``), and the scheduled ones: due, or claimed unless an edit
         meanwhile left them disabled or without a next run. One ``MULTI``/``EXEC`` of four
         counts."""
-        with self._client.errors(), self._client.redis.pipeline() as pipe:
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
             pipe.zcard(self._keys.ids)
             pipe.zcard(self._keys.due)
             pipe.zcard(self._keys.leases)
@@ -743,7 +738,7 @@ class RedisStore(Store):
         limit = SuspectRules.checked_limit(limit)
         missed_before = to_ms_ceiling(rules.missed_before)
         open_before = to_ms_ceiling(rules.open_before)
-        with self._client.errors(), self._client.redis.pipeline() as pipe:
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
             pipe.zrangebyscore(self._keys.due, "-inf", f"({missed_before}", 0, limit)
             pipe.zrevrangebyscore(self._keys.failing, "+inf", rules.failures, 0, limit)
             pipe.zrangebyscore(self._keys.open, "-inf", f"({open_before}", 0, limit)
@@ -768,7 +763,7 @@ class RedisStore(Store):
 
     def remove_beat(self, owner: str) -> bool:
         """Forget the beat ``owner`` in one ``MULTI``/``EXEC``; whether it was recorded."""
-        with self._client.errors(), self._client.redis.pipeline() as pipe:
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(self._keys.beats, owner)
             pipe.zrem(self._keys.beats_seen, owner)
             removed, _ = pipe.execute()
@@ -808,7 +803,9 @@ class RedisStore(Store):
     def watch(self) -> ChangeFeed:
         """A feed of definition changes, on its own pub/sub connection."""
         with self._client.errors():
-            return RedisFeed(self._client.redis, self.channel, self.display_url)
+            return RedisFeed(
+                self._client.redis, self.channel, self.display_url, self._client.relearn
+            )
 
     def drop(self) -> None:
         """Delete every key of this prefix (entries, indexes, history, beats, incidents)."""

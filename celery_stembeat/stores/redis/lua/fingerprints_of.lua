@@ -1,9 +1,9 @@
--- KEYS: none. ARGV: entry-key prefix, then JSON ``[id, ...]``. Returns JSON ``[[id, enabled
+-- KEYS: entry-key prefix. ARGV: JSON ``[id, ...]``. Returns JSON ``[[id, enabled
 -- flag, version, digest mark or false, "config" or "store"], ...]`` for the ids that exist, in
 -- the order given: the mark is field ``g`` for a beat_schedule entry, else field ``h``.
 local out = {}
-for _, id in ipairs(cjson.decode(ARGV[2])) do
-  local values = redis.call('HMGET', ARGV[1] .. id, 'e', 'v', 'g', 'h')
+for _, id in ipairs(cjson.decode(ARGV[1])) do
+  local values = redis.call('HMGET', KEYS[1] .. id, 'e', 'v', 'g', 'h')
   if values[1] then
     if values[3] then
       out[#out + 1] = {id, values[1], values[2], values[3], 'config'}

@@ -1,5 +1,5 @@
--- What record_outcomes folds reports into. ARGV: entry-key prefix, runs-key prefix,
--- outcomes-key prefix, JSON ``[[id, scheduled for ms, manual ('1' or '')], ...]``. Returns
+-- What record_outcomes folds reports into. KEYS: entry-key prefix, runs-key prefix,
+-- outcomes-key prefix. ARGV: JSON ``[[id, scheduled for ms, manual ('1' or '')], ...]``. Returns
 -- {the JSON list of the rows of the entries named that exist, then for each item the newest
 -- run of that entry scheduled for that time, manual or not as asked (field 'm'), as {stream
 -- id, {field, value, ...}, what workers reported on it (JSON) or false}, or false when the
@@ -31,15 +31,15 @@ local function newest_run(runs, at, manual)
 end
 
 local exists, rows, out = {}, {}, {}
-for i, pair in ipairs(cjson.decode(ARGV[4])) do
+for i, pair in ipairs(cjson.decode(ARGV[1])) do
   local id = pair[1]
   if exists[id] == nil then
-    local row = read_entry(ARGV[1] .. id, id)
+    local row = read_entry(KEYS[1] .. id, id)
     exists[id] = row ~= nil
     rows[#rows + 1] = row
   end
-  local run = exists[id] and newest_run(ARGV[2] .. id, pair[2], pair[3])
-  if run then run[3] = redis.call('HGET', ARGV[3] .. id, run[1]) end
+  local run = exists[id] and newest_run(KEYS[2] .. id, pair[2], pair[3])
+  if run then run[3] = redis.call('HGET', KEYS[3] .. id, run[1]) end
   out[i + 1] = run
 end
 out[1] = encode_list(rows)
