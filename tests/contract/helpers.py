@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import ClockedSpec, IntervalSpec, Spec
-from celery_stembeat.stores import PUBLISHED, Claim, Outcome, RunRecord, Store
+from celery_stembeat.stores import PUBLISHED, Claim, Outcome, RunRecord, Store, VersionConflict
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = timedelta(seconds=30)
@@ -125,3 +127,24 @@ def private_store_url(backend: str, request: pytest.FixtureRequest, path: Path, 
         return with_option(request.getfixturevalue("redis_cluster").url, "prefix", prefix)
     base = request.getfixturevalue("postgres_url" if backend == "postgres" else "redis_url")
     return with_option(base, "prefix", prefix)
+
+
+def race(actions: Sequence[Callable[[], str]]) -> list[str]:
+    """Run ``actions`` together, a thread each, released at once; what each returned, or
+    ``"lost"`` for each that met a :class:`VersionConflict`, in the order they ended."""
+    outcomes: list[str] = []
+    gate = threading.Barrier(len(actions))
+
+    def run(action: Callable[[], str]) -> None:
+        gate.wait()
+        try:
+            outcomes.append(action())
+        except VersionConflict:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes

@@ -3,6 +3,7 @@ Cluster: see test_cluster_contract.py)."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 import time
@@ -42,6 +43,7 @@ from tests.contract.helpers import (
     make_entry,
     one_off,
     published,
+    race,
     redis_server_url,
 )
 from tests.test_options import EVERY_OPTION
@@ -287,26 +289,23 @@ def test_concurrent_writes_with_one_version_have_one_winner_deletes_included(
     """Of writers holding version 1, upserting or deleting, exactly one succeeds."""
     store.upsert(make_entry("contested"))
     writers = [open_more() for _ in range(4)]
-    outcomes: list[str] = []
-    gate = threading.Barrier(len(writers))
 
-    def write(index: int, writer: Store) -> None:
-        gate.wait()
-        try:
-            if index % 2:
-                assert writer.delete("contested", expected_version=1)
-                outcomes.append("deleted")
-            else:
-                writer.upsert(make_entry("contested", description=f"w{index}"), expected_version=1)
-                outcomes.append("written")
-        except VersionConflict:
-            outcomes.append("lost")
+    def delete(writer: Store) -> str:
+        assert writer.delete("contested", expected_version=1)
+        return "deleted"
 
-    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    def write(index: int, writer: Store) -> str:
+        writer.upsert(make_entry("contested", description=f"w{index}"), expected_version=1)
+        return "written"
+
+    outcomes = race(
+        [
+            functools.partial(delete, writer)
+            if index % 2
+            else functools.partial(write, index, writer)
+            for index, writer in enumerate(writers)
+        ]
+    )
     assert len(outcomes) == len(writers)
     (winner,) = [outcome for outcome in outcomes if outcome != "lost"]
     stored = store.get("contested")
@@ -320,22 +319,12 @@ def test_concurrent_upserts_with_one_version_have_one_winner(
     """Of several writers holding version 1, exactly one succeeds."""
     store.upsert(make_entry("contested"))
     writers = [open_more() for _ in range(4)]
-    outcomes: list[str] = []
-    gate = threading.Barrier(len(writers))
 
-    def write(index: int, writer: Store) -> None:
-        gate.wait()
-        try:
-            writer.upsert(make_entry("contested", description=f"w{index}"), expected_version=1)
-            outcomes.append("won")
-        except VersionConflict:
-            outcomes.append("lost")
+    def write(index: int, writer: Store) -> str:
+        writer.upsert(make_entry("contested", description=f"w{index}"), expected_version=1)
+        return "won"
 
-    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = race([functools.partial(write, *pair) for pair in enumerate(writers)])
     assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
     stored = store.get("contested")
     assert stored is not None
@@ -424,25 +413,15 @@ def test_concurrent_set_enabled_with_one_version_have_one_winner(
     the others conflict."""
     store.upsert(make_entry("contested"))
     writers = [open_more() for _ in range(4)]
-    outcomes: list[str] = []
-    gate = threading.Barrier(len(writers))
 
-    def write(index: int, writer: Store) -> None:
-        gate.wait()
-        try:
-            if index == 0:
-                writer.upsert(make_entry("contested", description="w0"), expected_version=1)
-            else:
-                writer.set_enabled("contested", False, at(1), expected_version=1)
-            outcomes.append("won")
-        except VersionConflict:
-            outcomes.append("lost")
+    def write(index: int, writer: Store) -> str:
+        if index == 0:
+            writer.upsert(make_entry("contested", description="w0"), expected_version=1)
+        else:
+            writer.set_enabled("contested", False, at(1), expected_version=1)
+        return "won"
 
-    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = race([functools.partial(write, *pair) for pair in enumerate(writers)])
     assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
     stored = store.get("contested")
     assert stored is not None
