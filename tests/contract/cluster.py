@@ -5,19 +5,16 @@ bus port), joined by ``redis-cli --cluster create``, stopped and removed at exit
 from __future__ import annotations
 
 import contextlib
-import shutil
+import functools
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
-from tests.conftest import REQUIRE_SERVICES
-from tests.contract.faults import free_port
+from tests.contract.faults import free_port, require_tools, running
 
 #: Milliseconds a primary may stay silent before the others count it as failed: short, so that
 #: a failover test is quick, long enough that a loaded machine does not fail nodes over.
@@ -178,17 +175,7 @@ class PrivateCluster:
 def private_cluster(node_timeout_ms: int = NODE_TIMEOUT_MS) -> Iterator[PrivateCluster]:
     """A running private cluster, stopped and removed at exit. Without ``redis-server`` or
     ``redis-cli`` a loud skip (a failure under ``STEMBEAT_REQUIRE_SERVICES``)."""
-    missing = [tool for tool in ("redis-server", "redis-cli") if shutil.which(tool) is None]
-    if missing:
-        message = f"Redis Cluster tests need {' and '.join(missing)}, NOT INSTALLED"
-        if REQUIRE_SERVICES:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    workdir = Path(tempfile.mkdtemp(prefix="stembeat-cluster-"))
-    cluster = PrivateCluster(workdir, node_timeout_ms)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    require_tools("redis-server", "redis-cli", what="the Redis Cluster tests")
+    cluster = functools.partial(PrivateCluster, node_timeout_ms=node_timeout_ms)
+    with running(cluster, "stembeat-cluster-") as started:
+        yield started

@@ -8,6 +8,7 @@ not disturbed. Restarts happen only on private servers started for the test.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -17,11 +18,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
+import pytest
 import redis
 import sqlalchemy as sa
 
 from celery_stembeat.stores import ChangeFeed, Store, open_store
+from tests.conftest import REQUIRE_SERVICES
 
 
 def kill_redis_clients(url: str, name: str, kind: str) -> int:
@@ -199,6 +203,34 @@ def _dead(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+class _Server(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+ServerT = TypeVar("ServerT", bound=_Server)
+
+
+@contextlib.contextmanager
+def running(make: Callable[[Path], ServerT], prefix: str) -> Iterator[ServerT]:
+    """The server ``make`` builds in a fresh temporary folder named ``prefix…``, started, then
+    stopped and its folder removed at exit.
+
+    Not pytest's tmp_path: the postgres user must reach the folder when the tests run as root.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        server = make(workdir)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def private_server(kind: str) -> Iterator[PrivateRedis | PrivatePostgres]:
     """A running private ``redis`` or ``postgres`` server, stopped and removed at exit.
@@ -208,20 +240,13 @@ def private_server(kind: str) -> Iterator[PrivateRedis | PrivatePostgres]:
     if kind == "redis":
         if shutil.which("redis-server") is None:
             raise AssertionError("redis-server is not installed")
-        workdir = Path(tempfile.mkdtemp(prefix="stembeat-redis-"))
-        server: PrivateRedis | PrivatePostgres = PrivateRedis(workdir)
-    else:
-        if not (PrivatePostgres.BIN / "initdb").exists():
-            raise AssertionError(f"no PostgreSQL binaries in {PrivatePostgres.BIN}")
-        # Not pytest's tmp_path: the postgres user must reach it when the tests run as root.
-        workdir = Path(tempfile.mkdtemp(prefix="stembeat-pg-"))
-        server = PrivatePostgres(workdir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        with running(PrivateRedis, "stembeat-redis-") as server:
+            yield server
+        return
+    if not (PrivatePostgres.BIN / "initdb").exists():
+        raise AssertionError(f"no PostgreSQL binaries in {PrivatePostgres.BIN}")
+    with running(PrivatePostgres, "stembeat-pg-") as postgres:
+        yield postgres
 
 
 @contextlib.contextmanager
@@ -230,16 +255,20 @@ def private_primary_and_standby() -> Iterator[tuple[PrivatePostgres, PrivatePost
     as replication is by default), both stopped and removed at exit."""
     with private_server("postgres") as primary:
         assert isinstance(primary, PrivatePostgres)
-        workdir = Path(tempfile.mkdtemp(prefix="stembeat-pg-standby-"))
-        try:
-            standby = PrivatePostgres(workdir, primary=primary)
-            try:
-                standby.start()
-                yield primary, standby
-            finally:
-                standby.stop()
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        replica = functools.partial(PrivatePostgres, primary=primary)
+        with running(replica, "stembeat-pg-standby-") as standby:
+            yield primary, standby
+
+
+def require_tools(*tools: str, what: str) -> None:
+    """Skip the test, loudly, when a server binary it needs is missing (fail under
+    ``STEMBEAT_REQUIRE_SERVICES``)."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        message = f"{what} need {' and '.join(missing)}, NOT INSTALLED"
+        if REQUIRE_SERVICES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
 
 
 @contextlib.contextmanager

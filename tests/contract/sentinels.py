@@ -9,19 +9,15 @@ config files (which they rewrite), removed at exit.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
-from tests.conftest import REQUIRE_SERVICES
-from tests.contract.faults import free_port
+from tests.contract.faults import free_port, require_tools, running
 
 MASTER_NAME = "stembeat-test"
 #: How long the sentinels wait before calling a silent primary down (ms), and the failover's
@@ -171,16 +167,6 @@ class SentinelGroup:
 def sentinel_group() -> Iterator[SentinelGroup]:
     """A running :class:`SentinelGroup`, stopped and removed at exit. Without ``redis-server``
     the test is skipped, loudly, or fails when ``STEMBEAT_REQUIRE_SERVICES`` is set."""
-    if shutil.which("redis-server") is None:
-        message = "redis-server is NOT INSTALLED: the Redis Sentinel tests cannot run"
-        if REQUIRE_SERVICES:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    workdir = Path(tempfile.mkdtemp(prefix="stembeat-sentinel-"))
-    group = SentinelGroup(workdir)
-    try:
-        group.start()
+    require_tools("redis-server", what="the Redis Sentinel tests")
+    with running(SentinelGroup, "stembeat-sentinel-") as group:
         yield group
-    finally:
-        group.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
