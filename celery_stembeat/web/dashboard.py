@@ -19,6 +19,7 @@ from celery_stembeat.health import HealthRules
 from celery_stembeat.stores import Store
 from celery_stembeat.web.auth import WebAuth
 from celery_stembeat.web.security import USER_KEY, csrf_token
+from celery_stembeat.web.signins import SignedOut, SignInThrottle
 
 #: Where the session keeps the messages the next page shows.
 FLASH_KEY = "flash"
@@ -36,6 +37,9 @@ class Dashboard:
     auth: WebAuth | None
     #: The celery app that sends "run now" messages; ``None``: running by hand is refused.
     celery_app: Any
+    #: The addresses that failed to sign in too often, and the sessions signed out.
+    throttle: SignInThrottle
+    signed_out: SignedOut
 
 
 def dashboard(request: Request) -> Dashboard:
