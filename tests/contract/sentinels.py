@@ -174,6 +174,28 @@ class SentinelGroup:
         process.wait(timeout=30)
         return port
 
+    def cut_replica(self) -> int:
+        """Cut the replica off: it is given a password the primary does not take, then its
+        link is closed, so from now on the primary acknowledges writes the replica never
+        gets (stopping the process would not do: the kernel still takes in what is sent).
+        The replica's port; :meth:`mend` undoes it."""
+        primary = self.primary_port()
+        assert primary is not None
+        (port,) = [port for port in self.data_ports if port != primary]
+        self._ask(port, lambda c: c.config_set("masterauth", "not-the-password"))
+        self._ask(primary, lambda c: c.client_kill_filter(_type="replica"))
+        until(
+            lambda: self._ask(
+                port, lambda c: c.info("replication")["master_link_status"] == "down"
+            ),
+            "the replica's link to go down",
+        )
+        return port
+
+    def mend(self, port: int) -> None:
+        """Let the replica at ``port`` log in to a primary again."""
+        self._ask(port, lambda c: c.config_set("masterauth", ""))
+
     def wait_for_promotion(self, old: int, timeout: float = 60.0) -> int:
         """Wait until the sentinels name another primary and it takes writes; its port."""
 
