@@ -38,6 +38,8 @@ class CeleryModule:
 def _schedule(entry: Entry, timezone: str) -> str:
     spec = entry.spec
     if isinstance(spec, IntervalSpec):
+        if spec.up_to is not None:
+            raise Inexpressible(f"a random interval ({spec.describe()})")
         if spec.start_at or spec.end_at:
             raise Inexpressible("an interval with start_at or end_at")
         return f"timedelta(seconds={spec.every!r})"

@@ -86,6 +86,8 @@ class ExportResult(Changes):
 def _schedule(entry: Entry) -> tuple[str, dict[str, Any], datetime | None]:
     spec = entry.spec
     if isinstance(spec, IntervalSpec):
+        if spec.up_to is not None:
+            raise Inexpressible(f"a random interval ({spec.describe()})")
         if spec.end_at is not None:
             raise Inexpressible(f"end_at {format_instant(spec.end_at)} (use expire_at)")
         every, period = interval_period(spec.every)

@@ -12,6 +12,7 @@ import pytest
 from celery.schedules import crontab, solar
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.migrate.celery_export import beat_schedule_module
 from celery_stembeat.migrate.dcb_export import to_dcb
 from celery_stembeat.migrate.expressible import Inexpressible, check_celery_rules
 from celery_stembeat.specs import CronSpec, IntervalSpec
@@ -139,6 +140,15 @@ def test_skipping_overlaps_is_inexpressible_in_django_celery_beat_and_celery() -
         to_dcb(entry)
     with pytest.raises(Inexpressible, match=re.escape("overlap=skip (celery sends every")):
         check_celery_rules(entry)
+
+
+def test_a_random_interval_is_inexpressible_in_django_celery_beat_and_celery() -> None:
+    """Neither has a random interval: exporting only its `every` would change the schedule."""
+    entry = Entry(id="x", task="proj.x", spec=IntervalSpec(300, up_to=600))
+    with pytest.raises(Inexpressible, match=re.escape("a random interval (every 5-10m)")):
+        to_dcb(entry)
+    module = beat_schedule_module([entry], "UTC", NOW)
+    assert module.skipped == {"x": "a random interval (every 5-10m)"}
 
 
 def _tag(store: Store, entry_id: str, *tags: str) -> None:
