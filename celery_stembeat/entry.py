@@ -472,6 +472,17 @@ class Entry:
             return self.spec.next_after(reference)
         return self.spec.next_after(now)
 
+    def coming(self, now: datetime, count: int) -> list[datetime]:
+        """The next ``count`` occurrences as beat will send them: the stored next run first
+        (even one already past), then the spec's occurrences after it. A disabled entry, or
+        one without a next run, shows the spec's occurrences after ``now``."""
+        start = self.state.next_run_at
+        if count < 1:
+            return []
+        if not self.enabled or start is None:
+            return list(self.spec.occurrences(now, count))
+        return [start, *self.spec.occurrences(start, count - 1)]
+
     def with_state(self, **changes: Any) -> Entry:
         """A copy whose run state has ``changes``.
 
