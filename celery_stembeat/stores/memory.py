@@ -25,6 +25,7 @@ from celery_stembeat.stores.base import (
     ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     INCIDENT_OK,
     RUN_MINUTES_KEPT,
     Activity,
@@ -34,6 +35,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryCounts,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -47,6 +49,7 @@ from celery_stembeat.stores.base import (
     checked_activity,
     checked_change_limit,
     checked_history_limit,
+    checked_history_max_age,
     checked_manual,
     checked_pause,
     checked_selection,
@@ -54,6 +57,7 @@ from celery_stembeat.stores.base import (
     checked_transition,
     claim_token,
     counted_minutes,
+    history_stamps,
     minute_counts,
     not_found,
     pause_change,
@@ -75,6 +79,8 @@ class _Backend:
         self.entries: dict[str, Entry] = {}
         self.leases: dict[str, _Lease] = {}
         self.history: dict[str, deque[RunRecord]] = {}
+        #: Each run's stamp in ``history``, in step (see :func:`history_stamps`).
+        self.stamps: dict[str, deque[datetime]] = {}
         self.digests: dict[str, tuple[int, str]] = {}
         #: tag → the ids of the entries holding it.
         self.tagged: dict[str, set[str]] = {}
@@ -160,8 +166,10 @@ class MemoryStore(Store):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         prefix: str = "",
         audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
+        history_max_age: timedelta | float | str = DEFAULT_HISTORY_MAX_AGE,
     ) -> None:
         self.history_limit = checked_history_limit(history_limit, "memory")
+        self.history_max_age = checked_history_max_age(history_max_age, "memory")
         self.audit_limit = audit.checked_audit_limit(audit_limit, "memory")
         if name:
             with _NAMED_LOCK:
@@ -350,6 +358,7 @@ class MemoryStore(Store):
                 backend.record(note, [entry_change(entry_id, gone, None)], self.audit_limit)
             backend.leases.pop(entry_id, None)
             backend.history.pop(entry_id, None)
+            backend.stamps.pop(entry_id, None)
             backend.digests.pop(entry_id, None)
             if existed:
                 backend.announce(entry_id)
@@ -447,16 +456,21 @@ class MemoryStore(Store):
         return True
 
     def _append_runs(self, entry_id: str, new_runs: Iterable[RunRecord]) -> None:
-        """Add runs to the entry's history, keeping the newest ``history_limit``, and count
-        them per minute; the caller holds the backend's lock."""
+        """Add runs to the entry's history, keeping the newest ``history_limit`` and those
+        stamped at most ``history_max_age`` before the newest (the reference of
+        :func:`history_stamps`), and count them per minute; the caller holds the lock."""
         new_runs = list(new_runs)
         runs = self._backend.history.setdefault(entry_id, deque())
+        stamps = self._backend.stamps.setdefault(entry_id, deque())
         runs.extend(new_runs)
+        stamps.extend(history_stamps(stamps[-1] if stamps else None, new_runs))
         counted = self._backend.run_minutes
         for minute, count in minute_counts(new_runs).items():
             counted[minute] = counted.get(minute, 0) + count
-        while len(runs) > self.history_limit:
+        oldest = stamps[-1] - self.history_max_age if stamps and self.history_max_age else None
+        while len(runs) > self.history_limit or (oldest and stamps and stamps[0] < oldest):
             runs.popleft()
+            stamps.popleft()
 
     def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
         checked_manual(record)
@@ -590,6 +604,11 @@ class MemoryStore(Store):
             runs=runs,
         )
 
+    def history_size(self) -> HistorySize:
+        """Every entry's runs counted."""
+        with self._backend.lock:
+            return HistorySize(sum(map(len, self._backend.history.values())))
+
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         limit = SuspectRules.checked_limit(limit)
         backend = self._backend
@@ -663,6 +682,7 @@ class MemoryStore(Store):
             backend.entries.clear()
             backend.leases.clear()
             backend.history.clear()
+            backend.stamps.clear()
             backend.digests.clear()
             backend.tagged.clear()
             backend.due.clear()

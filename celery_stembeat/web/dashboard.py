@@ -78,6 +78,7 @@ def _environment() -> jinja2.Environment:
         version=__version__, when=wording.when, local=wording.local, seconds=wording.seconds
     )
     environment.globals["counted"] = wording.counted
+    environment.globals["history_held"] = wording.history_held
     return environment
 
 

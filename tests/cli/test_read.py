@@ -279,7 +279,10 @@ def test_observe_is_the_same_on_every_store(cli: Invoke, store: Store) -> None:
     assert result.exit_code == 0, result.output
     seen = json.loads(result.stdout)
     rows = seen.pop("rows")
+    history = seen.pop("history")
     assert seen == EXPECTED_OBSERVATION
+    held = sum(len(store.history(entry.id, limit=1000)) for entry in store.list_entries())
+    assert history == {"runs": held, "bytes": history["bytes"], "estimated": False}
     assert rows == [  # the entries that are not healthy only
         {
             "id": "sync",

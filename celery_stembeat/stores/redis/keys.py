@@ -75,13 +75,20 @@ Cluster slot and every script can touch them atomically:
 ``{P}:config`` (sorted set, every score 0)
     The ids of the entries from ``beat_schedule`` (those with field ``g``), in byte order.
 ``{P}:runs:<id>`` (stream)
-    Run history, one stream entry per run, trimmed exactly to ``history_limit`` by ``XADD
-    MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
-    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``), ``m``
-    ``1`` on a manual run (``stembeat run``; absent on scheduled ones). Redis 7
-    allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
-    costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run. Stream entries
-    cannot change: what workers report on a run goes to ``{P}:outcomes:<id>``.
+    Run history, one stream entry per run, trimmed exactly to ``history_limit`` (``XTRIM
+    MAXLEN``) and by ``history_max_age`` (``XTRIM MINID``) in the script that appends. A run's
+    stream id is its stamp (see :func:`~celery_stembeat.stores.base.history_stamps`): the run's
+    time in ms, or the id before when that is later, so ``MINID`` cuts by age. Fields: ``s``
+    scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d`` drift, ``j`` jitter, ``e``
+    error, ``w`` owner, ``t`` task id (absent = ``None``), ``m`` ``1`` on a manual run
+    (``stembeat run``; absent on scheduled ones). Redis 7 allocates a stream's first node whole
+    (``stream-node-max-bytes``, 4 KB), so each history costs about 4.7 KB until it holds ~35
+    runs, then ~130 bytes per run. Stream entries cannot change: what workers report on a run
+    goes to ``{P}:outcomes:<id>``.
+``{P}:history`` (string)
+    How many runs every ``{P}:runs:<id>`` holds together: the scripts that append, trim or
+    delete runs move it by as many, so ``history_size`` is one ``GET``. History written by a
+    version without it is not counted.
 ``{P}:outcomes:<id>`` (hash)
     What workers reported on the runs of ``{P}:runs:<id>``: the stream id of a run → compact
     JSON ``{"o": outcome, "a": started (ms), "f": finished (ms), "r": runtime, "e": error,
@@ -151,6 +158,7 @@ class Keys:
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
         self.run_minutes_prefix = f"{tag}:run_minutes:"
+        self.history = f"{tag}:history"
         self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
         self.audit = f"{tag}:audit"
@@ -167,13 +175,15 @@ class Keys:
             self.failing,
             self.open,
         ]
-        #: The indexes a completion maintains (the complete script's first KEYS).
+        #: The indexes a completion maintains, and the count of runs held (the complete
+        #: script's first KEYS).
         self.completion_indexes = [
             self.due,
             self.leases,
             self.unscheduled,
             self.failing,
             self.open,
+            self.history,
         ]
         #: A ``SCAN MATCH`` pattern for every key of the prefix.
         self.pattern = _glob_escape(tag + ":") + "*"

@@ -55,6 +55,7 @@ from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     RUN_MINUTES_KEPT,
     Activity,
     BeatInfo,
@@ -63,6 +64,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryCounts,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -76,6 +78,7 @@ from celery_stembeat.stores.base import (
     checked_activity,
     checked_change_limit,
     checked_history_limit,
+    checked_history_max_age,
     checked_manual,
     checked_pause,
     checked_selection,
@@ -140,6 +143,7 @@ class RedisStore(Store):
         *,
         prefix: str = DEFAULT_PREFIX,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        history_max_age: timedelta | float | str = DEFAULT_HISTORY_MAX_AGE,
         audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
         **redis_options: Any,
     ) -> None:
@@ -147,6 +151,8 @@ class RedisStore(Store):
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
             raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
         self.history_limit = checked_history_limit(history_limit, "Redis")
+        self.history_max_age = checked_history_max_age(history_max_age, "Redis")
+        self._max_age_ms = str(self.history_max_age // timedelta(milliseconds=1))
         self.audit_limit = audit.checked_audit_limit(audit_limit, "Redis")
         self.prefix = prefix
         self._client = Client(url, self.display_url, prefix, redis_options)
@@ -394,6 +400,7 @@ class RedisStore(Store):
             self._keys.failing,
             self._keys.open,
             *self._keys.audit_keys,
+            self._keys.history,
         ]
 
         def attempt() -> bool | Stale:
@@ -545,6 +552,7 @@ class RedisStore(Store):
                         compact_json(completions),
                         self._keys.run_minutes_prefix,
                         _COUNTER_TTL,
+                        self._max_age_ms,
                     ],
                 )
 
@@ -679,9 +687,18 @@ class RedisStore(Store):
         moved)."""
         checked_manual(record)
         note = audit.note_or_default(note, audit.RUN)
-        keys = [*self._keys.run_state(record.entry_id), *self._keys.audit_keys]
+        keys = [
+            *self._keys.run_state(record.entry_id),
+            self._keys.history,
+            *self._keys.audit_keys,
+        ]
         keys += [self._keys.run_minute(_epoch_minute(m)) for m in minute_counts([record])]
-        args = [str(self.history_limit), _COUNTER_TTL, compact_json(run_fields(record))]
+        args = [
+            str(self.history_limit),
+            _COUNTER_TTL,
+            compact_json(run_fields(record)),
+            self._max_age_ms,
+        ]
         change = (record.entry_id, None, None)
 
         def attempt() -> bool | Stale:
@@ -730,6 +747,13 @@ class RedisStore(Store):
             reply = cast(list[int], self._client.run("activity", keys, args))
         enabled, due, overdue, failing, runs = reply
         return Activity(enabled=enabled, due=due, overdue=overdue, failing=failing, runs=runs)
+
+    def history_size(self) -> HistorySize:
+        """The count of runs held, ``{P}:history`` (one ``GET``); the bytes are not known."""
+        with self._client.errors():
+            held = self._client.redis.get(self._keys.history)
+        # Deleting history written before the count was kept can take it below zero.
+        return HistorySize(max(int(cast(bytes, held or b"0")), 0))
 
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """Up to ``limit`` suspects of each kind, the worst first (missed the longest, most

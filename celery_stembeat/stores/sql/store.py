@@ -22,6 +22,7 @@ from celery_stembeat.stores._overlap import read_ahead
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     Activity,
     BeatInfo,
     ChangeFeed,
@@ -29,6 +30,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryCounts,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -42,6 +44,7 @@ from celery_stembeat.stores.base import (
     checked_activity,
     checked_change_limit,
     checked_history_limit,
+    checked_history_max_age,
     checked_manual,
     checked_pause,
     checked_ranking,
@@ -69,6 +72,7 @@ from celery_stembeat.stores.sql.codec import (
 )
 from celery_stembeat.stores.sql.dialects import dialect_for
 from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
+from celery_stembeat.stores.sql.history_size import read_history_size
 from celery_stembeat.stores.sql.incidents import read_incidents, transition
 from celery_stembeat.stores.sql.ordered import ranked_query, soonest_query
 from celery_stembeat.stores.sql.pause import look_query, read_pause, replace_pause, row_pause
@@ -128,6 +132,7 @@ class SQLStore(Store):
         *,
         prefix: str = DEFAULT_PREFIX,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        history_max_age: timedelta | float | str = DEFAULT_HISTORY_MAX_AGE,
         audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
         poll_interval: float = 0.05,
         **engine_options: Any,
@@ -146,6 +151,8 @@ class SQLStore(Store):
                 f"SQL store: prefix {prefix!r} must be at most 40 letters, digits or underscores"
             )
         self.history_limit = checked_history_limit(history_limit, "SQL")
+        # Checked and kept; SQL history is trimmed by history_limit alone so far.
+        self.history_max_age = checked_history_max_age(history_max_age, "SQL")
         self.audit_limit = audit.checked_audit_limit(audit_limit, "SQL")
         self.prefix = prefix
         self.poll_interval = poll_interval
@@ -805,6 +812,11 @@ class SQLStore(Store):
         """Every entry and the scheduled ones, in one query of two index counts (see
         ``health.py``)."""
         return self._read_health(health.read_counts, EntryCounts(0, 0))
+
+    def history_size(self) -> HistorySize:
+        """The runs held, from PostgreSQL's statistics with the bytes, or counted on SQLite
+        (see ``history_size.py``)."""
+        return self._read_health(read_history_size, HistorySize(0))
 
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """The suspects by ``rules``, sorted, at most ``limit``: one query, the union of three

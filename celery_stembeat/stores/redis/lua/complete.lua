@@ -1,11 +1,13 @@
--- KEYS: due, leases, unscheduled, failing, open, then for each completion its entry, runs and
--- outcomes keys. ARGV: history limit, then JSON ``[[token, the claimed entry's spec canonical
--- JSON, id, next run ms ('' = none), disable ('1'/'0'), state (the fields that change, as
--- codec.state_changes gives them; never the tracked fields), runs [[field, value, ...], ...],
--- the minutes its runs count in [[epoch minute, runs], ...]], ...]``, the key prefix of the
--- run counters and their time to live (s). Returns a list: 1 per completion recorded, 0 where the token no longer holds the
--- entry's claim. Each completion is atomic (the whole script is).
+-- KEYS: due, leases, unscheduled, failing, open, the count of runs held, then for each
+-- completion its entry, runs and outcomes keys. ARGV: history limit, then JSON ``[[token, the
+-- claimed entry's spec canonical JSON, id, next run ms ('' = none), disable ('1'/'0'), state
+-- (the fields that change, as codec.state_changes gives them; never the tracked fields), runs
+-- [[field, value, ...], ...], the minutes its runs count in [[epoch minute, runs], ...]], ...]``,
+-- the key prefix of the run counters and their time to live (s), the history's maximum age
+-- (ms, '0' = none). Returns a list: 1 per completion recorded, 0 where the token no longer
+-- holds the entry's claim. Each completion is atomic (the whole script is).
 local due, leases, unscheduled, failing, open = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local held = KEYS[6]
 local limit = ARGV[1]
 local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
@@ -13,7 +15,7 @@ local results = {}
 local ended, indexed, unindexed, health = {}, {}, {}, new_health_slots()
 local minutes = {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
-  local key, runs, outcomes = KEYS[3 * i + 3], KEYS[3 * i + 4], KEYS[3 * i + 5]
+  local key, runs, outcomes = KEYS[3 * i + 4], KEYS[3 * i + 5], KEYS[3 * i + 6]
   local id, state = c[3], c[6]
   -- The claim token and occurrence, next run, the spec's first chunks, then HEALTH_FIELDS
   -- (enabled first).
@@ -53,7 +55,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     else
       unindexed[#unindexed + 1] = id
     end
-    append_runs(runs, outcomes, limit, c[7])
+    append_runs(runs, outcomes, held, limit, ARGV[5], c[7])
     for _, counted in ipairs(c[8]) do
       minutes[counted[1]] = (minutes[counted[1]] or 0) + tonumber(counted[2])
     end

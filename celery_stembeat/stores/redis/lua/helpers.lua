@@ -191,20 +191,66 @@ local function set_or_del(key, field, value)
   end
 end
 
--- Append the runs (each {field, value, ...}) to the stream `runs`, keeping its newest `limit`;
--- what workers reported on the runs this trims (in the hash `outcomes`) goes with them.
-local function append_runs(runs, outcomes, limit, new_runs)
-  if redis.call('EXISTS', outcomes) == 1 then
-    local excess = redis.call('XLEN', runs) + #new_runs - tonumber(limit)
+-- The time of the last id stream `runs` generated ('0', 0 when there is none): its
+-- milliseconds as text, and its sequence number. It outlives a stream trimmed empty.
+local function last_id(runs)
+  if redis.call('EXISTS', runs) == 0 then return '0', 0 end
+  local info = redis.call('XINFO', 'STREAM', runs)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+      return ms, tonumber(seq)
+    end
+  end
+  return '0', 0
+end
+
+-- A run's time in epoch ms, as text: sent ('p'), else scheduled ('s', the first field).
+local function run_time(fields)
+  local at = fields[2]
+  for j = 3, #fields, 2 do
+    if fields[j] == 'p' then at = fields[j + 1] end
+  end
+  return at
+end
+
+-- Append the runs (each {field, value, ...}) to the stream `runs`, each with the id of its
+-- stamp (base.history_stamps: its time, or the id before when that is later), keeping the
+-- newest `limit` runs and those stamped at most `max_age` ms (text; '0': no age limit) before
+-- the newest. What workers reported on the runs this trims (in the hash `outcomes`) goes with
+-- them; `counter` (the prefix's count of runs held) moves by the runs added less those trimmed.
+local function append_runs(runs, outcomes, counter, limit, max_age, new_runs)
+  local before = redis.call('XLEN', runs)
+  local ms, seq = last_id(runs)
+  for _, run in ipairs(new_runs) do
+    local at = run_time(run)
+    if tonumber(at) > tonumber(ms) then
+      ms, seq = at, 0
+    else
+      seq = seq + 1
+    end
+    redis.call('XADD', runs, ms .. '-' .. seq, unpack(run))
+  end
+  local excess = before + #new_runs - tonumber(limit)
+  -- Runs with ids below `oldest` (ms) are too old; both cuts take a stream's first runs.
+  local oldest = tonumber(ms) - tonumber(max_age)
+  local aging = max_age ~= '0' and oldest > 0
+  if redis.call('EXISTS', outcomes) == 1 and (excess > 0 or aging) then
+    local trimmed = {}
     if excess > 0 then
-      local trimmed = {}
       for j, run in ipairs(redis.call('XRANGE', runs, '-', '+', 'COUNT', excess)) do
         trimmed[j] = run[1]
       end
-      hdel_many(outcomes, trimmed)
     end
+    if aging then
+      local old = redis.call('XRANGE', runs, '-', string.format('%d', oldest - 1))
+      if #old > #trimmed then
+        for j, run in ipairs(old) do trimmed[j] = run[1] end
+      end
+    end
+    hdel_many(outcomes, trimmed)
   end
-  for _, run in ipairs(new_runs) do
-    redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
-  end
+  if excess > 0 then redis.call('XTRIM', runs, 'MAXLEN', limit) end
+  if aging then redis.call('XTRIM', runs, 'MINID', string.format('%d', oldest)) end
+  redis.call('INCRBY', counter, redis.call('XLEN', runs) - before)
 end
