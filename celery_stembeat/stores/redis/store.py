@@ -31,7 +31,9 @@ listing them one ``HGETALL``. Health:
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
 ``MGET`` of the run counters).
-Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
+Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets. Ranked pages:
+:meth:`RedisStore.ranked` is one script call within a rank set, more past its end (see
+:mod:`.ranks`).
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***`` (see :mod:`.client`).
