@@ -4,9 +4,10 @@ then, past a set's end, the entries without the value in id order.
 
 The page of a set is one script call (a ``ZRANGE`` by rank, then the entries' hashes), so its
 cost grows with ``offset``'s logarithm and ``limit``, not with the store. The entries past a
-set's end are found along ``{P}:ids``, skipping the set's members, at most
-:data:`WALK` ids per script call: a page far into them looks at every id before it, until
-the last member is behind, from where the rest are read by rank at once.
+set's end are found along ``{P}:ids``, skipping the set's members, at most :data:`WALK` ids
+per script call, from the end nearer the page (backwards from the last id for the second half
+of them): a page looks at the ids between it and that end, until the last member is behind,
+from where the rest are read by rank at once.
 
 A prefix written before the rank sets existed has none: the first read builds them from the
 hashes, :data:`INDEX_BATCH` entries per script call, then marks the prefix (``{P}:layout``).
@@ -41,35 +42,42 @@ class Ranks:
         the set's scores cannot give the order: a count of 2**53 or more on the page, which a
         double may round, or rank sets that a concurrent drop left unfinished."""
         ranked = self._keys.ranks[by]
+        keys = [ranked, self._keys.layout, self._keys.ids]
         args = [str(limit), str(offset), self._keys.entry_prefix, _ROUNDED.get(by, "")]
         with self._client.errors():
-            reply = self._client.run("ranked", [ranked, self._keys.layout], args)
+            reply = self._client.run("ranked", keys, args)
         if reply is None:
             self.index()
             with self._client.errors():
-                reply = self._client.run("ranked", [ranked, self._keys.layout], args)
+                reply = self._client.run("ranked", keys, args)
         if reply is None or reply[3]:
             return None
-        text, members, size = cast(tuple[bytes, int, int], reply[:3])
+        text, members, size, _, count = cast(tuple[bytes, int, int, int, int], reply)
         rows = cast(list[list[Any]], json.loads(text))
         if members < limit:
-            rows += self._unranked(ranked, max(offset - size, 0), limit - members)
+            rows += self._unranked(ranked, max(offset - size, 0), limit - members, count - size)
         return rows
 
-    def _unranked(self, ranked: str, skip: int, wanted: int) -> list[list[Any]]:
-        """The rows of ``wanted`` entries outside ``ranked``, in id order, after the first
-        ``skip`` of them."""
+    def _unranked(self, ranked: str, skip: int, wanted: int, outside: int) -> list[list[Any]]:
+        """The rows of ``wanted`` entries outside ``ranked`` (``outside`` of them), in id
+        order, after the first ``skip`` of them."""
+        backwards = skip > outside // 2
+        if backwards:  # the same ids, counted from the last
+            wanted = min(wanted, outside - skip)
+            skip = outside - skip - wanted
         rows: list[list[Any]] = []
         at, passed = 0, 0
         while at >= 0 and wanted > 0:
             args = [str(at), str(skip), str(wanted), str(passed), str(WALK)]
             with self._client.errors():
                 reply = self._client.run(
-                    "unranked", [self._keys.ids, ranked], [*args, self._keys.entry_prefix]
+                    "unranked",
+                    [self._keys.ids, ranked],
+                    [*args, self._keys.entry_prefix, "1" if backwards else "0"],
                 )
             text, at, skip, wanted, passed = cast(tuple[bytes, int, int, int, int], reply)
             rows += json.loads(text)
-        return rows
+        return rows[::-1] if backwards else rows
 
     def index(self) -> None:
         """Put every entry into the rank sets it has values for, :data:`INDEX_BATCH` at a
