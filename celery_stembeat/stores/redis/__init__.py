@@ -29,6 +29,7 @@ The package, one concern per module:
 - :mod:`.bulk`: bulk writes, chunked and streamed, each chunk with its records;
 - :mod:`.log_reader`: reading the audit log, from either end, a page at a time;
 - :mod:`.outcomes`: workers' reports folded in one optimistic transaction;
+- :mod:`.ranks`: pages by last run, runs or mean drift from the rank sets;
 - :mod:`.feed`: change notifications over pub/sub;
 - :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.
 """

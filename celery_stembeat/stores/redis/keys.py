@@ -59,6 +59,23 @@ Cluster slot and every script can touch them atomically:
     entry removes it.
     Entries written before these keys existed join them at their next completion, report or
     edit.
+``{P}:rank:lr``, ``{P}:rank:tc``, ``{P}:rank:dm`` (sorted sets)
+    The ids of the entries that have a last run (``lr``), a run (``tc``) or a mean drift
+    (``dm``), each scored by that value negated (epoch ms, count, the drift's float): a
+    ``ZRANGE`` by rank reads them latest, most or largest first, and equal scores by id (Redis
+    orders them by their bytes), as :data:`~celery_stembeat.ordering.SORTS` does; ``ranked``
+    then lists the entries without the value in id order from ``{P}:ids``. An entry without
+    the value is in no set, so idle entries cost nothing here. Every script that writes
+    ``lr``, ``tc`` or ``dm`` (a completion, a new entry with run state) moves the entry by one
+    rule (``add_rank_slots`` in ``lua/helpers.lua``); deleting it removes it. Scores are
+    doubles: last runs (at most 2.5e14 ms) and drifts are exact, counts only below 2**53 (a
+    page that reaches a larger one is sorted by reading every entry).
+``{P}:layout`` (string)
+    ``1`` once the rank sets hold every entry's values: set by the first entry written to an
+    empty prefix, or by ``index_ranks`` after it has put the entries of a prefix written before
+    the rank sets existed into them (a batch of ids per call; any number of processes may do
+    it at once, as each batch reads the hashes it indexes in the same step). ``ranked`` runs it
+    first while the key is absent.
 ``{P}:tag:<name>`` (set)
     The ids of the entries holding tag ``<name>``, kept by the upsert scripts (from the entry's
     ``t*`` chunks) and by delete: ``ids_tagged`` is one ``SINTER``. A set that empties goes,
@@ -152,6 +169,15 @@ class Keys:
         self.failing = f"{tag}:failing"
         self.open = f"{tag}:open"
         self.ids = f"{tag}:ids"
+        #: The rank sets by the :data:`~celery_stembeat.ordering.RANKINGS` they serve, in the
+        #: order of ``RANK_FIELDS`` in ``lua/helpers.lua``.
+        self.ranks = {
+            "last": f"{tag}:rank:lr",
+            "runs": f"{tag}:rank:tc",
+            "drift": f"{tag}:rank:dm",
+        }
+        self.rank_keys = list(self.ranks.values())
+        self.layout = f"{tag}:layout"
         self.tag_prefix = f"{tag}:tag:"
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
@@ -174,6 +200,8 @@ class Keys:
             self.unscheduled,
             self.failing,
             self.open,
+            *self.rank_keys,
+            self.layout,
         ]
         #: The indexes a completion maintains, and the count of runs held (the complete
         #: script's first KEYS).
@@ -183,6 +211,7 @@ class Keys:
             self.unscheduled,
             self.failing,
             self.open,
+            *self.rank_keys,
             self.history,
         ]
         #: A ``SCAN MATCH`` pattern for every key of the prefix.

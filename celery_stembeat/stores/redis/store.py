@@ -31,7 +31,9 @@ listing them one ``HGETALL``. Health:
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
 ``MGET`` of the run counters).
-Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
+Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets. Ranked pages:
+:meth:`RedisStore.ranked` is one script call within a rank set, more past its end (see
+:mod:`.ranks`).
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***`` (see :mod:`.client`).
@@ -81,6 +83,7 @@ from celery_stembeat.stores.base import (
     checked_history_max_age,
     checked_manual,
     checked_pause,
+    checked_ranking,
     checked_selection,
     checked_soonest,
     checked_transition,
@@ -115,6 +118,7 @@ from celery_stembeat.stores.redis.codec import (
 from celery_stembeat.stores.redis.feed import RedisFeed
 from celery_stembeat.stores.redis.log_reader import LogReader
 from celery_stembeat.stores.redis.outcomes import OutcomeRecorder
+from celery_stembeat.stores.redis.ranks import Ranks
 from celery_stembeat.stores.redis.recorded import STALE, Recorder, Stale
 
 DEFAULT_PREFIX = "stembeat"
@@ -163,6 +167,7 @@ class RedisStore(Store):
         self._bulk = BulkWriter(self._client, self._recorder, self.channel)
         self._log = LogReader(self._client)
         self._outcomes = OutcomeRecorder(self._client)
+        self._ranks = Ranks(self._client)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -302,6 +307,16 @@ class RedisStore(Store):
             )
         return [decode_entry(row) for row in decode_rows(reply)]
 
+    def ranked(self, by: str, limit: int, *, offset: int = 0) -> list[Entry]:
+        """A page of the rank set of ``by`` (``{P}:rank:lr``, ``:tc`` or ``:dm``) in one script
+        call, then past its end the entries without the value, from ``{P}:ids`` (see
+        :mod:`.ranks`); a page with counts a score may round reads every entry instead."""
+        checked_ranking(by, limit, offset)
+        rows = self._ranks.page(by, limit, offset)
+        if rows is None:
+            return super().ranked(by, limit, offset=offset)
+        return [decode_entry(row) for row in rows]
+
     def upsert(
         self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None
     ) -> Entry:
@@ -399,6 +414,7 @@ class RedisStore(Store):
             self._keys.unscheduled,
             self._keys.failing,
             self._keys.open,
+            *self._keys.rank_keys,
             *self._keys.audit_keys,
             self._keys.history,
         ]

@@ -254,3 +254,55 @@ local function append_runs(runs, outcomes, counter, limit, max_age, new_runs)
   if aging then redis.call('XTRIM', runs, 'MINID', string.format('%d', oldest)) end
   redis.call('INCRBY', counter, redis.call('XLEN', runs) - before)
 end
+
+-- The hash fields the rank sets follow, in the order of their keys (keys.py's Keys.rank_keys).
+local RANK_FIELDS = {'lr', 'tc', 'dm'}
+local RANK_AT = {}
+for i, name in ipairs(RANK_FIELDS) do RANK_AT[name] = i end
+-- What {P}:layout holds once the rank sets hold every entry's values.
+local RANKED_LAYOUT = '1'
+
+-- Slots to write into the rank sets (add_rank_slots, write_rank_slots).
+local function new_rank_slots()
+  return {add = {{}, {}, {}}, remove = {{}, {}, {}}}
+end
+
+-- Add to `slots` where entry `id` belongs in the rank sets, from the values `v` of its
+-- RANK_FIELDS: in set i, scored by v[i] negated (so that a range by rank reads the largest
+-- first, equal ones by id), while it has the value; out of it where v[i] is false; a nil v[i]
+-- leaves set i alone. '%.17g' writes the double exactly.
+local function add_rank_slots(slots, id, v)
+  for i = 1, #RANK_FIELDS do
+    if v[i] then
+      local add = slots.add[i]
+      add[#add + 1] = string.format('%.17g', -tonumber(v[i]))
+      add[#add + 1] = id
+    elseif v[i] == false then
+      local remove = slots.remove[i]
+      remove[#remove + 1] = id
+    end
+  end
+end
+
+-- The values of RANK_FIELDS that the writes `values` ({field, value, ...}) and the removals
+-- `removed` make, for add_rank_slots: nil where they leave a field alone.
+local function rank_changes(values, removed)
+  local v = {}
+  for i = 1, #values, 2 do
+    local at = RANK_AT[values[i]]
+    if at then v[at] = values[i + 1] end
+  end
+  for _, name in ipairs(removed) do
+    local at = RANK_AT[name]
+    if at then v[at] = false end
+  end
+  return v
+end
+
+-- Write `slots` into the rank sets `keys` (in RANK_FIELDS order).
+local function write_rank_slots(slots, keys)
+  for i = 1, #RANK_FIELDS do
+    call_many('ZADD', keys[i], slots.add[i])
+    call_many('ZREM', keys[i], slots.remove[i])
+  end
+end
