@@ -73,5 +73,5 @@ def test_the_scripts_take_the_index_keys_keys_py_gives() -> None:
     fields = re.findall(r"'(\w+)'", table(lua("helpers"), "RANK_FIELDS"))
     assert [key.rsplit(":", 1)[1] for key in keys.rank_keys] == fields
     assert keys.indexes[6:9] == keys.rank_keys
-    assert keys.completion_indexes[5:] == keys.rank_keys
+    assert keys.completion_indexes[5:] == [*keys.rank_keys, keys.history]
     assert f"local INDEX_KEYS = {len(keys.indexes)}\n" in lua("write_entry")
