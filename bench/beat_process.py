@@ -1,8 +1,10 @@
-"""Real ``celery beat`` processes running :mod:`bench.beat_app`, started and stopped."""
+"""Real ``celery beat`` processes running :mod:`bench.beat_app`: started, stopped, and the CPU
+they used."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -37,3 +39,18 @@ def stop_beats(beats: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> N
         except subprocess.TimeoutExpired:
             beat.kill()
             beat.wait()
+
+
+def cpu_seconds(beats: list[subprocess.Popen[bytes]]) -> float:
+    """The CPU time (user and system) the running ``beats`` have used so far, in seconds; NaN
+    where ``/proc`` does not say."""
+    total = 0.0
+    for beat in beats:
+        try:
+            with open(f"/proc/{beat.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return math.nan
+        # utime and stime, the 14th and 15th fields, in clock ticks.
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total

@@ -29,7 +29,7 @@ import redis
 
 from bench import subjects
 from bench.apps import make_app
-from bench.beat_process import start_beat, stop_beats
+from bench.beat_process import cpu_seconds, start_beat, stop_beats
 from bench.context import Context
 from bench.stats import Metric
 
@@ -49,6 +49,10 @@ METRICS = (
     *(
         Metric(f"speedup{k}", f"scale-out, {k} beats ÷ 1 beat", "x", lower_is_better=False)
         for k in BEATS[1:]
+    ),
+    *(
+        Metric(f"cpu{k}_us", f"scale-out, beats' CPU per fire, {k} beat{'s' * (k > 1)}", "µs")
+        for k in BEATS
     ),
     Metric("duplicates", "scale-out, duplicate messages at the broker", "messages"),
     Metric("lost", "scale-out, occurrences missing at the broker", "occurrences"),
@@ -73,9 +77,12 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> dict[str, float]:
     duplicate or loss."""
     shift = rep % len(BEATS)
     rates: dict[int, float] = {}
+    cpu: dict[int, float] = {}
     found = Counter[str]()
     for beats in BEATS[shift:] + BEATS[:shift]:
-        rates[beats], duplicates, lost = _run(ctx, subject, n, beats, f"scale{beats}r{rep}")
+        rates[beats], cpu[beats], duplicates, lost = _run(
+            ctx, subject, n, beats, f"scale{beats}r{rep}"
+        )
         found.update(duplicates=duplicates, lost=lost)
     if found["duplicates"] or found["lost"]:
         raise AssertionError(
@@ -84,12 +91,13 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> dict[str, float]:
         )
     result = {f"beats{k}_per_s": rate for k, rate in rates.items()}
     result |= {f"speedup{k}": rates[k] / rates[1] for k in BEATS[1:]}
+    result |= {f"cpu{k}_us": seconds / n * 1e6 for k, seconds in cpu.items()}
     return result | {"duplicates": found["duplicates"], "lost": found["lost"]}
 
 
-def _run(ctx: Context, subject: str, n: int, count: int, tag: str) -> tuple[float, int, int]:
-    """Fires per second, duplicate messages and lost occurrences of one run of ``count``
-    beats."""
+def _run(ctx: Context, subject: str, n: int, count: int, tag: str) -> tuple[float, float, int, int]:
+    """Fires per second, the beats' CPU seconds from the resume until the queue was full,
+    duplicate messages and lost occurrences of one run of ``count`` beats."""
     queue = ctx.name(tag)
     settings = subjects.settings(ctx, subject, tag)
     broker = redis.Redis.from_url(ctx.broker_url)
@@ -103,12 +111,14 @@ def _run(ctx: Context, subject: str, n: int, count: int, tag: str) -> tuple[floa
             for i in range(count)
         ]
         _wait_ready(ctx, subject, tag, beats)
-        due, resumed = _burst(ctx, subject, tag, make_app(ctx, queue, {}, **settings), n)
+        app = make_app(ctx, queue, {}, **settings)
+        due, resumed, cpu_before = _burst(ctx, subject, tag, app, n, beats)
         _wait_queued(broker, queue, n, beats)
+        cpu = cpu_seconds(beats) - cpu_before
         stop_beats(beats)
         last_send = _last_send(ctx, subject, tag)
         duplicates, lost = tally(broker.lrange(queue, 0, -1), _occurrences(n, due))
-        return n / (last_send - resumed).total_seconds(), duplicates, lost
+        return n / (last_send - resumed).total_seconds(), cpu, duplicates, lost
     finally:
         stop_beats(beats)
         broker.delete(queue)
@@ -130,18 +140,21 @@ def _wait_ready(ctx: Context, subject: str, tag: str, beats: list[subprocess.Pop
             time.sleep(0.05)
 
 
-def _burst(ctx: Context, subject: str, tag: str, app: Any, n: int) -> tuple[datetime, datetime]:
+def _burst(
+    ctx: Context, subject: str, tag: str, app: Any, n: int, beats: list[subprocess.Popen[bytes]]
+) -> tuple[datetime, datetime, float]:
     """Pause the store, write ``n`` entries due at the pause, and resume: the instants they
-    are due and the store was resumed."""
+    are due and the store was resumed, and the CPU seconds the ``beats`` had used by then."""
     from celery_stembeat.stores import Pause, open_store
 
     with open_store(subjects.store_url(ctx, subject, tag)) as store:
         due = datetime.now(timezone.utc).replace(microsecond=0)
         store.pause(Pause(since=due, reason="scale-out benchmark"))
         subjects.store_entries(ctx, subject, tag, app, n, EVERY, lambda i: due)
+        cpu = cpu_seconds(beats)
         resumed = datetime.now(timezone.utc)
         store.resume()
-    return due, resumed
+    return due, resumed, cpu
 
 
 def _wait_queued(
