@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from bench.scenarios.scaleout import tally
+from bench.scenarios.scaleout import kombu_bindings, tally
 from celery_stembeat.entry import Entry
 from celery_stembeat.publisher import CeleryPublisher, Message, occurrence_task_id
 from celery_stembeat.specs import IntervalSpec
@@ -30,7 +30,7 @@ def queued(redis_url: str, sent: list[Entry]) -> list[bytes | str]:
         assert errors == [None] * len(sent)
         return list(client.lrange(queue, 0, -1))
     finally:
-        client.delete(queue)
+        client.delete(queue, *kombu_bindings(queue))
         client.close()
 
 

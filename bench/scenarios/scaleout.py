@@ -121,7 +121,7 @@ def _run(ctx: Context, subject: str, n: int, count: int, tag: str) -> tuple[floa
         return n / (last_send - resumed).total_seconds(), cpu, duplicates, lost
     finally:
         stop_beats(beats)
-        broker.delete(queue)
+        broker.delete(queue, *kombu_bindings(queue))
         broker.close()
         subjects.drop(ctx, subject, tag)
 
@@ -180,6 +180,12 @@ def _last_send(ctx: Context, subject: str, tag: str) -> datetime:
     with open_store(subjects.store_url(ctx, subject, tag)) as store:
         sent = [entry.state.last_run_at for entry in store.iter_entries()]
     return max(when for when in sent if when is not None)
+
+
+def kombu_bindings(queue: str) -> tuple[str, str]:
+    """The keys in which kombu's Redis transport records ``queue``'s binding to its exchange
+    (celery names the exchange after the queue)."""
+    return f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
 
 
 def _occurrences(n: int, due: datetime) -> set[tuple[str, datetime]]:
