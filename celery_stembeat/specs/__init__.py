@@ -18,6 +18,7 @@ from celery_stembeat.specs.errors import SpecError
 from celery_stembeat.specs.interval import IntervalSpec, format_duration, parse_duration
 from celery_stembeat.specs.parse import parse_spec
 from celery_stembeat.specs.solar import SolarSpec
+from celery_stembeat.specs.windows import WindowedSpec, spec_zone, unwrap
 
 if TYPE_CHECKING:
     from celery_stembeat.celery_schedules import SpecSchedule, from_celery, to_celery
@@ -43,6 +44,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "SpecSchedule",
+    "WindowedSpec",
     "format_duration",
     "format_instant",
     "from_celery",
@@ -50,6 +52,8 @@ __all__ = [
     "parse_duration",
     "parse_instant",
     "parse_spec",
+    "spec_zone",
     "to_celery",
+    "unwrap",
     "zone_name",
 ]
