@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from celery_stembeat.specs._rules import check_calendar_name
 from celery_stembeat.specs._time import format_instant, load_zone, parse_instant, zone_name
 from celery_stembeat.specs.base import Spec
 from celery_stembeat.specs.calendar import CalendarSpec
@@ -18,7 +19,13 @@ from celery_stembeat.specs.errors import SpecError
 from celery_stembeat.specs.interval import IntervalSpec, format_duration, parse_duration
 from celery_stembeat.specs.parse import parse_spec
 from celery_stembeat.specs.solar import SolarSpec
-from celery_stembeat.specs.windows import WindowedSpec, spec_zone, unwrap
+from celery_stembeat.specs.windows import (
+    WindowedSpec,
+    bind_calendars,
+    calendar_names,
+    spec_zone,
+    unwrap,
+)
 
 if TYPE_CHECKING:
     from celery_stembeat.celery_schedules import SpecSchedule, from_celery, to_celery
@@ -45,6 +52,9 @@ __all__ = [
     "SpecError",
     "SpecSchedule",
     "WindowedSpec",
+    "bind_calendars",
+    "calendar_names",
+    "check_calendar_name",
     "format_duration",
     "format_instant",
     "from_celery",

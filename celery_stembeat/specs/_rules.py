@@ -1,11 +1,12 @@
 """Window rules: which local days and times an ``except`` or ``only`` rule covers.
 
 A rule is a bare date (``"2026-12-25"``) or an object. Its day part is calendar filters
-(``months``, ``weekdays``, ``monthdays``, combined with AND, empty = any) or a list of
-``dates``; its time part is ``hours`` or a daily ``between`` range (which may wrap midnight:
-``["22:00", "02:00"]`` covers the night that starts on a matching day). Without a time part
-a rule covers whole days; without a day part, every day. ``timezone`` is the zone the rule is
-read in; without one, the spec's own.
+(``months``, ``weekdays``, ``monthdays``, combined with AND, empty = any), a list of
+``dates``, or a store-wide holiday ``calendar`` by name, whose dates are bound into the rule
+(see :func:`celery_stembeat.specs.windows.bind_calendars`). Its time part is ``hours`` or a
+daily ``between`` range (which may wrap midnight: ``["22:00", "02:00"]`` covers the night that
+starts on a matching day). Without a time part a rule covers whole days; without a day part,
+every day. ``timezone`` is the zone the rule is read in; without one, the spec's own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from celery_stembeat.specs.errors import SpecError
 
 DAY_FILTERS = ("months", "weekdays", "monthdays")
 #: The keys of a rule object, in the order of its dict form and of ``describe``.
-RULE_KEYS = (*DAY_FILTERS, "dates", "hours", "between", "timezone")
+RULE_KEYS = (*DAY_FILTERS, "calendar", "dates", "hours", "between", "timezone")
+#: A holiday calendar's name: as a tag, without ``/``.
+CALENDAR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 #: Microseconds in a day: a span of a day is ``[start, end)`` in microseconds after midnight.
 DAY_US = 86_400_000_000
 _HOUR_US = 3_600_000_000
@@ -72,6 +75,8 @@ class WindowRule:
     #: ``(start, end)`` in seconds after midnight; ``end`` may be 86400 or below ``start``.
     between: tuple[int, int] | None = None
     timezone: str | None = None
+    #: The holiday calendar whose dates ``dates`` holds (none yet while unbound).
+    calendar: str | None = None
     #: Written as a bare date string (its dict form gives the string back).
     bare: bool = False
     _date_set: frozenset[date] = field(init=False, repr=False, compare=False)
@@ -81,7 +86,7 @@ class WindowRule:
 
     def matches_day(self, day: date) -> bool:
         """Whether the rule's day part takes the local date ``day``."""
-        if self.dates:
+        if self.dates or self.calendar is not None:
             return day in self._date_set
         if self.months and day.month not in self.months:
             return False
@@ -107,7 +112,7 @@ class WindowRule:
         """The rule as written in a spec dict."""
         if self.bare:
             return self.dates[0].isoformat()
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {} if self.calendar is None else {"calendar": self.calendar}
         for name in (*DAY_FILTERS, "hours"):
             if getattr(self, name):
                 data[name] = list(getattr(self, name))
@@ -128,7 +133,9 @@ class WindowRule:
             for name in DAY_FILTERS
             if getattr(self, name)
         ]
-        if self.dates:
+        if self.calendar is not None:
+            parts.append(f"calendar={self.calendar}")
+        elif self.dates:
             parts.append("dates=" + ",".join(day.isoformat() for day in self.dates))
         if self.hours:
             parts.append(f"hours={describe_filter('hours', self.hours)}")
@@ -151,8 +158,11 @@ def _rule_object(data: Mapping[Any, Any], label: str, where: str) -> WindowRule:
             values[name] = expand_filter(name, data.get(name), label)
         except SpecError as exc:
             raise SpecError(str(exc), where) from None
+    if data.get("calendar") is not None:
+        values["calendar"] = check_calendar_name(data["calendar"], f"{label} 'calendar'", where)
     if data.get("dates") is not None:
-        values["dates"] = _dates(data["dates"], f"{label} 'dates'", where)
+        bound = values.get("calendar") is not None
+        values["dates"] = _dates(data["dates"], f"{label} 'dates'", where, empty=bound)
     if data.get("between") is not None:
         values["between"] = _between(data["between"], f"{label} 'between'", where)
     if data.get("timezone") is not None:
@@ -161,15 +171,18 @@ def _rule_object(data: Mapping[Any, Any], label: str, where: str) -> WindowRule:
         except SpecError as exc:
             raise SpecError(f"{label}: {exc}", where) from None
     rule = WindowRule(**values)
-    if not any(getattr(rule, name) for name in (*DAY_FILTERS, "dates", "hours", "between")):
+    parts = (*DAY_FILTERS, "calendar", "dates", "hours", "between")
+    if not any(getattr(rule, name) for name in parts):
         raise SpecError(
-            f"{label}: a rule needs months, weekdays, monthdays, dates, hours or between", where
+            f"{label}: a rule needs months, weekdays, monthdays, calendar, dates, hours or between",
+            where,
         )
-    if rule.dates and any(getattr(rule, name) for name in DAY_FILTERS):
-        raise SpecError(f"{label}: 'dates' cannot be combined with {', '.join(DAY_FILTERS)}", where)
+    named = "'calendar'" if rule.calendar is not None else "'dates'"
+    if (rule.dates or rule.calendar) and any(getattr(rule, name) for name in DAY_FILTERS):
+        raise SpecError(f"{label}: {named} cannot be combined with {', '.join(DAY_FILTERS)}", where)
     if rule.hours and rule.between is not None:
         raise SpecError(f"{label}: give 'hours' or 'between', not both", where)
-    if not rule.dates and not _can_match(rule):
+    if not rule.dates and rule.calendar is None and not _can_match(rule):
         raise SpecError(f"{label}: {rule.describe()!r} never matches a date", where)
     return rule
 
@@ -193,9 +206,18 @@ def _items(values: object, label: str, where: str) -> list[Any]:
     return items
 
 
-def _dates(values: object, label: str, where: str) -> tuple[date, ...]:
+def check_calendar_name(value: object, label: str = "calendar", where: str = "calendar") -> str:
+    """``value`` if it is a holiday calendar's name, else :class:`SpecError` naming ``label``."""
+    if isinstance(value, str) and CALENDAR_NAME.fullmatch(value):
+        return value
+    raise SpecError(
+        f"{label}: {shorten(value)} is not a calendar name (1-64 of A-Z a-z 0-9 _ . : -)", where
+    )
+
+
+def _dates(values: object, label: str, where: str, *, empty: bool = False) -> tuple[date, ...]:
     found = {_parse_date(item, label, where) for item in _items(values, label, where)}
-    if not found:
+    if not found and not empty:
         raise SpecError(f"{label}: empty", where)
     return tuple(sorted(found))
 
@@ -229,4 +251,4 @@ def parse_rules(values: object, where: str) -> tuple[WindowRule, ...]:
     return tuple(rules)
 
 
-__all__ = ["DAY_US", "RULE_KEYS", "Span", "WindowRule", "parse_rules"]
+__all__ = ["DAY_US", "RULE_KEYS", "Span", "WindowRule", "check_calendar_name", "parse_rules"]

@@ -9,9 +9,9 @@ that starts at the inner spec's next occurrence is excluded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from celery_stembeat.limits import shorten
@@ -178,6 +178,36 @@ class _Walk:
             instant = moved
 
 
+def calendar_names(spec: Spec) -> frozenset[str]:
+    """The holiday calendars the rules of ``spec`` name."""
+    if not isinstance(spec, WindowedSpec):
+        return frozenset()
+    rules = (*spec.exclude, *spec.only)
+    return frozenset(rule.calendar for rule in rules if rule.calendar is not None)
+
+
+def bind_calendars(spec: Spec, calendars: Mapping[str, Collection[date]]) -> Spec:
+    """``spec`` with the dates of each holiday calendar its rules name (``calendars``: name →
+    dates) in those rules; an unknown name is a :class:`SpecError` naming the rule."""
+    if not calendar_names(spec):
+        return spec
+    assert isinstance(spec, WindowedSpec)
+    lists = []
+    for where, rules in (("except", spec.exclude), ("only", spec.only)):
+        bound = []
+        for index, rule in enumerate(rules):
+            if rule.calendar is not None:
+                days = calendars.get(rule.calendar)
+                if days is None:
+                    raise SpecError(
+                        f"{where}[{index}]: unknown calendar {shorten(rule.calendar)}", where
+                    )
+                rule = replace(rule, dates=tuple(sorted(set(days))))
+            bound.append(rule)
+        lists.append(tuple(bound))
+    return WindowedSpec(spec.inner, *lists)
+
+
 def with_windows(inner: Spec, data: Mapping[str, Any]) -> Spec:
     """``inner`` with the rules of ``data``'s ``except`` and ``only`` keys, if it has any."""
     exclude, only = data.get("except"), data.get("only")
@@ -186,4 +216,13 @@ def with_windows(inner: Spec, data: Mapping[str, Any]) -> Spec:
     return WindowedSpec(inner, () if exclude is None else exclude, () if only is None else only)
 
 
-__all__ = ["HORIZON", "WINDOW_KEYS", "WindowedSpec", "spec_zone", "unwrap", "with_windows"]
+__all__ = [
+    "HORIZON",
+    "WINDOW_KEYS",
+    "WindowedSpec",
+    "bind_calendars",
+    "calendar_names",
+    "spec_zone",
+    "unwrap",
+    "with_windows",
+]

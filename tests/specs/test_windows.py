@@ -17,6 +17,8 @@ from celery_stembeat.specs import (
     IntervalSpec,
     SpecError,
     WindowedSpec,
+    bind_calendars,
+    calendar_names,
     parse_spec,
     spec_zone,
     unwrap,
@@ -264,6 +266,9 @@ HOSTILE = [
     ({"except": [{"dates": ["2026-01-01"], "months": [1]}]}, "'dates' cannot be combined"),
     ({"except": [{"hours": [1], "between": ["01:00", "02:00"]}]}, "give 'hours' or 'between'"),
     ({"except": [42]}, "except[0]: 42 is not a date or a rule object"),
+    ({"except": [{"calendar": "a b"}]}, "except[0] 'calendar': 'a b' is not a calendar name"),
+    ({"except": [{"calendar": "x" * 1_000_000}]}, "'calendar': 'xxxxxxx"),
+    ({"only": [{"calendar": "x", "weekdays": [1]}]}, "only[0]: 'calendar' cannot be combined"),
     ({"except": "2026-12-25"}, "'except': expected a list"),
     ({"except": []}, "'except': empty"),
     (
@@ -316,3 +321,27 @@ def test_an_entry_with_a_late_windowed_one_off_fires_it_unless_excluded() -> Non
     assert allowed.first_run_after(late) == datetime(2026, 12, 25, 9, tzinfo=UTC)
     excluded = Entry(id="once", task="t", spec=parse_spec({**spec, "except": ["2026-12-25"]}))
     assert excluded.first_run_after(late) is None
+
+
+def test_a_calendar_rule_takes_the_dates_bound_into_it() -> None:
+    data = {
+        "type": "cron",
+        "expression": "0 9 * * *",
+        "except": [{"calendar": "holidays", "between": ["00:00", "12:00"]}],
+    }
+    unbound = parse_spec(data)
+    assert unbound.describe() == "cron 0 9 * * * (UTC) except calendar=holidays 00:00-12:00"
+    assert calendar_names(unbound) == {"holidays"}
+    with pytest.raises(SpecError, match=r"^except\[0\]: unknown calendar 'holidays'$"):
+        bind_calendars(unbound, {"other": [date(2026, 1, 2)]})
+    bound = bind_calendars(unbound, {"holidays": [date(2026, 1, 2), date(2026, 1, 2)]})
+    assert bound.to_dict()["except"] == [
+        {"calendar": "holidays", "dates": ["2026-01-02"], "between": ["00:00", "12:00"]}
+    ]
+    assert parse_spec(bound.to_dict()) == bound
+    assert bound != unbound
+    assert bound.next_after(T0) == datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert bound.next_after(datetime(2026, 1, 1, 10, tzinfo=UTC)) == datetime(
+        2026, 1, 3, 9, tzinfo=UTC
+    )
+    assert bind_calendars(IntervalSpec(5), {}) == IntervalSpec(5)
