@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from celery_stembeat import specs
 from celery_stembeat.audit import Change
-from celery_stembeat.specs import CalendarSpec, CronSpec, Spec, format_duration, load_zone
+from celery_stembeat.specs import Spec, format_duration, load_zone
 from celery_stembeat.stores.base import HistorySize
 
 #: What a missing value (no instant, no drift) shows.
@@ -15,7 +16,7 @@ NOTHING = "-"
 
 def spec_zone(spec: Spec) -> str:
     """The zone a spec is read in: its own for cron and calendar, UTC for the others."""
-    return spec.timezone if isinstance(spec, (CronSpec, CalendarSpec)) else "UTC"
+    return specs.spec_zone(spec)
 
 
 def local(instant: datetime | None, zone: str) -> str:

@@ -32,7 +32,7 @@ import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final
 
 from celery_stembeat.audit import (
@@ -43,9 +43,9 @@ from celery_stembeat.audit import (
     EntryChange,
 )
 from celery_stembeat.entry import Entry, checked_tags
-from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
+from celery_stembeat.limits import MAX_ERROR_LENGTH, MAX_WINDOW_ITEMS, shorten
 from celery_stembeat.ordering import RANKINGS, SORTS
-from celery_stembeat.specs import SpecError, format_instant, parse_instant
+from celery_stembeat.specs import SpecError, check_calendar_name, format_instant, parse_instant
 
 #: Run outcomes a beat records in history: sent, could not be sent, or not sent because the
 #: entry's previous run had not finished (``overlap: skip``).
@@ -252,6 +252,23 @@ def checked_change_limit(limit: object) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit: {shorten(limit)} is not a count >= 1")
     return limit
+
+
+def checked_calendar(name: object, dates: object) -> tuple[str, tuple[date, ...]]:
+    """A holiday calendar's name and some of its dates (sorted, each once), checked: a bad
+    name, a value that is not a date, or more than :data:`MAX_WINDOW_ITEMS` dates raises
+    ValueError naming it."""
+    name = check_calendar_name(name)
+    if isinstance(dates, (str, bytes)) or not isinstance(dates, Iterable):
+        raise SpecError(f"calendar {name!r}: expected dates, got {shorten(dates)}", "dates")
+    days = set()
+    for day in dates:
+        if isinstance(day, datetime) or not isinstance(day, date):
+            raise SpecError(f"calendar {name!r}: {shorten(day)} is not a date", "dates")
+        days.add(day)
+        if len(days) > MAX_WINDOW_ITEMS:
+            raise SpecError(f"calendar {name!r}: more than {MAX_WINDOW_ITEMS} dates", "dates")
+    return name, tuple(sorted(days))
 
 
 def claim_token(owner: str) -> str:
@@ -1193,6 +1210,26 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def beats(self) -> list[BeatInfo]:
         """Every recorded beat, by owner."""
+
+    # -- holiday calendars -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        """Every holiday calendar: name → its dates (sorted), by name."""
+
+    @abc.abstractmethod
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        """Add ``dates`` to the calendar ``name``, which its first date creates; atomic. A bad
+        name or date raises ValueError (see :func:`checked_calendar`).
+
+        The entries whose rules name the calendar keep the dates they were bound to:
+        :func:`celery_stembeat.calendars.rebind` brings them up to date.
+        """
+
+    @abc.abstractmethod
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        """Remove ``dates`` (``None``: every date) from the calendar ``name``; atomic. A
+        calendar left without dates no longer exists; an unknown one is left as it is."""
 
     # -- incidents -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import weakref
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from celery_stembeat import audit
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, entry_change
@@ -47,6 +47,7 @@ from celery_stembeat.stores.base import (
     announced,
     check_version,
     checked_activity,
+    checked_calendar,
     checked_change_limit,
     checked_history_limit,
     checked_history_max_age,
@@ -87,6 +88,7 @@ class _Backend:
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
+        self.calendars: dict[str, set[date]] = {}
         #: Runs recorded per minute (see :meth:`Store.activity`).
         self.run_minutes: dict[datetime, int] = {}
         self.pause: Pause | None = None
@@ -620,6 +622,26 @@ class MemoryStore(Store):
             ]
         return sorted(found)[:limit]
 
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        with self._backend.lock:
+            calendars = self._backend.calendars
+            return {name: tuple(sorted(calendars[name])) for name in sorted(calendars)}
+
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        name, days = checked_calendar(name, dates)
+        if days:
+            with self._backend.lock:
+                self._backend.calendars.setdefault(name, set()).update(days)
+
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        name, days = checked_calendar(name, () if dates is None else dates)
+        calendars = self._backend.calendars
+        with self._backend.lock:
+            kept = calendars.get(name, set())
+            kept.difference_update(kept if dates is None else days)
+            if not kept:
+                calendars.pop(name, None)
+
     def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
         key, state, at = checked_transition(key, state, at)
         incidents = self._backend.incidents
@@ -688,6 +710,7 @@ class MemoryStore(Store):
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()
+            backend.calendars.clear()
             backend.run_minutes.clear()
             backend.pause = None
             backend.changes.clear()

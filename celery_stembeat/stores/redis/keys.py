@@ -122,6 +122,13 @@ Cluster slot and every script can touch them atomically:
     The open incidents: key → compact JSON ``{"state": state, "since": ISO instant}``. A
     resolved incident (state ``ok``) has no field; the ``transition_incident`` script reads
     and moves one incident atomically.
+``{P}:calendars`` (set)
+    The names of the holiday calendars. A name may outlive its dates (removing the last date
+    empties the calendar's set, which Redis then deletes): readers skip it, and adding a date
+    again brings the calendar back.
+``{P}:calendar:<name>`` (set)
+    The dates of holiday calendar ``<name>``, as ISO text (``2026-12-25``). Adding writes
+    both keys in one ``MULTI``; removing a calendar deletes its set and its name in one.
 ``{P}:pause`` (hash)
     The store-wide pause, absent while there is none: ``j`` the compact JSON of
     :meth:`~celery_stembeat.stores.base.Pause.to_dict`, ``u`` its ``until`` in epoch ms (absent
@@ -183,6 +190,8 @@ class Keys:
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
+        self.calendars = f"{tag}:calendars"
+        self.calendar_prefix = f"{tag}:calendar:"
         self.run_minutes_prefix = f"{tag}:run_minutes:"
         self.history = f"{tag}:history"
         self.pause = f"{tag}:pause"

@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, cast
 
 from celery_stembeat import audit
@@ -78,6 +78,7 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     check_version,
     checked_activity,
+    checked_calendar,
     checked_change_limit,
     checked_history_limit,
     checked_history_max_age,
@@ -814,6 +815,49 @@ class RedisStore(Store):
         with self._client.errors():
             values = cast(list[bytes], self._client.redis.hvals(self._keys.beats))
         return decode_beats(values)
+
+    # -- holiday calendars -----------------------------------------------------------------------
+
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        """Every holiday calendar's dates, by name (``SMEMBERS`` of the names, then of each
+        calendar in one pipeline)."""
+        with self._client.errors():
+            names = sorted(
+                name.decode()
+                for name in cast(set[bytes], self._client.redis.smembers(self._keys.calendars))
+            )
+            with self._client.redis.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.smembers(self._keys.calendar_prefix + name)
+                found = cast(list[set[bytes]], pipe.execute())
+        return {
+            name: tuple(sorted(date.fromisoformat(day.decode()) for day in days))
+            for name, days in zip(names, found, strict=True)
+            if days
+        }
+
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        """``SADD`` the dates and the name, in one ``MULTI``."""
+        name, days = checked_calendar(name, dates)
+        if not days:
+            return
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._keys.calendar_prefix + name, *(day.isoformat() for day in days))
+            pipe.sadd(self._keys.calendars, name)
+            pipe.execute()
+
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        """``SREM`` the dates; for every date, delete the calendar's set and name in one
+        ``MULTI``."""
+        name, days = checked_calendar(name, () if dates is None else dates)
+        key = self._keys.calendar_prefix + name
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
+            if dates is None:
+                pipe.delete(key)
+                pipe.srem(self._keys.calendars, name)
+            elif days:
+                pipe.srem(key, *(day.isoformat() for day in days))
+            pipe.execute()
 
     # -- incidents -------------------------------------------------------------------------------
 

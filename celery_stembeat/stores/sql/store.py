@@ -10,7 +10,7 @@ import os
 import re
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -42,6 +42,7 @@ from celery_stembeat.stores.base import (
     announced,
     check_version,
     checked_activity,
+    checked_calendar,
     checked_change_limit,
     checked_history_limit,
     checked_history_max_age,
@@ -59,6 +60,7 @@ from celery_stembeat.stores.sql import activity, audit_log, health, manual, outc
 from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
+from celery_stembeat.stores.sql.calendars import add_days, read_calendars, remove_days
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
 from celery_stembeat.stores.sql.codec import (
     DEFINITION_READ_COLUMNS,
@@ -863,6 +865,27 @@ class SQLStore(Store):
         """Every recorded beat, by owner."""
         with self._single_statement() as conn:
             return read_beats(conn, self._schema)
+
+    # -- holiday calendars -----------------------------------------------------------------------
+
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        """Every holiday calendar's dates, by name (one query)."""
+        with self._single_statement() as conn:
+            return read_calendars(conn, self._schema)
+
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        """Insert the dates the calendar lacks, in one transaction."""
+        name, days = checked_calendar(name, dates)
+        if days:
+            insert = self._dialect.insert(self._schema.calendar_days)
+            with self._write() as conn:
+                add_days(conn, insert, name, days)
+
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        """Delete the dates (or every date) of the calendar, in one transaction."""
+        name, days = checked_calendar(name, () if dates is None else dates)
+        with self._write() as conn:
+            remove_days(conn, self._schema, name, None if dates is None else days)
 
     # -- incidents -------------------------------------------------------------------------------
 
