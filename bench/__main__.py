@@ -36,6 +36,11 @@ MODES = {
         "cli_reps": 1,
         "web_reps": 1,
         "web_requests": 40,
+        "soak_reps": 1,
+        "soak_entries": 1_000,
+        "soak_minutes": 5.0,
+        "soak_sample_seconds": 15.0,
+        "soak_history_limit": 100,
     },
     "quick": {
         "reps": 2,
@@ -53,6 +58,11 @@ MODES = {
         "cli_reps": 1,
         "web_reps": 1,
         "web_requests": 5,
+        "soak_reps": 1,
+        "soak_entries": 50,
+        "soak_minutes": 0.2,
+        "soak_sample_seconds": 3.0,
+        "soak_history_limit": 100,
     },
 }
 
@@ -75,12 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subjects", help=f"comma-separated, of {', '.join(SUBJECTS)}")
     parser.add_argument("--reps", type=int, help="repetitions (default: 5, quick: 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--soak-minutes", type=float, help="soak length (default 5, quick 0.2)")
+    parser.add_argument("--soak-entries", type=int, help="soak entries (default 1000, quick 50)")
     args = parser.parse_args(argv)
     scenarios = _choice(args.scenarios, list(SCENARIOS), "scenarios")
     chosen = _choice(args.subjects, list(SUBJECTS), "subjects")
     options: dict[str, float] = dict(MODES["quick" if args.quick else "full"])
     if args.reps:
         options["reps"] = args.reps
+    if args.soak_minutes is not None:
+        if not 0 < args.soak_minutes <= 24 * 60:
+            parser.error("--soak-minutes must be more than 0 and at most 1440")
+        options["soak_minutes"] = args.soak_minutes
+    if args.soak_entries is not None:
+        if args.soak_entries < 1:
+            parser.error("--soak-entries must be at least 1")
+        options["soak_entries"] = args.soak_entries
     # The anchors come from pip, which byte-compiles what it installs; stembeat runs from its
     # source tree, where nothing may have compiled it (PYTHONDONTWRITEBYTECODE). Compile it
     # as an install would, or every child process would compile it again.
@@ -108,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     print(", ".join(f"{key} {value}" for key, value in found.items()))
     print()
     print(table(results, modules, ctx))
+    for module in modules:
+        if hasattr(module, "report"):
+            print()
+            print(module.report(results, ctx))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{started:%Y%m%dT%H%M%S}-{mode}.json"
     document = {

@@ -21,6 +21,7 @@ from bench.scenarios import (
     observe,
     outcomes,
     propagation,
+    soak,
     startup,
     tags,
     verify,
@@ -43,5 +44,6 @@ SCENARIOS: dict[str, ModuleType] = {
         tags,
         cli,
         web,
+        soak,
     )
 }
