@@ -3,7 +3,8 @@
 Only stembeat's PostgreSQL and Redis stores run it (celery beat and RedBeat keep no history
 and are not measured). The entries are spread evenly over the second (``n`` fires per second,
 steadily) and drive ``celery_stembeat.Scheduler`` as ``celery beat`` does (pass, wait, pass),
-in one process, with the publish step stubbed out: the load falls on the store alone. History
+in one process, with the publish step stubbed out: the load falls on the store alone. A
+thread of the same process samples. History
 keeps ``soak_history_limit`` runs per entry, so that retention runs within a short soak.
 
 Every ``soak_sample_seconds`` the process samples the store's bytes (PostgreSQL:
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -71,6 +73,8 @@ def child_timeout(ctx: Context) -> float:
 
 def measure(ctx: Context, subject: str, n: int, rep: int) -> list[dict[str, float]]:
     """One soak; one result per sample, then the summary."""
+    from celery_stembeat.stores import ClaimBatch
+
     tag = f"soak{n}r{rep}"
     settings = subjects.settings(ctx, subject, tag)
     settings["stembeat_url"] += f"&history_limit={int(ctx.options['soak_history_limit'])}"
@@ -78,43 +82,40 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> list[dict[str, floa
     # Started on its empty store, the beat finds the entries through its change feed.
     scheduler = subjects.start(ctx, subject, tag, app)
     start = time.time() + LEAD
+    end = start + 60.0 * float(ctx.options["soak_minutes"])
     first = datetime.fromtimestamp(start, timezone.utc)
     subjects.store_entries(
         ctx, subject, tag, app, n, 1.0, lambda i: first + timedelta(seconds=i / n)
     )
-    late: list[float] = []
-    scheduler.engine.publisher = _Stub(late)
+    stub = _Stub()
+    engine = scheduler.engine
+    engine.publisher = stub
+    store = engine.store
+    claim = store.claim_batch
+
+    def claim_batch(now: datetime, limit: int, owner: str, lease: timedelta) -> Any:
+        # A beat that cannot keep up never leaves its pass: at the end, claim nothing.
+        if time.time() >= end:
+            return ClaimBatch([], now)
+        return claim(now, limit, owner, lease)
+
+    store.claim_batch = claim_batch
     server = _Server(ctx, subject, tag)
-    samples: list[dict[str, float]] = []
+    sampler = threading.Thread(
+        target=server.run,
+        args=(stub, start, end, float(ctx.options["soak_sample_seconds"])),
+        name="soak-sampler",
+    )
+    sampler.start()
     try:
-        end = start + 60.0 * float(ctx.options["soak_minutes"])
-        every = float(ctx.options["soak_sample_seconds"])
-        server.sample()  # the CPU baseline
-        next_sample, window = start + every, max(start, time.time())
         while time.time() < end:
             scheduler.tick()  # stembeat waits inside its tick
-            if time.time() >= min(next_sample, end):
-                samples.append(server.sample() | _window(late, window, start))
-                late.clear()
-                next_sample, window = next_sample + every, time.time()
     finally:
+        sampler.join()
         scheduler.close()
         server.close()
         subjects.drop(ctx, subject, tag)
-    return [*samples, _summary(samples)]
-
-
-def _window(late: list[float], since: float, start: float) -> dict[str, float]:
-    """The window's lateness and fires, and the beat's RSS, ``since`` (epoch seconds)."""
-    now = time.time()
-    return {
-        "t_at_s": now - start,
-        "t_rss_mb": rss_mb(),
-        "t_p50_ms": percentile(late, 0.5),
-        "t_p99_ms": percentile(late, 0.99),
-        "t_fires": float(len(late)),
-        "t_fires_per_s": len(late) / (now - since) if now > since else math.nan,
-    }
+    return [*server.samples, _summary(server.samples)]
 
 
 def _summary(samples: list[dict[str, float]]) -> dict[str, float]:
@@ -137,13 +138,22 @@ def _summary(samples: list[dict[str, float]]) -> dict[str, float]:
 class _Stub:
     """The engine's publisher, sending nothing: notes each fire's lateness (ms)."""
 
-    def __init__(self, late: list[float]) -> None:
-        self.late = late
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._late: list[float] = []
 
     def publish_many(self, messages: Any) -> list[None]:
         sent = time.time()
-        self.late.extend((sent - m.scheduled_for.timestamp()) * 1000 for m in messages)
+        late = [(sent - m.scheduled_for.timestamp()) * 1000 for m in messages]
+        with self._lock:
+            self._late.extend(late)
         return [None] * len(messages)
+
+    def take(self) -> list[float]:
+        """The lateness noted since the last call."""
+        with self._lock:
+            late, self._late = self._late, []
+        return late
 
 
 class _Server:
@@ -154,11 +164,33 @@ class _Server:
         self.ticks: dict[int, int] = {}
         self.background: dict[int, int] = {}
         self.at = time.monotonic()
+        self.samples: list[dict[str, float]] = []
         self.engine: Any = None
         if subject == "stembeat-postgres":
             import sqlalchemy as sa
 
             self.engine = sa.create_engine(ctx.postgres_url, poolclass=sa.pool.NullPool)
+
+    def run(self, stub: _Stub, start: float, end: float, every: float) -> None:
+        """Sample every ``every`` seconds from ``start`` until ``end`` (the last sample)."""
+        self.sample()  # the CPU baseline
+        stub.take()
+        window, due = time.time(), start + every
+        while window < end:
+            due = min(due, end)
+            time.sleep(max(0.0, due - time.time()))
+            late, now = stub.take(), time.time()
+            sample = self.sample()
+            sample.update(
+                t_at_s=now - start,
+                t_rss_mb=rss_mb(),
+                t_p50_ms=percentile(late, 0.5),
+                t_p99_ms=percentile(late, 0.99),
+                t_fires=float(len(late)),
+                t_fires_per_s=len(late) / (now - window),
+            )
+            self.samples.append(sample)
+            window, due = now, due + every
 
     def close(self) -> None:
         """Let go of the sampler's connections."""
