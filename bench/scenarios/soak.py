@@ -3,11 +3,10 @@
 Only stembeat's PostgreSQL and Redis stores run it (celery beat and RedBeat keep no history
 and are not measured). The entries are spread evenly over the second (``n`` fires per second,
 steadily) and drive ``celery_stembeat.Scheduler`` as ``celery beat`` does (pass, wait, pass),
-in one process, with the publish step stubbed out: the load falls on the store alone. A
-thread of the same process samples. History
+in one process, with the publish step stubbed out: the load falls on the store alone. History
 keeps ``soak_history_limit`` runs per entry, so that retention runs within a short soak.
 
-Every ``soak_sample_seconds`` the process samples the store's bytes (PostgreSQL:
+Every ``soak_sample_seconds`` a thread of the same process samples the store's bytes (PostgreSQL:
 ``pg_total_relation_size`` of its tables; Redis: ``MEMORY USAGE`` of every key of its
 prefix), PostgreSQL's dead and live rows and the share of HOT updates of the entries table,
 the server's CPU (PostgreSQL: the beat's own backends, and the server's background processes
@@ -110,6 +109,9 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> list[dict[str, floa
     try:
         while time.time() < end:
             scheduler.tick()  # stembeat waits inside its tick
+    except BaseException:
+        server.stopped.set()
+        raise
     finally:
         sampler.join()
         scheduler.close()
@@ -165,6 +167,8 @@ class _Server:
         self.background: dict[int, int] = {}
         self.at = time.monotonic()
         self.samples: list[dict[str, float]] = []
+        #: Set when the soak failed: the sampler stops at once.
+        self.stopped = threading.Event()
         self.engine: Any = None
         if subject == "stembeat-postgres":
             import sqlalchemy as sa
@@ -178,7 +182,8 @@ class _Server:
         window, due = time.time(), start + every
         while window < end:
             due = min(due, end)
-            time.sleep(max(0.0, due - time.time()))
+            if self.stopped.wait(max(0.0, due - time.time())):
+                return
             late, now = stub.take(), time.time()
             sample = self.sample()
             sample.update(
