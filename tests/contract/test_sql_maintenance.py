@@ -62,6 +62,8 @@ def _fire(store: Store, times: int, start: int = 0) -> None:
 
 
 def _stored_runs(engine: sa.Engine, store: SQLStore) -> dict[str, int]:
+    """Each entry's rows in history, once the store's maintenance pass (if any) is done."""
+    store._join_maintenance()
     runs = sa.table(f"{store.prefix}runs", sa.column("entry_id"))
     query = sa.select(runs.c.entry_id, sa.func.count()).group_by(runs.c.entry_id)
     with engine.connect() as conn:

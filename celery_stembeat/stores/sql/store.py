@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import re
+import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -192,6 +193,7 @@ class SQLStore(Store):
         self.maintenance_interval = maintenance.MAINTENANCE_INTERVAL
         self.monotonic: Callable[[], float] = time.monotonic
         self._maintained_at: float | None = None
+        self._maintenance: threading.Thread | None = None
         self._upgrade()
         _LIVE.add(self)
 
@@ -667,17 +669,38 @@ class SQLStore(Store):
         return results
 
     def _maintain_when_due(self) -> None:
-        """A maintenance pass, unless this store made one less than ``maintenance_interval``
-        seconds ago; a failed pass is logged (the completions are recorded) and left for the
-        next interval."""
+        """A maintenance pass, unless this store started one less than
+        ``maintenance_interval`` seconds ago or one is still running. On PostgreSQL it runs
+        on a thread of its own (on its own connection), so the beat does not wait for it;
+        SQLite's would wait for the beat's write lock, and runs here."""
         now, last = self.monotonic(), self._maintained_at
         if last is not None and now - last < self.maintenance_interval:
             return
+        running = self._maintenance
+        if running is not None and running.is_alive():
+            return
         self._maintained_at = now
+        if not self._dialect.autocommit_statements:
+            self._maintain()
+            return
+        self._maintenance = threading.Thread(
+            target=self._maintain, name="stembeat-maintenance", daemon=True
+        )
+        self._maintenance.start()
+
+    def _maintain(self) -> None:
+        """One maintenance pass; a failed pass is logged (the completions are recorded) and
+        left for the next interval."""
         try:
             self._dialect.maintain(self._write, self._single_statement, self.history_limit)
         except StoreError as exc:
             logger.warning("stembeat: history retention and vacuum failed: %s", exc)
+
+    def _join_maintenance(self) -> None:
+        """Wait for a maintenance pass still running."""
+        running = self._maintenance
+        if running is not None and running is not threading.current_thread():
+            running.join()
 
     def server_warnings(self) -> list[str]:
         """PostgreSQL: one line when autovacuum does not cover the store's tables (see
@@ -929,6 +952,7 @@ class SQLStore(Store):
     def drop(self) -> None:
         """Drop this prefix's tables, entries and history included."""
         schema = self._schema
+        self._join_maintenance()
         with self._write() as conn:
             self._dialect.lock(conn)
             schema.metadata.drop_all(conn, checkfirst=True)
@@ -941,6 +965,7 @@ class SQLStore(Store):
         for feed in list(self._feeds):
             feed.close()
         _LIVE.discard(self)
+        self._join_maintenance()
         self._dispose()
 
     def _dispose(self, close: bool = True) -> None:
