@@ -47,6 +47,7 @@ MODES = {
         "reps": 2,
         "startup_reps": 1,
         "propagation_reps": 1,
+        "scaleout_reps": 1,
         "pass_seconds": 0.2,
         "burst_seconds": 1.0,
         "lateness_reps": 1,

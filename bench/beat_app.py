@@ -1,4 +1,4 @@
-"""The app a real ``celery beat`` process runs in the propagation scenario.
+"""The app the real ``celery beat`` processes of the propagation and scale-out scenarios run.
 
 Configured by the environment variable ``BENCH_BEAT``: JSON with ``broker``, ``queue`` and
 ``settings`` (celery settings, e.g. ``stembeat_url``).

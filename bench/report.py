@@ -22,17 +22,18 @@ from bench.subjects import ANCHORS, STEMBEATS, SUBJECTS
 
 def table(results: Results, modules: Sequence[ModuleType], ctx: Context) -> str:
     """One row per scenario, size and metric: each subject's median (min-max), the best
-    anchor, and each stembeat store's value divided by the best anchor's."""
+    anchor, and each stembeat store's value divided by the best anchor's. A subject the
+    scenario cannot run shows the reason its ``NOT_RUN`` gives, else "n/a"."""
     header = ["scenario", "N", "metric", *SUBJECTS, "best anchor", "stembeat ÷ anchor"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for module in modules:
         for n, _ in module.plan(ctx):
             for metric in module.METRICS:
-                lines.append(_row(results, module.NAME, n, metric))
+                lines.append(_row(results, module.NAME, n, metric, getattr(module, "NOT_RUN", {})))
     return "\n".join(lines)
 
 
-def _row(results: Results, scenario: str, n: int, metric: Metric) -> str:
+def _row(results: Results, scenario: str, n: int, metric: Metric, not_run: dict[str, str]) -> str:
     medians: dict[str, float] = {}
     cells = []
     for subject in SUBJECTS:
@@ -42,7 +43,7 @@ def _row(results: Results, scenario: str, n: int, metric: Metric) -> str:
             continue
         low, middle, high = summary(values)
         if math.isnan(middle):
-            cells.append("n/a")
+            cells.append(not_run.get(subject, "n/a"))
             continue
         medians[subject] = middle
         cells.append(

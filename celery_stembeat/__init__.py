@@ -9,6 +9,7 @@ __version__ = "0.1.0.dev0"
 if TYPE_CHECKING:
     from celery_stembeat.outcomes import track_outcomes
     from celery_stembeat.scheduler import Scheduler
+    from celery_stembeat.specs.builder import every
 
 
 def __getattr__(name: str) -> Any:
@@ -17,6 +18,10 @@ def __getattr__(name: str) -> Any:
         from celery_stembeat.scheduler import Scheduler
 
         return Scheduler
+    if name == "every":
+        from celery_stembeat.specs.builder import every
+
+        return every
     if name == "track_outcomes":
         from celery_stembeat.outcomes import track_outcomes
 
@@ -24,4 +29,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'celery_stembeat' has no attribute {name!r}")
 
 
-__all__ = ["Scheduler", "__version__", "track_outcomes"]
+__all__ = ["Scheduler", "__version__", "every", "track_outcomes"]

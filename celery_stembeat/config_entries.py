@@ -11,17 +11,18 @@ import functools
 import hashlib
 import logging
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from celery_stembeat import __version__
 from celery_stembeat.audit import MAX_ACTOR_LENGTH, ChangeNote
+from celery_stembeat.calendars import bind
 from celery_stembeat.entry import Entry, EntryError, RunState
 from celery_stembeat.entry_decode import replace_entry, stored_state
 from celery_stembeat.limits import shorten
-from celery_stembeat.specs import Spec, SpecError, load_zone, parse_spec
+from celery_stembeat.specs import Spec, SpecError, calendar_names, load_zone, parse_spec
 from celery_stembeat.stores.base import Store
 
 logger = logging.getLogger(__name__)
@@ -242,6 +243,20 @@ def _given(entry: Entry) -> Callable[[], Entry]:
     return lambda: entry
 
 
+def _bound(entry: Entry, calendars: Mapping[str, Collection[date]]) -> Entry:
+    """``entry`` with the dates of the holiday calendars its rules name; a calendar the store
+    lacks is logged and counts as empty (the beat starts anyway)."""
+    missing = sorted(calendar_names(entry.spec) - set(calendars))
+    if missing:
+        logger.warning(
+            "stembeat: beat_schedule entry %r names unknown calendars %s: they hold no dates "
+            "until 'stembeat calendar add' creates them",
+            entry.id,
+            ", ".join(missing),
+        )
+    return bind(entry, {**dict.fromkeys(missing, ()), **calendars})
+
+
 def sync_config(
     store: Store, entries: Iterable[Entry], now: datetime, owner: str = "beat"
 ) -> SyncReport:
@@ -272,12 +287,17 @@ def sync_config(
     writes: list[tuple[Entry, str]] = []
     digests: dict[str, tuple[int, str]] = {}
     first_runs: dict[Spec, datetime | None] = {}
+    calendars: dict[str, tuple[date, ...]] | None = None
     for candidate in unsure:
         existing = current.get(candidate.entry_id)
         if existing is not None and existing.source != "config":
             report.shadowed.append(candidate.entry_id)
             continue
         entry = candidate.build()
+        if calendar_names(entry.spec):
+            if calendars is None:
+                calendars = store.calendars()
+            entry = _bound(entry, calendars)
         if existing is None:
             # A new entry's first run depends on its spec alone (its state is empty).
             if entry.spec not in first_runs:

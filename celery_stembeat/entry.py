@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
 from celery_stembeat.limits import (
@@ -27,7 +27,14 @@ from celery_stembeat.limits import (
     within,
 )
 from celery_stembeat.options import check_options
-from celery_stembeat.specs import ClockedSpec, Spec, SpecError, format_instant, parse_instant
+from celery_stembeat.specs import (
+    ClockedSpec,
+    Spec,
+    SpecError,
+    format_instant,
+    parse_instant,
+    unwrap,
+)
 from celery_stembeat.specs import parse_spec as _parse_spec
 
 CATCH_UP_POLICIES = ("skip", "fire_one", "fire_all")
@@ -465,12 +472,25 @@ class Entry:
         entry that has run continues after its last scheduled time (so a missed occurrence is
         caught up); otherwise it starts afresh with the first occurrence after ``now``.
         """
-        if isinstance(self.spec, ClockedSpec) and self.state.total_run_count == 0:
-            return self.spec.at
+        base = unwrap(self.spec)
+        if isinstance(base, ClockedSpec) and self.state.total_run_count == 0:
+            # A one-off fires even late, unless its windows exclude its instant.
+            return self.spec.next_after(base.at - timedelta(microseconds=1))
         reference = self.state.last_scheduled_for or self.state.last_run_at
         if resume and reference is not None and reference < now:
             return self.spec.next_after(reference)
         return self.spec.next_after(now)
+
+    def coming(self, now: datetime, count: int) -> list[datetime]:
+        """The next ``count`` occurrences as beat will send them: the stored next run first
+        (even one already past), then the spec's occurrences after it. A disabled entry, or
+        one without a next run, shows the spec's occurrences after ``now``."""
+        start = self.state.next_run_at
+        if count < 1:
+            return []
+        if not self.enabled or start is None:
+            return list(self.spec.occurrences(now, count))
+        return [start, *self.spec.occurrences(start, count - 1)]
 
     def with_state(self, **changes: Any) -> Entry:
         """A copy whose run state has ``changes``.

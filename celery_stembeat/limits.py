@@ -38,6 +38,8 @@ MAX_OVERLAP_TIMEOUT = 2_592_000.0
 #: The longest time a message option may give in seconds (``expires``, ``countdown``, time
 #: limits, publish timeouts and retry intervals): 366 days.
 MAX_OPTION_SECONDS = 366 * 86_400.0
+#: Rules in a spec's ``except`` or ``only`` list, and dates in one rule.
+MAX_WINDOW_ITEMS = 1000
 #: Characters of a bad value that an error message quotes.
 MAX_QUOTE = 80
 #: Characters of an exception's text a run record keeps.

@@ -1,9 +1,10 @@
 """``observe``'s numbers: how many entries are due, late, failing, how much ran lately, and
 which entries are not healthy.
 
-Everything comes from the store's indexes and counters (:meth:`Store.activity` and
-:func:`~celery_stembeat.survey.survey`), so an observation costs about the same on a store of
-a hundred entries as on one of a million with the same few problems.
+Everything comes from the store's indexes and counters (:meth:`Store.activity`,
+:meth:`Store.history_size` and :func:`~celery_stembeat.survey.survey`), so an observation costs
+about the same on a store of a hundred entries as on one of a million with the same few
+problems.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery_stembeat.health import HealthRules
-from celery_stembeat.stores import Activity, Store
+from celery_stembeat.stores import Activity, HistorySize, Store
 from celery_stembeat.survey import Survey, survey
 
 #: How far back ``observe`` counts runs.
@@ -28,6 +29,8 @@ class Observation:
     grace: timedelta
     rules: HealthRules
     activity: Activity
+    #: How many runs history holds (and their bytes where the store knows).
+    history: HistorySize
     #: The health counts, the entries that are not healthy, the beats and the pause.
     survey: Survey
 
@@ -40,5 +43,6 @@ def observe(store: Store, now: datetime, rules: HealthRules) -> Observation:
         grace,
         rules,
         store.activity(now, now - grace, now - WINDOW),
+        store.history_size(),
         survey(store, now, rules),
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from celery_stembeat import specs
 from celery_stembeat.audit import Change
-from celery_stembeat.specs import CalendarSpec, CronSpec, Spec, format_duration, load_zone
+from celery_stembeat.specs import Spec, format_duration, load_zone
+from celery_stembeat.stores.base import HistorySize
 
 #: What a missing value (no instant, no drift) shows.
 NOTHING = "-"
@@ -14,7 +16,7 @@ NOTHING = "-"
 
 def spec_zone(spec: Spec) -> str:
     """The zone a spec is read in: its own for cron and calendar, UTC for the others."""
-    return spec.timezone if isinstance(spec, (CronSpec, CalendarSpec)) else "UTC"
+    return specs.spec_zone(spec)
 
 
 def local(instant: datetime | None, zone: str) -> str:
@@ -56,6 +58,23 @@ def seconds(value: float | None) -> str:
 def counted(count: int, noun: str, nouns: str | None = None) -> str:
     """``1 entry``, ``2 entries``: a count and its noun (plural ``nouns``, else ``noun`` + s)."""
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def history_held(size: HistorySize) -> str:
+    """``1,200 runs in history (3.1 MB)``: ``~`` before an estimate, the bytes where known."""
+    text = f"{'~' if size.estimated else ''}{size.runs:,} {'run' if size.runs == 1 else 'runs'}"
+    text += " in history"
+    return text if size.bytes is None else f"{text} ({byte_size(size.bytes)})"
+
+
+def byte_size(count: int) -> str:
+    """``512 B``, ``48 KB``, ``3.1 MB``, ``12.6 GB``: decimal units, two or three digits."""
+    size, unit = float(count), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            break
+        size /= 1000
+    return f"{size:.0f} {unit}" if unit == "B" or size >= 10 else f"{size:.1f} {unit}"
 
 
 def change_summary(change: Change) -> str:

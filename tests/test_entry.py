@@ -206,3 +206,14 @@ def test_first_run_after_resumes_or_starts_afresh() -> None:
     assert late.first_run_after(T0 + timedelta(days=3)) == T0
     done = late.with_state(total_run_count=1)
     assert done.first_run_after(T0 + timedelta(days=3)) is None
+
+
+def test_coming_runs_on_from_the_stored_next_run_while_enabled() -> None:
+    spec = IntervalSpec(60)
+    stored = Entry("e", "t", spec, state=RunState(next_run_at=T0 - timedelta(seconds=10)))
+    second = timedelta(seconds=1)
+    assert stored.coming(T0, 2) == [T0 - 10 * second, T0 + 50 * second]
+    assert stored.coming(T0, 0) == []
+    disabled = Entry("e", "t", spec, enabled=False, state=stored.state)
+    assert disabled.coming(T0, 2) == [T0 + 60 * second, T0 + 120 * second]
+    assert Entry("e", "t", spec).coming(T0, 1) == [T0 + 60 * second]

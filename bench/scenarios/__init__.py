@@ -3,8 +3,8 @@
 A scenario module has ``NAME``, ``METRICS`` (what its table rows show), ``plan(ctx)`` (the sizes
 and subjects to run, in order), and ``measure(ctx, subject, n, rep)`` returning metric values.
 It may have ``prepare``/``cleanup`` (run once per subject and size, around the repetitions)
-and ``STEPS`` (several child processes per repetition, in order, as for first start and
-restart).
+``STEPS`` (several child processes per repetition, in order, as for first start and
+restart) and ``NOT_RUN`` (subject → why the table has no value for it).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bench.scenarios import (
     observe,
     outcomes,
     propagation,
+    scaleout,
     soak,
     startup,
     tags,
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, ModuleType] = {
     for module in (
         idle,
         burst,
+        scaleout,
         startup,
         lateness,
         propagation,

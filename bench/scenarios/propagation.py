@@ -12,19 +12,15 @@ would make each change wait minutes).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from bench import subjects
 from bench.apps import TASK, make_app
+from bench.beat_process import start_beat, stop_beats
 from bench.context import Context
 from bench.stats import Metric, percentile
 
@@ -34,7 +30,6 @@ METRICS = (
     Metric("p95_ms", "change propagation p95", "ms"),
     Metric("max_ms", "change propagation max", "ms"),
 )
-ROOT = Path(__file__).resolve().parents[2]
 SCHEDULERS = {"redbeat": "redbeat.RedBeatScheduler"} | dict.fromkeys(
     subjects.STEMBEATS, "celery_stembeat.Scheduler"
 )
@@ -57,7 +52,7 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> dict[str, float]:
         settings["beat_max_loop_interval"] = REDBEAT_LOOP
     broker = redis.Redis.from_url(ctx.broker_url)
     broker.delete(queue)
-    beat = _beat(ctx, subject, tag, queue, settings)
+    beat = start_beat(ctx.broker_url, SCHEDULERS[subject], ctx.path(tag), queue, settings)
     change = _changer(ctx, subject, tag, make_app(ctx, queue, {}, **settings))
     try:
         _propagate(change, broker, queue, "warm-up", _READY_TIMEOUT)
@@ -71,27 +66,10 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> dict[str, float]:
             "max_ms": max(delays),
         }
     finally:
-        beat.send_signal(signal.SIGTERM)
-        try:
-            beat.wait(30)
-        except subprocess.TimeoutExpired:
-            beat.kill()
-            beat.wait()
+        stop_beats([beat])
         broker.delete(queue)
         broker.close()
         subjects.drop(ctx, subject, tag)
-
-
-def _beat(
-    ctx: Context, subject: str, tag: str, queue: str, settings: dict[str, Any]
-) -> subprocess.Popen[bytes]:
-    config = {"broker": ctx.broker_url, "queue": queue, "settings": settings}
-    env = {**os.environ, "BENCH_BEAT": json.dumps(config), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "celery", "-A", "bench.beat_app", "beat"]
-    command += ["-S", SCHEDULERS[subject], "-s", str(ctx.path(tag)), "-l", "warning"]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 def _changer(ctx: Context, subject: str, tag: str, app: Any) -> Any:

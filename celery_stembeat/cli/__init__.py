@@ -31,6 +31,7 @@ VERBS = {
     "log": f"{_COMMANDS}.log:log",
     "metrics": f"{_COMMANDS}.metrics:metrics",
     "apply": f"{_COMMANDS}.manage:apply_files",
+    "calendar": f"{_COMMANDS}.calendar:calendar",
     "enable": f"{_COMMANDS}.manage:enable",
     "disable": f"{_COMMANDS}.manage:disable",
     "remove": f"{_COMMANDS}.manage:remove",

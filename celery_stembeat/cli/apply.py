@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from celery_stembeat.audit import ChangeNote
+from celery_stembeat.calendars import bind
 from celery_stembeat.changes import Changes, changed_fields
 from celery_stembeat.cli.errors import Failed, changed_meanwhile
-from celery_stembeat.cli.files import Item, checked_entries, item_digest
+from celery_stembeat.cli.files import BadItem, Item, checked_entries, item_digest
 from celery_stembeat.entry import Entry, RunState, is_entry_id
-from celery_stembeat.specs import Spec
+from celery_stembeat.limits import shorten
+from celery_stembeat.specs import Spec, SpecError, calendar_names
 from celery_stembeat.stores import Fingerprint, Store, VersionConflict
 
 #: How often an entry is written when another process keeps changing it.
@@ -204,6 +206,23 @@ class ItemsPlan:
     digests: dict[str, str]
 
 
+def _bind_calendars(store: Store, items: Sequence[Item], entries: dict[str, Entry]) -> None:
+    """Bind the store's holiday calendars into the entries whose rules name one (read only
+    when one does); an unknown calendar raises :class:`BadItem` naming the item."""
+    named = [entry for entry in entries.values() if calendar_names(entry.spec)]
+    if not named:
+        return
+    calendars = store.calendars()
+    where = {item.entry_id: item.where for item in items}
+    for entry in named:
+        try:
+            entries[entry.id] = bind(entry, calendars)
+        except SpecError as exc:
+            raise BadItem(
+                f"{where[entry.id]}: entry {shorten(entry.id)}: 'spec': {exc}", "spec"
+            ) from None
+
+
 def plan_items(store: Store, items: Sequence[Item], *, prune: bool = False) -> ItemsPlan:
     """Check ``items`` (as read from files) and :func:`plan` them against the store; the first
     bad item raises :class:`~celery_stembeat.cli.errors.BadInput`. Items whose digest the
@@ -220,6 +239,7 @@ def plan_items(store: Store, items: Sequence[Item], *, prune: bool = False) -> I
         if mark.source == "store" and mark.digest and mark.digest == digests[entry_id]
     }
     entries = {entry.id: entry for entry in checked_entries(items, known)}
+    _bind_calendars(store, items, entries)
     ids = list(dict.fromkeys(item.entry_id or "" for item in items))
     planned = plan(store, ids, entries, digests, marks=marks, prune=prune)
     return ItemsPlan(planned, entries, digests)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from celery_stembeat.wording import (
     NOTHING,
     change_summary,
     counted,
+    history_held,
     local,
     relative,
     seconds,
@@ -203,6 +204,7 @@ def observation_dict(seen: Observation) -> dict[str, Any]:
         "overdue": activity.overdue,
         "runs_last_hour": activity.runs,
         "failing": activity.failing,
+        "history": asdict(seen.history),
         "health": surveyed.counts,
         "live_beats": len(surveyed.live),
         "beats": [beat.to_dict() for beat in surveyed.beats],
@@ -279,8 +281,8 @@ def observation_view(seen: Observation) -> tables.Table:
         f"{counted(surveyed.entries, 'entry', 'entries')}, {activity.enabled} enabled, "
         f"{activity.due} due now, "
         f"{activity.overdue} overdue (> {format_duration(seen.grace.total_seconds())} late), "
-        f"{counted(activity.runs, 'run')} in the last hour, {activity.failing} failing "
-        f"(as of {format_instant(seen.now.replace(microsecond=0))})"
+        f"{counted(activity.runs, 'run')} in the last hour, {activity.failing} failing, "
+        f"{history_held(seen.history)} (as of {format_instant(seen.now.replace(microsecond=0))})"
     )
     rows = (
         (

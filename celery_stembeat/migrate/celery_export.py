@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from celery_stembeat.entry import Entry
-from celery_stembeat.migrate.expressible import Inexpressible, check_celery_rules, crontab_fields
+from celery_stembeat.migrate.expressible import (
+    Inexpressible,
+    check_celery_rules,
+    crontab_fields,
+    left_out,
+    without_left_out,
+)
 from celery_stembeat.specs import (
     CalendarSpec,
     ClockedSpec,
@@ -31,13 +37,16 @@ class CeleryModule:
     written: list[str] = field(default_factory=list)
     #: id → what celery's scheduler cannot express.
     skipped: dict[str, str] = field(default_factory=dict)
-    #: id → the fields of an entry written without them (celery's entries have no tags).
+    #: id → the fields of an entry written without them (celery's entries have no tags and no
+    #: blackout windows).
     left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _schedule(entry: Entry, timezone: str) -> str:
     spec = entry.spec
     if isinstance(spec, IntervalSpec):
+        if spec.up_to is not None:
+            raise Inexpressible(f"a random interval ({spec.describe()})")
         if spec.start_at or spec.end_at:
             raise Inexpressible("an interval with start_at or end_at")
         return f"timedelta(seconds={spec.every!r})"
@@ -84,13 +93,13 @@ def beat_schedule_module(entries: Iterable[Entry], timezone: str, now: datetime)
             module.skipped[entry.id] = "disabled"
             continue
         try:
-            items.append(_item(entry, timezone))
+            items.append(_item(without_left_out(entry), timezone))
         except Inexpressible as exc:
             module.skipped[entry.id] = str(exc)
             continue
         module.written.append(entry.id)
-        if entry.tags:
-            module.left_out[entry.id] = ["tags"]
+        if names := left_out(entry):
+            module.left_out[entry.id] = names
     header = [
         f'"""beat_schedule exported by stembeat at {format_instant(now)}."""',
         "",

@@ -31,6 +31,8 @@ from celery_stembeat.migrate.expressible import (
     check_celery_rules,
     crontab_fields,
     interval_period,
+    left_out,
+    without_left_out,
 )
 from celery_stembeat.migrate.importer import RUN_STATE, same_run_state
 from celery_stembeat.specs import (
@@ -79,13 +81,16 @@ class ExportResult(Changes):
 
     #: id → what the target cannot express.
     skipped: dict[str, str] = field(default_factory=dict)
-    #: id → the fields of an entry written without them (django-celery-beat has no tags).
+    #: id → the fields of an entry written without them (django-celery-beat has no tags and
+    #: no blackout windows).
     left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _schedule(entry: Entry) -> tuple[str, dict[str, Any], datetime | None]:
     spec = entry.spec
     if isinstance(spec, IntervalSpec):
+        if spec.up_to is not None:
+            raise Inexpressible(f"a random interval ({spec.describe()})")
         if spec.end_at is not None:
             raise Inexpressible(f"end_at {format_instant(spec.end_at)} (use expire_at)")
         every, period = interval_period(spec.every)
@@ -236,7 +241,7 @@ def _differences(entry: Entry, row: TaskRow, settings: DcbSettings, now: datetim
     back = convert_task(row, settings, now).entry
     if back is None:
         return [UNREADABLE]
-    fields = changed_fields(back, replace(entry, tags=()))
+    fields = changed_fields(back, entry)
     # django-celery-beat clears the last run of a disabled task when saving it; a task that
     # never ran has its next run from date_changed.
     state = entry.state if entry.enabled else replace(entry.state, last_run_at=None)
@@ -261,15 +266,16 @@ def export_entries(
     result = ExportResult()
     existing = {row.name: row for row in read_tasks(connection, schema, settings)}
     writer = _Writer(connection, schema, settings)
-    for entry in entries:
+    for whole in entries:
+        entry = without_left_out(whole)
         try:
             task = to_dcb(entry)
             writer.check_columns(task)
         except Inexpressible as exc:
             result.skipped[entry.id] = str(exc)
             continue
-        if entry.tags:
-            result.left_out[entry.id] = ["tags"]
+        if names := left_out(whole):
+            result.left_out[entry.id] = names
         row = existing.get(entry.id)
         if row is None:
             result.added.append(entry.id)

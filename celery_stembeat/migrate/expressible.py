@@ -6,13 +6,14 @@ schedules, so they share the question; each says what it cannot carry as :class:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from celery.schedules import crontab
 
 from celery_stembeat.celery_schedules import from_celery
 from celery_stembeat.entry import Entry
-from celery_stembeat.specs import CalendarSpec, CronSpec, Spec
+from celery_stembeat.specs import CalendarSpec, CronSpec, Spec, WindowedSpec, unwrap
 from celery_stembeat.specs.calendar import compress
 from celery_stembeat.specs.cron import split_fields
 
@@ -93,6 +94,24 @@ def check_celery_rules(entry: Entry) -> None:
         raise Inexpressible(f"jitter={entry.jitter:g} s")
     if entry.overlap != "allow":
         raise Inexpressible(f"overlap={entry.overlap} (celery sends every occurrence)")
+
+
+def left_out(entry: Entry) -> list[str]:
+    """The fields of ``entry`` a celery-style target has no room for, so an export writes the
+    entry without them and names them: its tags and its blackout windows."""
+    names = ["tags"] if entry.tags else []
+    if isinstance(entry.spec, WindowedSpec):
+        names += [
+            name
+            for name, rules in (("except", entry.spec.exclude), ("only", entry.spec.only))
+            if rules
+        ]
+    return names
+
+
+def without_left_out(entry: Entry) -> Entry:
+    """``entry`` as a celery-style target keeps it: no tags, no windows."""
+    return replace(entry, tags=(), spec=unwrap(entry.spec))
 
 
 def after_expire(expire_at: datetime) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from celery_stembeat.specs._rules import check_calendar_name
 from celery_stembeat.specs._time import format_instant, load_zone, parse_instant, zone_name
 from celery_stembeat.specs.base import Spec
 from celery_stembeat.specs.calendar import CalendarSpec
@@ -18,6 +19,13 @@ from celery_stembeat.specs.errors import SpecError
 from celery_stembeat.specs.interval import IntervalSpec, format_duration, parse_duration
 from celery_stembeat.specs.parse import parse_spec
 from celery_stembeat.specs.solar import SolarSpec
+from celery_stembeat.specs.windows import (
+    WindowedSpec,
+    bind_calendars,
+    calendar_names,
+    spec_zone,
+    unwrap,
+)
 
 if TYPE_CHECKING:
     from celery_stembeat.celery_schedules import SpecSchedule, from_celery, to_celery
@@ -43,6 +51,10 @@ __all__ = [
     "Spec",
     "SpecError",
     "SpecSchedule",
+    "WindowedSpec",
+    "bind_calendars",
+    "calendar_names",
+    "check_calendar_name",
     "format_duration",
     "format_instant",
     "from_celery",
@@ -50,6 +62,8 @@ __all__ = [
     "parse_duration",
     "parse_instant",
     "parse_spec",
+    "spec_zone",
     "to_celery",
+    "unwrap",
     "zone_name",
 ]

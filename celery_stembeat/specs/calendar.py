@@ -32,27 +32,28 @@ FILTERS = {
 FILTER_ORDER = ("months", "weekdays", "monthdays", "hours", "minutes")
 
 
-def _expand(name: str, values: object) -> tuple[int, ...]:
+def expand_filter(name: str, values: object, label: str = "calendar") -> tuple[int, ...]:
+    """The sorted values a filter (``months``, ``weekdays``…) lists; errors name ``label``."""
     field = find_field(FILTERS[name])
     if values is None:
         return ()
     if isinstance(values, (str, int)):
         values = [values]
     if not isinstance(values, Iterable):
-        raise SpecError(f"calendar {name!r}: expected a list, got {shorten(values)}", name)
+        raise SpecError(f"{label} {name!r}: expected a list, got {shorten(values)}", name)
     chosen: set[int] = set()
     for item in values:
         if isinstance(item, bool) or not isinstance(item, (int, str)):
-            raise SpecError(f"calendar {name!r}: {shorten(item)} is not a number or name", name)
-        label = f"calendar {name!r}"
+            raise SpecError(f"{label} {name!r}: {shorten(item)} is not a number or name", name)
+        where = f"{label} {name!r}"
         if isinstance(item, int) and not field.low <= item <= field.high:
             # Said here: str() refuses integers of 4,300 digits.
-            raise SpecError(f"{label}: {shorten(item)} is outside {field.low}-{field.high}", name)
+            raise SpecError(f"{where}: {shorten(item)} is outside {field.low}-{field.high}", name)
         text = str(item).strip()
         low, dash, high = text.partition("-")
         try:
-            start = field_value(field, low, label)
-            end = field_value(field, high, label) if dash else start
+            start = field_value(field, low, where)
+            end = field_value(field, high, where) if dash else start
         except SpecError as exc:
             raise SpecError(str(exc), name) from None
         chosen.update(range_values(field, start, end))
@@ -82,7 +83,7 @@ def compress(values: Iterable[int]) -> str:
     return _join((str(first), str(last)) for first, last in _runs(values))
 
 
-def _describe_filter(name: str, values: tuple[int, ...]) -> str:
+def describe_filter(name: str, values: tuple[int, ...]) -> str:
     """A filter's values as ranges; runs at both ends of the field join into one that wraps
     round it: hours 0-2 and 22-23 are ``22-2``, weekdays 0, 1, 5 and 6 are ``fri-mon``."""
     field = find_field(FILTERS[name])
@@ -109,7 +110,7 @@ class CalendarSpec(Spec):
 
     def __post_init__(self) -> None:
         for name in FILTERS:
-            object.__setattr__(self, name, _expand(name, getattr(self, name)))
+            object.__setattr__(self, name, expand_filter(name, getattr(self, name)))
         object.__setattr__(self, "timezone", zone_name(self.timezone))
         fields = [compress(getattr(self, name)) or "*" for name in FILTERS]
         schedule = compile_wallclock(
@@ -138,7 +139,7 @@ class CalendarSpec(Spec):
 
     def describe(self) -> str:
         parts = [
-            f"{name}={_describe_filter(name, getattr(self, name))}"
+            f"{name}={describe_filter(name, getattr(self, name))}"
             for name in FILTER_ORDER
             if getattr(self, name)
         ]

@@ -15,6 +15,7 @@ from celery_stembeat.specs.cron import CronSpec
 from celery_stembeat.specs.errors import SpecError
 from celery_stembeat.specs.interval import IntervalSpec, parse_duration
 from celery_stembeat.specs.solar import SolarSpec
+from celery_stembeat.specs.windows import WINDOW_KEYS, with_windows
 
 SPEC_TYPES: dict[str, Any] = {
     cls.kind: cls for cls in (IntervalSpec, CronSpec, SolarSpec, ClockedSpec, CalendarSpec)
@@ -26,11 +27,11 @@ def _from_dict(data: Mapping[str, Any], timezone: str | None) -> Spec:
     if not isinstance(kind, str) or kind not in SPEC_TYPES:
         known = ", ".join(SPEC_TYPES)
         raise SpecError(f"spec 'type': {shorten(kind)} is not one of {known}", "type")
-    fields = dict(data)
+    fields = {key: value for key, value in data.items() if key not in WINDOW_KEYS}
     if timezone and kind in ("cron", "calendar") and not fields.get("timezone"):
         fields["timezone"] = timezone
     spec: Spec = SPEC_TYPES[kind].from_dict(fields)
-    return spec
+    return with_windows(spec, data)
 
 
 def _from_text(text: str, timezone: str | None) -> Spec:
@@ -42,6 +43,8 @@ def _from_text(text: str, timezone: str | None) -> Spec:
             raise SpecError(
                 f"spec JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             ) from None
+        except RecursionError:
+            raise SpecError("spec JSON: nested too deeply") from None
         if not isinstance(data, dict):
             raise SpecError("spec JSON: a spec must be a JSON object with a 'type', not an array")
         return _from_dict(data, timezone)

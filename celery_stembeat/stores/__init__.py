@@ -11,6 +11,7 @@ from celery_stembeat.stores._secrets import SENTINEL_SCHEME, is_sentinel, url_pa
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     FAILED,
     FINAL_OUTCOMES,
     INCIDENT_OK,
@@ -25,6 +26,7 @@ from celery_stembeat.stores.base import (
     EntryCounts,
     EntryNotFound,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -35,10 +37,11 @@ from celery_stembeat.stores.base import (
     SuspectRules,
     TaskReport,
     VersionConflict,
+    parse_history_max_age,
 )
 
 #: Query parameters of a store URL that are ours, not the database driver's.
-STORE_OPTIONS = ("prefix", "history_limit", "audit_limit")
+STORE_OPTIONS = ("prefix", "history_limit", "history_max_age", "audit_limit")
 
 
 def _split_options(url: str) -> tuple[str, dict[str, Any]]:
@@ -56,6 +59,11 @@ def _split_options(url: str) -> tuple[str, dict[str, Any]]:
                 raise StoreURLError(
                     f"store URL: {name} {shorten(options[name])} is not a number"
                 ) from None
+    if "history_max_age" in options:
+        try:
+            options["history_max_age"] = parse_history_max_age(options["history_max_age"])
+        except ValueError as exc:
+            raise StoreURLError(f"store URL: {exc}") from None
     return (f"{base}?{rest}" if rest else base), options
 
 
@@ -122,8 +130,10 @@ def open_store(url: str, **options: Any) -> Store:
     ``redis://…`` / ``rediss://…``, ``sentinel://…;sentinel://…?master_name=…`` (Redis
     Sentinel, see :mod:`celery_stembeat.stores.redis.sentinel`), ``redis+cluster://host:port[,
     host:port…]`` (or ``rediss+cluster://…``) for a Redis Cluster. The query parameters
-    ``prefix`` (key or table prefix), ``history_limit`` (runs kept per entry) and
-    ``audit_limit`` (change records kept) may also be given as keyword arguments.
+    ``prefix`` (key or table prefix), ``history_limit`` (runs kept per entry),
+    ``history_max_age`` (how long runs are kept: seconds, or ``30d``, ``12h``, ``90m``, ``45s``;
+    ``0``: no age limit) and ``audit_limit`` (change records kept) may also be given as keyword
+    arguments.
     """
     if not is_sentinel(url):  # a Sentinel URL is checked part by part by the Redis store
         check_url(url)
@@ -151,6 +161,7 @@ def open_store(url: str, **options: Any) -> Store:
 __all__ = [
     "ANY_CHANGE",
     "DEFAULT_HISTORY_LIMIT",
+    "DEFAULT_HISTORY_MAX_AGE",
     "FAILED",
     "FINAL_OUTCOMES",
     "INCIDENT_OK",
@@ -165,6 +176,7 @@ __all__ = [
     "EntryCounts",
     "EntryNotFound",
     "Fingerprint",
+    "HistorySize",
     "Incident",
     "Outcome",
     "Pause",

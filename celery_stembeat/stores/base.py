@@ -28,10 +28,11 @@ from __future__ import annotations
 import abc
 import heapq
 import math
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final
 
 from celery_stembeat.audit import (
@@ -42,9 +43,9 @@ from celery_stembeat.audit import (
     EntryChange,
 )
 from celery_stembeat.entry import Entry, checked_tags
-from celery_stembeat.limits import MAX_ERROR_LENGTH, shorten
+from celery_stembeat.limits import MAX_ERROR_LENGTH, MAX_WINDOW_ITEMS, shorten
 from celery_stembeat.ordering import RANKINGS, SORTS
-from celery_stembeat.specs import SpecError, format_instant, parse_instant
+from celery_stembeat.specs import SpecError, check_calendar_name, format_instant, parse_instant
 
 #: Run outcomes a beat records in history: sent, could not be sent, or not sent because the
 #: entry's previous run had not finished (``overlap: skip``).
@@ -68,7 +69,12 @@ TASK_OUTCOMES = (STARTED, RETRY, *FINAL_OUTCOMES)
 FAILING_OUTCOMES = (FAILURE, REJECTED, TIMEOUT)
 #: Characters of a worker's hostname a run record keeps.
 MAX_WORKER_LENGTH = 255
-DEFAULT_HISTORY_LIMIT = 1000
+#: Runs of history kept per entry unless told otherwise (``history_limit``), and for how long
+#: (``history_max_age``): see "History budget" in docs/stores.md for what they cost.
+DEFAULT_HISTORY_LIMIT = 100
+DEFAULT_HISTORY_MAX_AGE = timedelta(days=30)
+#: The longest ``history_max_age``: ten years.
+MAX_HISTORY_MAX_AGE = timedelta(days=3650)
 
 #: A bulk write of more entries than this announces :data:`ANY_CHANGE` once instead of each id.
 ANNOUNCED_IDS = 100
@@ -137,6 +143,62 @@ def checked_history_limit(value: object, backend: str) -> int:
     return value
 
 
+#: A ``history_max_age`` in text: a whole number, optionally with a unit.
+_MAX_AGE = re.compile(r"([0-9]{1,12})([smhdSMHD]?)")
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_history_max_age(value: object) -> timedelta:
+    """``value`` as a ``history_max_age``: a timedelta, seconds (a number or its text), or text
+    with a unit (``30d``, ``12h``, ``90m``, ``45s``); 0 means no age limit. A ValueError naming
+    the option unless it is from 0 to :data:`MAX_HISTORY_MAX_AGE`."""
+    seconds: float | None = None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (found := _MAX_AGE.fullmatch(value)):
+        # Few digits: text of a million digits is refused, not converted.
+        seconds = float(found[1]) * _AGE_UNITS[found[2].lower()]
+    if seconds is None or not 0 <= seconds <= MAX_HISTORY_MAX_AGE.total_seconds():
+        raise ValueError(
+            f"history_max_age {shorten(value)} is not a duration from 0 to 3650d "
+            "(seconds, or a number with s, m, h or d)"
+        )
+    return timedelta(milliseconds=round(seconds * 1000))
+
+
+def checked_history_max_age(value: object, backend: str) -> timedelta:
+    """:func:`parse_history_max_age`'s answer, else a StoreError naming ``backend``."""
+    try:
+        return parse_history_max_age(value)
+    except ValueError as exc:
+        raise StoreError(f"{backend} store: {exc}") from None
+
+
+def run_time(run: RunRecord) -> datetime:
+    """When ``run`` happened: when it was sent (a run not sent: its scheduled time). Activity
+    counts runs by it, and ``history_max_age`` ages them by it."""
+    return run.published_at or run.scheduled_for
+
+
+def history_stamps(previous: datetime | None, runs: Iterable[RunRecord]) -> list[datetime]:
+    """The instants history ages ``runs`` by (to the millisecond), appended in order after a
+    run stamped ``previous``: each run's :func:`run_time`, or the stamp before when that is
+    later. Stamps never go back, so the runs that age out are always an entry's oldest.
+
+    Appending runs trims the entry's history to the newest ``history_limit`` and drops the
+    runs stamped more than ``history_max_age`` before the newest stamp (both limits apply).
+    """
+    stamps: list[datetime] = []
+    for run in runs:
+        at = run_time(run).astimezone(timezone.utc)
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        previous = at if previous is None else max(previous, at)
+        stamps.append(previous)
+    return stamps
+
+
 def checked_selection(tags: Collection[str]) -> tuple[str, ...]:
     """The ``tags`` of :meth:`Store.ids_tagged` when valid (distinct, sorted), else a
     ValueError naming the bad one."""
@@ -190,6 +252,23 @@ def checked_change_limit(limit: object) -> int | None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit: {shorten(limit)} is not a count >= 1")
     return limit
+
+
+def checked_calendar(name: object, dates: object) -> tuple[str, tuple[date, ...]]:
+    """A holiday calendar's name and some of its dates (sorted, each once), checked: a bad
+    name, a value that is not a date, or more than :data:`MAX_WINDOW_ITEMS` dates raises
+    ValueError naming it."""
+    name = check_calendar_name(name)
+    if isinstance(dates, (str, bytes)) or not isinstance(dates, Iterable):
+        raise SpecError(f"calendar {name!r}: expected dates, got {shorten(dates)}", "dates")
+    days = set()
+    for day in dates:
+        if isinstance(day, datetime) or not isinstance(day, date):
+            raise SpecError(f"calendar {name!r}: {shorten(day)} is not a date", "dates")
+        days.add(day)
+        if len(days) > MAX_WINDOW_ITEMS:
+            raise SpecError(f"calendar {name!r}: more than {MAX_WINDOW_ITEMS} dates", "dates")
+    return name, tuple(sorted(days))
 
 
 def claim_token(owner: str) -> str:
@@ -494,6 +573,19 @@ class EntryCounts:
     scheduled: int
 
 
+@dataclass(frozen=True)
+class HistorySize:
+    """How much run history a store holds, every entry's together (see
+    :meth:`Store.history_size`)."""
+
+    #: Runs held.
+    runs: int
+    #: Bytes they take in the database, where it tells cheaply (``None``: it does not).
+    bytes: int | None = None
+    #: ``runs`` is the database's estimate, not a count.
+    estimated: bool = False
+
+
 #: :meth:`Store.activity` counts runs per minute of the run's time (see :func:`run_minute`).
 RUN_MINUTE = timedelta(minutes=1)
 #: How long stores keep a minute's run count: the widest window :meth:`Store.activity` counts.
@@ -510,7 +602,7 @@ def run_minute(run: RunRecord) -> datetime | None:
     failed to send: its scheduled time); ``None`` for a skipped run, which is not counted."""
     if run.outcome == SKIPPED:
         return None
-    return minute_of(run.published_at or run.scheduled_for)
+    return minute_of(run_time(run))
 
 
 def minute_counts(runs: Iterable[RunRecord]) -> dict[datetime, int]:
@@ -715,7 +807,10 @@ class ChangeFeed(abc.ABC):
 class Store(abc.ABC):
     """Where entries, their run state and their history live."""
 
+    #: Runs kept per entry, the newest (a store setting).
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    #: How much older than an entry's newest run a run may be and stay (zero: no age limit).
+    history_max_age: timedelta = DEFAULT_HISTORY_MAX_AGE
     #: Change records the audit log keeps (the newest; a store setting).
     audit_limit: int = DEFAULT_AUDIT_LIMIT
 
@@ -940,7 +1035,8 @@ class Store(abc.ABC):
         """Record each ``outcome`` for its ``claim`` in one atomic write per claim (backends
         batch them into one round trip); ``False`` for a claim whose lease was lost.
 
-        Appends ``outcome.runs`` to history (trimmed to the newest ``history_limit``), adds
+        Appends ``outcome.runs`` to history (trimmed to the newest ``history_limit`` and by
+        ``history_max_age``, see :func:`history_stamps`), adds
         published runs to ``total_run_count`` and failed ones to ``failure_count``, updates
         ``consecutive_failures``, ``last_error``, ``last_run_at``, ``last_scheduled_for`` and
         the drift summary; stores ``outcome.next_run_at``, unless an edit changed the schedule
@@ -1052,8 +1148,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
         """Append ``record``, a run sent out of schedule (``record.manual`` is true, else
-        ValueError), to its entry's history, trimmed to the newest ``history_limit`` as
-        completions trim it; ``False``, writing nothing, when the entry does not exist.
+        ValueError), to its entry's history, trimmed by ``history_limit`` and
+        ``history_max_age`` as completions trim it; ``False``, writing nothing, when the entry
+        does not exist.
 
         Atomic, and run state only: the definition, ``version``, the run state (next run,
         counters, failures, drift) and any claim are left as they are, and nothing is
@@ -1070,6 +1167,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def entry_counts(self) -> EntryCounts:
         """How many entries there are, and how many are scheduled."""
+
+    @abc.abstractmethod
+    def history_size(self) -> HistorySize:
+        """How many runs history holds, all entries together, and the bytes where the database
+        tells: read from a counter, or the database's statistics, never by reading the runs."""
 
     @abc.abstractmethod
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
@@ -1108,6 +1210,26 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def beats(self) -> list[BeatInfo]:
         """Every recorded beat, by owner."""
+
+    # -- holiday calendars -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        """Every holiday calendar: name → its dates (sorted), by name."""
+
+    @abc.abstractmethod
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        """Add ``dates`` to the calendar ``name``, which its first date creates; atomic. A bad
+        name or date raises ValueError (see :func:`checked_calendar`).
+
+        The entries whose rules name the calendar keep the dates they were bound to:
+        :func:`celery_stembeat.calendars.rebind` brings them up to date.
+        """
+
+    @abc.abstractmethod
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        """Remove ``dates`` (``None``: every date) from the calendar ``name``; atomic. A
+        calendar left without dates no longer exists; an unknown one is left as it is."""
 
     # -- incidents -----------------------------------------------------------------------------
 

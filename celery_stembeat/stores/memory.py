@@ -13,7 +13,7 @@ import weakref
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from celery_stembeat import audit
 from celery_stembeat.audit import AuditHead, Change, ChangeNote, EntryChange, entry_change
@@ -25,6 +25,7 @@ from celery_stembeat.stores.base import (
     ANY_CHANGE,
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     INCIDENT_OK,
     RUN_MINUTES_KEPT,
     Activity,
@@ -34,6 +35,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryCounts,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -45,8 +47,10 @@ from celery_stembeat.stores.base import (
     announced,
     check_version,
     checked_activity,
+    checked_calendar,
     checked_change_limit,
     checked_history_limit,
+    checked_history_max_age,
     checked_manual,
     checked_pause,
     checked_selection,
@@ -54,6 +58,7 @@ from celery_stembeat.stores.base import (
     checked_transition,
     claim_token,
     counted_minutes,
+    history_stamps,
     minute_counts,
     not_found,
     pause_change,
@@ -75,12 +80,15 @@ class _Backend:
         self.entries: dict[str, Entry] = {}
         self.leases: dict[str, _Lease] = {}
         self.history: dict[str, deque[RunRecord]] = {}
+        #: Each run's stamp in ``history``, in step (see :func:`history_stamps`).
+        self.stamps: dict[str, deque[datetime]] = {}
         self.digests: dict[str, tuple[int, str]] = {}
         #: tag → the ids of the entries holding it.
         self.tagged: dict[str, set[str]] = {}
         self.due: list[tuple[datetime, str]] = []
         self.beats: dict[str, BeatInfo] = {}
         self.incidents: dict[str, Incident] = {}
+        self.calendars: dict[str, set[date]] = {}
         #: Runs recorded per minute (see :meth:`Store.activity`).
         self.run_minutes: dict[datetime, int] = {}
         self.pause: Pause | None = None
@@ -160,8 +168,10 @@ class MemoryStore(Store):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         prefix: str = "",
         audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
+        history_max_age: timedelta | float | str = DEFAULT_HISTORY_MAX_AGE,
     ) -> None:
         self.history_limit = checked_history_limit(history_limit, "memory")
+        self.history_max_age = checked_history_max_age(history_max_age, "memory")
         self.audit_limit = audit.checked_audit_limit(audit_limit, "memory")
         if name:
             with _NAMED_LOCK:
@@ -350,6 +360,7 @@ class MemoryStore(Store):
                 backend.record(note, [entry_change(entry_id, gone, None)], self.audit_limit)
             backend.leases.pop(entry_id, None)
             backend.history.pop(entry_id, None)
+            backend.stamps.pop(entry_id, None)
             backend.digests.pop(entry_id, None)
             if existed:
                 backend.announce(entry_id)
@@ -447,16 +458,21 @@ class MemoryStore(Store):
         return True
 
     def _append_runs(self, entry_id: str, new_runs: Iterable[RunRecord]) -> None:
-        """Add runs to the entry's history, keeping the newest ``history_limit``, and count
-        them per minute; the caller holds the backend's lock."""
+        """Add runs to the entry's history, keeping the newest ``history_limit`` and those
+        stamped at most ``history_max_age`` before the newest (the reference of
+        :func:`history_stamps`), and count them per minute; the caller holds the lock."""
         new_runs = list(new_runs)
         runs = self._backend.history.setdefault(entry_id, deque())
+        stamps = self._backend.stamps.setdefault(entry_id, deque())
         runs.extend(new_runs)
+        stamps.extend(history_stamps(stamps[-1] if stamps else None, new_runs))
         counted = self._backend.run_minutes
         for minute, count in minute_counts(new_runs).items():
             counted[minute] = counted.get(minute, 0) + count
-        while len(runs) > self.history_limit:
+        oldest = stamps[-1] - self.history_max_age if stamps and self.history_max_age else None
+        while len(runs) > self.history_limit or (oldest and stamps and stamps[0] < oldest):
             runs.popleft()
+            stamps.popleft()
 
     def record_manual_run(self, record: RunRecord, *, note: ChangeNote | None = None) -> bool:
         checked_manual(record)
@@ -590,6 +606,11 @@ class MemoryStore(Store):
             runs=runs,
         )
 
+    def history_size(self) -> HistorySize:
+        """Every entry's runs counted."""
+        with self._backend.lock:
+            return HistorySize(sum(map(len, self._backend.history.values())))
+
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         limit = SuspectRules.checked_limit(limit)
         backend = self._backend
@@ -600,6 +621,26 @@ class MemoryStore(Store):
                 if rules.matches(entry, entry.id in backend.leases)
             ]
         return sorted(found)[:limit]
+
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        with self._backend.lock:
+            calendars = self._backend.calendars
+            return {name: tuple(sorted(calendars[name])) for name in sorted(calendars)}
+
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        name, days = checked_calendar(name, dates)
+        if days:
+            with self._backend.lock:
+                self._backend.calendars.setdefault(name, set()).update(days)
+
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        name, days = checked_calendar(name, () if dates is None else dates)
+        calendars = self._backend.calendars
+        with self._backend.lock:
+            kept = calendars.get(name, set())
+            kept.difference_update(kept if dates is None else days)
+            if not kept:
+                calendars.pop(name, None)
 
     def transition_incident(self, key: str, state: str, at: datetime) -> str | None:
         key, state, at = checked_transition(key, state, at)
@@ -663,11 +704,13 @@ class MemoryStore(Store):
             backend.entries.clear()
             backend.leases.clear()
             backend.history.clear()
+            backend.stamps.clear()
             backend.digests.clear()
             backend.tagged.clear()
             backend.due.clear()
             backend.beats.clear()
             backend.incidents.clear()
+            backend.calendars.clear()
             backend.run_minutes.clear()
             backend.pause = None
             backend.changes.clear()

@@ -9,6 +9,8 @@ reported, never overwritten. Each redirects back with a message.
 
 from __future__ import annotations
 
+import math
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +27,7 @@ from celery_stembeat.publisher import CeleryPublisher
 from celery_stembeat.stores import PUBLISHED, VersionConflict
 from celery_stembeat.web.dashboard import Dashboard, actor, dashboard, flash, note, render
 from celery_stembeat.web.forms import form_version
-from celery_stembeat.web.security import CSRF_FIELD, USER_KEY, csrf_valid
+from celery_stembeat.web.security import CSRF_FIELD, SESSION_ID_KEY, USER_KEY, csrf_valid
 
 READ_ONLY = "this dashboard is read-only (started with --read-only): nothing was changed"
 BAD_CSRF = "the form's security token is missing or out of date: reload the page and try again"
@@ -165,27 +167,44 @@ run = _act(_run)
 
 
 async def login(request: Request) -> Response:
-    """Sign in: the session remembers the user (a fresh session, with a fresh CSRF token)."""
+    """Sign in: the session remembers the user (a fresh session, with a fresh id and CSRF
+    token). An address that failed too often is refused (429) without checking."""
     form = await checked_form(request)
     if isinstance(form, Response):
         return form
-    auth = dashboard(request).auth
-    if auth is None:
+    settings = dashboard(request)
+    if settings.auth is None:
         return RedirectResponse(request.url_for("overview"), status_code=303)
+    address, now = request.client.host if request.client else "", settings.clock()
+    wait = settings.throttle.wait(address, now)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        problem = f"too many failed sign-ins: try again in {seconds} s"
+        response = render(request, "login.html", {"problem": problem}, status_code=429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     user, secret = str(form.get("user", "")), str(form.get("secret", ""))
-    who = await run_in_threadpool(auth.check, user, secret)
+    who = await run_in_threadpool(settings.auth.check, user, secret)
     if who is None:
-        wrong = "wrong token" if auth.uses_token else "wrong user name or password"
+        settings.throttle.failed(address, now)
+        wrong = "wrong token" if settings.auth.uses_token else "wrong user name or password"
         return render(request, "login.html", {"problem": wrong}, status_code=401)
+    settings.throttle.succeeded(address)
     request.session.clear()
     request.session[USER_KEY] = who
+    request.session[SESSION_ID_KEY] = secrets.token_urlsafe(16)
     return RedirectResponse(request.url_for("overview"), status_code=303)
 
 
 async def logout(request: Request) -> Response:
-    """Sign out: the session is cleared."""
+    """Sign out: the session is cleared, and its id revoked in this process, so a copy of
+    its cookie no longer signs in."""
     form = await checked_form(request)
     if isinstance(form, Response):
         return form
+    session_id = request.session.get(SESSION_ID_KEY)
+    if session_id is not None:
+        settings = dashboard(request)
+        settings.signed_out.add(session_id, settings.clock())
     request.session.clear()
     return RedirectResponse(request.url_for("login"), status_code=303)

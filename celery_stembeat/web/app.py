@@ -25,6 +25,7 @@ from celery_stembeat.web import actions, applying, editing, pages, rollbacks
 from celery_stembeat.web.auth import WebAuth
 from celery_stembeat.web.dashboard import Dashboard, render
 from celery_stembeat.web.security import SecurityHeaders, SignInGate
+from celery_stembeat.web.signins import SignedOut, SignInThrottle
 
 #: A key to sign session cookies with, shared by the processes serving one dashboard; unset,
 #: each app makes its own (sessions then end when it restarts).
@@ -76,6 +77,8 @@ def create_app(
         mask_kwargs=mask_kwargs,
         auth=auth,
         celery_app=celery_app,
+        throttle=SignInThrottle(),
+        signed_out=SignedOut(lifetime=SESSION_AGE),
     )
 
     @contextlib.asynccontextmanager
@@ -118,7 +121,12 @@ def create_app(
             same_site="strict",
             https_only=https_only,
         ),
-        Middleware(SignInGate, required=auth is not None, open_paths=("/login", "/static/")),
+        Middleware(
+            SignInGate,
+            required=auth is not None,
+            open_paths=("/login", "/static/"),
+            signed_out=settings.signed_out,
+        ),
     ]
     app = Starlette(
         routes=routes,

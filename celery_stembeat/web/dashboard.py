@@ -19,6 +19,7 @@ from celery_stembeat.health import HealthRules
 from celery_stembeat.stores import Store
 from celery_stembeat.web.auth import WebAuth
 from celery_stembeat.web.security import USER_KEY, csrf_token
+from celery_stembeat.web.signins import SignedOut, SignInThrottle
 
 #: Where the session keeps the messages the next page shows.
 FLASH_KEY = "flash"
@@ -36,6 +37,9 @@ class Dashboard:
     auth: WebAuth | None
     #: The celery app that sends "run now" messages; ``None``: running by hand is refused.
     celery_app: Any
+    #: The addresses that failed to sign in too often, and the sessions signed out.
+    throttle: SignInThrottle
+    signed_out: SignedOut
 
 
 def dashboard(request: Request) -> Dashboard:
@@ -74,6 +78,7 @@ def _environment() -> jinja2.Environment:
         version=__version__, when=wording.when, local=wording.local, seconds=wording.seconds
     )
     environment.globals["counted"] = wording.counted
+    environment.globals["history_held"] = wording.history_held
     return environment
 
 

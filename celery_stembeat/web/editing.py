@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from celery_stembeat.calendars import bind
 from celery_stembeat.cli.apply import config_owned, write_definition
 from celery_stembeat.cli.errors import BadInput
 from celery_stembeat.entry import CATCH_UP_POLICIES, OVERLAP_POLICIES, Entry, is_entry_id
 from celery_stembeat.limits import shorten
+from celery_stembeat.specs import SpecError, calendar_names
 from celery_stembeat.stores import VersionConflict
 from celery_stembeat.web import views
 from celery_stembeat.web.actions import READ_ONLY, back_to_entry, change_form, refused
@@ -89,6 +91,12 @@ def _save(request: Request, form: FormData) -> Response:
         entry = posted.entry()
     except BadInput as exc:
         return _page(request, posted, exc.message, getattr(exc, "field", None), 400)
+    if calendar_names(entry.spec):
+        try:
+            entry = bind(entry, store.calendars())
+        except SpecError as exc:
+            problem = f"the form: entry {shorten(entry.id)}: 'spec': {exc}"
+            return _page(request, posted, problem, "spec", 400)
     if current is not None and current.definition() == entry.definition():
         flash(request, "ok", f"{entry.id} unchanged: nothing saved")
         return back_to_entry(request, entry.id)

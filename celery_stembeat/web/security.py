@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Container
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
@@ -24,8 +25,10 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
-#: Where the session keeps the signed-in user, and the CSRF token of its forms.
+#: Where the session keeps the signed-in user, the session's id (what signing out revokes),
+#: and the CSRF token of its forms.
 USER_KEY = "user"
+SESSION_ID_KEY = "sid"
 CSRF_KEY = "csrf"
 #: The form field that carries the CSRF token.
 CSRF_FIELD = "csrf"
@@ -55,20 +58,32 @@ class SecurityHeaders:
 class SignInGate:
     """ASGI middleware (inside the session's): with authentication on, a request that is not
     signed in is sent to the login page (a read) or refused with 403 (a write); the login
-    page and the stylesheet are open."""
+    page and the stylesheet are open. A session in ``signed_out`` is not signed in, even with
+    a cookie copied before it signed out."""
 
-    def __init__(self, app: ASGIApp, *, required: bool, open_paths: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        required: bool,
+        open_paths: tuple[str, ...],
+        signed_out: Container[object],
+    ) -> None:
         self.app = app
         self.required = required
         self.open_paths = open_paths
+        self.signed_out = signed_out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.required:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
+        session = connection.session
+        if session.get(SESSION_ID_KEY) in self.signed_out:
+            session.clear()
         path = scope["path"][len(scope.get("root_path", "")) :] or "/"
-        if connection.session.get(USER_KEY) is not None or path.startswith(self.open_paths):
+        if session.get(USER_KEY) is not None or path.startswith(self.open_paths):
             await self.app(scope, receive, send)
             return
         response: Response

@@ -4,7 +4,7 @@ escape them), with kwargs and options masked where the dashboard says so."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,16 +50,20 @@ class Fire:
 
 
 def next_fires(entry: Entry, now: datetime, count: int = NEXT_FIRES) -> list[Fire]:
-    """The entry's next ``count`` occurrences after ``now`` (whatever its enabled flag)."""
-    return spec_fires(entry.spec, now, count)
+    """The entry's next ``count`` occurrences as beat will send them (:meth:`Entry.coming`)."""
+    return _fires(entry.spec, entry.coming(now.replace(microsecond=0), count), now)
 
 
 def spec_fires(spec: Spec, now: datetime, count: int = NEXT_FIRES) -> list[Fire]:
     """The next ``count`` occurrences of ``spec`` after ``now``, in its zone and in UTC."""
+    return _fires(spec, spec.occurrences(now.replace(microsecond=0), count), now)
+
+
+def _fires(spec: Spec, instants: Iterable[datetime], now: datetime) -> list[Fire]:
     zone = wording.spec_zone(spec)
     return [
         Fire(wording.local(at, zone), format_instant(at), wording.relative(at, now))
-        for at in spec.occurrences(now.replace(microsecond=0), count)
+        for at in instants
     ]
 
 

@@ -249,11 +249,32 @@ MALFORMED_URLS = [
     ),
     ("sqlite:///x.db?history_limit=zz", "store URL: history_limit 'zz' is not a number"),
     (
+        "redis://127.0.0.1/0?history_max_age=-30d",
+        "store URL: history_max_age '-30d' is not a duration from 0 to 3650d (seconds, or a "
+        "number with s, m, h or d)",
+    ),
+    (
         "ftp://example.com/x",
         "store URL: unknown scheme 'ftp' (use memory://, sqlite:///, postgresql://, redis://, "
         "redis+cluster://, sentinel://)",
     ),
 ]
+
+
+@pytest.mark.parametrize("value", ["-1", "99999999999d", "1e999", "soon", "9" * 2**20])
+def test_a_hostile_history_max_age_is_refused_and_nothing_is_written(
+    tmp_path: Path, value: str
+) -> None:
+    """One line naming the option, exit 2, and no store file made."""
+    path = tmp_path / "never.db"
+    url = f"sqlite:///{path}?history_max_age={value}"
+    files = write(tmp_path / "entries.json", ENTRIES)
+    result = CliRunner().invoke(main, ["--url", url, "apply", str(files)], env=ENVIRONMENT)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: store URL: history_max_age ")
+    assert result.stderr.count("\n") == 1
+    assert len(result.stderr) < 300
+    assert not path.exists()
 
 
 @pytest.mark.parametrize(("url", "message"), MALFORMED_URLS)

@@ -33,6 +33,12 @@ def item(**fields: str) -> str:
     return '{"id": "bad", "task": "tasks.bad", "spec": "5m"' + extra + "}"
 
 
+def random_interval(up_to: str) -> str:
+    """An entry's JSON text whose spec is every 5 minutes up to the raw JSON ``up_to``."""
+    spec = '{"type": "interval", "every": 300, "up_to": ' + up_to + "}"
+    return '{"id": "bad", "task": "tasks.bad", "spec": ' + spec + "}"
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
@@ -91,6 +97,21 @@ def item(**fields: str) -> str:
             "tag-control",
             f"[{GOOD}, {item(tags=CONTROL_TAGS)}]",
             r"item 2: entry 'bad': 'tags[0]': 'a\x1b[2Jb' is not a tag",
+        ),
+        (
+            "up-to-not-above-every",
+            f"[{GOOD}, {random_interval('300')}]",
+            "item 2: entry 'bad': 'spec': interval 'up_to': 300 must be more than 'every' (5m)",
+        ),
+        (
+            "up-to-1e400",
+            f"[{GOOD}, {random_interval('1e400')}]",
+            "item 2: entry 'bad': 'spec': interval 'up_to': inf is not a finite number",
+        ),
+        (
+            "up-to-1mb",
+            f"[{GOOD}, {random_interval(json.dumps('x' * 1_000_000))}]",
+            "item 2: entry 'bad': 'spec': interval 'up_to': 'xxxxxxxxxx",
         ),
         (
             "id-1mb",

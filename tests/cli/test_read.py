@@ -207,6 +207,23 @@ def test_dry_run_of_an_entry_in_its_zone(sqlite_cli: Invoke) -> None:
     ]
 
 
+@pytest.mark.usefixtures("seeded")
+def test_dry_run_of_an_entry_starts_at_its_stored_next_run(sqlite_cli: Invoke) -> None:
+    """An interval runs on from its stored next run (here 10 s overdue), not from now; with
+    --after, the spec's own times after that instant."""
+    coming = json.loads(sqlite_cli("dry-run", "ping", "--count", "2", "--json").stdout)
+    assert [item["utc"] for item in coming["occurrences"]] == [
+        "2026-03-02T08:59:50Z",
+        "2026-03-02T09:00:50Z",
+    ]
+    after = sqlite_cli(
+        "dry-run", "ping", "--count", "1", "--json", "--after", "2026-03-02T10:00:00Z"
+    )
+    assert [item["utc"] for item in json.loads(after.stdout)["occurrences"]] == [
+        "2026-03-02T10:01:00Z"
+    ]
+
+
 @pytest.mark.parametrize(
     ("spec", "options", "local"),
     [
@@ -262,7 +279,10 @@ def test_observe_is_the_same_on_every_store(cli: Invoke, store: Store) -> None:
     assert result.exit_code == 0, result.output
     seen = json.loads(result.stdout)
     rows = seen.pop("rows")
+    history = seen.pop("history")
     assert seen == EXPECTED_OBSERVATION
+    held = sum(len(store.history(entry.id, limit=1000)) for entry in store.list_entries())
+    assert history == {"runs": held, "bytes": history["bytes"], "estimated": False}
     assert rows == [  # the entries that are not healthy only
         {
             "id": "sync",

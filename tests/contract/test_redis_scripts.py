@@ -7,6 +7,7 @@ from importlib import resources
 
 from celery_stembeat import audit
 from celery_stembeat.stores.redis import codec, scripts
+from celery_stembeat.stores.redis.keys import Keys
 
 
 def lua(name: str) -> str:
@@ -64,3 +65,13 @@ def test_every_script_that_appends_changes_checks_the_head_it_follows_first() ->
 def test_audit_lua_starts_the_chain_where_audit_py_does() -> None:
     assert audit.GENESIS == "0" * 64
     assert "local GENESIS = string.rep('0', 64)\n" in lua("audit")
+
+
+def test_the_scripts_take_the_index_keys_keys_py_gives() -> None:
+    """The rank sets in ``RANK_FIELDS`` order, and as many upsert indexes as ``Keys.indexes``."""
+    keys = Keys("p")
+    fields = re.findall(r"'(\w+)'", table(lua("helpers"), "RANK_FIELDS"))
+    assert [key.rsplit(":", 1)[1] for key in keys.rank_keys] == fields
+    assert keys.indexes[6:9] == keys.rank_keys
+    assert keys.completion_indexes[5:] == [*keys.rank_keys, keys.history]
+    assert f"local INDEX_KEYS = {len(keys.indexes)}\n" in lua("write_entry")

@@ -99,3 +99,33 @@ def test_store_and_feed_follow_a_failover() -> None:
         finally:
             feed.close()
             store.close()
+
+
+def test_a_tls_group_carries_the_store_its_feed_and_a_failover() -> None:
+    """Sentinels, primary and replica that speak only TLS: the store checks their
+    certificate, claims and completes, its feed hears changes, and it follows a failover;
+    the same URL without ``ssl=true`` gets a StoreError."""
+    with sentinel_group(tls=True) as fresh:
+        plain = open_store(with_option(fresh.url.split("&ssl=")[0], "prefix", "tls_"))
+        try:
+            with pytest.raises(StoreError):
+                plain.get("job")
+        finally:
+            plain.close()
+        store: Store = open_store(with_option(fresh.url, "prefix", "tls_"))
+        feed = store.watch()
+        try:
+            store.upsert(make_entry("job"))
+            assert ANY_CHANGE not in wait_for(feed, lambda seen: "job" in seen)
+            (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+            assert store.complete(claim, published(claim))
+            fresh.wait_replicated()
+
+            fresh.wait_for_promotion(fresh.kill_primary())
+            entry, _ = _until_it_works(lambda: store.get("job"))
+            assert entry is not None
+            assert entry.state.total_run_count == 1
+            wait_for(feed, lambda seen: ANY_CHANGE in seen, timeout=30)
+        finally:
+            feed.close()
+            store.close()

@@ -108,3 +108,63 @@ def test_ranked_pages_follow_the_sort_keys(store: Store) -> None:
 def test_ranked_refuses_bad_arguments(store: Store, by: str, limit: int, offset: int) -> None:
     with pytest.raises(ValueError, match=r"^(by|limit|offset): "):
         store.ranked(by, limit, offset=offset)
+
+
+def ranked_scenario(store: Store) -> None:
+    """Entries for every case of the ranked orders: ties in runs, drift and last run (ids in
+    code-point order, ``é`` and ``日本`` too), negative and zero drift, run state written with a
+    new entry (an import), runs without a drift, disabled entries, and entries never run."""
+    store.upsert_many(
+        make_entry(entry_id, next_run_at=at(9000 + n))
+        for n, entry_id in enumerate(["a", "é", "日本"])
+    )
+    store.upsert(make_entry("off", next_run_at=None, enabled=False))
+    store.upsert_many(
+        [
+            make_entry("imported", next_run_at=None).with_state(
+                last_run_at=at(-10), total_run_count=3, drift_mean=0.25
+            ),
+            make_entry("Zeta", enabled=False, next_run_at=None).with_state(
+                last_run_at=at(-10), total_run_count=2, drift_mean=-0.5
+            ),
+            make_entry("no-drift", next_run_at=None).with_state(
+                last_run_at=at(-20), total_run_count=1
+            ),
+            make_entry("last-only", next_run_at=None).with_state(last_run_at=at(-20)),
+        ]
+    )
+    for entry_id, start, count, drift in [
+        ("b", 1000, 1, 0.5),
+        ("c", 0, 2, 0.0),
+        ("日", -1000, 3, 0.25),
+        ("d", -2000, 3, 0.25),
+    ]:
+        store.upsert(make_entry(entry_id, next_run_at=at(start)))
+        run_times(store, entry_id, count, drift)
+
+
+def test_ranked_pages_are_those_of_reading_every_entry(store: Store) -> None:
+    """Every page, of every size, across the end of the entries with a value: what the
+    contract's default (every entry read, sorted by the order's key) gives on the same data."""
+    ranked_scenario(store)
+    total = len(store.list_entries())
+    for by in RANKINGS:
+        everything = Store.ranked(store, by, total)
+        assert store.ranked(by, total) == everything, by
+        expected = ids(everything)
+        for limit in (1, 2, 3, 7):
+            for offset in range(total + 2):
+                page = ids(store.ranked(by, limit, offset=offset))
+                assert page == expected[offset : offset + limit], (by, limit, offset)
+
+
+def test_ranked_by_runs_holds_past_what_a_double_holds(store: Store) -> None:
+    """Counts of 2**53 and more (an import can write them) stay in their exact order."""
+    store.upsert_many(
+        make_entry(entry_id).with_state(total_run_count=count)
+        for entry_id, count in [("a", 2**53), ("b", 2**53 + 1), ("c", 2**63 - 1), ("d", 5)]
+    )
+    store.upsert(make_entry("never"))
+    assert ids(store.ranked("runs", 10)) == ["c", "b", "a", "d", "never"]
+    assert ids(store.ranked("runs", 2, offset=1)) == ["b", "a"]
+    assert ids(store.ranked("runs", 2, offset=3)) == ["d", "never"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -91,25 +91,27 @@ def raw_engine(sql_url: str) -> Iterator[sa.Engine]:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 7, or 11) had them: without the audit log
-    (version 12); below 11 without the run counter (version 11), the history's ``manual``
-    column (version 10), the tags (version 9) and the pause table (version 8), below 7 without
-    the partial indexes of the health suspects and entry counts, below 6 without the
-    incidents, below 5 without the overlap columns, below 4 without the beats, and at version 2
-    without the outcome columns either."""
-    assert 2 <= version <= 7 or version == 11
+    """Make the tables as schema ``version`` (2 to 7, 11 or 12) had them: without the holiday
+    calendars (version 13); below 12 without the audit log (version 12); below 11 without the
+    run counter (version 11), the history's ``manual`` column (version 10), the tags (version 9)
+    and the pause table (version 8), below 7 without the partial indexes of the health
+    suspects and entry counts, below 6 without the incidents, below 5 without the overlap
+    columns, below 4 without the beats, and at version 2 without the outcome columns either."""
+    assert 2 <= version <= 7 or version in (11, 12)
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
-        dropped = [] if version == 11 else [(schema.entries, ("tags",)), (schema.runs, ("manual",))]
+        dropped = [] if version >= 11 else [(schema.entries, ("tags",)), (schema.runs, ("manual",))]
         if version < 5:
             dropped += [(schema.entries, ("overlap", "overlap_timeout"))]
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            schema.audit.drop(conn)
-            schema.audit_head.drop(conn)
+            schema.calendar_days.drop(conn)
+            if version < 12:
+                schema.audit.drop(conn)
+                schema.audit_head.drop(conn)
             if version < 11:
                 schema.run_minutes.drop(conn)
                 schema.pause.drop(conn)
@@ -169,7 +171,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 12
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 13
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -236,7 +238,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 12
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 13
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -324,6 +326,15 @@ def test_older_tables_gain_an_empty_audit_log_that_records_from_the_upgrade(
         assert change.fields_changed() == ["enabled"]
         assert store.audit_head() == AuditHead(1, change.hash, 1)
         assert verify(store.audit_head(), store.changes()).intact
+
+
+@pytest.mark.parametrize("old_store", [12], indirect=True)
+def test_version_12_tables_gain_the_holiday_calendars(old_store: str) -> None:
+    """Version 13 adds the holiday calendars, empty."""
+    with upgraded(old_store) as store:
+        assert store.calendars() == {}
+        store.add_calendar_dates("us-holidays", [date(2026, 7, 3)])
+        assert store.calendars() == {"us-holidays": (date(2026, 7, 3),)}
 
 
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:

@@ -12,9 +12,10 @@ import pytest
 from celery.schedules import crontab, solar
 
 from celery_stembeat.entry import Entry
+from celery_stembeat.migrate.celery_export import beat_schedule_module
 from celery_stembeat.migrate.dcb_export import to_dcb
 from celery_stembeat.migrate.expressible import Inexpressible, check_celery_rules
-from celery_stembeat.specs import CronSpec, IntervalSpec
+from celery_stembeat.specs import CronSpec, IntervalSpec, parse_spec
 from celery_stembeat.stores import Store
 from tests.migrate import django_project, scenario
 from tests.migrate.conftest import NOW, Invoke, invoker
@@ -141,6 +142,15 @@ def test_skipping_overlaps_is_inexpressible_in_django_celery_beat_and_celery() -
         check_celery_rules(entry)
 
 
+def test_a_random_interval_is_inexpressible_in_django_celery_beat_and_celery() -> None:
+    """Neither has a random interval: exporting only its `every` would change the schedule."""
+    entry = Entry(id="x", task="proj.x", spec=IntervalSpec(300, up_to=600))
+    with pytest.raises(Inexpressible, match=re.escape("a random interval (every 5-10m)")):
+        to_dcb(entry)
+    module = beat_schedule_module([entry], "UTC", NOW)
+    assert module.skipped == {"x": "a random interval (every 5-10m)"}
+
+
 def _tag(store: Store, entry_id: str, *tags: str) -> None:
     entry = store.get(entry_id)
     assert entry is not None
@@ -184,3 +194,39 @@ def test_export_to_celery_names_tags_as_left_out_and_takes_tag(
     assert sorted(schedule) == ["sunrise-nyc", "ttl"]
     assert "# left out of ttl: tags" in result.stdout
     assert "left out   sunrise-nyc: tags (the target has no such field)" in result.stderr
+
+
+def _window(store: Store, entry_id: str) -> None:
+    """Give an imported entry blackout windows (its next run moves past the windows)."""
+    entry = store.get(entry_id)
+    assert entry is not None
+    data = {**entry.spec.to_dict(), "except": ["2026-12-25"], "only": [{"weekdays": ["mon-fri"]}]}
+    store.upsert(replace(entry, spec=parse_spec(data)))
+
+
+def test_blackout_windows_are_named_as_left_out_by_both_exports(
+    sqlite_alias: str, cli: Invoke, store: Store
+) -> None:
+    """Neither django-celery-beat nor celery can skip occurrences: the entry is written with
+    its inner schedule, and the export names ``except`` and ``only`` as left out."""
+    scenario.build_all_fields(sqlite_alias)
+    assert cli(*import_args(sqlite_alias)).exit_code == 0
+    _window(store, "quarter-hours-london")
+    django_project.fresh(sqlite_alias)
+    url = django_project.url(sqlite_alias)
+    exported = cli("export", "--to", "django-celery-beat", "--db-url", url, "--allow-skips")
+    assert exported.exit_code == 0, exported.output
+    assert (
+        "left out   quarter-hours-london: except, only (the target has no such field)"
+        in exported.stdout
+    )
+    again = cli("export", "--to", "django-celery-beat", "--db-url", url, "--allow-skips")
+    assert "unchanged  quarter-hours-london" in again.stdout
+
+    result = cli("export", "--to", "celery", "--celery-timezone", "Europe/London")
+    namespace: dict[str, object] = {}
+    exec(compile(result.stdout, "exported.py", "exec"), namespace)
+    schedule = namespace["beat_schedule"]
+    assert isinstance(schedule, dict)
+    assert schedule["quarter-hours-london"]["schedule"] == crontab(minute="*/15")
+    assert "# left out of quarter-hours-london: except, only" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -447,7 +448,9 @@ def test_dict_errors_are_exact() -> None:
     assert str(caught.value) == "interval 'every': missing"
     with pytest.raises(SpecError) as caught:
         parse_spec({"type": "interval", "every": 30, "foo": 1})
-    assert str(caught.value) == "interval: unknown field 'foo' (known: every, start_at, end_at)"
+    assert (
+        str(caught.value) == "interval: unknown field 'foo' (known: every, start_at, end_at, up_to)"
+    )
     assert caught.value.field == "foo"
 
 
@@ -457,3 +460,91 @@ def test_dict_errors_are_exact() -> None:
 def test_format_duration_switches_to_seconds_at_one_second(seconds: float, text: str) -> None:
     """Milliseconds are used below 1000 ms after rounding; 1000 ms and more are seconds."""
     assert format_duration(seconds) == text
+
+
+def test_up_to_makes_a_random_interval_within_its_bounds() -> None:
+    """Each gap is between `every` and `up_to` (inclusive), whole ms, and not all alike."""
+    spec = IntervalSpec(300, up_to=600)
+    gaps = set()
+    current = T0
+    for found in spec.occurrences(T0, 500):
+        gap = found - current
+        assert timedelta(seconds=300) <= gap <= timedelta(seconds=600)
+        assert gap % timedelta(milliseconds=1) == timedelta(0)
+        gaps.add(gap)
+        current = found
+    assert len(gaps) > 450
+
+
+def test_a_random_gap_is_a_pure_function_of_the_spec_and_the_instant() -> None:
+    """Two specs built apart (as two beats read one from a store) give the same gaps; another
+    spec or another millisecond gives other gaps; a sub-millisecond part does not count."""
+    first = IntervalSpec(300, up_to=600)
+    second = parse_spec(json.dumps(first.to_dict()))
+    assert list(first.occurrences(T0, 50)) == list(second.occurrences(T0, 50))
+    other = IntervalSpec(300, up_to=601)
+    assert list(first.occurrences(T0, 5)) != list(other.occurrences(T0, 5))
+    gap = first.next_after(T0) - T0  # type: ignore[operator]
+    same_ms = T0 + timedelta(microseconds=999)
+    assert first.next_after(same_ms) == same_ms + gap
+    assert first.next_after(T0 + timedelta(milliseconds=1)) != T0 + timedelta(milliseconds=1) + gap
+
+
+def test_a_random_interval_starts_at_start_at_and_stops_at_end_at() -> None:
+    """`start_at` is the first occurrence (no grid after it); `end_at` bounds the last."""
+    end = T0 + timedelta(hours=1)
+    spec = IntervalSpec(60, start_at=T0, end_at=end, up_to=120)
+    found = list(spec.occurrences(T0 - timedelta(days=1), 1000))
+    assert found[0] == T0
+    assert found[-1] <= end
+    assert 30 <= len(found) <= 61
+    assert spec.next_after(found[-1]) is None
+
+
+@pytest.mark.parametrize(
+    ("up_to", "message"),
+    [
+        (300, "interval 'up_to': 300 must be more than 'every' (5m)"),
+        (299.9999, "interval 'up_to': 299.9999 must be more than 'every' (5m)"),
+        (100, "interval 'up_to': 100 must be more than 'every' (5m)"),
+        (math.inf, "interval 'up_to': inf is not a finite number"),
+        (math.nan, "interval 'up_to': nan is not a finite number"),
+        (-1, "interval 'up_to': -1 must be at least 0.001 s"),
+        (True, "interval 'up_to': True is not a number of seconds"),
+        ([600], "interval 'up_to': [600] is not a number of seconds"),
+        (4e9, "interval 'up_to': 4000000000.0 is more than 100 years (3155760000 s)"),
+        (10**400, "is more than 100 years"),
+        ("ten", "interval 'up_to': 'ten' is not a duration (use e.g. 30, 30s, 5m, 1h30m, 250ms)"),
+        ("1e3", "interval 'up_to': '1e3' has an exponent"),
+        ("x" * 1_000_000, "interval 'up_to': 'xxxxxxxxxx"),
+    ],
+)
+def test_bad_up_to_is_one_line_naming_it(up_to: object, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "interval", "every": 300, "up_to": up_to})
+    assert message in str(caught.value)
+    assert caught.value.field == "up_to"
+    assert "\n" not in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
+def test_up_to_dict_form_and_description() -> None:
+    """`up_to` is written only when set; text durations read; described as a range."""
+    spec = parse_spec({"type": "interval", "every": "5m", "up_to": "10m"})
+    assert spec == IntervalSpec(300, up_to=600)
+    assert spec.to_dict() == {
+        "type": "interval",
+        "every": 300.0,
+        "start_at": None,
+        "end_at": None,
+        "up_to": 600.0,
+    }
+    assert "up_to" not in IntervalSpec(300).to_dict()
+    assert parse_spec({"type": "interval", "every": 300, "up_to": None}) == IntervalSpec(300)
+    assert spec.describe() == "every 5-10m"
+    assert IntervalSpec(90, up_to=300).describe() == "every 1m30s-5m"
+    assert IntervalSpec(0.5, up_to=0.75, start_at=T0).describe() == (
+        "every 500-750ms from 2026-01-01T00:00:00Z"
+    )
+    assert IntervalSpec(300, up_to=600.0004) == spec
+    assert hash(IntervalSpec(300, up_to=600)) != hash(IntervalSpec(300))

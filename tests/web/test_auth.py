@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from celery_stembeat.stores import Store
+from celery_stembeat.web import create_app
 from celery_stembeat.web.auth import (
     AuthError,
     WebAuth,
@@ -17,6 +18,9 @@ from celery_stembeat.web.auth import (
     hash_secret,
     matches,
 )
+from celery_stembeat.web.signins import MAX_FAILURES
+from tests.cli.scenario import NOW
+from tests.engine.conftest import FakeClock
 from tests.web.conftest import Client, csrf_of, messages, post_action
 
 USER, PASSWORD, TOKEN = "ops", "correct horse", "s3cret-token"
@@ -130,3 +134,32 @@ def test_an_auth_file_must_hold_hashes(tmp_path: Path) -> None:
     path.write_text(json.dumps({"user": USER, "password_hash": PASSWORD}))
     with pytest.raises(AuthError, match="not a hash"):
         auth_from_environment({"STEMBEAT_WEB_AUTH_FILE": str(path)})
+
+
+def test_an_address_that_fails_too_often_waits_then_may_try_again(
+    store_url: str, store: Store
+) -> None:
+    clock = FakeClock(NOW)
+    app = create_app(store_url, auth=WebAuth.token(TOKEN), clock=clock)
+    with TestClient(app, follow_redirects=True) as web:
+        for _ in range(MAX_FAILURES):
+            assert sign_in(web, "", "nope").status_code == 401  # type: ignore[attr-defined]
+        clock.advance(60)
+        refused = sign_in(web, "", TOKEN)
+        assert refused.status_code == 429  # type: ignore[attr-defined]
+        assert refused.headers["retry-after"] == "240"  # type: ignore[attr-defined]
+        assert "too many failed sign-ins: try again in 240 s" in refused.text  # type: ignore[attr-defined]
+        clock.advance(240)
+        assert sign_in(web, "", TOKEN).url.path == "/"  # type: ignore[attr-defined]
+
+
+def test_a_cookie_copied_before_signing_out_no_longer_signs_in(client: Client) -> None:
+    web = client(auth=WebAuth.token(TOKEN))
+    sign_in(web, "", TOKEN)
+    copied = dict(web.cookies)
+    web.post("/logout", data={"csrf": csrf_of(web.get("/").text)})
+    web.cookies.clear()
+    web.cookies.update(copied)
+    response = web.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/login")

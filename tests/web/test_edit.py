@@ -292,3 +292,23 @@ def test_a_save_needs_the_sessions_csrf_token(client: Client, store: Store) -> N
     assert response.status_code == 403
     assert BAD_CSRF.replace("'", "&#39;") in response.text
     assert store.get("sync").task == "tasks.sync"  # type: ignore[union-attr]
+
+
+def test_a_spec_naming_a_calendar_is_bound_to_its_dates_or_refused(
+    client: Client, store: Store
+) -> None:
+    web = client()
+    form = edit_form(web)
+    spec = {"type": "cron", "expression": "0 10 * * *", "except": [{"calendar": "holidays"}]}
+    form.update(id="closing", task="tasks.closing", spec=json.dumps(spec))
+    refused = web.post("/edit", data=form)
+    assert refused.status_code == 400
+    shown = problems(refused.text)["spec"].replace("&#39;", "'")
+    assert shown == "the form: entry 'closing': 'spec': except[0]: unknown calendar 'holidays'"
+    assert store.get("closing") is None
+    store.add_calendar_dates("holidays", [NOW.date()])
+    saved = web.post("/edit", data=form)
+    assert messages(saved.text) == ["created closing (version 1)"]
+    made = store.get("closing")
+    assert made is not None
+    assert made.state.next_run_at == NOW.replace(hour=10) + timedelta(days=1)

@@ -161,16 +161,21 @@ def dry_run(
     Give an entry ID or --spec SPEC. Nothing is run or written.
     """
     session = current(ctx)
+    start = after or session.now().replace(microsecond=0)
     if spec_text is not None and entry_id is None:
         spec = _parse(spec_text, zone)
+        instants = list(spec.occurrences(start, count))
     elif entry_id is not None and spec_text is None:
         with session.store() as store:
-            spec = require(store, entry_id).spec
+            entry = require(store, entry_id)
+        spec = entry.spec
+        # Without --after: the times beat will send, from the stored next run on.
+        instants = (
+            entry.coming(start, count) if after is None else list(spec.occurrences(start, count))
+        )
     else:
         raise click.UsageError("give either an entry ID or --spec SPEC")
-    start = after or session.now().replace(microsecond=0)
     shown = zone or wording.spec_zone(spec)
-    instants = list(spec.occurrences(start, count))
     if not as_json:
         render.show(session, render.occurrences_table(spec, start, instants, shown))
         return

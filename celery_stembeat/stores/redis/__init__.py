@@ -4,10 +4,10 @@ beats' heartbeats in a hash and a sorted set.
 ``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` (TLS), ``unix:///path.sock``,
 ``sentinel://…;sentinel://…?master_name=NAME`` (Redis Sentinel, see :mod:`.sentinel`), or a
 Redis Cluster as ``redis+cluster://host:port[,host:port…]`` (``rediss+cluster://…``); the
-query parameters ``prefix`` (default ``stembeat``), ``history_limit`` (default 1000) and
-``audit_limit`` (change records kept, default 100,000) belong to the store, any others go to
-redis-py (e.g. ``ssl_ca_certs``). Passwords never appear in reprs or error messages: the URL
-is shown with ``***`` in their place.
+query parameters ``prefix`` (default ``stembeat``), ``history_limit`` (default 100),
+``history_max_age`` (default 30 days) and ``audit_limit`` (change records kept, default
+100,000) belong to the store, any others go to redis-py (e.g. ``ssl_ca_certs``). Passwords
+never appear in reprs or error messages: the URL is shown with ``***`` in their place.
 
 The package, one concern per module:
 
@@ -29,6 +29,7 @@ The package, one concern per module:
 - :mod:`.bulk`: bulk writes, chunked and streamed, each chunk with its records;
 - :mod:`.log_reader`: reading the audit log, from either end, a page at a time;
 - :mod:`.outcomes`: workers' reports folded in one optimistic transaction;
+- :mod:`.ranks`: pages by last run, runs or mean drift from the rank sets;
 - :mod:`.feed`: change notifications over pub/sub;
 - :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.
 """

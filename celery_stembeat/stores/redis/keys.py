@@ -59,6 +59,23 @@ Cluster slot and every script can touch them atomically:
     entry removes it.
     Entries written before these keys existed join them at their next completion, report or
     edit.
+``{P}:rank:lr``, ``{P}:rank:tc``, ``{P}:rank:dm`` (sorted sets)
+    The ids of the entries that have a last run (``lr``), a run (``tc``) or a mean drift
+    (``dm``), each scored by that value negated (epoch ms, count, the drift's float): a
+    ``ZRANGE`` by rank reads them latest, most or largest first, and equal scores by id (Redis
+    orders them by their bytes), as :data:`~celery_stembeat.ordering.SORTS` does; ``ranked``
+    then lists the entries without the value in id order from ``{P}:ids``. An entry without
+    the value is in no set, so idle entries cost nothing here. Every script that writes
+    ``lr``, ``tc`` or ``dm`` (a completion, a new entry with run state) moves the entry by one
+    rule (``add_rank_slots`` in ``lua/helpers.lua``); deleting it removes it. Scores are
+    doubles: last runs (at most 2.5e14 ms) and drifts are exact, counts only below 2**53 (a
+    page that reaches a larger one is sorted by reading every entry).
+``{P}:layout`` (string)
+    ``1`` once the rank sets hold every entry's values: set by the first entry written to an
+    empty prefix, or by ``index_ranks`` after it has put the entries of a prefix written before
+    the rank sets existed into them (a batch of ids per call; any number of processes may do
+    it at once, as each batch reads the hashes it indexes in the same step). ``ranked`` runs it
+    first while the key is absent.
 ``{P}:tag:<name>`` (set)
     The ids of the entries holding tag ``<name>``, kept by the upsert scripts (from the entry's
     ``t*`` chunks) and by delete: ``ids_tagged`` is one ``SINTER``. A set that empties goes,
@@ -75,13 +92,20 @@ Cluster slot and every script can touch them atomically:
 ``{P}:config`` (sorted set, every score 0)
     The ids of the entries from ``beat_schedule`` (those with field ``g``), in byte order.
 ``{P}:runs:<id>`` (stream)
-    Run history, one stream entry per run, trimmed exactly to ``history_limit`` by ``XADD
-    MAXLEN``. Fields: ``s`` scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d``
-    drift, ``j`` jitter, ``e`` error, ``w`` owner, ``t`` task id (absent = ``None``), ``m``
-    ``1`` on a manual run (``stembeat run``; absent on scheduled ones). Redis 7
-    allocates a stream's first node whole (``stream-node-max-bytes``, 4 KB), so each history
-    costs about 4.7 KB until it holds ~35 runs, then ~130 bytes per run. Stream entries
-    cannot change: what workers report on a run goes to ``{P}:outcomes:<id>``.
+    Run history, one stream entry per run, trimmed exactly to ``history_limit`` (``XTRIM
+    MAXLEN``) and by ``history_max_age`` (``XTRIM MINID``) in the script that appends. A run's
+    stream id is its stamp (see :func:`~celery_stembeat.stores.base.history_stamps`): the run's
+    time in ms, or the id before when that is later, so ``MINID`` cuts by age. Fields: ``s``
+    scheduled for (ms), ``o`` outcome, ``p`` published at (ms), ``d`` drift, ``j`` jitter, ``e``
+    error, ``w`` owner, ``t`` task id (absent = ``None``), ``m`` ``1`` on a manual run
+    (``stembeat run``; absent on scheduled ones). Redis 7 allocates a stream's first node whole
+    (``stream-node-max-bytes``, 4 KB), so each history costs about 4.7 KB until it holds ~35
+    runs, then ~130 bytes per run. Stream entries cannot change: what workers report on a run
+    goes to ``{P}:outcomes:<id>``.
+``{P}:history`` (string)
+    How many runs every ``{P}:runs:<id>`` holds together: the scripts that append, trim or
+    delete runs move it by as many, so ``history_size`` is one ``GET``. History written by a
+    version without it is not counted.
 ``{P}:outcomes:<id>`` (hash)
     What workers reported on the runs of ``{P}:runs:<id>``: the stream id of a run → compact
     JSON ``{"o": outcome, "a": started (ms), "f": finished (ms), "r": runtime, "e": error,
@@ -98,6 +122,13 @@ Cluster slot and every script can touch them atomically:
     The open incidents: key → compact JSON ``{"state": state, "since": ISO instant}``. A
     resolved incident (state ``ok``) has no field; the ``transition_incident`` script reads
     and moves one incident atomically.
+``{P}:calendars`` (set)
+    The names of the holiday calendars. A name may outlive its dates (removing the last date
+    empties the calendar's set, which Redis then deletes): readers skip it, and adding a date
+    again brings the calendar back.
+``{P}:calendar:<name>`` (set)
+    The dates of holiday calendar ``<name>``, as ISO text (``2026-12-25``). Adding writes
+    both keys in one ``MULTI``; removing a calendar deletes its set and its name in one.
 ``{P}:pause`` (hash)
     The store-wide pause, absent while there is none: ``j`` the compact JSON of
     :meth:`~celery_stembeat.stores.base.Pause.to_dict`, ``u`` its ``until`` in epoch ms (absent
@@ -145,12 +176,24 @@ class Keys:
         self.failing = f"{tag}:failing"
         self.open = f"{tag}:open"
         self.ids = f"{tag}:ids"
+        #: The rank sets by the :data:`~celery_stembeat.ordering.RANKINGS` they serve, in the
+        #: order of ``RANK_FIELDS`` in ``lua/helpers.lua``.
+        self.ranks = {
+            "last": f"{tag}:rank:lr",
+            "runs": f"{tag}:rank:tc",
+            "drift": f"{tag}:rank:dm",
+        }
+        self.rank_keys = list(self.ranks.values())
+        self.layout = f"{tag}:layout"
         self.tag_prefix = f"{tag}:tag:"
         self.config = f"{tag}:config"
         self.beats = f"{tag}:beats"
         self.beats_seen = f"{tag}:beats:seen"
         self.incidents = f"{tag}:incidents"
+        self.calendars = f"{tag}:calendars"
+        self.calendar_prefix = f"{tag}:calendar:"
         self.run_minutes_prefix = f"{tag}:run_minutes:"
+        self.history = f"{tag}:history"
         self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
         self.audit = f"{tag}:audit"
@@ -166,14 +209,19 @@ class Keys:
             self.unscheduled,
             self.failing,
             self.open,
+            *self.rank_keys,
+            self.layout,
         ]
-        #: The indexes a completion maintains (the complete script's first KEYS).
+        #: The indexes a completion maintains, and the count of runs held (the complete
+        #: script's first KEYS).
         self.completion_indexes = [
             self.due,
             self.leases,
             self.unscheduled,
             self.failing,
             self.open,
+            *self.rank_keys,
+            self.history,
         ]
         #: A ``SCAN MATCH`` pattern for every key of the prefix.
         self.pattern = _glob_escape(tag + ":") + "*"

@@ -38,6 +38,9 @@ RECORDING_PARTS = (*ENTRY_PARTS, "audit")
 PARTS: dict[str, tuple[str, ...]] = {
     "read": ENTRY_PARTS,
     "soonest": ENTRY_PARTS,
+    "ranked": ENTRY_PARTS,
+    "unranked": ENTRY_PARTS,
+    "index_ranks": ENTRY_PARTS,
     "definitions": ENTRY_PARTS,
     "claim_due": ENTRY_PARTS,
     "complete": ENTRY_PARTS,

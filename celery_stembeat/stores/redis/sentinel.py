@@ -15,7 +15,8 @@ query after the last part::
   the sentinels) with ``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile`` and ``ssl_cert_reqs``
   (``none``, ``optional``, ``required``), ``socket_timeout`` and ``socket_connect_timeout``
   (seconds, for every connection; the sentinels' default to :data:`SENTINEL_TIMEOUT`). The
-  store's own ``prefix``, ``history_limit`` and ``audit_limit`` are taken off before. Nothing
+  store's own ``prefix``, ``history_limit``, ``history_max_age`` and ``audit_limit`` are taken
+  off before. Nothing
   else is accepted.
 
 Anything else raises :class:`StoreURLError` on one line naming the part, passwords masked.

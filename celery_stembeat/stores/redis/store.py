@@ -31,7 +31,9 @@ listing them one ``HGETALL``. Health:
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
 ``MGET`` of the run counters).
-Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets.
+Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets. Ranked pages:
+:meth:`RedisStore.ranked` is one script call within a rank set, more past its end (see
+:mod:`.ranks`).
 
 Errors: every redis-py exception becomes :class:`StoreError`, with any password in the URL
 replaced by ``***`` (see :mod:`.client`).
@@ -42,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, cast
 
 from celery_stembeat import audit
@@ -55,6 +57,7 @@ from celery_stembeat.stores._spec_text import compact_json, spec_text
 from celery_stembeat.stores.base import (
     BEAT_RETENTION,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     RUN_MINUTES_KEPT,
     Activity,
     BeatInfo,
@@ -63,6 +66,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryCounts,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -74,10 +78,13 @@ from celery_stembeat.stores.base import (
     VersionConflict,
     check_version,
     checked_activity,
+    checked_calendar,
     checked_change_limit,
     checked_history_limit,
+    checked_history_max_age,
     checked_manual,
     checked_pause,
+    checked_ranking,
     checked_selection,
     checked_soonest,
     checked_transition,
@@ -112,6 +119,7 @@ from celery_stembeat.stores.redis.codec import (
 from celery_stembeat.stores.redis.feed import RedisFeed
 from celery_stembeat.stores.redis.log_reader import LogReader
 from celery_stembeat.stores.redis.outcomes import OutcomeRecorder
+from celery_stembeat.stores.redis.ranks import Ranks
 from celery_stembeat.stores.redis.recorded import STALE, Recorder, Stale
 
 DEFAULT_PREFIX = "stembeat"
@@ -140,6 +148,7 @@ class RedisStore(Store):
         *,
         prefix: str = DEFAULT_PREFIX,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        history_max_age: timedelta | float | str = DEFAULT_HISTORY_MAX_AGE,
         audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
         **redis_options: Any,
     ) -> None:
@@ -147,6 +156,8 @@ class RedisStore(Store):
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
             raise StoreError(f"Redis store: prefix {prefix!r} must be non-empty, without braces")
         self.history_limit = checked_history_limit(history_limit, "Redis")
+        self.history_max_age = checked_history_max_age(history_max_age, "Redis")
+        self._max_age_ms = str(self.history_max_age // timedelta(milliseconds=1))
         self.audit_limit = audit.checked_audit_limit(audit_limit, "Redis")
         self.prefix = prefix
         self._client = Client(url, self.display_url, prefix, redis_options)
@@ -157,6 +168,7 @@ class RedisStore(Store):
         self._bulk = BulkWriter(self._client, self._recorder, self.channel)
         self._log = LogReader(self._client)
         self._outcomes = OutcomeRecorder(self._client)
+        self._ranks = Ranks(self._client)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -296,6 +308,16 @@ class RedisStore(Store):
             )
         return [decode_entry(row) for row in decode_rows(reply)]
 
+    def ranked(self, by: str, limit: int, *, offset: int = 0) -> list[Entry]:
+        """A page of the rank set of ``by`` (``{P}:rank:lr``, ``:tc`` or ``:dm``) in one script
+        call, then past its end the entries without the value, from ``{P}:ids`` (see
+        :mod:`.ranks`); a page with counts a score may round reads every entry instead."""
+        checked_ranking(by, limit, offset)
+        rows = self._ranks.page(by, limit, offset)
+        if rows is None:
+            return super().ranked(by, limit, offset=offset)
+        return [decode_entry(row) for row in rows]
+
     def upsert(
         self, entry: Entry, expected_version: int | None = None, *, note: ChangeNote | None = None
     ) -> Entry:
@@ -393,7 +415,9 @@ class RedisStore(Store):
             self._keys.unscheduled,
             self._keys.failing,
             self._keys.open,
+            *self._keys.rank_keys,
             *self._keys.audit_keys,
+            self._keys.history,
         ]
 
         def attempt() -> bool | Stale:
@@ -545,6 +569,7 @@ class RedisStore(Store):
                         compact_json(completions),
                         self._keys.run_minutes_prefix,
                         _COUNTER_TTL,
+                        self._max_age_ms,
                     ],
                 )
 
@@ -679,9 +704,18 @@ class RedisStore(Store):
         moved)."""
         checked_manual(record)
         note = audit.note_or_default(note, audit.RUN)
-        keys = [*self._keys.run_state(record.entry_id), *self._keys.audit_keys]
+        keys = [
+            *self._keys.run_state(record.entry_id),
+            self._keys.history,
+            *self._keys.audit_keys,
+        ]
         keys += [self._keys.run_minute(_epoch_minute(m)) for m in minute_counts([record])]
-        args = [str(self.history_limit), _COUNTER_TTL, compact_json(run_fields(record))]
+        args = [
+            str(self.history_limit),
+            _COUNTER_TTL,
+            compact_json(run_fields(record)),
+            self._max_age_ms,
+        ]
         change = (record.entry_id, None, None)
 
         def attempt() -> bool | Stale:
@@ -731,6 +765,13 @@ class RedisStore(Store):
         enabled, due, overdue, failing, runs = reply
         return Activity(enabled=enabled, due=due, overdue=overdue, failing=failing, runs=runs)
 
+    def history_size(self) -> HistorySize:
+        """The count of runs held, ``{P}:history`` (one ``GET``); the bytes are not known."""
+        with self._client.errors():
+            held = self._client.redis.get(self._keys.history)
+        # Deleting history written before the count was kept can take it below zero.
+        return HistorySize(max(int(cast(bytes, held or b"0")), 0))
+
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """Up to ``limit`` suspects of each kind, the worst first (missed the longest, most
         failures in a row, open the longest), from ``{P}:due``, ``{P}:failing`` and
@@ -774,6 +815,49 @@ class RedisStore(Store):
         with self._client.errors():
             values = cast(list[bytes], self._client.redis.hvals(self._keys.beats))
         return decode_beats(values)
+
+    # -- holiday calendars -----------------------------------------------------------------------
+
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        """Every holiday calendar's dates, by name (``SMEMBERS`` of the names, then of each
+        calendar in one pipeline)."""
+        with self._client.errors():
+            names = sorted(
+                name.decode()
+                for name in cast(set[bytes], self._client.redis.smembers(self._keys.calendars))
+            )
+            with self._client.redis.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.smembers(self._keys.calendar_prefix + name)
+                found = cast(list[set[bytes]], pipe.execute())
+        return {
+            name: tuple(sorted(date.fromisoformat(day.decode()) for day in days))
+            for name, days in zip(names, found, strict=True)
+            if days
+        }
+
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        """``SADD`` the dates and the name, in one ``MULTI``."""
+        name, days = checked_calendar(name, dates)
+        if not days:
+            return
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._keys.calendar_prefix + name, *(day.isoformat() for day in days))
+            pipe.sadd(self._keys.calendars, name)
+            pipe.execute()
+
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        """``SREM`` the dates; for every date, delete the calendar's set and name in one
+        ``MULTI``."""
+        name, days = checked_calendar(name, () if dates is None else dates)
+        key = self._keys.calendar_prefix + name
+        with self._client.errors(), self._client.redis.pipeline(transaction=True) as pipe:
+            if dates is None:
+                pipe.delete(key)
+                pipe.srem(self._keys.calendars, name)
+            elif days:
+                pipe.srem(key, *(day.isoformat() for day in days))
+            pipe.execute()
 
     # -- incidents -------------------------------------------------------------------------------
 

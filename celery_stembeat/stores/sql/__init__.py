@@ -3,8 +3,9 @@
 ``sqlite:///PATH`` or ``postgresql://…`` (``postgres://`` and ``postgresql+psycopg://`` too; the
 driver is always psycopg 3; a libpq host list, ``postgresql://h1:p1,h2:p2/db``, names a primary
 and its standbys: see ``celery_stembeat.stores._hosts``). The store's own options, ``prefix``
-(default ``stembeat_``), ``history_limit`` and ``audit_limit``, are keyword arguments
-(``open_store`` takes them from the URL's query).
+(default ``stembeat_``), ``history_limit``, ``history_max_age`` (checked and kept; SQL
+history is not trimmed by age yet) and ``audit_limit``, are keyword arguments (``open_store``
+takes them from the URL's query).
 
 Tables (named with the prefix)
 ------------------------------

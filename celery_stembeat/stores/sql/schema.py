@@ -124,6 +124,7 @@ class Schema:
     run_minutes: sa.Table
     audit: sa.Table
     audit_head: sa.Table
+    calendar_days: sa.Table
 
     def tables(self, dialect: str) -> list[sa.Table]:
         """The tables this dialect uses (only SQLite needs the change log)."""
@@ -138,6 +139,7 @@ class Schema:
             self.run_minutes,
             self.audit,
             self.audit_head,
+            self.calendar_days,
         ]
         return [*tables, self.changes] if dialect == "sqlite" else tables
 
@@ -328,6 +330,13 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("hash", sa.Text, nullable=False),
         sa.Column("floor", sa.BigInteger, nullable=False),
     )
+    # Added by schema version 13: one row per date of a holiday calendar.
+    calendar_days = sa.Table(
+        f"{prefix}calendar_days",
+        metadata,
+        sa.Column("calendar", _id(), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+    )
     return Schema(
         prefix,
         metadata,
@@ -342,6 +351,7 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         run_minutes,
         audit,
         audit_head,
+        calendar_days,
     )
 
 
@@ -441,6 +451,10 @@ def _create_audit(conn: sa.Connection, schema: Schema) -> None:
         conn.execute(sa.insert(head).values(slot=AUDIT_HEAD_SLOT, **values))
 
 
+def _create_calendars(conn: sa.Connection, schema: Schema) -> None:
+    schema.calendar_days.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
@@ -454,6 +468,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_manual_runs,
     _create_run_minutes,
     _create_audit,
+    _create_calendars,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

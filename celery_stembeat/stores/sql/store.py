@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from celery_stembeat.stores._overlap import read_ahead
 from celery_stembeat.stores.base import (
     ANY_CHANGE,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HISTORY_MAX_AGE,
     Activity,
     BeatInfo,
     ChangeFeed,
@@ -32,6 +33,7 @@ from celery_stembeat.stores.base import (
     ClaimBatch,
     EntryCounts,
     Fingerprint,
+    HistorySize,
     Incident,
     Outcome,
     Pause,
@@ -43,8 +45,10 @@ from celery_stembeat.stores.base import (
     announced,
     check_version,
     checked_activity,
+    checked_calendar,
     checked_change_limit,
     checked_history_limit,
+    checked_history_max_age,
     checked_manual,
     checked_pause,
     checked_ranking,
@@ -68,6 +72,7 @@ from celery_stembeat.stores.sql import tags as tag_index
 from celery_stembeat.stores.sql.autovacuum import autovacuum_warning
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
+from celery_stembeat.stores.sql.calendars import add_days, read_calendars, remove_days
 from celery_stembeat.stores.sql.claims import head_query, renew_statement
 from celery_stembeat.stores.sql.codec import (
     DEFINITION_READ_COLUMNS,
@@ -81,6 +86,7 @@ from celery_stembeat.stores.sql.codec import (
 )
 from celery_stembeat.stores.sql.dialects import dialect_for
 from celery_stembeat.stores.sql.engine import WRITE, create_engine, describe, locate
+from celery_stembeat.stores.sql.history_size import read_history_size
 from celery_stembeat.stores.sql.incidents import read_incidents, transition
 from celery_stembeat.stores.sql.ordered import ranked_query, soonest_query
 from celery_stembeat.stores.sql.pause import look_query, read_pause, replace_pause, row_pause
@@ -142,6 +148,7 @@ class SQLStore(Store):
         *,
         prefix: str = DEFAULT_PREFIX,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        history_max_age: timedelta | float | str = DEFAULT_HISTORY_MAX_AGE,
         audit_limit: int = audit.DEFAULT_AUDIT_LIMIT,
         poll_interval: float = 0.05,
         **engine_options: Any,
@@ -160,6 +167,8 @@ class SQLStore(Store):
                 f"SQL store: prefix {prefix!r} must be at most 40 letters, digits or underscores"
             )
         self.history_limit = checked_history_limit(history_limit, "SQL")
+        # Checked and kept; SQL history is trimmed by history_limit alone so far.
+        self.history_max_age = checked_history_max_age(history_max_age, "SQL")
         self.audit_limit = audit.checked_audit_limit(audit_limit, "SQL")
         self.prefix = prefix
         self.poll_interval = poll_interval
@@ -688,6 +697,13 @@ class SQLStore(Store):
         )
         self._maintenance.start()
 
+    def maintain(self) -> None:
+        """Make a maintenance pass now (history retention; on PostgreSQL, ``VACUUM`` of the
+        tables every fire writes), once any pass still running is done, and wait for it."""
+        self._join_maintenance()
+        self._maintained_at = self.monotonic()
+        self._dialect.maintain(self._write, self._single_statement, self.history_limit)
+
     def _maintain(self) -> None:
         """One maintenance pass; a failed pass is logged (the completions are recorded) and
         left for the next interval."""
@@ -871,6 +887,11 @@ class SQLStore(Store):
         ``health.py``)."""
         return self._read_health(health.read_counts, EntryCounts(0, 0))
 
+    def history_size(self) -> HistorySize:
+        """The runs held, from PostgreSQL's statistics with the bytes, or counted on SQLite
+        (see ``history_size.py``)."""
+        return self._read_health(read_history_size, HistorySize(0))
+
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """The suspects by ``rules``, sorted, at most ``limit``: one query, the union of three
         index lookups of at most ``limit`` rows each (see ``health.py``)."""
@@ -916,6 +937,27 @@ class SQLStore(Store):
         """Every recorded beat, by owner."""
         with self._single_statement() as conn:
             return read_beats(conn, self._schema)
+
+    # -- holiday calendars -----------------------------------------------------------------------
+
+    def calendars(self) -> dict[str, tuple[date, ...]]:
+        """Every holiday calendar's dates, by name (one query)."""
+        with self._single_statement() as conn:
+            return read_calendars(conn, self._schema)
+
+    def add_calendar_dates(self, name: str, dates: Collection[date]) -> None:
+        """Insert the dates the calendar lacks, in one transaction."""
+        name, days = checked_calendar(name, dates)
+        if days:
+            insert = self._dialect.insert(self._schema.calendar_days)
+            with self._write() as conn:
+                add_days(conn, insert, name, days)
+
+    def remove_calendar_dates(self, name: str, dates: Collection[date] | None = None) -> None:
+        """Delete the dates (or every date) of the calendar, in one transaction."""
+        name, days = checked_calendar(name, () if dates is None else dates)
+        with self._write() as conn:
+            remove_days(conn, self._schema, name, None if dates is None else days)
 
     # -- incidents -------------------------------------------------------------------------------
 

@@ -1,19 +1,23 @@
--- KEYS: due, leases, unscheduled, failing, open, then for each completion its entry, runs and
--- outcomes keys. ARGV: history limit, then JSON ``[[token, the claimed entry's spec canonical
--- JSON, id, next run ms ('' = none), disable ('1'/'0'), state (the fields that change, as
--- codec.state_changes gives them; never the tracked fields), runs [[field, value, ...], ...],
--- the minutes its runs count in [[epoch minute, runs], ...]], ...]``, the key prefix of the
--- run counters and their time to live (s). Returns a list: 1 per completion recorded, 0 where the token no longer holds the
--- entry's claim. Each completion is atomic (the whole script is).
+-- KEYS: due, leases, unscheduled, failing, open, the rank sets (RANK_FIELDS), the count of
+-- runs held, then for each completion its entry, runs and outcomes keys. ARGV: history limit, then JSON ``[[token, the
+-- claimed entry's spec canonical JSON, id, next run ms ('' = none), disable ('1'/'0'), state
+-- (the fields that change, as codec.state_changes gives them; never the tracked fields), runs
+-- [[field, value, ...], ...], the minutes its runs count in [[epoch minute, runs], ...]],
+-- ...]``, the key prefix of the run counters and their time to live (s), the history's maximum
+-- age (ms, '0' = none). Returns a list: 1 per completion recorded, 0 where the token no longer
+-- holds the entry's claim. Each completion is atomic (the whole script is).
 local due, leases, unscheduled, failing, open = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ranks = {KEYS[6], KEYS[7], KEYS[8]}
+local held = KEYS[9]
 local limit = ARGV[1]
 local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
 -- once per call: its first completion removes the claim token).
 local ended, indexed, unindexed, health = {}, {}, {}, new_health_slots()
+local ranked = new_rank_slots()
 local minutes = {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
-  local key, runs, outcomes = KEYS[3 * i + 3], KEYS[3 * i + 4], KEYS[3 * i + 5]
+  local key, runs, outcomes = KEYS[3 * i + 7], KEYS[3 * i + 8], KEYS[3 * i + 9]
   local id, state = c[3], c[6]
   -- The claim token and occurrence, next run, the spec's first chunks, then HEALTH_FIELDS
   -- (enabled first).
@@ -45,6 +49,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     hdel_many(key, removed)
     -- The tracked fields come from the hash: reports may have moved them during the claim.
     add_health_slots(health, id, health_after({unpack(stored, 6)}, values, removed))
+    add_rank_slots(ranked, id, rank_changes(values, removed))
     ended[#ended + 1] = id
     -- Enabled, with a next run, and (just now) unclaimed: due.
     if n and enabled == '1' then
@@ -53,7 +58,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     else
       unindexed[#unindexed + 1] = id
     end
-    append_runs(runs, outcomes, limit, c[7])
+    append_runs(runs, outcomes, held, limit, ARGV[5], c[7])
     for _, counted in ipairs(c[8]) do
       minutes[counted[1]] = (minutes[counted[1]] or 0) + tonumber(counted[2])
     end
@@ -65,6 +70,7 @@ call_many('SREM', unscheduled, ended)
 call_many('ZADD', due, indexed)
 call_many('ZREM', due, unindexed)
 write_health_slots(health, failing, open)
+write_rank_slots(ranked, ranks)
 for minute, count in pairs(minutes) do
   redis.call('INCRBY', ARGV[3] .. minute, count)
   redis.call('EXPIRE', ARGV[3] .. minute, ARGV[4])

@@ -191,20 +191,118 @@ local function set_or_del(key, field, value)
   end
 end
 
--- Append the runs (each {field, value, ...}) to the stream `runs`, keeping its newest `limit`;
--- what workers reported on the runs this trims (in the hash `outcomes`) goes with them.
-local function append_runs(runs, outcomes, limit, new_runs)
-  if redis.call('EXISTS', outcomes) == 1 then
-    local excess = redis.call('XLEN', runs) + #new_runs - tonumber(limit)
+-- The time of the last id stream `runs` generated ('0', 0 when there is none): its
+-- milliseconds as text, and its sequence number. It outlives a stream trimmed empty.
+local function last_id(runs)
+  if redis.call('EXISTS', runs) == 0 then return '0', 0 end
+  local info = redis.call('XINFO', 'STREAM', runs)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+      return ms, tonumber(seq)
+    end
+  end
+  return '0', 0
+end
+
+-- A run's time in epoch ms, as text: sent ('p'), else scheduled ('s', the first field).
+local function run_time(fields)
+  local at = fields[2]
+  for j = 3, #fields, 2 do
+    if fields[j] == 'p' then at = fields[j + 1] end
+  end
+  return at
+end
+
+-- Append the runs (each {field, value, ...}) to the stream `runs`, each with the id of its
+-- stamp (base.history_stamps: its time, or the id before when that is later), keeping the
+-- newest `limit` runs and those stamped at most `max_age` ms (text; '0': no age limit) before
+-- the newest. What workers reported on the runs this trims (in the hash `outcomes`) goes with
+-- them; `counter` (the prefix's count of runs held) moves by the runs added less those trimmed.
+local function append_runs(runs, outcomes, counter, limit, max_age, new_runs)
+  local before = redis.call('XLEN', runs)
+  local ms, seq = last_id(runs)
+  for _, run in ipairs(new_runs) do
+    local at = run_time(run)
+    if tonumber(at) > tonumber(ms) then
+      ms, seq = at, 0
+    else
+      seq = seq + 1
+    end
+    redis.call('XADD', runs, ms .. '-' .. seq, unpack(run))
+  end
+  local excess = before + #new_runs - tonumber(limit)
+  -- Runs with ids below `oldest` (ms) are too old; both cuts take a stream's first runs.
+  local oldest = tonumber(ms) - tonumber(max_age)
+  local aging = max_age ~= '0' and oldest > 0
+  if redis.call('EXISTS', outcomes) == 1 and (excess > 0 or aging) then
+    local trimmed = {}
     if excess > 0 then
-      local trimmed = {}
       for j, run in ipairs(redis.call('XRANGE', runs, '-', '+', 'COUNT', excess)) do
         trimmed[j] = run[1]
       end
-      hdel_many(outcomes, trimmed)
+    end
+    if aging then
+      local old = redis.call('XRANGE', runs, '-', string.format('%d', oldest - 1))
+      if #old > #trimmed then
+        for j, run in ipairs(old) do trimmed[j] = run[1] end
+      end
+    end
+    hdel_many(outcomes, trimmed)
+  end
+  if excess > 0 then redis.call('XTRIM', runs, 'MAXLEN', limit) end
+  if aging then redis.call('XTRIM', runs, 'MINID', string.format('%d', oldest)) end
+  redis.call('INCRBY', counter, redis.call('XLEN', runs) - before)
+end
+
+-- The hash fields the rank sets follow, in the order of their keys (keys.py's Keys.rank_keys).
+local RANK_FIELDS = {'lr', 'tc', 'dm'}
+local RANK_AT = {}
+for i, name in ipairs(RANK_FIELDS) do RANK_AT[name] = i end
+-- What {P}:layout holds once the rank sets hold every entry's values.
+local RANKED_LAYOUT = '1'
+
+-- Slots to write into the rank sets (add_rank_slots, write_rank_slots).
+local function new_rank_slots()
+  return {add = {{}, {}, {}}, remove = {{}, {}, {}}}
+end
+
+-- Add to `slots` where entry `id` belongs in the rank sets, from the values `v` of its
+-- RANK_FIELDS: in set i, scored by v[i] negated (so that a range by rank reads the largest
+-- first, equal ones by id), while it has the value; out of it where v[i] is false; a nil v[i]
+-- leaves set i alone. '%.17g' writes the double exactly.
+local function add_rank_slots(slots, id, v)
+  for i = 1, #RANK_FIELDS do
+    if v[i] then
+      local add = slots.add[i]
+      add[#add + 1] = string.format('%.17g', -tonumber(v[i]))
+      add[#add + 1] = id
+    elseif v[i] == false then
+      local remove = slots.remove[i]
+      remove[#remove + 1] = id
     end
   end
-  for _, run in ipairs(new_runs) do
-    redis.call('XADD', runs, 'MAXLEN', limit, '*', unpack(run))
+end
+
+-- The values of RANK_FIELDS that the writes `values` ({field, value, ...}) and the removals
+-- `removed` make, for add_rank_slots: nil where they leave a field alone.
+local function rank_changes(values, removed)
+  local v = {}
+  for i = 1, #values, 2 do
+    local at = RANK_AT[values[i]]
+    if at then v[at] = values[i + 1] end
+  end
+  for _, name in ipairs(removed) do
+    local at = RANK_AT[name]
+    if at then v[at] = false end
+  end
+  return v
+end
+
+-- Write `slots` into the rank sets `keys` (in RANK_FIELDS order).
+local function write_rank_slots(slots, keys)
+  for i = 1, #RANK_FIELDS do
+    call_many('ZADD', keys[i], slots.add[i])
+    call_many('ZREM', keys[i], slots.remove[i])
   end
 end

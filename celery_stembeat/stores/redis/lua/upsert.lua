@@ -10,7 +10,8 @@
 -- definition.
 local key = KEYS[1]
 local id = ARGV[1]
-if not (audit_head_is(KEYS[8], 8) and entry_is(key, ARGV[6], ARGV[7])) then
+local head, log = KEYS[INDEX_KEYS + 2], KEYS[INDEX_KEYS + 3]
+if not (audit_head_is(head, 8) and entry_is(key, ARGV[6], ARGV[7])) then
   return '{"stale":true}'
 end
 local stored = redis.call('HGET', key, 'v')
@@ -18,7 +19,7 @@ local actual = stored and tonumber(stored) or 0
 if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= actual then
   return cjson.encode({conflict = stored or ''})
 end
-append_changes(KEYS[8], KEYS[9], 8)
+append_changes(head, log, 8)
 write_entry(key, upsert_indexes(2), ARGV[3], ARGV[5], id, actual, cjson.decode(ARGV[4]))
 local row = read_entry(key, id)
 row[#ROW_FIELDS + 2] = false  -- the caller has the definition

@@ -10,7 +10,7 @@
 -- ``[[new version, row or false], ...]`` in the same order: the row (without the definition)
 -- of each entry that existed before; ``["0", false]`` for an entry refused by its check.
 local indexes, channel, prefix, tag_prefix = upsert_indexes(1), ARGV[1], ARGV[2], ARGV[4]
-local head, log = KEYS[7], KEYS[8]
+local head, log = KEYS[INDEX_KEYS + 1], KEYS[INDEX_KEYS + 2]
 if not audit_head_is(head, 6) then return '{"stale":true}' end
 for _, read in ipairs(cjson.decode(ARGV[5])) do
   if not entry_is(prefix .. read[1], read[2], read[3]) then return '{"stale":true}' end

@@ -1,10 +1,15 @@
 -- Writing one entry, shared by upsert.lua and upsert_many.lua (after layout.lua, helpers.lua).
 
--- The indexes an upsert maintains, from KEYS[first] on (keys.py's Keys.indexes, in order).
+-- How many keys upsert_indexes takes.
+local INDEX_KEYS = 10
+
+-- The indexes an upsert maintains, from KEYS[first] on (keys.py's Keys.indexes, in order): the
+-- rank sets in RANK_FIELDS order, and the layout marker.
 local function upsert_indexes(first)
   return {
     due = KEYS[first], ids = KEYS[first + 1], config = KEYS[first + 2],
     unscheduled = KEYS[first + 3], failing = KEYS[first + 4], open = KEYS[first + 5],
+    ranks = {KEYS[first + 6], KEYS[first + 7], KEYS[first + 8]}, layout = KEYS[first + 9],
   }
 end
 
@@ -63,8 +68,17 @@ local function write_entry(key, indexes, channel, tag_prefix, id, actual, e)
     end
     hset_many(key, values)
     if e.n ~= '' and e.enabled == '1' then redis.call('ZADD', indexes.due, e.n, id) end
-    -- A new entry without run state (the usual one) is in no health index.
-    if next(e.state.s) then index_health(key, id, indexes.failing, indexes.open) end
+    -- A new entry without run state (the usual one) is in no health index nor rank set.
+    if next(e.state.s) then
+      index_health(key, id, indexes.failing, indexes.open)
+      local ranked = new_rank_slots()
+      add_rank_slots(ranked, id, rank_changes(values, {}))
+      write_rank_slots(ranked, indexes.ranks)
+    end
+    -- The first entry of a prefix: every entry to come keeps the rank sets.
+    if redis.call('EXISTS', indexes.ids) == 0 then
+      redis.call('SET', indexes.layout, RANKED_LAYOUT)
+    end
   else
     local rescheduled = joined(key, 's', {}, 1, 0) ~= e.spec
       or (e.enabled == '1' and redis.call('HGET', key, 'e') ~= '1')
