@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,11 @@ MODES = {
         "cli_reps": 1,
         "web_reps": 1,
         "web_requests": 40,
+        "soak_reps": 1,
+        "soak_entries": 1_000,
+        "soak_minutes": 5.0,
+        "soak_sample_seconds": 15.0,
+        "soak_history_limit": 100,
     },
     "quick": {
         "reps": 2,
@@ -54,6 +60,11 @@ MODES = {
         "cli_reps": 1,
         "web_reps": 1,
         "web_requests": 5,
+        "soak_reps": 1,
+        "soak_entries": 50,
+        "soak_minutes": 0.2,
+        "soak_sample_seconds": 3.0,
+        "soak_history_limit": 100,
     },
 }
 
@@ -68,6 +79,23 @@ def _choice(text: str | None, known: list[str], what: str) -> list[str]:
     return chosen
 
 
+def _bounded(
+    parser: argparse.ArgumentParser, flag: str, text: str, most: float, *, whole: bool = False
+) -> float:
+    """``text`` as a number above 0 and at most ``most`` (``whole``: an integer); else exit 2
+    with one line naming ``flag``."""
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= most:
+        kind = "a whole number" if whole else "a number"
+        parser.exit(
+            2, f"python -m bench: {flag} {text!r:.40}: not {kind} above 0 and at most {most:,.0f}\n"
+        )
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks, print the table, write the JSON; 1 if any step failed."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -76,12 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subjects", help=f"comma-separated, of {', '.join(SUBJECTS)}")
     parser.add_argument("--reps", type=int, help="repetitions (default: 5, quick: 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--soak-minutes", help="soak length (default 5, quick 0.2)")
+    parser.add_argument("--soak-entries", help="soak entries (default 1000, quick 50)")
     args = parser.parse_args(argv)
     scenarios = _choice(args.scenarios, list(SCENARIOS), "scenarios")
     chosen = _choice(args.subjects, list(SUBJECTS), "subjects")
     options: dict[str, float] = dict(MODES["quick" if args.quick else "full"])
     if args.reps:
         options["reps"] = args.reps
+    if args.soak_minutes is not None:
+        options["soak_minutes"] = _bounded(parser, "--soak-minutes", args.soak_minutes, 1440.0)
+    if args.soak_entries is not None:
+        options["soak_entries"] = int(
+            _bounded(parser, "--soak-entries", args.soak_entries, 1_000_000.0, whole=True)
+        )
     # The anchors come from pip, which byte-compiles what it installs; stembeat runs from its
     # source tree, where nothing may have compiled it (PYTHONDONTWRITEBYTECODE). Compile it
     # as an install would, or every child process would compile it again.
@@ -109,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     print(", ".join(f"{key} {value}" for key, value in found.items()))
     print()
     print(table(results, modules, ctx))
+    for module in modules:
+        if hasattr(module, "report"):
+            print()
+            print(module.report(results, ctx))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{started:%Y%m%dT%H%M%S}-{mode}.json"
     document = {

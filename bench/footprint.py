@@ -64,3 +64,19 @@ def _redis_bytes(url: str, indexes: list[str], entry_prefix: str) -> float:
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]^\\{}-" else char for char in text)
+
+
+def prefix_bytes(ctx: Context, subject: str, tag: str) -> float:
+    """Every byte ``subject`` keeps for ``tag``, history included: on Redis the exact
+    ``MEMORY USAGE`` of every key of the prefix, elsewhere :func:`store_bytes`."""
+    if subject != "stembeat-redis":
+        return store_bytes(ctx, subject, tag)
+    client = redis.Redis.from_url(ctx.redis_url)
+    try:
+        keys = list(client.scan_iter(match=_glob_escape(f"{{{ctx.name(tag)}}}:") + "*", count=1000))
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.memory_usage(key, samples=0)
+        return float(sum(size or 0 for size in pipe.execute()))
+    finally:
+        client.close()

@@ -24,8 +24,17 @@ class ChildFailed(Exception):
     """A child process failed; the message ends with its last lines of output."""
 
 
-def run_child(ctx: Context, scenario: str, step: str, subject: str, n: int, rep: int) -> Any:
-    """Run one step in a fresh interpreter and return its result."""
+def run_child(
+    ctx: Context,
+    scenario: str,
+    step: str,
+    subject: str,
+    n: int,
+    rep: int,
+    timeout: float = CHILD_TIMEOUT,
+) -> Any:
+    """Run one step in a fresh interpreter (for at most ``timeout`` seconds) and return its
+    result."""
     command = [sys.executable, "-m", "bench.child", scenario, step, subject, str(n), str(rep)]
     try:
         done = subprocess.run(
@@ -34,11 +43,11 @@ def run_child(ctx: Context, scenario: str, step: str, subject: str, n: int, rep:
             capture_output=True,
             text=True,
             cwd=ROOT,
-            timeout=CHILD_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise ChildFailed(f"timed out after {CHILD_TIMEOUT} s") from exc
+        raise ChildFailed(f"timed out after {timeout:.0f} s") from exc
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(MARK) and done.returncode == 0:
             return json.loads(line[len(MARK) :])
@@ -54,23 +63,25 @@ def run_scenario(
     log: Callable[[str], None],
 ) -> None:
     """Prepare each subject, run the repetitions round-robin (rotating which subject goes
-    first), then clean up."""
+    first), then clean up. A module's ``child_timeout(ctx)`` may allow its children longer
+    than :data:`CHILD_TIMEOUT`."""
     name = module.NAME
+    timeout = float(getattr(module, "child_timeout", lambda _: CHILD_TIMEOUT)(ctx))
     steps = getattr(module, "STEPS", ("measure",))
     repetitions = int(ctx.options.get(f"{name}_reps", ctx.options["reps"]))
     for n, planned in module.plan(ctx):
         order = [subject for subject in planned if subject in chosen]
         for subject in order:
             if hasattr(module, "prepare"):
-                _step(ctx, name, "prepare", subject, n, 0, results, log)
+                _step(ctx, name, "prepare", subject, n, 0, results, log, timeout)
         for rep in range(repetitions):
             shift = rep % len(order) if order else 0
             for subject in order[shift:] + order[:shift]:
                 for step in steps:
-                    _step(ctx, name, step, subject, n, rep, results, log)
+                    _step(ctx, name, step, subject, n, rep, results, log, timeout)
         for subject in order:
             if hasattr(module, "cleanup"):
-                _step(ctx, name, "cleanup", subject, n, 0, results, log)
+                _step(ctx, name, "cleanup", subject, n, 0, results, log, timeout)
 
 
 def _step(
@@ -82,10 +93,11 @@ def _step(
     rep: int,
     results: Results,
     log: Callable[[str], None],
+    timeout: float = CHILD_TIMEOUT,
 ) -> None:
     started = time.perf_counter()
     try:
-        value = run_child(ctx, scenario, step, subject, n, rep)
+        value = run_child(ctx, scenario, step, subject, n, rep, timeout)
     except ChildFailed as exc:
         results.fail(scenario, n, subject, f"{step}: {exc}")
         log(f"  {scenario} n={n} {subject} {step}: FAILED {exc}")

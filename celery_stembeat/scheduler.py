@@ -175,6 +175,8 @@ class Scheduler(beat.Scheduler):  # type: ignore[misc]
             report.unchanged,
             len(report.disabled),
         )
+        for warning in store.server_warnings():
+            logger.warning("stembeat: %s", warning)
 
     def _config_entries(self) -> list[Any]:
         schedule = dict(self.app.conf.beat_schedule or {})

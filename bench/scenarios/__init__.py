@@ -22,6 +22,7 @@ from bench.scenarios import (
     outcomes,
     propagation,
     scaleout,
+    soak,
     startup,
     tags,
     verify,
@@ -45,5 +46,6 @@ SCENARIOS: dict[str, ModuleType] = {
         tags,
         cli,
         web,
+        soak,
     )
 }

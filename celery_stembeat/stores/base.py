@@ -1255,6 +1255,11 @@ class Store(abc.ABC):
         of its own (memory, SQLite: they live on the beat's host and share its clock)."""
         return None
 
+    def server_warnings(self) -> list[str]:
+        """What the store's server is set up without and the store needs, one line each, for
+        a beat to log as it starts; empty when nothing is missing."""
+        return []
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -22,6 +22,7 @@ from celery_stembeat.stores import (
     StoreURLError,
     open_store,
 )
+from celery_stembeat.stores.sql import SQLStore
 from tests.contract.helpers import LEASE, at, make_entry, published, with_option
 
 HOUR = 3600
@@ -41,6 +42,14 @@ def hours_held(store: Store, entry_id: str) -> list[int]:
         int((run.scheduled_for - at(0)).total_seconds()) // HOUR
         for run in store.history(entry_id, limit=1000)
     ]
+
+
+def maintain(store: Store, backend: str) -> None:
+    """On SQL, the maintenance pass that trims history in batches (and on PostgreSQL vacuums),
+    made now."""
+    if backend in SQL:
+        assert isinstance(store, SQLStore)
+        store.maintain()
 
 
 def skip_sql_age_trimming(backend: str) -> None:
@@ -147,11 +156,14 @@ def test_history_size_counts_the_runs_held(open_more: Callable[..., Store], back
     run_every_hour(store, "b", 2)
     manual = RunRecord("b", at(2 * HOUR), "published", published_at=at(2 * HOUR), manual=True)
     assert store.record_manual_run(manual)
+    maintain(store, backend)
     size = store.history_size()
-    assert not size.estimated  # young tables are counted, even on PostgreSQL
+    # The SQL store's own VACUUM keeps PostgreSQL's statistics, which it then reads.
+    assert size.estimated == (backend == "postgres")
     assert size.runs == 4 + 3 == len(store.history("a")) + len(store.history("b"))
     assert (size.bytes is not None) == (backend == "postgres")
     assert store.delete("a")
+    maintain(store, backend)
     assert store.history_size().runs == 3
     store.drop()
     assert store.history_size().runs == 0

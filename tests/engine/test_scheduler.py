@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from celery import Celery
 from celery.beat import ScheduleEntry
 
 import celery_stembeat
 from celery_stembeat.config import ConfigError, StembeatConfig, embedded_url
 from celery_stembeat.scheduler import Scheduler
+from celery_stembeat.stores import open_store
+from tests.contract.helpers import with_option
 
 
 def make_app(**settings: object) -> Celery:
@@ -137,3 +141,32 @@ def test_schedule_shows_stored_entries_to_celery(tmp_path: Path) -> None:
         scheduler.close()
     with pytest.raises(SystemExit):
         scheduler.tick()
+
+
+def test_a_beat_on_postgres_logs_what_autovacuum_lacks_once(
+    postgres_url: str, unique_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's autovacuum is read as the beat starts: one warning line when it is off."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            autovacuum = conn.scalar(sa.text("SHOW autovacuum"))
+    finally:
+        engine.dispose()
+    url = with_option(postgres_url, "prefix", unique_prefix)
+    caplog.set_level(logging.WARNING, logger="celery_stembeat")
+    scheduler = Scheduler(make_app(stembeat_url=url), schedule_filename=str(tmp_path / "s"))
+    try:
+        assert scheduler.store is not None  # started: the store opened and synced
+        warned = [r.getMessage() for r in caplog.records if "autovacuum" in r.getMessage()]
+    finally:
+        scheduler.close()
+        with open_store(url) as store:
+            store.drop()
+    if autovacuum == "on":
+        assert warned == []
+        return
+    (line,) = warned
+    assert line.startswith("stembeat: SQL store postgresql")
+    assert "autovacuum = off: " in line
+    assert "Set autovacuum = on" in line

@@ -13,6 +13,7 @@ from celery_stembeat.ordering import SORTS
 from celery_stembeat.specs import CronSpec, IntervalSpec
 from celery_stembeat.stores import BeatInfo, Pause, Store
 from celery_stembeat.web.security import HEADERS
+from celery_stembeat.wording import counted
 from tests.cli.scenario import NOW, entry
 from tests.web.conftest import Client
 
@@ -43,7 +44,7 @@ def test_overview_shows_observes_counts_beats_next_fires_and_problems(
     assert "beat-7" in page
     assert "host-a" in page
     assert "PAUSED" not in page
-    assert f"{store.history_size().runs} runs in history" in page
+    assert f"{counted(store.history_size().runs, 'run')} in history" in page
     upcoming = page.split("<h2>Next fires</h2>")[1].split("<h2>")[0]
     assert ids_listed(upcoming)[:2] == ["sync", "ping"]
     problems = page.split("<h2>Failures and other problems</h2>")[1]

@@ -37,7 +37,9 @@ Tables (named with the prefix)
     entries disabled or without a next run.
 ``{prefix}runs``
     History, one row per run, oldest first by the autoincrement ``id``; indexed on
-    ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry on every completion.
+    ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry by the store's
+    maintenance pass, at most every ``maintenance.MAINTENANCE_INTERVAL`` seconds (see
+    ``maintenance.py``; reads never return more than ``history_limit`` runs meanwhile).
     A completion writes what the beat did (``scheduled_for``, ``published_at``, ``outcome``,
     ``drift``, ``jitter``, ``error``, ``owner``, ``task_id``); workers' reports then update the
     newest row of their occurrence: ``outcome``, ``started_at``, ``finished_at``, ``runtime``,

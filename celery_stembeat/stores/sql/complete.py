@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from celery_stembeat.entry import RunState
 from celery_stembeat.stores._runstate import advance, rescheduled_during
 from celery_stembeat.stores._spec_text import spec_from_text, spec_text
 from celery_stembeat.stores.base import (
@@ -132,18 +131,14 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
     )
 
 
-def postgres_params(
-    pairs: Sequence[tuple[Claim, Outcome]], history_limit: int
-) -> tuple[dict[str, Any], list[str]]:
-    """The parameters of :func:`statement` completing ``pairs`` (of distinct entries), and
-    the ids whose history may need trimming once they are recorded.
+def postgres_params(pairs: Sequence[tuple[Claim, Outcome]]) -> dict[str, Any]:
+    """The parameters of :func:`statement` completing ``pairs`` (of distinct entries).
 
     Each run carries the minute it counts in (``None``: not counted, see
     :func:`~celery_stembeat.stores.base.minute_counts`); ``oldest_minute`` is the oldest
     minute the counter keeps."""
     completions: list[dict[str, Any]] = []
     new_runs: list[dict[str, Any]] = []
-    full: list[str] = []
     counted = minute_counts(run for _, outcome in pairs for run in outcome.runs)
     for claim, outcome in pairs:
         result = advance(claim, outcome)
@@ -161,21 +156,17 @@ def postgres_params(
             values = {"seq": len(new_runs), **run_values(run)}
             values["minute"] = minute if minute in counted else None
             new_runs.append(storable(values))
-        if outcome.runs and over_limit(result.state, history_limit):
-            full.append(claim.entry_id)
-    params = {
+    return {
         "completions": document(completions),
         "runs": document(new_runs),
         "oldest_minute": min(counted) - RUN_MINUTES_KEPT if counted else None,
     }
-    return params, full
 
 
 def complete_sqlite(
     conn: sa.Connection,
     schema: Schema,
     pairs: Sequence[tuple[Claim, Outcome]],
-    history_limit: int,
     insert: Any,
 ) -> list[bool]:
     """Complete ``pairs`` in SQLite's write transaction ``conn`` (``insert`` makes an
@@ -198,7 +189,6 @@ def complete_sqlite(
     updates: list[dict[str, Any]] = []
     new_runs: list[dict[str, Any]] = []
     recorded: list[RunRecord] = []
-    full: set[str] = set()
     for index, (claim, outcome) in enumerate(pairs):
         row = held.get(claim.entry_id)
         if row is None or row.claim_token is None or row.claim_token != claim.token:
@@ -220,23 +210,13 @@ def complete_sqlite(
         updates.append(values)
         new_runs.extend(run_values(run) for run in outcome.runs)
         recorded.extend(outcome.runs)
-        if outcome.runs and over_limit(result.state, history_limit):
-            full.add(claim.entry_id)
         results[index] = True
     if updates:
         conn.execute(sa.update(entries).where(c.id == sa.bindparam("b_id")), updates)
     if new_runs:
         conn.execute(sa.insert(runs), new_runs)
         count_runs(conn, schema, insert, minute_counts(recorded))
-    if full:
-        trim(conn, schema, sorted(full), history_limit)
     return results
-
-
-def over_limit(state: RunState, history_limit: int) -> bool:
-    """Whether history may hold more runs than it keeps: it holds at most one row per
-    run ever counted, so only an entry that counted more runs than the limit can."""
-    return state.total_run_count + state.failure_count > history_limit
 
 
 def trim(conn: sa.Connection, schema: Schema, entry_ids: Sequence[str], history_limit: int) -> None:

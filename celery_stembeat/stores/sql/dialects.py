@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from celery_stembeat.entry import Entry
 from celery_stembeat.stores._overlap import send_while_encoding
 from celery_stembeat.stores.base import ChangeFeed, Claim, Outcome
-from celery_stembeat.stores.sql import complete, tags, upserts
+from celery_stembeat.stores.sql import complete, maintenance, tags, upserts
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.claims import claim_statement, head_query, recover_statement
 from celery_stembeat.stores.sql.codec import (
@@ -146,13 +146,13 @@ class Dialect(abc.ABC):
 
     @abc.abstractmethod
     def complete_many(
-        self,
-        write: Connect,
-        single: Connect,
-        pairs: list[tuple[Claim, Outcome]],
-        history_limit: int,
+        self, write: Connect, single: Connect, pairs: list[tuple[Claim, Outcome]]
     ) -> list[bool]:
         """Complete ``pairs`` (not empty); whether each claim was still held."""
+
+    @abc.abstractmethod
+    def maintain(self, write: Connect, single: Connect, history_limit: int) -> None:
+        """One maintenance pass (see ``maintenance.py``)."""
 
     @abc.abstractmethod
     def time(self, single: Connect) -> datetime | None:
@@ -275,25 +275,33 @@ class PostgresDialect(Dialect):
         return iter(conn.execute(query).mappings())
 
     def complete_many(
-        self,
-        write: Connect,
-        single: Connect,
-        pairs: list[tuple[Claim, Outcome]],
-        history_limit: int,
+        self, write: Connect, single: Connect, pairs: list[tuple[Claim, Outcome]]
     ) -> list[bool]:
-        """One statement per run of distinct entries (see ``complete.py``), in a transaction
-        only when history needs trimming too."""
+        """One statement per run of distinct entries (see ``complete.py``), outside a
+        transaction block."""
         results = [False] * len(pairs)
         for indexes in distinct_runs([claim.entry_id for claim, _ in pairs]):
             run = [pairs[index] for index in indexes]
-            params, full = complete.postgres_params(run, history_limit)
-            with (write if full else single)() as conn:
+            params = complete.postgres_params(run)
+            with single() as conn:
                 done = set(conn.execute(self._complete_statement, params).scalars())
-                if full:
-                    complete.trim(conn, self.schema, sorted(set(full) & done), history_limit)
             for index, (claim, _) in zip(indexes, run, strict=True):
                 results[index] = claim.entry_id in done
         return results
+
+    def maintain(self, write: Connect, single: Connect, history_limit: int) -> None:
+        """Retention, then ``VACUUM`` of the hot tables, each a statement of its own in
+        autocommit, under a session advisory lock that lets one store at a time do it (the
+        others skip their pass)."""
+        key = maintenance.maintenance_key(self.schema)
+        with single() as conn:
+            if not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
+                return
+            try:
+                maintenance.retain(conn, self.schema, history_limit)
+                maintenance.vacuum(conn, self.schema)
+            finally:
+                conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
 
     def time(self, single: Connect) -> datetime | None:
         """``clock_timestamp()``: the server's clock as the statement runs."""
@@ -394,15 +402,16 @@ class SQLiteDialect(Dialect):
             yield from conn.execute(sa.select(*columns).where(c.id.in_(chunk))).mappings()
 
     def complete_many(
-        self,
-        write: Connect,
-        single: Connect,
-        pairs: list[tuple[Claim, Outcome]],
-        history_limit: int,
+        self, write: Connect, single: Connect, pairs: list[tuple[Claim, Outcome]]
     ) -> list[bool]:
         """Locks, checks and writes in one ``BEGIN IMMEDIATE`` transaction."""
         with write() as conn:
-            return complete.complete_sqlite(conn, self.schema, pairs, history_limit, self.insert)
+            return complete.complete_sqlite(conn, self.schema, pairs, self.insert)
+
+    def maintain(self, write: Connect, single: Connect, history_limit: int) -> None:
+        """Retention in a write transaction (SQLite reuses freed pages without a vacuum)."""
+        with write() as conn:
+            maintenance.retain(conn, self.schema, history_limit)
 
     def lock(self, conn: sa.Connection) -> None:
         """Nothing: the write transaction (``BEGIN IMMEDIATE``) already runs alone."""

@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 import os
 import re
+import threading
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -56,8 +59,17 @@ from celery_stembeat.stores.base import (
     not_found,
     pause_change,
 )
-from celery_stembeat.stores.sql import activity, audit_log, health, manual, outcomes, upserts
+from celery_stembeat.stores.sql import (
+    activity,
+    audit_log,
+    health,
+    maintenance,
+    manual,
+    outcomes,
+    upserts,
+)
 from celery_stembeat.stores.sql import tags as tag_index
+from celery_stembeat.stores.sql.autovacuum import autovacuum_warning
 from celery_stembeat.stores.sql.batches import chunks, distinct_runs
 from celery_stembeat.stores.sql.beats import delete_beat, read_beats, upsert_beat
 from celery_stembeat.stores.sql.calendars import add_days, read_calendars, remove_days
@@ -85,6 +97,8 @@ from celery_stembeat.stores.sql.schema import (
     migrate,
     stored_version,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "stembeat_"
 #: Rows a streamed read takes from the server at a time.
@@ -183,6 +197,12 @@ class SQLStore(Store):
         self._head_hint: datetime | None = None
         self._head_statement = head_query(self._schema)
         self._look_statement = look_query(self._schema)
+        #: Seconds between this store's maintenance passes (see ``maintenance.py``), and the
+        #: clock that measures them.
+        self.maintenance_interval = maintenance.MAINTENANCE_INTERVAL
+        self.monotonic: Callable[[], float] = time.monotonic
+        self._maintained_at: float | None = None
+        self._maintenance: threading.Thread | None = None
         self._upgrade()
         _LIVE.add(self)
 
@@ -645,16 +665,67 @@ class SQLStore(Store):
     def complete_many(self, pairs: Iterable[tuple[Claim, Outcome]]) -> list[bool]:
         """:meth:`complete` for several claims, all in one transaction.
 
-        PostgreSQL: one statement per batch of distinct entries (see ``complete.py``), in
-        a transaction only when history needs trimming too. SQLite: locks, checks and writes
-        in one ``BEGIN IMMEDIATE`` transaction.
+        PostgreSQL: one statement per batch of distinct entries (see ``complete.py``).
+        SQLite: locks, checks and writes in one ``BEGIN IMMEDIATE`` transaction. History is
+        not trimmed here: a maintenance pass follows, at most once per
+        ``maintenance_interval`` seconds (see ``maintenance.py``).
         """
         pairs = list(pairs)
         if not pairs:
             return []
-        return self._dialect.complete_many(
-            self._write, self._single_statement, pairs, self.history_limit
+        results = self._dialect.complete_many(self._write, self._single_statement, pairs)
+        self._maintain_when_due()
+        return results
+
+    def _maintain_when_due(self) -> None:
+        """A maintenance pass, unless this store started one less than
+        ``maintenance_interval`` seconds ago or one is still running. On PostgreSQL it runs
+        on a thread of its own (on its own connection), so the beat does not wait for it;
+        SQLite's would wait for the beat's write lock, and runs here."""
+        now, last = self.monotonic(), self._maintained_at
+        if last is not None and now - last < self.maintenance_interval:
+            return
+        running = self._maintenance
+        if running is not None and running.is_alive():
+            return
+        self._maintained_at = now
+        if not self._dialect.autocommit_statements:
+            self._maintain()
+            return
+        self._maintenance = threading.Thread(
+            target=self._maintain, name="stembeat-maintenance", daemon=True
         )
+        self._maintenance.start()
+
+    def maintain(self) -> None:
+        """Make a maintenance pass now (history retention; on PostgreSQL, ``VACUUM`` of the
+        tables every fire writes), once any pass still running is done, and wait for it."""
+        self._join_maintenance()
+        self._maintained_at = self.monotonic()
+        self._dialect.maintain(self._write, self._single_statement, self.history_limit)
+
+    def _maintain(self) -> None:
+        """One maintenance pass; a failed pass is logged (the completions are recorded) and
+        left for the next interval."""
+        try:
+            self._dialect.maintain(self._write, self._single_statement, self.history_limit)
+        except StoreError as exc:
+            logger.warning("stembeat: history retention and vacuum failed: %s", exc)
+
+    def _join_maintenance(self) -> None:
+        """Wait for a maintenance pass still running."""
+        running = self._maintenance
+        if running is not None and running is not threading.current_thread():
+            running.join()
+
+    def server_warnings(self) -> list[str]:
+        """PostgreSQL: one line when autovacuum does not cover the store's tables (see
+        ``autovacuum.py``)."""
+        if self._engine.dialect.name != "postgresql":
+            return []
+        with self._single_statement() as conn:
+            warning = autovacuum_warning(conn, self._schema)
+        return [] if warning is None else [f"SQL store {self.display_url}: {warning}"]
 
     def renew_claims(
         self, claims: Sequence[Claim], now: datetime, lease: timedelta
@@ -731,15 +802,16 @@ class SQLStore(Store):
     # -- reading run state -----------------------------------------------------------------------
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
-        """The newest ``limit`` runs of the entry, newest first."""
-        if limit <= 0:
+        """The newest ``limit`` runs of the entry (at most ``history_limit``), newest first."""
+        if limit <= 0 or self.history_limit <= 0:
             return []
         runs = self._schema.runs
+        # Retention runs every few seconds: history may hold more runs than it keeps meanwhile.
         query = (
             sa.select(runs)
             .where(runs.c.entry_id == entry_id)
             .order_by(runs.c.id.desc())
-            .limit(limit)
+            .limit(min(limit, self.history_limit))
         )
         with self._single_statement() as conn:
             rows = conn.execute(query).mappings().all()
@@ -922,6 +994,7 @@ class SQLStore(Store):
     def drop(self) -> None:
         """Drop this prefix's tables, entries and history included."""
         schema = self._schema
+        self._join_maintenance()
         with self._write() as conn:
             self._dialect.lock(conn)
             schema.metadata.drop_all(conn, checkfirst=True)
@@ -934,6 +1007,7 @@ class SQLStore(Store):
         for feed in list(self._feeds):
             feed.close()
         _LIVE.discard(self)
+        self._join_maintenance()
         self._dispose()
 
     def _dispose(self, close: bool = True) -> None:
