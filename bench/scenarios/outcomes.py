@@ -86,7 +86,9 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> dict[str, float]:
     from celery_stembeat.outcomes import track_outcomes
     from celery_stembeat.stores import open_store
 
-    url = subjects.store_url(ctx, subject, "outcomes")
+    base = subjects.store_url(ctx, subject, "outcomes")
+    # Every report must find its run in history (or it is not counted): keep all n runs.
+    url = f"{base}{'&' if '?' in base else '?'}history_limit={n}"
     results: dict[str, float] = {}
     baseline = 0.0
     for phase in ("none", "up", "down"):
