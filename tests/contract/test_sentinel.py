@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from celery_stembeat.stores import ANY_CHANGE, Store, StoreError, open_store
+from celery_stembeat.stores import ANY_CHANGE, ChangeFeed, Store, StoreError, open_store
 from tests.contract.faults import wait_for
 from tests.contract.helpers import LEASE, T0, make_entry, published, with_option
 from tests.contract.sentinels import SentinelGroup, sentinel_group
@@ -68,6 +68,16 @@ def _until_it_works(operation: object, timeout: float = 60.0) -> tuple[object, i
             time.sleep(0.1)
 
 
+def _run_once_and_replicate(store: Store, feed: ChangeFeed, group: SentinelGroup) -> None:
+    """Write "job", see the feed announce it, claim and complete its one run, and wait until
+    the replica holds all of it."""
+    store.upsert(make_entry("job"))
+    assert ANY_CHANGE not in wait_for(feed, lambda seen: "job" in seen)
+    (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
+    assert store.complete(claim, published(claim))
+    group.wait_replicated()
+
+
 def test_store_and_feed_follow_a_failover() -> None:
     """SIGKILL the primary: operations raise StoreError (nothing else) until the sentinels
     promote the replica, then work on it with what was replicated; claims go on, and the
@@ -76,11 +86,7 @@ def test_store_and_feed_follow_a_failover() -> None:
         store: Store = open_store(with_option(fresh.url, "prefix", "failover_"))
         feed = store.watch()
         try:
-            store.upsert(make_entry("job"))
-            assert ANY_CHANGE not in wait_for(feed, lambda seen: "job" in seen)
-            (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
-            assert store.complete(claim, published(claim))
-            fresh.wait_replicated()
+            _run_once_and_replicate(store, feed, fresh)
 
             old = fresh.kill_primary()
             new = fresh.wait_for_promotion(old)
@@ -115,11 +121,7 @@ def test_a_tls_group_carries_the_store_its_feed_and_a_failover() -> None:
         store: Store = open_store(with_option(fresh.url, "prefix", "tls_"))
         feed = store.watch()
         try:
-            store.upsert(make_entry("job"))
-            assert ANY_CHANGE not in wait_for(feed, lambda seen: "job" in seen)
-            (claim,) = store.claim_due(T0, 10, "beat-1", LEASE)
-            assert store.complete(claim, published(claim))
-            fresh.wait_replicated()
+            _run_once_and_replicate(store, feed, fresh)
 
             fresh.wait_for_promotion(fresh.kill_primary())
             entry, _ = _until_it_works(lambda: store.get("job"))
