@@ -67,7 +67,7 @@ def test_only_entries_with_a_value_are_members(
     """Idle entries are in no set; runs, imports and deletes move the entries with values."""
     store.upsert_many(make_entry(f"idle-{n}", next_run_at=at(9000 + n)) for n in range(5))
     assert redis_client.exists(*store._keys.rank_keys) == 0
-    assert redis_client.get(store._keys.layout) == b"1"
+    assert redis_client.get(store._keys.layout) == b"2"  # a new prefix: sets and count kept
     ranked_scenario(store)
     entries = store.list_entries()
     assert rank_sets(redis_client, store) == expected_sets(entries)

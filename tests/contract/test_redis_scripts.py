@@ -68,10 +68,12 @@ def test_audit_lua_starts_the_chain_where_audit_py_does() -> None:
 
 
 def test_the_scripts_take_the_index_keys_keys_py_gives() -> None:
-    """The rank sets in ``RANK_FIELDS`` order, and as many upsert indexes as ``Keys.indexes``."""
+    """The rank sets in ``RANK_FIELDS`` order, the keys of the count of runs held after them,
+    and as many upsert indexes as ``Keys.indexes``."""
     keys = Keys("p")
     fields = re.findall(r"'(\w+)'", table(lua("helpers"), "RANK_FIELDS"))
     assert [key.rsplit(":", 1)[1] for key in keys.rank_keys] == fields
     assert keys.indexes[6:9] == keys.rank_keys
-    assert keys.completion_indexes[5:] == [*keys.rank_keys, keys.history]
+    assert keys.indexes[9:] == keys.history_keys
+    assert keys.completion_indexes[5:] == [*keys.rank_keys, *keys.history_keys]
     assert f"local INDEX_KEYS = {len(keys.indexes)}\n" in lua("write_entry")

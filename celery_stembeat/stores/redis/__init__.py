@@ -30,6 +30,7 @@ The package, one concern per module:
 - :mod:`.log_reader`: reading the audit log, from either end, a page at a time;
 - :mod:`.outcomes`: workers' reports folded in one optimistic transaction;
 - :mod:`.ranks`: pages by last run, runs or mean drift from the rank sets;
+- :mod:`.history_count`: the count of runs held, and the one-off scan that makes it exact;
 - :mod:`.feed`: change notifications over pub/sub;
 - :mod:`.scripts`: the Lua scripts of ``lua/``, loaded and registered in one place.
 """

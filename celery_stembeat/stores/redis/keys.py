@@ -71,11 +71,15 @@ Cluster slot and every script can touch them atomically:
     doubles: last runs (at most 2.5e14 ms) and drifts are exact, counts only below 2**53 (a
     page that reaches a larger one is sorted by reading every entry).
 ``{P}:layout`` (string)
-    ``1`` once the rank sets hold every entry's values: set by the first entry written to an
-    empty prefix, or by ``index_ranks`` after it has put the entries of a prefix written before
-    the rank sets existed into them (a batch of ids per call; any number of processes may do
-    it at once, as each batch reads the hashes it indexes in the same step). ``ranked`` runs it
-    first while the key is absent.
+    The prefix's layout version; each holds what the ones before it do. Absent: written before
+    the rank sets. ``1``: the rank sets hold every entry's values, set (where absent) by
+    ``index_ranks`` after it has put the entries of a prefix written before them into them (a
+    batch of ids per call; any number of processes may do it at once, as each batch reads the
+    hashes it indexes in the same step); ``ranked`` runs it first while the key is absent.
+    ``2``: and ``{P}:history`` counts every entry's runs, set by ``count_history`` once its
+    scan has counted a prefix written before the count (see :mod:`.history_count`), which
+    ``history_size`` runs first while the version is below 2 (after ``index_ranks`` where the
+    key is absent). The first entry written to a prefix without entries sets ``2``.
 ``{P}:tag:<name>`` (set)
     The ids of the entries holding tag ``<name>``, kept by the upsert scripts (from the entry's
     ``t*`` chunks) and by delete: ``ids_tagged`` is one ``SINTER``. A set that empties goes,
@@ -104,8 +108,13 @@ Cluster slot and every script can touch them atomically:
     goes to ``{P}:outcomes:<id>``.
 ``{P}:history`` (string)
     How many runs every ``{P}:runs:<id>`` holds together: the scripts that append, trim or
-    delete runs move it by as many, so ``history_size`` is one ``GET``. History written by a
-    version without it is not counted.
+    delete runs move it by as many, so ``history_size`` is one script call. Set to 0 by the
+    first entry of a prefix; on a prefix written before it, exact once ``{P}:layout`` is ``2``
+    (until then it holds the runs of the ids up to ``{P}:history:scan``, and the scripts move it
+    only for those ids).
+``{P}:history:scan`` (string)
+    Only while ``count_history`` counts a prefix written before ``{P}:history``: the last id it
+    has counted (see :mod:`.history_count`); deleted once it has passed the last.
 ``{P}:outcomes:<id>`` (hash)
     What workers reported on the runs of ``{P}:runs:<id>``: the stream id of a run → compact
     JSON ``{"o": outcome, "a": started (ms), "f": finished (ms), "r": runtime, "e": error,
@@ -194,6 +203,7 @@ class Keys:
         self.calendar_prefix = f"{tag}:calendar:"
         self.run_minutes_prefix = f"{tag}:run_minutes:"
         self.history = f"{tag}:history"
+        self.history_scan = f"{tag}:history:scan"
         self.pause = f"{tag}:pause"
         self.channel = f"{tag}:changes"
         self.audit = f"{tag}:audit"
@@ -201,6 +211,9 @@ class Keys:
         self.audit_entry_prefix = f"{tag}:audit:entry:"
         #: The keys a script that records changes takes after its own (head, then log).
         self.audit_keys = [self.audit, self.audit_log]
+        #: The keys a script that moves the count of runs held takes for it, in this order:
+        #: the layout marker, the count, and the scan that counts a prefix written before it.
+        self.history_keys = [self.layout, self.history, self.history_scan]
         #: The indexes an upsert maintains (KEYS of the upsert scripts after the entry).
         self.indexes = [
             self.due,
@@ -210,7 +223,7 @@ class Keys:
             self.failing,
             self.open,
             *self.rank_keys,
-            self.layout,
+            *self.history_keys,
         ]
         #: The indexes a completion maintains, and the count of runs held (the complete
         #: script's first KEYS).
@@ -221,7 +234,7 @@ class Keys:
             self.failing,
             self.open,
             *self.rank_keys,
-            self.history,
+            *self.history_keys,
         ]
         #: A ``SCAN MATCH`` pattern for every key of the prefix.
         self.pattern = _glob_escape(tag + ":") + "*"

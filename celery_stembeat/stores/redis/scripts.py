@@ -41,6 +41,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "ranked": ENTRY_PARTS,
     "unranked": ENTRY_PARTS,
     "index_ranks": ENTRY_PARTS,
+    "count_history": ENTRY_PARTS,
     "definitions": ENTRY_PARTS,
     "claim_due": ENTRY_PARTS,
     "complete": ENTRY_PARTS,

@@ -30,7 +30,8 @@ listing them one ``HGETALL``. Health:
 :meth:`RedisStore.entry_counts` is four counts and :meth:`RedisStore.health_suspects` three
 index ranges cut at ``limit``, each one ``MULTI``/``EXEC``, whatever the number of entries;
 :meth:`RedisStore.activity` is one script call (index counts, the failing entries' ``cf``, one
-``MGET`` of the run counters).
+``MGET`` of the run counters); :meth:`RedisStore.history_size` one script call (after a
+one-off scan on a prefix written before its count: see :mod:`.history_count`).
 Tags: :meth:`RedisStore.ids_tagged` is one ``SINTER`` of the tags' sets. Ranked pages:
 :meth:`RedisStore.ranked` is one script call within a rank set, more past its end (see
 :mod:`.ranks`).
@@ -117,6 +118,7 @@ from celery_stembeat.stores.redis.codec import (
     written_entry,
 )
 from celery_stembeat.stores.redis.feed import RedisFeed
+from celery_stembeat.stores.redis.history_count import HistoryCount
 from celery_stembeat.stores.redis.log_reader import LogReader
 from celery_stembeat.stores.redis.outcomes import OutcomeRecorder
 from celery_stembeat.stores.redis.ranks import Ranks
@@ -169,6 +171,7 @@ class RedisStore(Store):
         self._log = LogReader(self._client)
         self._outcomes = OutcomeRecorder(self._client)
         self._ranks = Ranks(self._client)
+        self._history = HistoryCount(self._client, self._ranks)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.display_url!r}, prefix={self.prefix!r})"
@@ -417,7 +420,7 @@ class RedisStore(Store):
             self._keys.open,
             *self._keys.rank_keys,
             *self._keys.audit_keys,
-            self._keys.history,
+            *self._keys.history_keys,
         ]
 
         def attempt() -> bool | Stale:
@@ -706,7 +709,7 @@ class RedisStore(Store):
         note = audit.note_or_default(note, audit.RUN)
         keys = [
             *self._keys.run_state(record.entry_id),
-            self._keys.history,
+            *self._keys.history_keys,
             *self._keys.audit_keys,
         ]
         keys += [self._keys.run_minute(_epoch_minute(m)) for m in minute_counts([record])]
@@ -715,6 +718,7 @@ class RedisStore(Store):
             _COUNTER_TTL,
             compact_json(run_fields(record)),
             self._max_age_ms,
+            record.entry_id,
         ]
         change = (record.entry_id, None, None)
 
@@ -766,11 +770,10 @@ class RedisStore(Store):
         return Activity(enabled=enabled, due=due, overdue=overdue, failing=failing, runs=runs)
 
     def history_size(self) -> HistorySize:
-        """The count of runs held, ``{P}:history`` (one ``GET``); the bytes are not known."""
-        with self._client.errors():
-            held = self._client.redis.get(self._keys.history)
-        # Deleting history written before the count was kept can take it below zero.
-        return HistorySize(max(int(cast(bytes, held or b"0")), 0))
+        """The count of runs held, ``{P}:history`` (one script call; on a prefix written
+        before the count, a one-off scan first: see :mod:`.history_count`); the bytes are not
+        known."""
+        return HistorySize(self._history.runs())
 
     def health_suspects(self, rules: SuspectRules, limit: int) -> list[str]:
         """Up to ``limit`` suspects of each kind, the worst first (missed the longest, most

@@ -1,14 +1,15 @@
--- KEYS: due, leases, unscheduled, failing, open, the rank sets (RANK_FIELDS), the count of
--- runs held, then for each completion its entry, runs and outcomes keys. ARGV: history limit, then JSON ``[[token, the
--- claimed entry's spec canonical JSON, id, next run ms ('' = none), disable ('1'/'0'), state
--- (the fields that change, as codec.state_changes gives them; never the tracked fields), runs
--- [[field, value, ...], ...], the minutes its runs count in [[epoch minute, runs], ...]],
--- ...]``, the key prefix of the run counters and their time to live (s), the history's maximum
--- age (ms, '0' = none). Returns a list: 1 per completion recorded, 0 where the token no longer
--- holds the entry's claim. Each completion is atomic (the whole script is).
+-- KEYS: due, leases, unscheduled, failing, open, the rank sets (RANK_FIELDS), the layout
+-- marker, the count of runs held and its scan (runs_count), then for each completion its entry,
+-- runs and outcomes keys. ARGV: history limit, then JSON ``[[token, the claimed entry's spec
+-- canonical JSON, id, next run ms ('' = none), disable ('1'/'0'), state (the fields that
+-- change, as codec.state_changes gives them; never the tracked fields), runs [[field, value,
+-- ...], ...], the minutes its runs count in [[epoch minute, runs], ...]], ...]``, the key
+-- prefix of the run counters and their time to live (s), the history's maximum age (ms, '0' =
+-- none). Returns a list: 1 per completion recorded, 0 where the token no longer holds the
+-- entry's claim. Each completion is atomic (the whole script is).
 local due, leases, unscheduled, failing, open = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ranks = {KEYS[6], KEYS[7], KEYS[8]}
-local held = KEYS[9]
+local held = runs_count(KEYS[9], KEYS[10], KEYS[11])
 local limit = ARGV[1]
 local results = {}
 -- Index writes for the completions recorded, made once at the end (an id completes at most
@@ -17,7 +18,7 @@ local ended, indexed, unindexed, health = {}, {}, {}, new_health_slots()
 local ranked = new_rank_slots()
 local minutes = {}
 for i, c in ipairs(cjson.decode(ARGV[2])) do
-  local key, runs, outcomes = KEYS[3 * i + 7], KEYS[3 * i + 8], KEYS[3 * i + 9]
+  local key, runs, outcomes = KEYS[3 * i + 9], KEYS[3 * i + 10], KEYS[3 * i + 11]
   local id, state = c[3], c[6]
   -- The claim token and occurrence, next run, the spec's first chunks, then HEALTH_FIELDS
   -- (enabled first).
@@ -58,7 +59,7 @@ for i, c in ipairs(cjson.decode(ARGV[2])) do
     else
       unindexed[#unindexed + 1] = id
     end
-    append_runs(runs, outcomes, held, limit, ARGV[5], c[7])
+    append_runs(runs, outcomes, held, id, limit, ARGV[5], c[7])
     for _, counted in ipairs(c[8]) do
       minutes[counted[1]] = (minutes[counted[1]] or 0) + tonumber(counted[2])
     end

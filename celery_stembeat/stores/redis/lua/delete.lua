@@ -1,6 +1,6 @@
 -- KEYS: entry, due, leases, ids, runs, config, outcomes, unscheduled, failing, open, the rank
--- sets (three), the audit head and log, the count of runs held. ARGV: id, channel, the tag-set
--- key prefix, the version and enabled flag the
+-- sets (three), the audit head and log, the layout marker, the count of runs held and its scan
+-- (runs_count). ARGV: id, channel, the tag-set key prefix, the version and enabled flag the
 -- change record was built from ('' and '' = no entry), then the change record (see audit.lua).
 -- Returns 1 if the entry existed, 0 if not, -1 (nothing written) when the entry or the log's
 -- head is no longer as read.
@@ -16,7 +16,7 @@ for _, index in ipairs({KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[9], KEYS[10], K
   redis.call('ZREM', index, ARGV[1])
 end
 redis.call('SREM', KEYS[8], ARGV[1])
-redis.call('DECRBY', KEYS[16], redis.call('XLEN', KEYS[5]))
+count_runs(runs_count(KEYS[16], KEYS[17], KEYS[18]), ARGV[1], -redis.call('XLEN', KEYS[5]))
 redis.call('DEL', KEYS[5], KEYS[7])
 if existed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
 return existed

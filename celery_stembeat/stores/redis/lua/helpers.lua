@@ -214,12 +214,54 @@ local function run_time(fields)
   return at
 end
 
--- Append the runs (each {field, value, ...}) to the stream `runs`, each with the id of its
--- stamp (base.history_stamps: its time, or the id before when that is later), keeping the
--- newest `limit` runs and those stamped at most `max_age` ms (text; '0': no age limit) before
--- the newest. What workers reported on the runs this trims (in the hash `outcomes`) goes with
--- them; `counter` (the prefix's count of runs held) moves by the runs added less those trimmed.
-local function append_runs(runs, outcomes, counter, limit, max_age, new_runs)
+-- The prefix's layout version, {P}:layout (absent: 0, a prefix written before the rank sets);
+-- each version holds what the ones before it do, and a new prefix starts at the newest.
+-- 1: the rank sets hold every entry's values.
+local RANKED_LAYOUT = '1'
+-- 2: and {P}:history counts the runs of every entry.
+local COUNTED_LAYOUT = '2'
+
+local function layout_version(layout)
+  return tonumber(redis.call('GET', layout) or '0')
+end
+
+-- Whether `a` comes after `b` in byte order, the order of {P}:ids (Lua's own string order
+-- follows the server's locale).
+local function after_in_bytes(a, b)
+  if a == b then return false end
+  local i = 1
+  while string.byte(a, i) == string.byte(b, i) do i = i + 1 end
+  return (string.byte(a, i) or -1) > (string.byte(b, i) or -1)
+end
+
+-- The count of runs held as a script moves it, from the keys Keys.history_keys names: the
+-- layout marker, the count and its scan. Below COUNTED_LAYOUT the count holds only the runs of
+-- the ids count_history.lua has scanned (up to the last id it passed, kept in the scan): the
+-- scan counts the others' as it passes them.
+local function runs_count(layout, count, scan)
+  if layout_version(layout) >= tonumber(COUNTED_LAYOUT) then
+    return {key = count, upto = true}
+  end
+  return {key = count, upto = redis.call('GET', scan)}
+end
+
+-- Move the count `held` (runs_count) by `change` runs of entry `id`, unless it does not count
+-- that entry's runs yet. (A change of 0, possibly -0, which INCRBY refuses, writes nothing.)
+local function count_runs(held, id, change)
+  if change == 0 then return end
+  local upto = held.upto
+  if upto == true or (upto and not after_in_bytes(id, upto)) then
+    redis.call('INCRBY', held.key, change)
+  end
+end
+
+-- Append the runs (each {field, value, ...}) of entry `id` to the stream `runs`, each with the
+-- id of its stamp (base.history_stamps: its time, or the id before when that is later),
+-- keeping the newest `limit` runs and those stamped at most `max_age` ms (text; '0': no age
+-- limit) before the newest. What workers reported on the runs this trims (in the hash
+-- `outcomes`) goes with them; the count `held` (runs_count) moves by the runs added less those
+-- trimmed.
+local function append_runs(runs, outcomes, held, id, limit, max_age, new_runs)
   local before = redis.call('XLEN', runs)
   local ms, seq = last_id(runs)
   for _, run in ipairs(new_runs) do
@@ -252,16 +294,13 @@ local function append_runs(runs, outcomes, counter, limit, max_age, new_runs)
   end
   if excess > 0 then redis.call('XTRIM', runs, 'MAXLEN', limit) end
   if aging then redis.call('XTRIM', runs, 'MINID', string.format('%d', oldest)) end
-  redis.call('INCRBY', counter, redis.call('XLEN', runs) - before)
+  count_runs(held, id, redis.call('XLEN', runs) - before)
 end
 
 -- The hash fields the rank sets follow, in the order of their keys (keys.py's Keys.rank_keys).
 local RANK_FIELDS = {'lr', 'tc', 'dm'}
 local RANK_AT = {}
 for i, name in ipairs(RANK_FIELDS) do RANK_AT[name] = i end
--- What {P}:layout holds once the rank sets hold every entry's values.
-local RANKED_LAYOUT = '1'
-
 -- Slots to write into the rank sets (add_rank_slots, write_rank_slots).
 local function new_rank_slots()
   return {add = {{}, {}, {}}, remove = {{}, {}, {}}}

@@ -1,15 +1,16 @@
 -- Writing one entry, shared by upsert.lua and upsert_many.lua (after layout.lua, helpers.lua).
 
 -- How many keys upsert_indexes takes.
-local INDEX_KEYS = 10
+local INDEX_KEYS = 12
 
 -- The indexes an upsert maintains, from KEYS[first] on (keys.py's Keys.indexes, in order): the
--- rank sets in RANK_FIELDS order, and the layout marker.
+-- rank sets in RANK_FIELDS order, the layout marker, the count of runs held and its scan.
 local function upsert_indexes(first)
   return {
     due = KEYS[first], ids = KEYS[first + 1], config = KEYS[first + 2],
     unscheduled = KEYS[first + 3], failing = KEYS[first + 4], open = KEYS[first + 5],
     ranks = {KEYS[first + 6], KEYS[first + 7], KEYS[first + 8]}, layout = KEYS[first + 9],
+    history = KEYS[first + 10], history_scan = KEYS[first + 11],
   }
 end
 
@@ -75,9 +76,12 @@ local function write_entry(key, indexes, channel, tag_prefix, id, actual, e)
       add_rank_slots(ranked, id, rank_changes(values, {}))
       write_rank_slots(ranked, indexes.ranks)
     end
-    -- The first entry of a prefix: every entry to come keeps the rank sets.
+    -- The first entry of a prefix (one that has none holds no runs): every entry to come
+    -- keeps the rank sets and the count of runs held.
     if redis.call('EXISTS', indexes.ids) == 0 then
-      redis.call('SET', indexes.layout, RANKED_LAYOUT)
+      redis.call('SET', indexes.layout, COUNTED_LAYOUT)
+      redis.call('SET', indexes.history, 0)
+      redis.call('DEL', indexes.history_scan)
     end
   else
     local rescheduled = joined(key, 's', {}, 1, 0) ~= e.spec
