@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -98,8 +99,22 @@ def follow(driver: WebDriver, element: WebElement) -> None:
     this one."""
     element.click()
     WebDriverWait(driver, PAGE_WAIT).until(
-        expected_conditions.staleness_of(element), f"no new page after {driver.current_url}"
+        lambda _: _replaced(element), f"no new page after {driver.current_url}"
     )
+
+
+def _replaced(element: WebElement) -> bool:
+    """Whether ``element``'s page has gone. While the next page loads, ChromeDriver may say so
+    with an unknown error about the node instead of a stale element."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def reload_until(driver: WebDriver, condition: Callable[[WebDriver], object], what: str) -> None:
