@@ -1,18 +1,19 @@
 """Soak: ``n`` entries firing every second for ``soak_minutes``, and what the store grows into.
 
-Only stembeat's PostgreSQL and Redis stores run it (celery beat and RedBeat keep no history
-and are not measured). The entries are spread evenly over the second (``n`` fires per second,
+Only stembeat's stores run it (celery beat and RedBeat keep no history and are not
+measured). The entries are spread evenly over the second (``n`` fires per second,
 steadily) and drive ``celery_stembeat.Scheduler`` as ``celery beat`` does (pass, wait, pass),
 in one process, with the publish step stubbed out: the load falls on the store alone. History
 keeps ``soak_history_limit`` runs per entry, so that retention runs within a short soak.
 
-Every ``soak_sample_seconds`` a thread of the same process samples the store's bytes (PostgreSQL:
-``pg_total_relation_size`` of its tables; Redis: ``MEMORY USAGE`` of every key of its
-prefix), PostgreSQL's dead and live rows and the share of HOT updates of the entries table,
-the server's CPU (PostgreSQL: the beat's own backends, and the server's background processes
-apart; Redis: the ``redis-server`` process, which serves other clients too) read from
-``/proc``, the beat's RSS, and the lateness (time after the stubbed publish minus the
-scheduled time) of the fires of the window since the last sample, p50 and p99.
+Every ``soak_sample_seconds`` a thread of the same process samples the store's bytes
+(SQLite: the file with its WAL; PostgreSQL: ``pg_total_relation_size`` of its tables; Redis:
+``MEMORY USAGE`` of every key of its prefix), PostgreSQL's dead and live rows and the share of
+HOT updates of the entries table, the server's CPU (PostgreSQL: the beat's own backends, and
+the server's background processes apart; Redis: the ``redis-server`` process, which serves
+other clients too; SQLite has none, its work is the beat's own) read from ``/proc``, the beat
+process's CPU and RSS, and the lateness (time after the stubbed publish minus the scheduled
+time) of the fires of the window since the last sample, p50 and p99.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ METRICS = (
     Metric("store_mb", "store size at the end", "MB"),
     Metric("dead_rows", "dead rows at the end (PostgreSQL)", "rows"),
     Metric("server_cpu_pct", "server CPU, last window", "% of a core"),
+    Metric("beat_cpu_pct", "beat CPU, last window", "% of a core"),
     Metric("rss_mb", "beat RSS at the end", "MB"),
     Metric("p50_ms", "lateness p50, median window", "ms"),
     Metric("p99_ms", "lateness p99, worst window", "ms"),
     Metric("fires_per_s", "fires per second, whole run", "fires/s", lower_is_better=False),
 )
-SUBJECTS = ("stembeat-postgres", "stembeat-redis")
+SUBJECTS = ("stembeat-sqlite", "stembeat-postgres", "stembeat-redis")
 #: Seconds from now until the first fire (time to store the entries).
 LEAD = 0.5
 #: Time-series columns: (result key, heading, format).
@@ -52,6 +54,7 @@ SERIES = (
     ("t_hot_pct", "HOT updates %", "{:.0f}"),
     ("t_cpu_pct", "server CPU %", "{:.0f}"),
     ("t_background_cpu_pct", "PG background CPU %", "{:.0f}"),
+    ("t_beat_cpu_pct", "beat CPU %", "{:.0f}"),
     ("t_rss_mb", "beat RSS MB", "{:.0f}"),
     ("t_p50_ms", "p50 ms", "{:.1f}"),
     ("t_p99_ms", "p99 ms", "{:.1f}"),
@@ -61,7 +64,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def plan(ctx: Context) -> list[tuple[int, tuple[str, ...]]]:
-    """The two stores at ``soak_entries`` entries (1,000; quick mode 50)."""
+    """stembeat's three stores at ``soak_entries`` entries (1,000; quick mode 50)."""
     return [(int(ctx.options["soak_entries"]), SUBJECTS)]
 
 
@@ -76,7 +79,10 @@ def measure(ctx: Context, subject: str, n: int, rep: int) -> list[dict[str, floa
 
     tag = f"soak{n}r{rep}"
     settings = subjects.settings(ctx, subject, tag)
-    settings["stembeat_url"] += f"&history_limit={int(ctx.options['soak_history_limit'])}"
+    url = settings["stembeat_url"]
+    settings["stembeat_url"] = (
+        f"{url}{'&' if '?' in url else '?'}history_limit={int(ctx.options['soak_history_limit'])}"
+    )
     app = make_app(ctx, ctx.name(tag), {}, **settings)
     # Started on its empty store, the beat finds the entries through its change feed.
     scheduler = subjects.start(ctx, subject, tag, app)
@@ -129,7 +135,8 @@ def _summary(samples: list[dict[str, float]]) -> dict[str, float]:
     return {
         "store_mb": last["t_store_mb"],
         "dead_rows": last.get("t_dead_rows", math.nan),
-        "server_cpu_pct": last["t_cpu_pct"],
+        "server_cpu_pct": last.get("t_cpu_pct", math.nan),
+        "beat_cpu_pct": last["t_beat_cpu_pct"],
         "rss_mb": last["t_rss_mb"],
         "p50_ms": p50s[len(p50s) // 2] if p50s else math.nan,
         "p99_ms": max(p99s, default=math.nan),
@@ -164,6 +171,7 @@ class _Server:
     def __init__(self, ctx: Context, subject: str, tag: str) -> None:
         self.ctx, self.subject, self.tag = ctx, subject, tag
         self.ticks: dict[int, int] = {}
+        self.own: dict[int, int] = {}
         self.background: dict[int, int] = {}
         self.at = time.monotonic()
         self.samples: list[dict[str, float]] = []
@@ -206,7 +214,12 @@ class _Server:
         """The store's bytes and rows, and the server's CPU since the last sample."""
         now = time.monotonic()
         seconds, self.at = now - self.at, now
-        values = {"t_store_mb": footprint.prefix_bytes(self.ctx, self.subject, self.tag) / 1e6}
+        values = {
+            "t_store_mb": footprint.prefix_bytes(self.ctx, self.subject, self.tag) / 1e6,
+            "t_beat_cpu_pct": _cpu(self.own, [os.getpid()], seconds),
+        }
+        if self.subject == "stembeat-sqlite":
+            return values  # embedded: the store's work is the beat's own CPU
         if self.engine is None:
             import redis
 
@@ -305,7 +318,7 @@ def report(results: Results, ctx: Context) -> str:
     """The time series of every subject: one row per sample."""
     heading = ["store", "N", "t (s)", *(title for _, title, _ in SERIES)]
     lines = [
-        "Soak time series (stembeat's PostgreSQL and Redis stores only; celery beat and "
+        "Soak time series (stembeat's stores only; celery beat and "
         "RedBeat are not run; publishing stubbed)",
         "",
         "| " + " | ".join(heading) + " |",
