@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from celery_stembeat.stores import Store, open_store
+from celery_stembeat.stores import FAILED, Outcome, RunRecord, Store, open_store
 from celery_stembeat.stores.memory import MemoryStore
 from celery_stembeat.stores.sql import SQLStore
 from celery_stembeat.stores.sql.engine import locate
-from celery_stembeat.stores.sql.maintenance import MAINTENANCE_INTERVAL, maintenance_key
+from celery_stembeat.stores.sql.maintenance import (
+    MAINTENANCE_INTERVAL,
+    Retention,
+    maintenance_key,
+)
 from tests.contract.helpers import LEASE, at, make_entry, published
+from tests.contract.test_manual_runs import manual
 
 
 @pytest.fixture
@@ -89,6 +95,91 @@ def test_history_is_trimmed_by_the_next_pass_and_never_reads_past_the_limit(
     entry = store.get("busy")
     assert entry is not None
     assert entry.state.total_run_count == 7
+
+
+def test_the_pass_trims_by_age_the_entries_with_fewer_runs_than_the_limit(
+    sql_url: str, store: Store, open_more: Callable[..., Store], raw_engine: sa.Engine
+) -> None:
+    """An entry far below ``history_limit`` still loses the runs more than
+    ``history_max_age`` older than its newest; ``history()`` hides them until the pass."""
+    aged = open_more(history_max_age="150s")
+    assert isinstance(aged, SQLStore)
+    clock = Clock()
+    aged.monotonic = clock
+    aged.upsert(make_entry("job"))
+    _fire(aged, 6)  # runs at 0 to 300 s; the first completion made the pass
+    assert _stored_runs(raw_engine, aged) == {"job": 6}
+    assert [r.scheduled_for for r in aged.history("job")] == [at(60 * k) for k in (5, 4, 3)]
+    clock.now += MAINTENANCE_INTERVAL
+    _fire(aged, 1, start=6)
+    assert _stored_runs(raw_engine, aged) == {"job": 3}
+    assert [r.scheduled_for for r in aged.history("job")] == [at(60 * k) for k in (6, 5, 4)]
+
+
+def test_the_pass_deletes_exactly_the_runs_history_hides(
+    sql_url: str, store: Store, open_more: Callable[..., Store], raw_engine: sa.Engine
+) -> None:
+    """Stamps never go back: a manual run dated before the newest ages as if recorded with
+    it, a failed run by its scheduled time; the pass keeps what ``history()`` shows."""
+    aged = open_more(history_limit=4, history_max_age="100s")
+    assert isinstance(aged, SQLStore)
+    aged.upsert(make_entry("job"))
+    _fire(aged, 3)  # 0, 60 and 120 s
+    assert aged.record_manual_run(manual(at(30)))  # stamped 120 s
+    (claim,) = aged.claim_due(at(181), 10, "beat-1", LEASE)
+    failed = RunRecord("job", at(180), FAILED, error="down")
+    assert aged.complete(claim, Outcome(at(240), (failed,)))
+    shown = aged.history("job")
+    assert [(r.scheduled_for, r.manual) for r in shown] == [
+        (at(180), False),
+        (at(30), True),
+        (at(120), False),
+    ]
+    aged.maintain()
+    assert _stored_runs(raw_engine, aged) == {"job": 3}
+    assert aged.history("job") == shown
+
+
+def test_a_stores_first_passes_trim_the_history_written_before(
+    sql_url: str, store: Store, open_more: Callable[..., Store], raw_engine: sa.Engine
+) -> None:
+    """A store's first two passes look at every entry, and so trim history that no entry
+    adds to any more (written by a store with other limits, or before an upgrade)."""
+    assert isinstance(store, SQLStore)
+    store.upsert(make_entry("a"))
+    store.upsert(make_entry("b"))
+    _fire(store, 5)
+    assert _stored_runs(raw_engine, store) == {"a": 5, "b": 5}
+    by_count = open_more(history_limit=4)
+    assert isinstance(by_count, SQLStore)
+    by_count.maintain()
+    assert _stored_runs(raw_engine, by_count) == {"a": 4, "b": 4}
+    by_age = open_more(history_max_age="90s")
+    assert isinstance(by_age, SQLStore)
+    by_age.maintain()
+    assert _stored_runs(raw_engine, by_age) == {"a": 2, "b": 2}
+
+
+def test_a_pass_looks_at_the_entries_with_runs_since_the_pass_before_the_previous() -> None:
+    """The watermark: the newest run id when the pass before the previous one began (a run
+    given a lower id may commit after a pass read the newest); none (every entry) until two
+    passes are done, and again when ids go back."""
+    retention = Retention(100, timedelta(days=30))
+    assert retention.since is None
+    retention.passed(10)
+    assert retention.since is None
+    retention.passed(25)
+    assert retention.since == 10
+    retention.passed(None)  # no runs held: ids only grow from the newest known
+    assert retention.since == 25
+    retention.passed(40)
+    assert retention.since == 25
+    retention.passed(30)
+    assert retention.since is None
+    retention.passed(35)
+    assert retention.since is None
+    retention.passed(50)
+    assert retention.since == 35
 
 
 def test_a_store_keeping_no_history_reads_none(

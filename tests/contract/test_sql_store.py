@@ -91,24 +91,28 @@ def raw_engine(sql_url: str) -> Iterator[sa.Engine]:
 
 
 def _downgrade(url: str, prefix: str, version: int) -> None:
-    """Make the tables as schema ``version`` (2 to 7, 11 or 12) had them: without the holiday
-    calendars (version 13); below 12 without the audit log (version 12); below 11 without the
-    run counter (version 11), the history's ``manual`` column (version 10), the tags (version 9)
-    and the pause table (version 8), below 7 without the partial indexes of the health
-    suspects and entry counts, below 6 without the incidents, below 5 without the overlap
-    columns, below 4 without the beats, and at version 2 without the outcome columns either."""
-    assert 2 <= version <= 7 or version in (11, 12)
+    """Make the tables as schema ``version`` (2 to 7, 11, 12 or 13) had them: without the
+    history stamps (version 14); below 13 without the holiday calendars (version 13); below 12
+    without the audit log (version 12); below 11 without the run counter (version 11), the
+    history's ``manual`` column (version 10), the tags (version 9) and the pause table (version
+    8), below 7 without the partial indexes of the health suspects and entry counts, below 6
+    without the incidents, below 5 without the overlap columns, below 4 without the beats, and
+    at version 2 without the outcome columns either."""
+    assert 2 <= version <= 7 or version in (11, 12, 13)
     engine = _raw_engine(url)
     try:
         schema = build_schema(prefix, engine.dialect.name)
         quote = engine.dialect.identifier_preparer
-        dropped = [] if version >= 11 else [(schema.entries, ("tags",)), (schema.runs, ("manual",))]
+        dropped = [(schema.entries, ("history_stamp",)), (schema.runs, ("stamp",))]
+        if version < 11:
+            dropped += [(schema.entries, ("tags",)), (schema.runs, ("manual",))]
         if version < 5:
             dropped += [(schema.entries, ("overlap", "overlap_timeout"))]
         if version < 3:
             dropped += [(schema.entries, TRACKED_FIELDS), (schema.runs, _REPORTED_RUN_COLUMNS)]
         with engine.begin() as conn:
-            schema.calendar_days.drop(conn)
+            if version < 13:
+                schema.calendar_days.drop(conn)
             if version < 12:
                 schema.audit.drop(conn)
                 schema.audit_head.drop(conn)
@@ -171,7 +175,7 @@ def upgraded(url: str) -> Iterator[Store]:
     try:
         with engine.connect() as conn:
             schema = build_schema(store.prefix, engine.dialect.name)
-            assert stored_version(conn, schema) == SCHEMA_VERSION == 13
+            assert stored_version(conn, schema) == SCHEMA_VERSION == 14
         entry = store.get("job")
         assert entry is not None
         assert (entry.version, entry.state.total_run_count) == (1, 1)
@@ -238,7 +242,7 @@ def test_version_6_tables_gain_the_health_indexes_and_keep_their_rows(old_store:
         store = open_store(old_store)
         try:
             with engine.connect() as conn:
-                assert stored_version(conn, schema) == SCHEMA_VERSION == 13
+                assert stored_version(conn, schema) == SCHEMA_VERSION == 14
                 indexes = {index["name"] for index in sa.inspect(conn).get_indexes(entries.name)}
             names = {f"{prefix}entries_{name}" for name in ("failing", "open", "unscheduled")}
             assert {index.name for index in health_indexes(schema)} == names
@@ -335,6 +339,32 @@ def test_version_12_tables_gain_the_holiday_calendars(old_store: str) -> None:
         assert store.calendars() == {}
         store.add_calendar_dates("us-holidays", [date(2026, 7, 3)])
         assert store.calendars() == {"us-holidays": (date(2026, 7, 3),)}
+
+
+@pytest.mark.parametrize("old_store", [13], indirect=True)
+def test_version_13_runs_age_by_their_own_time(old_store: str) -> None:
+    """Version 14 stores each run's stamp: a run recorded before ages by when it was sent,
+    the runs recorded since by their stamps, in ``history()`` and in the maintenance pass."""
+    with upgraded(old_store):
+        aged = open_store(old_store, history_max_age="60s")
+        held = open_store(old_store, history_max_age=0)  # shows every run held
+        try:
+            assert isinstance(aged, SQLStore)
+
+            def complete_next() -> None:
+                (claim,) = aged.claim_due(at(86_400), 10, "beat-1", LEASE)
+                assert aged.complete(claim, published(claim))
+
+            complete_next()  # sent at 60 s: the run sent at T0 is 60 s older, kept
+            assert [run.scheduled_for for run in aged.history("job")] == [at(60), T0]
+            complete_next()
+            assert [run.scheduled_for for run in aged.history("job")] == [at(120), at(60)]
+            assert len(held.history("job")) == 3
+            aged.maintain()
+            assert [run.scheduled_for for run in held.history("job")] == [at(120), at(60)]
+        finally:
+            aged.close()
+            held.close()
 
 
 def _plan(conn: sa.Connection, query: sa.Select[Any]) -> str:

@@ -3,9 +3,8 @@
 ``sqlite:///PATH`` or ``postgresql://…`` (``postgres://`` and ``postgresql+psycopg://`` too; the
 driver is always psycopg 3; a libpq host list, ``postgresql://h1:p1,h2:p2/db``, names a primary
 and its standbys: see ``celery_stembeat.stores._hosts``). The store's own options, ``prefix``
-(default ``stembeat_``), ``history_limit``, ``history_max_age`` (checked and kept; SQL
-history is not trimmed by age yet) and ``audit_limit``, are keyword arguments (``open_store``
-takes them from the URL's query).
+(default ``stembeat_``), ``history_limit``, ``history_max_age`` and ``audit_limit``, are
+keyword arguments (``open_store`` takes them from the URL's query).
 
 Tables (named with the prefix)
 ------------------------------
@@ -15,11 +14,13 @@ Tables (named with the prefix)
     ``tags`` as JSON, JSONB on PostgreSQL; ``spec_key``, the spec's canonical JSON text, so
     "the schedule changed" is an exact text compare; the flags and ``version``), one column per
     :class:`~celery_stembeat.entry.RunState` field, and the claim: ``claim_token``,
-    ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``. Of the run state,
-    workers' reports alone write the :data:`~celery_stembeat.entry.TRACKED_FIELDS`
-    (``last_outcome``, ``last_outcome_for``, ``success_count``, ``task_failure_count``,
-    ``consecutive_task_failures``, ``last_task_error``, ``runtime_mean``, ``runtime_max``);
-    completions, edits and enabling leave them as stored.
+    ``claim_owner``, ``lease_until``, ``claimed_for``, ``claim_version``; and
+    ``history_stamp`` (added by schema version 14), the stamp of the newest run recorded. Of
+    the run state, workers' reports alone write the
+    :data:`~celery_stembeat.entry.TRACKED_FIELDS` (``last_outcome``, ``last_outcome_for``,
+    ``success_count``, ``task_failure_count``, ``consecutive_task_failures``,
+    ``last_task_error``, ``runtime_mean``, ``runtime_max``); completions, edits and enabling
+    leave them as stored.
 
     The due index is ``(enabled, next_run_at, id)`` and the due query is just ``enabled AND
     next_run_at <= now ORDER BY next_run_at, id``: a claim moves ``next_run_at`` into
@@ -37,9 +38,12 @@ Tables (named with the prefix)
     entries disabled or without a next run.
 ``{prefix}runs``
     History, one row per run, oldest first by the autoincrement ``id``; indexed on
-    ``(entry_id, id)`` and trimmed to the newest ``history_limit`` per entry by the store's
-    maintenance pass, at most every ``maintenance.MAINTENANCE_INTERVAL`` seconds (see
-    ``maintenance.py``; reads never return more than ``history_limit`` runs meanwhile).
+    ``(entry_id, id)``. Each row holds its ``stamp`` (added by schema version 14; see
+    :func:`~celery_stembeat.stores.base.history_stamps`), and history is trimmed to the
+    newest ``history_limit`` runs per entry stamped at most ``history_max_age`` before the
+    newest by the store's maintenance pass, at most every
+    ``maintenance.MAINTENANCE_INTERVAL`` seconds (see ``maintenance.py``; reads never return
+    runs beyond either limit meanwhile).
     A completion writes what the beat did (``scheduled_for``, ``published_at``, ``outcome``,
     ``drift``, ``jitter``, ``error``, ``owner``, ``task_id``); workers' reports then update the
     newest row of their occurrence: ``outcome``, ``started_at``, ``finished_at``, ``runtime``,

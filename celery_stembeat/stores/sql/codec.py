@@ -164,7 +164,9 @@ def tracked_values(state: RunState) -> dict[str, Any]:
     return {name: getattr(state, name) for name in TRACKED_FIELDS}
 
 
-def run_values(run: RunRecord) -> dict[str, Any]:
+def run_values(run: RunRecord, stamp: datetime) -> dict[str, Any]:
+    """The columns of a new history row of ``run``, stamped ``stamp`` (see
+    :func:`~celery_stembeat.stores.base.history_stamps`)."""
     return {
         "entry_id": run.entry_id,
         "scheduled_for": run.scheduled_for,
@@ -174,6 +176,7 @@ def run_values(run: RunRecord) -> dict[str, Any]:
         "owner": run.owner,
         "task_id": run.task_id,
         "manual": run.manual,
+        "stamp": stamp,
         **reported_values(run),
     }
 
@@ -192,6 +195,7 @@ def new_row(entry: Entry, config_digest: str | None = None) -> dict[str, Any]:
         **state_values(entry.state),
         **CLEARED_CLAIM,
         "config_digest": config_digest,
+        "history_stamp": None,
     }
 
 
@@ -242,9 +246,9 @@ JSON_DEFINITION_COLUMNS = ("args", "kwargs", "options", "tags")
 #: The label of the JSON text of an array of the :data:`JSON_DEFINITION_COLUMNS`' values (one
 #: document to parse per row instead of four).
 DEFINITION_JSON = "b_definition_json"
-#: The entry columns :func:`read_entry` does without: ``spec_key`` stands for the spec, and
-#: :data:`DEFINITION_JSON` for the JSON columns.
-UNREAD_COLUMNS = ("spec", "config_digest", *JSON_DEFINITION_COLUMNS)
+#: The entry columns :func:`read_entry` does without: ``spec_key`` stands for the spec,
+#: :data:`DEFINITION_JSON` for the JSON columns; ``history_stamp`` belongs to history.
+UNREAD_COLUMNS = ("spec", "config_digest", "history_stamp", *JSON_DEFINITION_COLUMNS)
 #: The other columns :func:`read_definition` reads: the id and the definition's plain columns
 #: (``spec_key`` stands for the spec's JSON; the source is not part of a definition).
 DEFINITION_READ_COLUMNS = (

@@ -3,6 +3,9 @@
 On PostgreSQL a batch is one statement fed two JSON documents (the completions, the runs). It
 locks the claimed rows in id order (so concurrent batches cannot deadlock), keeps only those
 whose claim token still holds, writes their run state and appends their runs to the history.
+Each run is stamped from the entry's ``history_stamp`` (see
+:func:`~celery_stembeat.stores.base.history_stamps`), read from the locked row, so that a
+manual run recorded meanwhile is counted in.
 The statement is atomic by itself, so a beat pays one round trip per batch. On SQLite the
 store locks, checks and writes in one ``BEGIN IMMEDIATE`` transaction (:func:`complete_sqlite`).
 
@@ -25,6 +28,7 @@ from celery_stembeat.stores.base import (
     Claim,
     Outcome,
     RunRecord,
+    history_stamps,
     minute_counts,
     run_minute,
 )
@@ -70,6 +74,9 @@ RUN_COLUMNS = (
     ("runtime", "double precision"),
     ("worker", "text"),
 )
+#: The stamp in both documents: a run's among its completion's runs (see
+#: :func:`postgres_params`), and a completion's, that of its last run.
+_STAMP_COLUMNS = (("stamp", "timestamptz"),)
 _CLAIM_COLUMNS = (
     ("id", "text"),
     ("token", "text"),
@@ -94,9 +101,9 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
         f"""
         WITH given AS (
             SELECT * FROM jsonb_to_recordset(CAST(:completions AS jsonb))
-            AS g({_columns(_CLAIM_COLUMNS + STATE_COLUMNS)})
+            AS g({_columns(_CLAIM_COLUMNS + STATE_COLUMNS + _STAMP_COLUMNS)})
         ), held AS (
-            SELECT e.id FROM {entries} AS e JOIN given AS g ON e.id = g.id
+            SELECT e.id, e.history_stamp FROM {entries} AS e JOIN given AS g ON e.id = g.id
             WHERE e.claim_token = g.token ORDER BY e.id FOR UPDATE OF e
         ), done AS (
             UPDATE {entries} AS e SET
@@ -105,15 +112,19 @@ def statement(schema: Schema, quote: sa.sql.compiler.IdentifierPreparer) -> sa.T
                     THEN g.next_run_at ELSE e.claimed_for END,
                 enabled = e.enabled AND NOT g.disable,
                 {state},
+                history_stamp = greatest(h.history_stamp, g.stamp),
                 claim_token = NULL, claim_owner = NULL, lease_until = NULL,
                 claimed_for = NULL, claim_version = NULL
             FROM given AS g JOIN held AS h ON h.id = g.id
             WHERE e.id = g.id
             RETURNING e.id
         ), logged AS (
-            INSERT INTO {runs} ({run_names})
-            SELECT {run_names} FROM jsonb_to_recordset(CAST(:runs AS jsonb))
-            AS r(seq integer, {_columns(RUN_COLUMNS)})
+            INSERT INTO {runs} ({run_names}, stamp)
+            SELECT {", ".join(f"r.{name}" for name, _ in RUN_COLUMNS)},
+                greatest(h.history_stamp, r.stamp)
+            FROM jsonb_to_recordset(CAST(:runs AS jsonb))
+            AS r(seq integer, {_columns(RUN_COLUMNS + _STAMP_COLUMNS)})
+            JOIN held AS h ON h.id = r.entry_id
             WHERE r.entry_id IN (SELECT id FROM done)
             ORDER BY r.seq
         ), counted AS (
@@ -135,8 +146,9 @@ def postgres_params(pairs: Sequence[tuple[Claim, Outcome]]) -> dict[str, Any]:
     """The parameters of :func:`statement` completing ``pairs`` (of distinct entries).
 
     Each run carries the minute it counts in (``None``: not counted, see
-    :func:`~celery_stembeat.stores.base.minute_counts`); ``oldest_minute`` is the oldest
-    minute the counter keeps."""
+    :func:`~celery_stembeat.stores.base.minute_counts`) and its stamp among its completion's
+    runs, and each completion the stamp of its last run, which the statement raises to the
+    entry's ``history_stamp``; ``oldest_minute`` is the oldest minute the counter keeps."""
     completions: list[dict[str, Any]] = []
     new_runs: list[dict[str, Any]] = []
     counted = minute_counts(run for _, outcome in pairs for run in outcome.runs)
@@ -150,10 +162,12 @@ def postgres_params(pairs: Sequence[tuple[Claim, Outcome]]) -> dict[str, Any]:
             "disable": result.disable,
         }
         row.update(outcome_values(result.state))
+        stamps = history_stamps(None, outcome.runs)
+        row["stamp"] = stamps[-1] if stamps else None
         completions.append(storable(row))
-        for run in outcome.runs:
+        for run, stamp in zip(outcome.runs, stamps, strict=True):
             minute = run_minute(run)
-            values = {"seq": len(new_runs), **run_values(run)}
+            values = {"seq": len(new_runs), **run_values(run, stamp)}
             values["minute"] = minute if minute in counted else None
             new_runs.append(storable(values))
     return {
@@ -180,7 +194,7 @@ def complete_sqlite(
     held: dict[str, Any] = {}
     for chunk in chunks(ids):
         query = (
-            sa.select(c.id, c.claim_token, c.spec_key, c.claimed_for, c.enabled)
+            sa.select(c.id, c.claim_token, c.spec_key, c.claimed_for, c.enabled, c.history_stamp)
             .where(c.id.in_(chunk))
             .order_by(c.id)
             .with_for_update()
@@ -200,15 +214,17 @@ def complete_sqlite(
             if rescheduled_during(claim, spec_from_text(row.spec_key), row.claimed_for)
             else result.state.next_run_at
         )
+        stamps = history_stamps(row.history_stamp, outcome.runs)
         values = outcome_values(result.state)
         values.update(
             CLEARED_CLAIM,
             b_id=claim.entry_id,
             next_run_at=next_run_at,
             enabled=bool(row.enabled) and not result.disable,
+            history_stamp=stamps[-1] if stamps else row.history_stamp,
         )
         updates.append(values)
-        new_runs.extend(run_values(run) for run in outcome.runs)
+        new_runs.extend(map(run_values, outcome.runs, stamps))
         recorded.extend(outcome.runs)
         results[index] = True
     if updates:
@@ -217,21 +233,3 @@ def complete_sqlite(
         conn.execute(sa.insert(runs), new_runs)
         count_runs(conn, schema, insert, minute_counts(recorded))
     return results
-
-
-def trim(conn: sa.Connection, schema: Schema, entry_ids: Sequence[str], history_limit: int) -> None:
-    """Keep only the newest ``history_limit`` runs of each of ``entry_ids``."""
-    runs = schema.runs
-    newest: sa.BindParameter[str] = sa.bindparam("b_entry", type_=runs.c.entry_id.type)
-    oldest_kept = (
-        sa.select(runs.c.id)
-        .where(runs.c.entry_id == newest)
-        .order_by(runs.c.id.desc())
-        .limit(1)
-        .offset(history_limit)
-        .scalar_subquery()
-    )
-    conn.execute(
-        sa.delete(runs).where(runs.c.entry_id == newest, runs.c.id <= oldest_kept),
-        [{"b_entry": entry_id} for entry_id in entry_ids],
-    )

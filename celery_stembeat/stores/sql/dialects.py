@@ -151,7 +151,7 @@ class Dialect(abc.ABC):
         """Complete ``pairs`` (not empty); whether each claim was still held."""
 
     @abc.abstractmethod
-    def maintain(self, write: Connect, single: Connect, history_limit: int) -> None:
+    def maintain(self, write: Connect, single: Connect, retention: maintenance.Retention) -> None:
         """One maintenance pass (see ``maintenance.py``)."""
 
     @abc.abstractmethod
@@ -289,7 +289,7 @@ class PostgresDialect(Dialect):
                 results[index] = claim.entry_id in done
         return results
 
-    def maintain(self, write: Connect, single: Connect, history_limit: int) -> None:
+    def maintain(self, write: Connect, single: Connect, retention: maintenance.Retention) -> None:
         """Retention, then ``VACUUM`` of the hot tables, each a statement of its own in
         autocommit, under a session advisory lock that lets one store at a time do it (the
         others skip their pass)."""
@@ -298,7 +298,7 @@ class PostgresDialect(Dialect):
             if not conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key))):
                 return
             try:
-                maintenance.retain(conn, self.schema, history_limit)
+                retention.passed(maintenance.retain(conn, self.schema, retention))
                 maintenance.vacuum(conn, self.schema)
             finally:
                 conn.scalar(sa.select(sa.func.pg_advisory_unlock(key)))
@@ -408,10 +408,11 @@ class SQLiteDialect(Dialect):
         with write() as conn:
             return complete.complete_sqlite(conn, self.schema, pairs, self.insert)
 
-    def maintain(self, write: Connect, single: Connect, history_limit: int) -> None:
+    def maintain(self, write: Connect, single: Connect, retention: maintenance.Retention) -> None:
         """Retention in a write transaction (SQLite reuses freed pages without a vacuum)."""
         with write() as conn:
-            maintenance.retain(conn, self.schema, history_limit)
+            newest = maintenance.retain(conn, self.schema, retention)
+        retention.passed(newest)
 
     def lock(self, conn: sa.Connection) -> None:
         """Nothing: the write transaction (``BEGIN IMMEDIATE``) already runs alone."""

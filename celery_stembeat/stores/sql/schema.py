@@ -215,6 +215,8 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("lease_until", UTCDateTime),
         sa.Column("claimed_for", UTCDateTime),
         sa.Column("claim_version", sa.BigInteger),
+        # -- the stamp of the newest run recorded (added by schema version 14)
+        sa.Column("history_stamp", UTCDateTime),
         sa.Index(f"{prefix}entries_due", "enabled", "next_run_at", "id"),
         sa.Index(f"{prefix}entries_lease", "lease_until"),
     )
@@ -248,6 +250,9 @@ def build_schema(prefix: str, dialect: str) -> Schema:
         sa.Column("worker", sa.Text),
         # -- sent out of schedule by `stembeat run` (added by schema version 10)
         sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
+        # -- the instant history ages the run by (added by schema version 14; NULL in rows
+        # written before, which age by their own time)
+        sa.Column("stamp", UTCDateTime),
         sa.Index(f"{prefix}runs_entry", "entry_id", "id"),
         **runs_options,
     )
@@ -455,6 +460,13 @@ def _create_calendars(conn: sa.Connection, schema: Schema) -> None:
     schema.calendar_days.create(conn, checkfirst=True)
 
 
+def _add_history_stamps(conn: sa.Connection, schema: Schema) -> None:
+    # Rows written before keep NULL: such a run ages by its own time, and an entry without a
+    # history_stamp stamps its next run by that run's own time.
+    _add_columns(conn, schema.entries, ["history_stamp"])
+    _add_columns(conn, schema.runs, ["stamp"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,
     _add_config_digest,
@@ -469,6 +481,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_run_minutes,
     _create_audit,
     _create_calendars,
+    _add_history_stamps,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

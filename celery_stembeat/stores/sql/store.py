@@ -167,7 +167,6 @@ class SQLStore(Store):
                 f"SQL store: prefix {prefix!r} must be at most 40 letters, digits or underscores"
             )
         self.history_limit = checked_history_limit(history_limit, "SQL")
-        # Checked and kept; SQL history is trimmed by history_limit alone so far.
         self.history_max_age = checked_history_max_age(history_max_age, "SQL")
         self.audit_limit = audit.checked_audit_limit(audit_limit, "SQL")
         self.prefix = prefix
@@ -202,6 +201,7 @@ class SQLStore(Store):
         self.maintenance_interval = maintenance.MAINTENANCE_INTERVAL
         self.monotonic: Callable[[], float] = time.monotonic
         self._maintained_at: float | None = None
+        self._retention = maintenance.Retention(self.history_limit, self.history_max_age)
         self._maintenance: threading.Thread | None = None
         self._upgrade()
         _LIVE.add(self)
@@ -702,13 +702,13 @@ class SQLStore(Store):
         tables every fire writes), once any pass still running is done, and wait for it."""
         self._join_maintenance()
         self._maintained_at = self.monotonic()
-        self._dialect.maintain(self._write, self._single_statement, self.history_limit)
+        self._dialect.maintain(self._write, self._single_statement, self._retention)
 
     def _maintain(self) -> None:
         """One maintenance pass; a failed pass is logged (the completions are recorded) and
         left for the next interval."""
         try:
-            self._dialect.maintain(self._write, self._single_statement, self.history_limit)
+            self._dialect.maintain(self._write, self._single_statement, self._retention)
         except StoreError as exc:
             logger.warning("stembeat: history retention and vacuum failed: %s", exc)
 
@@ -802,7 +802,8 @@ class SQLStore(Store):
     # -- reading run state -----------------------------------------------------------------------
 
     def history(self, entry_id: str, limit: int = 100) -> list[RunRecord]:
-        """The newest ``limit`` runs of the entry (at most ``history_limit``), newest first."""
+        """The newest ``limit`` runs of the entry (at most ``history_limit``, none older than
+        ``history_max_age`` before the newest), newest first."""
         if limit <= 0 or self.history_limit <= 0:
             return []
         runs = self._schema.runs
@@ -815,7 +816,7 @@ class SQLStore(Store):
         )
         with self._single_statement() as conn:
             rows = conn.execute(query).mappings().all()
-        return [read_run(row) for row in rows]
+        return [read_run(row) for row in maintenance.shown(rows, self.history_max_age)]
 
     def record_outcomes(self, reports: Sequence[TaskReport]) -> list[bool]:
         """Fold workers' reports into history and run state (see :meth:`Store.record_outcomes`),
@@ -832,9 +833,7 @@ class SQLStore(Store):
         note = audit.note_or_default(note, audit.RUN)
         with self._write() as conn:
             head = self._lock_audit(conn)
-            found = manual.record_manual_run(
-                conn, self._schema, record, self.history_limit, self._dialect.insert
-            )
+            found = manual.record_manual_run(conn, self._schema, record, self._dialect.insert)
             if found:
                 self._record(conn, head, note, [(record.entry_id, None, None)])
             return found
