@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -70,9 +71,32 @@ def sql_server(service: str, url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """The test PostgreSQL URL, after checking the server answers."""
-    return sql_server("PostgreSQL", POSTGRES_URL)
+def postgres_url() -> Iterator[str]:
+    """The test PostgreSQL URL, after checking the server answers: a database of this test
+    session's own on that server, dropped at its end, where the server lets it be created.
+
+    Every test creates and drops tables, and each leaves dead rows in the database's own
+    catalogs, which a server without autovacuum never reclaims; they slow every later run
+    that shares the database. A database of its own starts each session with clean ones."""
+    import sqlalchemy
+
+    url = sql_server("PostgreSQL", POSTGRES_URL)
+    server = sqlalchemy.make_url(url)
+    name = f"stembeat_test_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.SQLAlchemyError:  # no right to create one: share the given database
+        engine.dispose()
+        yield url
+        return
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
