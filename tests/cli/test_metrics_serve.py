@@ -20,6 +20,10 @@ from tests.cli.scenario import NOW
 STEMBEAT = str(Path(sys.executable).with_name("stembeat"))
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_scrape_of_the_served_store(store: Store, store_url: str) -> None:
     soon = datetime.now(timezone.utc) + timedelta(hours=1)
     store.upsert(
@@ -33,6 +37,9 @@ def test_a_scrape_of_the_served_store(store: Store, store_url: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C reaches it even when this run was started in the background, which ignores
+        # SIGINT for everything it starts.
+        preexec_fn=_interruptible,
     )
     try:
         assert process.stdout is not None
