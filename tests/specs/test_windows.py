@@ -19,6 +19,7 @@ from celery_stembeat.specs import (
     WindowedSpec,
     bind_calendars,
     calendar_names,
+    check_calendar_name,
     parse_spec,
     spec_zone,
     unwrap,
@@ -345,3 +346,39 @@ def test_a_calendar_rule_takes_the_dates_bound_into_it() -> None:
         2026, 1, 3, 9, tzinfo=UTC
     )
     assert bind_calendars(IntervalSpec(5), {}) == IntervalSpec(5)
+
+
+def test_a_rule_of_several_dates_is_described_by_them() -> None:
+    rule = {"dates": ["2026-12-25", "2026-12-24"], "hours": [9]}
+    spec = parse_spec({"type": "interval", "every": 60, "except": [rule]})
+    assert spec.describe() == "every 1m except dates=2026-12-24,2026-12-25 hours=9"
+
+
+def test_an_unknown_calendar_names_the_rule_that_asked_for_it() -> None:
+    """The error says which list and which rule, and names that list as its field."""
+    spec = parse_spec(
+        {
+            "type": "interval",
+            "every": 60,
+            "except": [{"calendar": "known"}],
+            "only": ["2026-01-02", {"calendar": "missing"}],
+        }
+    )
+    with pytest.raises(SpecError) as caught:
+        bind_calendars(spec, {"known": [date(2026, 1, 1)]})
+    assert str(caught.value) == "only[1]: unknown calendar 'missing'"
+    assert caught.value.field == "only"
+    with pytest.raises(SpecError) as caught:
+        bind_calendars(spec, {"missing": [date(2026, 1, 1)]})
+    assert str(caught.value) == "except[0]: unknown calendar 'known'"
+    assert caught.value.field == "except"
+
+
+def test_a_calendar_name_is_checked_as_a_calendar_by_default() -> None:
+    assert check_calendar_name("de-BY_2026.v1:a") == "de-BY_2026.v1:a"
+    with pytest.raises(SpecError) as caught:
+        check_calendar_name("a/b")
+    assert str(caught.value) == (
+        "calendar: 'a/b' is not a calendar name (1-64 of A-Z a-z 0-9 _ . : -)"
+    )
+    assert caught.value.field == "calendar"
