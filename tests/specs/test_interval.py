@@ -490,6 +490,26 @@ def test_a_random_gap_is_a_pure_function_of_the_spec_and_the_instant() -> None:
     assert first.next_after(T0 + timedelta(milliseconds=1)) != T0 + timedelta(milliseconds=1) + gap
 
 
+def test_random_gaps_are_the_same_in_every_version() -> None:
+    """The gaps are fixed values, not just stable within one run: beats of two versions that
+    share a store agree on each next run."""
+    spec = IntervalSpec(300, up_to=600)
+    assert list(spec.occurrences(T0, 3)) == [
+        datetime(2026, 1, 1, 0, 7, 57, 573000, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 17, 28, 35000, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 22, 38, 529000, tzinfo=UTC),
+    ]
+
+
+def test_a_random_gap_before_1970_counts_whole_milliseconds_down() -> None:
+    """An instant before 1970 falls in the millisecond that starts at or before it."""
+    spec = IntervalSpec(300, up_to=600)
+    start = datetime(1970, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
+    inside = start + timedelta(microseconds=500)
+    assert spec.next_after(start) == start + timedelta(seconds=388, milliseconds=251)
+    assert spec.next_after(inside) == inside + timedelta(seconds=388, milliseconds=251)
+
+
 def test_a_random_interval_starts_at_start_at_and_stops_at_end_at() -> None:
     """`start_at` is the first occurrence (no grid after it); `end_at` bounds the last."""
     end = T0 + timedelta(hours=1)
