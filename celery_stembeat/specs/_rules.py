@@ -215,7 +215,7 @@ def check_calendar_name(value: object, label: str = "calendar", where: str = "ca
     )
 
 
-def _dates(values: object, label: str, where: str, *, empty: bool = False) -> tuple[date, ...]:
+def _dates(values: object, label: str, where: str, *, empty: bool) -> tuple[date, ...]:
     found = {_parse_date(item, label, where) for item in _items(values, label, where)}
     if not found and not empty:
         raise SpecError(f"{label}: empty", where)

@@ -24,6 +24,8 @@ from celery_stembeat.specs import (
     spec_zone,
     unwrap,
 )
+from celery_stembeat.specs._cover import Cover
+from celery_stembeat.specs._rules import WindowRule
 from celery_stembeat.specs.windows import HORIZON
 
 UTC = timezone.utc
@@ -382,3 +384,45 @@ def test_a_calendar_name_is_checked_as_a_calendar_by_default() -> None:
         "calendar: 'a/b' is not a calendar name (1-64 of A-Z a-z 0-9 _ . : -)"
     )
     assert caught.value.field == "calendar"
+
+
+@pytest.mark.parametrize(
+    ("windows", "field", "message"),
+    [
+        ({"except": [{"dates": []}]}, "except", "except[0] 'dates': empty"),
+        (
+            {"only": [{"dates": ["2026-01-01", 42]}]},
+            "only",
+            "only[0] 'dates': 42 is not a date (YYYY-MM-DD)",
+        ),
+    ],
+)
+def test_a_dates_rule_error_is_exact(windows: dict, field: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"type": "interval", "every": 60, **windows})
+    assert str(caught.value) == message
+    assert caught.value.field == field
+
+
+def test_a_calendar_rule_may_hold_no_dates_yet() -> None:
+    """A calendar with no dates bound covers nothing, which is not an error."""
+    rule = {"calendar": "holidays", "dates": []}
+    spec = parse_spec({"type": "interval", "every": 60, "except": [rule]})
+    assert spec.to_dict()["except"] == [{"calendar": "holidays"}]
+
+
+def test_an_unanchored_interval_with_windows_ends_at_its_end() -> None:
+    """Past an excluded stretch, the next occurrence on the grid is kept up to and including
+    ``end_at``, and dropped after it."""
+    windows = {"type": "interval", "every": 3600, "except": [{"hours": [1, 2]}]}
+    ends_on = parse_spec({**windows, "end_at": "2026-01-01T03:00:00Z"})
+    assert ends_on.next_after(T0) == datetime(2026, 1, 1, 3, tzinfo=UTC)
+    ends_before = parse_spec({**windows, "end_at": "2026-01-01T02:30:00Z"})
+    assert ends_before.next_after(T0) is None
+
+
+def test_a_cover_search_from_its_limit_still_finds_the_next_start() -> None:
+    """Only an instant past the limit ends the search, not the limit itself."""
+    cover = Cover(UTC, (WindowRule(hours=(9,)),))
+    assert cover.covered_from(T0, T0) == datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert cover.covered_from(T0 + timedelta(microseconds=1), T0) is None
