@@ -421,8 +421,11 @@ def test_an_unanchored_interval_with_windows_ends_at_its_end() -> None:
     assert ends_before.next_after(T0) is None
 
 
-def test_a_cover_search_from_its_limit_still_finds_the_next_start() -> None:
+def test_a_cover_search_from_its_limit_still_finds_the_next_change() -> None:
     """Only an instant past the limit ends the search, not the limit itself."""
     cover = Cover(UTC, (WindowRule(hours=(9,)),))
     assert cover.covered_from(T0, T0) == datetime(2026, 1, 1, 9, tzinfo=UTC)
     assert cover.covered_from(T0 + timedelta(microseconds=1), T0) is None
+    nine = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert cover.uncovered_from(nine, nine) == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert cover.uncovered_from(nine + timedelta(microseconds=1), nine) is None
