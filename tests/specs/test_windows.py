@@ -472,3 +472,23 @@ def test_a_cover_search_from_its_limit_still_finds_the_next_change() -> None:
     nine = datetime(2026, 1, 1, 9, tzinfo=UTC)
     assert cover.uncovered_from(nine, nine) == datetime(2026, 1, 1, 10, tzinfo=UTC)
     assert cover.uncovered_from(nine + timedelta(microseconds=1), nine) is None
+
+
+def test_a_cover_merges_touching_and_overlapping_spans_of_a_day() -> None:
+    """Spans of several rules on one day become the fewest stretches, each start covered and
+    each end not."""
+    cover = Cover(
+        UTC,
+        (
+            WindowRule(hours=(1, 2, 5)),
+            WindowRule(between=(9000, 14400)),
+            WindowRule(between=(10800, 12600)),
+            WindowRule(between=(19800, 25200)),
+        ),
+    )
+    hour = 3_600_000_000
+    assert cover.spans(date(2026, 1, 1)) == [(hour, 4 * hour), (5 * hour, 7 * hour)]
+    assert cover.covers(datetime(2026, 1, 1, 1, tzinfo=UTC))
+    assert not cover.covers(datetime(2026, 1, 1, 4, tzinfo=UTC))
+    assert cover.uncovered_from(datetime(2026, 1, 1, 1, tzinfo=UTC), T0) is None
+    assert cover.uncovered_from(T0, T0) == T0
