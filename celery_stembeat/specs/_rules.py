@@ -12,6 +12,7 @@ every day. ``timezone`` is the zone the rule is read in; without one, the spec's
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -188,11 +189,12 @@ def _rule_object(data: Mapping[Any, Any], label: str, where: str) -> WindowRule:
 
 
 def _can_match(rule: WindowRule) -> bool:
-    """Whether some month has one of the rule's days (weekdays meet every day in time)."""
-    lengths = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}
-    months = rule.months or tuple(range(1, 13))
-    days = rule.monthdays or (1,)
-    return any(day <= lengths.get(month, 31) for month in months for day in days)
+    """Whether some month has one of the rule's days (weekdays meet every day in time, and
+    any month day meets a month of 31 days)."""
+    if not rule.months or not rule.monthdays:
+        return True
+    # 2000 is a leap year: a February 29 comes again.
+    return any(day <= monthrange(2000, month)[1] for month in rule.months for day in rule.monthdays)
 
 
 def _items(values: object, label: str, where: str) -> list[Any]:

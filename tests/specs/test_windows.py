@@ -492,3 +492,55 @@ def test_a_cover_merges_touching_and_overlapping_spans_of_a_day() -> None:
     assert not cover.covers(datetime(2026, 1, 1, 4, tzinfo=UTC))
     assert cover.uncovered_from(datetime(2026, 1, 1, 1, tzinfo=UTC), T0) is None
     assert cover.uncovered_from(T0, T0) == T0
+
+
+MONTH_LENGTHS = {
+    1: 31,
+    2: 29,
+    3: 31,
+    4: 30,
+    5: 31,
+    6: 30,
+    7: 31,
+    8: 31,
+    9: 30,
+    10: 31,
+    11: 30,
+    12: 31,
+}
+
+
+@pytest.mark.parametrize(("month", "length"), MONTH_LENGTHS.items())
+def test_a_month_day_is_refused_only_where_no_chosen_month_has_it(month: int, length: int) -> None:
+    """A rule's last day of a month matches; a day past it, in that month alone, never does."""
+    spec = {"type": "interval", "every": 60}
+    last = {"months": [month], "monthdays": [length]}
+    assert parse_spec({**spec, "except": [last]}).to_dict()["except"] == [last]
+    if length < 31:
+        past = {"months": [month], "monthdays": [length + 1]}
+        with pytest.raises(SpecError) as caught:
+            parse_spec({**spec, "except": [past]})
+        assert str(caught.value) == (
+            f"except[0]: 'months={month} monthdays={length + 1}' never matches a date"
+        )
+        both = {"months": [month, 1], "monthdays": [length + 1]}
+        assert parse_spec({**spec, "except": [both]})
+    assert parse_spec({**spec, "except": [{"months": [month]}]})
+    assert parse_spec({**spec, "except": [{"monthdays": [31]}]})
+
+
+def test_a_window_with_seconds_keeps_them() -> None:
+    rule = {"between": ["09:00:30", "17:59:59"]}
+    spec = parse_spec({"type": "interval", "every": 60, "only": [rule]})
+    assert spec.to_dict()["only"] == [{"between": ["09:00:30", "17:59:59"]}]
+    assert spec.describe() == "every 1m only 09:00:30-17:59:59"
+
+
+def test_a_cover_reaches_a_wall_time_no_further_than_the_next_clock_change() -> None:
+    """Berlin's clock jumps at 01:00 UTC on 2026-03-29: a reach past it stops there."""
+    cover = Cover(BERLIN, (WindowRule(hours=(1,)),))
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    assert cover._reach(start, datetime(2026, 3, 29, 4)) == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    assert cover._reach(start, datetime(2026, 3, 29, 1, 45)) == datetime(
+        2026, 3, 29, 0, 45, tzinfo=UTC
+    )
