@@ -264,6 +264,18 @@ HOSTILE = [
         {"except": [{"between": ["02:00", "02:00"]}]},
         "except[0] 'between': ['02:00', '02:00'] is empty or the whole day",
     ),
+    (
+        {"except": [{"between": ["00:00", "24:00"]}]},
+        "except[0] 'between': ['00:00', '24:00'] is empty or the whole day",
+    ),
+    (
+        {"except": [{"between": ["09:60", "10:00"]}]},
+        "except[0] 'between': '09:60' is not a time of day (00:00-23:59:59)",
+    ),
+    (
+        {"except": [{"between": ["09:00", "09:00:60"]}]},
+        "except[0] 'between': '09:00:60' is not a time of day (00:00-24:00)",
+    ),
     ({"except": [{"months": [13]}]}, "except[0] 'months': 13 is outside 1-12"),
     (
         {"except": [{"monthdays": [31], "months": [2, 4]}]},
@@ -452,6 +464,7 @@ def test_a_calendar_rule_may_hold_no_dates_yet() -> None:
     rule = {"calendar": "holidays", "dates": []}
     spec = parse_spec({"type": "interval", "every": 60, "except": [rule]})
     assert spec.to_dict()["except"] == [{"calendar": "holidays"}]
+    assert spec.next_after(T0) == T0 + timedelta(minutes=1)
 
 
 def test_an_unanchored_interval_with_windows_ends_at_its_end() -> None:
@@ -544,3 +557,30 @@ def test_a_cover_reaches_a_wall_time_no_further_than_the_next_clock_change() -> 
     assert cover._reach(start, datetime(2026, 3, 29, 1, 45)) == datetime(
         2026, 3, 29, 0, 45, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    "between", [["00:00", "23:00"], ["01:00", "24:00"], ["22:00", "24:00"], ["00:00", "00:00:01"]]
+)
+def test_a_window_from_midnight_or_to_its_end_is_not_the_whole_day(between: list[str]) -> None:
+    spec = parse_spec({"type": "interval", "every": 60, "except": [{"between": between}]})
+    assert spec.to_dict()["except"] == [{"between": between}]
+
+
+def test_a_list_of_exactly_the_most_items_is_taken() -> None:
+    days = [(date(2026, 1, 1) + timedelta(days=n)).isoformat() for n in range(MAX_WINDOW_ITEMS)]
+    spec = parse_spec({"type": "interval", "every": 60, "except": days})
+    assert len(spec.to_dict()["except"]) == MAX_WINDOW_ITEMS
+
+
+def test_a_rule_covers_from_the_first_microsecond_of_its_day() -> None:
+    """A date covers its midnight; a window across midnight covers the next midnight; a
+    Sunday rule covers Sundays."""
+    midnight = datetime(2026, 1, 4, tzinfo=UTC)  # a Sunday
+    assert Cover(UTC, (WindowRule(dates=(date(2026, 1, 4),)),)).covers(midnight)
+    assert not Cover(UTC, (WindowRule(dates=(date(2026, 1, 3),)),)).covers(midnight)
+    night = WindowRule(weekdays=(6,), between=(79200, 7200))  # Saturday 22:00-02:00
+    assert Cover(UTC, (night,)).covers(midnight)
+    assert not Cover(UTC, (night,)).covers(midnight + timedelta(hours=2))
+    assert Cover(UTC, (WindowRule(weekdays=(0,)),)).covers(midnight)
+    assert not Cover(UTC, (WindowRule(weekdays=(0,)),)).covers(midnight - timedelta(seconds=1))
