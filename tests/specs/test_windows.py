@@ -584,3 +584,24 @@ def test_a_rule_covers_from_the_first_microsecond_of_its_day() -> None:
     assert not Cover(UTC, (night,)).covers(midnight + timedelta(hours=2))
     assert Cover(UTC, (WindowRule(weekdays=(0,)),)).covers(midnight)
     assert not Cover(UTC, (WindowRule(weekdays=(0,)),)).covers(midnight - timedelta(seconds=1))
+
+
+def test_an_only_rule_that_never_comes_again_leaves_the_others_to_answer() -> None:
+    """After an excluded stretch the walk asks the `only` rules again; one with no day left
+    gives no answer and the others still do."""
+    spec = parse_spec(
+        {
+            "type": "interval",
+            "every": 3600,
+            "only": [{"dates": ["2020-01-01"], "timezone": "Europe/Berlin"}, {"hours": [9, 13]}],
+            "except": [{"between": ["09:00", "10:00"]}],
+        }
+    )
+    assert spec.next_after(T0) == datetime(2026, 1, 1, 13, tzinfo=UTC)
+
+
+def test_windows_near_the_end_of_time_search_up_to_it() -> None:
+    """Within ten years of 9999-12-31 the search ends there instead of overflowing."""
+    spec = parse_spec({"type": "interval", "every": 60, "except": ["9999-06-01"]})
+    after = datetime(9999, 6, 1, tzinfo=UTC)
+    assert spec.next_after(after) == datetime(9999, 6, 2, tzinfo=UTC)
