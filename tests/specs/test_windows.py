@@ -605,3 +605,18 @@ def test_windows_near_the_end_of_time_search_up_to_it() -> None:
     spec = parse_spec({"type": "interval", "every": 60, "except": ["9999-06-01"]})
     after = datetime(9999, 6, 1, tzinfo=UTC)
     assert spec.next_after(after) == datetime(9999, 6, 2, tzinfo=UTC)
+
+
+def test_windows_built_directly_refuse_a_bad_inner_spec_or_no_rules() -> None:
+    with pytest.raises(SpecError) as caught:
+        WindowedSpec("x", ("2026-01-01",))  # type: ignore[arg-type]
+    assert str(caught.value) == "windows: 'x' is not a spec without windows"
+    with pytest.raises(SpecError) as caught:
+        WindowedSpec(IntervalSpec(5))
+    assert str(caught.value) == "windows: give 'except' or 'only' rules"
+    assert caught.value.field == "except"
+
+
+def test_a_spec_without_a_zone_is_read_in_utc() -> None:
+    assert spec_zone(IntervalSpec(5)) == "UTC"
+    assert spec_zone(parse_spec({"type": "interval", "every": 5, "only": ["2026-01-01"]})) == "UTC"
