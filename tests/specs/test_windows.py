@@ -276,6 +276,14 @@ HOSTILE = [
         {"except": [{"between": ["09:00", "09:00:60"]}]},
         "except[0] 'between': '09:00:60' is not a time of day (00:00-24:00)",
     ),
+    (
+        {"only": [{"between": "02:00-04:00"}]},
+        "only[0] 'between': expected a list, got '02:00-04:00'",
+    ),
+    (
+        {"only": [{"between": [9, "10:00"]}]},
+        "only[0] 'between': 9 is not a time of day (00:00-23:59:59)",
+    ),
     ({"except": [{"months": [13]}]}, "except[0] 'months': 13 is outside 1-12"),
     (
         {"except": [{"monthdays": [31], "months": [2, 4]}]},
@@ -620,3 +628,11 @@ def test_windows_built_directly_refuse_a_bad_inner_spec_or_no_rules() -> None:
 def test_a_spec_without_a_zone_is_read_in_utc() -> None:
     assert spec_zone(IntervalSpec(5)) == "UTC"
     assert spec_zone(parse_spec({"type": "interval", "every": 5, "only": ["2026-01-01"]})) == "UTC"
+
+
+def test_a_cover_counts_microseconds_at_its_edges() -> None:
+    cover = Cover(UTC, (WindowRule(hours=(9,)),))
+    nine = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert cover.covers(nine + timedelta(microseconds=1))
+    assert not cover.covers(nine - timedelta(microseconds=1))
+    assert cover.covers(nine + timedelta(hours=1) - timedelta(microseconds=1))
