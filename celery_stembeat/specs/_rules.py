@@ -183,14 +183,14 @@ def _rule_object(data: Mapping[Any, Any], label: str, where: str) -> WindowRule:
         raise SpecError(f"{label}: {named} cannot be combined with {', '.join(DAY_FILTERS)}", where)
     if rule.hours and rule.between is not None:
         raise SpecError(f"{label}: give 'hours' or 'between', not both", where)
-    if not rule.dates and rule.calendar is None and not _can_match(rule):
+    if not _can_match(rule):
         raise SpecError(f"{label}: {rule.describe()!r} never matches a date", where)
     return rule
 
 
 def _can_match(rule: WindowRule) -> bool:
-    """Whether some month has one of the rule's days (weekdays meet every day in time, and
-    any month day meets a month of 31 days)."""
+    """Whether some month has one of the rule's days (weekdays meet every day in time, any
+    month day meets a month of 31 days, and dates take no day filters)."""
     if not rule.months or not rule.monthdays:
         return True
     # 2000 is a leap year: a February 29 comes again.
