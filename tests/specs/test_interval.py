@@ -583,3 +583,12 @@ def test_up_to_dict_form_and_description() -> None:
     )
     assert IntervalSpec(300, up_to=600.0004) == spec
     assert hash(IntervalSpec(300, up_to=600)) != hash(IntervalSpec(300))
+
+
+def test_a_random_interval_on_its_start_moves_on() -> None:
+    """next_after is strict for a random interval too: on start_at it draws the next gap."""
+    spec = IntervalSpec(60, start_at=T0, up_to=120)
+    assert spec.next_after(T0 - timedelta(microseconds=1)) == T0
+    found = spec.next_after(T0)
+    assert found is not None
+    assert T0 + timedelta(seconds=60) <= found <= T0 + timedelta(seconds=120)
