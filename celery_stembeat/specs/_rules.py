@@ -12,6 +12,7 @@ every day. ``timezone`` is the zone the rule is read in; without one, the spec's
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -182,17 +183,18 @@ def _rule_object(data: Mapping[Any, Any], label: str, where: str) -> WindowRule:
         raise SpecError(f"{label}: {named} cannot be combined with {', '.join(DAY_FILTERS)}", where)
     if rule.hours and rule.between is not None:
         raise SpecError(f"{label}: give 'hours' or 'between', not both", where)
-    if not rule.dates and rule.calendar is None and not _can_match(rule):
+    if not _can_match(rule):
         raise SpecError(f"{label}: {rule.describe()!r} never matches a date", where)
     return rule
 
 
 def _can_match(rule: WindowRule) -> bool:
-    """Whether some month has one of the rule's days (weekdays meet every day in time)."""
-    lengths = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}
-    months = rule.months or tuple(range(1, 13))
-    days = rule.monthdays or (1,)
-    return any(day <= lengths.get(month, 31) for month in months for day in days)
+    """Whether some month has one of the rule's days (weekdays meet every day in time, any
+    month day meets a month of 31 days, and dates take no day filters)."""
+    if not rule.months or not rule.monthdays:
+        return True
+    # 2000 is a leap year: a February 29 comes again.
+    return any(day <= monthrange(2000, month)[1] for month in rule.months for day in rule.monthdays)
 
 
 def _items(values: object, label: str, where: str) -> list[Any]:
@@ -215,7 +217,7 @@ def check_calendar_name(value: object, label: str = "calendar", where: str = "ca
     )
 
 
-def _dates(values: object, label: str, where: str, *, empty: bool = False) -> tuple[date, ...]:
+def _dates(values: object, label: str, where: str, *, empty: bool) -> tuple[date, ...]:
     found = {_parse_date(item, label, where) for item in _items(values, label, where)}
     if not found and not empty:
         raise SpecError(f"{label}: empty", where)

@@ -104,7 +104,7 @@ class _Built:
     def spec(self) -> Spec:
         """The plain spec this phrase is (what a store gives back)."""
         plain = self.__dict__.get("_plain")
-        if plain is None:  # a copy made by dataclasses.replace()
+        if plain is None:  # made on first use, also for a copy made by dataclasses.replace()
             plain = parse_spec(self.to_dict())  # type: ignore[attr-defined]
             object.__setattr__(self, "_plain", plain)
         return plain
@@ -128,16 +128,13 @@ class _Built:
 def _built(cls: type[Any], spec: Spec, word: str, **state: object) -> Any:
     """``spec`` as an instance of the phrase class ``cls``, remembering how it was said."""
     phrase = cls.from_dict(spec.to_dict())
-    for name, value in {"_plain": parse_spec(spec.to_dict()), "_said": word, **state}.items():
+    for name, value in {"_said": word, **state}.items():
         object.__setattr__(phrase, name, value)
     return phrase
 
 
 class IntervalPhrase(_Built, IntervalSpec):
     """``every(n).<unit>``: an :class:`IntervalSpec`, with ``at``, ``until`` and ``starting``."""
-
-    def _unit(self) -> str:
-        return str(self.__dict__.get("_per", ""))
 
     def at(self, time_text: str, tz: str | None = None) -> CronPhrase:
         """The same cadence pinned to a time within it: ``every().day.at("03:00")`` (optional
@@ -147,7 +144,7 @@ class IntervalPhrase(_Built, IntervalSpec):
         must divide a day or an hour (``*/n``, counted from midnight or the full hour); days take
         no step.
         """
-        unit, count, word = self._unit(), self.__dict__.get("_count", 1), self._word()
+        unit, word = self.__dict__.get("_per"), self._word()
         if self.up_to is not None:
             raise SpecError(f"at(): {word} is a random interval; a cron spec cannot say it", "at")
         if self.start_at or self.end_at:
@@ -157,7 +154,7 @@ class IntervalPhrase(_Built, IntervalSpec):
                 f"at(): not for {word}; use it after .minute(s), .hour(s), .day or a weekday",
                 "at",
             )
-        fields = _time_fields(time_text, unit)
+        fields, count = _time_fields(time_text, unit), self.__dict__["_count"]
         if unit == "days":
             if count != 1:
                 shown, clock = shorten(count), f"{fields['hour']:02d}:{fields['minute']:02d}"
@@ -167,7 +164,7 @@ class IntervalPhrase(_Built, IntervalSpec):
                     f"'2026-01-01T{clock}:00Z')",
                     "at",
                 )
-            expression = _expression(fields, "*")
+            expression = _expression(fields)
         else:
             cycle = _CYCLES[unit]
             if count != int(count) or cycle % int(count):
@@ -177,7 +174,7 @@ class IntervalPhrase(_Built, IntervalSpec):
                     "at",
                 )
             step = "*" if count == 1 else f"*/{int(count)}"
-            expression = _expression(fields, step, unit)
+            expression = _expression(fields, per=(unit, step))
         return _cron(expression, tz, f"{word}.at({time_text!r})")
 
     def until(self, end: str | datetime) -> IntervalPhrase:
@@ -192,13 +189,8 @@ class IntervalPhrase(_Built, IntervalSpec):
         return self._again(spec, ".starting(...)")
 
     def _again(self, spec: Spec, words: str) -> IntervalPhrase:
-        phrase: IntervalPhrase = _built(
-            IntervalPhrase,
-            spec,
-            self._word() + words,
-            _per=self._unit(),
-            _count=self.__dict__.get("_count", 1),
-        )
+        # A start or an end keeps the phrase from .at(), so the unit and count stay behind.
+        phrase: IntervalPhrase = _built(IntervalPhrase, spec, self._word() + words)
         return phrase
 
 
@@ -210,7 +202,7 @@ class CronPhrase(_Built, CronSpec):
         days = self.__dict__.get("_days")
         if days is None:
             raise SpecError(f"at(): {self._word()} already has its time", "at")
-        expression = _expression(_time_fields(time_text, "days"), "*", "days", days)
+        expression = _expression(_time_fields(time_text, "days"), days)
         return _cron(expression, tz, f"{self._word()}.at({time_text!r})")
 
     def until(self, end: object) -> CronPhrase:
@@ -249,13 +241,13 @@ def _time_fields(text: object, unit: str) -> dict[str, int]:
     return {name: found.get(name, -1) for name in _RANGES}
 
 
-def _expression(fields: dict[str, int], step: str, unit: str = "days", days: str = "*") -> str:
-    """The cron text for ``fields`` repeating every ``step`` of the unit above them."""
+def _expression(fields: dict[str, int], days: str = "*", per: tuple[str, str] | None = None) -> str:
+    """The cron text for ``fields`` on ``days``, once a day or, with ``per`` (``"minutes"`` or
+    ``"hours"`` and a cron step), repeating every step of the unit above them."""
     minute, hour = str(fields["minute"]), str(fields["hour"])
-    if unit == "minutes":
-        minute, hour = step, "*"
-    elif unit == "hours":
-        hour = step
+    if per is not None:
+        unit, step = per
+        minute, hour = (step, "*") if unit == "minutes" else (minute, step)
     text = f"{minute} {hour} * * {days}"
     return text if fields["second"] < 0 else f"{fields['second']} {text}"
 

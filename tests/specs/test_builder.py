@@ -318,3 +318,78 @@ def test_until_and_starting_bound_an_interval() -> None:
     ]
     berlin = datetime(2026, 1, 1, 11, tzinfo=timezone(timedelta(hours=1)))
     assert every(3).days.starting(berlin) == IntervalSpec(259200, start_at=start)
+
+
+@pytest.mark.parametrize(
+    ("make", "field", "message"),
+    [
+        (
+            lambda: every(10).minutes.until(date(2027, 1, 1)),  # type: ignore[arg-type]
+            "until",
+            "until(): a date has no time of day or zone; "
+            "give an instant such as '2026-01-01T00:00:00Z'",
+        ),
+        (
+            lambda: every().monday.starting("2026-01-05T00:00:00Z"),
+            "starting",
+            "starting(): every().monday is a cron spec, which has no start; "
+            "add the entry when it should begin",
+        ),
+        (
+            lambda: every().monday.at("10:00").until("2027-01-01T00:00:00Z"),
+            "until",
+            "until(): every().monday.at('10:00') is a cron spec, which has no end; "
+            "set the entry's expire_at instead",
+        ),
+        (
+            lambda: every(10).minutes.until("2027-01-01T00:00:00Z").at("10:00"),
+            "at",
+            "at(): every(10).minutes.until(...) has a start or an end, which a cron spec has not",
+        ),
+        (
+            lambda: every(10).minutes.starting("2026-01-01T00:00:00Z").at("10:00"),
+            "at",
+            "at(): every(10).minutes.starting(...) has a start or an end, "
+            "which a cron spec has not",
+        ),
+        (
+            lambda: every().day.at(3),  # type: ignore[arg-type]
+            "at",
+            "at(): expected text such as 'HH:MM' or 'HH:MM:SS', got 3",
+        ),
+        (lambda: every(5).to(10).to(20), "up_to", "to(): given twice"),
+        (
+            lambda: every(52596001).minutes,
+            "every",
+            "every: 52596001 minutes is more than 100 years",
+        ),
+    ],
+)
+def test_the_whole_message_says_the_phrase_as_written(
+    make: Callable[[], Any], field: str, message: str
+) -> None:
+    """The message repeats the phrase in the builder's words, however far it got."""
+    assert str(refused(make, field, message)) == message
+
+
+def test_a_random_interval_keeps_its_range_when_bounded() -> None:
+    """`until` and `starting` keep what the phrase had before them."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = datetime(2027, 1, 1, tzinfo=UTC)
+    ranged = every(5).to(10).minutes
+    assert ranged.until(end) == IntervalSpec(300, end_at=end, up_to=600)
+    assert ranged.until(end).starting(start) == IntervalSpec(300, start, end, 600)
+    assert ranged.starting(start).until(end) == IntervalSpec(300, start, end, 600)
+
+
+def test_a_hundred_years_is_the_longest_phrase() -> None:
+    assert every(52596000).minutes == IntervalSpec(100 * 365.25 * 86400)
+
+
+def test_a_zero_second_is_written_out() -> None:
+    """`.at()` with seconds gives cron's seconds field, even for 0."""
+    assert every().minute.at(":00").expression == "0 * * * * *"
+    assert every().hour.at("00:00").expression == "0 0 * * * *"
+    assert every().day.at("03:00:00").expression == "0 0 3 * * *"
+    assert every().monday.at("03:00:00").expression == "0 0 3 * * 1"
+    assert every().day.at("03:00").expression == "0 3 * * *"
