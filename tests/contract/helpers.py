@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from celery_stembeat.entry import Entry, RunState
 from celery_stembeat.specs import ClockedSpec, IntervalSpec, Spec
 from celery_stembeat.stores import PUBLISHED, Claim, Outcome, RunRecord, Store, VersionConflict
+
+if TYPE_CHECKING:
+    from celery_stembeat.stores.redis import RedisStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = timedelta(seconds=30)
@@ -148,3 +152,15 @@ def race(actions: Sequence[Callable[[], str]]) -> list[str]:
     for thread in threads:
         thread.join(timeout=30)
     return outcomes
+
+
+def redis_store_at(url: str) -> Iterator[RedisStore]:
+    """For a fixture: the Redis store at ``url``, its prefix dropped afterwards."""
+    from celery_stembeat.stores import open_store
+    from celery_stembeat.stores.redis import RedisStore
+
+    opened = open_store(url)
+    assert isinstance(opened, RedisStore)
+    yield opened
+    opened.drop()
+    opened.close()

@@ -14,7 +14,15 @@ import redis
 
 from celery_stembeat.stores import PUBLISHED, RunRecord, Store, open_store
 from celery_stembeat.stores.redis import RedisStore, history_count, ranks, scripts
-from tests.contract.helpers import LEASE, at, make_entry, published, race, with_option
+from tests.contract.helpers import (
+    LEASE,
+    at,
+    make_entry,
+    published,
+    race,
+    redis_store_at,
+    with_option,
+)
 from tests.contract.test_redis_scripts import lua
 
 #: Ids whose byte order is not the order of a locale (upper case first, a prefix of another,
@@ -30,11 +38,7 @@ def url(redis_url: str, unique_prefix: str) -> str:
 @pytest.fixture
 def store(url: str) -> Iterator[RedisStore]:
     """A Redis store on a private prefix keeping 4 runs per entry, dropped afterwards."""
-    opened = open_store(url)
-    assert isinstance(opened, RedisStore)
-    yield opened
-    opened.drop()
-    opened.close()
+    yield from redis_store_at(url)
 
 
 def fire(store: Store, now: datetime, owner: str = "beat-1") -> None:

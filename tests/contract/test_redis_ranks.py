@@ -15,7 +15,7 @@ from celery_stembeat.ordering import RANKINGS
 from celery_stembeat.stores import Store, open_store
 from celery_stembeat.stores.redis import RedisStore, ranks
 from celery_stembeat.stores.redis.codec import to_ms
-from tests.contract.helpers import at, make_entry, race
+from tests.contract.helpers import at, make_entry, race, redis_store_at
 from tests.contract.test_sorted_reads import ids, ranked_scenario, run_times
 
 
@@ -27,11 +27,7 @@ def url(redis_url: str, unique_prefix: str) -> str:
 @pytest.fixture
 def store(url: str) -> Iterator[RedisStore]:
     """A Redis store on a private prefix, dropped afterwards."""
-    opened = open_store(url)
-    assert isinstance(opened, RedisStore)
-    yield opened
-    opened.drop()
-    opened.close()
+    yield from redis_store_at(url)
 
 
 def rank_sets(client: redis.Redis, store: RedisStore) -> dict[str, list[tuple[str, float]]]:
