@@ -393,3 +393,17 @@ def test_a_zero_second_is_written_out() -> None:
     assert every().day.at("03:00:00").expression == "0 0 3 * * *"
     assert every().monday.at("03:00:00").expression == "0 0 3 * * 1"
     assert every().day.at("03:00").expression == "0 3 * * *"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expression"),
+    [
+        (lambda: every().day.at("23:59:59"), "59 59 23 * * *"),
+        (lambda: every().hour.at("59:59"), "59 59 * * * *"),
+        (lambda: every().minute.at(":59"), "59 * * * * *"),
+    ],
+)
+def test_the_last_hour_minute_and_second_are_times(
+    phrase: Callable[[], Any], expression: str
+) -> None:
+    assert phrase().to_dict()["expression"] == expression
